@@ -1,0 +1,213 @@
+// Package config reads Groundwork's typed configuration from the environment,
+// validates it, and prints it with secrets redacted.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Environments accepted in GROUNDWORK_ENV.
+const (
+	EnvDevelopment = "development"
+	EnvProduction  = "production"
+)
+
+// Config is the whole effective configuration of a groundwork process.
+type Config struct {
+	// Port is the HTTP listen port (PORT). Default 8080; 0 picks a free port.
+	Port int
+	// Env is development or production (GROUNDWORK_ENV). Default development.
+	Env string
+	// DataDir holds the embedded PostgreSQL cluster and local files
+	// (GROUNDWORK_DATA_DIR). Default ./var, made absolute.
+	DataDir string
+	// DatabaseURL is the runtime role's connection string (DATABASE_URL).
+	// Default empty: use the embedded cluster under DataDir.
+	DatabaseURL string
+	// DatabaseOwnerURL is the owner role's connection string, used for
+	// migrations (DATABASE_OWNER_URL). Default empty: no migrations against an
+	// external server.
+	DatabaseOwnerURL string
+	// DBMaxConns caps the runtime connection pool (GROUNDWORK_DB_MAX_CONNS). Default 20.
+	DBMaxConns int
+	// LogLevel is debug, info, warn or error (GROUNDWORK_LOG_LEVEL). Default info.
+	LogLevel string
+	// ShutdownTimeout bounds graceful shutdown (GROUNDWORK_SHUTDOWN_TIMEOUT). Default 30s.
+	ShutdownTimeout time.Duration
+	// MaxBodyBytes caps request bodies (GROUNDWORK_MAX_BODY_BYTES). Default 1048576.
+	MaxBodyBytes int64
+	// DefaultWorkers is the concurrency of the default job queue
+	// (GROUNDWORK_QUEUE_DEFAULT_WORKERS). Default 10.
+	DefaultWorkers int
+	// MaintenanceWorkers is the concurrency of the maintenance job queue
+	// (GROUNDWORK_QUEUE_MAINTENANCE_WORKERS). Default 2.
+	MaintenanceWorkers int
+	// HeartbeatRetention is how long heartbeat rows are kept
+	// (GROUNDWORK_HEARTBEAT_RETENTION). Default 168h.
+	HeartbeatRetention time.Duration
+}
+
+// Production reports whether the process runs with GROUNDWORK_ENV=production.
+func (c Config) Production() bool { return c.Env == EnvProduction }
+
+// Embedded reports whether the process uses the embedded PostgreSQL cluster.
+func (c Config) Embedded() bool { return c.DatabaseURL == "" }
+
+// Load reads the configuration through getenv and validates it. The error
+// names the first offending variable and what is wrong with it.
+func Load(getenv func(string) string) (Config, error) {
+	p := parser{getenv: getenv}
+	c := Config{
+		Port:               p.int("PORT", 8080, 0, 65535),
+		Env:                p.oneOf("GROUNDWORK_ENV", EnvDevelopment, EnvDevelopment, EnvProduction),
+		DataDir:            p.dir("GROUNDWORK_DATA_DIR", "./var"),
+		DatabaseURL:        p.dbURL("DATABASE_URL"),
+		DatabaseOwnerURL:   p.dbURL("DATABASE_OWNER_URL"),
+		DBMaxConns:         p.int("GROUNDWORK_DB_MAX_CONNS", 20, 1, 10000),
+		LogLevel:           p.oneOf("GROUNDWORK_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		ShutdownTimeout:    p.duration("GROUNDWORK_SHUTDOWN_TIMEOUT", 30*time.Second),
+		MaxBodyBytes:       int64(p.int("GROUNDWORK_MAX_BODY_BYTES", 1<<20, 1, 1<<30)),
+		DefaultWorkers:     p.int("GROUNDWORK_QUEUE_DEFAULT_WORKERS", 10, 1, 10000),
+		MaintenanceWorkers: p.int("GROUNDWORK_QUEUE_MAINTENANCE_WORKERS", 2, 1, 10000),
+		HeartbeatRetention: p.duration("GROUNDWORK_HEARTBEAT_RETENTION", 168*time.Hour),
+	}
+	if p.err == nil && c.DatabaseOwnerURL != "" && c.DatabaseURL == "" {
+		p.err = errors.New("DATABASE_OWNER_URL: set without DATABASE_URL; set both, or neither to use the embedded cluster")
+	}
+	return c, p.err
+}
+
+// Print writes the effective configuration, one VARIABLE=value per line, with
+// passwords in connection strings redacted.
+func (c Config) Print(w io.Writer) {
+	rows := [][2]string{
+		{"PORT", strconv.Itoa(c.Port)},
+		{"GROUNDWORK_ENV", c.Env},
+		{"GROUNDWORK_DATA_DIR", c.DataDir},
+		{"DATABASE_URL", Redact(c.DatabaseURL)},
+		{"DATABASE_OWNER_URL", Redact(c.DatabaseOwnerURL)},
+		{"GROUNDWORK_DB_MAX_CONNS", strconv.Itoa(c.DBMaxConns)},
+		{"GROUNDWORK_LOG_LEVEL", c.LogLevel},
+		{"GROUNDWORK_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()},
+		{"GROUNDWORK_MAX_BODY_BYTES", strconv.FormatInt(c.MaxBodyBytes, 10)},
+		{"GROUNDWORK_QUEUE_DEFAULT_WORKERS", strconv.Itoa(c.DefaultWorkers)},
+		{"GROUNDWORK_QUEUE_MAINTENANCE_WORKERS", strconv.Itoa(c.MaintenanceWorkers)},
+		{"GROUNDWORK_HEARTBEAT_RETENTION", c.HeartbeatRetention.String()},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s=%s\n", r[0], r[1])
+	}
+}
+
+// Redact returns a connection string with its password replaced by "xxxxx".
+// Both URL and keyword/value forms are handled; "" stays "".
+func Redact(conn string) string {
+	if conn == "" {
+		return ""
+	}
+	if u, err := url.Parse(conn); err == nil && u.Scheme != "" {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	fields := strings.Fields(conn)
+	for i, f := range fields {
+		if strings.HasPrefix(f, "password=") {
+			fields[i] = "password=xxxxx"
+		}
+	}
+	return strings.Join(fields, " ")
+}
+
+// parser reads variables and keeps the first error.
+type parser struct {
+	getenv func(string) string
+	err    error
+}
+
+func (p *parser) fail(name, format string, args ...any) {
+	if p.err == nil {
+		p.err = fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...))
+	}
+}
+
+func (p *parser) int(name string, def, lo, hi int) int {
+	s := strings.TrimSpace(p.getenv(name))
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		p.fail(name, "%q is not a whole number from %d to %d", s, lo, hi)
+		return def
+	}
+	return n
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	s := strings.TrimSpace(p.getenv(name))
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		p.fail(name, "%q is not a positive duration such as 30s or 5m", s)
+		return def
+	}
+	return d
+}
+
+func (p *parser) oneOf(name, def string, allowed ...string) string {
+	s := strings.TrimSpace(p.getenv(name))
+	if s == "" {
+		return def
+	}
+	for _, a := range allowed {
+		if s == a {
+			return s
+		}
+	}
+	p.fail(name, "%q is not one of %s", s, strings.Join(allowed, ", "))
+	return def
+}
+
+func (p *parser) dir(name, def string) string {
+	s := strings.TrimSpace(p.getenv(name))
+	if s == "" {
+		s = def
+	}
+	abs, err := filepath.Abs(s)
+	if err != nil {
+		p.fail(name, "cannot make %q absolute: %v", s, err)
+		return s
+	}
+	return abs
+}
+
+func (p *parser) dbURL(name string) string {
+	s := strings.TrimSpace(p.getenv(name))
+	if s == "" {
+		return ""
+	}
+	if _, err := pgx.ParseConfig(s); err != nil {
+		// pgx's message may echo the password; say only what kind of problem it is.
+		p.fail(name, "not a valid PostgreSQL connection string (%s)", Redact(err.Error()))
+		return ""
+	}
+	return s
+}
