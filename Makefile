@@ -1,0 +1,41 @@
+# Groundwork's two everyday commands are `make run` and `make test`.
+SHELL    := bash
+.SHELLFLAGS := -o pipefail -c
+GO       ?= go
+BIN      := bin/groundwork
+VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILT    := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildTime=$(BUILT)
+
+.PHONY: run build test lint bench deps clean
+
+## run: install missing system packages, build, and serve on :8080 with the embedded database
+run: deps build
+	./$(BIN) serve
+
+## build: compile bin/groundwork
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/groundwork
+
+## test: vet and run every test with the race detector (what CI runs)
+test: deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+## lint: check formatting and vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: run the benchmarks and print their figures
+bench: deps
+	$(GO) test -run '^$$' -bench 'ColdStart' -benchtime 5x -count 1 ./cmd/groundwork/ | tee bench.txt
+	$(GO) test -run '^$$' -bench 'Readyz' -benchtime 20000x -count 1 ./cmd/groundwork/ | tee -a bench.txt
+
+## deps: install the system packages the commands and tests need (idempotent)
+deps:
+	@scripts/install-deps.sh
+
+clean:
+	rm -rf bin bench.txt

@@ -1,0 +1,60 @@
+// Package jobs wires River, the job queue that keeps slow work off the request
+// path: named queues with their own concurrency, error logging, and metrics.
+package jobs
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+)
+
+// Queue names. Each has its own concurrency so that one kind of work cannot
+// starve another.
+const (
+	QueueDefault     = "default"
+	QueueMaintenance = "maintenance"
+)
+
+// Config says how a River client is built.
+type Config struct {
+	// Work runs workers in this process; false makes an insert-only client.
+	Work bool
+	// DefaultWorkers is the concurrency of the default queue.
+	DefaultWorkers int
+	// MaintenanceWorkers is the concurrency of the maintenance queue.
+	MaintenanceWorkers int
+	// Workers are the registered job workers (required when Work is true).
+	Workers *river.Workers
+	// Periodic are the periodic jobs; they are scheduled by the elected leader.
+	Periodic []*river.PeriodicJob
+	// Logger receives River's own logs and job failures.
+	Logger *slog.Logger
+}
+
+// NewClient builds a River client on pool. With cfg.Work it works the default
+// and maintenance queues and schedules the periodic jobs once started.
+func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
+	rc := &river.Config{
+		Logger:       cfg.Logger.With("component", "river"),
+		ErrorHandler: &ErrorLogger{Logger: cfg.Logger},
+		JobTimeout:   10 * time.Minute,
+	}
+	if cfg.Work {
+		rc.Workers = cfg.Workers
+		rc.PeriodicJobs = cfg.Periodic
+		rc.Queues = map[string]river.QueueConfig{
+			QueueDefault:     {MaxWorkers: cfg.DefaultWorkers},
+			QueueMaintenance: {MaxWorkers: cfg.MaintenanceWorkers},
+		}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("create job client: %w", err)
+	}
+	return client, nil
+}

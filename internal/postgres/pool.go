@@ -1,0 +1,41 @@
+// Package postgres holds everything that talks to PostgreSQL directly: the
+// connection pool, migrations, schema checks and the embedded local cluster.
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/IBM/pgxpoolprometheus"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Open connects a pool to url with at most maxConns connections and checks
+// that the server answers.
+func Open(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database URL: %w", err)
+	}
+	cfg.MaxConns = int32(maxConns)
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return pool, nil
+}
+
+// NewPoolCollector exposes the pool's statistics (connections acquired,
+// idle, total, waits) as Prometheus metrics named pgxpool_*.
+func NewPoolCollector(pool *pgxpool.Pool) prometheus.Collector {
+	return pgxpoolprometheus.NewCollector(pool, map[string]string{"pool": "runtime"})
+}

@@ -1,0 +1,169 @@
+package web
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/observe"
+)
+
+// requestIDHeader carries the request ID in requests and responses.
+const requestIDHeader = "X-Request-ID"
+
+// maxRequestIDLen is the longest inbound request ID that is kept.
+const maxRequestIDLen = 128
+
+// wrap puts h behind the middleware stack, outermost first: recover →
+// request ID → access log + metrics → body limit → h. patterns are the
+// registered route patterns; any other r.Pattern is labelled "unmatched".
+func wrap(h http.Handler, d Deps, patterns []string) http.Handler {
+	d = d.withDefaults()
+	routes := make(map[string]bool, len(patterns))
+	for _, p := range patterns {
+		routes[p] = true
+	}
+	h = limitBody(d.MaxBodyBytes, d.Logger)(h)
+	h = accessLog(d.Logger, d.Metrics, routes)(h)
+	h = requestID(h)
+	h = recoverPanics(d.Logger)(h)
+	return h
+}
+
+// recoverPanics turns a panic below it into a 500 JSON error carrying the
+// request ID, and logs the panic and its stack once at ERROR. A panic with
+// http.ErrAbortHandler is re-panicked, as net/http expects. If the response
+// had already started, the connection is aborted instead.
+func recoverPanics(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rec := recorderFor(w)
+			defer func() {
+				v := recover()
+				if v == nil {
+					return
+				}
+				if v == http.ErrAbortHandler { // compared exactly, as net/http does
+					panic(v)
+				}
+				// The request ID middleware runs below this one; it left the
+				// ID in the response header.
+				h := rec.Header()
+				id := h.Get(requestIDHeader)
+				if id == "" {
+					id = gw.NewID()
+				}
+				ctx := gw.WithRequestID(r.Context(), id)
+				logger.LogAttrs(ctx, slog.LevelError, "panic",
+					slog.String("panic", fmt.Sprint(v)),
+					slog.String("method", r.Method),
+					slog.String("path", r.URL.Path),
+					slog.String("stack", string(debug.Stack())),
+				)
+				if rec.wroteHeader {
+					// Too late for a clean 500: make net/http drop the connection
+					// so the client sees a truncated response, not a corrupt one.
+					panic(http.ErrAbortHandler)
+				}
+				// Drop what the handler set (cookies, content headers) before failing.
+				clear(h)
+				h.Set(requestIDHeader, id)
+				writeJSON(rec, http.StatusInternalServerError, errorResponse{Error: errorDetail{
+					Code:      gw.EINTERNAL,
+					Message:   internalMessage,
+					RequestID: id,
+				}})
+			}()
+			next.ServeHTTP(rec, r)
+		})
+	}
+}
+
+// requestID keeps a well-formed inbound X-Request-ID and generates one
+// otherwise, echoes it in the X-Request-ID response header, and puts it in
+// the request context (gw.WithRequestID) so that log lines carry it.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(requestIDHeader)
+		if !validRequestID(id) {
+			id = gw.NewID()
+		}
+		w.Header().Set(requestIDHeader, id)
+		next.ServeHTTP(w, r.WithContext(gw.WithRequestID(r.Context(), id)))
+	})
+}
+
+// validRequestID reports whether id is 1 to 128 printable ASCII characters
+// without spaces (0x21–0x7E).
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := range len(id) {
+		if id[i] < 0x21 || id[i] > 0x7E {
+			return false
+		}
+	}
+	return true
+}
+
+// accessLog logs one INFO line "request" per request (method, route, status,
+// duration_ms, bytes; request_id comes from the context) and records the
+// request in metrics. route is the pattern the mux matched, read from
+// r.Pattern after the mux ran, or "unmatched" if it is not one of routes.
+func accessLog(logger *slog.Logger, metrics *observe.HTTPMetrics, routes map[string]bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			metrics.RequestStarted()
+			rec := recorderFor(w)
+			completed := false
+			defer func() {
+				elapsed := time.Since(start)
+				status := rec.statusOr(http.StatusOK)
+				if !completed && !rec.wroteHeader {
+					status = http.StatusInternalServerError // panicking; recoverPanics answers 500
+				}
+				route := observe.UnmatchedRoute
+				if routes[r.Pattern] {
+					route = r.Pattern
+				}
+				metrics.RequestFinished(route, r.Method, status, elapsed)
+				logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+					slog.String("method", r.Method),
+					slog.String("route", route),
+					slog.Int("status", status),
+					slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+					slog.Int64("bytes", rec.bytes),
+				)
+			}()
+			next.ServeHTTP(rec, r)
+			completed = true
+		})
+	}
+}
+
+// limitBody caps request bodies at maxBytes: a declared Content-Length over
+// the cap gets 413 at once, and reading past the cap fails with a
+// *http.MaxBytesError, which writeError maps to 413. It replaces r.Body in
+// place (r must be this middleware stack's own copy) so that r.Pattern, set
+// by the mux below, stays visible to the access log above. maxBytes <= 0
+// disables the cap.
+func limitBody(maxBytes int64, logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if maxBytes <= 0 {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > maxBytes {
+				writeError(w, r, logger, &http.MaxBytesError{Limit: maxBytes})
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
+			next.ServeHTTP(w, r)
+		})
+	}
+}

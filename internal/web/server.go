@@ -1,0 +1,124 @@
+// Package web is Groundwork's HTTP layer: the server, its routes, middleware
+// and handlers, and the single mapping from kernel error codes to HTTP
+// statuses. It reaches modules and the database only through the functions
+// and interfaces in Deps.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/groundwork-dev/groundwork/internal/observe"
+)
+
+// Deps are what the HTTP server needs; cmd/groundwork wires them.
+type Deps struct {
+	// Logger receives access logs and internal errors. Nil discards them.
+	Logger *slog.Logger
+	// Metrics records request metrics. Nil records nothing.
+	Metrics *observe.HTTPMetrics
+	// Gatherer is served at /metrics. Nil serves an empty registry.
+	Gatherer prometheus.Gatherer
+	// Ready reports whether the process can serve traffic: a nil error means
+	// ready, otherwise the error text is the reason (database unreachable,
+	// schema not current). Nil means always ready.
+	Ready func(ctx context.Context) error
+	// Version is reported at /version.
+	Version VersionInfo
+	// SchemaVersion returns the applied database schema version, reported at
+	// /version. Nil reports null.
+	SchemaVersion func(ctx context.Context) (int64, error)
+	// MaxBodyBytes caps request bodies; larger ones get 413. Zero or less
+	// means no cap.
+	MaxBodyBytes int64
+}
+
+// VersionInfo describes the running build.
+type VersionInfo struct {
+	// Version is the release version, e.g. "v1.2.3".
+	Version string
+	// Commit is the VCS revision the binary was built from.
+	Commit string
+	// BuildTime is when the binary was built (RFC 3339).
+	BuildTime string
+}
+
+// withDefaults fills in the optional dependencies so handlers never check for nil.
+func (d Deps) withDefaults() Deps {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Gatherer == nil {
+		d.Gatherer = prometheus.NewRegistry()
+	}
+	return d
+}
+
+// NewServer returns the application's HTTP handler: every route of
+// addRoutes behind the middleware stack.
+func NewServer(d Deps) http.Handler {
+	d = d.withDefaults()
+	mux := http.NewServeMux()
+	patterns := addRoutes(mux, d)
+	return wrap(notFoundJSON(mux, d.Logger), d, patterns)
+}
+
+// NewHTTPServer returns an *http.Server serving h with production timeouts
+// and limits; the server's own error log goes to logger at WARN.
+func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(logger.With("component", "http_server").Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve serves HTTP on ln until ctx is done, then shuts srv down gracefully:
+// the listener is closed so new connections are refused, and in-flight
+// requests get up to shutdownTimeout to finish. It returns nil after a clean
+// shutdown, and an error if serving fails or the shutdown times out.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, shutdownTimeout time.Duration, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.InfoContext(ctx, "http server listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+
+	logger.InfoContext(ctx, "http server shutting down", "timeout", shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		<-errc
+		return fmt.Errorf("shut down http server: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve http: %w", err)
+	}
+	logger.InfoContext(ctx, "http server stopped")
+	return nil
+}

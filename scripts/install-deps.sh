@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the system packages Groundwork's commands and tests need, when they
+# are missing. Idempotent: a machine that has everything is left untouched.
+# Uses apt-get as root (or through sudo); otherwise says what to install.
+set -euo pipefail
+
+missing=()
+
+have_pg() {
+  command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
+}
+have_pg || missing+=(postgresql)
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "install-deps: Go is not installed; install Go 1.26 or newer from your distribution or go.dev" >&2
+  exit 1
+fi
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+if [ "$(id -u)" = 0 ]; then
+  apt=(apt-get)
+elif command -v sudo >/dev/null 2>&1; then
+  apt=(sudo apt-get)
+else
+  echo "install-deps: missing packages: ${missing[*]}; install them with: apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-deps: no apt-get here; install these with your package manager: ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${apt[@]}" update -qq
+"${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}"
