@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/groundwork-dev/groundwork/internal/config"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
+)
+
+// database is where a command's data lives: an external server named by
+// DATABASE_URL, or the embedded cluster under the data dir.
+type database struct {
+	runtimeURL string
+	ownerURL   string // "" when an external server has no DATABASE_OWNER_URL
+	local      *postgres.Local
+}
+
+// openDatabase starts (or reuses) the embedded cluster when DATABASE_URL is
+// unset, and otherwise just names the configured server.
+func openDatabase(ctx context.Context, cfg config.Config, logger *slog.Logger) (*database, error) {
+	if !cfg.Embedded() {
+		return &database{runtimeURL: cfg.DatabaseURL, ownerURL: cfg.DatabaseOwnerURL}, nil
+	}
+	local, err := postgres.StartLocal(ctx, postgres.LocalOptions{DataDir: cfg.DataDir, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
+	}
+	return &database{runtimeURL: local.RuntimeURL(), ownerURL: local.OwnerURL(), local: local}, nil
+}
+
+// close stops the embedded cluster if this was its last user.
+func (d *database) close(ctx context.Context, logger *slog.Logger) {
+	if d.local == nil {
+		return
+	}
+	if err := d.local.Close(context.WithoutCancel(ctx)); err != nil {
+		logger.Error("stop embedded PostgreSQL", "error", err)
+	}
+}
+
+// requireOwner returns the owner URL, or an error explaining how to give one.
+func (d *database) requireOwner() (string, error) {
+	if d.ownerURL == "" {
+		return "", errors.New("DATABASE_OWNER_URL: required to change the schema of an external database (DATABASE_URL is the runtime role, which has no DDL rights)")
+	}
+	return d.ownerURL, nil
+}
+
+// prepareSchema makes sure the schema is current before serving or working.
+// In development with an owner role it applies pending migrations; otherwise
+// it refuses to go on while any are pending, naming them.
+func prepareSchema(ctx context.Context, cfg config.Config, db *database, logger *slog.Logger) error {
+	if !cfg.Production() && db.ownerURL != "" {
+		m, err := postgres.NewMigrator(ctx, db.ownerURL, logger)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		applied, err := m.Up(ctx)
+		if len(applied) > 0 {
+			logger.Info("applied migrations", "migrations", strings.Join(applied, ", "))
+		}
+		return err
+	}
+	url := db.ownerURL
+	if url == "" {
+		url = db.runtimeURL
+	}
+	m, err := postgres.NewMigrator(ctx, url, logger)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	pending, err := m.Pending(ctx)
+	if err != nil {
+		return fmt.Errorf("check migrations (has \"groundwork migrate up\" run?): %w", err)
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("%d migration(s) pending: %s; run \"groundwork migrate up\" first",
+			len(pending), strings.Join(pending, ", "))
+	}
+	return nil
+}

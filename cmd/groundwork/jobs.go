@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/config"
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/jobs"
+	"github.com/groundwork-dev/groundwork/internal/maintenance"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+)
+
+// newJobClient registers every module's workers and periodic jobs and builds
+// the River client; with work false it can only insert jobs.
+func newJobClient(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, work bool) (*river.Client[pgx.Tx], error) {
+	host, _ := os.Hostname()
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &maintenance.HeartbeatWorker{
+		Store:     maintenance.NewStore(pool),
+		Clock:     gw.SystemClock{},
+		Instance:  fmt.Sprintf("%s:%d", host, os.Getpid()),
+		Retention: cfg.HeartbeatRetention,
+		Logger:    logger,
+	})
+	return jobs.NewClient(pool, jobs.Config{
+		Work:               work,
+		DefaultWorkers:     cfg.DefaultWorkers,
+		MaintenanceWorkers: cfg.MaintenanceWorkers,
+		Workers:            workers,
+		Periodic:           maintenance.PeriodicJobs(),
+		Logger:             logger,
+	})
+}
+
+// stopJobs lets running jobs finish within the shutdown timeout, then cancels
+// whatever still runs so that River releases those jobs for a retry.
+func stopJobs(ctx context.Context, client *river.Client[pgx.Tx], cfg config.Config, logger *slog.Logger) {
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := client.Stop(stopCtx); err == nil {
+		return
+	}
+	logger.Warn("jobs still running at shutdown timeout; cancelling them")
+	hardCtx, cancelHard := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancelHard()
+	if err := client.StopAndCancel(hardCtx); err != nil {
+		logger.Error("stop jobs", "error", err)
+	}
+}

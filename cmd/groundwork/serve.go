@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+
+	"github.com/groundwork-dev/groundwork/internal/config"
+	"github.com/groundwork-dev/groundwork/internal/jobs"
+	"github.com/groundwork-dev/groundwork/internal/observe"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
+	"github.com/groundwork-dev/groundwork/internal/web"
+)
+
+const serveSummary = `Serve HTTP on $PORT and, unless -workers=false, work background jobs.
+With DATABASE_URL unset it runs the embedded PostgreSQL cluster, and in
+development it applies pending migrations first. It stops gracefully on
+SIGINT or SIGTERM: in-flight requests and jobs finish, then the database stops.`
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", serveSummary, stderr)
+	work := fs.Bool("workers", true, "work background jobs in this process (false leaves them to \"groundwork worker\")")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	logger := observe.NewLogger(stderr, cfg.Production(), cfg.LogLevel)
+
+	if cfg.Embedded() {
+		unlock, err := postgres.LockServe(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
+	}
+	defer ln.Close()
+
+	db, err := openDatabase(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer db.close(ctx, logger)
+	if err := prepareSchema(ctx, cfg, db, logger); err != nil {
+		return err
+	}
+	pool, err := postgres.Open(ctx, db.runtimeURL, cfg.DBMaxConns)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	schema, err := postgres.NewSchemaChecker(pool)
+	if err != nil {
+		return err
+	}
+	jobClient, err := newJobClient(pool, cfg, logger, *work)
+	if err != nil {
+		return err
+	}
+
+	registry := observe.NewRegistry()
+	registry.MustRegister(postgres.NewPoolCollector(pool), jobs.NewCountsCollector(pool))
+	handler := web.NewServer(web.Deps{
+		Logger:        logger,
+		Metrics:       observe.NewHTTPMetrics(registry),
+		Gatherer:      registry,
+		Ready:         schema.Check,
+		Version:       web.VersionInfo{Version: version, Commit: commit, BuildTime: buildTime},
+		SchemaVersion: schema.Version,
+		MaxBodyBytes:  cfg.MaxBodyBytes,
+	})
+
+	if *work {
+		if err := jobClient.Start(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("start jobs: %w", err)
+		}
+		defer stopJobs(ctx, jobClient, cfg, logger)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	logger.Info("serving", "url", fmt.Sprintf("http://localhost:%d", port), "env", cfg.Env,
+		"workers", *work, "embedded_db", cfg.Embedded(), "version", version)
+	return web.Serve(ctx, web.NewHTTPServer(handler, logger), ln, cfg.ShutdownTimeout, logger)
+}

@@ -1,0 +1,4 @@
+package pgtest
+
+// SweepStale exposes sweepStale to the tests.
+var SweepStale = sweepStale
