@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/postgres"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+)
+
+// TestWorkerWorksJobsForServeWithoutWorkers splits the roles: serve
+// -workers=false only serves, and a separate `groundwork worker` on the same
+// embedded cluster works the periodic jobs, then stops cleanly.
+func TestWorkerWorksJobsForServeWithoutWorkers(t *testing.T) {
+	t.Parallel()
+	dir := dataDir(t)
+	env := map[string]string{"GROUNDWORK_DATA_DIR": dir, "PORT": "0"}
+	s := startServe(t, env, "-workers=false")
+	waitReady(t, s.url)
+
+	local, err := postgres.StartLocal(context.Background(), postgres.LocalOptions{DataDir: dir, Logger: discardLogger()})
+	require.NoError(t, err)
+	defer local.Close(context.Background())
+	conn, err := pgx.Connect(context.Background(), local.RuntimeURL())
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	heartbeats := func() int {
+		var n int
+		require.NoError(t, conn.QueryRow(context.Background(), `SELECT count(*) FROM heartbeats`).Scan(&n))
+		return n
+	}
+	require.Zero(t, heartbeats(), "serve -workers=false works no jobs")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	logs := &syncBuffer{}
+	go func() { done <- run(ctx, []string{"groundwork", "worker"}, envFunc(env), io.Discard, logs) }()
+	require.Eventually(t, func() bool { return heartbeats() > 0 }, 30*time.Second, 50*time.Millisecond, "logs:\n%s", logs)
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker did not stop")
+	}
+	require.Contains(t, logs.String(), "working jobs")
+	require.NoError(t, s.stop(t))
+}

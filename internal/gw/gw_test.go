@@ -1,0 +1,52 @@
+package gw
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+)
+
+func TestErrorCodeAndMessage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		err      error
+		wantCode string
+		wantMsg  string
+	}{
+		{"nil", nil, "", ""},
+		{"kernel error", Errorf(ENOTFOUND, "contact %s not found", "x"), ENOTFOUND, "contact x not found"},
+		{"wrapped kernel error", fmt.Errorf("load contact: %w", Errorf(EINVALID, "bad email")), EINVALID, "bad email"},
+		{"plain error is internal and hidden", errors.New("pq: password=hunter2"), EINTERNAL, "An internal error has occurred."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.wantCode, ErrorCode(tt.err))
+			require.Equal(t, tt.wantMsg, ErrorMessage(tt.err))
+		})
+	}
+}
+
+func TestNewIDIsOrderedUUIDv7(t *testing.T) {
+	t.Parallel()
+	a, b := NewID(), NewID()
+	for _, id := range []string{a, b} {
+		u, err := uuid.Parse(id)
+		require.NoError(t, err)
+		require.EqualValues(t, 7, u.Version())
+	}
+	require.NotEqual(t, a, b)
+	require.LessOrEqual(t, a[:13], b[:13], "the leading timestamp never goes backwards")
+}
+
+func TestRequestIDContext(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	require.Empty(t, RequestID(ctx))
+	require.Equal(t, "abc", RequestID(WithRequestID(ctx, "abc")))
+}
