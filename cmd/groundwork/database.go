@@ -9,6 +9,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // database is where a command's data lives: an external server named by
@@ -17,6 +18,7 @@ type database struct {
 	runtimeURL string
 	ownerURL   string // "" when an external server has no DATABASE_OWNER_URL
 	local      *postgres.Local
+	pool       *pgxpool.Pool // the runtime pool, opened by openRuntime
 }
 
 // openDatabase starts (or reuses) the embedded cluster when DATABASE_URL is
@@ -32,8 +34,30 @@ func openDatabase(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 	return &database{runtimeURL: local.RuntimeURL(), ownerURL: local.OwnerURL(), local: local}, nil
 }
 
-// close stops the embedded cluster if this was its last user.
+// openRuntime opens the database, makes sure its schema is current
+// (prepareSchema), and opens the runtime connection pool.
+func openRuntime(ctx context.Context, cfg config.Config, logger *slog.Logger) (*database, error) {
+	db, err := openDatabase(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := prepareSchema(ctx, cfg, db, logger); err != nil {
+		db.close(ctx, logger)
+		return nil, err
+	}
+	if db.pool, err = postgres.Open(ctx, db.runtimeURL, cfg.DBMaxConns); err != nil {
+		db.close(ctx, logger)
+		return nil, err
+	}
+	return db, nil
+}
+
+// close closes the runtime pool, if open, and stops the embedded cluster if
+// this was its last user.
 func (d *database) close(ctx context.Context, logger *slog.Logger) {
+	if d.pool != nil {
+		d.pool.Close()
+	}
 	if d.local == nil {
 		return
 	}

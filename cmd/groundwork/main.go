@@ -8,9 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/groundwork-dev/groundwork/internal/config"
+	"github.com/groundwork-dev/groundwork/internal/observe"
 )
 
 // Build information, set by the Makefile through -ldflags -X.
@@ -97,6 +101,22 @@ func hasFlags(fs *flag.FlagSet) bool {
 	n := 0
 	fs.VisitAll(func(*flag.Flag) { n++ })
 	return n > 0
+}
+
+// loadCommand parses a command's flags, refuses stray arguments, loads the
+// configuration and builds the logger.
+func loadCommand(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer) (config.Config, *slog.Logger, error) {
+	if err := fs.Parse(args); err != nil {
+		return config.Config{}, nil, err
+	}
+	if err := noArgs(fs); err != nil {
+		return config.Config{}, nil, err
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	return cfg, observe.NewLogger(stderr, cfg.Production(), cfg.LogLevel), nil
 }
 
 // noArgs fails when a command that takes no positional arguments got some.

@@ -7,7 +7,6 @@ import (
 	"net"
 	"strconv"
 
-	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
 	"github.com/groundwork-dev/groundwork/internal/observe"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
@@ -22,17 +21,10 @@ SIGINT or SIGTERM: in-flight requests and jobs finish, then the database stops.`
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveSummary, stderr)
 	work := fs.Bool("workers", true, "work background jobs in this process (false leaves them to \"groundwork worker\")")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	cfg, err := config.Load(getenv)
+	cfg, logger, err := loadCommand(fs, args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	logger := observe.NewLogger(stderr, cfg.Production(), cfg.LogLevel)
 
 	if cfg.Embedded() {
 		unlock, err := postgres.LockServe(cfg.DataDir)
@@ -47,19 +39,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer ln.Close()
 
-	db, err := openDatabase(ctx, cfg, logger)
+	db, err := openRuntime(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer db.close(ctx, logger)
-	if err := prepareSchema(ctx, cfg, db, logger); err != nil {
-		return err
-	}
-	pool, err := postgres.Open(ctx, db.runtimeURL, cfg.DBMaxConns)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
+	pool := db.pool
 	schema, err := postgres.NewSchemaChecker(pool)
 	if err != nil {
 		return err

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/groundwork-dev/groundwork/internal/config"
-	"github.com/groundwork-dev/groundwork/internal/observe"
-	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
 const workerSummary = `Work background jobs without serving HTTP, to split heavy queues off the
@@ -16,31 +13,16 @@ PostgreSQL. It stops gracefully on SIGINT or SIGTERM.`
 
 func runWorker(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("worker", workerSummary, stderr)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	cfg, err := config.Load(getenv)
+	cfg, logger, err := loadCommand(fs, args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	logger := observe.NewLogger(stderr, cfg.Production(), cfg.LogLevel)
-	db, err := openDatabase(ctx, cfg, logger)
+	db, err := openRuntime(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer db.close(ctx, logger)
-	if err := prepareSchema(ctx, cfg, db, logger); err != nil {
-		return err
-	}
-	pool, err := postgres.Open(ctx, db.runtimeURL, cfg.DBMaxConns)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	jobClient, err := newJobClient(pool, cfg, logger, true)
+	jobClient, err := newJobClient(db.pool, cfg, logger, true)
 	if err != nil {
 		return err
 	}
