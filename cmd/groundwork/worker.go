@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-
 )
 
 const workerSummary = `Work background jobs without serving HTTP, to split heavy queues off the
