@@ -1,0 +1,87 @@
+package postgres
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// TxOptions names the row-level-security settings of a transaction. Each
+// non-empty field is set with set_config(..., true), so it lasts only until
+// the transaction ends.
+type TxOptions struct {
+	// OrgID sets app.org_id: the organisation whose tenant rows are visible.
+	OrgID string
+	// UserID sets app.user_id: the user whose own memberships are visible.
+	UserID string
+	// SecretHash sets app.secret_hash: the SHA-256 of an invitation token or
+	// API key, making that one row visible to whoever holds the secret.
+	SecretHash []byte
+}
+
+// InTx runs fn in a transaction on pool, committing when fn returns nil and
+// rolling back otherwise. Errors are translated with Translate.
+func InTx(ctx context.Context, pool *pgxpool.Pool, opts TxOptions, fn func(pgx.Tx) error) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if opts.OrgID != "" || opts.UserID != "" || len(opts.SecretHash) > 0 {
+			if _, err := tx.Exec(ctx, `SELECT set_config('app.org_id', $1, true),
+				set_config('app.user_id', $2, true), set_config('app.secret_hash', $3, true)`,
+				opts.OrgID, opts.UserID, hex.EncodeToString(opts.SecretHash)); err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
+	return Translate(err)
+}
+
+// InOrgTx runs fn in a transaction that sees only orgID's tenant rows.
+func InOrgTx(ctx context.Context, pool *pgxpool.Pool, orgID string, fn func(pgx.Tx) error) error {
+	if orgID == "" {
+		return gw.Errorf(gw.EFORBIDDEN, "no organisation selected")
+	}
+	return InTx(ctx, pool, TxOptions{OrgID: orgID}, fn)
+}
+
+// Translate maps PostgreSQL and pgx errors to kernel errors: no rows is
+// ENOTFOUND, a unique violation ECONFLICT, a check, not-null or foreign-key
+// violation or malformed value EINVALID, a row-level-security refusal
+// ENOTFOUND (the row is not visible to the caller). Kernel errors and nil
+// pass through; anything else is wrapped as is (internal).
+func Translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := errors.AsType[*gw.Error](err); ok {
+		return err
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return gw.Errorf(gw.ENOTFOUND, "not found")
+	}
+	pgErr, ok := errors.AsType[*pgconn.PgError](err)
+	if !ok {
+		return err
+	}
+	switch pgErr.Code {
+	case pgerrcode.UniqueViolation:
+		return gw.Errorf(gw.ECONFLICT, "already exists")
+	case pgerrcode.CheckViolation, pgerrcode.NotNullViolation, pgerrcode.ForeignKeyViolation,
+		pgerrcode.InvalidTextRepresentation, pgerrcode.StringDataRightTruncationDataException,
+		pgerrcode.NumericValueOutOfRange, pgerrcode.InvalidParameterValue:
+		return gw.Errorf(gw.EINVALID, "invalid value")
+	case pgerrcode.InsufficientPrivilege:
+		// A row-level-security refusal: the row is not the caller's to see.
+		if strings.Contains(pgErr.Message, "row-level security") {
+			return gw.Errorf(gw.ENOTFOUND, "not found")
+		}
+	}
+	return fmt.Errorf("database: %w", err)
+}
