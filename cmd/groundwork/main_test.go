@@ -228,7 +228,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 func TestProductionRefusesPendingMigrations(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{"GROUNDWORK_DATA_DIR": dataDir(t), "GROUNDWORK_ENV": "production", "PORT": "0"}
+	env := map[string]string{"GROUNDWORK_DATA_DIR": dataDir(t), "GROUNDWORK_ENV": "production", "PORT": "0", "SMTP_URL": "smtp://127.0.0.1:1"}
 	_, _, err := runCmd(t, env, "serve")
 	require.ErrorContains(t, err, "pending")
 	require.ErrorContains(t, err, "00001_heartbeats.sql")

@@ -54,6 +54,21 @@ type Config struct {
 	// HeartbeatRetention is how long heartbeat rows are kept
 	// (GROUNDWORK_HEARTBEAT_RETENTION). Default 168h.
 	HeartbeatRetention time.Duration
+	// BaseURL is the public URL of the app, used in links sent by email
+	// (GROUNDWORK_BASE_URL). Default http://localhost:PORT.
+	BaseURL string
+	// SMTPURL is the mail server, smtp://user:pass@host:port (SMTP_URL).
+	// Default empty: emails are written to the log instead (development only).
+	SMTPURL string
+	// MailFrom is the sender address of emails (GROUNDWORK_MAIL_FROM).
+	// Default "Groundwork <no-reply@localhost>".
+	MailFrom string
+	// SessionIdleTimeout signs a user out after this long without a request
+	// (GROUNDWORK_SESSION_IDLE_TIMEOUT). Default 12h.
+	SessionIdleTimeout time.Duration
+	// SessionLifetime signs a user out this long after signing in, however
+	// active (GROUNDWORK_SESSION_LIFETIME). Default 168h.
+	SessionLifetime time.Duration
 }
 
 // Production reports whether the process runs with GROUNDWORK_ENV=production.
@@ -79,6 +94,14 @@ func Load(getenv func(string) string) (Config, error) {
 		DefaultWorkers:     p.int("GROUNDWORK_QUEUE_DEFAULT_WORKERS", 10, 1, 10000),
 		MaintenanceWorkers: p.int("GROUNDWORK_QUEUE_MAINTENANCE_WORKERS", 2, 1, 10000),
 		HeartbeatRetention: p.duration("GROUNDWORK_HEARTBEAT_RETENTION", 168*time.Hour),
+		SMTPURL:            p.smtpURL("SMTP_URL"),
+		MailFrom:           p.str("GROUNDWORK_MAIL_FROM", "Groundwork <no-reply@localhost>"),
+		SessionIdleTimeout: p.duration("GROUNDWORK_SESSION_IDLE_TIMEOUT", 12*time.Hour),
+		SessionLifetime:    p.duration("GROUNDWORK_SESSION_LIFETIME", 168*time.Hour),
+	}
+	c.BaseURL = p.baseURL("GROUNDWORK_BASE_URL", fmt.Sprintf("http://localhost:%d", c.Port))
+	if p.err == nil && c.Production() && c.SMTPURL == "" {
+		p.err = errors.New("SMTP_URL: required in production (without it, emails are only logged)")
 	}
 	if p.err == nil && c.DatabaseOwnerURL != "" && c.DatabaseURL == "" {
 		p.err = errors.New("DATABASE_OWNER_URL: set without DATABASE_URL; set both, or neither to use the embedded cluster")
@@ -102,6 +125,11 @@ func (c Config) Print(w io.Writer) {
 		{"GROUNDWORK_QUEUE_DEFAULT_WORKERS", strconv.Itoa(c.DefaultWorkers)},
 		{"GROUNDWORK_QUEUE_MAINTENANCE_WORKERS", strconv.Itoa(c.MaintenanceWorkers)},
 		{"GROUNDWORK_HEARTBEAT_RETENTION", c.HeartbeatRetention.String()},
+		{"GROUNDWORK_BASE_URL", c.BaseURL},
+		{"SMTP_URL", Redact(c.SMTPURL)},
+		{"GROUNDWORK_MAIL_FROM", c.MailFrom},
+		{"GROUNDWORK_SESSION_IDLE_TIMEOUT", c.SessionIdleTimeout.String()},
+		{"GROUNDWORK_SESSION_LIFETIME", c.SessionLifetime.String()},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s=%s\n", r[0], r[1])
@@ -197,6 +225,39 @@ func (p *parser) dir(name, def string) string {
 		return s
 	}
 	return abs
+}
+
+func (p *parser) str(name, def string) string {
+	if s := strings.TrimSpace(p.getenv(name)); s != "" {
+		return s
+	}
+	return def
+}
+
+func (p *parser) baseURL(name, def string) string {
+	s := strings.TrimRight(strings.TrimSpace(p.getenv(name)), "/")
+	if s == "" {
+		return def
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.fail(name, "%q is not an http(s) URL such as https://app.example.com", s)
+		return def
+	}
+	return s
+}
+
+func (p *parser) smtpURL(name string) string {
+	s := strings.TrimSpace(p.getenv(name))
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" || u.Port() == "" {
+		p.fail(name, "not a mail server URL such as smtp://user:password@mail.example.com:587 (%s)", Redact(s))
+		return ""
+	}
+	return s
 }
 
 func (p *parser) dbURL(name string) string {

@@ -45,6 +45,9 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"owner without runtime", map[string]string{"DATABASE_OWNER_URL": "postgres://o@localhost/db"}, "DATABASE_OWNER_URL: set without DATABASE_URL"},
 		{"bad duration", map[string]string{"GROUNDWORK_SHUTDOWN_TIMEOUT": "soon"}, "GROUNDWORK_SHUTDOWN_TIMEOUT:"},
 		{"zero workers", map[string]string{"GROUNDWORK_QUEUE_DEFAULT_WORKERS": "0"}, "GROUNDWORK_QUEUE_DEFAULT_WORKERS:"},
+		{"production without mail", map[string]string{"GROUNDWORK_ENV": "production"}, "SMTP_URL: required in production"},
+		{"bad smtp url", map[string]string{"SMTP_URL": "mail.example.com"}, "SMTP_URL: not a mail server URL"},
+		{"bad base url", map[string]string{"GROUNDWORK_BASE_URL": "example.com"}, "GROUNDWORK_BASE_URL:"},
 		{"bad log level", map[string]string{"GROUNDWORK_LOG_LEVEL": "loud"}, "GROUNDWORK_LOG_LEVEL:"},
 	}
 	for _, tt := range tests {
@@ -65,6 +68,7 @@ func TestLoadExternalDatabase(t *testing.T) {
 		"DATABASE_OWNER_URL": "host=db user=groundwork_owner password=0wner dbname=groundwork",
 		"GROUNDWORK_ENV":     "production",
 		"PORT":               "0",
+		"SMTP_URL":           "smtp://mailer:pw@mail.example.com:587",
 	}))
 	require.NoError(t, err)
 	require.False(t, c.Embedded())
