@@ -26,7 +26,7 @@ var (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "groundwork: %v\n", err)
@@ -42,6 +42,9 @@ Commands:
   serve      serve HTTP (pages, API, webhooks, ops endpoints) and work jobs
   worker     work jobs only, without HTTP
   migrate    apply, roll back, list or create database migrations (up|down|status|create NAME)
+  user       user create -email E: create a verified user (password from stdin, or generated)
+  org        org create -name N -owner E: create an organisation, print its ID
+  apikey     apikey create -org ORG -role ROLE -name NAME: create an API key, print it
   config     print the effective configuration, secrets redacted
   version    print the version, commit and build time
   help       show this help
@@ -52,8 +55,9 @@ embedded PostgreSQL cluster under $GROUNDWORK_DATA_DIR/postgres (default ./var).
 `
 
 // run is the whole program: it parses args (args[0] is the program name),
-// reads configuration through getenv, and writes to stdout and stderr.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// reads configuration through getenv and input (passwords) from stdin, and
+// writes to stdout and stderr.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
@@ -67,6 +71,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runWorker(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		err = runMigrate(ctx, rest, getenv, stdout, stderr)
+	case "user":
+		err = runUser(ctx, rest, getenv, stdin, stdout, stderr)
+	case "org":
+		err = runOrg(ctx, rest, getenv, stdout, stderr)
+	case "apikey":
+		err = runAPIKey(ctx, rest, getenv, stdout, stderr)
 	case "config":
 		err = runConfig(rest, getenv, stdout, stderr)
 	case "version":

@@ -60,7 +60,7 @@ func runCmd(t *testing.T, env map[string]string, args ...string) (string, string
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	err := run(ctx, append([]string{"groundwork"}, args...), envFunc(env), &stdout, &stderr)
+	err := run(ctx, append([]string{"groundwork"}, args...), envFunc(env), strings.NewReader(""), &stdout, &stderr)
 	return stdout.String(), stderr.String(), err
 }
 
@@ -80,7 +80,7 @@ func startServe(t *testing.T, env map[string]string, args ...string) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{logs: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		s.done <- run(ctx, append([]string{"groundwork", "serve"}, args...), envFunc(env), io.Discard, s.logs)
+		s.done <- run(ctx, append([]string{"groundwork", "serve"}, args...), envFunc(env), strings.NewReader(""), io.Discard, s.logs)
 	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {

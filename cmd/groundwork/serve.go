@@ -54,6 +54,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
+	svc, err := newServices(pool, cfg, logger)
+	if err != nil {
+		return err
+	}
+	sessions, stopSessions := newSessions(pool, cfg)
+	defer stopSessions()
+
 	registry := observe.NewRegistry()
 	registry.MustRegister(postgres.NewPoolCollector(pool), jobs.NewCountsCollector(pool))
 	handler := web.NewServer(web.Deps{
@@ -64,6 +71,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Version:       web.VersionInfo{Version: version, Commit: commit, BuildTime: buildTime},
 		SchemaVersion: schema.Version,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
+		Sessions:      sessions,
+		Accounts:      svc.accounts,
+		Orgs:          svc.orgs,
+		Contacts:      svc.contacts,
 	})
 
 	if *work {

@@ -13,7 +13,8 @@ const (
 	ECONFLICT     = "conflict"      // the action conflicts with current state (e.g. duplicate)
 	EFORBIDDEN    = "forbidden"     // the caller may not do this
 	EINTERNAL     = "internal"      // a bug or an unavailable dependency; never shown in detail
-	EINVALID      = "invalid"       // the input is malformed or fails validation
+	EINVALID      = "invalid"       // the input fails validation
+	EMALFORMED    = "malformed"     // the request cannot be parsed (e.g. broken JSON)
 	ENOTFOUND     = "not_found"     // the object does not exist or is not visible to the caller
 	EUNAUTHORIZED = "unauthorized"  // the caller is not authenticated
 	EUNAVAILABLE  = "unavailable"   // a dependency is temporarily unavailable; retry later

@@ -25,6 +25,8 @@ func httpStatus(code string) int {
 	switch code {
 	case gw.EINVALID:
 		return http.StatusUnprocessableEntity
+	case gw.EMALFORMED:
+		return http.StatusBadRequest
 	case gw.ENOTFOUND:
 		return http.StatusNotFound
 	case gw.ECONFLICT:

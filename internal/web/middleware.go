@@ -18,7 +18,7 @@ const requestIDHeader = "X-Request-ID"
 const maxRequestIDLen = 128
 
 // wrap puts h behind the middleware stack, outermost first: recover →
-// request ID → access log + metrics → body limit → h. patterns are the
+// request ID → access log + metrics → body limit → cross-origin refusal → h. patterns are the
 // registered route patterns; any other r.Pattern is labelled "unmatched".
 func wrap(h http.Handler, d Deps, patterns []string) http.Handler {
 	d = d.withDefaults()
@@ -26,6 +26,7 @@ func wrap(h http.Handler, d Deps, patterns []string) http.Handler {
 	for _, p := range patterns {
 		routes[p] = true
 	}
+	h = refuseCrossOrigin(d.Logger)(h)
 	h = limitBody(d.MaxBodyBytes, d.Logger)(h)
 	h = accessLog(d.Logger, d.Metrics, routes)(h)
 	h = requestID(h)
@@ -165,5 +166,19 @@ func limitBody(maxBytes int64, logger *slog.Logger) func(http.Handler) http.Hand
 			r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
 			next.ServeHTTP(w, r)
 		})
+	}
+}
+
+// refuseCrossOrigin refuses state-changing requests that a browser sends
+// from another origin (CSRF), using Go's http.CrossOriginProtection (Fetch
+// metadata and Origin checks). Requests without browser headers, such as API
+// clients and webhooks, pass.
+func refuseCrossOrigin(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		cop := http.NewCrossOriginProtection()
+		cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, r, logger, gw.Errorf(gw.EFORBIDDEN, "Cross-origin requests that change data are refused."))
+		}))
+		return cop.Handler(next)
 	}
 }

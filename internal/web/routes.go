@@ -1,29 +1,149 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
 
-// addRoutes registers every route of the application on mux and returns
-// their patterns, in registration order. It is the one place that lists
-// routes; Routes and the middleware's route labels derive from it.
-func addRoutes(mux *http.ServeMux, d Deps) []string {
-	var patterns []string
-	handle := func(pattern string, h http.Handler) {
-		mux.Handle(pattern, h)
-		patterns = append(patterns, pattern)
-	}
+	"github.com/groundwork-dev/groundwork/internal/org"
+)
 
-	// Operations.
-	handle("GET /healthz", handleHealthz())
-	handle("GET /readyz", handleReadyz(d.Ready))
-	handle("GET /version", handleVersion(d.Version, d.SchemaVersion))
-	handle("GET /metrics", handleMetrics(d.Gatherer, d.Logger))
+// Access says who may call a route. Every route declares one, and the
+// tenant-isolation test calls every route as each kind of caller.
+type Access string
 
-	return patterns
+// Kinds of access.
+const (
+	AccessOps  Access = "ops"  // anyone; operational endpoints without a session
+	AccessPage Access = "page" // anyone; a page or form with the session loaded
+	AccessUser Access = "user" // a signed-in user
+	AccessOrg  Access = "org"  // a member of the organisation {org} in the path, with Perm
+	AccessAPI  Access = "api"  // an API key of an organisation, with Perm
+)
+
+// Route is one registered route.
+type Route struct {
+	// Pattern is the ServeMux pattern, e.g. "GET /o/{org}/contacts".
+	Pattern string
+	// Access says who may call it.
+	Access Access
+	// Perm is the permission AccessOrg and AccessAPI routes require.
+	Perm org.Permission
 }
 
-// Routes returns the pattern of every route NewServer(d) serves, e.g.
-// "GET /readyz", in registration order. Handlers are built but not called,
-// so a zero Deps will do.
-func Routes(d Deps) []string {
-	return addRoutes(http.NewServeMux(), d.withDefaults())
+// addRoutes registers every route of the application on mux and returns
+// them, in registration order. It is the one place that lists routes.
+func addRoutes(mux *http.ServeMux, s *server) []Route {
+	rt := &router{mux: mux, s: s}
+
+	// Operations.
+	rt.ops("GET /healthz", handleHealthz())
+	rt.ops("GET /readyz", handleReadyz(s.d.Ready))
+	rt.ops("GET /version", handleVersion(s.d.Version, s.d.SchemaVersion))
+	rt.ops("GET /metrics", handleMetrics(s.d.Gatherer, s.d.Logger))
+	rt.ops("GET /static/", handleStatic())
+
+	// Accounts.
+	rt.page("GET /{$}", s.pageHome())
+	rt.page("GET /signup", s.pageSignup())
+	rt.page("POST /signup", s.postSignup())
+	rt.page("GET /verify-email", s.pageVerifyEmail())
+	rt.page("POST /verify-email", s.postResendVerification())
+	rt.page("GET /login", s.pageLogin())
+	rt.page("POST /login", s.postLogin())
+	rt.page("GET /login/two-factor", s.pageLoginTwoFactor())
+	rt.page("POST /login/two-factor", s.postLoginTwoFactor())
+	rt.page("POST /logout", s.postLogout())
+	rt.page("GET /forgot-password", s.pageForgotPassword())
+	rt.page("POST /forgot-password", s.postForgotPassword())
+	rt.page("GET /reset-password", s.pageResetPassword())
+	rt.page("POST /reset-password", s.postResetPassword())
+	rt.page("GET /confirm-email", s.pageConfirmEmail())
+	rt.user("GET /account", s.pageAccount())
+	rt.user("POST /account/password", s.postChangePassword())
+	rt.user("POST /account/email", s.postChangeEmail())
+	rt.user("POST /account/sessions/{id}/revoke", s.postRevokeSession())
+	rt.user("POST /account/sessions/revoke-others", s.postRevokeOtherSessions())
+	rt.user("POST /account/delete", s.postDeleteAccount())
+	rt.user("GET /account/two-factor", s.pageTwoFactor())
+	rt.user("POST /account/two-factor", s.postEnableTwoFactor())
+	rt.user("POST /account/two-factor/disable", s.postDisableTwoFactor())
+
+	// Organisations.
+	rt.user("GET /orgs", s.pageOrgs())
+	rt.user("POST /orgs", s.postOrg())
+	rt.page("GET /invitations/{token}", s.pageInvitation())
+	rt.user("POST /invitations/{token}", s.postAcceptInvitation())
+	rt.org("GET /o/{org}/members", org.PermOrgRead, s.pageMembers())
+	rt.org("POST /o/{org}/invitations", org.PermMembersManage, s.postInvite())
+	rt.org("POST /o/{org}/invitations/{id}/revoke", org.PermMembersManage, s.postRevokeInvitation())
+	rt.org("POST /o/{org}/members/{user}/role", org.PermMembersManage, s.postChangeRole())
+	rt.org("POST /o/{org}/members/{user}/remove", org.PermMembersManage, s.postRemoveMember())
+	rt.org("POST /o/{org}/transfer", org.PermOwnershipGrant, s.postTransferOwnership())
+	rt.org("POST /o/{org}/leave", org.PermOrgRead, s.postLeave())
+	rt.org("GET /o/{org}/api-keys", org.PermAPIKeysManage, s.pageAPIKeys())
+	rt.org("POST /o/{org}/api-keys", org.PermAPIKeysManage, s.postAPIKey())
+	rt.org("POST /o/{org}/api-keys/{id}/revoke", org.PermAPIKeysManage, s.postRevokeAPIKey())
+	rt.org("GET /o/{org}/settings", org.PermOrgManage, s.pageOrgSettings())
+	rt.org("POST /o/{org}/settings", org.PermOrgManage, s.postOrgSettings())
+	rt.org("POST /o/{org}/delete", org.PermOrgDelete, s.postDeleteOrg())
+
+	// Contacts: the example product module.
+	rt.org("GET /o/{org}/contacts", org.PermContactsRead, s.pageContacts())
+	rt.org("GET /o/{org}/contacts/new", org.PermContactsWrite, s.pageNewContact())
+	rt.org("POST /o/{org}/contacts", org.PermContactsWrite, s.postContact())
+	rt.org("GET /o/{org}/contacts/{id}", org.PermContactsRead, s.pageContact())
+	rt.org("POST /o/{org}/contacts/{id}", org.PermContactsWrite, s.postContactUpdate())
+	rt.org("POST /o/{org}/contacts/{id}/delete", org.PermContactsWrite, s.postContactDelete())
+
+	// JSON API, authenticated by API key.
+	rt.ops("GET /api/v1/openapi.json", handleOpenAPI())
+	rt.api("GET /api/v1/contacts", org.PermContactsRead, s.apiListContacts())
+	rt.api("POST /api/v1/contacts", org.PermContactsWrite, s.apiCreateContact())
+	rt.api("GET /api/v1/contacts/{id}", org.PermContactsRead, s.apiGetContact())
+	rt.api("PATCH /api/v1/contacts/{id}", org.PermContactsWrite, s.apiUpdateContact())
+	rt.api("DELETE /api/v1/contacts/{id}", org.PermContactsWrite, s.apiDeleteContact())
+
+	return rt.routes
+}
+
+// Routes returns every route NewServer(d) serves, in registration order.
+// Handlers are built but not called, so a zero Deps will do.
+func Routes(d Deps) []Route {
+	return addRoutes(http.NewServeMux(), newServer(d))
+}
+
+// router registers routes with their access rule applied.
+type router struct {
+	mux    *http.ServeMux
+	s      *server
+	routes []Route
+}
+
+func (rt *router) add(r Route, h http.Handler) {
+	rt.mux.Handle(r.Pattern, h)
+	rt.routes = append(rt.routes, r)
+}
+
+// ops registers an operational route: no session, no authentication.
+func (rt *router) ops(pattern string, h http.Handler) {
+	rt.add(Route{Pattern: pattern, Access: AccessOps}, h)
+}
+
+// page registers a page anyone may see, with the session loaded.
+func (rt *router) page(pattern string, h http.Handler) {
+	rt.add(Route{Pattern: pattern, Access: AccessPage}, rt.s.withSession(h))
+}
+
+// user registers a page for signed-in users.
+func (rt *router) user(pattern string, h http.Handler) {
+	rt.add(Route{Pattern: pattern, Access: AccessUser}, rt.s.withSession(rt.s.requireUser(h)))
+}
+
+// org registers a page of the organisation {org}, for members with perm.
+func (rt *router) org(pattern string, perm org.Permission, h http.Handler) {
+	rt.add(Route{Pattern: pattern, Access: AccessOrg, Perm: perm}, rt.s.withSession(rt.s.inOrg(perm, h)))
+}
+
+// api registers a JSON API route for API keys with perm.
+func (rt *router) api(pattern string, perm org.Permission, h http.Handler) {
+	rt.add(Route{Pattern: pattern, Access: AccessAPI, Perm: perm}, rt.s.withAPIKey(perm, h))
 }

@@ -13,9 +13,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/groundwork-dev/groundwork/internal/account"
+	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/observe"
+	"github.com/groundwork-dev/groundwork/internal/org"
 )
 
 // Deps are what the HTTP server needs; cmd/groundwork wires them.
@@ -38,6 +42,14 @@ type Deps struct {
 	// MaxBodyBytes caps request bodies; larger ones get 413. Zero or less
 	// means no cap.
 	MaxBodyBytes int64
+	// Sessions manages the session cookie and its PostgreSQL store (pages).
+	Sessions *scs.SessionManager
+	// Accounts signs users up and in and manages their accounts.
+	Accounts *account.Service
+	// Orgs manages organisations, members, invitations and API keys.
+	Orgs *org.Service
+	// Contacts is the example product module.
+	Contacts *contacts.Service
 }
 
 // VersionInfo describes the running build.
@@ -61,13 +73,31 @@ func (d Deps) withDefaults() Deps {
 	return d
 }
 
+// server holds what the handlers share.
+type server struct {
+	d         Deps
+	templates templates
+}
+
+func newServer(d Deps) *server {
+	t, err := parseTemplates()
+	if err != nil {
+		panic(err) // the templates are embedded: a parse error is a bug every test catches
+	}
+	return &server{d: d.withDefaults(), templates: t}
+}
+
 // NewServer returns the application's HTTP handler: every route of
 // addRoutes behind the middleware stack.
 func NewServer(d Deps) http.Handler {
-	d = d.withDefaults()
+	s := newServer(d)
 	mux := http.NewServeMux()
-	patterns := addRoutes(mux, d)
-	return wrap(notFoundJSON(mux, d.Logger), d, patterns)
+	routes := addRoutes(mux, s)
+	patterns := make([]string, len(routes))
+	for i, r := range routes {
+		patterns[i] = r.Pattern
+	}
+	return wrap(notFoundJSON(mux, s.d.Logger), s.d, patterns)
 }
 
 // NewHTTPServer returns an *http.Server serving h with production timeouts

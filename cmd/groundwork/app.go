@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/groundwork-dev/groundwork/internal/account"
+	"github.com/groundwork-dev/groundwork/internal/config"
+	"github.com/groundwork-dev/groundwork/internal/contacts"
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/mail"
+	"github.com/groundwork-dev/groundwork/internal/org"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// services are the modules, wired to each other and to the database.
+type services struct {
+	accounts *account.Service
+	orgs     *org.Service
+	contacts *contacts.Service
+}
+
+// newMailer sends over SMTP_URL, or writes emails to the log when it is unset.
+func newMailer(cfg config.Config, logger *slog.Logger) (mail.Sender, error) {
+	if cfg.SMTPURL == "" {
+		logger.Warn("SMTP_URL is not set: emails are written to the log instead of being sent")
+		return mail.NewLogSender(logger), nil
+	}
+	m, err := mail.NewSMTP(cfg.SMTPURL, cfg.MailFrom)
+	if err != nil {
+		return nil, fmt.Errorf("SMTP_URL: %w", err)
+	}
+	return m, nil
+}
+
+// newServices builds every module on pool.
+func newServices(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger) (*services, error) {
+	mailer, err := newMailer(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	clock := gw.SystemClock{}
+	orgs := org.NewService(pool, mailer, clock, org.Config{BaseURL: cfg.BaseURL}, logger)
+	accounts := account.NewService(pool, mailer, clock, account.Config{BaseURL: cfg.BaseURL}, logger)
+	accounts.SetOwnedOrgs(orgs)
+	return &services{accounts: accounts, orgs: orgs, contacts: contacts.NewService(pool, clock)}, nil
+}
+
+// newSessions is the session manager: cookie gw_session (HttpOnly,
+// SameSite=Lax, Secure in production), stored in PostgreSQL, with idle and
+// absolute timeouts. Call the returned stop at shutdown.
+func newSessions(pool *pgxpool.Pool, cfg config.Config) (*scs.SessionManager, func()) {
+	store := pgxstore.NewWithCleanupInterval(pool, 5*time.Minute)
+	sm := scs.New()
+	sm.Store = store
+	sm.IdleTimeout = cfg.SessionIdleTimeout
+	sm.Lifetime = cfg.SessionLifetime
+	sm.Cookie.Name = "gw_session"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Secure = cfg.Production()
+	sm.Cookie.Path = "/"
+	return sm, store.StopCleanup
+}

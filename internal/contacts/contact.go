@@ -1,0 +1,363 @@
+// Package contacts is the example product module: each organisation's
+// address book. It is the template a team copies for its own domain, so it
+// keeps to the house shape:
+//
+//   - contact.go: the types and their validation (pure, no I/O);
+//   - service.go: Service, whose methods check the caller's permission and
+//     run one transaction each through postgres.InOrgTx;
+//   - store.go: the SQL, one function per statement.
+//
+// Tenancy is enforced twice: every Service method calls org.Require with
+// the caller's scope, and every query runs in a transaction that row-level
+// security limits to the scope's organisation (see migration 00004).
+package contacts
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/groundwork-dev/groundwork/internal/gw"
+)
+
+// Limits on a contact's fields. Lengths count characters (runes), after
+// surrounding white space is trimmed.
+const (
+	maxNameLen        = 200
+	maxEmailLen       = 254 // RFC 5321's limit on a forward path
+	maxPhoneLen       = 40
+	maxCompanyLen     = 200
+	maxTags           = 20
+	maxTagLen         = 40
+	maxCustomFields   = 50
+	maxCustomKeyLen   = 64
+	maxCustomValueLen = 1000
+	maxCustomBytes    = 16 << 10 // the custom fields encoded as JSON
+)
+
+// Contact is a person in an organisation's address book. (The web package
+// gives it its JSON form, the API's Contact schema in
+// internal/web/openapi.json.)
+type Contact struct {
+	// ID is a UUIDv7, so IDs sort by creation time.
+	ID string
+	// Name is required, 1–200 characters.
+	Name string
+	// Email, Phone and Company are optional; "" when unknown.
+	Email, Phone, Company string
+	// Tags are distinct labels, in the order given; never nil.
+	Tags []string
+	// Custom holds the organisation's own fields: scalar values (string,
+	// number, bool or nil) by name; never nil. Numbers read back from the
+	// database are float64.
+	Custom map[string]any
+	// CreatedAt and UpdatedAt are in UTC, with microsecond precision.
+	CreatedAt, UpdatedAt time.Time
+}
+
+// Input is a create (all fields) or a partial update (nil = unchanged). To
+// clear an optional field, point at its zero value ("", an empty slice or
+// map). Strings are trimmed, tags trimmed and deduplicated. An update
+// replaces Tags and Custom whole.
+type Input struct {
+	Name, Email, Phone, Company *string
+	Tags                        *[]string
+	Custom                      *map[string]any
+}
+
+// empty reports whether in changes nothing.
+func (in Input) empty() bool {
+	return in.Name == nil && in.Email == nil && in.Phone == nil && in.Company == nil &&
+		in.Tags == nil && in.Custom == nil
+}
+
+// normalize returns in with its strings trimmed and its tags trimmed and
+// deduplicated, or a gw.EINVALID error whose Fields hold one message per
+// invalid field. A create (create == true) requires a name and fills every
+// other nil field with its zero value.
+func (in Input) normalize(create bool) (Input, error) {
+	fields := map[string]string{}
+	var out Input
+
+	if in.Name != nil || create {
+		name := strings.TrimSpace(deref(in.Name))
+		switch {
+		case name == "":
+			fields["name"] = "Enter a name."
+		case utf8.RuneCountInString(name) > maxNameLen:
+			fields["name"] = fmt.Sprintf("Name must be at most %d characters.", maxNameLen)
+		case !isLine(name):
+			fields["name"] = "Name must be plain text on one line."
+		}
+		out.Name = &name
+	}
+	if in.Email != nil || create {
+		email := strings.TrimSpace(deref(in.Email))
+		switch {
+		case email == "":
+		case utf8.RuneCountInString(email) > maxEmailLen:
+			fields["email"] = fmt.Sprintf("Email must be at most %d characters.", maxEmailLen)
+		case !isEmail(email):
+			fields["email"] = "Enter a valid email address."
+		}
+		out.Email = &email
+	}
+	if in.Phone != nil || create {
+		phone := strings.TrimSpace(deref(in.Phone))
+		switch {
+		case phone == "":
+		case utf8.RuneCountInString(phone) > maxPhoneLen:
+			fields["phone"] = fmt.Sprintf("Phone must be at most %d characters.", maxPhoneLen)
+		case !isPhone(phone):
+			fields["phone"] = "Enter a valid phone number: digits, spaces and + - ( ) . only."
+		}
+		out.Phone = &phone
+	}
+	if in.Company != nil || create {
+		company := strings.TrimSpace(deref(in.Company))
+		switch {
+		case utf8.RuneCountInString(company) > maxCompanyLen:
+			fields["company"] = fmt.Sprintf("Company must be at most %d characters.", maxCompanyLen)
+		case !isLine(company):
+			fields["company"] = "Company must be plain text on one line."
+		}
+		out.Company = &company
+	}
+	if in.Tags != nil || create {
+		tags, msg := normalizeTags(derefSlice(in.Tags))
+		if msg != "" {
+			fields["tags"] = msg
+		}
+		out.Tags = &tags
+	}
+	if in.Custom != nil || create {
+		custom := map[string]any{}
+		if in.Custom != nil && *in.Custom != nil {
+			custom = *in.Custom
+		}
+		if msg := validateCustom(custom); msg != "" {
+			fields["custom"] = msg
+		}
+		out.Custom = &custom
+	}
+
+	if len(fields) > 0 {
+		return Input{}, &gw.Error{Code: gw.EINVALID, Message: "Check the highlighted fields.", Fields: fields}
+	}
+	return out, nil
+}
+
+// normalizeTags trims tags and drops duplicates, keeping the first of each.
+// It returns a message when the tags are invalid.
+func normalizeTags(in []string) ([]string, string) {
+	tags := make([]string, 0, len(in))
+	seen := make(map[string]bool, len(in))
+	for _, tag := range in {
+		tag = strings.TrimSpace(tag)
+		if tag == "" || utf8.RuneCountInString(tag) > maxTagLen || !isLine(tag) {
+			return nil, fmt.Sprintf("Each tag must be 1 to %d characters of plain text.", maxTagLen)
+		}
+		if !seen[tag] {
+			seen[tag] = true
+			tags = append(tags, tag)
+		}
+	}
+	if len(tags) > maxTags {
+		return nil, fmt.Sprintf("Use at most %d tags.", maxTags)
+	}
+	return tags, ""
+}
+
+// validateCustom returns a message when custom fields are invalid.
+func validateCustom(custom map[string]any) string {
+	if len(custom) > maxCustomFields {
+		return fmt.Sprintf("Use at most %d custom fields.", maxCustomFields)
+	}
+	for key, value := range custom {
+		if key == "" || utf8.RuneCountInString(key) > maxCustomKeyLen || !isLine(key) {
+			return fmt.Sprintf("Custom field names must be 1 to %d characters of plain text.", maxCustomKeyLen)
+		}
+		switch v := value.(type) {
+		case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		case float64:
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Sprintf("Custom field %q must be a finite number.", key)
+			}
+		case float32:
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Sprintf("Custom field %q must be a finite number.", key)
+			}
+		case json.Number:
+			// Valid JSON, and readable back as a float64.
+			f, err := v.Float64()
+			if _, merr := json.Marshal(v); err != nil || merr != nil || math.IsInf(f, 0) {
+				return fmt.Sprintf("Custom field %q must be a finite number.", key)
+			}
+		case string:
+			if utf8.RuneCountInString(v) > maxCustomValueLen {
+				return fmt.Sprintf("Custom field %q must be at most %d characters.", key, maxCustomValueLen)
+			}
+			if !isText(v) {
+				return fmt.Sprintf("Custom field %q must be plain text.", key)
+			}
+		default:
+			return fmt.Sprintf("Custom field %q must be text, a number, true, false or null.", key)
+		}
+	}
+	b, err := json.Marshal(custom)
+	if err != nil || len(b) > maxCustomBytes {
+		return fmt.Sprintf("Custom fields must be at most %d KiB in total.", maxCustomBytes>>10)
+	}
+	return ""
+}
+
+// isEmail reports whether s is a bare address such as ada@example.com: no
+// display name, no angle brackets.
+func isEmail(s string) bool {
+	addr, err := mail.ParseAddress(s)
+	return err == nil && addr.Name == "" && addr.Address == s
+}
+
+// isPhone reports whether s holds at least one digit and otherwise only
+// spaces and + - ( ) .
+func isPhone(s string) bool {
+	digits := 0
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case strings.ContainsRune(" +-().", r):
+		default:
+			return false
+		}
+	}
+	return digits > 0
+}
+
+// isText reports whether s is valid UTF-8 without NUL, which PostgreSQL
+// cannot store in text or jsonb.
+func isText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// isLine reports whether s is valid UTF-8 without control characters
+// (newlines, tabs, NUL).
+func isLine(s string) bool {
+	return utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func derefSlice(p *[]string) []string {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// Page sizes of List.
+const (
+	defaultLimit = 50
+	maxLimit     = 200
+	maxQueryLen  = 200
+)
+
+// ListParams selects a page of contacts.
+type ListParams struct {
+	// Query, when not empty, keeps the contacts whose name, email or company
+	// contains it, ignoring case, or that have it as a tag (exactly, case
+	// included). % and _ match themselves. At most 200 characters.
+	Query string
+	// Cursor is the NextCursor of the previous page; "" for the first page.
+	Cursor string
+	// Limit is the page size: 50 when zero or less, at most 200.
+	Limit int
+}
+
+// Page is one page of contacts, newest first.
+type Page struct {
+	// Contacts are the page's contacts; never nil.
+	Contacts []Contact
+	// NextCursor fetches the next page; "" on the last page.
+	NextCursor string
+}
+
+// listQuery is a ListParams checked and turned into query arguments.
+type listQuery struct {
+	before  string // list ids below this one
+	query   string // trimmed ListParams.Query
+	pattern string // ILIKE pattern matching names containing query
+	limit   int
+}
+
+// likeEscaper escapes LIKE's wildcards and its escape character, so that
+// they match themselves.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// normalize checks p and returns its query arguments, or a gw.EINVALID error
+// naming the field ("q" for the query, "cursor").
+func (p ListParams) normalize() (listQuery, error) {
+	q := listQuery{before: maxID, query: strings.TrimSpace(p.Query), limit: min(p.Limit, maxLimit)}
+	if q.limit <= 0 {
+		q.limit = defaultLimit
+	}
+	if utf8.RuneCountInString(q.query) > maxQueryLen || !isText(q.query) {
+		return listQuery{}, &gw.Error{Code: gw.EINVALID, Message: "The search is not valid.",
+			Fields: map[string]string{"q": fmt.Sprintf("Search for at most %d characters of plain text.", maxQueryLen)}}
+	}
+	q.pattern = "%" + likeEscaper.Replace(q.query) + "%"
+	if p.Cursor != "" {
+		id, ok := decodeCursor(p.Cursor)
+		if !ok {
+			return listQuery{}, &gw.Error{Code: gw.EINVALID, Message: "The cursor is not valid.",
+				Fields: map[string]string{"cursor": "This cursor is not valid; start again from the first page."}}
+		}
+		q.before = id
+	}
+	return q, nil
+}
+
+// encodeCursor returns the opaque cursor of the page after contact id:
+// the base64url form of the id's 16 bytes. The id comes from the database,
+// so it is a valid UUID.
+func encodeCursor(id string) string {
+	u := uuid.MustParse(id)
+	return base64.RawURLEncoding.EncodeToString(u[:])
+}
+
+// decodeCursor returns the id in cursor, and whether cursor is well formed.
+func decodeCursor(cursor string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return "", false
+	}
+	u, err := uuid.FromBytes(b) // fails unless b is 16 bytes long
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}
+
+// validID reports whether id is a UUID in its canonical, hyphenated form.
+// Other strings cannot name a contact; checking first keeps PostgreSQL from
+// rejecting them as malformed input.
+func validID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	_, err := uuid.Parse(id)
+	return err == nil
+}

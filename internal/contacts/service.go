@@ -1,0 +1,177 @@
+package contacts
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/org"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
+)
+
+// Service manages an organisation's contacts. Each method checks that the
+// scope's role has the permission it needs, then runs one transaction that
+// sees only the scope's organisation. Besides the codes listed per method,
+// every method returns ENOTFOUND for a scope without an organisation, and
+// errors of other codes (internal) when the database fails.
+type Service struct {
+	pool  *pgxpool.Pool
+	clock gw.Clock
+}
+
+// NewService returns a Service that stores contacts in pool, which must
+// connect as the runtime role (row-level security applies), and stamps them
+// with clock's time.
+func NewService(pool *pgxpool.Pool, clock gw.Clock) *Service {
+	return &Service{pool: pool, clock: clock}
+}
+
+// Create adds a contact to the scope's organisation and returns it. It needs
+// org.PermContactsWrite (else EFORBIDDEN); invalid input is EINVALID, with
+// a message per field in Fields.
+func (s *Service) Create(ctx context.Context, scope gw.Scope, in Input) (Contact, error) {
+	if err := org.Require(scope, org.PermContactsWrite); err != nil {
+		return Contact{}, err
+	}
+	in, err := in.normalize(true)
+	if err != nil {
+		return Contact{}, err
+	}
+	now := s.now()
+	c := Contact{
+		ID:        gw.NewID(),
+		Name:      *in.Name,
+		Email:     *in.Email,
+		Phone:     *in.Phone,
+		Company:   *in.Company,
+		Tags:      *in.Tags,
+		Custom:    *in.Custom,
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	err = postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
+		var err error
+		c, err = insertContact(ctx, tx, scope.OrgID, c)
+		return err
+	})
+	if err != nil {
+		return Contact{}, fmt.Errorf("create contact: %w", err)
+	}
+	return c, nil
+}
+
+// Get returns contact id. It needs org.PermContactsRead (else EFORBIDDEN); a
+// contact that does not exist, belongs to another organisation or whose id
+// is malformed is ENOTFOUND.
+func (s *Service) Get(ctx context.Context, scope gw.Scope, id string) (Contact, error) {
+	if err := org.Require(scope, org.PermContactsRead); err != nil {
+		return Contact{}, err
+	}
+	if !validID(id) {
+		return Contact{}, errNotFound()
+	}
+	var c Contact
+	err := postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
+		var err error
+		c, err = getContact(ctx, tx, scope.OrgID, id)
+		return err
+	})
+	if err != nil {
+		return Contact{}, fmt.Errorf("get contact: %w", err)
+	}
+	return c, nil
+}
+
+// Update changes the non-nil fields of in on contact id and returns the
+// contact; an Input with no field set changes nothing, not even UpdatedAt.
+// It needs org.PermContactsWrite (else EFORBIDDEN); a missing contact is
+// ENOTFOUND (as in Get) and invalid input EINVALID, with Fields.
+func (s *Service) Update(ctx context.Context, scope gw.Scope, id string, in Input) (Contact, error) {
+	if err := org.Require(scope, org.PermContactsWrite); err != nil {
+		return Contact{}, err
+	}
+	if !validID(id) {
+		return Contact{}, errNotFound()
+	}
+	in, err := in.normalize(false)
+	if err != nil {
+		return Contact{}, err
+	}
+	now := s.now()
+	var c Contact
+	err = postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
+		var err error
+		if in.empty() {
+			c, err = getContact(ctx, tx, scope.OrgID, id)
+		} else {
+			c, err = updateContact(ctx, tx, scope.OrgID, id, in, now)
+		}
+		return err
+	})
+	if err != nil {
+		return Contact{}, fmt.Errorf("update contact: %w", err)
+	}
+	return c, nil
+}
+
+// Delete deletes contact id. It needs org.PermContactsWrite (else
+// EFORBIDDEN); a missing contact is ENOTFOUND (as in Get).
+func (s *Service) Delete(ctx context.Context, scope gw.Scope, id string) error {
+	if err := org.Require(scope, org.PermContactsWrite); err != nil {
+		return err
+	}
+	if !validID(id) {
+		return errNotFound()
+	}
+	err := postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
+		return deleteContact(ctx, tx, scope.OrgID, id)
+	})
+	if err != nil {
+		return fmt.Errorf("delete contact: %w", err)
+	}
+	return nil
+}
+
+// List returns a page of the organisation's contacts, newest first,
+// optionally filtered by p.Query. Pages are keyset-paginated on the id, so
+// contacts added meanwhile never shift later pages. It needs
+// org.PermContactsRead (else EFORBIDDEN); a malformed cursor or query is
+// EINVALID, with Fields "cursor" or "q".
+func (s *Service) List(ctx context.Context, scope gw.Scope, p ListParams) (Page, error) {
+	if err := org.Require(scope, org.PermContactsRead); err != nil {
+		return Page{}, err
+	}
+	q, err := p.normalize()
+	if err != nil {
+		return Page{}, err
+	}
+	var list []Contact
+	err = postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
+		// One row more than the page tells whether a next page exists,
+		// without counting.
+		var err error
+		list, err = listContacts(ctx, tx, scope.OrgID, q.before, q.query, q.pattern, q.limit+1)
+		return err
+	})
+	if err != nil {
+		return Page{}, fmt.Errorf("list contacts: %w", err)
+	}
+	page := Page{Contacts: list}
+	if len(list) > q.limit {
+		page.Contacts = list[:q.limit]
+		page.NextCursor = encodeCursor(page.Contacts[q.limit-1].ID)
+	}
+	if page.Contacts == nil {
+		page.Contacts = []Contact{}
+	}
+	return page, nil
+}
+
+// now is the clock's time at the precision PostgreSQL stores.
+func (s *Service) now() time.Time {
+	return s.clock.Now().UTC().Truncate(time.Microsecond)
+}

@@ -1,0 +1,195 @@
+package org
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
+)
+
+// Members lists the members of the scope's organisation by email. It returns
+// ENOTFOUND and EFORBIDDEN (PermOrgRead).
+func (s *Service) Members(ctx context.Context, scope gw.Scope) ([]Member, error) {
+	if err := Require(scope, PermOrgRead); err != nil {
+		return nil, err
+	}
+	var list []Member
+	err := postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
+		var err error
+		list, err = listMembers(ctx, tx, scope.OrgID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	return list, nil
+}
+
+// ChangeRole gives member userID the role role. Making someone an owner, or
+// changing an owner's role, needs PermOwnershipGrant; the last owner cannot
+// be demoted. It returns ENOTFOUND (no such member), EFORBIDDEN
+// (PermMembersManage, PermOwnershipGrant), EINVALID (unknown role) and
+// ECONFLICT (last owner).
+func (s *Service) ChangeRole(ctx context.Context, scope gw.Scope, userID string, role gw.Role) error {
+	if err := Require(scope, PermMembersManage); err != nil {
+		return err
+	}
+	if !role.Valid() {
+		msg := "Choose owner, admin, member or viewer."
+		return &gw.Error{Code: gw.EINVALID, Message: msg, Fields: map[string]string{"role": msg}}
+	}
+	if role == gw.RoleOwner {
+		if err := Require(scope, PermOwnershipGrant); err != nil {
+			return err
+		}
+	}
+	if !isUUID(userID) {
+		return notFound("Member")
+	}
+	return postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
+		if _, err := lockOrg(ctx, tx, scope.OrgID); err != nil {
+			return err
+		}
+		current, err := memberRole(ctx, tx, scope.OrgID, userID)
+		if err != nil {
+			return err
+		}
+		if current == role {
+			return nil
+		}
+		if current == gw.RoleOwner {
+			if err := Require(scope, PermOwnershipGrant); err != nil {
+				return err
+			}
+			if err := s.checkNotLastOwner(ctx, tx, scope.OrgID,
+				"The last owner cannot be demoted: make someone else an owner first."); err != nil {
+				return err
+			}
+		}
+		return setRole(ctx, tx, scope.OrgID, userID, role)
+	})
+}
+
+// RemoveMember removes userID from the scope's organisation. Only owners
+// may remove owners, and the last owner cannot be removed. It returns
+// ENOTFOUND (no such member), EFORBIDDEN (PermMembersManage,
+// PermOwnershipGrant) and ECONFLICT (last owner).
+func (s *Service) RemoveMember(ctx context.Context, scope gw.Scope, userID string) error {
+	if err := Require(scope, PermMembersManage); err != nil {
+		return err
+	}
+	if !isUUID(userID) {
+		return notFound("Member")
+	}
+	return postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
+		if _, err := lockOrg(ctx, tx, scope.OrgID); err != nil {
+			return err
+		}
+		current, err := memberRole(ctx, tx, scope.OrgID, userID)
+		if err != nil {
+			return err
+		}
+		if current == gw.RoleOwner {
+			if err := Require(scope, PermOwnershipGrant); err != nil {
+				return err
+			}
+			if err := s.checkNotLastOwner(ctx, tx, scope.OrgID,
+				"The last owner cannot be removed: make someone else an owner first."); err != nil {
+				return err
+			}
+		}
+		return deleteMembership(ctx, tx, scope.OrgID, userID)
+	})
+}
+
+// Leave removes the signed-in user of scope from its organisation. It
+// returns ENOTFOUND, EFORBIDDEN (not a signed-in user) and ECONFLICT when
+// the user is the organisation's last owner.
+func (s *Service) Leave(ctx context.Context, scope gw.Scope) error {
+	if err := Require(scope, PermOrgRead); err != nil {
+		return err
+	}
+	if scope.UserID == "" {
+		return gw.Errorf(gw.EFORBIDDEN, "Only a signed-in user can leave an organisation.")
+	}
+	return postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
+		o, err := lockOrg(ctx, tx, scope.OrgID)
+		if err != nil {
+			return err
+		}
+		current, err := memberRole(ctx, tx, scope.OrgID, scope.UserID)
+		if err != nil {
+			return noRowsCode(err, notFound("Organisation"))
+		}
+		if current == gw.RoleOwner {
+			if err := s.checkNotLastOwner(ctx, tx, scope.OrgID, fmt.Sprintf(
+				"You are the only owner of %s: transfer ownership or delete the organisation before leaving.",
+				o.Name)); err != nil {
+				return err
+			}
+		}
+		return deleteMembership(ctx, tx, scope.OrgID, scope.UserID)
+	})
+}
+
+// TransferOwnership makes member toUserID an owner and the calling owner an
+// admin. It returns ENOTFOUND (toUserID is not a member), EFORBIDDEN (the
+// caller is not a signed-in owner) and EINVALID (toUserID is the caller).
+func (s *Service) TransferOwnership(ctx context.Context, scope gw.Scope, toUserID string) error {
+	if err := Require(scope, PermOwnershipGrant); err != nil {
+		return err
+	}
+	if scope.UserID == "" || scope.Role != gw.RoleOwner {
+		return gw.Errorf(gw.EFORBIDDEN, "Only an owner can transfer ownership.")
+	}
+	if toUserID == scope.UserID {
+		return gw.Errorf(gw.EINVALID, "You already own this organisation.")
+	}
+	if !isUUID(toUserID) {
+		return notFound("Member")
+	}
+	return postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
+		if _, err := lockOrg(ctx, tx, scope.OrgID); err != nil {
+			return err
+		}
+		// The scope may be a moment old: check the caller still owns it.
+		mine, err := memberRole(ctx, tx, scope.OrgID, scope.UserID)
+		if err != nil && gw.ErrorCode(err) != gw.ENOTFOUND {
+			return err
+		}
+		if mine != gw.RoleOwner {
+			return gw.Errorf(gw.EFORBIDDEN, "Only an owner can transfer ownership.")
+		}
+		if _, err := memberRole(ctx, tx, scope.OrgID, toUserID); err != nil {
+			return err
+		}
+		if err := setRole(ctx, tx, scope.OrgID, toUserID, gw.RoleOwner); err != nil {
+			return err
+		}
+		return setRole(ctx, tx, scope.OrgID, scope.UserID, gw.RoleAdmin)
+	})
+}
+
+// checkNotLastOwner returns ECONFLICT with msg when orgID has at most one
+// owner. The caller holds the organisation's lock.
+func (s *Service) checkNotLastOwner(ctx context.Context, tx pgx.Tx, orgID, msg string) error {
+	n, err := ownerCount(ctx, tx, orgID)
+	if err != nil {
+		return fmt.Errorf("count owners: %w", err)
+	}
+	if n <= 1 {
+		return gw.Errorf(gw.ECONFLICT, "%s", msg)
+	}
+	return nil
+}
+
+// noRowsCode replaces an ENOTFOUND error with replacement.
+func noRowsCode(err, replacement error) error {
+	if gw.ErrorCode(err) == gw.ENOTFOUND {
+		return replacement
+	}
+	return err
+}

@@ -1,0 +1,310 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/contacts"
+	"github.com/groundwork-dev/groundwork/internal/gw"
+)
+
+// contactJSON is a contact in the JSON API (see openapi.json).
+type contactJSON struct {
+	ID        string         `json:"id"`
+	Name      string         `json:"name"`
+	Email     string         `json:"email"`
+	Phone     string         `json:"phone"`
+	Company   string         `json:"company"`
+	Tags      []string       `json:"tags"`
+	Custom    map[string]any `json:"custom"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+}
+
+func toContactJSON(c contacts.Contact) contactJSON {
+	j := contactJSON{ID: c.ID, Name: c.Name, Email: c.Email, Phone: c.Phone, Company: c.Company,
+		Tags: c.Tags, Custom: c.Custom, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	if j.Tags == nil {
+		j.Tags = []string{}
+	}
+	if j.Custom == nil {
+		j.Custom = map[string]any{}
+	}
+	return j
+}
+
+// contactBody is the body of POST and PATCH /api/v1/contacts: absent fields
+// stay unchanged on PATCH.
+type contactBody struct {
+	Name    *string         `json:"name"`
+	Email   *string         `json:"email"`
+	Phone   *string         `json:"phone"`
+	Company *string         `json:"company"`
+	Tags    *[]string       `json:"tags"`
+	Custom  *map[string]any `json:"custom"`
+}
+
+func (b contactBody) input() contacts.Input {
+	return contacts.Input{Name: b.Name, Email: b.Email, Phone: b.Phone, Company: b.Company, Tags: b.Tags, Custom: b.Custom}
+}
+
+// contactList is the body of GET /api/v1/contacts.
+type contactList struct {
+	Data       []contactJSON `json:"data"`
+	NextCursor *string       `json:"next_cursor"`
+}
+
+// listParams reads q, cursor and limit from the query string.
+func listParams(r *http.Request) (contacts.ListParams, error) {
+	q := r.URL.Query()
+	p := contacts.ListParams{Query: q.Get("q"), Cursor: q.Get("cursor")}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 200 {
+			e := gw.Errorf(gw.EINVALID, "The query is invalid.")
+			e.Fields = map[string]string{"limit": "Must be a whole number from 1 to 200."}
+			return p, e
+		}
+		p.Limit = n
+	}
+	return p, nil
+}
+
+func (s *server) apiListContacts() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := listParams(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		page, err := s.d.Contacts.List(r.Context(), gw.ScopeFrom(r.Context()), p)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		out := contactList{Data: make([]contactJSON, len(page.Contacts))}
+		for i, c := range page.Contacts {
+			out.Data[i] = toContactJSON(c)
+		}
+		if page.NextCursor != "" {
+			out.NextCursor = &page.NextCursor
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+func (s *server) apiCreateContact() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body contactBody
+		if err := decodeJSON(r, &body); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		c, err := s.d.Contacts.Create(r.Context(), gw.ScopeFrom(r.Context()), body.input())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		w.Header().Set("Location", "/api/v1/contacts/"+c.ID)
+		writeJSON(w, http.StatusCreated, toContactJSON(c))
+	})
+}
+
+func (s *server) apiGetContact() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.d.Contacts.Get(r.Context(), gw.ScopeFrom(r.Context()), r.PathValue("id"))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toContactJSON(c))
+	})
+}
+
+func (s *server) apiUpdateContact() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body contactBody
+		if err := decodeJSON(r, &body); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		c, err := s.d.Contacts.Update(r.Context(), gw.ScopeFrom(r.Context()), r.PathValue("id"), body.input())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toContactJSON(c))
+	})
+}
+
+func (s *server) apiDeleteContact() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.d.Contacts.Delete(r.Context(), gw.ScopeFrom(r.Context()), r.PathValue("id")); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// Pages.
+
+// contactsPage is the data of contacts.html.
+type contactsPage struct {
+	Query    string
+	Contacts []contacts.Contact
+	Next     string
+}
+
+func (s *server) pageContacts() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := listParams(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		page, err := s.d.Contacts.List(r.Context(), gw.ScopeFrom(r.Context()), p)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.render(w, r, http.StatusOK, "contacts.html", page{Title: "Contacts",
+			Data: contactsPage{Query: p.Query, Contacts: page.Contacts, Next: page.NextCursor}})
+	})
+}
+
+// contactFields are the fields of the contact form.
+var contactFields = []string{"name", "email", "phone", "company", "tags", "custom"}
+
+// contactInput reads the contact form: tags are comma-separated, custom
+// fields one "key = value" a line.
+func contactInput(f *form) (contacts.Input, error) {
+	name, email, phone, company := f.Get("name"), f.Get("email"), f.Get("phone"), f.Get("company")
+	tags := []string{}
+	for t := range strings.SplitSeq(f.Get("tags"), ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			tags = append(tags, t)
+		}
+	}
+	custom := map[string]any{}
+	for n, line := range slices.Collect(strings.Lines(f.Get("custom"))) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			e := gw.Errorf(gw.EINVALID, "The form has errors.")
+			e.Fields = map[string]string{"custom": fmt.Sprintf("Line %d: write key = value.", n+1)}
+			return contacts.Input{}, e
+		}
+		custom[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return contacts.Input{Name: &name, Email: &email, Phone: &phone, Company: &company, Tags: &tags, Custom: &custom}, nil
+}
+
+// contactForm fills a form from a stored contact, for editing.
+func contactForm(c contacts.Contact) *form {
+	f := newForm()
+	f.Values["name"], f.Values["email"], f.Values["phone"], f.Values["company"] = c.Name, c.Email, c.Phone, c.Company
+	f.Values["tags"] = strings.Join(c.Tags, ", ")
+	keys := make([]string, 0, len(c.Custom))
+	for k := range c.Custom {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s = %v\n", k, c.Custom[k])
+	}
+	f.Values["custom"] = b.String()
+	return f
+}
+
+// contactPage is the data of contact.html (new and edit).
+type contactPage struct {
+	ID string // "" for a new contact
+}
+
+func (s *server) pageNewContact() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.render(w, r, http.StatusOK, "contact.html", page{Title: "New contact", Form: newForm(), Data: contactPage{}})
+	})
+}
+
+func (s *server) postContact() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := parseForm(r, contactFields...)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		in, err := contactInput(f)
+		if err == nil {
+			var c contacts.Contact
+			c, err = s.d.Contacts.Create(r.Context(), gw.ScopeFrom(r.Context()), in)
+			if err == nil {
+				s.flash(r, "Contact "+c.Name+" added.")
+				redirect(w, r, "/o/"+orgFrom(r.Context()).Slug+"/contacts/"+c.ID)
+				return
+			}
+		}
+		if !f.setError(err) {
+			s.fail(w, r, err)
+			return
+		}
+		s.render(w, r, statusFor(err), "contact.html", page{Title: "New contact", Form: f, Data: contactPage{}})
+	})
+}
+
+func (s *server) pageContact() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.d.Contacts.Get(r.Context(), gw.ScopeFrom(r.Context()), r.PathValue("id"))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.render(w, r, http.StatusOK, "contact.html", page{Title: c.Name, Form: contactForm(c), Data: contactPage{ID: c.ID}})
+	})
+}
+
+func (s *server) postContactUpdate() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		f, err := parseForm(r, contactFields...)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		in, err := contactInput(f)
+		if err == nil {
+			var c contacts.Contact
+			c, err = s.d.Contacts.Update(r.Context(), gw.ScopeFrom(r.Context()), id, in)
+			if err == nil {
+				s.flash(r, "Contact "+c.Name+" saved.")
+				redirect(w, r, "/o/"+orgFrom(r.Context()).Slug+"/contacts/"+c.ID)
+				return
+			}
+		}
+		if gw.ErrorCode(err) == gw.ENOTFOUND || !f.setError(err) {
+			s.fail(w, r, err)
+			return
+		}
+		s.render(w, r, statusFor(err), "contact.html", page{Title: "Edit contact", Form: f, Data: contactPage{ID: id}})
+	})
+}
+
+func (s *server) postContactDelete() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.d.Contacts.Delete(r.Context(), gw.ScopeFrom(r.Context()), r.PathValue("id")); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.flash(r, "Contact deleted.")
+		redirect(w, r, "/o/"+orgFrom(r.Context()).Slug+"/contacts")
+	})
+}

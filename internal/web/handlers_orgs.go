@@ -1,0 +1,298 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/org"
+)
+
+// orgPath is the path of page under the current organisation.
+func orgPath(r *http.Request, page string) string {
+	return "/o/" + orgFrom(r.Context()).Slug + page
+}
+
+// orgsPage is the data of orgs.html.
+type orgsPage struct {
+	Memberships []org.Membership
+}
+
+func (s *server) orgsPage(w http.ResponseWriter, r *http.Request, f *form, err error) {
+	ms, lerr := s.d.Orgs.ForUser(r.Context(), userFrom(r.Context()).ID)
+	if lerr != nil {
+		s.fail(w, r, lerr)
+		return
+	}
+	p := page{Title: "Your organisations", Form: f, Data: orgsPage{Memberships: ms}}
+	if err != nil {
+		s.renderForm(w, r, "orgs.html", p, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "orgs.html", p)
+}
+
+func (s *server) pageOrgs() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.orgsPage(w, r, newForm(), nil)
+	})
+}
+
+func (s *server) postOrg() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := parseForm(r, "name")
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		o, err := s.d.Orgs.Create(r.Context(), userFrom(r.Context()).ID, f.Get("name"))
+		if err != nil {
+			s.orgsPage(w, r, f, err)
+			return
+		}
+		s.flash(r, "Organisation "+o.Name+" created.")
+		redirect(w, r, "/o/"+o.Slug+"/contacts")
+	})
+}
+
+// membersPage is the data of members.html.
+type membersPage struct {
+	Members     []org.Member
+	Invitations []org.Invitation
+	Roles       []gw.Role
+}
+
+func (s *server) membersPage(w http.ResponseWriter, r *http.Request, f *form, err error) {
+	ctx := r.Context()
+	scope := gw.ScopeFrom(ctx)
+	members, lerr := s.d.Orgs.Members(ctx, scope)
+	if lerr != nil {
+		s.fail(w, r, lerr)
+		return
+	}
+	var invites []org.Invitation
+	if org.Can(scope.Role, org.PermMembersManage) {
+		if invites, lerr = s.d.Orgs.Invitations(ctx, scope); lerr != nil {
+			s.fail(w, r, lerr)
+			return
+		}
+	}
+	p := page{Title: "Members", Form: f, Data: membersPage{Members: members, Invitations: invites,
+		Roles: []gw.Role{gw.RoleOwner, gw.RoleAdmin, gw.RoleMember, gw.RoleViewer}}}
+	if err != nil {
+		s.renderForm(w, r, "members.html", p, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "members.html", p)
+}
+
+func (s *server) pageMembers() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f := newForm()
+		f.Values["role"] = string(gw.RoleMember)
+		s.membersPage(w, r, f, nil)
+	})
+}
+
+func (s *server) postInvite() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := parseForm(r, "email", "role")
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if _, err := s.d.Orgs.Invite(r.Context(), gw.ScopeFrom(r.Context()), f.Get("email"), gw.Role(f.Get("role"))); err != nil {
+			s.membersPage(w, r, f, err)
+			return
+		}
+		s.flash(r, "Invitation sent to "+f.Get("email")+".")
+		redirect(w, r, orgPath(r, "/members"))
+	})
+}
+
+// orgAction wraps a one-click organisation action (a small POST form): on
+// success it flashes done and redirects to the page after; a client error
+// is flashed on the members page; an internal error is a 500.
+func (s *server) orgAction(done, after string, act func(r *http.Request, scope gw.Scope) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		err := act(r, gw.ScopeFrom(r.Context()))
+		if err == nil {
+			s.flash(r, done)
+			if after == "/orgs" {
+				redirect(w, r, after)
+				return
+			}
+			redirect(w, r, orgPath(r, after))
+			return
+		}
+		code := gw.ErrorCode(err)
+		if code == gw.ENOTFOUND || httpStatus(code) >= 500 {
+			s.fail(w, r, err)
+			return
+		}
+		s.flash(r, gw.ErrorMessage(err))
+		redirect(w, r, orgPath(r, after))
+	})
+}
+
+func (s *server) postRevokeInvitation() http.Handler {
+	return s.orgAction("Invitation revoked.", "/members", func(r *http.Request, scope gw.Scope) error {
+		return s.d.Orgs.RevokeInvitation(r.Context(), scope, r.PathValue("id"))
+	})
+}
+
+func (s *server) postChangeRole() http.Handler {
+	return s.orgAction("Role changed.", "/members", func(r *http.Request, scope gw.Scope) error {
+		return s.d.Orgs.ChangeRole(r.Context(), scope, r.PathValue("user"), gw.Role(r.PostForm.Get("role")))
+	})
+}
+
+func (s *server) postRemoveMember() http.Handler {
+	return s.orgAction("Member removed.", "/members", func(r *http.Request, scope gw.Scope) error {
+		return s.d.Orgs.RemoveMember(r.Context(), scope, r.PathValue("user"))
+	})
+}
+
+func (s *server) postTransferOwnership() http.Handler {
+	return s.orgAction("Ownership transferred.", "/members", func(r *http.Request, scope gw.Scope) error {
+		return s.d.Orgs.TransferOwnership(r.Context(), scope, r.PostForm.Get("user"))
+	})
+}
+
+func (s *server) postLeave() http.Handler {
+	return s.orgAction("You left the organisation.", "/orgs", func(r *http.Request, scope gw.Scope) error {
+		return s.d.Orgs.Leave(r.Context(), scope)
+	})
+}
+
+// apiKeysPage is the data of api-keys.html.
+type apiKeysPage struct {
+	Keys   []org.APIKey
+	NewKey string // the key just created, shown once
+	Roles  []gw.Role
+}
+
+func (s *server) apiKeysPage(w http.ResponseWriter, r *http.Request, f *form, newKey string, err error) {
+	keys, lerr := s.d.Orgs.APIKeys(r.Context(), gw.ScopeFrom(r.Context()))
+	if lerr != nil {
+		s.fail(w, r, lerr)
+		return
+	}
+	p := page{Title: "API keys", Form: f, Data: apiKeysPage{Keys: keys, NewKey: newKey,
+		Roles: []gw.Role{gw.RoleAdmin, gw.RoleMember, gw.RoleViewer}}}
+	if err != nil {
+		s.renderForm(w, r, "api-keys.html", p, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "api-keys.html", p)
+}
+
+func (s *server) pageAPIKeys() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f := newForm()
+		f.Values["role"] = string(gw.RoleMember)
+		s.apiKeysPage(w, r, f, "", nil)
+	})
+}
+
+func (s *server) postAPIKey() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := parseForm(r, "name", "role")
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		_, key, err := s.d.Orgs.CreateAPIKey(r.Context(), gw.ScopeFrom(r.Context()), f.Get("name"), gw.Role(f.Get("role")))
+		if err != nil {
+			s.apiKeysPage(w, r, f, "", err)
+			return
+		}
+		s.apiKeysPage(w, r, newForm(), key, nil)
+	})
+}
+
+func (s *server) postRevokeAPIKey() http.Handler {
+	return s.orgAction("API key revoked.", "/api-keys", func(r *http.Request, scope gw.Scope) error {
+		return s.d.Orgs.RevokeAPIKey(r.Context(), scope, r.PathValue("id"))
+	})
+}
+
+func (s *server) pageOrgSettings() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		_, o, err := s.d.Orgs.MemberScope(ctx, userFrom(ctx).ID, orgFrom(ctx).ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		f := newForm()
+		f.Values["name"] = o.Name
+		if o.Require2FA {
+			f.Values["require_2fa"] = "on"
+		}
+		s.render(w, r, http.StatusOK, "org-settings.html", page{Title: "Settings", Form: f})
+	})
+}
+
+func (s *server) postOrgSettings() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := parseForm(r, "name", "require_2fa")
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		ctx := r.Context()
+		scope := gw.ScopeFrom(ctx)
+		err = s.d.Orgs.Rename(ctx, scope, f.Get("name"))
+		if err == nil {
+			err = s.d.Orgs.SetRequire2FA(ctx, scope, f.Get("require_2fa") == "on")
+		}
+		if err != nil {
+			s.renderForm(w, r, "org-settings.html", page{Title: "Settings", Form: f}, err)
+			return
+		}
+		s.flash(r, "Settings saved.")
+		redirect(w, r, orgPath(r, "/settings"))
+	})
+}
+
+func (s *server) postDeleteOrg() http.Handler {
+	return s.orgAction("Organisation deleted.", "/orgs", func(r *http.Request, scope gw.Scope) error {
+		return s.d.Orgs.Delete(r.Context(), scope)
+	})
+}
+
+// invitationPage is the data of invitation.html.
+type invitationPage struct {
+	Invitation org.Invitation
+	Token      string
+}
+
+func (s *server) pageInvitation() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := r.PathValue("token")
+		inv, err := s.d.Orgs.InvitationByToken(r.Context(), token)
+		if err != nil {
+			s.renderForm(w, r, "invitation.html", page{Title: "Invitation"}, err)
+			return
+		}
+		s.render(w, r, http.StatusOK, "invitation.html", page{Title: "Join " + inv.OrgName,
+			Data: invitationPage{Invitation: inv, Token: token}})
+	})
+}
+
+func (s *server) postAcceptInvitation() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u := userFrom(r.Context())
+		o, err := s.d.Orgs.AcceptInvitation(r.Context(), u.ID, u.Email, r.PathValue("token"))
+		if err != nil {
+			s.renderForm(w, r, "invitation.html", page{Title: "Invitation"}, err)
+			return
+		}
+		s.flash(r, "Welcome to "+o.Name+".")
+		redirect(w, r, "/o/"+o.Slug+"/contacts")
+	})
+}

@@ -1,0 +1,164 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/gw"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// page is what every page template receives. Handlers fill Title, Form and
+// Data; the rest is filled from the request by render.
+type page struct {
+	Title     string
+	User      *sessionUser // the signed-in user, nil when anonymous
+	Org       *orgInfo     // the organisation of /o/{org}/ pages
+	Flash     string       // a one-time message from the previous request
+	Form      *form        // submitted values and per-field errors
+	Data      any          // the page's own data
+	RequestID string
+}
+
+// sessionUser is the signed-in user as pages show it.
+type sessionUser struct {
+	ID, Email string
+	TwoFactor bool
+}
+
+// orgInfo is the current organisation as pages show it.
+type orgInfo struct {
+	ID, Slug, Name string
+	Role           gw.Role
+}
+
+// templates holds one parsed template set per page: layout.html plus the page.
+type templates map[string]*template.Template
+
+var templateFuncs = template.FuncMap{
+	"time": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"timep": func(t *time.Time) string {
+		if t == nil || t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"join":  strings.Join,
+	"query": url.QueryEscape,
+	"can":   func(role gw.Role, perm string) bool { return canDo(role, perm) },
+	"field": newField,
+}
+
+// fieldView is what the "field" template renders: a labelled input with its
+// error message next to it.
+type fieldView struct {
+	Name, Label, Type, Value, Error, Auto string
+	Required                             bool
+}
+
+// newField builds a fieldView for form f (which may be nil): {{template
+// "field" (field .Form "email" "Email" "email" "email")}}. A label ending
+// in "*" marks the field required.
+func newField(f *form, name, label, typ, auto string) fieldView {
+	v := fieldView{Name: name, Label: label, Type: typ, Auto: auto}
+	if l, ok := strings.CutSuffix(label, "*"); ok {
+		v.Label, v.Required = l, true
+	}
+	if f != nil {
+		if !strings.Contains(typ, "password") {
+			v.Value = f.Values[name]
+		}
+		v.Error = f.Errors[name]
+	}
+	return v
+}
+
+// parseTemplates parses every page template with the shared layout. A
+// template that fails to parse is a bug caught at start-up (and by tests).
+func parseTemplates() (templates, error) {
+	names, err := fs.Glob(templateFiles, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	t := templates{}
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "templates/")
+		if base == "layout.html" {
+			continue
+		}
+		tmpl, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFiles, "templates/layout.html", name)
+		if err != nil {
+			return nil, fmt.Errorf("parse template %s: %w", base, err)
+		}
+		t[base] = tmpl
+	}
+	return t, nil
+}
+
+// render writes the page template name with status, filling the page's
+// request-derived fields. Rendering into a buffer first means a template
+// error becomes a clean 500 instead of half a page.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	tmpl, ok := s.templates[name]
+	if !ok {
+		panic(fmt.Sprintf("render: no template %q", name))
+	}
+	p.RequestID = gw.RequestID(r.Context())
+	if p.User == nil {
+		p.User = userFrom(r.Context())
+	}
+	if p.Org == nil {
+		p.Org = orgFrom(r.Context())
+	}
+	if s.d.Sessions != nil && p.Flash == "" {
+		p.Flash = s.d.Sessions.PopString(r.Context(), "flash")
+	}
+	var buf bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+		panic(fmt.Errorf("render %s: %w", name, err))
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// flash stores a one-time message shown on the next page rendered.
+func (s *server) flash(r *http.Request, msg string) {
+	if s.d.Sessions != nil {
+		s.d.Sessions.Put(r.Context(), "flash", msg)
+	}
+}
+
+// redirect answers a form post with 303 See Other to path.
+func redirect(w http.ResponseWriter, r *http.Request, path string) {
+	http.Redirect(w, r, path, http.StatusSeeOther)
+}
+
+// handleStatic serves the embedded static files (CSS) under /static/.
+func handleStatic() http.Handler {
+	sub, _ := fs.Sub(staticFiles, "static") // cannot fail: the directory is embedded
+	fsrv := http.StripPrefix("/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fsrv.ServeHTTP(w, r)
+	})
+}
