@@ -12,6 +12,13 @@ have_pg() {
 }
 have_pg || missing+=(postgresql)
 
+# Headless Chromium for the browser tests (cmd/groundwork/browser_test.go):
+# Debian's package, from apt; nothing downloads a browser.
+have_chromium() {
+  command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]
+}
+have_chromium || missing+=(chromium)
+
 if ! command -v go >/dev/null 2>&1; then
   echo "install-deps: Go is not installed; install Go 1.26 or newer from your distribution or go.dev" >&2
   exit 1

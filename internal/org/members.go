@@ -60,10 +60,12 @@ func (s *Service) ChangeRole(ctx context.Context, scope gw.Scope, userID string,
 		if current == role {
 			return nil
 		}
-		if current == gw.RoleOwner {
-			if err := Require(scope, PermOwnershipGrant); err != nil {
+		if current == gw.RoleOwner || role == gw.RoleOwner {
+			if err := requireNow(ctx, tx, scope, PermOwnershipGrant); err != nil {
 				return err
 			}
+		}
+		if current == gw.RoleOwner {
 			if err := s.checkNotLastOwner(ctx, tx, scope.OrgID,
 				"The last owner cannot be demoted: make someone else an owner first."); err != nil {
 				return err
@@ -93,7 +95,7 @@ func (s *Service) RemoveMember(ctx context.Context, scope gw.Scope, userID strin
 			return err
 		}
 		if current == gw.RoleOwner {
-			if err := Require(scope, PermOwnershipGrant); err != nil {
+			if err := requireNow(ctx, tx, scope, PermOwnershipGrant); err != nil {
 				return err
 			}
 			if err := s.checkNotLastOwner(ctx, tx, scope.OrgID,
@@ -155,13 +157,8 @@ func (s *Service) TransferOwnership(ctx context.Context, scope gw.Scope, toUserI
 		if _, err := lockOrg(ctx, tx, scope.OrgID); err != nil {
 			return err
 		}
-		// The scope may be a moment old: check the caller still owns it.
-		mine, err := memberRole(ctx, tx, scope.OrgID, scope.UserID)
-		if err != nil && gw.ErrorCode(err) != gw.ENOTFOUND {
+		if err := requireNow(ctx, tx, scope, PermOwnershipGrant); err != nil {
 			return err
-		}
-		if mine != gw.RoleOwner {
-			return gw.Errorf(gw.EFORBIDDEN, "Only an owner can transfer ownership.")
 		}
 		if _, err := memberRole(ctx, tx, scope.OrgID, toUserID); err != nil {
 			return err
@@ -171,6 +168,21 @@ func (s *Service) TransferOwnership(ctx context.Context, scope gw.Scope, toUserI
 		}
 		return setRole(ctx, tx, scope.OrgID, scope.UserID, gw.RoleAdmin)
 	})
+}
+
+// requireNow is Require against the role a signed-in caller holds now,
+// under the organisation's lock: a scope is read as a request starts, and
+// changes of ownership must not race with another one. API keys keep the
+// role of their scope.
+func requireNow(ctx context.Context, tx pgx.Tx, scope gw.Scope, p Permission) error {
+	if scope.UserID == "" {
+		return Require(scope, p)
+	}
+	role, err := memberRole(ctx, tx, scope.OrgID, scope.UserID)
+	if err != nil {
+		return noRowsCode(err, notFound("Organisation"))
+	}
+	return Require(gw.Scope{Actor: scope.Actor, OrgID: scope.OrgID, Role: role}, p)
 }
 
 // checkNotLastOwner returns ECONFLICT with msg when orgID has at most one

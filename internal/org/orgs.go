@@ -27,7 +27,7 @@ func (s *Service) Create(ctx context.Context, userID, name string) (Org, error) 
 	if !isUUID(userID) {
 		return Org{}, gw.Errorf(gw.EINVALID, "Unknown user.")
 	}
-	o := Org{ID: gw.NewID(), Name: name, CreatedAt: s.clock.Now()}
+	o := Org{ID: gw.NewID(), Name: name, CreatedAt: s.now()}
 	err = postgres.InTx(ctx, s.pool, postgres.TxOptions{OrgID: o.ID}, func(tx pgx.Tx) error {
 		base := slugify(name)
 		for attempt := 1; ; attempt++ {
@@ -143,7 +143,7 @@ func (s *Service) Rename(ctx context.Context, scope gw.Scope, name string) error
 		return err
 	}
 	return postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
-		return updateOrgName(ctx, tx, scope.OrgID, name, s.clock.Now())
+		return updateOrgName(ctx, tx, scope.OrgID, name, s.now())
 	})
 }
 
@@ -165,7 +165,7 @@ func (s *Service) SetRequire2FA(ctx context.Context, scope gw.Scope, on bool) er
 				return gw.Errorf(gw.ECONFLICT, "Turn on two-factor authentication for your own account first.")
 			}
 		}
-		return updateRequire2FA(ctx, tx, scope.OrgID, on, s.clock.Now())
+		return updateRequire2FA(ctx, tx, scope.OrgID, on, s.now())
 	})
 }
 

@@ -299,7 +299,7 @@ const keyLookupSQL = `SELECT id, org_id, role, last_used_at FROM api_keys
 // within the last minute.
 func touchAPIKey(ctx context.Context, tx pgx.Tx, orgID, id string, now time.Time) error {
 	_, err := tx.Exec(ctx, `UPDATE api_keys SET last_used_at = $3
-		WHERE org_id = $1 AND id = $2 AND (last_used_at IS NULL OR last_used_at <= $3 - interval '1 minute')`,
+		WHERE org_id = $1 AND id = $2 AND (last_used_at IS NULL OR last_used_at <= $3::timestamptz - interval '1 minute')`,
 		orgID, id, now)
 	return err
 }

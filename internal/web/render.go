@@ -70,7 +70,7 @@ var templateFuncs = template.FuncMap{
 // error message next to it.
 type fieldView struct {
 	Name, Label, Type, Value, Error, Auto string
-	Required                             bool
+	Required                              bool
 }
 
 // newField builds a fieldView for form f (which may be nil): {{template

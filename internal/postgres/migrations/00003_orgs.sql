@@ -27,7 +27,7 @@ $$;
 -- The tenant registry itself; its id is the org_id everywhere else.
 CREATE TABLE orgs (
     id          uuid        PRIMARY KEY,
-    slug        text        NOT NULL UNIQUE,
+    slug        text        NOT NULL UNIQUE CHECK (slug ~ '^[a-z0-9]+(-[a-z0-9]+)*$'),
     name        text        NOT NULL,
     require_2fa boolean     NOT NULL DEFAULT false,
     created_at  timestamptz NOT NULL DEFAULT now(),
@@ -63,6 +63,9 @@ CREATE TABLE invitations (
     created_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (org_id, id)
 );
+-- At most one pending invitation per address: inviting again replaces it.
+CREATE UNIQUE INDEX invitations_pending_email_key ON invitations (org_id, lower(email))
+    WHERE accepted_at IS NULL AND revoked_at IS NULL;
 ALTER TABLE invitations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE invitations FORCE ROW LEVEL SECURITY;
 CREATE POLICY invitations_tenant ON invitations

@@ -1,0 +1,147 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/groundwork-dev/groundwork/internal/account"
+	"github.com/groundwork-dev/groundwork/internal/contacts"
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/mail"
+	"github.com/groundwork-dev/groundwork/internal/mailtest"
+	"github.com/groundwork-dev/groundwork/internal/org"
+	"github.com/groundwork-dev/groundwork/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// testPassword is the password of every user the factories create.
+const testPassword = "correct horse battery staple"
+
+// env is a whole server on a fresh database: real services, real SMTP
+// (mailtest), real sessions in PostgreSQL.
+type env struct {
+	t        *testing.T
+	db       *pgtest.DB
+	srv      *httptest.Server
+	mail     *mailtest.Server
+	accounts *account.Service
+	orgs     *org.Service
+	contacts *contacts.Service
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	db := pgtest.New(t)
+	ms := mailtest.Start(t)
+	sender, err := mail.NewSMTP(ms.URL(), "Groundwork <test@localhost>")
+	require.NoError(t, err)
+	e := &env{t: t, db: db, mail: ms}
+	clock := gw.SystemClock{}
+	logger, logs := testLogger()
+	t.Cleanup(func() {
+		if t.Failed() {
+			logs.mu.Lock()
+			t.Logf("server logs:\n%s", logs.buf.String())
+			logs.mu.Unlock()
+		}
+	})
+	e.srv = httptest.NewUnstartedServer(nil)
+	base := "http://" + e.srv.Listener.Addr().String()
+	e.orgs = org.NewService(db.Runtime, sender, clock, org.Config{BaseURL: base}, logger)
+	e.accounts = account.NewService(db.Runtime, sender, clock, account.Config{BaseURL: base}, logger)
+	e.accounts.SetOwnedOrgs(e.orgs)
+	e.contacts = contacts.NewService(db.Runtime, clock)
+	sm := scs.New()
+	sm.Store = pgxstore.NewWithCleanupInterval(db.Runtime, 0)
+	sm.Cookie.Name = "gw_session"
+	e.srv.Config.Handler = NewServer(Deps{Logger: logger, MaxBodyBytes: 1 << 20, Sessions: sm,
+		Accounts: e.accounts, Orgs: e.orgs, Contacts: e.contacts})
+	e.srv.Start()
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// user creates a verified user with testPassword.
+func (e *env) user(email string) account.User {
+	e.t.Helper()
+	u, err := e.accounts.CreateVerifiedUser(context.Background(), email, testPassword)
+	require.NoError(e.t, err)
+	return u
+}
+
+// org creates an organisation owned by ownerID and returns it with the
+// owner's scope.
+func (e *env) org(ownerID, name string) (org.Org, gw.Scope) {
+	e.t.Helper()
+	o, err := e.orgs.Create(context.Background(), ownerID, name)
+	require.NoError(e.t, err)
+	return o, e.scope(ownerID, o.ID)
+}
+
+// scope is userID's scope in orgID.
+func (e *env) scope(userID, orgID string) gw.Scope {
+	e.t.Helper()
+	s, _, err := e.orgs.MemberScope(context.Background(), userID, orgID)
+	require.NoError(e.t, err)
+	return s
+}
+
+// join makes u a member of the organisation of inviter with role, through
+// a real invitation email.
+func (e *env) join(inviter gw.Scope, u account.User, role gw.Role) gw.Scope {
+	e.t.Helper()
+	ctx := context.Background()
+	_, err := e.orgs.Invite(ctx, inviter, u.Email, role)
+	require.NoError(e.t, err)
+	msg := e.mail.WaitFor(e.t, u.Email, "")
+	link := mailtest.FirstLink(msg.Text)
+	token := link[strings.LastIndex(link, "/")+1:]
+	_, err = e.orgs.AcceptInvitation(ctx, u.ID, u.Email, token)
+	require.NoError(e.t, err)
+	return e.scope(u.ID, inviter.OrgID)
+}
+
+// apiKey creates an API key of orgID with role.
+func (e *env) apiKey(orgID, name string, role gw.Role) (org.APIKey, string) {
+	e.t.Helper()
+	k, key, err := e.orgs.CreateAPIKeyAsAdmin(context.Background(), orgID, name, role)
+	require.NoError(e.t, err)
+	return k, key
+}
+
+// contact creates a contact in scope's organisation.
+func (e *env) contact(scope gw.Scope, name, email string) contacts.Contact {
+	e.t.Helper()
+	c, err := e.contacts.Create(context.Background(), scope, contacts.Input{Name: &name, Email: &email})
+	require.NoError(e.t, err)
+	return c
+}
+
+// client returns an HTTP client with a cookie jar that does not follow
+// redirects, so tests see each response as it is.
+func (e *env) client() *http.Client {
+	jar, err := cookiejar.New(nil)
+	require.NoError(e.t, err)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// login returns a client signed in as email.
+func (e *env) login(email string) *http.Client {
+	e.t.Helper()
+	c := e.client()
+	resp, err := c.PostForm(e.srv.URL+"/login", url.Values{"email": {email}, "password": {testPassword}})
+	require.NoError(e.t, err)
+	resp.Body.Close()
+	require.Equal(e.t, http.StatusSeeOther, resp.StatusCode, "log in as %s", email)
+	return c
+}

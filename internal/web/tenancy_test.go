@@ -1,0 +1,264 @@
+package web
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/org"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
+)
+
+// caller is one kind of outsider the isolation test plays.
+type caller struct {
+	name   string
+	client *http.Client
+	key    string // API key for /api/v1 routes ("" for none)
+}
+
+var pathParam = regexp.MustCompile(`\{([a-z$]+)\}`)
+
+// TestEveryRouteRefusesOutsiders calls every route in routes.go as an
+// anonymous visitor, as a member (and API key) of another organisation, and
+// with a role too weak for it, and asserts refusal and that no data of the
+// target organisation appears. A new route is covered without editing this
+// test; a route whose Access it cannot judge fails it.
+func TestEveryRouteRefusesOutsiders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+
+	owner := e.user("owner@acme.example")
+	acme, ownerScope := e.org(owner.ID, "Acme Hidden Org")
+	viewer := e.user("viewer@acme.example")
+	e.join(ownerScope, viewer, gw.RoleViewer)
+	outsider := e.user("outsider@other.example")
+	other, _ := e.org(outsider.ID, "Other Org")
+
+	contact := e.contact(ownerScope, "Zebulon Secret", "zebulon@secret.example")
+	inv, err := e.orgs.Invite(ctx, ownerScope, "invitee@hidden.example", gw.RoleMember)
+	require.NoError(t, err)
+	hiddenKey, _ := e.apiKey(acme.ID, "hidden-key", gw.RoleAdmin)
+	_, viewerKey := e.apiKey(acme.ID, "viewer-key", gw.RoleViewer)
+	_, outsiderKey := e.apiKey(other.ID, "outsider-key", gw.RoleAdmin)
+	ownerClient := e.login(owner.Email)
+	ownerSessions, err := e.accounts.Sessions(ctx, owner.ID)
+	require.NoError(t, err)
+	require.NotEmpty(t, ownerSessions)
+
+	secrets := []string{"Zebulon Secret", "zebulon@secret.example", "Acme Hidden Org", "invitee@hidden.example",
+		"hidden-key", contact.ID, inv.ID, hiddenKey.ID}
+
+	// idFor names the object of acme a route's {id} refers to.
+	idFor := func(pattern string) string {
+		switch {
+		case strings.Contains(pattern, "/contacts/"):
+			return contact.ID
+		case strings.Contains(pattern, "/invitations/"):
+			return inv.ID
+		case strings.Contains(pattern, "/api-keys/"):
+			return hiddenKey.ID
+		case strings.Contains(pattern, "/sessions/"):
+			return ownerSessions[0].ID
+		}
+		t.Fatalf("route %s: the test does not know what its {id} is; teach idFor", pattern)
+		return ""
+	}
+	pathFor := func(pattern string) string {
+		_, path, _ := strings.Cut(pattern, " ")
+		return pathParam.ReplaceAllStringFunc(path, func(p string) string {
+			switch p {
+			case "{org}":
+				return acme.Slug
+			case "{id}":
+				return idFor(pattern)
+			case "{user}":
+				return owner.ID
+			case "{token}":
+				return "not-a-real-token"
+			case "{$}":
+				return ""
+			}
+			t.Fatalf("route %s: unknown path parameter %s", pattern, p)
+			return ""
+		})
+	}
+	call := func(c caller, pattern string) (int, string) {
+		method, _, _ := strings.Cut(pattern, " ")
+		var body io.Reader
+		var ctype string
+		switch {
+		case strings.HasPrefix(pattern, method+" /api/") && (method == http.MethodPost || method == http.MethodPatch):
+			body, ctype = strings.NewReader(`{"name":"Intruder"}`), "application/json"
+		case method == http.MethodPost:
+			body, ctype = strings.NewReader("role=owner&name=Intruder&user="+owner.ID), "application/x-www-form-urlencoded"
+		}
+		req, err := http.NewRequest(method, e.srv.URL+pathFor(pattern), body)
+		require.NoError(t, err)
+		req.Header.Set("Accept", "text/html")
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		if c.key != "" && strings.Contains(pattern, " /api/") {
+			req.Header.Set("Authorization", "Bearer "+c.key)
+		}
+		resp, err := c.client.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(b)
+	}
+	noSecrets := func(c caller, pattern, body string) {
+		for _, s := range secrets {
+			require.NotContains(t, body, s, "%s as %s leaks %q", pattern, c.name, s)
+		}
+	}
+
+	anonymous := caller{name: "anonymous", client: e.client()}
+	stranger := caller{name: "member of another organisation", client: e.login(outsider.Email), key: outsiderKey}
+	weak := caller{name: "viewer", client: e.login(viewer.Email), key: viewerKey}
+
+	routes := Routes(Deps{})
+	checked := 0
+	for _, r := range routes {
+		switch r.Access {
+		case AccessOps, AccessPage:
+			continue // public by design
+		case AccessUser:
+			status, body := call(anonymous, r.Pattern)
+			require.Equal(t, http.StatusSeeOther, status, "%s as anonymous", r.Pattern)
+			noSecrets(anonymous, r.Pattern, body)
+			status, body = call(stranger, r.Pattern)
+			if strings.Contains(r.Pattern, "{") {
+				require.Equal(t, http.StatusNotFound, status, "%s as %s acts on another user's object", r.Pattern, stranger.name)
+			}
+			noSecrets(stranger, r.Pattern, body)
+		case AccessOrg:
+			status, body := call(anonymous, r.Pattern)
+			require.Equal(t, http.StatusSeeOther, status, "%s as anonymous", r.Pattern)
+			noSecrets(anonymous, r.Pattern, body)
+			status, body = call(stranger, r.Pattern)
+			require.Equal(t, http.StatusNotFound, status, "%s as %s", r.Pattern, stranger.name)
+			noSecrets(stranger, r.Pattern, body)
+			if !org.Can(gw.RoleViewer, r.Perm) {
+				status, _ = call(weak, r.Pattern)
+				require.Equal(t, http.StatusForbidden, status, "%s as %s", r.Pattern, weak.name)
+			}
+		case AccessAPI:
+			status, body := call(anonymous, r.Pattern)
+			require.Equal(t, http.StatusUnauthorized, status, "%s as anonymous", r.Pattern)
+			noSecrets(anonymous, r.Pattern, body)
+			status, body = call(stranger, r.Pattern)
+			if strings.Contains(r.Pattern, "{") {
+				require.Equal(t, http.StatusNotFound, status, "%s as %s", r.Pattern, stranger.name)
+			}
+			noSecrets(stranger, r.Pattern, body)
+			if !org.Can(gw.RoleViewer, r.Perm) {
+				status, _ = call(weak, r.Pattern)
+				require.Equal(t, http.StatusForbidden, status, "%s as %s", r.Pattern, weak.name)
+			}
+		default:
+			t.Fatalf("route %s has access %q, which this test cannot judge", r.Pattern, r.Access)
+		}
+		checked++
+	}
+	require.Greater(t, checked, 30, "the protected routes were enumerated")
+
+	// Nothing of acme changed: the contact, the invitation, the key, the
+	// owner's role and session are all as they were.
+	_, err = e.contacts.Get(ctx, ownerScope, contact.ID)
+	require.NoError(t, err)
+	invs, err := e.orgs.Invitations(ctx, ownerScope)
+	require.NoError(t, err)
+	require.Len(t, invs, 1)
+	keys, err := e.orgs.APIKeys(ctx, ownerScope)
+	require.NoError(t, err)
+	for _, k := range keys {
+		require.Nil(t, k.RevokedAt, "key %s", k.Name)
+	}
+	require.Equal(t, gw.RoleOwner, e.scope(owner.ID, acme.ID).Role)
+	resp, err := ownerClient.Get(e.srv.URL + "/account")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the owner's session survived")
+}
+
+// TestRowLevelSecurityCoversEveryTenantTable lists every table with an
+// org_id column from the catalog and asserts that row-level security is
+// forced on it, that the runtime role neither owns it nor bypasses RLS, that
+// without app.org_id it reads zero rows, and that it cannot insert a row for
+// another organisation.
+func TestRowLevelSecurityCoversEveryTenantTable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+
+	owner := e.user("owner@acme.example")
+	acme, ownerScope := e.org(owner.ID, "Acme")
+	member := e.user("member@acme.example")
+	e.join(ownerScope, member, gw.RoleMember)
+	_, err := e.orgs.Invite(ctx, ownerScope, "later@acme.example", gw.RoleViewer)
+	require.NoError(t, err)
+	e.apiKey(acme.ID, "ci", gw.RoleMember)
+	e.contact(ownerScope, "Ada", "ada@acme.example")
+	outsider := e.user("outsider@other.example")
+	other, _ := e.org(outsider.ID, "Other")
+
+	var super, bypass bool
+	require.NoError(t, e.db.Runtime.QueryRow(ctx,
+		`SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`).Scan(&super, &bypass))
+	require.False(t, super)
+	require.False(t, bypass)
+
+	rows, err := e.db.Owner.Query(ctx, `SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+			pg_get_userbyid(c.relowner)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'org_id' AND NOT a.attisdropped
+		WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1`)
+	require.NoError(t, err)
+	type table struct {
+		name       string
+		rls, force bool
+		owner      string
+	}
+	tables, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (table, error) {
+		var tb table
+		return tb, r.Scan(&tb.name, &tb.rls, &tb.force, &tb.owner)
+	})
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(tables), 4, "memberships, invitations, api_keys, contacts at least")
+
+	for _, tb := range tables {
+		t.Run(tb.name, func(t *testing.T) {
+			require.True(t, tb.rls, "ENABLE ROW LEVEL SECURITY")
+			require.True(t, tb.force, "FORCE ROW LEVEL SECURITY")
+			require.NotEqual(t, postgres.RuntimeRole, tb.owner)
+			ident := pgx.Identifier{tb.name}.Sanitize()
+
+			var seeded int
+			require.NoError(t, postgres.InOrgTx(ctx, e.db.Runtime, acme.ID, func(tx pgx.Tx) error {
+				return tx.QueryRow(ctx, `SELECT count(*) FROM `+ident).Scan(&seeded)
+			}))
+			require.Positive(t, seeded, "seed %s in this test so that reading zero rows means something", tb.name)
+
+			var visible int
+			require.NoError(t, e.db.Runtime.QueryRow(ctx, `SELECT count(*) FROM `+ident).Scan(&visible))
+			require.Zero(t, visible, "without app.org_id the runtime role sees nothing")
+
+			err := postgres.InOrgTx(ctx, e.db.Runtime, other.ID, func(tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, `INSERT INTO `+ident+` (org_id) VALUES ($1)`, acme.ID)
+				return err
+			})
+			require.Error(t, err, "insert into another organisation")
+			require.Equal(t, gw.ENOTFOUND, gw.ErrorCode(err), "refused by row-level security, got %v", err)
+		})
+	}
+}
