@@ -74,14 +74,10 @@ func (s *Service) Get(ctx context.Context, scope gw.Scope, id string) (Contact, 
 	if !validID(id) {
 		return Contact{}, errNotFound()
 	}
-	var c Contact
-	err := postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
-		var err error
-		c, err = getContact(ctx, tx, scope.OrgID, id)
-		return err
-	})
+	// One round trip: the tenant setting and the query go together.
+	c, err := getContact(ctx, postgres.Reader(s.pool, postgres.TxOptions{OrgID: scope.OrgID}), scope.OrgID, id)
 	if err != nil {
-		return Contact{}, fmt.Errorf("get contact: %w", err)
+		return Contact{}, fmt.Errorf("get contact: %w", postgres.Translate(err))
 	}
 	return c, nil
 }
@@ -149,16 +145,12 @@ func (s *Service) List(ctx context.Context, scope gw.Scope, p ListParams) (Page,
 	if err != nil {
 		return Page{}, err
 	}
-	var list []Contact
-	err = postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
-		// One row more than the page tells whether a next page exists,
-		// without counting.
-		var err error
-		list, err = listContacts(ctx, tx, scope.OrgID, q.before, q.query, q.pattern, q.limit+1)
-		return err
-	})
+	// One row more than the page tells whether a next page exists, without
+	// counting; one round trip carries the tenant setting and the query.
+	list, err := listContacts(ctx, postgres.Reader(s.pool, postgres.TxOptions{OrgID: scope.OrgID}),
+		scope.OrgID, q.before, q.query, q.pattern, q.limit+1)
 	if err != nil {
-		return Page{}, fmt.Errorf("list contacts: %w", err)
+		return Page{}, fmt.Errorf("list contacts: %w", postgres.Translate(err))
 	}
 	page := Page{Contacts: list}
 	if len(list) > q.limit {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/postgres"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/groundwork-dev/groundwork/internal/gw"
@@ -44,9 +45,12 @@ func insertContact(ctx context.Context, tx pgx.Tx, orgID string, c Contact) (Con
 }
 
 // getContact returns contact id of orgID, or ENOTFOUND.
-func getContact(ctx context.Context, tx pgx.Tx, orgID, id string) (Contact, error) {
-	row := tx.QueryRow(ctx, `SELECT `+columns+` FROM contacts WHERE org_id = $1 AND id = $2`, orgID, id)
-	c, err := scanContact(row)
+func getContact(ctx context.Context, q postgres.Queryer, orgID, id string) (Contact, error) {
+	rows, err := q.Query(ctx, `SELECT `+columns+` FROM contacts WHERE org_id = $1 AND id = $2`, orgID, id)
+	if err != nil {
+		return Contact{}, fmt.Errorf("select contact: %w", err)
+	}
+	c, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (Contact, error) { return scanContact(row) })
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Contact{}, errNotFound()
 	}
@@ -98,8 +102,8 @@ func deleteContact(ctx context.Context, tx pgx.Tx, orgID, id string) error {
 // before (maxID for the first page), newest first. A non-empty query keeps
 // the contacts whose name, email or company contains pattern (an ILIKE
 // pattern, its wildcards already escaped) or whose tags include query.
-func listContacts(ctx context.Context, tx pgx.Tx, orgID, before, query, pattern string, limit int) ([]Contact, error) {
-	rows, err := tx.Query(ctx, `
+func listContacts(ctx context.Context, q postgres.Queryer, orgID, before, query, pattern string, limit int) ([]Contact, error) {
+	rows, err := q.Query(ctx, `
 		SELECT `+columns+` FROM contacts
 		WHERE org_id = $1 AND id < $2
 		  AND ($3 = '' OR name ILIKE $4 OR email ILIKE $4 OR company ILIKE $4 OR tags @> ARRAY[$3])

@@ -123,6 +123,7 @@ func start(t testing.TB, scheme string, tlsConfig *tls.Config) *Server {
 	}()
 	t.Cleanup(func() {
 		_ = s.srv.Close()
+		_ = ln.Close() // Close misses a listener that Serve has not registered yet
 		<-done
 	})
 	return s

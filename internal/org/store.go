@@ -2,7 +2,6 @@ package org
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"time"
 
@@ -22,18 +21,17 @@ import (
 // hot-path sibling of postgres.InTx, which costs four round trips. each is
 // called for every row.
 func readBatch(ctx context.Context, pool *pgxpool.Pool, opts postgres.TxOptions, sql string, args []any, each func(pgx.Rows) error) error {
-	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true),
-		set_config('app.secret_hash', $3, true)`, opts.OrgID, opts.UserID, hex.EncodeToString(opts.SecretHash))
-	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			if err := each(rows); err != nil {
-				return err
-			}
+	rows, err := postgres.Reader(pool, opts).Query(ctx, sql, args...)
+	if err != nil {
+		return postgres.Translate(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
 		}
-		return rows.Err()
-	})
-	return postgres.Translate(pool.SendBatch(ctx, b).Close())
+	}
+	return postgres.Translate(rows.Err())
 }
 
 // setOrg makes orgID's tenant rows visible for the rest of tx.

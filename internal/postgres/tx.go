@@ -32,9 +32,7 @@ type TxOptions struct {
 func InTx(ctx context.Context, pool *pgxpool.Pool, opts TxOptions, fn func(pgx.Tx) error) error {
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if opts.OrgID != "" || opts.UserID != "" || len(opts.SecretHash) > 0 {
-			if _, err := tx.Exec(ctx, `SELECT set_config('app.org_id', $1, true),
-				set_config('app.user_id', $2, true), set_config('app.secret_hash', $3, true)`,
-				opts.OrgID, opts.UserID, hex.EncodeToString(opts.SecretHash)); err != nil {
+			if _, err := tx.Exec(ctx, settingsSQL, opts.OrgID, opts.UserID, hex.EncodeToString(opts.SecretHash)); err != nil {
 				return err
 			}
 		}

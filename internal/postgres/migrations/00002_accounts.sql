@@ -13,6 +13,7 @@ CREATE TABLE users (
     email_verified_at timestamptz,
     totp_secret       text,                              -- set while two-factor is enabled
     totp_enabled_at   timestamptz,
+    totp_last_step    bigint,                            -- time step of the last accepted code; no replays
     disabled_at       timestamptz,
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now()
