@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
@@ -52,11 +51,11 @@ func newServices(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger) (*s
 
 // newSessions is the session manager: cookie gw_session (HttpOnly,
 // SameSite=Lax, Secure in production), stored in PostgreSQL, with idle and
-// absolute timeouts. Call the returned stop at shutdown.
-func newSessions(pool *pgxpool.Pool, cfg config.Config) (*scs.SessionManager, func()) {
-	store := pgxstore.NewWithCleanupInterval(pool, 5*time.Minute)
+// absolute timeouts. Ended sessions are deleted by the account module's
+// periodic job, not by the store's own goroutine.
+func newSessions(pool *pgxpool.Pool, cfg config.Config) *scs.SessionManager {
 	sm := scs.New()
-	sm.Store = store
+	sm.Store = pgxstore.NewWithCleanupInterval(pool, 0)
 	sm.IdleTimeout = cfg.SessionIdleTimeout
 	sm.Lifetime = cfg.SessionLifetime
 	sm.Cookie.Name = "gw_session"
@@ -64,5 +63,5 @@ func newSessions(pool *pgxpool.Pool, cfg config.Config) (*scs.SessionManager, fu
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = cfg.Production()
 	sm.Cookie.Path = "/"
-	return sm, store.StopCleanup
+	return sm
 }

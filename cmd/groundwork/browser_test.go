@@ -190,8 +190,7 @@ func signUpVerifyLogIn(b *tab, mails *mailtest.Server, email, password string, s
 		b.screenshot("02-check-email")
 	}
 
-	// The oldest message to email not yet read: the verification.
-	msg := mails.WaitFor(b.t, email, "")
+	msg := mails.WaitFor(b.t, email, "Verify your email address")
 	link := mailtest.FirstLink(msg.Text)
 	require.True(b.t, strings.HasPrefix(link, b.base+"/"), "verification link in %q: %q", msg.Subject, link)
 	b.open(link)
@@ -305,8 +304,9 @@ func (b *tab) fill(formSel string, fields map[string]string) {
 	step(b, "fill "+formSel, chromedp.Steps(steps...))
 }
 
-// click clicks the element sel, which loads a page, and returns its status.
-func (b *tab) click(sel string) int {
+// click clicks the element sel, which loads a page, and fails the test when
+// that page is an error (status 400 or more: a form error, a refusal).
+func (b *tab) click(sel string) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
@@ -317,15 +317,17 @@ func (b *tab) click(sel string) int {
 	if err != nil {
 		b.fatalf("click %s: %v", sel, err)
 	}
-	return int(resp.Status)
+	if resp.Status >= 400 {
+		b.fatalf("click %s: status %d", sel, resp.Status)
+	}
 }
 
 // submit fills the form that formSel selects and submits it with its submit
-// button; it returns the status of the page it loads.
-func (b *tab) submit(formSel string, fields map[string]string) int {
+// button; the page it loads must not be an error.
+func (b *tab) submit(formSel string, fields map[string]string) {
 	b.t.Helper()
 	b.fill(formSel, fields)
-	return b.click(formSel + ` button[type=submit]`)
+	b.click(formSel + ` button[type=submit]`)
 }
 
 // expectH1 checks the page's first h1.

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/account"
 	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
@@ -18,7 +20,7 @@ import (
 
 // newJobClient registers every module's workers and periodic jobs and builds
 // the River client; with work false it can only insert jobs.
-func newJobClient(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, work bool) (*river.Client[pgx.Tx], error) {
+func newJobClient(pool *pgxpool.Pool, svc *services, cfg config.Config, logger *slog.Logger, work bool) (*river.Client[pgx.Tx], error) {
 	host, _ := os.Hostname()
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &maintenance.HeartbeatWorker{
@@ -28,12 +30,13 @@ func newJobClient(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, wo
 		Retention: cfg.HeartbeatRetention,
 		Logger:    logger,
 	})
+	river.AddWorker(workers, &account.PruneSessionsWorker{Accounts: svc.accounts})
 	return jobs.NewClient(pool, jobs.Config{
 		Work:               work,
 		DefaultWorkers:     cfg.DefaultWorkers,
 		MaintenanceWorkers: cfg.MaintenanceWorkers,
 		Workers:            workers,
-		Periodic:           maintenance.PeriodicJobs(),
+		Periodic:           slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs()),
 		Logger:             logger,
 	})
 }

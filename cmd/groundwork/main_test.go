@@ -54,13 +54,19 @@ func envFunc(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-// runCmd runs one command through run() and returns its stdout and error.
+// runCmd runs one command through run() and returns its stdout, stderr and error.
 func runCmd(t *testing.T, env map[string]string, args ...string) (string, string, error) {
+	t.Helper()
+	return runCmdIn(t, env, "", args...)
+}
+
+// runCmdIn is runCmd with stdin.
+func runCmdIn(t *testing.T, env map[string]string, stdin string, args ...string) (string, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	err := run(ctx, append([]string{"groundwork"}, args...), envFunc(env), strings.NewReader(""), &stdout, &stderr)
+	err := run(ctx, append([]string{"groundwork"}, args...), envFunc(env), strings.NewReader(stdin), &stdout, &stderr)
 	return stdout.String(), stderr.String(), err
 }
 
@@ -215,15 +221,16 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 	out, _, err = runCmd(t, env, "migrate", "down")
 	require.NoError(t, err)
-	require.Equal(t, "rolled back 00001_heartbeats.sql\n", out)
+	require.Equal(t, "rolled back 00004_contacts.sql\n", out)
 
 	out, _, err = runCmd(t, env, "migrate", "status")
 	require.NoError(t, err)
-	require.Regexp(t, `00001_heartbeats\.sql\s+pending`, out)
+	require.Regexp(t, `00004_contacts\.sql\s+pending`, out)
+	require.Regexp(t, `00003_orgs\.sql\s+applied`, out)
 
 	out, _, err = runCmd(t, env, "migrate", "up")
 	require.NoError(t, err)
-	require.Equal(t, "applied 00001_heartbeats.sql\n", out)
+	require.Equal(t, "applied 00004_contacts.sql\n", out)
 }
 
 func TestProductionRefusesPendingMigrations(t *testing.T) {

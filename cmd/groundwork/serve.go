@@ -49,17 +49,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	jobClient, err := newJobClient(pool, cfg, logger, *work)
-	if err != nil {
-		return err
-	}
-
 	svc, err := newServices(pool, cfg, logger)
 	if err != nil {
 		return err
 	}
-	sessions, stopSessions := newSessions(pool, cfg)
-	defer stopSessions()
+	jobClient, err := newJobClient(pool, svc, cfg, logger, *work)
+	if err != nil {
+		return err
+	}
 
 	registry := observe.NewRegistry()
 	registry.MustRegister(postgres.NewPoolCollector(pool), jobs.NewCountsCollector(pool))
@@ -71,7 +68,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Version:       web.VersionInfo{Version: version, Commit: commit, BuildTime: buildTime},
 		SchemaVersion: schema.Version,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
-		Sessions:      sessions,
+		Sessions:      newSessions(pool, cfg),
 		Accounts:      svc.accounts,
 		Orgs:          svc.orgs,
 		Contacts:      svc.contacts,

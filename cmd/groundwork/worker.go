@@ -21,7 +21,11 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer db.close(ctx, logger)
-	jobClient, err := newJobClient(db.pool, cfg, logger, true)
+	svc, err := newServices(db.pool, cfg, logger)
+	if err != nil {
+		return err
+	}
+	jobClient, err := newJobClient(db.pool, svc, cfg, logger, true)
 	if err != nil {
 		return err
 	}

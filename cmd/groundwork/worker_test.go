@@ -38,7 +38,9 @@ func TestWorkerWorksJobsForServeWithoutWorkers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	logs := &syncBuffer{}
-	go func() { done <- run(ctx, []string{"groundwork", "worker"}, envFunc(env), strings.NewReader(""), io.Discard, logs) }()
+	go func() {
+		done <- run(ctx, []string{"groundwork", "worker"}, envFunc(env), strings.NewReader(""), io.Discard, logs)
+	}()
 	require.Eventually(t, func() bool { return heartbeats() > 0 }, 30*time.Second, 50*time.Millisecond, "logs:\n%s", logs)
 
 	cancel()

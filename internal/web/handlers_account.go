@@ -18,6 +18,7 @@ func (s *server) accountPage(w http.ResponseWriter, r *http.Request, status int,
 		s.fail(w, r, serr)
 		return
 	}
+	account.MarkCurrent(sessions, s.d.Sessions.Token(r.Context()))
 	p := page{Title: "Your account", Form: f, Data: accountPage{Sessions: sessions}}
 	if err != nil {
 		s.renderForm(w, r, "account.html", p, err)

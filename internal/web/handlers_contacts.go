@@ -167,13 +167,13 @@ func (s *server) pageContacts() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		page, err := s.d.Contacts.List(r.Context(), gw.ScopeFrom(r.Context()), p)
+		list, err := s.d.Contacts.List(r.Context(), gw.ScopeFrom(r.Context()), p)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		s.render(w, r, http.StatusOK, "contacts.html", page{Title: "Contacts",
-			Data: contactsPage{Query: p.Query, Contacts: page.Contacts, Next: page.NextCursor}})
+			Data: contactsPage{Query: p.Query, Contacts: list.Contacts, Next: list.NextCursor}})
 	})
 }
 

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestAdminCommandsScriptAFreshInstall creates a user, an organisation and
+// an API key from the command line while serve runs on the same embedded
+// cluster, and uses the key on the API.
+func TestAdminCommandsScriptAFreshInstall(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"GROUNDWORK_DATA_DIR": dataDir(t), "PORT": "0"}
+	s := startServe(t, env)
+	waitReady(t, s.url)
+
+	out, _, err := runCmdIn(t, env, "a long enough password\n", "user", "create", "-email", "Founder@Example.com")
+	require.NoError(t, err)
+	require.Contains(t, out, "created user founder@example.com")
+	require.NotContains(t, out, "password:", "a password given on stdin is not printed")
+
+	out, _, err = runCmd(t, env, "user", "create", "-email", "second@example.com")
+	require.NoError(t, err)
+	require.Regexp(t, `(?m)^password: \S{16,}$`, out, "with nothing on stdin a password is generated and printed")
+
+	_, _, err = runCmdIn(t, env, "a long enough password\n", "user", "create", "-email", "founder@example.com")
+	require.ErrorContains(t, err, "user create:")
+
+	out, _, err = runCmd(t, env, "org", "create", "-name", "Acme Corp", "-owner", "founder@example.com")
+	require.NoError(t, err)
+	orgID := strings.TrimSpace(out)
+	require.Regexp(t, `^[0-9a-f-]{36}$`, orgID)
+
+	_, _, err = runCmd(t, env, "org", "create", "-name", "Ghost", "-owner", "nobody@example.com")
+	require.ErrorContains(t, err, "owner nobody@example.com")
+
+	for _, ref := range []string{orgID, "acme-corp"} {
+		out, _, err = runCmd(t, env, "apikey", "create", "-org", ref, "-role", "viewer", "-name", "ci")
+		require.NoError(t, err)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		key := lines[len(lines)-1]
+		require.True(t, strings.HasPrefix(key, "gw_"), "the key is alone on the last line: %q", out)
+
+		req, err := http.NewRequest(http.MethodGet, s.url+"/api/v1/contacts", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+
+	_, _, err = runCmd(t, env, "apikey", "create", "-org", "no-such-org", "-name", "x")
+	require.ErrorContains(t, err, "organisation no-such-org")
+	_, _, err = runCmd(t, env, "apikey", "create", "-org", orgID, "-role", "owner", "-name", "x")
+	require.Error(t, err)
+	_, _, err = runCmd(t, env, "user", "delete")
+	require.ErrorContains(t, err, `say "groundwork user create"`)
+	require.NoError(t, s.stop(t))
+}

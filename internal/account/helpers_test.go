@@ -1,0 +1,151 @@
+package account_test
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/groundwork-dev/groundwork/internal/account"
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/mail"
+	"github.com/groundwork-dev/groundwork/internal/mailtest"
+	"github.com/groundwork-dev/groundwork/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const baseURL = "https://app.example.com"
+
+// testClock is a gw.Clock that tests move by hand.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// fakeOwnedOrgs answers SolelyOwnedOrgs with a fixed list.
+type fakeOwnedOrgs struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (f *fakeOwnedOrgs) SolelyOwnedOrgs(context.Context, string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.names, nil
+}
+
+func (f *fakeOwnedOrgs) set(names ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.names = names
+}
+
+// bundle is one test's world: its own database, mail server and clock.
+type bundle struct {
+	ctx   context.Context
+	svc   *account.Service
+	db    *pgtest.DB
+	mail  *mailtest.Server
+	clock *testClock
+	owned *fakeOwnedOrgs
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	db := pgtest.New(t)
+	srv := mailtest.Start(t)
+	sender, err := mail.NewSMTP(srv.URL(), "Groundwork <no-reply@example.com>")
+	require.NoError(t, err)
+	clock := &testClock{now: time.Now().UTC().Truncate(time.Second)}
+	svc := account.NewService(db.Runtime, sender, clock, account.Config{BaseURL: baseURL + "/"}, nil)
+	owned := &fakeOwnedOrgs{}
+	svc.SetOwnedOrgs(owned)
+	return &bundle{ctx: context.Background(), svc: svc, db: db, mail: srv, clock: clock, owned: owned}
+}
+
+const goodPassword = "correct horse battery staple"
+
+const hour = time.Hour
+
+// verifiedUser creates a verified user (as the admin command would).
+func (b *bundle) verifiedUser(t *testing.T, email string) account.User {
+	t.Helper()
+	u, err := b.svc.CreateVerifiedUser(b.ctx, email, goodPassword)
+	require.NoError(t, err)
+	return u
+}
+
+// linkToken waits for an email and returns the token of its first link,
+// checking that the link goes to path.
+func (b *bundle) linkToken(t *testing.T, to, subject, path string) string {
+	t.Helper()
+	msg := b.mail.WaitFor(t, to, subject)
+	link := mailtest.FirstLink(msg.Text)
+	require.True(t, strings.HasPrefix(link, baseURL+path+"?token="), "link %q in %q", link, msg.Text)
+	u, err := url.Parse(link)
+	require.NoError(t, err)
+	token := u.Query().Get("token")
+	require.Len(t, token, 43, "32 random bytes, base64url")
+	return token
+}
+
+// addSession stores a session as the scs store would, and indexes it.
+func (b *bundle) addSession(t *testing.T, userID, token string, expiry time.Time) {
+	t.Helper()
+	_, err := b.db.Runtime.Exec(b.ctx, `INSERT INTO sessions (token, data, expiry) VALUES ($1, '\x00', $2)`, token, expiry)
+	require.NoError(t, err)
+	require.NoError(t, b.svc.RecordSession(b.ctx, userID, token, "203.0.113.7", "TestBrowser/1.0"))
+}
+
+// storedSessions counts the session store's rows among tokens.
+func (b *bundle) storedSessions(t *testing.T, tokens ...string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, b.db.Runtime.QueryRow(b.ctx, `SELECT count(*) FROM sessions WHERE token = ANY($1)`, tokens).Scan(&n))
+	return n
+}
+
+// messagesTo counts the emails received by an address.
+func (b *bundle) messagesTo(to string) int {
+	n := 0
+	for _, m := range b.mail.Messages() {
+		for _, r := range m.To {
+			if strings.EqualFold(r, to) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func requireCode(t *testing.T, code string, err error) *gw.Error {
+	t.Helper()
+	require.Error(t, err)
+	require.Equal(t, code, gw.ErrorCode(err), "error: %v", err)
+	var e *gw.Error
+	require.ErrorAs(t, err, &e)
+	return e
+}
+
+func requireInvalidLink(t *testing.T, err error) {
+	t.Helper()
+	e := requireCode(t, gw.EINVALID, err)
+	require.Equal(t, "This link is invalid or has expired.", e.Message)
+}

@@ -1,0 +1,73 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/groundwork-dev/groundwork/internal/gw"
+)
+
+// DisableUser stops a user from signing in and signs out all their
+// sessions; the account and its data stay. Errors: ENOTFOUND.
+func (s *Service) DisableUser(ctx context.Context, id string) error {
+	if !validID(id) {
+		return gw.Errorf(gw.ENOTFOUND, "User not found.")
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		now := s.now()
+		found, err := setDisabled(ctx, tx, id, now)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return gw.Errorf(gw.ENOTFOUND, "User not found.")
+		}
+		_, _, err = deleteSessions(ctx, tx, id, "", "", now)
+		return err
+	})
+}
+
+// DeleteAccount deletes a user who knows their password, with their
+// sessions, tokens, recovery codes and memberships, and emails them a
+// notice. It refuses while the user is the only owner of an organisation,
+// which must be handed over or deleted first. Errors: ENOTFOUND for an
+// unknown user; EINVALID with Fields "password" for a wrong password;
+// ECONFLICT "Transfer or delete these organisations first: A, B.".
+func (s *Service) DeleteAccount(ctx context.Context, userID, password string) error {
+	if s.owned == nil {
+		return errors.New("delete account: no OwnedOrgs set (call SetOwnedOrgs when wiring)")
+	}
+	row, err := getUserByID(ctx, s.pool, userID, false)
+	if err != nil {
+		return err
+	}
+	match, _, err := checkPassword(password, row.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !match {
+		return invalidFields("password", "The password is not correct.")
+	}
+	names, err := s.owned.SolelyOwnedOrgs(ctx, row.ID)
+	if err != nil {
+		return fmt.Errorf("list solely owned organisations: %w", err)
+	}
+	if len(names) > 0 {
+		return gw.Errorf(gw.ECONFLICT, "Transfer or delete these organisations first: %s.", strings.Join(names, ", "))
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, _, err := deleteSessions(ctx, tx, row.ID, "", "", s.now()); err != nil {
+			return err
+		}
+		return deleteUser(ctx, tx, row.ID)
+	})
+	if err != nil {
+		return err
+	}
+	s.sendQuietly(ctx, s.accountDeletedEmail(row.Email))
+	return nil
+}

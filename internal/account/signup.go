@@ -1,0 +1,143 @@
+package account
+
+import (
+	"context"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/groundwork-dev/groundwork/internal/gw"
+)
+
+// SignUp creates an unverified account and emails a verification link.
+//
+// The address is trimmed and lower-cased. A malformed address or a weak
+// password (shorter than 8 or longer than 256 characters, a common password,
+// or one containing the address) is EINVALID, with Fields "email" and
+// "password". If the address already has an account, SignUp reveals nothing:
+// it answers as for a new account (with a User that is stored nowhere) and
+// emails the address that someone tried to sign up with it. Email failures
+// are logged, not returned, for the same reason; ResendVerification helps a
+// user whose email did not arrive.
+func (s *Service) SignUp(ctx context.Context, email, password string) (User, error) {
+	email = normalizeEmail(email)
+	if err := invalidFields("email", emailProblem(email), "password", passwordProblem(password, email)); err != nil {
+		return User{}, err
+	}
+	// Hash before looking: a taken address costs as much as a free one.
+	hash, err := hashPassword(password)
+	if err != nil {
+		return User{}, err
+	}
+	now := s.now()
+	u := User{ID: gw.NewID(), Email: email, CreatedAt: now}
+	var token string
+	var taken bool
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		inserted, err := insertUser(ctx, tx, u, hash, nil)
+		if err != nil || !inserted {
+			taken = !inserted
+			return err
+		}
+		token, err = issueToken(ctx, tx, u.ID, purposeVerifyEmail, email, s.cfg.VerifyTTL, now)
+		return err
+	})
+	if err != nil {
+		return User{}, err
+	}
+	if taken {
+		s.sendQuietly(ctx, s.signUpAttemptEmail(email))
+	} else {
+		s.sendQuietly(ctx, s.verifyEmail(email, token))
+	}
+	return u, nil
+}
+
+// CreateVerifiedUser creates an account whose address counts as verified,
+// for the admin command line. Errors: EINVALID (Fields "email",
+// "password", as for SignUp), ECONFLICT if the address has an account.
+func (s *Service) CreateVerifiedUser(ctx context.Context, email, password string) (User, error) {
+	email = normalizeEmail(email)
+	if err := invalidFields("email", emailProblem(email), "password", passwordProblem(password, email)); err != nil {
+		return User{}, err
+	}
+	hash, err := hashPassword(password)
+	if err != nil {
+		return User{}, err
+	}
+	now := s.now()
+	u := User{ID: gw.NewID(), Email: email, EmailVerified: true, CreatedAt: now}
+	inserted, err := insertUser(ctx, s.pool, u, hash, &now)
+	if err != nil {
+		return User{}, err
+	}
+	if !inserted {
+		return User{}, gw.Errorf(gw.ECONFLICT, "An account with the email address %s already exists.", email)
+	}
+	return u, nil
+}
+
+// VerifyEmail uses a verification token from a sign-up email and marks the
+// address verified. A token for an address the account no longer has is
+// refused. Errors: EINVALID "This link is invalid or has expired." for an
+// unknown, used or expired token.
+func (s *Service) VerifyEmail(ctx context.Context, token string) (User, error) {
+	hash, ok := parseToken(token)
+	if !ok {
+		return User{}, errInvalidLink()
+	}
+	var u User
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		now := s.now()
+		t, err := useToken(ctx, tx, hash, purposeVerifyEmail, now)
+		if err != nil {
+			return err
+		}
+		row, err := getUserByID(ctx, tx, t.UserID, true)
+		if err != nil {
+			return err
+		}
+		if !strings.EqualFold(row.Email, t.Email) {
+			return errInvalidLink()
+		}
+		if err := markEmailVerified(ctx, tx, row.ID, now); err != nil {
+			return err
+		}
+		u = row.User
+		u.EmailVerified = true
+		return nil
+	})
+	if gw.ErrorCode(err) == gw.ENOTFOUND {
+		return User{}, errInvalidLink()
+	}
+	return u, err
+}
+
+// ResendVerification emails a new verification link to an account that is
+// not verified yet. It returns nil, and sends nothing, for an unknown,
+// verified or disabled address, so that it reveals nothing.
+func (s *Service) ResendVerification(ctx context.Context, email string) error {
+	email = normalizeEmail(email)
+	if emailProblem(email) != "" {
+		return nil
+	}
+	var token string
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		row, err := getUserByEmail(ctx, tx, email)
+		if err != nil || row.EmailVerified || row.Disabled {
+			return err
+		}
+		token, err = issueToken(ctx, tx, row.ID, purposeVerifyEmail, row.Email, s.cfg.VerifyTTL, s.now())
+		return err
+	})
+	if gw.ErrorCode(err) == gw.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		s.sendQuietly(ctx, s.verifyEmail(email, token))
+	}
+	return nil
+}
