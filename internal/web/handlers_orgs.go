@@ -210,7 +210,9 @@ func (s *server) postAPIKey() http.Handler {
 			s.apiKeysPage(w, r, f, "", err)
 			return
 		}
-		s.apiKeysPage(w, r, newForm(), key, nil)
+		fresh := newForm()
+		fresh.Values["role"] = string(gw.RoleMember)
+		s.apiKeysPage(w, r, fresh, key, nil)
 	})
 }
 
