@@ -1,11 +1,12 @@
 package web
 
 import (
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
 // signIn starts the signed-in session of userID: a new session token (no
@@ -18,16 +19,8 @@ func (s *server) signIn(r *http.Request, userID string) error {
 	s.d.Sessions.Remove(ctx, sessionPending2F)
 	s.d.Sessions.Put(ctx, sessionUserID, userID)
 	s.d.Sessions.Put(ctx, sessionTouched, time.Now().Unix())
-	return s.d.Accounts.RecordSession(ctx, userID, s.d.Sessions.Token(ctx), clientIP(r), r.UserAgent())
-}
-
-// clientIP is the address of the peer.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	c := gw.ClientFrom(ctx)
+	return s.d.Accounts.RecordSession(ctx, userID, s.d.Sessions.Token(ctx), c.IP, c.UserAgent)
 }
 
 // safeNext returns next when it is a local path, and fallback otherwise, so

@@ -18,7 +18,8 @@ const requestIDHeader = "X-Request-ID"
 const maxRequestIDLen = 128
 
 // wrap puts h behind the middleware stack, outermost first: recover →
-// request ID → access log + metrics → body limit → cross-origin refusal → h. patterns are the
+// request ID → access log + metrics → client IP → body limit → cross-origin
+// refusal → h. patterns are the
 // registered route patterns; any other r.Pattern is labelled "unmatched".
 func wrap(h http.Handler, d Deps, patterns []string) http.Handler {
 	d = d.withDefaults()
@@ -28,6 +29,7 @@ func wrap(h http.Handler, d Deps, patterns []string) http.Handler {
 	}
 	h = refuseCrossOrigin(d.Logger)(h)
 	h = limitBody(d.MaxBodyBytes, d.Logger)(h)
+	h = withClient(h)
 	h = accessLog(d.Logger, d.Metrics, routes)(h)
 	h = requestID(h)
 	h = recoverPanics(d.Logger)(h)
