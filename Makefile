@@ -8,7 +8,7 @@ COMMIT   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILT    := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildTime=$(BUILT)
 
-.PHONY: run build test lint bench deps clean
+.PHONY: run build test lint audit bench deps clean
 
 ## run: install missing system packages, build, and serve on :8080 with the embedded database
 run: deps build
@@ -23,10 +23,15 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-## lint: check formatting and vet
+## lint: check formatting, vet, and scan the tree for committed secrets (gitleaks, pinned in tools/go.mod)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool -modfile=tools/go.mod gitleaks dir . --no-banner --redact --exit-code 1
+
+## audit: known vulnerabilities in dependencies (govulncheck); says so when its database is unreachable
+audit:
+	@scripts/audit.sh
 
 ## bench: run the benchmarks and print their figures
 bench: deps

@@ -70,7 +70,7 @@ func TestBrowserSignupToTenantIsolation(t *testing.T) {
 	shots := screenshotDir(t)
 
 	const (
-		password     = "plum-orchard-4471"
+		password     = "plum-orchard-4471" // gitleaks:allow (test fixture)
 		orgName      = "Acme Research"
 		contactName  = "Grace Hopper"
 		contactEmail = "grace.hopper@navy.example"

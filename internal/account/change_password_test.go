@@ -74,7 +74,7 @@ func TestChangePasswordSignsOutEverywhere(t *testing.T) {
 	err := b.svc.ChangePassword(b.ctx, u.ID, "wrong current pw", "a brand new passphrase")
 	e := requireCode(t, gw.EINVALID, err)
 	require.Equal(t, map[string]string{"current_password": "Your current password is not correct."}, e.Fields)
-	err = b.svc.ChangePassword(b.ctx, u.ID, goodPassword, "emmy-rocks-2024")
+	err = b.svc.ChangePassword(b.ctx, u.ID, goodPassword, "emmy-rocks-2024") // gitleaks:allow (test fixture)
 	e = requireCode(t, gw.EINVALID, err)
 	require.Equal(t, map[string]string{"new_password": "Don't use your email address in your password."}, e.Fields)
 	requireCode(t, gw.ENOTFOUND, b.svc.ChangePassword(b.ctx, gw.NewID(), goodPassword, "a brand new passphrase"))
