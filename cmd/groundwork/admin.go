@@ -144,7 +144,9 @@ func cliError(action string, err error) error {
 	msg := gw.ErrorMessage(err)
 	if e, ok := errors.AsType[*gw.Error](err); ok {
 		for _, k := range slices.Sorted(maps.Keys(e.Fields)) {
-			msg += fmt.Sprintf(" %s: %s", k, e.Fields[k])
+			if e.Fields[k] != msg {
+				msg += fmt.Sprintf(" %s: %s", k, e.Fields[k])
+			}
 		}
 	}
 	return fmt.Errorf("%s: %s", action, msg)

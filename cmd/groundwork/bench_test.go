@@ -220,9 +220,11 @@ func cli(b *testing.B, bin, dir, stdin string, args ...string) string {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "GROUNDWORK_DATA_DIR="+dir, "GROUNDWORK_LOG_LEVEL=warn")
 	cmd.Stdin = strings.NewReader(stdin)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		b.Fatalf("groundwork %v: %v", args, err)
+		b.Fatalf("groundwork %v: %v\n%s", args, err, stderr.String())
 	}
 	return string(out)
 }
@@ -238,7 +240,7 @@ func BenchmarkContactsAPI(b *testing.B) {
 	cmd, _ := serveProcess(b, bin, dir, port)
 	defer stopProcess(b, cmd)
 
-	cli(b, bin, dir, "bench password 123\n", "user", "create", "-email", "bench@example.com")
+	cli(b, bin, dir, "a long enough passphrase\n", "user", "create", "-email", "bench@example.com")
 	orgID := strings.TrimSpace(cli(b, bin, dir, "", "org", "create", "-name", "Bench", "-owner", "bench@example.com"))
 	out := strings.Split(strings.TrimSpace(cli(b, bin, dir, "", "apikey", "create", "-org", orgID, "-role", "member", "-name", "bench")), "\n")
 	key := out[len(out)-1]
