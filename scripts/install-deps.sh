@@ -19,6 +19,10 @@ have_chromium() {
 }
 have_chromium || missing+=(chromium)
 
+# Redis for the shared rate-limit tests (internal/redistest starts its own
+# throwaway server): Debian's package.
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+
 if ! command -v go >/dev/null 2>&1; then
   echo "install-deps: Go is not installed; install Go 1.26 or newer from your distribution or go.dev" >&2
   exit 1

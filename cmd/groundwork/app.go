@@ -8,8 +8,10 @@ import (
 	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
 	"github.com/groundwork-dev/groundwork/internal/account"
+	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
+	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/org"
@@ -21,6 +23,11 @@ type services struct {
 	accounts *account.Service
 	orgs     *org.Service
 	contacts *contacts.Service
+	audit    *audit.Service
+	// keys encrypt sensitive fields; its tables are the modules that
+	// store them, for key rotation.
+	keys   *crypto.Keyring
+	tables []crypto.Table
 }
 
 // newMailer sends over SMTP_URL, or writes emails to the log when it is unset.
@@ -42,11 +49,18 @@ func newServices(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger) (*s
 	if err != nil {
 		return nil, err
 	}
+	keys, err := crypto.Load(keySource(cfg), logger)
+	if err != nil {
+		return nil, err
+	}
 	clock := gw.SystemClock{}
 	orgs := org.NewService(pool, mailer, clock, org.Config{BaseURL: cfg.BaseURL}, logger)
-	accounts := account.NewService(pool, mailer, clock, account.Config{BaseURL: cfg.BaseURL}, logger)
+	accounts := account.NewService(pool, keys, mailer, clock, account.Config{BaseURL: cfg.BaseURL}, logger)
 	accounts.SetOwnedOrgs(orgs)
-	return &services{accounts: accounts, orgs: orgs, contacts: contacts.NewService(pool, clock)}, nil
+	contactsSvc := contacts.NewService(pool, keys, clock)
+	return &services{accounts: accounts, orgs: orgs, contacts: contactsSvc,
+		audit: audit.NewService(pool, org.CanReadAudit),
+		keys:  keys, tables: []crypto.Table{contactsSvc, accounts}}, nil
 }
 
 // newSessions is the session manager: cookie gw_session (HttpOnly,

@@ -10,6 +10,8 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/account"
 	"github.com/groundwork-dev/groundwork/internal/config"
+	"github.com/groundwork-dev/groundwork/internal/crypto"
+	"github.com/groundwork-dev/groundwork/internal/errtrack"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
 	"github.com/groundwork-dev/groundwork/internal/maintenance"
@@ -19,8 +21,9 @@ import (
 )
 
 // newJobClient registers every module's workers and periodic jobs and builds
-// the River client; with work false it can only insert jobs.
-func newJobClient(pool *pgxpool.Pool, svc *services, cfg config.Config, logger *slog.Logger, work bool) (*river.Client[pgx.Tx], error) {
+// the River client; with work false it can only insert jobs. Job failures
+// are reported to reporter (nil: not reported).
+func newJobClient(pool *pgxpool.Pool, svc *services, cfg config.Config, logger *slog.Logger, work bool, reporter *errtrack.Reporter) (*river.Client[pgx.Tx], error) {
 	host, _ := os.Hostname()
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &maintenance.HeartbeatWorker{
@@ -31,6 +34,7 @@ func newJobClient(pool *pgxpool.Pool, svc *services, cfg config.Config, logger *
 		Logger:    logger,
 	})
 	river.AddWorker(workers, &account.PruneSessionsWorker{Accounts: svc.accounts})
+	river.AddWorker(workers, &crypto.ReencryptWorker{Keys: svc.keys, Tables: svc.tables, Logger: logger})
 	return jobs.NewClient(pool, jobs.Config{
 		Work:               work,
 		DefaultWorkers:     cfg.DefaultWorkers,
@@ -38,6 +42,7 @@ func newJobClient(pool *pgxpool.Pool, svc *services, cfg config.Config, logger *
 		Workers:            workers,
 		Periodic:           slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs()),
 		Logger:             logger,
+		Errors:             reporter,
 	})
 }
 

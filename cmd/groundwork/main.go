@@ -45,7 +45,10 @@ Commands:
   user       user create -email E: create a verified user (password from stdin, or generated)
   org        org create -name N -owner E: create an organisation, print its ID
   apikey     apikey create -org ORG -role ROLE -name NAME: create an API key, print it
+  audit      audit verify [-org ORG] [-v]: check the audit log's hash chains, name the first broken event
+  keys       keys new|status|rotate|promote|reencrypt|remove: manage the field encryption keys
   config     print the effective configuration, secrets redacted
+  sentry-test send a test event to SENTRY_DSN; succeeds only if Sentry accepted it
   version    print the version, commit and build time
   help       show this help
 
@@ -77,8 +80,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = runOrg(ctx, rest, getenv, stdout, stderr)
 	case "apikey":
 		err = runAPIKey(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		err = runAudit(ctx, rest, getenv, stdout, stderr)
+	case "keys":
+		err = runKeys(ctx, rest, getenv, stdout, stderr)
 	case "config":
 		err = runConfig(rest, getenv, stdout, stderr)
+	case "sentry-test":
+		err = runSentryTest(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		err = runVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":

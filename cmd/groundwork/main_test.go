@@ -221,21 +221,24 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 	out, _, err = runCmd(t, env, "migrate", "down")
 	require.NoError(t, err)
-	require.Equal(t, "rolled back 00004_contacts.sql\n", out)
+	require.Equal(t, "rolled back 00006_audit.sql\n", out)
 
 	out, _, err = runCmd(t, env, "migrate", "status")
 	require.NoError(t, err)
-	require.Regexp(t, `00004_contacts\.sql\s+pending`, out)
-	require.Regexp(t, `00003_orgs\.sql\s+applied`, out)
+	require.Regexp(t, `00006_audit\.sql\s+pending`, out)
+	require.Regexp(t, `00004_contacts\.sql\s+applied`, out)
 
 	out, _, err = runCmd(t, env, "migrate", "up")
 	require.NoError(t, err)
-	require.Equal(t, "applied 00004_contacts.sql\n", out)
+	require.Equal(t, "applied 00006_audit.sql\n", out)
 }
 
 func TestProductionRefusesPendingMigrations(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"GROUNDWORK_DATA_DIR": dataDir(t), "GROUNDWORK_ENV": "production", "PORT": "0", "SMTP_URL": "smtp://127.0.0.1:1"}
+	for k, v := range productionKeysets(t) {
+		env[k] = v
+	}
 	_, _, err := runCmd(t, env, "serve")
 	require.ErrorContains(t, err, "pending")
 	require.ErrorContains(t, err, "00001_heartbeats.sql")

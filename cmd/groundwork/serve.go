@@ -10,6 +10,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/jobs"
 	"github.com/groundwork-dev/groundwork/internal/observe"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
+	"github.com/groundwork-dev/groundwork/internal/ratelimit"
 	"github.com/groundwork-dev/groundwork/internal/web"
 )
 
@@ -25,6 +26,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	reporter, err := newReporter(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer reporter.Flush(reportFlushTimeout) // last, after requests and jobs have stopped
 
 	if cfg.Embedded() {
 		unlock, err := postgres.LockServe(cfg.DataDir)
@@ -53,13 +59,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	jobClient, err := newJobClient(pool, svc, cfg, logger, *work)
+	jobClient, err := newJobClient(pool, svc, cfg, logger, *work, reporter)
 	if err != nil {
 		return err
 	}
 
 	registry := observe.NewRegistry()
 	registry.MustRegister(postgres.NewPoolCollector(pool), jobs.NewCountsCollector(pool))
+	limiter, err := ratelimit.Open(cfg.RedisURL, cfg.RateLimits, ratelimit.NewMetrics(registry))
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	defer limiter.Close()
 	handler := web.NewServer(web.Deps{
 		Logger:        logger,
 		Metrics:       observe.NewHTTPMetrics(registry),
@@ -72,6 +83,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Accounts:      svc.accounts,
 		Orgs:          svc.orgs,
 		Contacts:      svc.contacts,
+		Audit:         svc.audit,
+		Errors:        reporter,
+
+		// Client IP, security headers and rate limits.
+		TrustedProxies: cfg.TrustedProxies,
+		Production:     cfg.Production(),
+		RateLimiter:    limiter,
+		OnError:        reporter.CaptureError,
 	})
 
 	if *work {

@@ -16,6 +16,11 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
+	reporter, err := newReporter(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer reporter.Flush(reportFlushTimeout) // last, after jobs have stopped
 	db, err := openRuntime(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -25,7 +30,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	jobClient, err := newJobClient(db.pool, svc, cfg, logger, true)
+	jobClient, err := newJobClient(db.pool, svc, cfg, logger, true, reporter)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
@@ -94,6 +95,9 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		if _, _, err := deleteSessions(ctx, tx, row.ID, "", "", now); err != nil {
 			return err
 		}
+		if err := recordAccount(ctx, tx, row.ID, audit.ActionPasswordReset, nil, nil); err != nil {
+			return err
+		}
 		u = row.User
 		u.EmailVerified = true
 		return nil
@@ -142,8 +146,10 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, newPasswo
 		if err := expireTokens(ctx, tx, row.ID, now, purposeResetPassword); err != nil {
 			return err
 		}
-		_, _, err = deleteSessions(ctx, tx, row.ID, "", "", now)
-		return err
+		if _, _, err = deleteSessions(ctx, tx, row.ID, "", "", now); err != nil {
+			return err
+		}
+		return recordAccount(ctx, tx, row.ID, audit.ActionPasswordChanged, nil, nil)
 	})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
@@ -90,6 +91,10 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token string) (User, e
 			return err
 		}
 		if err := expireTokens(ctx, tx, row.ID, now, purposeVerifyEmail, purposeResetPassword, purposeChangeEmail); err != nil {
+			return err
+		}
+		if err := recordAccount(ctx, tx, row.ID, audit.ActionEmailChanged,
+			map[string]any{"email": row.Email}, map[string]any{"email": t.Email}); err != nil {
 			return err
 		}
 		u = row.User

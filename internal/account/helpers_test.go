@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/account"
+	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
@@ -65,6 +66,7 @@ type bundle struct {
 	mail  *mailtest.Server
 	clock *testClock
 	owned *fakeOwnedOrgs
+	keys  *crypto.Keyring
 }
 
 func setup(t *testing.T) *bundle {
@@ -74,10 +76,12 @@ func setup(t *testing.T) *bundle {
 	sender, err := mail.NewSMTP(srv.URL(), "Groundwork <no-reply@example.com>")
 	require.NoError(t, err)
 	clock := &testClock{now: time.Now().UTC().Truncate(time.Second)}
-	svc := account.NewService(db.Runtime, sender, clock, account.Config{BaseURL: baseURL + "/"}, nil)
+	keys, err := crypto.GenerateKeyring()
+	require.NoError(t, err)
+	svc := account.NewService(db.Runtime, keys, sender, clock, account.Config{BaseURL: baseURL + "/"}, nil)
 	owned := &fakeOwnedOrgs{}
 	svc.SetOwnedOrgs(owned)
-	return &bundle{ctx: context.Background(), svc: svc, db: db, mail: srv, clock: clock, owned: owned}
+	return &bundle{ctx: context.Background(), svc: svc, db: db, mail: srv, clock: clock, owned: owned, keys: keys}
 }
 
 const goodPassword = "correct horse battery staple"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
@@ -26,8 +27,13 @@ func (s *Service) DisableUser(ctx context.Context, id string) error {
 		if !found {
 			return gw.Errorf(gw.ENOTFOUND, "User not found.")
 		}
-		_, _, err = deleteSessions(ctx, tx, id, "", "", now)
-		return err
+		if _, _, err = deleteSessions(ctx, tx, id, "", "", now); err != nil {
+			return err
+		}
+		// Done by an administrator: the actor is taken from ctx (none on
+		// the command line: the system).
+		return audit.Record(ctx, tx, audit.Event{AccountID: id, Action: audit.ActionUserDisabled,
+			TargetType: audit.TargetUser, TargetID: id})
 	})
 }
 
@@ -63,7 +69,11 @@ func (s *Service) DeleteAccount(ctx context.Context, userID, password string) er
 		if _, _, err := deleteSessions(ctx, tx, row.ID, "", "", s.now()); err != nil {
 			return err
 		}
-		return deleteUser(ctx, tx, row.ID)
+		if err := deleteUser(ctx, tx, row.ID); err != nil {
+			return err
+		}
+		// The user's audit chain outlives the account, ending here.
+		return recordAccount(ctx, tx, row.ID, audit.ActionUserDeleted, nil, nil)
 	})
 	if err != nil {
 		return err

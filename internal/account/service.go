@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
@@ -78,6 +79,7 @@ type User struct {
 // use; each runs at most one transaction.
 type Service struct {
 	pool   *pgxpool.Pool
+	keys   *crypto.Keyring // encrypts TOTP secrets
 	mailer mail.Sender
 	clock  gw.Clock
 	cfg    Config
@@ -89,15 +91,16 @@ type Service struct {
 	dummyHash func() string
 }
 
-// NewService returns a Service on pool (the runtime role), sending emails
-// with mailer. A nil logger discards logs. Call SetOwnedOrgs before
-// DeleteAccount is used.
-func NewService(pool *pgxpool.Pool, mailer mail.Sender, clock gw.Clock, cfg Config, logger *slog.Logger) *Service {
+// NewService returns a Service on pool (the runtime role), encrypting TOTP
+// secrets with keys and sending emails with mailer. A nil logger discards
+// logs. Call SetOwnedOrgs before DeleteAccount is used.
+func NewService(pool *pgxpool.Pool, keys *crypto.Keyring, mailer mail.Sender, clock gw.Clock, cfg Config, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
 		pool:      pool,
+		keys:      keys,
 		mailer:    mailer,
 		clock:     clock,
 		cfg:       cfg.withDefaults(),

@@ -72,7 +72,10 @@ func (s *Service) RecordSession(ctx context.Context, userID, token, ip, userAgen
 		if err := upsertSession(ctx, tx, userID, token, truncate(ip, maxIPLen), truncate(userAgent, maxUserAgentLen), now); err != nil {
 			return err
 		}
-		return pruneSessions(ctx, tx, userID, now, pruneGrace)
+		if err := pruneSessions(ctx, tx, userID, now, pruneGrace); err != nil {
+			return err
+		}
+		return auditSignIn(ctx, tx, userID, token, truncate(ip, maxIPLen), truncate(userAgent, maxUserAgentLen))
 	})
 }
 

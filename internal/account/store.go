@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
@@ -25,16 +26,19 @@ type querier interface {
 type userRow struct {
 	User
 	PasswordHash string
-	TOTPSecret   string // "" while two-factor is off
+	// TOTPSecretEnc is the TOTP secret encrypted (see totpSecretAD); nil
+	// while two-factor is off. Decrypt it with decryptTOTPSecret, only when
+	// a code is checked.
+	TOTPSecretEnc []byte
 }
 
 const userColumns = `id::text, email, password_hash, email_verified_at IS NOT NULL,
-	totp_enabled_at IS NOT NULL, disabled_at IS NOT NULL, created_at, coalesce(totp_secret, '')`
+	totp_enabled_at IS NOT NULL, disabled_at IS NOT NULL, created_at, totp_secret_enc`
 
 func scanUser(row pgx.Row) (userRow, error) {
 	var u userRow
 	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified,
-		&u.TwoFactor, &u.Disabled, &u.CreatedAt, &u.TOTPSecret)
+		&u.TwoFactor, &u.Disabled, &u.CreatedAt, &u.TOTPSecretEnc)
 	if err != nil {
 		return userRow{}, notFoundAs(postgres.Translate(err), "User not found.")
 	}
@@ -122,17 +126,38 @@ func deleteUser(ctx context.Context, q querier, id string) error {
 
 // ---- two-factor
 
-// enableTOTP stores a user's TOTP secret and the step of the code that
-// proved it, and reports whether two-factor was off until then.
-func enableTOTP(ctx context.Context, q querier, id, secret string, step int64, now time.Time) (bool, error) {
-	tag, err := q.Exec(ctx, `UPDATE users SET totp_secret = $2, totp_last_step = $3, totp_enabled_at = $4, updated_at = $4
-		WHERE id = $1 AND totp_enabled_at IS NULL`, id, secret, step, now)
+// totpSecretAD binds an encrypted TOTP secret to its user:
+// "users|totp_secret|<user_id>".
+func totpSecretAD(userID string) crypto.AD {
+	if u, err := uuid.Parse(userID); err == nil {
+		userID = u.String()
+	}
+	return crypto.NewAD("users", "totp_secret", userID)
+}
+
+// decryptTOTPSecret returns the TOTP secret of row ("" while two-factor is
+// off). A secret that will not decrypt is a *crypto.DecryptError naming
+// the key (an internal error).
+func decryptTOTPSecret(keys *crypto.Keyring, row userRow) (string, error) {
+	return keys.Decrypt(row.TOTPSecretEnc, totpSecretAD(row.ID))
+}
+
+// enableTOTP stores a user's TOTP secret, encrypted with keys, and the step
+// of the code that proved it, and reports whether two-factor was off until
+// then.
+func enableTOTP(ctx context.Context, q querier, keys *crypto.Keyring, id, secret string, step int64, now time.Time) (bool, error) {
+	enc, err := keys.Encrypt(secret, totpSecretAD(id))
+	if err != nil {
+		return false, err
+	}
+	tag, err := q.Exec(ctx, `UPDATE users SET totp_secret_enc = $2, totp_last_step = $3, totp_enabled_at = $4, updated_at = $4
+		WHERE id = $1 AND totp_enabled_at IS NULL`, id, enc, step, now)
 	return tag.RowsAffected() == 1, postgres.Translate(err)
 }
 
 // disableTOTP forgets a user's TOTP secret and recovery codes.
 func disableTOTP(ctx context.Context, q querier, id string, now time.Time) error {
-	if _, err := q.Exec(ctx, `UPDATE users SET totp_secret = NULL, totp_last_step = NULL, totp_enabled_at = NULL,
+	if _, err := q.Exec(ctx, `UPDATE users SET totp_secret_enc = NULL, totp_last_step = NULL, totp_enabled_at = NULL,
 		updated_at = $2 WHERE id = $1`, id, now); err != nil {
 		return postgres.Translate(err)
 	}
@@ -170,6 +195,62 @@ func countRecoveryCodes(ctx context.Context, q querier, id string) (int, error) 
 	var n int
 	err := q.QueryRow(ctx, `SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL`, id).Scan(&n)
 	return n, postgres.Translate(err)
+}
+
+// ---- key rotation (see crypto.ReencryptWorker)
+
+// countTOTPKeyUsage counts the encrypted TOTP secrets by key ID.
+func countTOTPKeyUsage(ctx context.Context, q querier) ([]crypto.KeyUsage, error) {
+	rows, err := q.Query(ctx, `SELECT substr(totp_secret_enc, 2, 4), count(*) FROM users
+		WHERE totp_secret_enc IS NOT NULL GROUP BY 1`)
+	if err != nil {
+		return nil, postgres.Translate(err)
+	}
+	usage, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (crypto.KeyUsage, error) {
+		u := crypto.KeyUsage{Table: "users", Column: "totp_secret_enc", Kind: crypto.Encryption}
+		var prefix []byte
+		err := row.Scan(&prefix, &u.Rows)
+		u.KeyID, _ = crypto.BlindIndexKeyID(prefix) // the 4 bytes of the ID
+		return u, err
+	})
+	return usage, postgres.Translate(err)
+}
+
+// reencryptTOTPBatch rewrites, under keys' primary key, up to limit TOTP
+// secrets under another key, and returns how many it rewrote. The rows are
+// locked meanwhile, so a concurrent change waits and is not lost; a secret
+// that will not decrypt stops the batch, which then writes nothing.
+func reencryptTOTPBatch(ctx context.Context, tx pgx.Tx, keys *crypto.Keyring, limit int) (int, error) {
+	rows, err := tx.Query(ctx, `SELECT id::text, totp_secret_enc FROM users
+		WHERE substr(totp_secret_enc, 1, 5) <> $1 ORDER BY id LIMIT $2 FOR UPDATE`,
+		keys.PrimaryCiphertextPrefix(), limit)
+	if err != nil {
+		return 0, postgres.Translate(err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (userRow, error) {
+		var u userRow
+		return u, row.Scan(&u.ID, &u.TOTPSecretEnc)
+	})
+	if err != nil || len(list) == 0 {
+		return 0, postgres.Translate(err)
+	}
+	ids, secrets := make([]string, len(list)), make([][]byte, len(list))
+	for i, u := range list {
+		secret, err := decryptTOTPSecret(keys, u)
+		if err != nil {
+			return 0, err
+		}
+		if secrets[i], err = keys.Encrypt(secret, totpSecretAD(u.ID)); err != nil {
+			return 0, err
+		}
+		ids[i] = u.ID
+	}
+	_, err = tx.Exec(ctx, `UPDATE users SET totp_secret_enc = u.enc
+		FROM unnest($1::uuid[], $2::bytea[]) AS u(id, enc) WHERE users.id = u.id`, ids, secrets)
+	if err != nil {
+		return 0, postgres.Translate(err)
+	}
+	return len(list), nil
 }
 
 // ---- email tokens

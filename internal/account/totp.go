@@ -114,14 +114,17 @@ func (s *Service) EnableTwoFactor(ctx context.Context, userID, secret, code stri
 			return err
 		}
 		email = row.Email
-		enabled, err := enableTOTP(ctx, tx, row.ID, secret, step, now)
+		enabled, err := enableTOTP(ctx, tx, s.keys, row.ID, secret, step, now)
 		if err != nil {
 			return err
 		}
 		if !enabled {
 			return gw.Errorf(gw.ECONFLICT, "Two-factor authentication is already on.")
 		}
-		return replaceRecoveryCodes(ctx, tx, row.ID, hashes)
+		if err := replaceRecoveryCodes(ctx, tx, row.ID, hashes); err != nil {
+			return err
+		}
+		return auditTwoFactor(ctx, tx, row.ID, true)
 	})
 	if err != nil {
 		return nil, err
@@ -149,7 +152,12 @@ func (s *Service) DisableTwoFactor(ctx context.Context, userID, password string)
 	if !row.TwoFactor {
 		return nil
 	}
-	if err := s.inTx(ctx, func(tx pgx.Tx) error { return disableTOTP(ctx, tx, row.ID, s.now()) }); err != nil {
+	if err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := disableTOTP(ctx, tx, row.ID, s.now()); err != nil {
+			return err
+		}
+		return auditTwoFactor(ctx, tx, row.ID, false)
+	}); err != nil {
 		return err
 	}
 	s.sendQuietly(ctx, s.twoFactorEmail(row.Email, false))
@@ -182,7 +190,11 @@ func (s *Service) VerifySecondFactor(ctx context.Context, userID, code string) e
 	now := s.now()
 	var ok bool
 	if digits := strings.ReplaceAll(code, " ", ""); isTOTPCode(digits) {
-		step, matched := matchTOTP(row.TOTPSecret, digits, now)
+		var secret string
+		if secret, err = decryptTOTPSecret(s.keys, row); err != nil {
+			return err
+		}
+		step, matched := matchTOTP(secret, digits, now)
 		if matched {
 			ok, err = advanceTOTPStep(ctx, s.pool, row.ID, step)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/groundwork-dev/groundwork/internal/errtrack"
+	"github.com/groundwork-dev/groundwork/internal/ratelimit"
 )
 
 // Environments accepted in GROUNDWORK_ENV.
@@ -45,6 +50,20 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// MaxBodyBytes caps request bodies (GROUNDWORK_MAX_BODY_BYTES). Default 1048576.
 	MaxBodyBytes int64
+	// RedisURL is the Redis server that holds rate-limit state shared by
+	// every instance (REDIS_URL), redis://[:password@]host:port[/db] or
+	// rediss:// for TLS. Default empty: rate limits are kept in memory, per
+	// instance.
+	RedisURL string
+	// TrustedProxies are the reverse proxies (load balancers) whose
+	// X-Forwarded-For header is believed for the client's IP
+	// (GROUNDWORK_TRUSTED_PROXIES, comma-separated IPs or CIDRs). Default
+	// none: the client's IP is the connection's peer.
+	TrustedProxies []netip.Prefix
+	// RateLimits are the limits of the rate-limit policies, each from
+	// GROUNDWORK_RATE_<POLICY> (e.g. GROUNDWORK_RATE_LOGIN_IP=20/min; "off"
+	// disables one). Defaults: ratelimit.DefaultPolicies.
+	RateLimits ratelimit.Policies
 	// DefaultWorkers is the concurrency of the default job queue
 	// (GROUNDWORK_QUEUE_DEFAULT_WORKERS). Default 10.
 	DefaultWorkers int
@@ -60,6 +79,11 @@ type Config struct {
 	// SMTPURL is the mail server, smtp://user:pass@host:port (SMTP_URL).
 	// Default empty: emails are written to the log instead (development only).
 	SMTPURL string
+	// SentryDSN is the Sentry project that panics, 5xx responses and job
+	// failures are reported to (SENTRY_DSN), such as
+	// https://PUBLIC_KEY@o0.ingest.sentry.io/PROJECT_ID. Default empty:
+	// error tracking is off. Events carry GROUNDWORK_ENV as their environment.
+	SentryDSN string
 	// MailFrom is the sender address of emails (GROUNDWORK_MAIL_FROM).
 	// Default "Groundwork <no-reply@localhost>".
 	MailFrom string
@@ -69,6 +93,16 @@ type Config struct {
 	// SessionLifetime signs a user out this long after signing in, however
 	// active (GROUNDWORK_SESSION_LIFETIME). Default 168h.
 	SessionLifetime time.Duration
+	// EncryptionKeyset is the Tink keyset (cleartext JSON, or base64 of it)
+	// that encrypts sensitive fields (GROUNDWORK_ENCRYPTION_KEYSET). Default
+	// empty: required in production; in development a keyset is generated
+	// into $GROUNDWORK_DATA_DIR/keyset.json. Parsed by internal/crypto.
+	EncryptionKeyset string
+	// BlindIndexKeyset is the Tink keyset of the blind indexes that keep
+	// encrypted fields searchable (GROUNDWORK_BLIND_INDEX_KEYSET). Default
+	// empty: required in production; in development generated into
+	// $GROUNDWORK_DATA_DIR/blind-index-keyset.json.
+	BlindIndexKeyset string
 }
 
 // Production reports whether the process runs with GROUNDWORK_ENV=production.
@@ -95,11 +129,17 @@ func Load(getenv func(string) string) (Config, error) {
 		MaintenanceWorkers: p.int("GROUNDWORK_QUEUE_MAINTENANCE_WORKERS", 2, 1, 10000),
 		HeartbeatRetention: p.duration("GROUNDWORK_HEARTBEAT_RETENTION", 168*time.Hour),
 		SMTPURL:            p.smtpURL("SMTP_URL"),
+		SentryDSN:          p.sentryDSN("SENTRY_DSN"),
 		MailFrom:           p.str("GROUNDWORK_MAIL_FROM", "Groundwork <no-reply@localhost>"),
 		SessionIdleTimeout: p.duration("GROUNDWORK_SESSION_IDLE_TIMEOUT", 12*time.Hour),
 		SessionLifetime:    p.duration("GROUNDWORK_SESSION_LIFETIME", 168*time.Hour),
+		EncryptionKeyset:   strings.TrimSpace(getenv("GROUNDWORK_ENCRYPTION_KEYSET")),
+		BlindIndexKeyset:   strings.TrimSpace(getenv("GROUNDWORK_BLIND_INDEX_KEYSET")),
 	}
 	c.BaseURL = p.baseURL("GROUNDWORK_BASE_URL", fmt.Sprintf("http://localhost:%d", c.Port))
+	c.RedisURL = p.redisURL("REDIS_URL")
+	c.TrustedProxies = p.prefixes("GROUNDWORK_TRUSTED_PROXIES")
+	c.RateLimits = p.rateLimits()
 	if p.err == nil && c.Production() && c.SMTPURL == "" {
 		p.err = errors.New("SMTP_URL: required in production (without it, emails are only logged)")
 	}
@@ -122,14 +162,22 @@ func (c Config) Print(w io.Writer) {
 		{"GROUNDWORK_LOG_LEVEL", c.LogLevel},
 		{"GROUNDWORK_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()},
 		{"GROUNDWORK_MAX_BODY_BYTES", strconv.FormatInt(c.MaxBodyBytes, 10)},
+		{"REDIS_URL", Redact(c.RedisURL)},
+		{"GROUNDWORK_TRUSTED_PROXIES", joinPrefixes(c.TrustedProxies)},
 		{"GROUNDWORK_QUEUE_DEFAULT_WORKERS", strconv.Itoa(c.DefaultWorkers)},
 		{"GROUNDWORK_QUEUE_MAINTENANCE_WORKERS", strconv.Itoa(c.MaintenanceWorkers)},
 		{"GROUNDWORK_HEARTBEAT_RETENTION", c.HeartbeatRetention.String()},
 		{"GROUNDWORK_BASE_URL", c.BaseURL},
 		{"SMTP_URL", Redact(c.SMTPURL)},
+		{"SENTRY_DSN", Redact(c.SentryDSN)},
 		{"GROUNDWORK_MAIL_FROM", c.MailFrom},
 		{"GROUNDWORK_SESSION_IDLE_TIMEOUT", c.SessionIdleTimeout.String()},
 		{"GROUNDWORK_SESSION_LIFETIME", c.SessionLifetime.String()},
+		{"GROUNDWORK_ENCRYPTION_KEYSET", redactSecret(c.EncryptionKeyset)},
+		{"GROUNDWORK_BLIND_INDEX_KEYSET", redactSecret(c.BlindIndexKeyset)},
+	}
+	for _, pol := range ratelimit.AllPolicies {
+		rows = append(rows, [2]string{pol.EnvVar(), c.RateLimits[pol].String()})
 	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s=%s\n", r[0], r[1])
@@ -160,6 +208,14 @@ func Redact(conn string) string {
 		}
 	}
 	return strings.Join(fields, " ")
+}
+
+// redactSecret hides a secret value: "xxxxx" when set, "" when not.
+func redactSecret(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "xxxxx"
 }
 
 // parser reads variables and keeps the first error.
@@ -260,6 +316,18 @@ func (p *parser) smtpURL(name string) string {
 	return s
 }
 
+func (p *parser) sentryDSN(name string) string {
+	s := strings.TrimSpace(p.getenv(name))
+	if s == "" {
+		return ""
+	}
+	if err := errtrack.ValidateDSN(s); err != nil {
+		p.fail(name, "%v", err) // the error does not echo the DSN
+		return ""
+	}
+	return s
+}
+
 func (p *parser) dbURL(name string) string {
 	s := strings.TrimSpace(p.getenv(name))
 	if s == "" {
@@ -271,4 +339,75 @@ func (p *parser) dbURL(name string) string {
 		return ""
 	}
 	return s
+}
+
+func (p *parser) redisURL(name string) string {
+	s := strings.TrimSpace(p.getenv(name))
+	if s == "" {
+		return ""
+	}
+	if _, err := redis.ParseURL(s); err != nil {
+		// The parser's message may echo the password: say only what is expected.
+		p.fail(name, "not a Redis URL such as redis://:password@redis.internal:6379/0 (or rediss:// for TLS)")
+		return ""
+	}
+	return s
+}
+
+// prefixes reads a comma-separated list of IP addresses and CIDRs; an
+// address is a single-address prefix.
+func (p *parser) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for item := range strings.SplitSeq(p.getenv(name), ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		var pfx netip.Prefix
+		var err error
+		if strings.Contains(item, "/") {
+			pfx, err = netip.ParsePrefix(item)
+			pfx = pfx.Masked()
+		} else {
+			var a netip.Addr
+			a, err = netip.ParseAddr(item)
+			a = a.Unmap().WithZone("")
+			pfx = netip.PrefixFrom(a, a.BitLen())
+		}
+		if err != nil {
+			p.fail(name, "%q is not an IP address or CIDR such as 10.0.0.0/8 or 2001:db8::/32", item)
+			return nil
+		}
+		out = append(out, pfx)
+	}
+	return out
+}
+
+// rateLimits reads GROUNDWORK_RATE_<POLICY> for every rate-limit policy,
+// each defaulting to its ratelimit.DefaultPolicies limit.
+func (p *parser) rateLimits() ratelimit.Policies {
+	limits := ratelimit.DefaultPolicies()
+	for _, pol := range ratelimit.AllPolicies {
+		name := pol.EnvVar()
+		s := strings.TrimSpace(p.getenv(name))
+		if s == "" {
+			continue
+		}
+		l, err := ratelimit.ParseLimit(s)
+		if err != nil {
+			p.fail(name, "%v", err)
+			continue
+		}
+		limits[pol] = l
+	}
+	return limits
+}
+
+// joinPrefixes writes prefixes comma-separated, as GROUNDWORK_TRUSTED_PROXIES reads them.
+func joinPrefixes(prefixes []netip.Prefix) string {
+	s := make([]string, len(prefixes))
+	for i, pfx := range prefixes {
+		s[i] = pfx.String()
+	}
+	return strings.Join(s, ",")
 }

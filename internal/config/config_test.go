@@ -3,6 +3,7 @@ package config
 import (
 	"bufio"
 	"bytes"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/groundwork-dev/groundwork/internal/ratelimit"
 )
 
 func env(m map[string]string) func(string) string {
@@ -49,6 +52,8 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"bad smtp url", map[string]string{"SMTP_URL": "mail.example.com"}, "SMTP_URL: not a mail server URL"},
 		{"bad base url", map[string]string{"GROUNDWORK_BASE_URL": "example.com"}, "GROUNDWORK_BASE_URL:"},
 		{"bad log level", map[string]string{"GROUNDWORK_LOG_LEVEL": "loud"}, "GROUNDWORK_LOG_LEVEL:"},
+		{"sentry dsn without key", map[string]string{"SENTRY_DSN": "https://o1.ingest.sentry.io/42"}, "SENTRY_DSN: not a Sentry DSN such as https://PUBLIC_KEY@o0.ingest.sentry.io/PROJECT_ID (empty username)"},
+		{"sentry dsn not a url", map[string]string{"SENTRY_DSN": "sentry.example.com"}, "SENTRY_DSN: not a Sentry DSN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,6 +98,38 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	require.Contains(t, out, "password=xxxxx")
 }
 
+func TestPrintRedactsKeysets(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{
+		"GROUNDWORK_ENCRYPTION_KEYSET": `{"primaryKeyId":1,"key":[{"keyData":{"value":"s3cretkey"}}]}`,
+	}))
+	require.NoError(t, err)
+	require.Contains(t, c.EncryptionKeyset, "s3cretkey", "kept for internal/crypto to parse")
+	var buf bytes.Buffer
+	c.Print(&buf)
+	require.NotContains(t, buf.String(), "s3cretkey")
+	require.Contains(t, buf.String(), "GROUNDWORK_ENCRYPTION_KEYSET=xxxxx\n")
+	require.Contains(t, buf.String(), "GROUNDWORK_BLIND_INDEX_KEYSET=\n", "unset stays empty")
+}
+
+func TestSentryDSN(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.Empty(t, c.SentryDSN, "off by default")
+
+	c, err = Load(env(map[string]string{"SENTRY_DSN": " https://pub:legacysecret@o1.ingest.sentry.io/42 "}))
+	require.NoError(t, err)
+	require.Equal(t, "https://pub:legacysecret@o1.ingest.sentry.io/42", c.SentryDSN)
+	var buf bytes.Buffer
+	c.Print(&buf)
+	require.Contains(t, buf.String(), "SENTRY_DSN=https://pub:xxxxx@o1.ingest.sentry.io/42\n")
+
+	_, err = Load(env(map[string]string{"SENTRY_DSN": "https://pub:legacysecret@host:port/42"}))
+	require.ErrorContains(t, err, "SENTRY_DSN: not a Sentry DSN")
+	require.NotContains(t, err.Error(), "legacysecret")
+}
+
 func TestMalformedURLErrorHidesPassword(t *testing.T) {
 	t.Parallel()
 	_, err := Load(env(map[string]string{"DATABASE_URL": "postgres://u:hunter2@host:notaport/db"}))
@@ -122,5 +159,71 @@ func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 		name, _, _ := strings.Cut(line, "=")
 		require.True(t, documented[name], "%s is missing from .env.example", name)
+	}
+}
+
+func TestLoadRateLimitSettings(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.Empty(t, c.RedisURL)
+	require.Empty(t, c.TrustedProxies)
+	require.Equal(t, ratelimit.DefaultPolicies(), c.RateLimits)
+	require.Equal(t, ratelimit.Limit{Count: 20, Period: time.Minute}, c.RateLimits[ratelimit.LoginIP])
+
+	c, err = Load(env(map[string]string{
+		"REDIS_URL":                     "redis://:s3cret@redis.internal:6379/0",
+		"GROUNDWORK_TRUSTED_PROXIES":    " 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32,::ffff:198.51.100.1, 203.0.113.9/24",
+		"GROUNDWORK_RATE_LOGIN_IP":      "5/min",
+		"GROUNDWORK_RATE_API_KEY":       "off",
+		"GROUNDWORK_RATE_LOGIN_ACCOUNT": "3/15m",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, "redis://:s3cret@redis.internal:6379/0", c.RedisURL)
+	require.Equal(t, []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"),
+		netip.MustParsePrefix("192.0.2.7/32"),
+		netip.MustParsePrefix("2001:db8::/32"),
+		netip.MustParsePrefix("198.51.100.1/32"),
+		netip.MustParsePrefix("203.0.113.0/24"),
+	}, c.TrustedProxies)
+	require.Equal(t, ratelimit.Limit{Count: 5, Period: time.Minute}, c.RateLimits[ratelimit.LoginIP])
+	require.Equal(t, ratelimit.Limit{Count: 3, Period: 15 * time.Minute}, c.RateLimits[ratelimit.LoginAccount])
+	require.True(t, c.RateLimits[ratelimit.APIKey].Unlimited())
+	require.Equal(t, ratelimit.DefaultPolicies()[ratelimit.Search], c.RateLimits[ratelimit.Search])
+
+	var buf bytes.Buffer
+	c.Print(&buf)
+	out := buf.String()
+	require.NotContains(t, out, "s3cret")
+	require.Contains(t, out, "REDIS_URL=redis://:xxxxx@redis.internal:6379/0\n")
+	require.Contains(t, out, "GROUNDWORK_TRUSTED_PROXIES=10.0.0.0/8,192.0.2.7/32,2001:db8::/32,198.51.100.1/32,203.0.113.0/24\n")
+	require.Contains(t, out, "GROUNDWORK_RATE_LOGIN_IP=5/min\n")
+	require.Contains(t, out, "GROUNDWORK_RATE_API_KEY=off\n")
+}
+
+func TestLoadRejectsBadRateLimitSettings(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+	}{
+		{"limit without period", map[string]string{"GROUNDWORK_RATE_LOGIN_IP": "20"}, `GROUNDWORK_RATE_LOGIN_IP: "20" is not a limit such as 20/min`},
+		{"unknown period", map[string]string{"GROUNDWORK_RATE_SEARCH": "20/fortnight"}, "GROUNDWORK_RATE_SEARCH:"},
+		{"zero count", map[string]string{"GROUNDWORK_RATE_TWO_FACTOR": "0/min"}, "GROUNDWORK_RATE_TWO_FACTOR:"},
+		{"bad proxy", map[string]string{"GROUNDWORK_TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"}, `GROUNDWORK_TRUSTED_PROXIES: "proxy.internal" is not an IP address or CIDR`},
+		{"bad cidr", map[string]string{"GROUNDWORK_TRUSTED_PROXIES": "10.0.0.0/33"}, "GROUNDWORK_TRUSTED_PROXIES:"},
+		{"bad redis scheme", map[string]string{"REDIS_URL": "http://redis.internal:6379"}, "REDIS_URL: not a Redis URL"},
+		{"bad redis url hides password", map[string]string{"REDIS_URL": "redis://:hunter2@redis:notaport"}, "REDIS_URL: not a Redis URL"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(env(tt.env))
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tt.wantErr)
+			require.NotContains(t, err.Error(), "hunter2")
+			require.NotContains(t, err.Error(), "\n", "errors are one line")
+		})
 	}
 }

@@ -51,7 +51,8 @@ type Contact struct {
 	ID string
 	// Name is required, 1–200 characters.
 	Name string
-	// Email, Phone and Company are optional; "" when unknown.
+	// Email, Phone and Company are optional; "" when unknown. Email and
+	// Phone are stored encrypted (see store.go).
 	Email, Phone, Company string
 	// Tags are distinct labels, in the order given; never nil.
 	Tags []string
@@ -277,9 +278,12 @@ const (
 
 // ListParams selects a page of contacts.
 type ListParams struct {
-	// Query, when not empty, keeps the contacts whose name, email or company
-	// contains it, ignoring case, or that have it as a tag (exactly, case
-	// included). % and _ match themselves. At most 200 characters.
+	// Query, when not empty, keeps the contacts whose name or company
+	// contains it, ignoring case, whose email is it (the whole address,
+	// ignoring case: emails are stored encrypted and found by a blind
+	// index, so a part of an address finds nothing), or that have it as a
+	// tag (exactly, case included). % and _ match themselves. At most 200
+	// characters.
 	Query string
 	// Cursor is the NextCursor of the previous page; "" for the first page.
 	Cursor string

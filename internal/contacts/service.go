@@ -8,6 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
@@ -20,14 +22,15 @@ import (
 // errors of other codes (internal) when the database fails.
 type Service struct {
 	pool  *pgxpool.Pool
+	keys  *crypto.Keyring
 	clock gw.Clock
 }
 
 // NewService returns a Service that stores contacts in pool, which must
-// connect as the runtime role (row-level security applies), and stamps them
-// with clock's time.
-func NewService(pool *pgxpool.Pool, clock gw.Clock) *Service {
-	return &Service{pool: pool, clock: clock}
+// connect as the runtime role (row-level security applies), encrypts their
+// email and phone with keys, and stamps them with clock's time.
+func NewService(pool *pgxpool.Pool, keys *crypto.Keyring, clock gw.Clock) *Service {
+	return &Service{pool: pool, keys: keys, clock: clock}
 }
 
 // Create adds a contact to the scope's organisation and returns it. It needs
@@ -55,8 +58,10 @@ func (s *Service) Create(ctx context.Context, scope gw.Scope, in Input) (Contact
 	}
 	err = postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
 		var err error
-		c, err = insertContact(ctx, tx, scope.OrgID, c)
-		return err
+		if c, err = insertContact(ctx, tx, s.keys, scope.OrgID, c); err != nil {
+			return err
+		}
+		return recordContact(ctx, tx, scope, audit.ActionContactCreated, c.ID, nil, auditValues(c))
 	})
 	if err != nil {
 		return Contact{}, fmt.Errorf("create contact: %w", err)
@@ -75,7 +80,7 @@ func (s *Service) Get(ctx context.Context, scope gw.Scope, id string) (Contact, 
 		return Contact{}, errNotFound()
 	}
 	// One round trip: the tenant setting and the query go together.
-	c, err := getContact(ctx, postgres.Reader(s.pool, postgres.TxOptions{OrgID: scope.OrgID}), scope.OrgID, id)
+	c, err := getContact(ctx, postgres.Reader(s.pool, postgres.TxOptions{OrgID: scope.OrgID}), s.keys, scope.OrgID, id)
 	if err != nil {
 		return Contact{}, fmt.Errorf("get contact: %w", postgres.Translate(err))
 	}
@@ -102,11 +107,20 @@ func (s *Service) Update(ctx context.Context, scope gw.Scope, id string, in Inpu
 	err = postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
 		var err error
 		if in.empty() {
-			c, err = getContact(ctx, tx, scope.OrgID, id)
-		} else {
-			c, err = updateContact(ctx, tx, scope.OrgID, id, in, now)
+			c, err = getContact(ctx, tx, s.keys, scope.OrgID, id)
+			return err
 		}
-		return err
+		before, err := s.lockedContact(ctx, tx, scope.OrgID, id)
+		if err != nil {
+			return err
+		}
+		if c, err = updateContact(ctx, tx, s.keys, scope.OrgID, id, in, now); err != nil {
+			return err
+		}
+		if b, a := auditChanges(before, c); len(a) > 0 {
+			return recordContact(ctx, tx, scope, audit.ActionContactUpdated, id, b, a)
+		}
+		return nil
 	})
 	if err != nil {
 		return Contact{}, fmt.Errorf("update contact: %w", err)
@@ -124,7 +138,14 @@ func (s *Service) Delete(ctx context.Context, scope gw.Scope, id string) error {
 		return errNotFound()
 	}
 	err := postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
-		return deleteContact(ctx, tx, scope.OrgID, id)
+		before, err := s.lockedContact(ctx, tx, scope.OrgID, id)
+		if err != nil {
+			return err
+		}
+		if err := deleteContact(ctx, tx, scope.OrgID, id); err != nil {
+			return err
+		}
+		return recordContact(ctx, tx, scope, audit.ActionContactDeleted, id, auditValues(before), nil)
 	})
 	if err != nil {
 		return fmt.Errorf("delete contact: %w", err)
@@ -147,7 +168,7 @@ func (s *Service) List(ctx context.Context, scope gw.Scope, p ListParams) (Page,
 	}
 	// One row more than the page tells whether a next page exists, without
 	// counting; one round trip carries the tenant setting and the query.
-	list, err := listContacts(ctx, postgres.Reader(s.pool, postgres.TxOptions{OrgID: scope.OrgID}),
+	list, err := listContacts(ctx, postgres.Reader(s.pool, postgres.TxOptions{OrgID: scope.OrgID}), s.keys,
 		scope.OrgID, q.before, q.query, q.pattern, q.limit+1)
 	if err != nil {
 		return Page{}, fmt.Errorf("list contacts: %w", postgres.Translate(err))

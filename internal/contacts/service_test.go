@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/pgtest"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
@@ -24,6 +25,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 type testBundle struct {
 	db     *pgtest.DB
 	clock  *testClock
+	keys   *crypto.Keyring
 	svc    *Service
 	member gw.Scope
 }
@@ -32,7 +34,9 @@ func setup(t testing.TB) *testBundle {
 	t.Helper()
 	db := pgtest.New(t)
 	clock := &testClock{now: time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)}
-	return &testBundle{db: db, clock: clock, svc: NewService(db.Runtime, clock), member: newOrg(t, db, gw.RoleMember)}
+	keys, err := crypto.GenerateKeyring()
+	require.NoError(t, err)
+	return &testBundle{db: db, clock: clock, keys: keys, svc: NewService(db.Runtime, keys, clock), member: newOrg(t, db, gw.RoleMember)}
 }
 
 // newOrg inserts an organisation and returns the scope of a user in it
@@ -280,11 +284,14 @@ func TestListSearch(t *testing.T) {
 	}{
 		{"", []string{"Alan Turing", "Grace Hopper", "Ada Lovelace"}},
 		{"  ", []string{"Alan Turing", "Grace Hopper", "Ada Lovelace"}},
-		{"hopper", []string{"Grace Hopper"}},   // name, any case
-		{"LOVE", []string{"Ada Lovelace"}},     // name, any case
-		{"@navy.EX", []string{"Grace Hopper"}}, // email
-		{"engines", []string{"Ada Lovelace"}},  // company
-		{"park", []string{"Alan Turing"}},      // company
+		{"hopper", []string{"Grace Hopper"}},               // name, any case
+		{"LOVE", []string{"Ada Lovelace"}},                 // name, any case
+		{"grace@navy.example", []string{"Grace Hopper"}},   // email, exactly
+		{" GRACE@Navy.Example ", []string{"Grace Hopper"}}, // email, any case
+		{"@navy.example", []string{}},                      // emails match whole
+		{"grace@navy", []string{}},                         // emails match whole
+		{"engines", []string{"Ada Lovelace"}},              // company
+		{"park", []string{"Alan Turing"}},                  // company
 		{"a", []string{"Alan Turing", "Grace Hopper", "Ada Lovelace"}},
 		{"vip", []string{"Ada Lovelace"}},  // tag
 		{"vi", []string{}},                 // tags match whole

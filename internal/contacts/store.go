@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
-	"github.com/groundwork-dev/groundwork/internal/postgres"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
 // The SQL of the module: one function per statement, each run inside the
@@ -17,9 +20,15 @@ import (
 // security already limits it to that organisation: the condition lets
 // PostgreSQL use the (org_id, id) primary key, and lets a distributed
 // database (Citus) route the query to one shard.
+//
+// Email and phone are stored encrypted (migration 00005): email_enc and
+// phone_enc hold Tink AES-256-GCM ciphertexts bound to their organisation,
+// column and row ("contacts|email|<org_id>|<id>"), NULL for "". The email
+// stays findable by exact match through email_bidx, a keyed blind index
+// (HMAC-SHA256) of the lower-cased address, scoped to the organisation.
 
 // columns are the columns scanContact reads, in order.
-const columns = `id, name, email, phone, company, tags, custom, created_at, updated_at`
+const columns = `id, name, email_enc, phone_enc, company, tags, custom, created_at, updated_at`
 
 // maxID is the largest UUID (RFC 9562's Max UUID). Listing from the top
 // compares id < maxID, so the first page and the next ones share one query
@@ -30,14 +39,63 @@ const maxID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 // another organisation; the two are indistinguishable on purpose.
 func errNotFound() error { return gw.Errorf(gw.ENOTFOUND, "Contact not found.") }
 
+// fieldAD is the associated data of a contact's encrypted column: it binds
+// the ciphertext to the organisation and the contact. IDs are put in
+// canonical form, so that the same row always gives the same AD.
+func fieldAD(column, orgID, id string) crypto.AD {
+	return crypto.NewAD("contacts", column, canonicalID(orgID), canonicalID(id))
+}
+
+// emailIndexAD scopes email blind indexes to the organisation: the same
+// address in two organisations indexes differently.
+func emailIndexAD(orgID string) crypto.AD {
+	return crypto.NewAD("contacts", "email", canonicalID(orgID))
+}
+
+func canonicalID(id string) string {
+	if u, err := uuid.Parse(id); err == nil {
+		return u.String()
+	}
+	return id
+}
+
+// normalizeEmail is the form of an address that its blind index is of:
+// equal addresses, in any case, index equally.
+func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// sealed is a contact's encrypted columns.
+type sealed struct {
+	email, phone, emailIndex []byte
+}
+
+// seal encrypts a contact's email and phone and indexes its email.
+func seal(keys *crypto.Keyring, orgID, id, email, phone string) (sealed, error) {
+	var s sealed
+	var err error
+	if s.email, err = keys.Encrypt(email, fieldAD("email", orgID, id)); err != nil {
+		return sealed{}, err
+	}
+	if s.phone, err = keys.Encrypt(phone, fieldAD("phone", orgID, id)); err != nil {
+		return sealed{}, err
+	}
+	if s.emailIndex, err = keys.BlindIndex(normalizeEmail(email), emailIndexAD(orgID)); err != nil {
+		return sealed{}, err
+	}
+	return s, nil
+}
+
 // insertContact inserts c into orgID and returns it as stored.
-func insertContact(ctx context.Context, tx pgx.Tx, orgID string, c Contact) (Contact, error) {
+func insertContact(ctx context.Context, tx pgx.Tx, keys *crypto.Keyring, orgID string, c Contact) (Contact, error) {
+	s, err := seal(keys, orgID, c.ID, c.Email, c.Phone)
+	if err != nil {
+		return Contact{}, fmt.Errorf("insert contact: %w", err)
+	}
 	row := tx.QueryRow(ctx, `
-		INSERT INTO contacts (org_id, id, name, email, phone, company, tags, custom, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+		INSERT INTO contacts (org_id, id, name, email_enc, phone_enc, email_bidx, company, tags, custom, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
 		RETURNING `+columns,
-		orgID, c.ID, c.Name, c.Email, c.Phone, c.Company, c.Tags, c.Custom, c.CreatedAt)
-	c, err := scanContact(row)
+		orgID, c.ID, c.Name, s.email, s.phone, s.emailIndex, c.Company, c.Tags, c.Custom, c.CreatedAt)
+	c, err = scanContact(row, keys, orgID)
 	if err != nil {
 		return Contact{}, fmt.Errorf("insert contact: %w", err)
 	}
@@ -45,12 +103,12 @@ func insertContact(ctx context.Context, tx pgx.Tx, orgID string, c Contact) (Con
 }
 
 // getContact returns contact id of orgID, or ENOTFOUND.
-func getContact(ctx context.Context, q postgres.Queryer, orgID, id string) (Contact, error) {
+func getContact(ctx context.Context, q postgres.Queryer, keys *crypto.Keyring, orgID, id string) (Contact, error) {
 	rows, err := q.Query(ctx, `SELECT `+columns+` FROM contacts WHERE org_id = $1 AND id = $2`, orgID, id)
 	if err != nil {
 		return Contact{}, fmt.Errorf("select contact: %w", err)
 	}
-	c, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (Contact, error) { return scanContact(row) })
+	c, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (Contact, error) { return scanContact(row, keys, orgID) })
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Contact{}, errNotFound()
 	}
@@ -62,21 +120,28 @@ func getContact(ctx context.Context, q postgres.Queryer, orgID, id string) (Cont
 
 // updateContact sets the non-nil fields of in (normalised) on contact id of
 // orgID, and updated_at to now. It returns the updated contact, or
-// ENOTFOUND. A NULL parameter keeps the column as it is.
-func updateContact(ctx context.Context, tx pgx.Tx, orgID, id string, in Input, now time.Time) (Contact, error) {
+// ENOTFOUND. A NULL parameter keeps the column as it is; the encrypted
+// columns, where NULL means "", have a flag each instead.
+func updateContact(ctx context.Context, tx pgx.Tx, keys *crypto.Keyring, orgID, id string, in Input, now time.Time) (Contact, error) {
+	s, err := seal(keys, orgID, id, deref(in.Email), deref(in.Phone))
+	if err != nil {
+		return Contact{}, fmt.Errorf("update contact: %w", err)
+	}
 	row := tx.QueryRow(ctx, `
 		UPDATE contacts SET
 			name = COALESCE($3, name),
-			email = COALESCE($4, email),
-			phone = COALESCE($5, phone),
-			company = COALESCE($6, company),
-			tags = COALESCE($7, tags),
-			custom = COALESCE($8, custom),
-			updated_at = $9
+			email_enc = CASE WHEN $4 THEN $5 ELSE email_enc END,
+			email_bidx = CASE WHEN $4 THEN $6 ELSE email_bidx END,
+			phone_enc = CASE WHEN $7 THEN $8 ELSE phone_enc END,
+			company = COALESCE($9, company),
+			tags = COALESCE($10, tags),
+			custom = COALESCE($11, custom),
+			updated_at = $12
 		WHERE org_id = $1 AND id = $2
 		RETURNING `+columns,
-		orgID, id, in.Name, in.Email, in.Phone, in.Company, in.Tags, in.Custom, now)
-	c, err := scanContact(row)
+		orgID, id, in.Name, in.Email != nil, s.email, s.emailIndex, in.Phone != nil, s.phone,
+		in.Company, in.Tags, in.Custom, now)
+	c, err := scanContact(row, keys, orgID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Contact{}, errNotFound()
 	}
@@ -100,31 +165,46 @@ func deleteContact(ctx context.Context, tx pgx.Tx, orgID, id string) error {
 
 // listContacts returns up to limit contacts of orgID with an id below
 // before (maxID for the first page), newest first. A non-empty query keeps
-// the contacts whose name, email or company contains pattern (an ILIKE
-// pattern, its wildcards already escaped) or whose tags include query.
-func listContacts(ctx context.Context, q postgres.Queryer, orgID, before, query, pattern string, limit int) ([]Contact, error) {
-	rows, err := q.Query(ctx, `
-		SELECT `+columns+` FROM contacts
-		WHERE org_id = $1 AND id < $2
-		  AND ($3 = '' OR name ILIKE $4 OR email ILIKE $4 OR company ILIKE $4 OR tags @> ARRAY[$3])
-		ORDER BY id DESC
-		LIMIT $5`,
-		orgID, before, query, pattern, limit)
+// the contacts whose name or company contains pattern (an ILIKE pattern,
+// its wildcards already escaped), whose tags include query, or whose email
+// is query, ignoring case (by its blind index, under any key of a rotation
+// in progress).
+func listContacts(ctx context.Context, q postgres.Queryer, keys *crypto.Keyring, orgID, before, query, pattern string, limit int) ([]Contact, error) {
+	indexes, err := keys.BlindIndexes(normalizeEmail(query), emailIndexAD(orgID))
 	if err != nil {
 		return nil, fmt.Errorf("list contacts: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Contact, error) { return scanContact(row) })
+	rows, err := q.Query(ctx, `
+		SELECT `+columns+` FROM contacts
+		WHERE org_id = $1 AND id < $2
+		  AND ($3 = '' OR name ILIKE $4 OR company ILIKE $4 OR tags @> ARRAY[$3] OR email_bidx = ANY($5))
+		ORDER BY id DESC
+		LIMIT $6`,
+		orgID, before, query, pattern, indexes, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list contacts: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Contact, error) { return scanContact(row, keys, orgID) })
 	if err != nil {
 		return nil, fmt.Errorf("list contacts: %w", err)
 	}
 	return list, nil
 }
 
-// scanContact reads the columns of one row into a Contact.
-func scanContact(row pgx.Row) (Contact, error) {
+// scanContact reads the columns of one row of orgID into a Contact,
+// decrypting its email and phone. A value that will not decrypt is a
+// *crypto.DecryptError naming the key (an internal error).
+func scanContact(row pgx.Row, keys *crypto.Keyring, orgID string) (Contact, error) {
 	var c Contact
-	err := row.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Company, &c.Tags, &c.Custom, &c.CreatedAt, &c.UpdatedAt)
+	var email, phone []byte
+	err := row.Scan(&c.ID, &c.Name, &email, &phone, &c.Company, &c.Tags, &c.Custom, &c.CreatedAt, &c.UpdatedAt)
 	if err != nil {
+		return Contact{}, err
+	}
+	if c.Email, err = keys.Decrypt(email, fieldAD("email", orgID, c.ID)); err != nil {
+		return Contact{}, err
+	}
+	if c.Phone, err = keys.Decrypt(phone, fieldAD("phone", orgID, c.ID)); err != nil {
 		return Contact{}, err
 	}
 	if c.Tags == nil {
@@ -135,4 +215,112 @@ func scanContact(row pgx.Row) (Contact, error) {
 	}
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, nil
+}
+
+// ---- key rotation (see crypto.ReencryptWorker)
+
+// listOrgIDs returns up to limit organisation IDs above after ("" for the
+// first), in order. It is the module's one read outside its own table: a
+// rotation must visit every organisation's contacts, which row-level
+// security shows one organisation at a time, and orgs (the tenant
+// registry, not tenant-owned) is where their IDs are.
+func listOrgIDs(ctx context.Context, q postgres.Queryer, after string, limit int) ([]string, error) {
+	if after == "" {
+		after = "00000000-0000-0000-0000-000000000000"
+	}
+	rows, err := q.Query(ctx, `SELECT id::text FROM orgs WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list organisations: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list organisations: %w", err)
+	}
+	return ids, nil
+}
+
+// countKeyUsage counts orgID's encrypted values by column and key ID.
+func countKeyUsage(ctx context.Context, q postgres.Queryer, orgID string) ([]crypto.KeyUsage, error) {
+	rows, err := q.Query(ctx, `
+		SELECT 'email_enc', substr(email_enc, 2, 4), count(*) FROM contacts
+		WHERE org_id = $1 AND email_enc IS NOT NULL GROUP BY 2
+		UNION ALL
+		SELECT 'phone_enc', substr(phone_enc, 2, 4), count(*) FROM contacts
+		WHERE org_id = $1 AND phone_enc IS NOT NULL GROUP BY 2
+		UNION ALL
+		SELECT 'email_bidx', substr(email_bidx, 1, 4), count(*) FROM contacts
+		WHERE org_id = $1 AND email_bidx IS NOT NULL GROUP BY 2`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("count key usage: %w", err)
+	}
+	usage, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (crypto.KeyUsage, error) {
+		u := crypto.KeyUsage{Table: "contacts", Kind: crypto.Encryption}
+		var prefix []byte
+		err := row.Scan(&u.Column, &prefix, &u.Rows)
+		if u.Column == "email_bidx" {
+			u.Kind = crypto.BlindIndex
+		}
+		u.KeyID, _ = crypto.BlindIndexKeyID(prefix) // the 4 bytes of the ID either way
+		return u, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count key usage: %w", err)
+	}
+	return usage, nil
+}
+
+// reencryptBatch rewrites, under keys' primary keys, up to limit of orgID's
+// contacts that have a value under another key, and returns how many it
+// rewrote. The rows are locked while they are rewritten: a concurrent
+// update waits, and is not lost. A value that will not decrypt stops the
+// batch with its error, and nothing of the batch is written.
+func reencryptBatch(ctx context.Context, tx pgx.Tx, keys *crypto.Keyring, orgID string, limit int) (int, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT id::text, email_enc, phone_enc FROM contacts
+		WHERE org_id = $1 AND (substr(email_enc, 1, 5) <> $2 OR substr(phone_enc, 1, 5) <> $2
+			OR substr(email_bidx, 1, 4) <> $3)
+		ORDER BY id
+		LIMIT $4
+		FOR UPDATE`,
+		orgID, keys.PrimaryCiphertextPrefix(), keys.PrimaryBlindIndexPrefix(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("select contacts to re-encrypt: %w", err)
+	}
+	type stale struct {
+		id           string
+		email, phone []byte
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (stale, error) {
+		var r stale
+		return r, row.Scan(&r.id, &r.email, &r.phone)
+	})
+	if err != nil || len(list) == 0 {
+		return 0, err
+	}
+	ids := make([]string, len(list))
+	emails, phones, indexes := make([][]byte, len(list)), make([][]byte, len(list)), make([][]byte, len(list))
+	for i, r := range list {
+		email, err := keys.Decrypt(r.email, fieldAD("email", orgID, r.id))
+		if err != nil {
+			return 0, err
+		}
+		phone, err := keys.Decrypt(r.phone, fieldAD("phone", orgID, r.id))
+		if err != nil {
+			return 0, err
+		}
+		s, err := seal(keys, orgID, r.id, email, phone)
+		if err != nil {
+			return 0, err
+		}
+		ids[i], emails[i], phones[i], indexes[i] = r.id, s.email, s.phone, s.emailIndex
+	}
+	_, err = tx.Exec(ctx, `
+		UPDATE contacts c SET email_enc = u.email_enc, phone_enc = u.phone_enc, email_bidx = u.email_bidx
+		FROM unnest($2::uuid[], $3::bytea[], $4::bytea[], $5::bytea[]) AS u(id, email_enc, phone_enc, email_bidx)
+		WHERE c.org_id = $1 AND c.id = u.id`,
+		orgID, ids, emails, phones, indexes)
+	if err != nil {
+		return 0, fmt.Errorf("re-encrypt contacts: %w", err)
+	}
+	return len(list), nil
 }

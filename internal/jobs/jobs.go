@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/groundwork-dev/groundwork/internal/errtrack"
 )
 
 // Queue names. Each has its own concurrency so that one kind of work cannot
@@ -34,6 +36,8 @@ type Config struct {
 	Periodic []*river.PeriodicJob
 	// Logger receives River's own logs and job failures.
 	Logger *slog.Logger
+	// Errors reports job failures to error tracking. Nil reports nothing.
+	Errors *errtrack.Reporter
 }
 
 // NewClient builds a River client on pool. With cfg.Work it works the default
@@ -41,7 +45,7 @@ type Config struct {
 func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 	rc := &river.Config{
 		Logger:       cfg.Logger.With("component", "river"),
-		ErrorHandler: &ErrorLogger{Logger: cfg.Logger},
+		ErrorHandler: &ErrorLogger{Logger: cfg.Logger, Errors: cfg.Errors},
 		JobTimeout:   10 * time.Minute,
 	}
 	if cfg.Work {

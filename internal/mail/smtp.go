@@ -95,8 +95,13 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	}
 	msg := s.compose(to, m, time.Now())
 	if err := s.deliver(ctx, to.Address, msg); err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		// The connection's deadline is the context's, so the read can time
+		// out a moment before the context reports it: name the context's
+		// error either way.
+		if cerr := ctx.Err(); cerr != nil {
+			err = fmt.Errorf("%w (%w)", cerr, err)
+		} else if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			err = fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
 		}
 		return fmt.Errorf("send email via %s: %w", s.addr, err)
 	}

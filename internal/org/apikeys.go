@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
@@ -39,7 +40,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, scope gw.Scope, name string,
 	if err := checkGrantable(scope.Role, role); err != nil {
 		return APIKey{}, "", err
 	}
-	return s.createAPIKey(ctx, scope.OrgID, name, role, scope.UserID)
+	return s.createAPIKey(ctx, scope.OrgID, name, role, scope.Actor)
 }
 
 // CreateAPIKeyAsAdmin creates an API key for organisation orgID without a
@@ -52,10 +53,12 @@ func (s *Service) CreateAPIKeyAsAdmin(ctx context.Context, orgID, name string, r
 	if !isUUID(orgID) {
 		return APIKey{}, "", notFound("Organisation")
 	}
-	return s.createAPIKey(ctx, orgID, name, role, "")
+	return s.createAPIKey(ctx, orgID, name, role, gw.Actor{})
 }
 
-func (s *Service) createAPIKey(ctx context.Context, orgID, name string, role gw.Role, createdBy string) (APIKey, string, error) {
+// createAPIKey creates the key; actor (zero for the admin command line)
+// is recorded as its creator.
+func (s *Service) createAPIKey(ctx context.Context, orgID, name string, role gw.Role, actor gw.Actor) (APIKey, string, error) {
 	name, err := checkName(name, "Name")
 	if err != nil {
 		return APIKey{}, "", err
@@ -66,10 +69,11 @@ func (s *Service) createAPIKey(ctx context.Context, orgID, name string, role gw.
 		if _, err := orgByRef(ctx, tx, orgID); err != nil {
 			return err
 		}
-		if err := insertAPIKey(ctx, tx, orgID, k, hash[:], createdBy); err != nil {
+		if err := insertAPIKey(ctx, tx, orgID, k, hash[:], actor.UserID); err != nil {
 			return fmt.Errorf("insert API key: %w", err)
 		}
-		return nil
+		return record(ctx, tx, gw.Scope{Actor: actor, OrgID: orgID}, audit.ActionAPIKeyCreated, audit.TargetAPIKey, k.ID,
+			nil, map[string]any{"name": k.Name, "role": k.Role, "prefix": k.Prefix})
 	})
 	if err != nil {
 		return APIKey{}, "", err
@@ -106,7 +110,15 @@ func (s *Service) RevokeAPIKey(ctx context.Context, scope gw.Scope, id string) e
 		return notFound("API key")
 	}
 	err := postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
-		return revokeAPIKey(ctx, tx, scope.OrgID, id, s.now())
+		k, err := apiKeyForUpdate(ctx, tx, scope.OrgID, id)
+		if err != nil || k.RevokedAt != nil {
+			return err
+		}
+		if err := revokeAPIKey(ctx, tx, scope.OrgID, id, s.now()); err != nil {
+			return err
+		}
+		return record(ctx, tx, scope, audit.ActionAPIKeyRevoked, audit.TargetAPIKey, id,
+			map[string]any{"name": k.Name, "role": k.Role, "prefix": k.Prefix}, nil)
 	})
 	if err != nil {
 		return err

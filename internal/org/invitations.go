@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	gwmail "github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
@@ -68,7 +69,10 @@ func (s *Service) Invite(ctx context.Context, scope gw.Scope, email string, role
 		if err := s.mailer.Send(ctx, s.invitationMessage(inv, inviter, token)); err != nil {
 			return fmt.Errorf("send invitation: %w", err)
 		}
-		return nil
+		// Recorded last: the audit chain's lock is held from here to the
+		// commit, not while the email is sent.
+		return record(ctx, tx, scope, audit.ActionInvitationCreated, audit.TargetInvitation, inv.ID, nil,
+			map[string]any{"email": inv.Email, "role": inv.Role, "expires_at": inv.ExpiresAt})
 	})
 	if err != nil {
 		return Invitation{}, err
@@ -133,7 +137,11 @@ func (s *Service) RevokeInvitation(ctx context.Context, scope gw.Scope, id strin
 		case inv.RevokedAt != nil:
 			return nil
 		}
-		return setInvitationRevoked(ctx, tx, scope.OrgID, id, s.now())
+		if err := setInvitationRevoked(ctx, tx, scope.OrgID, id, s.now()); err != nil {
+			return err
+		}
+		return record(ctx, tx, scope, audit.ActionInvitationRevoked, audit.TargetInvitation, id,
+			map[string]any{"email": inv.Email, "role": inv.Role}, nil)
 	})
 }
 
@@ -195,8 +203,12 @@ func (s *Service) AcceptInvitation(ctx context.Context, userID, userEmail, token
 		if err := setInvitationAccepted(ctx, tx, inv.OrgID, inv.ID, now); err != nil {
 			return fmt.Errorf("mark invitation accepted: %w", err)
 		}
-		o, err = orgByRef(ctx, tx, inv.OrgID)
-		return err
+		if o, err = orgByRef(ctx, tx, inv.OrgID); err != nil {
+			return err
+		}
+		return record(ctx, tx, gw.Scope{Actor: gw.Actor{UserID: userID}, OrgID: inv.OrgID},
+			audit.ActionInvitationAccepted, audit.TargetInvitation, inv.ID,
+			map[string]any{"email": inv.Email}, map[string]any{"user_id": userID, "role": inv.Role})
 	})
 	if err != nil {
 		return Org{}, err

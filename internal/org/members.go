@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
@@ -71,7 +72,11 @@ func (s *Service) ChangeRole(ctx context.Context, scope gw.Scope, userID string,
 				return err
 			}
 		}
-		return setRole(ctx, tx, scope.OrgID, userID, role)
+		if err := setRole(ctx, tx, scope.OrgID, userID, role); err != nil {
+			return err
+		}
+		return record(ctx, tx, scope, audit.ActionMemberRoleChanged, audit.TargetMember, userID,
+			roleValues(current), roleValues(role))
 	})
 }
 
@@ -103,7 +108,10 @@ func (s *Service) RemoveMember(ctx context.Context, scope gw.Scope, userID strin
 				return err
 			}
 		}
-		return deleteMembership(ctx, tx, scope.OrgID, userID)
+		if err := deleteMembership(ctx, tx, scope.OrgID, userID); err != nil {
+			return err
+		}
+		return record(ctx, tx, scope, audit.ActionMemberRemoved, audit.TargetMember, userID, roleValues(current), nil)
 	})
 }
 
@@ -133,7 +141,10 @@ func (s *Service) Leave(ctx context.Context, scope gw.Scope) error {
 				return err
 			}
 		}
-		return deleteMembership(ctx, tx, scope.OrgID, scope.UserID)
+		if err := deleteMembership(ctx, tx, scope.OrgID, scope.UserID); err != nil {
+			return err
+		}
+		return record(ctx, tx, scope, audit.ActionMemberLeft, audit.TargetMember, scope.UserID, roleValues(current), nil)
 	})
 }
 
@@ -160,13 +171,19 @@ func (s *Service) TransferOwnership(ctx context.Context, scope gw.Scope, toUserI
 		if err := requireNow(ctx, tx, scope, PermOwnershipGrant); err != nil {
 			return err
 		}
-		if _, err := memberRole(ctx, tx, scope.OrgID, toUserID); err != nil {
+		prev, err := memberRole(ctx, tx, scope.OrgID, toUserID)
+		if err != nil {
 			return err
 		}
 		if err := setRole(ctx, tx, scope.OrgID, toUserID, gw.RoleOwner); err != nil {
 			return err
 		}
-		return setRole(ctx, tx, scope.OrgID, scope.UserID, gw.RoleAdmin)
+		if err := setRole(ctx, tx, scope.OrgID, scope.UserID, gw.RoleAdmin); err != nil {
+			return err
+		}
+		return record(ctx, tx, scope, audit.ActionOwnershipTransferred, audit.TargetMember, toUserID,
+			map[string]any{"roles": map[string]gw.Role{scope.UserID: gw.RoleOwner, toUserID: prev}},
+			map[string]any{"roles": map[string]gw.Role{scope.UserID: gw.RoleAdmin, toUserID: gw.RoleOwner}})
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
@@ -49,7 +50,8 @@ func (s *Service) Create(ctx context.Context, userID, name string) (Org, error) 
 		if err := insertMembership(ctx, tx, o.ID, userID, gw.RoleOwner, o.CreatedAt); err != nil {
 			return fmt.Errorf("insert owner: %w", err)
 		}
-		return nil
+		return record(ctx, tx, gw.Scope{Actor: gw.Actor{UserID: userID}, OrgID: o.ID}, audit.ActionOrgCreated,
+			audit.TargetOrg, o.ID, nil, map[string]any{"name": o.Name, "slug": o.Slug})
 	})
 	if err != nil {
 		return Org{}, err
@@ -143,7 +145,15 @@ func (s *Service) Rename(ctx context.Context, scope gw.Scope, name string) error
 		return err
 	}
 	return postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
-		return updateOrgName(ctx, tx, scope.OrgID, name, s.now())
+		o, err := lockOrg(ctx, tx, scope.OrgID)
+		if err != nil || o.Name == name {
+			return err
+		}
+		if err := updateOrgName(ctx, tx, scope.OrgID, name, s.now()); err != nil {
+			return err
+		}
+		return record(ctx, tx, scope, audit.ActionOrgRenamed, audit.TargetOrg, scope.OrgID,
+			map[string]any{"name": o.Name}, map[string]any{"name": name})
 	})
 }
 
@@ -165,7 +175,15 @@ func (s *Service) SetRequire2FA(ctx context.Context, scope gw.Scope, on bool) er
 				return gw.Errorf(gw.ECONFLICT, "Turn on two-factor authentication for your own account first.")
 			}
 		}
-		return updateRequire2FA(ctx, tx, scope.OrgID, on, s.now())
+		o, err := lockOrg(ctx, tx, scope.OrgID)
+		if err != nil || o.Require2FA == on {
+			return err
+		}
+		if err := updateRequire2FA(ctx, tx, scope.OrgID, on, s.now()); err != nil {
+			return err
+		}
+		return record(ctx, tx, scope, audit.ActionOrgRequire2FAChanged, audit.TargetOrg, scope.OrgID,
+			map[string]any{"require_2fa": o.Require2FA}, map[string]any{"require_2fa": on})
 	})
 }
 
@@ -207,7 +225,16 @@ func (s *Service) Delete(ctx context.Context, scope gw.Scope) error {
 		return err
 	}
 	err := postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
-		return deleteOrg(ctx, tx, scope.OrgID)
+		o, err := lockOrg(ctx, tx, scope.OrgID)
+		if err != nil {
+			return err
+		}
+		if err := deleteOrg(ctx, tx, scope.OrgID); err != nil {
+			return err
+		}
+		// The organisation's audit chain outlives it, ending here.
+		return record(ctx, tx, scope, audit.ActionOrgDeleted, audit.TargetOrg, scope.OrgID,
+			map[string]any{"name": o.Name, "slug": o.Slug}, nil)
 	})
 	if err == nil {
 		s.keys.forget(func(k gw.Scope) bool { return k.OrgID == scope.OrgID })

@@ -275,6 +275,13 @@ func listAPIKeys(ctx context.Context, tx pgx.Tx, orgID string) ([]APIKey, error)
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (APIKey, error) { return scanAPIKey(row) })
 }
 
+// apiKeyForUpdate returns orgID's key id, locked, or ENOTFOUND.
+func apiKeyForUpdate(ctx context.Context, tx pgx.Tx, orgID, id string) (APIKey, error) {
+	k, err := scanAPIKey(tx.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys
+		WHERE org_id = $1 AND id = $2 FOR UPDATE`, orgID, id))
+	return k, noRows(err, notFound("API key"))
+}
+
 // revokeAPIKey revokes orgID's key id unless it already is. ENOTFOUND when
 // the organisation has no such key.
 func revokeAPIKey(ctx context.Context, tx pgx.Tx, orgID, id string, now time.Time) error {

@@ -14,7 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/account"
+	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
+	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
@@ -37,9 +39,13 @@ type env struct {
 	accounts *account.Service
 	orgs     *org.Service
 	contacts *contacts.Service
+	deps     Deps       // what the server was built with
+	logs     *logBuffer // the server's log lines
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts the server; each opt may change its Deps first (e.g. to add
+// a rate limiter).
+func newEnv(t *testing.T, opts ...func(*Deps)) *env {
 	t.Helper()
 	db := pgtest.New(t)
 	ms := mailtest.Start(t)
@@ -48,6 +54,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{t: t, db: db, mail: ms}
 	clock := gw.SystemClock{}
 	logger, logs := testLogger()
+	e.logs = logs
 	t.Cleanup(func() {
 		if t.Failed() {
 			logs.mu.Lock()
@@ -58,14 +65,20 @@ func newEnv(t *testing.T) *env {
 	e.srv = httptest.NewUnstartedServer(nil)
 	base := "http://" + e.srv.Listener.Addr().String()
 	e.orgs = org.NewService(db.Runtime, sender, clock, org.Config{BaseURL: base}, logger)
-	e.accounts = account.NewService(db.Runtime, sender, clock, account.Config{BaseURL: base}, logger)
+	keys, err := crypto.GenerateKeyring()
+	require.NoError(t, err)
+	e.accounts = account.NewService(db.Runtime, keys, sender, clock, account.Config{BaseURL: base}, logger)
 	e.accounts.SetOwnedOrgs(e.orgs)
-	e.contacts = contacts.NewService(db.Runtime, clock)
+	e.contacts = contacts.NewService(db.Runtime, keys, clock)
 	sm := scs.New()
 	sm.Store = pgxstore.NewWithCleanupInterval(db.Runtime, 0)
 	sm.Cookie.Name = "gw_session"
-	e.srv.Config.Handler = NewServer(Deps{Logger: logger, MaxBodyBytes: 1 << 20, Sessions: sm,
-		Accounts: e.accounts, Orgs: e.orgs, Contacts: e.contacts})
+	e.deps = Deps{Logger: logger, MaxBodyBytes: 1 << 20, Sessions: sm,
+		Accounts: e.accounts, Orgs: e.orgs, Contacts: e.contacts, Audit: audit.NewService(db.Runtime, org.CanReadAudit)}
+	for _, opt := range opts {
+		opt(&e.deps)
+	}
+	e.srv.Config.Handler = NewServer(e.deps)
 	e.srv.Start()
 	t.Cleanup(e.srv.Close)
 	return e

@@ -63,7 +63,7 @@ type errorDetail struct {
 // writeError writes err as a JSON error response with the status its code
 // maps to. A *http.MaxBytesError anywhere in err's chain is a 413. Internal
 // errors show only a generic message; every 5xx is logged once, here, with
-// the request ID.
+// the request ID, and reported to error tracking (reportError).
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	d := errorDetail{
 		Code:      gw.ErrorCode(err),
@@ -86,6 +86,7 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 		)
+		reportError(r, err)
 	}
 	writeJSON(w, status, errorResponse{Error: d})
 }
@@ -111,6 +112,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // JSON error responses.
 func notFoundJSON(mux *http.ServeMux, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		noteRequest(r) // the mux sets r.Pattern on this request
 		mux.ServeHTTP(&unmatchedWriter{ResponseWriter: w, r: r, logger: logger}, r)
 	})
 }

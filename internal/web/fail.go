@@ -11,7 +11,8 @@ import (
 // fail answers a request that failed with err: an HTML error page for
 // browsers on pages, the JSON error body (writeError) for everything else.
 // The status comes from the one mapping in httpStatus; internal errors show
-// only a generic message and the request ID, and are logged once.
+// only a generic message and the request ID, and are logged and reported
+// once.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if !wantsHTML(r) {
 		writeError(w, r, s.d.Logger, err)
@@ -21,6 +22,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status >= 500 {
 		s.d.Logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
 			slog.String("error", err.Error()), slog.String("method", r.Method), slog.String("path", r.URL.Path))
+		reportError(r, err)
 	}
 	msg := gw.ErrorMessage(err)
 	if status == http.StatusNotFound {

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/errtrack"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/observe"
 )
@@ -18,8 +19,9 @@ const requestIDHeader = "X-Request-ID"
 const maxRequestIDLen = 128
 
 // wrap puts h behind the middleware stack, outermost first: recover →
-// request ID → access log + metrics → client IP → body limit → cross-origin
-// refusal → h. patterns are the
+// request ID → client IP (trusted proxies only) → access log + metrics →
+// security headers → body limit → cross-origin refusal → h. Rate limits apply
+// per route (routes.go, ratelimit.go). patterns are the
 // registered route patterns; any other r.Pattern is labelled "unmatched".
 func wrap(h http.Handler, d Deps, patterns []string) http.Handler {
 	d = d.withDefaults()
@@ -29,21 +31,28 @@ func wrap(h http.Handler, d Deps, patterns []string) http.Handler {
 	}
 	h = refuseCrossOrigin(d.Logger)(h)
 	h = limitBody(d.MaxBodyBytes, d.Logger)(h)
-	h = withClient(h)
+	h = securityHeaders(d.Production)(h)
 	h = accessLog(d.Logger, d.Metrics, routes)(h)
+	h = withClient(d.TrustedProxies)(h) // above the access log: it copies r, which would hide r.Pattern
 	h = requestID(h)
-	h = recoverPanics(d.Logger)(h)
+	h = recoverPanics(d.Logger, d.Errors)(h)
 	return h
 }
 
 // recoverPanics turns a panic below it into a 500 JSON error carrying the
-// request ID, and logs the panic and its stack once at ERROR. A panic with
+// request ID, and logs the panic and its stack once at ERROR and reports it
+// once to reporter (error tracking; nil reports nothing). A panic with
 // http.ErrAbortHandler is re-panicked, as net/http expects. If the response
-// had already started, the connection is aborted instead.
-func recoverPanics(logger *slog.Logger) func(http.Handler) http.Handler {
+// had already started, the connection is aborted instead. It also reports a
+// 5xx response that nothing below reported (see report.go).
+func recoverPanics(logger *slog.Logger, reporter *errtrack.Reporter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rec := recorderFor(w)
+			var st *reportState
+			if reporter.Enabled() {
+				r, st = withReportState(r, reporter)
+			}
 			defer func() {
 				v := recover()
 				if v == nil {
@@ -60,19 +69,24 @@ func recoverPanics(logger *slog.Logger) func(http.Handler) http.Handler {
 					id = gw.NewID()
 				}
 				ctx := gw.WithRequestID(r.Context(), id)
+				stack := debug.Stack()
 				logger.LogAttrs(ctx, slog.LevelError, "panic",
 					slog.String("panic", fmt.Sprint(v)),
 					slog.String("method", r.Method),
 					slog.String("path", r.URL.Path),
-					slog.String("stack", string(debug.Stack())),
+					slog.String("stack", string(stack)),
 				)
+				st.reportPanic(r.WithContext(ctx), v, stack)
 				if rec.wroteHeader {
 					// Too late for a clean 500: make net/http drop the connection
 					// so the client sees a truncated response, not a corrupt one.
 					panic(http.ErrAbortHandler)
 				}
-				// Drop what the handler set (cookies, content headers) before failing.
+				// Drop what the handler set (cookies, content headers) before
+				// failing, but keep the security headers set above the handler.
+				hsts := h.Get("Strict-Transport-Security") != ""
 				clear(h)
+				setSecurityHeaders(h, hsts)
 				h.Set(requestIDHeader, id)
 				writeJSON(rec, http.StatusInternalServerError, errorResponse{Error: errorDetail{
 					Code:      gw.EINTERNAL,
@@ -81,6 +95,10 @@ func recoverPanics(logger *slog.Logger) func(http.Handler) http.Handler {
 				}})
 			}()
 			next.ServeHTTP(rec, r)
+			if st != nil && rec.statusOr(http.StatusOK) >= 500 {
+				ctx := gw.WithRequestID(r.Context(), rec.Header().Get(requestIDHeader))
+				st.reportStatus(r.WithContext(ctx), rec.status)
+			}
 		})
 	}
 }

@@ -160,9 +160,10 @@ func TestPanicThroughServer(t *testing.T) {
 	// Through a real connection: the client gets the 500 and the server
 	// survives the panic.
 	logger, _ := testLogger()
-	srv := httptest.NewServer(wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	srv := httptest.NewServer(wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "half", Value: "written"})
 		panic(errors.New("kaboom"))
-	}), Deps{Logger: logger}, nil))
+	}), Deps{Logger: logger, Production: true}, nil))
 	t.Cleanup(srv.Close)
 
 	for range 2 {
@@ -171,6 +172,9 @@ func TestPanicThroughServer(t *testing.T) {
 		_ = resp.Body.Close()
 		require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
 		require.NotEmpty(t, resp.Header.Get(requestIDHeader))
+		require.Empty(t, resp.Header.Get("Set-Cookie"), "what the handler set is dropped")
+		require.Equal(t, contentSecurityPolicy, resp.Header.Get("Content-Security-Policy"), "security headers survive")
+		require.Equal(t, strictTransportSecurity, resp.Header.Get("Strict-Transport-Security"))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/groundwork-dev/groundwork/internal/org"
+	"github.com/groundwork-dev/groundwork/internal/ratelimit"
 )
 
 // Access says who may call a route. Every route declares one, and the
@@ -44,16 +45,16 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	// Accounts.
 	rt.page("GET /{$}", s.pageHome())
 	rt.page("GET /signup", s.pageSignup())
-	rt.page("POST /signup", s.postSignup())
+	rt.page("POST /signup", s.limit(s.postSignup(), perClientIP(ratelimit.SignupIP)))
 	rt.page("GET /verify-email", s.pageVerifyEmail())
-	rt.page("POST /verify-email", s.postResendVerification())
+	rt.page("POST /verify-email", s.limit(s.postResendVerification(), perClientIP(ratelimit.EmailIP), perFormEmail(ratelimit.EmailAddress)))
 	rt.page("GET /login", s.pageLogin())
-	rt.page("POST /login", s.postLogin())
+	rt.page("POST /login", s.limitFailures(s.postLogin(), perClientIP(ratelimit.LoginIP), perFormEmail(ratelimit.LoginAccount)))
 	rt.page("GET /login/two-factor", s.pageLoginTwoFactor())
-	rt.page("POST /login/two-factor", s.postLoginTwoFactor())
+	rt.page("POST /login/two-factor", s.limitFailures(s.postLoginTwoFactor(), s.perPendingUser(ratelimit.TwoFactor)))
 	rt.page("POST /logout", s.postLogout())
 	rt.page("GET /forgot-password", s.pageForgotPassword())
-	rt.page("POST /forgot-password", s.postForgotPassword())
+	rt.page("POST /forgot-password", s.limit(s.postForgotPassword(), perClientIP(ratelimit.EmailIP), perFormEmail(ratelimit.EmailAddress)))
 	rt.page("GET /reset-password", s.pageResetPassword())
 	rt.page("POST /reset-password", s.postResetPassword())
 	rt.page("GET /confirm-email", s.pageConfirmEmail())
@@ -87,7 +88,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.org("POST /o/{org}/delete", org.PermOrgDelete, s.postDeleteOrg())
 
 	// Contacts: the example product module.
-	rt.org("GET /o/{org}/contacts", org.PermContactsRead, s.pageContacts())
+	rt.org("GET /o/{org}/contacts", org.PermContactsRead, s.limit(s.pageContacts(), perOrgSearch(ratelimit.Search)))
 	rt.org("GET /o/{org}/contacts/new", org.PermContactsWrite, s.pageNewContact())
 	rt.org("POST /o/{org}/contacts", org.PermContactsWrite, s.postContact())
 	rt.org("GET /o/{org}/contacts/{id}", org.PermContactsRead, s.pageContact())
@@ -96,11 +97,15 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 
 	// JSON API, authenticated by API key.
 	rt.ops("GET /api/v1/openapi.json", handleOpenAPI())
-	rt.api("GET /api/v1/contacts", org.PermContactsRead, s.apiListContacts())
+	rt.api("GET /api/v1/contacts", org.PermContactsRead, s.limit(s.apiListContacts(), perOrgSearch(ratelimit.Search)))
 	rt.api("POST /api/v1/contacts", org.PermContactsWrite, s.apiCreateContact())
 	rt.api("GET /api/v1/contacts/{id}", org.PermContactsRead, s.apiGetContact())
 	rt.api("PATCH /api/v1/contacts/{id}", org.PermContactsWrite, s.apiUpdateContact())
 	rt.api("DELETE /api/v1/contacts/{id}", org.PermContactsWrite, s.apiDeleteContact())
+
+	// Audit log.
+	rt.org("GET /o/{org}/audit", org.PermAuditRead, s.pageAudit())
+	rt.api("GET /api/v1/audit-events", org.PermAuditRead, s.apiListAuditEvents())
 
 	return rt.routes
 }
@@ -130,20 +135,25 @@ func (rt *router) ops(pattern string, h http.Handler) {
 
 // page registers a page anyone may see, with the session loaded.
 func (rt *router) page(pattern string, h http.Handler) {
+	h = notingRequest(h) // for error reports: the request with its scope
 	rt.add(Route{Pattern: pattern, Access: AccessPage}, rt.s.withSession(h))
 }
 
 // user registers a page for signed-in users.
 func (rt *router) user(pattern string, h http.Handler) {
+	h = notingRequest(h) // for error reports: the request with its scope
 	rt.add(Route{Pattern: pattern, Access: AccessUser}, rt.s.withSession(rt.s.requireUser(h)))
 }
 
 // org registers a page of the organisation {org}, for members with perm.
 func (rt *router) org(pattern string, perm org.Permission, h http.Handler) {
+	h = notingRequest(h) // for error reports: the request with its scope
 	rt.add(Route{Pattern: pattern, Access: AccessOrg, Perm: perm}, rt.s.withSession(rt.s.inOrg(perm, h)))
 }
 
-// api registers a JSON API route for API keys with perm.
+// api registers a JSON API route for API keys with perm; every request
+// counts against its key's api-key rate limit.
 func (rt *router) api(pattern string, perm org.Permission, h http.Handler) {
-	rt.add(Route{Pattern: pattern, Access: AccessAPI, Perm: perm}, rt.s.withAPIKey(perm, h))
+	h = notingRequest(h) // for error reports: the request with its scope
+	rt.add(Route{Pattern: pattern, Access: AccessAPI, Perm: perm}, rt.s.limit(rt.s.withAPIKey(perm, h), perAPIKey(ratelimit.APIKey)))
 }

@@ -11,15 +11,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/groundwork-dev/groundwork/internal/account"
+	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
+	"github.com/groundwork-dev/groundwork/internal/errtrack"
 	"github.com/groundwork-dev/groundwork/internal/observe"
 	"github.com/groundwork-dev/groundwork/internal/org"
+	"github.com/groundwork-dev/groundwork/internal/ratelimit"
 )
 
 // Deps are what the HTTP server needs; cmd/groundwork wires them.
@@ -50,6 +54,24 @@ type Deps struct {
 	Orgs *org.Service
 	// Contacts is the example product module.
 	Contacts *contacts.Service
+	// Audit reads the organisations' audit logs.
+	Audit *audit.Service
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For gives the
+	// client's IP (see clientIP). Nil: the client is the connection's peer.
+	TrustedProxies []netip.Prefix
+	// Production adds Strict-Transport-Security to every response.
+	Production bool
+	// RateLimiter applies the rate-limit policies (see ratelimit.go). Nil
+	// applies none.
+	RateLimiter *ratelimit.Limiter
+	// OnError, if set, is told about failures that do not fail the request,
+	// such as a rate-limit backend error (the request is let through). They
+	// are logged either way.
+	OnError func(ctx context.Context, err error)
+	// Errors reports panics and 5xx responses to error tracking (Sentry),
+	// tagged with the request ID, route, organisation and user. Nil reports
+	// nothing.
+	Errors *errtrack.Reporter
 }
 
 // VersionInfo describes the running build.

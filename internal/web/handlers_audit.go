@@ -1,0 +1,229 @@
+package web
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/gw"
+)
+
+// The audit log: GET /api/v1/audit-events for API keys, GET /o/{org}/audit
+// for the organisation's admins. Both need org.PermAuditRead.
+
+// auditEventJSON is an audit event in the JSON API (see openapi.json).
+type auditEventJSON struct {
+	ID         string          `json:"id"`
+	Seq        int64           `json:"seq"`
+	OccurredAt time.Time       `json:"occurred_at"`
+	ActorType  string          `json:"actor_type"`
+	ActorID    *string         `json:"actor_id"`
+	Action     string          `json:"action"`
+	TargetType string          `json:"target_type"`
+	TargetID   string          `json:"target_id"`
+	IP         string          `json:"ip"`
+	UserAgent  string          `json:"user_agent"`
+	RequestID  string          `json:"request_id"`
+	Before     json.RawMessage `json:"before"`
+	After      json.RawMessage `json:"after"`
+	Hash       string          `json:"hash"`
+	PrevHash   string          `json:"prev_hash"`
+}
+
+// actorOf names the kind and ID of e's actor: "user", "api_key", or
+// "system" (the admin command line) with no ID.
+func actorOf(a gw.Actor) (string, *string) {
+	switch {
+	case a.UserID != "":
+		return "user", &a.UserID
+	case a.APIKeyID != "":
+		return "api_key", &a.APIKeyID
+	}
+	return "system", nil
+}
+
+func toAuditEventJSON(e audit.Entry) auditEventJSON {
+	j := auditEventJSON{ID: e.ID, Seq: e.Seq, OccurredAt: e.Time, Action: e.Action,
+		TargetType: e.TargetType, TargetID: e.TargetID, IP: e.IP, UserAgent: e.UserAgent, RequestID: e.RequestID,
+		Before: e.Before, After: e.After, Hash: hex.EncodeToString(e.Hash), PrevHash: hex.EncodeToString(e.PrevHash)}
+	j.ActorType, j.ActorID = actorOf(e.Actor)
+	return j
+}
+
+// auditEventList is the body of GET /api/v1/audit-events.
+type auditEventList struct {
+	Data       []auditEventJSON `json:"data"`
+	NextCursor *string          `json:"next_cursor"`
+}
+
+// auditParams reads actor, action, since, until, cursor and limit from the
+// query string. Times are RFC 3339; with lenient (pages), also the
+// browser's date-time and date inputs' forms, in UTC.
+func auditParams(r *http.Request, lenient bool) (audit.ListParams, error) {
+	q := r.URL.Query()
+	p := audit.ListParams{Actor: q.Get("actor"), Action: q.Get("action"), Cursor: q.Get("cursor")}
+	fields := map[string]string{}
+	for _, name := range []string{"since", "until"} {
+		v := strings.TrimSpace(q.Get(name))
+		if v == "" {
+			continue
+		}
+		t, ok := parseTime(v, lenient)
+		if !ok {
+			fields[name] = "Give a time as 2026-01-02T15:04:05Z (RFC 3339)."
+			continue
+		}
+		if name == "since" {
+			p.Since = t
+		} else {
+			p.Until = t
+		}
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 200 {
+			fields["limit"] = "Must be a whole number from 1 to 200."
+		}
+		p.Limit = n
+	}
+	if len(fields) > 0 {
+		return p, &gw.Error{Code: gw.EINVALID, Message: "The query is invalid.", Fields: fields}
+	}
+	return p, nil
+}
+
+// parseTime reads an RFC 3339 time or, when lenient, a UTC date-time
+// ("2006-01-02T15:04") or date.
+func parseTime(v string, lenient bool) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, true
+	}
+	if lenient {
+		for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02"} {
+			if t, err := time.Parse(layout, v); err == nil {
+				return t, true
+			}
+		}
+	}
+	return time.Time{}, false
+}
+
+func (s *server) apiListAuditEvents() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := auditParams(r, false)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		page, err := s.d.Audit.List(r.Context(), gw.ScopeFrom(r.Context()), p)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		out := auditEventList{Data: make([]auditEventJSON, len(page.Entries))}
+		for i, e := range page.Entries {
+			out.Data[i] = toAuditEventJSON(e)
+		}
+		if page.NextCursor != "" {
+			out.NextCursor = &page.NextCursor
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// auditPage is the data of audit.html.
+type auditPage struct {
+	Entries []auditRow
+	Actions []string
+	Actors  []auditActor
+	// Filter holds the query's filters, to refill the form.
+	Filter struct{ Actor, Action, Since, Until string }
+	// Next is the URL of the next page; "" on the last page.
+	Next template.URL
+}
+
+// auditRow is one event as the page shows it.
+type auditRow struct {
+	audit.Entry
+	ActorName, TargetName string
+	Before, After         string
+}
+
+// auditActor is a choice of the actor filter.
+type auditActor struct{ ID, Name string }
+
+func (s *server) pageAudit() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		scope := gw.ScopeFrom(ctx)
+		p, err := auditParams(r, true)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		list, err := s.d.Audit.List(ctx, scope, p)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		// Name the actors and member targets that still exist; the others
+		// keep their IDs.
+		names := map[string]string{}
+		data := auditPage{Actions: audit.OrgActions}
+		members, err := s.d.Orgs.Members(ctx, scope)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for _, m := range members {
+			names[m.UserID] = m.Email
+			data.Actors = append(data.Actors, auditActor{ID: m.UserID, Name: m.Email})
+		}
+		if keys, err := s.d.Orgs.APIKeys(ctx, scope); err == nil {
+			for _, k := range keys {
+				names[k.ID] = "API key " + k.Name
+				data.Actors = append(data.Actors, auditActor{ID: k.ID, Name: "API key " + k.Name})
+			}
+		} else if gw.ErrorCode(err) != gw.EFORBIDDEN {
+			s.fail(w, r, err)
+			return
+		}
+		for _, e := range list.Entries {
+			row := auditRow{Entry: e, Before: string(e.Before), After: string(e.After)}
+			kind, id := actorOf(e.Actor)
+			row.ActorName = kind
+			if id != nil {
+				row.ActorName = *id
+				if n, ok := names[*id]; ok {
+					row.ActorName = n
+				}
+			}
+			row.TargetName = e.TargetID
+			if n, ok := names[e.TargetID]; ok {
+				row.TargetName = n
+			}
+			data.Entries = append(data.Entries, row)
+		}
+		q := r.URL.Query()
+		data.Filter.Actor, data.Filter.Action, data.Filter.Since, data.Filter.Until =
+			q.Get("actor"), q.Get("action"), q.Get("since"), q.Get("until")
+		if list.NextCursor != "" {
+			next := url.Values{}
+			for _, k := range []string{"actor", "action", "since", "until", "limit"} {
+				if v := q.Get(k); v != "" {
+					next.Set(k, v)
+				}
+			}
+			next.Set("cursor", list.NextCursor)
+			data.Next = template.URL(orgPath(r, "/audit?") + next.Encode()) // url.Values encodes the query
+
+		}
+		s.render(w, r, http.StatusOK, "audit.html", page{Title: "Audit log", Data: data})
+	})
+}
