@@ -127,7 +127,8 @@ func TestDumpHoldsNoPlaintext(t *testing.T) {
 	for _, s := range []string{
 		"Ada.Lovelace@engines.example", "ada.lovelace@engines.example", "engines.example",
 		"grace.hopper@navy.example", "navy.example",
-		"+44 20 7946 0958", "7946", "(555) 010-4477", "010-4477",
+		// Fragments long enough never to turn up by chance in hex or UUIDs.
+		"+44 20 7946 0958", "7946 0958", "(555) 010-4477", "555) 010",
 		secret, strings.ToLower(secret),
 	} {
 		require.NotContains(t, dump, s)
