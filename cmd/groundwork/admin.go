@@ -7,10 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
 
+	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
@@ -18,6 +20,22 @@ import (
 // embedded cluster is reused when serve runs on it).
 func withServices(ctx context.Context, fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer,
 	fn func(svc *services) error) error {
+	return withApp(ctx, fs, args, getenv, stderr, func(a *app) error { return fn(a.svc) })
+}
+
+// app is what an admin command runs with: configuration, logger, database
+// and the modules on it.
+type app struct {
+	cfg    config.Config
+	logger *slog.Logger
+	db     *database
+	svc    *services
+}
+
+// withApp parses the command's flags, opens the database (reusing the
+// embedded cluster when serve runs on it), builds the modules and runs fn.
+func withApp(ctx context.Context, fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer,
+	fn func(a *app) error) error {
 	cfg, logger, err := loadCommand(fs, args, getenv, stderr)
 	if err != nil {
 		return err
@@ -31,7 +49,7 @@ func withServices(ctx context.Context, fs *flag.FlagSet, args []string, getenv f
 	if err != nil {
 		return err
 	}
-	return fn(svc)
+	return fn(&app{cfg: cfg, logger: logger, db: db, svc: svc})
 }
 
 // subcommand splits "NOUN create ..." into its action and the rest.

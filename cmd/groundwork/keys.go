@@ -161,20 +161,9 @@ type keysCommand struct {
 // withKeys runs fn with the modules on the configured database.
 func withKeys(ctx context.Context, fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer,
 	fn func(k *keysCommand) error) error {
-	cfg, logger, err := loadCommand(fs, args, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openRuntime(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer db.close(ctx, logger)
-	svc, err := newServices(db.pool, cfg, logger)
-	if err != nil {
-		return err
-	}
-	return fn(&keysCommand{cfg: cfg, logger: logger, db: db, svc: svc, src: keySource(cfg)})
+	return withApp(ctx, fs, args, getenv, stderr, func(a *app) error {
+		return fn(&keysCommand{cfg: a.cfg, logger: a.logger, db: a.db, svc: a.svc, src: keySource(a.cfg)})
+	})
 }
 
 // change puts a changed keyset in place: into the development file when

@@ -15,29 +15,8 @@ import (
 // ones. It returns nil whether or not the address has an account, and logs
 // rather than returns email failures, so that it reveals nothing.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
-	email = normalizeEmail(email)
-	if emailProblem(email) != "" {
-		return nil
-	}
-	var token string
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		row, err := getUserByEmail(ctx, tx, email)
-		if err != nil || row.Disabled {
-			return err
-		}
-		token, err = issueToken(ctx, tx, row.ID, purposeResetPassword, row.Email, s.cfg.ResetTTL, s.now())
-		return err
-	})
-	if gw.ErrorCode(err) == gw.ENOTFOUND {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if token != "" {
-		s.sendQuietly(ctx, s.resetEmail(email, token))
-	}
-	return nil
+	return s.mailToken(ctx, email, purposeResetPassword, s.cfg.ResetTTL,
+		func(u userRow) bool { return !u.Disabled }, s.resetEmail)
 }
 
 // ResetPassword uses a reset token to set a new password. It signs out

@@ -3,10 +3,12 @@ package account
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/mail"
 )
 
 // SignUp creates an unverified account and emails a verification link.
@@ -117,6 +119,16 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (User, error) {
 // not verified yet. It returns nil, and sends nothing, for an unknown,
 // verified or disabled address, so that it reveals nothing.
 func (s *Service) ResendVerification(ctx context.Context, email string) error {
+	return s.mailToken(ctx, email, purposeVerifyEmail, s.cfg.VerifyTTL,
+		func(u userRow) bool { return !u.EmailVerified && !u.Disabled }, s.verifyEmail)
+}
+
+// mailToken issues a token for p (valid for ttl) to the account with
+// email when want(account) says so, and emails it, composed by compose. An
+// invalid or unknown address, or an account want refuses, gets nothing and
+// no error, so that the caller learns nothing; email failures are logged.
+func (s *Service) mailToken(ctx context.Context, email string, p purpose, ttl time.Duration,
+	want func(userRow) bool, compose func(to, token string) mail.Message) error {
 	email = normalizeEmail(email)
 	if emailProblem(email) != "" {
 		return nil
@@ -124,10 +136,10 @@ func (s *Service) ResendVerification(ctx context.Context, email string) error {
 	var token string
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		row, err := getUserByEmail(ctx, tx, email)
-		if err != nil || row.EmailVerified || row.Disabled {
+		if err != nil || !want(row) {
 			return err
 		}
-		token, err = issueToken(ctx, tx, row.ID, purposeVerifyEmail, row.Email, s.cfg.VerifyTTL, s.now())
+		token, err = issueToken(ctx, tx, row.ID, p, row.Email, ttl, s.now())
 		return err
 	})
 	if gw.ErrorCode(err) == gw.ENOTFOUND {
@@ -137,7 +149,7 @@ func (s *Service) ResendVerification(ctx context.Context, email string) error {
 		return err
 	}
 	if token != "" {
-		s.sendQuietly(ctx, s.verifyEmail(email, token))
+		s.sendQuietly(ctx, compose(email, token))
 	}
 	return nil
 }
