@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -139,7 +138,7 @@ func (s *Service) List(ctx context.Context, scope gw.Scope, p ListParams) (Page,
 	page := Page{Entries: list}
 	if len(list) > p.limitOrDefault() {
 		page.Entries = list[:p.limitOrDefault()]
-		page.NextCursor = encodeCursor(page.Entries[len(page.Entries)-1].ID)
+		page.NextCursor = gw.Cursor(page.Entries[len(page.Entries)-1].ID)
 	}
 	if page.Entries == nil {
 		page.Entries = []Entry{}
@@ -184,31 +183,11 @@ func (p ListParams) filter() (listFilter, error) {
 		f.until = &p.Until
 	}
 	if p.Cursor != "" {
-		id, ok := decodeCursor(p.Cursor)
+		id, ok := gw.ParseCursor(p.Cursor)
 		if !ok {
 			return listFilter{}, invalid("cursor", "This cursor is not valid; start again from the first page.")
 		}
 		f.before = id
 	}
 	return f, nil
-}
-
-// encodeCursor returns the opaque cursor of the page after event id: the
-// base64url form of the id's 16 bytes.
-func encodeCursor(id string) string {
-	u := uuid.MustParse(id)
-	return base64.RawURLEncoding.EncodeToString(u[:])
-}
-
-// decodeCursor returns the id in cursor, and whether cursor is well formed.
-func decodeCursor(cursor string) (string, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return "", false
-	}
-	u, err := uuid.FromBytes(b)
-	if err != nil {
-		return "", false
-	}
-	return u.String(), true
 }

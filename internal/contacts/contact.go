@@ -13,7 +13,6 @@
 package contacts
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -324,7 +323,7 @@ func (p ListParams) normalize() (listQuery, error) {
 	}
 	q.pattern = "%" + likeEscaper.Replace(q.query) + "%"
 	if p.Cursor != "" {
-		id, ok := decodeCursor(p.Cursor)
+		id, ok := gw.ParseCursor(p.Cursor)
 		if !ok {
 			return listQuery{}, &gw.Error{Code: gw.EINVALID, Message: "The cursor is not valid.",
 				Fields: map[string]string{"cursor": "This cursor is not valid; start again from the first page."}}
@@ -332,27 +331,6 @@ func (p ListParams) normalize() (listQuery, error) {
 		q.before = id
 	}
 	return q, nil
-}
-
-// encodeCursor returns the opaque cursor of the page after contact id:
-// the base64url form of the id's 16 bytes. The id comes from the database,
-// so it is a valid UUID.
-func encodeCursor(id string) string {
-	u := uuid.MustParse(id)
-	return base64.RawURLEncoding.EncodeToString(u[:])
-}
-
-// decodeCursor returns the id in cursor, and whether cursor is well formed.
-func decodeCursor(cursor string) (string, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return "", false
-	}
-	u, err := uuid.FromBytes(b) // fails unless b is 16 bytes long
-	if err != nil {
-		return "", false
-	}
-	return u.String(), true
 }
 
 // validID reports whether id is a UUID in its canonical, hyphenated form.

@@ -108,21 +108,6 @@ func TestInputNormalizeTrimsAndFills(t *testing.T) {
 	require.True(t, Input{}.empty())
 }
 
-func TestCursorRoundTrip(t *testing.T) {
-	t.Parallel()
-	id := gw.NewID()
-	cursor := encodeCursor(id)
-	require.Len(t, cursor, 22, "16 bytes in unpadded base64url")
-	got, ok := decodeCursor(cursor)
-	require.True(t, ok)
-	require.Equal(t, id, got)
-
-	for _, bad := range []string{"!!!", "YWJj", cursor + "A", id} {
-		_, ok := decodeCursor(bad)
-		require.False(t, ok, bad)
-	}
-}
-
 func TestListParamsNormalize(t *testing.T) {
 	t.Parallel()
 	q, err := ListParams{Query: ` 50%_off\ `}.normalize()

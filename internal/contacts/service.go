@@ -176,7 +176,7 @@ func (s *Service) List(ctx context.Context, scope gw.Scope, p ListParams) (Page,
 	page := Page{Contacts: list}
 	if len(list) > q.limit {
 		page.Contacts = list[:q.limit]
-		page.NextCursor = encodeCursor(page.Contacts[q.limit-1].ID)
+		page.NextCursor = gw.Cursor(page.Contacts[q.limit-1].ID)
 	}
 	if page.Contacts == nil {
 		page.Contacts = []Contact{}

@@ -50,3 +50,18 @@ func TestRequestIDContext(t *testing.T) {
 	require.Empty(t, RequestID(ctx))
 	require.Equal(t, "abc", RequestID(WithRequestID(ctx, "abc")))
 }
+
+func TestCursorRoundTrip(t *testing.T) {
+	t.Parallel()
+	id := NewID()
+	cursor := Cursor(id)
+	require.Len(t, cursor, 22, "16 bytes in unpadded base64url")
+	got, ok := ParseCursor(cursor)
+	require.True(t, ok)
+	require.Equal(t, id, got)
+
+	for _, bad := range []string{"!!!", "YWJj", cursor + "A", id} {
+		_, ok := ParseCursor(bad)
+		require.False(t, ok, bad)
+	}
+}
