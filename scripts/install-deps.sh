@@ -23,12 +23,31 @@ have_chromium || missing+=(chromium)
 # throwaway server): Debian's package.
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 
+# pgBackRest for point-in-time recovery (groundwork backup pitr, restore --at)
+# and its tests: Debian's package.
+command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
+
 if ! command -v go >/dev/null 2>&1; then
   echo "install-deps: Go is not installed; install Go 1.26 or newer from your distribution or go.dev" >&2
   exit 1
 fi
 
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Node.js and npm for squawk, the migration linter (scripts/lint-migrations.sh):
+# Debian's packages; squawk itself is pinned in package.json / package-lock.json.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+install_squawk() {
+  cd "$(dirname "$0")/.."
+  [ -x node_modules/.bin/squawk ] && return 0
+  echo "install-deps: installing squawk (npm ci)" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+  install_squawk
+  exit 0
+fi
 
 echo "install-deps: installing ${missing[*]}" >&2
 if [ "$(id -u)" = 0 ]; then
@@ -46,3 +65,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${apt[@]}" update -qq
 "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}"
+install_squawk

@@ -84,6 +84,9 @@ func prepareSchema(ctx context.Context, cfg config.Config, db *database, logger 
 			return err
 		}
 		defer m.Close()
+		if err := checkSchemaAhead(ctx, m, logger); err != nil {
+			return err
+		}
 		applied, err := m.Up(ctx)
 		if len(applied) > 0 {
 			logger.Info("applied migrations", "migrations", strings.Join(applied, ", "))
@@ -99,6 +102,9 @@ func prepareSchema(ctx context.Context, cfg config.Config, db *database, logger 
 		return err
 	}
 	defer m.Close()
+	if err := checkSchemaAhead(ctx, m, logger); err != nil {
+		return err
+	}
 	pending, err := m.Pending(ctx)
 	if err != nil {
 		return fmt.Errorf("check migrations (has \"groundwork migrate up\" run?): %w", err)
@@ -106,6 +112,22 @@ func prepareSchema(ctx context.Context, cfg config.Config, db *database, logger 
 	if len(pending) > 0 {
 		return fmt.Errorf("%d migration(s) pending: %s; run \"groundwork migrate up\" first",
 			len(pending), strings.Join(pending, ", "))
+	}
+	return nil
+}
+
+// checkSchemaAhead refuses a database that has migrations this binary does
+// not know, unless it is one migration ahead and that migration is marked
+// backward compatible (a rolling deploy: the newer release migrated, this
+// one still serves); then it logs a warning and lets it be.
+func checkSchemaAhead(ctx context.Context, m *postgres.Migrator, logger *slog.Logger) error {
+	version, ahead, err := m.CheckAhead(ctx)
+	if err != nil {
+		return err
+	}
+	if ahead {
+		logger.Warn("database schema is one migration ahead of this binary; running on it because that migration is marked backward compatible; deploy the newer version",
+			"database_version", version, "binary_version", postgres.LatestVersion())
 	}
 	return nil
 }

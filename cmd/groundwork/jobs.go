@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/groundwork-dev/groundwork/internal/account"
+	"github.com/groundwork-dev/groundwork/internal/backup"
 	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/errtrack"
@@ -23,7 +24,11 @@ import (
 // newJobClient registers every module's workers and periodic jobs and builds
 // the River client; with work false it can only insert jobs. Job failures
 // are reported to reporter (nil: not reported).
-func newJobClient(pool *pgxpool.Pool, svc *services, cfg config.Config, logger *slog.Logger, work bool, reporter *errtrack.Reporter) (*river.Client[pgx.Tx], error) {
+//
+// With db set, the backup and restore-rehearsal jobs are registered too
+// (when the backup store and key cannot be opened, they are left out with
+// an error in the log).
+func newJobClient(pool *pgxpool.Pool, svc *services, cfg config.Config, logger *slog.Logger, work bool, reporter *errtrack.Reporter, db *database) (*river.Client[pgx.Tx], error) {
 	host, _ := os.Hostname()
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &maintenance.HeartbeatWorker{
@@ -35,12 +40,23 @@ func newJobClient(pool *pgxpool.Pool, svc *services, cfg config.Config, logger *
 	})
 	river.AddWorker(workers, &account.PruneSessionsWorker{Accounts: svc.accounts})
 	river.AddWorker(workers, &crypto.ReencryptWorker{Keys: svc.keys, Tables: svc.tables, Logger: logger})
+	periodic := slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs())
+	if db != nil {
+		if backups, _, err := newBackups(context.Background(), cfg, logger); err != nil {
+			logger.Error("backup jobs disabled", "error", err)
+		} else {
+			targets := backupTargets(cfg, db)
+			river.AddWorker(workers, &backup.CreateWorker{Backups: backups, Targets: targets, Policy: backupPolicy(cfg)})
+			river.AddWorker(workers, &backup.RehearseWorker{Backups: backups, Targets: targets, Pool: pool, Reporter: reporter})
+			periodic = append(periodic, backup.PeriodicJobs(cfg.BackupInterval, cfg.BackupRehearsalInterval)...)
+		}
+	}
 	return jobs.NewClient(pool, jobs.Config{
 		Work:               work,
 		DefaultWorkers:     cfg.DefaultWorkers,
 		MaintenanceWorkers: cfg.MaintenanceWorkers,
 		Workers:            workers,
-		Periodic:           slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs()),
+		Periodic:           periodic,
 		Logger:             logger,
 		Errors:             reporter,
 	})

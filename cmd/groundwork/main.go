@@ -47,6 +47,8 @@ Commands:
   apikey     apikey create -org ORG -role ROLE -name NAME: create an API key, print it
   audit      audit verify [-org ORG] [-v]: check the audit log's hash chains, name the first broken event
   keys       keys new|status|rotate|promote|reencrypt|remove: manage the field encryption keys
+  backup     backup create|list|verify ID|prune|rehearse|keyset: encrypted logical backups
+  restore    restore --backup ID --into DATABASE_URL [--force]: restore a backup, check it
   config     print the effective configuration, secrets redacted
   sentry-test send a test event to SENTRY_DSN; succeeds only if Sentry accepted it
   version    print the version, commit and build time
@@ -84,6 +86,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = runAudit(ctx, rest, getenv, stdout, stderr)
 	case "keys":
 		err = runKeys(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		err = runBackup(ctx, rest, getenv, stdout, stderr)
+	case "restore":
+		err = runRestore(ctx, rest, getenv, stdout, stderr)
 	case "config":
 		err = runConfig(rest, getenv, stdout, stderr)
 	case "sentry-test":

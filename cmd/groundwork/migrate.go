@@ -18,23 +18,30 @@ const migrateSummary = `Manage the database schema, as the owner role.
   up           apply every pending migration (River's, then Groundwork's)
   down         roll back the newest Groundwork migration
   status       list every migration and whether it is applied
-  create NAME  write a new, empty numbered SQL migration into -dir`
+  create NAME  write a new, empty numbered SQL migration into -dir
+  rehearse -from-url URL [-max-duration 30s] [-lock-timeout 5s]
+               apply the pending migrations to a restored copy of the
+               database (groundwork restore --backup ID --into URL), report
+               each one's duration and lock timeouts, and fail past -max-duration`
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("migrate up|down|status|create NAME", migrateSummary, stderr)
+	fs := newFlagSet("migrate up|down|status|create NAME|rehearse", migrateSummary, stderr)
 	dir := fs.String("dir", "internal/postgres/migrations", "directory that `create` writes into")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return errors.New("migrate: say up, down, status or create NAME")
+		return errors.New("migrate: say up, down, status, create NAME or rehearse")
 	}
 	action := fs.Arg(0)
+	if action == "rehearse" {
+		return runMigrateRehearse(ctx, fs.Args()[1:], getenv, stdout, stderr)
+	}
 	wantArgs := map[string]int{"up": 1, "down": 1, "status": 1, "create": 2}
 	n, ok := wantArgs[action]
 	if !ok {
-		return fmt.Errorf("migrate: unknown action %q; use up, down, status or create NAME", action)
+		return fmt.Errorf("migrate: unknown action %q; use up, down, status, create NAME or rehearse", action)
 	}
 	if fs.NArg() != n {
 		return fmt.Errorf("migrate %s: takes %d argument(s), got %d", action, n-1, fs.NArg()-1)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/groundwork-dev/groundwork/internal/backup"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
 	"github.com/groundwork-dev/groundwork/internal/observe"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
@@ -59,13 +60,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	jobClient, err := newJobClient(pool, svc, cfg, logger, *work, reporter)
+	jobClient, err := newJobClient(pool, svc, cfg, logger, *work, reporter, db)
 	if err != nil {
 		return err
 	}
 
 	registry := observe.NewRegistry()
-	registry.MustRegister(postgres.NewPoolCollector(pool), jobs.NewCountsCollector(pool))
+	registry.MustRegister(postgres.NewPoolCollector(pool), jobs.NewCountsCollector(pool),
+		backup.NewPitrArchiverCollector(pool))
+	if backups, closeBackups, err := newBackups(ctx, cfg, logger); err == nil {
+		defer closeBackups()
+		registry.MustRegister(backup.NewCollector(backups, pool, logger))
+	}
 	limiter, err := ratelimit.Open(cfg.RedisURL, cfg.RateLimits, ratelimit.NewMetrics(registry))
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)

@@ -30,7 +30,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	jobClient, err := newJobClient(db.pool, svc, cfg, logger, true, reporter)
+	jobClient, err := newJobClient(db.pool, svc, cfg, logger, true, reporter, db)
 	if err != nil {
 		return err
 	}

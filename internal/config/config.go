@@ -103,6 +103,27 @@ type Config struct {
 	// empty: required in production; in development generated into
 	// $GROUNDWORK_DATA_DIR/blind-index-keyset.json.
 	BlindIndexKeyset string
+	// BackupURL is the blob store of logical backups (GROUNDWORK_BACKUP_URL):
+	// file:///abs/dir or s3://bucket?region=... Default
+	// file://$GROUNDWORK_DATA_DIR/backups.
+	BackupURL string
+	// BackupKeyset is the Tink streaming AEAD keyset that encrypts backups
+	// (GROUNDWORK_BACKUP_KEYSET). Default empty: required in production; in
+	// development generated into $GROUNDWORK_DATA_DIR/backup-keyset.json.
+	BackupKeyset string
+	// BackupDatabaseURL connects the backup to an external server as a role
+	// that bypasses row-level security, with CREATEDB for rehearsals
+	// (GROUNDWORK_BACKUP_DATABASE_URL). Default: the embedded cluster's
+	// superuser, or DATABASE_OWNER_URL (which then needs BYPASSRLS).
+	BackupDatabaseURL string
+	// BackupKeepDaily, BackupKeepWeekly and BackupKeepMonthly are the
+	// retention of backups (GROUNDWORK_BACKUP_KEEP_DAILY, _WEEKLY,
+	// _MONTHLY). Defaults 7, 4, 6.
+	BackupKeepDaily, BackupKeepWeekly, BackupKeepMonthly int
+	// BackupInterval and BackupRehearsalInterval schedule the backup and
+	// restore-rehearsal jobs (GROUNDWORK_BACKUP_INTERVAL, default 24h;
+	// GROUNDWORK_BACKUP_REHEARSAL_INTERVAL, default 168h).
+	BackupInterval, BackupRehearsalInterval time.Duration
 }
 
 // Production reports whether the process runs with GROUNDWORK_ENV=production.
@@ -136,6 +157,14 @@ func Load(getenv func(string) string) (Config, error) {
 		EncryptionKeyset:   strings.TrimSpace(getenv("GROUNDWORK_ENCRYPTION_KEYSET")),
 		BlindIndexKeyset:   strings.TrimSpace(getenv("GROUNDWORK_BLIND_INDEX_KEYSET")),
 	}
+	c.BackupURL = p.str("GROUNDWORK_BACKUP_URL", "file://"+filepath.Join(c.DataDir, "backups"))
+	c.BackupKeyset = strings.TrimSpace(getenv("GROUNDWORK_BACKUP_KEYSET"))
+	c.BackupDatabaseURL = p.dbURL("GROUNDWORK_BACKUP_DATABASE_URL")
+	c.BackupKeepDaily = p.int("GROUNDWORK_BACKUP_KEEP_DAILY", 7, 0, 10000)
+	c.BackupKeepWeekly = p.int("GROUNDWORK_BACKUP_KEEP_WEEKLY", 4, 0, 10000)
+	c.BackupKeepMonthly = p.int("GROUNDWORK_BACKUP_KEEP_MONTHLY", 6, 0, 10000)
+	c.BackupInterval = p.duration("GROUNDWORK_BACKUP_INTERVAL", 24*time.Hour)
+	c.BackupRehearsalInterval = p.duration("GROUNDWORK_BACKUP_REHEARSAL_INTERVAL", 168*time.Hour)
 	c.BaseURL = p.baseURL("GROUNDWORK_BASE_URL", fmt.Sprintf("http://localhost:%d", c.Port))
 	c.RedisURL = p.redisURL("REDIS_URL")
 	c.TrustedProxies = p.prefixes("GROUNDWORK_TRUSTED_PROXIES")
@@ -175,6 +204,14 @@ func (c Config) Print(w io.Writer) {
 		{"GROUNDWORK_SESSION_LIFETIME", c.SessionLifetime.String()},
 		{"GROUNDWORK_ENCRYPTION_KEYSET", redactSecret(c.EncryptionKeyset)},
 		{"GROUNDWORK_BLIND_INDEX_KEYSET", redactSecret(c.BlindIndexKeyset)},
+		{"GROUNDWORK_BACKUP_URL", Redact(c.BackupURL)},
+		{"GROUNDWORK_BACKUP_KEYSET", redactSecret(c.BackupKeyset)},
+		{"GROUNDWORK_BACKUP_DATABASE_URL", Redact(c.BackupDatabaseURL)},
+		{"GROUNDWORK_BACKUP_KEEP_DAILY", strconv.Itoa(c.BackupKeepDaily)},
+		{"GROUNDWORK_BACKUP_KEEP_WEEKLY", strconv.Itoa(c.BackupKeepWeekly)},
+		{"GROUNDWORK_BACKUP_KEEP_MONTHLY", strconv.Itoa(c.BackupKeepMonthly)},
+		{"GROUNDWORK_BACKUP_INTERVAL", c.BackupInterval.String()},
+		{"GROUNDWORK_BACKUP_REHEARSAL_INTERVAL", c.BackupRehearsalInterval.String()},
 	}
 	for _, pol := range ratelimit.AllPolicies {
 		rows = append(rows, [2]string{pol.EnvVar(), c.RateLimits[pol].String()})

@@ -123,8 +123,51 @@ func (l *Local) writeConfig(dir string, port int) error {
 		"unix_socket_permissions = 0700\n" +
 		"password_encryption = 'scram-sha-256'\n" +
 		"fsync = on\n" +
-		"max_connections = 100\n"
+		"max_connections = 100\n" +
+		"# Settings other Groundwork features manage (WriteExtraConfig).\n" +
+		"include_if_exists = " + quote(ExtraConfigFile) + "\n"
 	return l.writeFileAs(filepath.Join(dir, configFile), []byte(conf))
+}
+
+// ExtraConfigFile, inside PGDATA, holds settings a Groundwork feature manages
+// (WAL archiving for point-in-time recovery). groundwork.conf includes it
+// when it exists; ALTER SYSTEM settings still win.
+const ExtraConfigFile = "groundwork-extra.conf"
+
+// PGData is the cluster's data directory; it also holds the unix socket.
+func (l *Local) PGData() string { return l.layout.pgdata }
+
+// WriteExtraConfig replaces ExtraConfigFile in PGDATA with conf, owned by
+// the cluster's user. It takes effect on the next reload (pg_reload_conf) or,
+// for settings that need it, on Restart.
+func (l *Local) WriteExtraConfig(conf string) error {
+	return l.writeFileAs(filepath.Join(l.layout.pgdata, ExtraConfigFile), []byte(conf))
+}
+
+// Restart restarts the postmaster in place (pg_ctl restart -m fast), on the
+// same port, for settings that only take effect at server start. Other
+// processes sharing the cluster lose their connections and reconnect.
+func (l *Local) Restart(ctx context.Context) error {
+	launch, err := lockFile(ctx, filepath.Join(l.dataDir, launchLockFile), syscall.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer launch.Close()
+	logStart, err := l.prepareLog()
+	if err != nil {
+		return err
+	}
+	l.logger.Info("restarting PostgreSQL", "pgdata", l.layout.pgdata)
+	out, err := l.command(ctx, "pg_ctl", "restart", "-w", "-t", "120", "-s", "-m", "fast",
+		"-D", l.layout.pgdata, "-l", l.layout.logPath).CombinedOutput()
+	if err != nil {
+		reason := summary(string(out), err)
+		if log := l.readLog(logStart); strings.TrimSpace(log) != "" {
+			reason = summary(log, nil)
+		}
+		return fmt.Errorf("restart PostgreSQL: %s (log: %s)", reason, l.layout.logPath)
+	}
+	return l.waitReady(ctx, 30*time.Second)
 }
 
 var portSetting = regexp.MustCompile(`(?m)^port = (\d+)$`)

@@ -53,14 +53,30 @@ type Migrator struct {
 	river *rivermigrate.Migrator[pgx.Tx]
 }
 
+// MigratorOption adjusts the Migrator's connections.
+type MigratorOption func(*pgxpool.Config)
+
+// WithLockTimeout sets lock_timeout on every connection of the Migrator, so
+// that a statement waiting for a lock fails with SQLSTATE 55P03 after d
+// instead of queueing behind (and in front of) other queries. A migration's
+// own SET LOCAL lock_timeout still overrides it inside that migration.
+func WithLockTimeout(d time.Duration) MigratorOption {
+	return func(cfg *pgxpool.Config) {
+		cfg.ConnConfig.RuntimeParams["lock_timeout"] = strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	}
+}
+
 // NewMigrator connects to ownerURL and prepares both migration sets. Close it
 // when done.
-func NewMigrator(ctx context.Context, ownerURL string, logger *slog.Logger) (*Migrator, error) {
+func NewMigrator(ctx context.Context, ownerURL string, logger *slog.Logger, opts ...MigratorOption) (*Migrator, error) {
 	cfg, err := pgxpool.ParseConfig(ownerURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse owner database URL: %w", err)
 	}
 	cfg.MaxConns = 4
+	for _, o := range opts {
+		o(cfg)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect as owner: %w", err)
@@ -130,6 +146,23 @@ func (m *Migrator) Down(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("roll back: %w", err)
 	}
 	return filepath.Base(r.Source.Path), nil
+}
+
+// DownTo rolls back Groundwork migrations, newest first, until version is the
+// newest applied (0: all of them), and returns the names of those it rolled
+// back. River's migrations are left alone.
+func (m *Migrator) DownTo(ctx context.Context, version int64) ([]string, error) {
+	results, err := m.goose.DownTo(ctx, version)
+	var names []string
+	for _, r := range results {
+		if r.Error == nil {
+			names = append(names, filepath.Base(r.Source.Path))
+		}
+	}
+	if err != nil {
+		return names, fmt.Errorf("roll back to version %d: %w", version, err)
+	}
+	return names, nil
 }
 
 // Status lists every known migration, River's first, with whether it is applied.

@@ -14,7 +14,9 @@ import (
 )
 
 // SchemaChecker tells whether the database schema matches this build: every
-// embedded migration applied, River's included. It runs as the runtime role.
+// embedded migration applied, River's included, and none this build does not
+// know, except one marked backward compatible (see CompatMarker). It runs as
+// the runtime role.
 type SchemaChecker struct {
 	pool      *pgxpool.Pool
 	wantApp   int64
@@ -38,17 +40,26 @@ func (s *SchemaChecker) Version(ctx context.Context) (int64, error) {
 }
 
 // Check returns nil when the database answers and its schema is current, and
-// otherwise an error saying which of the two is wrong.
+// otherwise an error saying which of the two is wrong. A schema one version
+// ahead of this build is current when that version is in schema_compat; any
+// other schema ahead of this build is an error wrapping ErrSchemaAhead.
 func (s *SchemaChecker) Check(ctx context.Context) error {
+	_, err := s.CheckAhead(ctx)
+	return err
+}
+
+// CheckAhead is Check, also reporting whether the database is ahead of this
+// build (by one backward-compatible migration, when err is nil).
+func (s *SchemaChecker) CheckAhead(ctx context.Context) (ahead bool, err error) {
 	app, river, err := s.versions(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if app < s.wantApp || river < s.wantRiver {
-		return fmt.Errorf("schema not current: version %d of %d, River %d of %d; run groundwork migrate up",
+		return false, fmt.Errorf("schema not current: version %d of %d, River %d of %d; run groundwork migrate up",
 			app, s.wantApp, river, s.wantRiver)
 	}
-	return nil
+	return CheckSchemaAhead(ctx, s.pool, app, s.wantApp)
 }
 
 func (s *SchemaChecker) versions(ctx context.Context) (app int64, river int, err error) {
