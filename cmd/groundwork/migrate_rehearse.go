@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/groundwork-dev/groundwork/internal/backup"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -19,9 +20,11 @@ const rehearseSummary = `Apply the pending migrations to a restored copy of the 
 each one's duration, so that a migration that would lock a large table for
 long is found before the deploy, not during it.
 
-Restore the latest backup into a scratch database first, e.g.
-  groundwork restore --backup ID --into URL
-then pass that database's URL (as a role that owns its schema) to -from-url.
+Without -from-url it restores the latest backup into a scratch database on
+the same server (as "groundwork backup rehearse" does: checked against its
+manifest), applies the pending migrations there, records the rehearsal and
+drops the copy. With -from-url it migrates a copy you restored yourself
+(groundwork restore --backup ID --into URL), as a role that owns its schema.
 Every connection gets lock_timeout (-lock-timeout), so a migration blocked on
 a lock fails fast and is reported as a lock timeout. The rehearsal fails when
 any migration fails or takes longer than -max-duration. The copy is left
@@ -39,12 +42,11 @@ func runMigrateRehearse(ctx context.Context, args []string, getenv func(string) 
 	if fs.NArg() > 0 {
 		return fmt.Errorf("migrate rehearse: unexpected argument %q", fs.Arg(0))
 	}
-	if *fromURL == "" {
-		return errors.New("migrate rehearse: pass -from-url URL, the database URL of a restored copy " +
-			"(for example from: groundwork restore --backup ID --into URL); restoring the latest backup by itself is not supported yet")
-	}
 	if *maxDuration <= 0 || *lockTimeout <= 0 {
 		return errors.New("migrate rehearse: -max-duration and -lock-timeout must be positive")
+	}
+	if *fromURL == "" {
+		return rehearseOnLatestBackup(ctx, getenv, stdout, stderr, *maxDuration, *lockTimeout)
 	}
 	target, err := pgconn.ParseConfig(*fromURL)
 	if err != nil {
@@ -125,3 +127,30 @@ func sameDatabase(a, b *pgconn.Config) bool {
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
+
+// rehearseOnLatestBackup restores the latest backup into a scratch database,
+// applies the pending migrations there with lockTimeout, and fails when one
+// takes longer than maxDuration (a backup rehearsal with those limits).
+func rehearseOnLatestBackup(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, maxDuration, lockTimeout time.Duration) error {
+	fs := newFlagSet("migrate rehearse", rehearseSummary, stderr)
+	return withApp(ctx, fs, nil, getenv, stderr, func(a *app) error {
+		svc, closeFn, err := newBackups(ctx, a.cfg, a.logger)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		_, admin, err := backupTargets(a.cfg, a.db)(ctx)
+		if err != nil {
+			return err
+		}
+		r, err := svc.Rehearse(ctx, backup.RehearseOptions{AdminURL: admin, Record: a.db.pool,
+			MigrationLockTimeout: lockTimeout, MaxMigrationDuration: maxDuration})
+		if r != nil {
+			printRehearsal(stdout, r)
+		}
+		if err != nil {
+			return fmt.Errorf("migrate rehearse: %w", err)
+		}
+		return nil
+	})
+}

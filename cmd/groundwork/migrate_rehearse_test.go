@@ -32,7 +32,7 @@ func TestMigrateRehearse(t *testing.T) {
 	ctx := context.Background()
 	env := map[string]string{"GROUNDWORK_DATA_DIR": dataDir(t)}
 	_, _, err := runCmd(t, env, "migrate", "rehearse")
-	require.ErrorContains(t, err, "pass -from-url URL")
+	require.ErrorContains(t, err, "migrate rehearse:", "without -from-url it needs a backup to restore")
 
 	_, _, err = runCmd(t, env, "migrate", "up")
 	require.NoError(t, err)

@@ -35,6 +35,12 @@ type RehearseOptions struct {
 	Record *pgxpool.Pool
 	// Reporter, when set, receives the failure of a rehearsal.
 	Reporter ErrorReporter
+	// MigrationLockTimeout, when set, is the lock_timeout of the
+	// connections that migrate the restored copy.
+	MigrationLockTimeout time.Duration
+	// MaxMigrationDuration, when set, fails the rehearsal when one pending
+	// migration takes longer than this on the restored copy.
+	MaxMigrationDuration time.Duration
 }
 
 // Migration is a migration applied to the restored copy.
@@ -136,17 +142,28 @@ func (s *Service) rehearse(ctx context.Context, opts RehearseOptions, r *Rehears
 	if r.Amcheck != "ok" && !strings.HasPrefix(r.Amcheck, "skipped") {
 		return fmt.Errorf("pg_amcheck: %s", r.Amcheck)
 	}
-	mig, err := postgres.NewMigrator(ctx, scratchURL, s.cfg.Logger)
+	var migOpts []postgres.MigratorOption
+	if opts.MigrationLockTimeout > 0 {
+		migOpts = append(migOpts, postgres.WithLockTimeout(opts.MigrationLockTimeout))
+	}
+	mig, err := postgres.NewMigrator(ctx, scratchURL, s.cfg.Logger, migOpts...)
 	if err != nil {
 		return fmt.Errorf("migrate the restored copy: %w", err)
 	}
 	defer mig.Close()
 	runs, err := mig.UpTimed(ctx)
+	var slow []string
 	for _, run := range runs {
 		r.Migrations = append(r.Migrations, Migration{Name: run.Name, Duration: run.Duration})
+		if opts.MaxMigrationDuration > 0 && run.Duration > opts.MaxMigrationDuration {
+			slow = append(slow, run.Name)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("migrate the restored copy: %w", err)
+	}
+	if len(slow) > 0 {
+		return fmt.Errorf("migrate the restored copy: %s took longer than %s", strings.Join(slow, ", "), opts.MaxMigrationDuration)
 	}
 	return nil
 }
