@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -30,7 +32,8 @@ Actions:
                     restore the newest (or given) backup into a scratch database,
                     check it against the manifest, run pg_amcheck and pending
                     migrations, record the outcome in backup_rehearsals
-  keyset            print a new backup keyset for GROUNDWORK_BACKUP_KEYSET`
+  keyset [-rotate]  print a new backup keyset for GROUNDWORK_BACKUP_KEYSET, or
+                    (-rotate) add a new primary key to the current one`
 
 // newBackups opens the backup store of cfg.
 func newBackups(ctx context.Context, cfg config.Config, logger *slog.Logger) (*backup.Service, func(), error) {
@@ -88,15 +91,19 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	fs := newFlagSet("backup "+action, backupSummary, stderr)
 	if action == "keyset" {
+		rotate := fs.Bool("rotate", false, "keyset: add a new primary key to the current keyset (old backups stay readable)")
 		if err := fs.Parse(rest); err != nil {
 			return err
 		}
-		js, err := backup.NewKeysetJSON()
-		if err != nil {
-			return err
+		if !*rotate {
+			js, err := backup.NewKeysetJSON()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, string(js))
+			return nil
 		}
-		fmt.Fprintln(stdout, string(js))
-		return nil
+		return rotateBackupKeyset(getenv, stdout, stderr)
 	}
 	var id string
 	if action == "verify" {
@@ -179,6 +186,39 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 			return err
 		}
 	})
+}
+
+// rotateBackupKeyset adds a new primary key to the backup keyset: the one in
+// GROUNDWORK_BACKUP_KEYSET is printed rotated (to store in the secret
+// store), the development file is rewritten in place.
+func rotateBackupKeyset(getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.BackupKeyset != "" {
+		js, err := backup.RotateKeysetJSON(cfg.BackupKeyset)
+		if err != nil {
+			return fmt.Errorf("%s: %w", backup.KeysetVariable, err)
+		}
+		fmt.Fprintln(stdout, string(js))
+		fmt.Fprintf(stderr, "Put this keyset in %s (it keeps the old keys, so older backups stay readable) and restart.\n", backup.KeysetVariable)
+		return nil
+	}
+	path := filepath.Join(cfg.DataDir, backup.KeysetFile)
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("backup keyset -rotate: read %s: %w", path, err)
+	}
+	js, err := backup.RotateKeysetJSON(string(old))
+	if err != nil {
+		return fmt.Errorf("backup keyset -rotate: %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, js, 0o600); err != nil {
+		return fmt.Errorf("backup keyset -rotate: %w", err)
+	}
+	fmt.Fprintf(stdout, "rotated the development backup keyset %s: new backups use the new key\n", path)
+	return nil
 }
 
 func printRehearsal(w io.Writer, r *backup.Rehearsal) {

@@ -50,6 +50,15 @@ func TestBackupCLI(t *testing.T) {
 	_, _, err = runCmd(t, env, "backup", "verify", id[1])
 	require.Error(t, err)
 
+	// Rotating the development backup keyset keeps older backups readable.
+	out, errOut, err = runCmd(t, env, "backup", "keyset", "-rotate")
+	require.NoError(t, err, errOut)
+	require.Contains(t, out, "rotated the development backup keyset")
+	out, errOut, err = runCmd(t, env, "backup", "create")
+	require.NoError(t, err, errOut)
+	_, _, err = runCmd(t, env, "migrate", "rehearse")
+	require.NoError(t, err, "the newest backup, made with the new key, restores")
+
 	// Point-in-time restore needs "backup pitr setup" first.
 	_, _, err = runCmd(t, env, "restore", "--at", "2026-01-01T00:00:00Z", "--into", t.TempDir())
 	require.Error(t, err)

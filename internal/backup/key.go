@@ -45,9 +45,36 @@ func NewKeysetJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// ParseKey reads a backup keyset: Tink cleartext JSON or base64 of it.
-// Errors never echo the text.
-func ParseKey(text string) (*Key, error) {
+// RotateKeysetJSON returns the backup keyset text (Tink JSON or base64 of
+// it) with a new key added as primary: new backups use the new key, older
+// ones still decrypt with the keys kept beside it. Drop an old key only once
+// every backup made with it has been pruned.
+func RotateKeysetJSON(text string) ([]byte, error) {
+	h, err := readKeyset(text)
+	if err != nil {
+		return nil, err
+	}
+	m := keyset.NewManagerFromHandle(h)
+	id, err := m.Add(streamingaead.AES256GCMHKDF1MBKeyTemplate())
+	if err != nil {
+		return nil, fmt.Errorf("add a backup key: %w", err)
+	}
+	if err := m.SetPrimary(id); err != nil {
+		return nil, fmt.Errorf("make the new backup key primary: %w", err)
+	}
+	nh, err := m.Handle()
+	if err != nil {
+		return nil, fmt.Errorf("rotate backup keyset: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := insecurecleartextkeyset.Write(nh, keyset.NewJSONWriter(&buf)); err != nil {
+		return nil, fmt.Errorf("rotate backup keyset: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// readKeyset parses Tink cleartext JSON, or base64 of it, without echoing it.
+func readKeyset(text string) (*keyset.Handle, error) {
 	text = strings.TrimSpace(text)
 	js := []byte(text)
 	if !strings.HasPrefix(text, "{") {
@@ -60,6 +87,16 @@ func ParseKey(text string) (*Key, error) {
 	h, err := insecurecleartextkeyset.Read(keyset.NewJSONReader(bytes.NewReader(js)))
 	if err != nil {
 		return nil, errors.New("not a valid Tink JSON keyset")
+	}
+	return h, nil
+}
+
+// ParseKey reads a backup keyset: Tink cleartext JSON or base64 of it.
+// Errors never echo the text.
+func ParseKey(text string) (*Key, error) {
+	h, err := readKeyset(text)
+	if err != nil {
+		return nil, err
 	}
 	a, err := streamingaead.New(h)
 	if err != nil {
