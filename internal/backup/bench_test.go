@@ -59,7 +59,8 @@ func generate(b *testing.B, pool *pgxpool.Pool, table string, targetBytes int64)
 		require.NoError(b, pool.QueryRow(ctx, `SELECT pg_total_relation_size($1::regclass)`, table).Scan(&n))
 		return n
 	}
-	const batch = 100_000 // about 54 MB
+	// About 54 MB a batch, or less for a small target (two run at once).
+	batch := max(1000, min(100_000, targetBytes/540/8))
 	var next atomic.Int64
 	var done atomic.Bool
 	var wg sync.WaitGroup
@@ -232,7 +233,7 @@ func BenchmarkWriteDuringBackup(b *testing.B) {
 					var err error
 					if rng.IntN(2) == 0 {
 						id := maxID.Add(1)
-						_, err = pool.Exec(ctx, `INSERT INTO writes (id, n, note) VALUES ($1, 0, md5($1::text))`, id)
+						_, err = pool.Exec(ctx, `INSERT INTO writes (id, n, note) VALUES ($1::bigint, 0, md5($1::bigint::text))`, id)
 					} else {
 						id := 1 + rng.Int64N(maxID.Load())
 						_, err = pool.Exec(ctx, `UPDATE writes SET n = n + 1, updated_at = now() WHERE id = $1`, id)
