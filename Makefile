@@ -11,7 +11,8 @@ LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildTim
 .PHONY: run build test lint audit bench deps clean
 
 ## run: install missing system packages, build, and serve on :8080 with the embedded database
-run: deps build
+run: build
+	@scripts/install-deps.sh run
 	./$(BIN) serve
 
 ## build: compile bin/groundwork

@@ -2,7 +2,11 @@
 # Installs the system packages Groundwork's commands and tests need, when they
 # are missing. Idempotent: a machine that has everything is left untouched.
 # Uses apt-get as root (or through sudo); otherwise says what to install.
+#
+#   scripts/install-deps.sh run    what `make run` needs: PostgreSQL
+#   scripts/install-deps.sh        everything the tests and lint need too
 set -euo pipefail
+purpose=${1:-test}
 
 missing=()
 
@@ -11,6 +15,8 @@ have_pg() {
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
 }
 have_pg || missing+=(postgresql)
+
+if [ "$purpose" = test ]; then
 
 # Headless Chromium for the browser tests (cmd/groundwork/browser_test.go):
 # Debian's package, from apt; nothing downloads a browser.
@@ -27,6 +33,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 # and its tests: Debian's package.
 command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
 
+fi
+
 if ! command -v go >/dev/null 2>&1; then
   echo "install-deps: Go is not installed; install Go 1.26 or newer from your distribution or go.dev" >&2
   exit 1
@@ -34,10 +42,13 @@ fi
 
 # Node.js and npm for squawk, the migration linter (scripts/lint-migrations.sh):
 # Debian's packages; squawk itself is pinned in package.json / package-lock.json.
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ "$purpose" = test ]; then
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 
 install_squawk() {
+  [ "$purpose" = test ] || return 0
   cd "$(dirname "$0")/.."
   [ -x node_modules/.bin/squawk ] && return 0
   echo "install-deps: installing squawk (npm ci)" >&2
