@@ -149,6 +149,7 @@ type DecryptError struct {
 	PrimaryID uint32 // the keyset's primary key
 }
 
+// Error implements the error interface.
 func (e *DecryptError) Error() string {
 	switch {
 	case !e.HasPrefix:

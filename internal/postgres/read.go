@@ -58,6 +58,7 @@ type batchRows struct {
 	closed bool
 }
 
+// Close closes the rows, then the batch, which returns the connection.
 func (r *batchRows) Close() {
 	r.Rows.Close()
 	if !r.closed {
