@@ -20,6 +20,7 @@ import (
 const (
 	QueueDefault     = "default"
 	QueueMaintenance = "maintenance"
+	QueueBilling     = "billing" // Stripe webhook events and billing side effects (internal/billing)
 )
 
 // Config says how a River client is built.

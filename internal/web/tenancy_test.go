@@ -213,6 +213,13 @@ func TestRowLevelSecurityCoversEveryTenantTable(t *testing.T) {
 	require.NoError(t, err)
 	e.apiKey(acme.ID, "ci", gw.RoleMember)
 	e.contact(ownerScope, "Ada", "ada@acme.example")
+	require.NoError(t, postgres.InOrgTx(ctx, e.db.Runtime, acme.ID, func(tx pgx.Tx) error { // billing (internal/billing)
+		if _, err := tx.Exec(ctx, `INSERT INTO billing_accounts (org_id) VALUES ($1)`, acme.ID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO billing_outbox (org_id, key, kind) VALUES ($1, 'seed', 'seed')`, acme.ID)
+		return err
+	}))
 	outsider := e.user("outsider@other.example")
 	other, _ := e.org(outsider.ID, "Other")
 

@@ -1,0 +1,282 @@
+package billing
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/stripe/stripe-go/v85"
+
+	"github.com/groundwork-dev/groundwork/internal/gw"
+)
+
+// Access is how far an organisation may use the product.
+type Access string
+
+// Access levels, from most to least.
+const (
+	// AccessFull: everything the plan includes.
+	AccessFull Access = "full"
+	// AccessBanner: everything the plan includes, with a banner asking to
+	// fix a failed payment before the grace period ends.
+	AccessBanner Access = "full_with_banner"
+	// AccessReadOnly: restricted. The organisation's data is kept and can be
+	// read and exported, but nothing can be created or changed until billing
+	// is fixed.
+	AccessReadOnly Access = "read_only"
+)
+
+// rank orders access levels: a higher rank is more restricted.
+func (a Access) rank() int {
+	switch a {
+	case AccessFull:
+		return 0
+	case AccessBanner:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// Snapshot is what the application knows of an organisation's subscription:
+// the fields of billing_accounts that the worker copied from Stripe. The
+// zero Snapshot is an organisation without a subscription.
+type Snapshot struct {
+	// Status is Stripe's subscription status; "" when there is none.
+	Status stripe.SubscriptionStatus
+	// PriceID is the price of the subscription's item: the price Stripe
+	// shows the organisation subscribed (and, unless incomplete, paid) for.
+	PriceID string
+	// PendingPriceID is the price of a pending update made with
+	// payment_behavior=pending_if_incomplete: Stripe applies it only once
+	// its invoice is paid, so it grants nothing yet.
+	PendingPriceID string
+	// CurrentPeriodEnd is the end of the period paid for.
+	CurrentPeriodEnd time.Time
+	// CancelAtPeriodEnd says the subscription ends at CurrentPeriodEnd.
+	CancelAtPeriodEnd bool
+	// FirstPaymentFailedAt is when the first payment of the current dunning
+	// cycle failed, as stored when the failure was processed; zero when no
+	// payment is failing. The grace period is counted from it.
+	FirstPaymentFailedAt time.Time
+	// LatestInvoiceStatus is the status of the subscription's latest invoice.
+	LatestInvoiceStatus stripe.InvoiceStatus
+}
+
+// DefaultGraceDays is the grace period after a failed payment when
+// GROUNDWORK_BILLING_GRACE_DAYS is not set.
+const DefaultGraceDays = 7
+
+// GracePolicy says how long an organisation keeps full access after a
+// payment fails.
+type GracePolicy struct {
+	// GraceDays counts from Snapshot.FirstPaymentFailedAt; zero or less
+	// means DefaultGraceDays.
+	GraceDays int
+}
+
+func (p GracePolicy) period() time.Duration {
+	days := p.GraceDays
+	if days <= 0 {
+		days = DefaultGraceDays
+	}
+	return time.Duration(days) * 24 * time.Hour
+}
+
+// DisputeStatus is where the organisation's latest dispute stands.
+type DisputeStatus string
+
+// Dispute statuses. Stripe's many open states (warning_needs_response,
+// needs_response, under_review, ...) are folded into DisputeInquiry (a
+// warning_* state, no funds moved) and DisputeOpen.
+const (
+	DisputeNone    DisputeStatus = ""
+	DisputeInquiry DisputeStatus = "inquiry"
+	DisputeOpen    DisputeStatus = "open"
+	DisputeWon     DisputeStatus = "won"
+	DisputeLost    DisputeStatus = "lost"
+)
+
+// LostDisputePolicy says what a lost dispute does to the organisation.
+type LostDisputePolicy string
+
+// Lost dispute policies.
+const (
+	// LostDisputeRestrict makes the organisation read-only (the default).
+	LostDisputeRestrict LostDisputePolicy = ""
+	// LostDisputeKeep keeps the subscription's entitlements.
+	LostDisputeKeep LostDisputePolicy = "keep"
+	// LostDisputeFree drops the organisation to the free plan.
+	LostDisputeFree LostDisputePolicy = "free"
+)
+
+// DisputeState is the organisation's dispute flags (stored in
+// billing_accounts) with the configured policy for them.
+type DisputeState struct {
+	Status DisputeStatus
+	// FundsWithdrawn says Stripe took the disputed amount back from the
+	// balance (charge.dispute.funds_withdrawn).
+	FundsWithdrawn bool
+	// AllowWhileOpen keeps access while a dispute with funds withdrawn is
+	// open; by default the organisation is read-only until it is closed.
+	AllowWhileOpen bool
+	// OnLost is the policy for a lost dispute.
+	OnLost LostDisputePolicy
+}
+
+// Entitlements are what an organisation may do now.
+type Entitlements struct {
+	// Plan is the effective plan; Limits are its limits.
+	Plan   PlanID
+	Limits Limits
+	Access Access
+	// Reason says in a sentence why, for the billing page and the logs.
+	Reason string
+	// GraceEndsAt is when the grace period ends (or ended); zero outside dunning.
+	GraceEndsAt time.Time
+	// PendingPlan is the plan of an upgrade awaiting payment; "" if none.
+	PendingPlan PlanID
+}
+
+// Compute returns the entitlements of an organisation from its subscription
+// snapshot, the grace policy, its dispute state and the time. It is a pure
+// function: it reads no clock and no database, so event order and
+// duplicates cannot change its outcome once the snapshot is current.
+//
+// The rules, in order:
+//   - no subscription, canceled or incomplete_expired: the free plan;
+//   - incomplete (first payment not made): the free plan until it is paid;
+//   - active or trialing: the subscribed plan, and the free plan once a
+//     cancel_at_period_end subscription's period is over (in case the
+//     cancellation event is late); an upgrade pending payment grants nothing;
+//   - past_due: the plan with a banner until GraceDays after the stored
+//     first failure, read-only after;
+//   - unpaid (retries exhausted) or paused (trial ended without a payment
+//     method): read-only;
+//   - then disputes: one with funds withdrawn makes the organisation
+//     read-only unless AllowWhileOpen; lost applies OnLost; an inquiry or a
+//     won dispute changes nothing.
+//
+// A price the catalog does not know grants the free plan: a misconfigured
+// price must not grant more than was paid for.
+func (c *Catalog) Compute(s Snapshot, p GracePolicy, d DisputeState, now time.Time) Entitlements {
+	e := c.fromSubscription(s, p, now)
+	switch {
+	case d.Status == DisputeOpen && d.FundsWithdrawn && !d.AllowWhileOpen:
+		e.restrict("a payment is disputed and its funds were withdrawn")
+	case d.Status == DisputeLost && d.OnLost == LostDisputeRestrict:
+		e.restrict("a payment dispute was lost")
+	case d.Status == DisputeLost && d.OnLost == LostDisputeFree:
+		free := c.Free()
+		e.Plan, e.Limits, e.PendingPlan = free.ID, free.Limits, ""
+		e.Reason += "; a payment dispute was lost: free plan"
+	}
+	return e
+}
+
+// restrict makes e read-only, keeping the more restricted of the two.
+func (e *Entitlements) restrict(why string) {
+	if e.Access.rank() < AccessReadOnly.rank() {
+		e.Access = AccessReadOnly
+	}
+	e.Reason += "; " + why
+}
+
+func (c *Catalog) fromSubscription(s Snapshot, p GracePolicy, now time.Time) Entitlements {
+	free := func(reason string) Entitlements {
+		f := c.Free()
+		return Entitlements{Plan: f.ID, Limits: f.Limits, Access: AccessFull, Reason: reason}
+	}
+	paid := func(access Access, reason string) Entitlements {
+		plan, _, ok := c.ByPrice(s.PriceID)
+		if !ok {
+			return free(fmt.Sprintf("unknown Stripe price %q: free plan", s.PriceID))
+		}
+		e := Entitlements{Plan: plan.ID, Limits: plan.Limits, Access: access, Reason: reason}
+		if s.PendingPriceID != "" && s.PendingPriceID != s.PriceID {
+			if pending, _, ok := c.ByPrice(s.PendingPriceID); ok {
+				e.PendingPlan = pending.ID
+				e.Reason += fmt.Sprintf("; change to %s awaits payment", pending.Name)
+			}
+		}
+		return e
+	}
+
+	switch s.Status {
+	case "":
+		return free("no subscription")
+	case stripe.SubscriptionStatusCanceled:
+		return free("subscription canceled")
+	case stripe.SubscriptionStatusIncompleteExpired:
+		return free("first payment never completed")
+	case stripe.SubscriptionStatusIncomplete:
+		return free("first payment pending: the plan starts once it is paid")
+	case stripe.SubscriptionStatusActive, stripe.SubscriptionStatusTrialing:
+		if s.CancelAtPeriodEnd && !s.CurrentPeriodEnd.IsZero() && !now.Before(s.CurrentPeriodEnd) {
+			return free("subscription ended at period end")
+		}
+		reason := "subscription active"
+		if s.Status == stripe.SubscriptionStatusTrialing {
+			reason = "trial"
+		}
+		if s.CancelAtPeriodEnd {
+			reason += ", ends at period end"
+		}
+		return paid(AccessFull, reason)
+	case stripe.SubscriptionStatusPastDue:
+		if s.FirstPaymentFailedAt.IsZero() {
+			// The failure has not been recorded yet: grace has not started.
+			return paid(AccessBanner, "payment failed: grace period")
+		}
+		ends := s.FirstPaymentFailedAt.Add(p.period())
+		var e Entitlements
+		if now.Before(ends) {
+			e = paid(AccessBanner, "payment failed: grace period")
+		} else {
+			e = paid(AccessReadOnly, "payment failed and the grace period is over: read-only")
+		}
+		if e.Plan != PlanFree {
+			e.GraceEndsAt = ends
+		}
+		return e
+	case stripe.SubscriptionStatusUnpaid:
+		return paid(AccessReadOnly, "payment retries exhausted: read-only")
+	case stripe.SubscriptionStatusPaused:
+		return paid(AccessReadOnly, "subscription paused (trial ended without a payment method): read-only")
+	default:
+		return free(fmt.Sprintf("unknown subscription status %q: free plan", s.Status))
+	}
+}
+
+// BillingPath is the page that explains the organisation's plan and where
+// a limit can be raised; refusals point to it.
+const BillingPath = "/settings/billing"
+
+// CheckWrite refuses a change when the organisation is read-only.
+func (e Entitlements) CheckWrite() error {
+	if e.Access == AccessReadOnly {
+		return gw.Errorf(gw.EFORBIDDEN, "This organisation is read-only: %s. See %s.", e.Reason, BillingPath)
+	}
+	return nil
+}
+
+// CheckSeats refuses adding a member to an organisation with used seats.
+func (e Entitlements) CheckSeats(used int) error {
+	if err := e.CheckWrite(); err != nil {
+		return err
+	}
+	if used >= e.Limits.Seats {
+		return gw.Errorf(gw.EFORBIDDEN, "Your plan includes %d seats, all in use. Upgrade at %s.", e.Limits.Seats, BillingPath)
+	}
+	return nil
+}
+
+// CheckContacts refuses adding n contacts to an organisation holding used.
+func (e Entitlements) CheckContacts(used, n int) error {
+	if err := e.CheckWrite(); err != nil {
+		return err
+	}
+	if used+n > e.Limits.Contacts {
+		return gw.Errorf(gw.EFORBIDDEN, "Your plan includes %d contacts and %d are in use. Upgrade at %s.", e.Limits.Contacts, used, BillingPath)
+	}
+	return nil
+}

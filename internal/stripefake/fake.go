@@ -1,0 +1,648 @@
+// Package stripefake is a stateful, in-process fake of the subset of the Stripe
+// API that the billing module uses. It holds the truth (customers, checkout
+// sessions, subscriptions, invoices, charges, disputes, events), speaks Stripe's
+// wire format (form-encoded requests, JSON responses built from stripe-go's
+// types, so stripe-go's client decodes them), and emits webhook events signed
+// exactly like Stripe's.
+//
+// Time is a controllable clock (Advance); lifecycle transitions that Stripe
+// performs on its own (checkout completion, renewals, payment attempts,
+// dunning, disputes, trials) are driven by explicit test helpers.
+//
+// Every request is recorded (Requests) so its shape can be checked against
+// stripe-mock with CheckShapesAgainstStripeMock.
+//
+// # Proration
+//
+// Proration is computed deterministically, per subscription item, over the
+// current period [start, end) at the proration date d (start <= d < end):
+//
+//	remaining = end - d                 (seconds)
+//	period    = end - start             (seconds)
+//	credit    = -round(oldUnitAmount * oldQty * remaining / period)
+//	charge    = +round(newUnitAmount * newQty * remaining / period)
+//
+// where round is round-half-away-from-zero on integers. The preview
+// (POST /v1/invoices/create_preview with subscription_details[proration_date])
+// contains exactly those two lines per changed item, and an update with
+// proration_behavior=always_invoice and the same proration_date invoices
+// exactly the same lines, so the invoice total equals the preview total.
+// With proration_behavior=create_prorations the lines are kept as pending and
+// added to the next renewal invoice; with none nothing is prorated.
+// Tax is a flat Options.TaxBasisPoints on the subtotal (0 by default), reported
+// in total_taxes; the fake never recomputes an existing invoice.
+package stripefake
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v85"
+)
+
+// Price is a recurring price known to the fake.
+type Price struct {
+	ID         string
+	Product    string
+	UnitAmount int64  // in the currency's minor unit
+	Currency   string // default "eur"
+	Interval   string // "month" (default) or "year"
+}
+
+// Options configure a Server.
+type Options struct {
+	// Now is the initial clock value (default 2026-01-01T00:00:00Z).
+	Now time.Time
+	// Prices known to the fake; requests naming another price fail with 400.
+	// Default: price_basic_monthly (1000), price_pro_monthly (3000),
+	// price_basic_yearly (10000), price_pro_yearly (30000), all in eur.
+	Prices []Price
+	// RetriesExhausted is the subscription status ExhaustRetries leaves:
+	// "canceled" (default) or "unpaid".
+	RetriesExhausted string
+	// TaxBasisPoints is a flat tax rate applied to invoices (e.g. 2000 = 20%).
+	TaxBasisPoints int64
+	// RetryInterval is next_payment_attempt after a failure (default 72h).
+	RetryInterval time.Duration
+}
+
+// Request is one recorded API request.
+type Request struct {
+	Method         string
+	Path           string
+	Form           url.Values // body form for POST, query for GET/DELETE
+	IdempotencyKey string
+	StripeVersion  string
+}
+
+type idemEntry struct {
+	form   string
+	path   string
+	status int
+	body   []byte
+}
+
+type customerState struct {
+	obj      *stripe.Customer
+	hasPM    bool // has a default payment method
+	declines bool // automatic payment attempts fail
+}
+
+// Server is the fake. All methods are safe for concurrent use.
+type Server struct {
+	mu   sync.Mutex
+	opts Options
+	now  time.Time
+	seq  map[string]int
+
+	prices    map[string]Price
+	customers map[string]*customerState
+	sessions  map[string]*stripe.CheckoutSession
+	subs      map[string]*stripe.Subscription
+	invoices  map[string]*stripe.Invoice
+	charges   map[string]*stripe.Charge
+	disputes  map[string]*stripe.Dispute
+	// pending proration lines per subscription (create_prorations).
+	pendingLines map[string][]*stripe.InvoiceLineItem
+	// sub ID -> params of an update waiting for its invoice to be paid.
+	pendingUpdates map[string]pendingUpdate
+
+	events    []*stripe.Event
+	delivered map[string]bool // url + " " + event ID
+	idem      map[string]idemEntry
+	requests  []Request
+
+	handler http.Handler
+	ts      *httptest.Server
+}
+
+type pendingUpdate struct {
+	invoice string
+	items   []itemChange
+}
+
+type itemChange struct {
+	itemID string
+	price  string
+	qty    int64
+}
+
+// New returns a fake with the given options. Serve it with Start, or use it
+// directly as an http.Handler.
+func New(opts Options) *Server {
+	if opts.Now.IsZero() {
+		opts.Now = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if opts.RetriesExhausted == "" {
+		opts.RetriesExhausted = "canceled"
+	}
+	if opts.RetryInterval == 0 {
+		opts.RetryInterval = 72 * time.Hour
+	}
+	if opts.Prices == nil {
+		opts.Prices = []Price{
+			{ID: "price_basic_monthly", Product: "prod_basic", UnitAmount: 1000},
+			{ID: "price_pro_monthly", Product: "prod_pro", UnitAmount: 3000},
+			{ID: "price_basic_yearly", Product: "prod_basic", UnitAmount: 10000, Interval: "year"},
+			{ID: "price_pro_yearly", Product: "prod_pro", UnitAmount: 30000, Interval: "year"},
+		}
+	}
+	s := &Server{
+		opts: opts, now: opts.Now.UTC().Truncate(time.Second), seq: map[string]int{},
+		prices: map[string]Price{}, customers: map[string]*customerState{},
+		sessions: map[string]*stripe.CheckoutSession{}, subs: map[string]*stripe.Subscription{},
+		invoices: map[string]*stripe.Invoice{}, charges: map[string]*stripe.Charge{},
+		disputes: map[string]*stripe.Dispute{}, pendingLines: map[string][]*stripe.InvoiceLineItem{},
+		pendingUpdates: map[string]pendingUpdate{},
+		delivered:      map[string]bool{}, idem: map[string]idemEntry{},
+	}
+	for _, p := range opts.Prices {
+		if p.Currency == "" {
+			p.Currency = "eur"
+		}
+		if p.Interval == "" {
+			p.Interval = "month"
+		}
+		s.prices[p.ID] = p
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/customers", s.createCustomer)
+	mux.HandleFunc("GET /v1/customers/{id}", s.getter("customer"))
+	mux.HandleFunc("POST /v1/checkout/sessions", s.createSession)
+	mux.HandleFunc("GET /v1/checkout/sessions/{id}", s.getter("checkout.session"))
+	mux.HandleFunc("GET /v1/subscriptions/{id}", s.getter("subscription"))
+	mux.HandleFunc("POST /v1/subscriptions/{id}", s.updateSubscription)
+	mux.HandleFunc("DELETE /v1/subscriptions/{id}", s.cancelSubscription)
+	mux.HandleFunc("GET /v1/invoices/{id}", s.getter("invoice"))
+	mux.HandleFunc("POST /v1/invoices/create_preview", s.createPreview)
+	mux.HandleFunc("GET /v1/disputes/{id}", s.getter("dispute"))
+	mux.HandleFunc("GET /v1/charges/{id}", s.getter("charge"))
+	mux.HandleFunc("GET /v1/events", s.listEvents)
+	mux.HandleFunc("GET /v1/events/{id}", s.getter("event"))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErr(w, http.StatusNotFound, "invalid_request_error", "Unrecognized request URL ("+r.Method+": "+r.URL.Path+") in stripefake.")
+	})
+	s.handler = mux
+	return s
+}
+
+// Start serves the fake on a loopback httptest server closed at test cleanup.
+func (s *Server) Start(t testing.TB) *Server {
+	t.Helper()
+	s.ts = httptest.NewServer(s)
+	t.Cleanup(s.ts.Close)
+	return s
+}
+
+// URL is the base URL to give stripe-go (BackendConfig.URL); empty before Start.
+func (s *Server) URL() string {
+	if s.ts == nil {
+		return ""
+	}
+	return s.ts.URL
+}
+
+// Client returns a stripe-go client talking to the started fake.
+func (s *Server) Client() *stripe.Client {
+	b := stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{
+		URL:               stripe.String(s.URL()),
+		MaxNetworkRetries: stripe.Int64(0),
+		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
+	})
+	return stripe.NewClient("sk_test_fake", stripe.WithBackends(&stripe.Backends{API: b, Connect: b, Uploads: b, MeterEvents: b}))
+}
+
+// Now returns the fake's clock.
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now
+}
+
+// Advance moves the clock forward by d.
+func (s *Server) Advance(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = s.now.Add(d)
+}
+
+// Requests returns a copy of every request received so far.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// Events returns all events, oldest first.
+func (s *Server) Events() []*stripe.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*stripe.Event(nil), s.events...)
+}
+
+// EventTypes returns the types of all events, oldest first.
+func (s *Server) EventTypes() []string {
+	var out []string
+	for _, e := range s.Events() {
+		out = append(out, string(e.Type))
+	}
+	return out
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	var form url.Values
+	var err error
+	if r.Method == http.MethodPost {
+		form, err = url.ParseQuery(string(body))
+	} else {
+		form, err = url.ParseQuery(r.URL.RawQuery)
+	}
+	if err != nil {
+		writeErr(w, 400, "invalid_request_error", "malformed form body")
+		return
+	}
+	r.Form = form
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+		writeErr(w, 401, "invalid_request_error", "You did not provide an API key.")
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	s.mu.Lock()
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Form: form,
+		IdempotencyKey: key, StripeVersion: r.Header.Get("Stripe-Version")})
+	if r.Method == http.MethodPost && key != "" {
+		if e, ok := s.idem[key]; ok {
+			s.mu.Unlock()
+			if e.form != form.Encode() || e.path != r.URL.Path {
+				writeErr(w, 400, "idempotency_error", "Keys for idempotent requests can only be used with the same parameters they were first used with.")
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Idempotent-Replayed", "true")
+			w.WriteHeader(e.status)
+			_, _ = w.Write(e.body)
+			return
+		}
+	}
+	s.mu.Unlock()
+	rec := httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, r)
+	if r.Method == http.MethodPost && key != "" && rec.Code < 500 {
+		s.mu.Lock()
+		s.idem[key] = idemEntry{form: form.Encode(), path: r.URL.Path, status: rec.Code, body: rec.Body.Bytes()}
+		s.mu.Unlock()
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// ---- rendering ----
+
+type refSpec struct{ path, kind string }
+
+var refs = map[string][]refSpec{
+	"checkout.session": {{"customer", "customer"}, {"subscription", "subscription"}, {"invoice", "invoice"}},
+	"subscription":     {{"customer", "customer"}, {"latest_invoice", "invoice"}},
+	"invoice":          {{"customer", "customer"}, {"parent.subscription_details.subscription", "subscription"}},
+	"charge":           {{"customer", "customer"}},
+	"dispute":          {{"charge", "charge"}},
+}
+
+func (s *Server) lookup(kind, id string) any {
+	var v any
+	switch kind {
+	case "customer":
+		if c := s.customers[id]; c != nil {
+			v = c.obj
+		}
+	case "checkout.session":
+		v = s.sessions[id]
+	case "subscription":
+		v = s.subs[id]
+	case "invoice":
+		v = s.invoices[id]
+	case "charge":
+		v = s.charges[id]
+	case "dispute":
+		v = s.disputes[id]
+	case "event":
+		for _, e := range s.events {
+			if e.ID == id {
+				return e
+			}
+		}
+	}
+	if reflect.ValueOf(v).IsNil() {
+		return nil
+	}
+	return v
+}
+
+// render turns a stored object into Stripe's JSON shape: references collapse
+// to IDs unless named in expand (dotted paths, e.g. "latest_invoice").
+func (s *Server) render(kind string, obj any, expand []string) map[string]any {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		panic(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		panic(err)
+	}
+	for _, r := range refs[kind] {
+		parts := strings.Split(r.path, ".")
+		parent := m
+		for _, p := range parts[:len(parts)-1] {
+			next, _ := parent[p].(map[string]any)
+			if next == nil {
+				parent = nil
+				break
+			}
+			parent = next
+		}
+		if parent == nil {
+			continue
+		}
+		leaf := parts[len(parts)-1]
+		ref, _ := parent[leaf].(map[string]any)
+		if ref == nil {
+			continue
+		}
+		id, _ := ref["id"].(string)
+		var sub []string
+		expanded := false
+		for _, e := range expand {
+			if e == r.path {
+				expanded = true
+			} else if strings.HasPrefix(e, r.path+".") {
+				expanded = true
+				sub = append(sub, strings.TrimPrefix(e, r.path+"."))
+			}
+		}
+		if full := s.lookup(r.kind, id); expanded && full != nil {
+			parent[leaf] = s.render(r.kind, full, sub)
+		} else {
+			parent[leaf] = id
+		}
+	}
+	return m
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", "req_fake")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, status int, typ, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]any{"type": typ, "message": msg}})
+}
+
+func (s *Server) newID(prefix string) string {
+	s.seq[prefix]++
+	return fmt.Sprintf("%s_fake%06d", prefix, s.seq[prefix])
+}
+
+func (s *Server) unix() int64 { return s.now.Unix() }
+
+func formList(f url.Values, prefix string) []string {
+	var out []string
+	for i := 0; ; i++ {
+		v, ok := f[fmt.Sprintf("%s[%d]", prefix, i)]
+		if !ok {
+			break
+		}
+		out = append(out, v[0])
+	}
+	return append(out, f[prefix+"[]"]...)
+}
+
+func formInt(f url.Values, key string) (int64, bool) {
+	v := f.Get(key)
+	if v == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil
+}
+
+func (s *Server) getter(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		obj := s.lookup(kind, r.PathValue("id"))
+		if obj == nil {
+			writeErr(w, 404, "invalid_request_error", fmt.Sprintf("No such %s: '%s'", kind, r.PathValue("id")))
+			return
+		}
+		if kind == "event" {
+			writeJSON(w, 200, obj)
+			return
+		}
+		writeJSON(w, 200, s.render(kind, obj, formList(r.Form, "expand")))
+	}
+}
+
+// ---- customers ----
+
+func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := r.Form
+	c := &stripe.Customer{ID: s.newID("cus"), Object: "customer", Created: s.unix(),
+		Email: f.Get("email"), Name: f.Get("name"), Metadata: map[string]string{}}
+	for k, v := range f {
+		if strings.HasPrefix(k, "metadata[") && strings.HasSuffix(k, "]") {
+			c.Metadata[k[len("metadata["):len(k)-1]] = v[0]
+		}
+	}
+	s.customers[c.ID] = &customerState{obj: c}
+	s.emit("customer.created", "customer", c, nil)
+	writeJSON(w, 200, s.render("customer", c, nil))
+}
+
+// ---- checkout sessions ----
+
+func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := r.Form
+	if f.Get("mode") != "subscription" {
+		writeErr(w, 400, "invalid_request_error", "stripefake supports only mode=subscription")
+		return
+	}
+	cus := f.Get("customer")
+	if cus != "" && s.customers[cus] == nil {
+		writeErr(w, 400, "invalid_request_error", "No such customer: '"+cus+"'")
+		return
+	}
+	price := f.Get("line_items[0][price]")
+	if _, ok := s.prices[price]; !ok {
+		writeErr(w, 400, "invalid_request_error", "No such price: '"+price+"'")
+		return
+	}
+	cs := &stripe.CheckoutSession{ID: s.newID("cs_test"), Object: "checkout.session", Created: s.unix(),
+		ExpiresAt: s.now.Add(24 * time.Hour).Unix(), Mode: stripe.CheckoutSessionModeSubscription,
+		Status: stripe.CheckoutSessionStatusOpen, PaymentStatus: stripe.CheckoutSessionPaymentStatusUnpaid,
+		ClientReferenceID: f.Get("client_reference_id"), SuccessURL: f.Get("success_url"), CancelURL: f.Get("cancel_url"),
+		AutomaticTax:             &stripe.CheckoutSessionAutomaticTax{Enabled: f.Get("automatic_tax[enabled]") == "true"},
+		TaxIDCollection:          &stripe.CheckoutSessionTaxIDCollection{Enabled: f.Get("tax_id_collection[enabled]") == "true"},
+		BillingAddressCollection: stripe.CheckoutSessionBillingAddressCollection(f.Get("billing_address_collection")),
+		Metadata:                 map[string]string{"stripefake_price": price},
+	}
+	if q, ok := formInt(f, "line_items[0][quantity]"); ok {
+		cs.Metadata["stripefake_quantity"] = strconv.FormatInt(q, 10)
+	}
+	if cus != "" {
+		cs.Customer = &stripe.Customer{ID: cus}
+	}
+	if d, ok := formInt(f, "subscription_data[trial_period_days]"); ok {
+		cs.Metadata["stripefake_trial_days"] = strconv.FormatInt(d, 10)
+	}
+	cs.URL = "https://checkout.stripe.test/c/pay/" + cs.ID
+	s.sessions[cs.ID] = cs
+	writeJSON(w, 200, s.render("checkout.session", cs, formList(f, "expand")))
+}
+
+// ---- events ----
+
+// emit appends an event carrying a snapshot of obj. prev, when non-nil, is
+// the rendered object before the change (for previous_attributes).
+func (s *Server) emit(typ, kind string, obj any, prev map[string]any) {
+	cur := s.render(kind, obj, nil)
+	raw, _ := json.Marshal(cur)
+	data := &stripe.EventData{Raw: raw, Object: cur}
+	if prev != nil {
+		data.PreviousAttributes = map[string]any{}
+		for k, v := range prev {
+			if !reflect.DeepEqual(cur[k], v) {
+				data.PreviousAttributes[k] = v
+			}
+		}
+	}
+	e := &stripe.Event{ID: s.newID("evt"), Object: "event", APIVersion: stripe.APIVersion,
+		Created: s.unix(), Type: stripe.EventType(typ), Data: data, PendingWebhooks: 1,
+		Request: &stripe.EventRequest{}}
+	s.events = append(s.events, e)
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := r.Form
+	limit, ok := formInt(f, "limit")
+	if !ok || limit <= 0 || limit > 100 {
+		limit = 10
+	}
+	types := formList(f, "types")
+	if t := f.Get("type"); t != "" {
+		types = append(types, t)
+	}
+	gte, hasGte := formInt(f, "created[gte]")
+	after := f.Get("starting_after")
+	var out []*stripe.Event
+	skipping := after != ""
+	more := false
+	for i := len(s.events) - 1; i >= 0; i-- { // newest first, like Stripe
+		e := s.events[i]
+		if skipping {
+			if e.ID == after {
+				skipping = false
+			}
+			continue
+		}
+		if hasGte && e.Created < gte {
+			continue
+		}
+		if len(types) > 0 && !matchType(types, string(e.Type)) {
+			continue
+		}
+		if int64(len(out)) == limit {
+			more = true
+			break
+		}
+		out = append(out, e)
+	}
+	if out == nil {
+		out = []*stripe.Event{}
+	}
+	writeJSON(w, 200, map[string]any{"object": "list", "url": "/v1/events", "has_more": more, "data": out})
+}
+
+func matchType(types []string, t string) bool {
+	for _, p := range types {
+		if p == t || (strings.HasSuffix(p, ".*") && strings.HasPrefix(t, strings.TrimSuffix(p, "*"))) {
+			return true
+		}
+	}
+	return false
+}
+
+// ---- state accessors for tests ----
+
+// Subscription returns a copy of the stored subscription (nil if unknown).
+func (s *Server) Subscription(id string) *stripe.Subscription {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return clone(s.subs[id])
+}
+
+// Invoice returns a copy of the stored invoice (nil if unknown).
+func (s *Server) Invoice(id string) *stripe.Invoice {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return clone(s.invoices[id])
+}
+
+// Dispute returns a copy of the stored dispute (nil if unknown).
+func (s *Server) Dispute(id string) *stripe.Dispute {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return clone(s.disputes[id])
+}
+
+// Subscriptions returns the IDs of all subscriptions, sorted.
+func (s *Server) Subscriptions() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for id := range s.subs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// CustomerCount returns how many customers exist.
+func (s *Server) CustomerCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.customers)
+}
+
+func clone[T any](v *T) *T {
+	if v == nil {
+		return nil
+	}
+	b, _ := json.Marshal(v)
+	var out T
+	_ = json.NewDecoder(bytes.NewReader(b)).Decode(&out)
+	return &out
+}

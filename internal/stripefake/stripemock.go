@@ -1,0 +1,154 @@
+package stripefake
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v85"
+)
+
+// StripeMockVersion is the stripe-mock pinned in tools/go.mod.
+const StripeMockVersion = "v0.203.0"
+
+// repoRoot walks up from the working directory to the directory holding
+// tools/go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "tools", "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("tools/go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// StartStripeMock builds (via `go tool -modfile=<repo>/tools/go.mod`) and
+// starts stripe-mock on a free loopback port, stopping it at cleanup. It
+// returns the base URL. When stripe-mock cannot start the test is skipped,
+// unless CI is set, in which case it fails.
+func StartStripeMock(t testing.TB) string {
+	t.Helper()
+	unavailable := func(format string, args ...any) {
+		t.Helper()
+		msg := fmt.Sprintf("stripe-mock unavailable: "+format, args...)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg + " (set CI to make this a failure)")
+	}
+	root, err := repoRoot()
+	if err != nil {
+		unavailable("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	// `go tool -n` builds the pinned tool and prints its path, so the test
+	// owns the stripe-mock process itself (no `go` parent to outlive).
+	out, err := exec.CommandContext(ctx, "go", "tool", "-n", "-modfile="+filepath.Join(root, "tools", "go.mod"), "stripe-mock").Output()
+	if err != nil {
+		unavailable("go tool -n stripe-mock: %v", err)
+	}
+	bin := strings.TrimSpace(string(out))
+	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:", "-https-addr", "127.0.0.1:")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		unavailable("%v", err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		unavailable("start %s: %v", bin, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "Listening for HTTP at address: "); ok {
+				addr <- a
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case a := <-addr:
+		base := "http://" + a
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if resp, err := http.Get(base + "/v1/customers"); err == nil {
+				_ = resp.Body.Close()
+				return base
+			}
+		}
+		unavailable("%s never answered", base)
+	case <-time.After(30 * time.Second):
+		unavailable("no listening address printed within 30s")
+	}
+	return ""
+}
+
+// CheckShapesAgainstStripeMock replays every recorded request against
+// stripe-mock (which validates parameters against Stripe's OpenAPI spec) and
+// fails the test for each one stripe-mock rejects (4xx), e.g. an unknown or
+// malformed parameter. Requests are replayed raw: same method, path and form.
+func CheckShapesAgainstStripeMock(t testing.TB, reqs []Request) {
+	t.Helper()
+	for _, err := range ShapeErrors(StartStripeMock(t), reqs) {
+		t.Error(err)
+	}
+}
+
+// ShapeErrors replays reqs against the stripe-mock at base and returns one
+// error per request it rejects.
+func ShapeErrors(base string, reqs []Request) []error {
+	var errs []error
+	for _, r := range reqs {
+		var body io.Reader
+		target := base + r.Path
+		enc := r.Form.Encode()
+		if r.Method == http.MethodPost {
+			body = strings.NewReader(enc)
+		} else if enc != "" {
+			target += "?" + enc
+		}
+		req, err := http.NewRequest(r.Method, target, body)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		req.Header.Set("Authorization", "Bearer sk_test_123")
+		req.Header.Set("Stripe-Version", stripe.APIVersion)
+		if r.Method == http.MethodPost {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("stripe-mock %s %s: %w", r.Method, r.Path, err))
+			continue
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		_ = resp.Body.Close()
+		if resp.StatusCode >= 400 {
+			errs = append(errs, fmt.Errorf("stripe-mock rejected %s %s (form %s): %d %s", r.Method, r.Path, enc, resp.StatusCode, msg))
+		}
+	}
+	return errs
+}
