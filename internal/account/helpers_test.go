@@ -13,6 +13,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/account"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
 	"github.com/groundwork-dev/groundwork/internal/pgtest"
@@ -21,24 +22,6 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 const baseURL = "https://app.example.com"
-
-// testClock is a gw.Clock that tests move by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // fakeOwnedOrgs answers SolelyOwnedOrgs with a fixed list.
 type fakeOwnedOrgs struct {
@@ -64,7 +47,7 @@ type bundle struct {
 	svc   *account.Service
 	db    *pgtest.DB
 	mail  *mailtest.Server
-	clock *testClock
+	clock *gwtest.Clock
 	owned *fakeOwnedOrgs
 	keys  *crypto.Keyring
 }
@@ -75,7 +58,7 @@ func setup(t *testing.T) *bundle {
 	srv := mailtest.Start(t)
 	sender, err := mail.NewSMTP(srv.URL(), "Groundwork <no-reply@example.com>")
 	require.NoError(t, err)
-	clock := &testClock{now: time.Now().UTC().Truncate(time.Second)}
+	clock := gwtest.NewClock(time.Now().UTC().Truncate(time.Second))
 	keys, err := crypto.GenerateKeyring()
 	require.NoError(t, err)
 	svc := account.NewService(db.Runtime, keys, sender, clock, account.Config{BaseURL: baseURL + "/"}, nil)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 	"github.com/groundwork-dev/groundwork/internal/pgtest"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // clock, and a member of one organisation.
 type testBundle struct {
 	db     *pgtest.DB
-	clock  *testClock
+	clock  *gwtest.Clock
 	keys   *crypto.Keyring
 	svc    *Service
 	member gw.Scope
@@ -33,7 +33,7 @@ type testBundle struct {
 func setup(t testing.TB) *testBundle {
 	t.Helper()
 	db := pgtest.New(t)
-	clock := &testClock{now: time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)}
+	clock := gwtest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC))
 	keys, err := crypto.GenerateKeyring()
 	require.NoError(t, err)
 	return &testBundle{db: db, clock: clock, keys: keys, svc: NewService(db.Runtime, keys, clock), member: newOrg(t, db, gw.RoleMember)}
@@ -59,24 +59,6 @@ func (b *testBundle) create(t testing.TB, scope gw.Scope, name string, mods ...f
 	c, err := b.svc.Create(context.Background(), scope, in)
 	require.NoError(t, err)
 	return c
-}
-
-// testClock is a gw.Clock the test moves by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // requireCode asserts that err is a kernel error with code.

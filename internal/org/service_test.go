@@ -11,30 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/pgtest"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// fakeClock is a gw.Clock that tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // fakeMailer is a mail.Sender that keeps what it is given.
 type fakeMailer struct {
@@ -66,14 +49,14 @@ func (m *fakeMailer) last(t *testing.T) mail.Message {
 type bundle struct {
 	db    *pgtest.DB
 	svc   *Service
-	clock *fakeClock
+	clock *gwtest.Clock
 	mail  *fakeMailer
 }
 
 func setup(t testing.TB) *bundle {
 	t.Helper()
 	db := pgtest.New(t)
-	b := &bundle{db: db, clock: &fakeClock{now: time.Now().Truncate(time.Second)}, mail: &fakeMailer{}}
+	b := &bundle{db: db, clock: gwtest.NewClock(time.Now().Truncate(time.Second)), mail: &fakeMailer{}}
 	b.svc = NewService(db.Runtime, b.mail, b.clock, Config{BaseURL: "https://app.example.com/"},
 		slog.New(slog.NewTextHandler(t.Output(), nil)))
 	return b

@@ -74,14 +74,20 @@ func listParams(r *http.Request) (contacts.ListParams, error) {
 	return p, nil
 }
 
+// listContacts lists the page of contacts the query string asks for, in
+// the caller's organisation; the API and the page share it.
+func (s *server) listContacts(r *http.Request) (contacts.ListParams, contacts.Page, error) {
+	p, err := listParams(r)
+	if err != nil {
+		return p, contacts.Page{}, err
+	}
+	page, err := s.d.Contacts.List(r.Context(), gw.ScopeFrom(r.Context()), p)
+	return p, page, err
+}
+
 func (s *server) apiListContacts() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := listParams(r)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		page, err := s.d.Contacts.List(r.Context(), gw.ScopeFrom(r.Context()), p)
+		_, page, err := s.listContacts(r)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -162,12 +168,7 @@ type contactsPage struct {
 
 func (s *server) pageContacts() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := listParams(r)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		list, err := s.d.Contacts.List(r.Context(), gw.ScopeFrom(r.Context()), p)
+		p, list, err := s.listContacts(r)
 		if err != nil {
 			s.fail(w, r, err)
 			return
