@@ -284,7 +284,14 @@ func (l *Local) readLog(offset int64) string {
 // stop stops the postmaster with pg_ctl in the given shutdown mode, falling
 // back to an immediate shutdown when a fast one does not finish.
 func (l *Local) stop(ctx context.Context, mode string) error {
+	pid, _, _ := l.runningPostmaster()
 	out, err := l.command(ctx, "pg_ctl", "stop", "-w", "-t", "60", "-s", "-m", mode, "-D", l.layout.pgdata).CombinedOutput()
+	if err == nil {
+		// The postmaster removes postmaster.pid, on which pg_ctl waits, just
+		// before it exits: wait for the process itself, so that a stopped
+		// cluster has no server process left.
+		waitExited(ctx, pid, 10*time.Second)
+	}
 	if err != nil && mode != "immediate" {
 		if pid, _, _ := l.runningPostmaster(); pid > 0 {
 			l.logger.Warn("PostgreSQL did not stop; stopping it immediately", "pid", pid, "error", summary(string(out), err))
@@ -423,4 +430,13 @@ func processTag(line string) string {
 		return ""
 	}
 	return line[open : end+1]
+}
+
+// waitExited waits up to timeout until pid is no longer a PostgreSQL server
+// process (gone, or a zombie waiting to be reaped by its parent).
+func waitExited(ctx context.Context, pid int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for pid > 0 && postgresProcess(pid) == processPostgres && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
 }
