@@ -125,6 +125,9 @@ type DisputeState struct {
 
 // Entitlements are what an organisation may do now.
 type Entitlements struct {
+	// OrgID is the organisation; refusals point to its billing page. It is
+	// set by Policy (Compute leaves it empty).
+	OrgID string
 	// Plan is the effective plan; Limits are its limits.
 	Plan   PlanID
 	Limits Limits
@@ -247,14 +250,21 @@ func (c *Catalog) fromSubscription(s Snapshot, p GracePolicy, now time.Time) Ent
 	}
 }
 
-// BillingPath is the page that explains the organisation's plan and where
-// a limit can be raised; refusals point to it.
-const BillingPath = "/settings/billing"
+// BillingPage is the path of the organisation's billing page, which shows
+// its plan and where a limit can be raised; refusals point to it.
+func BillingPage(orgID string) string { return "/o/" + orgID + "/billing" }
+
+func (e Entitlements) billingPage() string {
+	if e.OrgID == "" {
+		return "the organisation's billing page"
+	}
+	return BillingPage(e.OrgID)
+}
 
 // CheckWrite refuses a change when the organisation is read-only.
 func (e Entitlements) CheckWrite() error {
 	if e.Access == AccessReadOnly {
-		return gw.Errorf(gw.EFORBIDDEN, "This organisation is read-only: %s. See %s.", e.Reason, BillingPath)
+		return gw.Errorf(gw.EFORBIDDEN, "This organisation is read-only: %s. See %s.", e.Reason, e.billingPage())
 	}
 	return nil
 }
@@ -265,7 +275,7 @@ func (e Entitlements) CheckSeats(used int) error {
 		return err
 	}
 	if used >= e.Limits.Seats {
-		return gw.Errorf(gw.EFORBIDDEN, "Your plan includes %d seats, all in use. Upgrade at %s.", e.Limits.Seats, BillingPath)
+		return gw.Errorf(gw.EFORBIDDEN, "Your plan includes %d seats, all in use. Upgrade at %s.", e.Limits.Seats, e.billingPage())
 	}
 	return nil
 }
@@ -276,7 +286,7 @@ func (e Entitlements) CheckContacts(used, n int) error {
 		return err
 	}
 	if used+n > e.Limits.Contacts {
-		return gw.Errorf(gw.EFORBIDDEN, "Your plan includes %d contacts and %d are in use. Upgrade at %s.", e.Limits.Contacts, used, BillingPath)
+		return gw.Errorf(gw.EFORBIDDEN, "Your plan includes %d contacts and %d are in use. Upgrade at %s.", e.Limits.Contacts, used, e.billingPage())
 	}
 	return nil
 }

@@ -176,7 +176,9 @@ func TestEntitlementChecks(t *testing.T) {
 	t.Parallel()
 	c := testCatalog(t)
 	free := c.Compute(Snapshot{}, GracePolicy{}, DisputeState{}, time.Now())
+	free.OrgID = "0190a0b0-0000-7000-8000-000000000001"
 	readOnly := c.Compute(Snapshot{}, GracePolicy{}, DisputeState{Status: DisputeLost}, time.Now())
+	readOnly.OrgID = free.OrgID
 
 	for _, tc := range []struct {
 		name string
@@ -199,7 +201,7 @@ func TestEntitlementChecks(t *testing.T) {
 			require.Equal(t, gw.EFORBIDDEN, gw.ErrorCode(tc.err))
 			msg := gw.ErrorMessage(tc.err)
 			require.Contains(t, msg, tc.msg)
-			require.True(t, strings.Contains(msg, BillingPath), "points to the billing page: %s", msg)
+			require.True(t, strings.Contains(msg, BillingPage(free.OrgID)), "points to the billing page: %s", msg)
 		})
 	}
 }

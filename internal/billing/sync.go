@@ -56,7 +56,8 @@ type SyncerConfig struct {
 // Whatever the event order, duplicates or concurrency, the stored state is
 // what Stripe shows at the last sync.
 type Syncer struct {
-	cfg SyncerConfig
+	cfg    SyncerConfig
+	policy *Policy
 }
 
 // NewSyncer returns a Syncer.
@@ -67,7 +68,8 @@ func NewSyncer(cfg SyncerConfig) (*Syncer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Syncer{cfg: cfg}, nil
+	return &Syncer{cfg: cfg, policy: &Policy{Catalog: cfg.Catalog, Grace: cfg.Grace,
+		DisputeAllowWhileOpen: cfg.DisputeAllowWhileOpen, DisputeOnLost: cfg.DisputeOnLost, Now: cfg.Now}}, nil
 }
 
 // Account is an organisation's stored billing state.
@@ -149,11 +151,10 @@ func (s *Syncer) Entitlements(ctx context.Context, orgID string) (Entitlements, 
 	return s.compute(a), nil
 }
 
-func (s *Syncer) compute(a Account) Entitlements {
-	d := a.Dispute
-	d.AllowWhileOpen, d.OnLost = s.cfg.DisputeAllowWhileOpen, s.cfg.DisputeOnLost
-	return s.cfg.Catalog.Compute(a.Snapshot, s.cfg.Grace, d, s.cfg.Now())
-}
+func (s *Syncer) compute(a Account) Entitlements { return s.policy.Of(a) }
+
+// Policy returns the policy the Syncer computes entitlements with.
+func (s *Syncer) Policy() *Policy { return s.policy }
 
 func loadAccount(ctx context.Context, tx pgx.Tx, orgID string, lock bool) (Account, error) {
 	q := `SELECT coalesce(stripe_customer_id, ''), subscription_id, status, price_id, pending_price_id,
