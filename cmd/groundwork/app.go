@@ -24,6 +24,8 @@ type services struct {
 	orgs     *org.Service
 	contacts *contacts.Service
 	audit    *audit.Service
+	// billing is nil when Stripe is not configured.
+	billing *billingParts
 	// keys encrypt sensitive fields; its tables are the modules that
 	// store them, for key rotation.
 	keys   *crypto.Keyring
@@ -54,12 +56,24 @@ func newServices(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger) (*s
 		return nil, err
 	}
 	clock := gw.SystemClock{}
-	orgs := org.NewService(pool, mailer, clock, org.Config{BaseURL: cfg.BaseURL}, logger)
+	bill, err := newBilling(pool, cfg, mailer, logger)
+	if err != nil {
+		return nil, err
+	}
+	orgCfg := org.Config{BaseURL: cfg.BaseURL}
+	if bill != nil {
+		orgCfg.Entitlements = bill.policy
+	}
+	orgs := org.NewService(pool, mailer, clock, orgCfg, logger)
 	accounts := account.NewService(pool, keys, mailer, clock, account.Config{BaseURL: cfg.BaseURL}, logger)
 	accounts.SetOwnedOrgs(orgs)
 	contactsSvc := contacts.NewService(pool, keys, clock)
+	if bill != nil {
+		contactsSvc.WithEntitlements(bill.policy)
+		bill.notifier.Contacts = orgs.BillingContacts
+	}
 	return &services{accounts: accounts, orgs: orgs, contacts: contactsSvc,
-		audit: audit.NewService(pool, org.CanReadAudit),
+		audit: audit.NewService(pool, org.CanReadAudit), billing: bill,
 		keys:  keys, tables: []crypto.Table{contactsSvc, accounts}}, nil
 }
 

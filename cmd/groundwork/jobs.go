@@ -40,7 +40,7 @@ func newJobClient(pool *pgxpool.Pool, svc *services, cfg config.Config, logger *
 	})
 	river.AddWorker(workers, &account.PruneSessionsWorker{Accounts: svc.accounts})
 	river.AddWorker(workers, &crypto.ReencryptWorker{Keys: svc.keys, Tables: svc.tables, Logger: logger})
-	periodic := slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs())
+	periodic := slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs(), svc.billing.addJobs(workers, cfg, reporter))
 	if db != nil {
 		if backups, _, err := newBackups(context.Background(), cfg, logger); err != nil {
 			logger.Error("backup jobs disabled", "error", err)
@@ -51,15 +51,24 @@ func newJobClient(pool *pgxpool.Pool, svc *services, cfg config.Config, logger *
 			periodic = append(periodic, backup.PeriodicJobs(cfg.BackupInterval, cfg.BackupRehearsalInterval)...)
 		}
 	}
-	return jobs.NewClient(pool, jobs.Config{
+	billingWorkers := 0
+	if svc.billing != nil {
+		billingWorkers = cfg.Billing.Workers
+	}
+	client, err := jobs.NewClient(pool, jobs.Config{
 		Work:               work,
 		DefaultWorkers:     cfg.DefaultWorkers,
 		MaintenanceWorkers: cfg.MaintenanceWorkers,
+		BillingWorkers:     billingWorkers,
 		Workers:            workers,
 		Periodic:           periodic,
 		Logger:             logger,
 		Errors:             reporter,
 	})
+	if err == nil && svc.billing != nil {
+		svc.billing.jobs.client = client
+	}
+	return client, err
 }
 
 // stopJobs lets running jobs finish within the shutdown timeout, then cancels

@@ -32,7 +32,7 @@ import (
 
 // Actions recorded. An action is "<thing>.<what happened>"; the list is
 // the one place naming them, so that filters and pages can offer them.
-// Reserved for work to come: "billing.plan_changed", "export.created".
+// Reserved for work to come: "export.created".
 const (
 	ActionOrgCreated           = "org.created"
 	ActionOrgRenamed           = "org.renamed"
@@ -50,6 +50,10 @@ const (
 	ActionContactCreated       = "contact.created"
 	ActionContactUpdated       = "contact.updated"
 	ActionContactDeleted       = "contact.deleted"
+	ActionBillingPlanChanged   = "billing.plan_changed"
+	ActionBillingCanceled      = "billing.cancel_requested"
+	ActionBillingReactivated   = "billing.reactivated"
+	ActionBillingDispute       = "billing.dispute_changed"
 
 	ActionSignInNewDevice   = "user.sign_in_new_device"
 	ActionPasswordChanged   = "user.password_changed"
@@ -68,16 +72,19 @@ var OrgActions = []string{
 	ActionInvitationCreated, ActionInvitationRevoked, ActionInvitationAccepted,
 	ActionAPIKeyCreated, ActionAPIKeyRevoked,
 	ActionContactCreated, ActionContactUpdated, ActionContactDeleted,
+	ActionBillingPlanChanged, ActionBillingCanceled, ActionBillingReactivated, ActionBillingDispute,
 }
 
 // Target types.
 const (
-	TargetOrg        = "org"
-	TargetMember     = "member" // a user, as a member of the organisation
-	TargetInvitation = "invitation"
-	TargetAPIKey     = "api_key"
-	TargetContact    = "contact"
-	TargetUser       = "user"
+	TargetOrg          = "org"
+	TargetMember       = "member" // a user, as a member of the organisation
+	TargetInvitation   = "invitation"
+	TargetAPIKey       = "api_key"
+	TargetContact      = "contact"
+	TargetUser         = "user"
+	TargetSubscription = "subscription"
+	TargetDispute      = "dispute"
 )
 
 // Redacted replaces a sensitive value in Before and After.

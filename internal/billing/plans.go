@@ -190,3 +190,13 @@ func (p Plan) copy() Plan {
 	p.Limits = p.Limits.clone()
 	return p
 }
+
+// rank orders plans by entitlements: the free plan is 0; -1 for an unknown plan.
+func (c *Catalog) rank(id PlanID) int {
+	for i, p := range c.plans {
+		if p.ID == id {
+			return i
+		}
+	}
+	return -1
+}

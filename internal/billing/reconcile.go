@@ -132,7 +132,8 @@ func (r *Reconciler) pending(ctx context.Context, fresh []string) ([]string, err
 }
 
 // resyncEnded syncs every organisation whose live subscription's period has
-// ended by the Syncer's clock. orgs has no row-level security; each
+// ended by the Syncer's clock, and enqueues the delivery of outbox rows left
+// unsent. orgs has no row-level security; each
 // billing_accounts row is read in its organisation's transaction.
 func (r *Reconciler) resyncEnded(ctx context.Context) (synced, failed int, err error) {
 	s := r.Syncer
@@ -149,9 +150,18 @@ func (r *Reconciler) resyncEnded(ctx context.Context) (synced, failed int, err e
 	for _, org := range orgs {
 		var due bool
 		err := postgres.InOrgTx(ctx, s.cfg.Pool, org, func(tx pgx.Tx) error {
-			return tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM billing_accounts WHERE org_id = $1
+			var unsent bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM billing_accounts WHERE org_id = $1
 				AND subscription_id <> '' AND status NOT IN ('canceled', 'incomplete_expired')
-				AND current_period_end <= $2)`, org, now).Scan(&due)
+				AND current_period_end <= $2),
+				EXISTS (SELECT 1 FROM billing_outbox WHERE org_id = $1 AND sent_at IS NULL)`, org, now).Scan(&due, &unsent); err != nil {
+				return err
+			}
+			if unsent && s.cfg.Jobs != nil { // outbox rows whose delivery job failed for good
+				_, err := s.cfg.Jobs.InsertTx(ctx, tx, DeliverOutboxArgs{OrgID: org}, nil)
+				return err
+			}
+			return nil
 		})
 		if err == nil && due {
 			err = s.Sync(ctx, org)

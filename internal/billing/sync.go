@@ -47,6 +47,10 @@ type SyncerConfig struct {
 	// Now is the clock; nil is time.Now. It is used only to evaluate
 	// entitlements, never as the time of a payment failure.
 	Now func() time.Time
+	// Jobs, if set, enqueues the delivery of new outbox rows in the
+	// transaction that writes them; without it they wait for the
+	// reconciler's sweep.
+	Jobs JobInserter
 }
 
 // Syncer brings an organisation's billing snapshot to Stripe's truth: it
@@ -83,7 +87,13 @@ type Account struct {
 	Dispute         DisputeState
 	DisputeAmount   int64
 	DisputeCurrency string
-	SyncedAt        time.Time
+	// ScheduledPriceID is the price a downgrade switches to at
+	// ScheduledChangeAt (a Stripe subscription schedule); "" if none.
+	ScheduledPriceID  string
+	ScheduledChangeAt time.Time
+	// CheckoutSessionID is the organisation's latest Checkout Session.
+	CheckoutSessionID string
+	SyncedAt          time.Time
 }
 
 // syncHint names the Stripe objects an event concerns, on top of those the
@@ -116,7 +126,7 @@ func (s *Syncer) SyncCheckout(ctx context.Context, orgID, sessionID string) erro
 		return fmt.Errorf("billing: fetch checkout session %s: %w", sessionID, err)
 	}
 	if cs.ClientReferenceID != orgID {
-		return fmt.Errorf("billing: checkout session %s does not belong to organisation %s", sessionID, orgID)
+		return fmt.Errorf("%w: session %s, organisation %s", errForeignSession, sessionID, orgID)
 	}
 	h := syncHint{}
 	if cs.Customer != nil {
@@ -128,6 +138,9 @@ func (s *Syncer) SyncCheckout(ctx context.Context, orgID, sessionID string) erro
 	_, err = s.sync(ctx, orgID, h)
 	return err
 }
+
+// errForeignSession is returned for a checkout session of another organisation.
+var errForeignSession = errors.New("billing: checkout session of another organisation")
 
 // Account returns the organisation's stored billing state; the zero Account
 // (with OrgID set) when it has none.
@@ -159,17 +172,19 @@ func (s *Syncer) Policy() *Policy { return s.policy }
 func loadAccount(ctx context.Context, tx pgx.Tx, orgID string, lock bool) (Account, error) {
 	q := `SELECT coalesce(stripe_customer_id, ''), subscription_id, status, price_id, pending_price_id,
 		current_period_end, cancel_at_period_end, first_payment_failed_at, latest_invoice_id, latest_invoice_status,
-		dispute_id, dispute_status, dispute_funds_withdrawn, dispute_amount, dispute_currency, synced_at
+		dispute_id, dispute_status, dispute_funds_withdrawn, dispute_amount, dispute_currency, synced_at,
+		scheduled_price_id, scheduled_change_at, checkout_session_id
 		FROM billing_accounts WHERE org_id = $1`
 	if lock {
 		q += " FOR UPDATE"
 	}
 	a := Account{OrgID: orgID}
 	var status, invStatus, dispStatus string
-	var periodEnd, firstFailed, synced *time.Time
+	var periodEnd, firstFailed, synced, scheduled *time.Time
 	err := tx.QueryRow(ctx, q, orgID).Scan(&a.CustomerID, &a.SubscriptionID, &status, &a.Snapshot.PriceID,
 		&a.Snapshot.PendingPriceID, &periodEnd, &a.Snapshot.CancelAtPeriodEnd, &firstFailed, &a.LatestInvoiceID,
-		&invStatus, &a.DisputeID, &dispStatus, &a.Dispute.FundsWithdrawn, &a.DisputeAmount, &a.DisputeCurrency, &synced)
+		&invStatus, &a.DisputeID, &dispStatus, &a.Dispute.FundsWithdrawn, &a.DisputeAmount, &a.DisputeCurrency, &synced,
+		&a.ScheduledPriceID, &scheduled, &a.CheckoutSessionID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, nil
 	}
@@ -188,6 +203,9 @@ func loadAccount(ctx context.Context, tx pgx.Tx, orgID string, lock bool) (Accou
 	if synced != nil {
 		a.SyncedAt = synced.UTC()
 	}
+	if scheduled != nil {
+		a.ScheduledChangeAt = scheduled.UTC()
+	}
 	return a, nil
 }
 
@@ -195,42 +213,58 @@ func loadAccount(ctx context.Context, tx pgx.Tx, orgID string, lock bool) (Accou
 func (s *Syncer) sync(ctx context.Context, orgID string, h syncHint) (Entitlements, error) {
 	var ent Entitlements
 	err := postgres.InOrgTx(ctx, s.cfg.Pool, orgID, func(tx pgx.Tx) error {
-		if h.customerID != "" {
-			// First contact: the account row names the customer.
-			if _, err := tx.Exec(ctx, `INSERT INTO billing_accounts (org_id, stripe_customer_id) VALUES ($1, $2)
-				ON CONFLICT (org_id) DO NOTHING`, orgID, h.customerID); err != nil {
-				return fmt.Errorf("create billing account of %s: %w", orgID, err)
-			}
-		}
-		// The lock serialises every sync of the organisation, and the
-		// Stripe fetches happen under it: a fetch can never be stored over
-		// a later one.
-		prev, err := loadAccount(ctx, tx, orgID, true)
-		if err != nil {
-			return err
-		}
-		if prev.CustomerID == "" && prev.SubscriptionID == "" && h.customerID == "" {
-			ent = s.compute(prev) // no account: free plan
-			return nil
-		}
-		cur, outbox, err := s.fetch(ctx, tx, prev, h)
-		if err != nil {
-			return err
-		}
-		if err := storeAccount(ctx, tx, cur); err != nil {
-			return err
-		}
-		for _, o := range outbox {
-			if _, err := tx.Exec(ctx, `INSERT INTO billing_outbox (org_id, key, kind, payload)
-				VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (org_id, key) DO NOTHING`,
-				orgID, o.key, o.kind, string(o.payload)); err != nil {
-				return fmt.Errorf("billing outbox %s: %w", o.key, err)
-			}
-		}
-		ent = s.compute(cur)
-		return nil
+		var err error
+		ent, err = s.syncTx(ctx, tx, orgID, h)
+		return err
 	})
 	return ent, err
+}
+
+// syncTx is sync inside tx, a transaction scoped to orgID.
+func (s *Syncer) syncTx(ctx context.Context, tx pgx.Tx, orgID string, h syncHint) (Entitlements, error) {
+	if h.customerID != "" {
+		// First contact: the account row names the customer.
+		if _, err := tx.Exec(ctx, `INSERT INTO billing_accounts (org_id, stripe_customer_id) VALUES ($1, $2)
+			ON CONFLICT (org_id) DO NOTHING`, orgID, h.customerID); err != nil {
+			return Entitlements{}, fmt.Errorf("create billing account of %s: %w", orgID, err)
+		}
+	}
+	// The lock serialises every sync of the organisation, and the Stripe
+	// fetches happen under it: a fetch can never be stored over a later one.
+	prev, err := loadAccount(ctx, tx, orgID, true)
+	if err != nil {
+		return Entitlements{}, err
+	}
+	if prev.CustomerID == "" && prev.SubscriptionID == "" && h.customerID == "" {
+		return s.compute(prev), nil // no account: free plan
+	}
+	cur, outbox, err := s.fetchOnly(ctx, tx, prev, h)
+	if err != nil {
+		return Entitlements{}, err
+	}
+	if err := storeAccount(ctx, tx, cur); err != nil {
+		return Entitlements{}, err
+	}
+	queued := false
+	for _, o := range outbox {
+		tag, err := tx.Exec(ctx, `INSERT INTO billing_outbox (org_id, key, kind, payload)
+			VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (org_id, key) DO NOTHING`,
+			orgID, o.key, o.kind, string(o.payload))
+		if err != nil {
+			return Entitlements{}, fmt.Errorf("billing outbox %s: %w", o.key, err)
+		}
+		queued = queued || tag.RowsAffected() == 1
+	}
+	if queued && s.cfg.Jobs != nil {
+		if _, err := s.cfg.Jobs.InsertTx(ctx, tx, DeliverOutboxArgs{OrgID: orgID}, nil); err != nil {
+			return Entitlements{}, fmt.Errorf("billing: enqueue outbox delivery: %w", err)
+		}
+	}
+	// Audit last: it takes the organisation's chain lock until the commit.
+	if err := auditDispute(ctx, tx, prev, cur); err != nil {
+		return Entitlements{}, err
+	}
+	return s.compute(cur), nil
 }
 
 type outboxRow struct {
@@ -273,9 +307,10 @@ func customerOf(c *stripe.Customer) string {
 	return c.ID
 }
 
-// fetch re-fetches from Stripe everything the account and the hint refer to
-// and returns the new account state and the side effects it calls for.
-func (s *Syncer) fetch(ctx context.Context, tx pgx.Tx, prev Account, h syncHint) (Account, []outboxRow, error) {
+// fetchOnly re-fetches from Stripe everything the account and the hint
+// refer to and returns the new account state and the side effects it calls
+// for, storing nothing.
+func (s *Syncer) fetchOnly(ctx context.Context, tx pgx.Tx, prev Account, h syncHint) (Account, []outboxRow, error) {
 	sc := s.cfg.Stripe
 	cur := prev
 	if cur.CustomerID == "" {
@@ -325,6 +360,14 @@ func (s *Syncer) fetch(ctx context.Context, tx pgx.Tx, prev Account, h syncHint)
 		cur.Snapshot.PendingPriceID = ""
 		if pu := sub.PendingUpdate; pu != nil && len(pu.SubscriptionItems) > 0 && pu.SubscriptionItems[0].Price != nil {
 			cur.Snapshot.PendingPriceID = pu.SubscriptionItems[0].Price.ID
+		}
+		cur.ScheduledPriceID, cur.ScheduledChangeAt = "", time.Time{}
+		if sub.Schedule != nil && sub.Schedule.ID != "" && subLive(sub.Status) {
+			price, at, err := s.scheduledChange(ctx, sub.Schedule.ID, cur.Snapshot.CurrentPeriodEnd)
+			if err != nil {
+				return cur, nil, err
+			}
+			cur.ScheduledPriceID, cur.ScheduledChangeAt = price, at
 		}
 		inv = sub.LatestInvoice
 		if inv != nil && inv.Status == "" && inv.ID != "" { // not expanded
@@ -485,12 +528,14 @@ func storeAccount(ctx context.Context, tx pgx.Tx, a Account) error {
 		current_period_end = $7, cancel_at_period_end = $8, first_payment_failed_at = $9,
 		latest_invoice_id = $10, latest_invoice_status = $11,
 		dispute_id = $12, dispute_status = $13, dispute_funds_withdrawn = $14, dispute_amount = $15, dispute_currency = $16,
+		scheduled_price_id = $17, scheduled_change_at = $18,
 		synced_at = now(), updated_at = now()
 		WHERE org_id = $1`,
 		a.OrgID, a.CustomerID, a.SubscriptionID, string(a.Snapshot.Status), a.Snapshot.PriceID, a.Snapshot.PendingPriceID,
 		nullTime(a.Snapshot.CurrentPeriodEnd), a.Snapshot.CancelAtPeriodEnd, nullTime(a.Snapshot.FirstPaymentFailedAt),
 		a.LatestInvoiceID, string(a.Snapshot.LatestInvoiceStatus),
-		a.DisputeID, string(a.Dispute.Status), a.Dispute.FundsWithdrawn, a.DisputeAmount, a.DisputeCurrency)
+		a.DisputeID, string(a.Dispute.Status), a.Dispute.FundsWithdrawn, a.DisputeAmount, a.DisputeCurrency,
+		a.ScheduledPriceID, nullTime(a.ScheduledChangeAt))
 	if err != nil {
 		return fmt.Errorf("store billing account of %s: %w", a.OrgID, err)
 	}

@@ -124,6 +124,8 @@ type Config struct {
 	// restore-rehearsal jobs (GROUNDWORK_BACKUP_INTERVAL, default 24h;
 	// GROUNDWORK_BACKUP_REHEARSAL_INTERVAL, default 168h).
 	BackupInterval, BackupRehearsalInterval time.Duration
+	// Billing is the Stripe billing configuration (see Billing).
+	Billing Billing
 }
 
 // Production reports whether the process runs with GROUNDWORK_ENV=production.
@@ -169,6 +171,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.RedisURL = p.redisURL("REDIS_URL")
 	c.TrustedProxies = p.prefixes("GROUNDWORK_TRUSTED_PROXIES")
 	c.RateLimits = p.rateLimits()
+	c.Billing = p.billing()
 	if p.err == nil && c.Production() && c.SMTPURL == "" {
 		p.err = errors.New("SMTP_URL: required in production (without it, emails are only logged)")
 	}
@@ -213,6 +216,7 @@ func (c Config) Print(w io.Writer) {
 		{"GROUNDWORK_BACKUP_INTERVAL", c.BackupInterval.String()},
 		{"GROUNDWORK_BACKUP_REHEARSAL_INTERVAL", c.BackupRehearsalInterval.String()},
 	}
+	rows = append(rows, c.Billing.rows()...)
 	for _, pol := range ratelimit.AllPolicies {
 		rows = append(rows, [2]string{pol.EnvVar(), c.RateLimits[pol].String()})
 	}

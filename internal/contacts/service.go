@@ -21,21 +21,25 @@ import (
 // every method returns ENOTFOUND for a scope without an organisation, and
 // errors of other codes (internal) when the database fails.
 type Service struct {
-	pool  *pgxpool.Pool
-	keys  *crypto.Keyring
-	clock gw.Clock
+	pool         *pgxpool.Pool
+	keys         *crypto.Keyring
+	clock        gw.Clock
+	entitlements org.EntitlementSource // nil: no limits (see WithEntitlements)
 }
 
 // NewService returns a Service that stores contacts in pool, which must
 // connect as the runtime role (row-level security applies), encrypts their
-// email and phone with keys, and stamps them with clock's time.
+// email and phone with keys, and stamps them with clock's time. It enforces
+// no plan limits until WithEntitlements is called.
 func NewService(pool *pgxpool.Pool, keys *crypto.Keyring, clock gw.Clock) *Service {
 	return &Service{pool: pool, keys: keys, clock: clock}
 }
 
 // Create adds a contact to the scope's organisation and returns it. It needs
 // org.PermContactsWrite (else EFORBIDDEN); invalid input is EINVALID, with
-// a message per field in Fields.
+// a message per field in Fields. With entitlements (WithEntitlements), a
+// contact beyond the plan's limit or in a read-only organisation is
+// EFORBIDDEN, its message pointing to the billing page.
 func (s *Service) Create(ctx context.Context, scope gw.Scope, in Input) (Contact, error) {
 	if err := org.Require(scope, org.PermContactsWrite); err != nil {
 		return Contact{}, err
@@ -57,6 +61,9 @@ func (s *Service) Create(ctx context.Context, scope gw.Scope, in Input) (Contact
 		UpdatedAt: now,
 	}
 	err = postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
+		if err := s.checkAdd(ctx, tx, scope.OrgID, 1); err != nil {
+			return err
+		}
 		var err error
 		if c, err = insertContact(ctx, tx, s.keys, scope.OrgID, c); err != nil {
 			return err
@@ -90,7 +97,9 @@ func (s *Service) Get(ctx context.Context, scope gw.Scope, id string) (Contact, 
 // Update changes the non-nil fields of in on contact id and returns the
 // contact; an Input with no field set changes nothing, not even UpdatedAt.
 // It needs org.PermContactsWrite (else EFORBIDDEN); a missing contact is
-// ENOTFOUND (as in Get) and invalid input EINVALID, with Fields.
+// ENOTFOUND (as in Get) and invalid input EINVALID, with Fields. With
+// entitlements (WithEntitlements), changing a contact of a read-only
+// organisation is EFORBIDDEN.
 func (s *Service) Update(ctx context.Context, scope gw.Scope, id string, in Input) (Contact, error) {
 	if err := org.Require(scope, org.PermContactsWrite); err != nil {
 		return Contact{}, err
@@ -108,6 +117,9 @@ func (s *Service) Update(ctx context.Context, scope gw.Scope, id string, in Inpu
 		var err error
 		if in.empty() {
 			c, err = getContact(ctx, tx, s.keys, scope.OrgID, id)
+			return err
+		}
+		if err := s.checkWrite(ctx, tx, scope.OrgID); err != nil {
 			return err
 		}
 		before, err := s.lockedContact(ctx, tx, scope.OrgID, id)
@@ -129,7 +141,9 @@ func (s *Service) Update(ctx context.Context, scope gw.Scope, id string, in Inpu
 }
 
 // Delete deletes contact id. It needs org.PermContactsWrite (else
-// EFORBIDDEN); a missing contact is ENOTFOUND (as in Get).
+// EFORBIDDEN); a missing contact is ENOTFOUND (as in Get). It ignores the
+// plan: even a read-only organisation, or one over its contact limit, may
+// delete contacts to get back under it.
 func (s *Service) Delete(ctx context.Context, scope gw.Scope, id string) error {
 	if err := org.Require(scope, org.PermContactsWrite); err != nil {
 		return err

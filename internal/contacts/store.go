@@ -324,3 +324,10 @@ func reencryptBatch(ctx context.Context, tx pgx.Tx, keys *crypto.Keyring, orgID 
 	}
 	return len(list), nil
 }
+
+// countContacts returns how many contacts orgID has.
+func countContacts(ctx context.Context, tx pgx.Tx, orgID string) (int, error) {
+	var n int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM contacts WHERE org_id = $1`, orgID).Scan(&n)
+	return n, err
+}

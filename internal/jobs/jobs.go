@@ -31,6 +31,9 @@ type Config struct {
 	DefaultWorkers int
 	// MaintenanceWorkers is the concurrency of the maintenance queue.
 	MaintenanceWorkers int
+	// BillingWorkers is the concurrency of the billing queue; zero leaves
+	// the queue unworked (billing not configured).
+	BillingWorkers int
 	// Workers are the registered job workers (required when Work is true).
 	Workers *river.Workers
 	// Periodic are the periodic jobs; they are scheduled by the elected leader.
@@ -42,7 +45,7 @@ type Config struct {
 }
 
 // NewClient builds a River client on pool. With cfg.Work it works the default
-// and maintenance queues and schedules the periodic jobs once started.
+// and maintenance queues (and billing, with BillingWorkers) and schedules the periodic jobs once started.
 func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 	rc := &river.Config{
 		Logger:       cfg.Logger.With("component", "river"),
@@ -55,6 +58,9 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 		rc.Queues = map[string]river.QueueConfig{
 			QueueDefault:     {MaxWorkers: cfg.DefaultWorkers},
 			QueueMaintenance: {MaxWorkers: cfg.MaintenanceWorkers},
+		}
+		if cfg.BillingWorkers > 0 {
+			rc.Queues[QueueBilling] = river.QueueConfig{MaxWorkers: cfg.BillingWorkers}
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), rc)

@@ -26,8 +26,12 @@ func errInvitationInvalid() error {
 
 // Invite invites email to join the scope's organisation with role (admin,
 // member or viewer, no stronger than the inviter's) and emails them a link
-// to accept. Inviting an address again replaces its pending invitation. It
-// returns ENOTFOUND, EFORBIDDEN (PermMembersManage, role too strong),
+// to accept. Inviting an address again replaces its pending invitation. A
+// pending invitation holds a seat: with Config.Entitlements set, members
+// plus pending invitations (other than the one replaced) must stay within
+// the plan's seats, and a read-only organisation cannot invite. It returns
+// ENOTFOUND, EFORBIDDEN (PermMembersManage, role too strong, no seat left,
+// read-only organisation; the message points to the billing page),
 // EINVALID (bad email or role) and ECONFLICT (already a member).
 func (s *Service) Invite(ctx context.Context, scope gw.Scope, email string, role gw.Role) (Invitation, error) {
 	if err := Require(scope, PermMembersManage); err != nil {
@@ -60,6 +64,9 @@ func (s *Service) Invite(ctx context.Context, scope gw.Scope, email string, role
 		}
 		if err := revokePendingInvitations(ctx, tx, scope.OrgID, email, now); err != nil {
 			return fmt.Errorf("replace invitation: %w", err)
+		}
+		if err := s.checkSeat(ctx, tx, scope.OrgID, true, email); err != nil {
+			return err
 		}
 		if err := insertInvitation(ctx, tx, inv, hash, scope.UserID); err != nil {
 			return fmt.Errorf("insert invitation: %w", postgres.Translate(err))
@@ -171,8 +178,12 @@ func (s *Service) InvitationByToken(ctx context.Context, token string) (Invitati
 // AcceptInvitation makes userID a member of the invitation's organisation
 // with its role and uses the invitation up. userEmail must be the user's
 // verified email address, and equal (ignoring case) to the invited one. A
-// user who already belongs to the organisation keeps their role. It returns
-// EINVALID (see InvitationByToken) and EFORBIDDEN (another address).
+// user who already belongs to the organisation keeps their role. With
+// Config.Entitlements set, a new member needs a free seat on the plan now
+// (an invitation sent before a downgrade cannot overflow it) and the
+// organisation must not be read-only. It returns EINVALID (see
+// InvitationByToken) and EFORBIDDEN (another address, no seat left,
+// read-only organisation).
 func (s *Service) AcceptInvitation(ctx context.Context, userID, userEmail, token string) (Org, error) {
 	hash, ok := invitationTokenHash(token)
 	if !ok {
@@ -196,6 +207,14 @@ func (s *Service) AcceptInvitation(ctx context.Context, userID, userEmail, token
 		}
 		if err := setOrg(ctx, tx, inv.OrgID); err != nil {
 			return err
+		}
+		switch _, err := memberRole(ctx, tx, inv.OrgID, userID); {
+		case gw.ErrorCode(err) == gw.ENOTFOUND:
+			if err := s.checkSeat(ctx, tx, inv.OrgID, false, ""); err != nil {
+				return err
+			}
+		case err != nil:
+			return fmt.Errorf("check membership: %w", err)
 		}
 		if err := insertMembershipIfNew(ctx, tx, inv.OrgID, userID, inv.Role, now); err != nil {
 			return fmt.Errorf("insert membership: %w", err)

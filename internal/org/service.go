@@ -27,6 +27,10 @@ type Config struct {
 	// processes notice within the TTL. Default 10 seconds; negative disables
 	// the cache.
 	APIKeyCacheTTL time.Duration
+	// Entitlements enforces the organisation's plan: seats on Invite and
+	// AcceptInvitation, and no new seats while it is read-only. Default nil:
+	// billing is not configured and nothing is limited.
+	Entitlements EntitlementSource
 }
 
 // Defaults of Config.

@@ -308,3 +308,14 @@ func touchAPIKey(ctx context.Context, tx pgx.Tx, orgID, id string, now time.Time
 		orgID, id, now)
 	return err
 }
+
+// seatsUsed counts orgID's members and, with pending, its pending
+// invitations at now other than those of email.
+func seatsUsed(ctx context.Context, tx pgx.Tx, orgID string, pending bool, email string, now time.Time) (int, error) {
+	var n int
+	err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM memberships WHERE org_id = $1)
+		+ CASE WHEN $2 THEN (SELECT count(*) FROM invitations WHERE org_id = $1 AND lower(email) <> lower($3)
+			AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $4) ELSE 0 END`,
+		orgID, pending, email, now).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,250 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stripe/stripe-go/v85"
+
+	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
+)
+
+// CheckoutInput is what StartCheckout needs.
+type CheckoutInput struct {
+	Plan     PlanID
+	Interval Interval
+	// Email is the signed-in user's address, given to the Stripe customer
+	// when it is created (Checkout asks for one otherwise).
+	Email string
+	// OrgName names the Stripe customer when it is created.
+	OrgName string
+}
+
+// ErrLiveSubscription is in the chain of StartCheckout's ECONFLICT error
+// when the organisation already has a subscription: the page sends the user
+// to the Customer Portal or the plan change actions instead.
+var ErrLiveSubscription = errors.New("billing: the organisation already has a subscription")
+
+// StartCheckout creates a Stripe Checkout Session in subscription mode for
+// the plan and returns its URL. The organisation gets one Stripe customer,
+// created once (idempotency key and the stored ID) with its ID in the
+// metadata; the session carries the organisation as client_reference_id,
+// with automatic tax, tax ID collection and a required billing address.
+//
+// It refuses (ECONFLICT) while a subscription is live, checking Stripe and
+// not only the stored snapshot: the previous session is re-fetched, and if
+// it completed without a webhook yet, synced. A previous session still open
+// is expired, so two tabs cannot both pay. It also refuses while an invoice
+// is unpaid (pay it in the portal first).
+func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in CheckoutInput) (string, error) {
+	if err := s.cfg.AuthorizeManage(scope); err != nil {
+		return "", err
+	}
+	plan, ok := s.Catalog().Plan(in.Plan)
+	if !ok || plan.Free() {
+		return "", &gw.Error{Code: gw.EINVALID, Message: "Choose a paid plan.", Fields: map[string]string{"plan": "Unknown or free plan."}}
+	}
+	if in.Interval == "" {
+		in.Interval = IntervalMonth
+	}
+	price, ok := s.Catalog().Price(plan.ID, in.Interval)
+	if !ok {
+		return "", &gw.Error{Code: gw.EINVALID, Message: "Choose a monthly or yearly billing interval.", Fields: map[string]string{"interval": "Unknown interval."}}
+	}
+	orgID := scope.OrgID
+	if err := s.ensureCustomer(ctx, orgID, in); err != nil {
+		return "", err
+	}
+	var url string
+	var hint syncHint
+	err := s.inLockedAccount(ctx, orgID, func() syncHint { return hint }, func(tx pgx.Tx, a Account) (*audit.Event, error) {
+		if a.CustomerID == "" {
+			return nil, errors.New("billing: no customer after ensureCustomer")
+		}
+		hint.customerID = a.CustomerID
+		// The previous session: completed (maybe without a webhook yet) or open.
+		if a.CheckoutSessionID != "" {
+			cs, err := s.stripe.V1CheckoutSessions.Retrieve(ctx, a.CheckoutSessionID, nil)
+			if err != nil {
+				return nil, stripeError("fetch checkout session", err)
+			}
+			switch {
+			case cs.Status == stripe.CheckoutSessionStatusOpen:
+				if _, err := s.stripe.V1CheckoutSessions.Expire(ctx, cs.ID, nil); err != nil {
+					return nil, stripeError("expire checkout session", err)
+				}
+			case cs.Subscription != nil:
+				hint.subscriptionID = cs.Subscription.ID
+			}
+		}
+		cur, _, err := s.syncer.fetchOnly(ctx, tx, a, hint)
+		if err != nil {
+			return nil, stripeError("sync", err)
+		}
+		if cur.SubscriptionID != "" && subLive(cur.Snapshot.Status) {
+			return nil, fmt.Errorf("%w: %w", gw.Errorf(gw.ECONFLICT,
+				"This organisation already has a subscription. Change the plan on the billing page or in the billing portal."), ErrLiveSubscription)
+		}
+		if cur.Snapshot.LatestInvoiceStatus == stripe.InvoiceStatusOpen {
+			return nil, gw.Errorf(gw.ECONFLICT, "An invoice is unpaid. Pay it in the billing portal before subscribing again.")
+		}
+		page := s.cfg.BaseURL + BillingPage(orgID)
+		p := &stripe.CheckoutSessionCreateParams{
+			Mode:                     stripe.String(string(stripe.CheckoutSessionModeSubscription)),
+			Customer:                 stripe.String(a.CustomerID),
+			ClientReferenceID:        stripe.String(orgID),
+			LineItems:                []*stripe.CheckoutSessionCreateLineItemParams{{Price: stripe.String(price), Quantity: stripe.Int64(1)}},
+			AutomaticTax:             &stripe.CheckoutSessionCreateAutomaticTaxParams{Enabled: stripe.Bool(true)},
+			TaxIDCollection:          &stripe.CheckoutSessionCreateTaxIDCollectionParams{Enabled: stripe.Bool(true)},
+			BillingAddressCollection: stripe.String(string(stripe.CheckoutSessionBillingAddressCollectionRequired)),
+			// Checkout saves the address and name it collects on the
+			// customer, as automatic tax and tax ID collection require.
+			CustomerUpdate: &stripe.CheckoutSessionCreateCustomerUpdateParams{
+				Address: stripe.String("auto"), Name: stripe.String("auto")},
+			SubscriptionData: &stripe.CheckoutSessionCreateSubscriptionDataParams{
+				Metadata: map[string]string{CustomerOrgMetadata: orgID}},
+			SuccessURL: stripe.String(page + "/success?session_id={CHECKOUT_SESSION_ID}"),
+			CancelURL:  stripe.String(page),
+		}
+		cs, err := s.stripe.V1CheckoutSessions.Create(ctx, p)
+		if err != nil {
+			return nil, stripeError("create checkout session", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE billing_accounts SET checkout_session_id = $2 WHERE org_id = $1`, orgID, cs.ID); err != nil {
+			return nil, fmt.Errorf("billing: store checkout session of %s: %w", orgID, err)
+		}
+		url = cs.URL
+		return nil, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return url, nil
+}
+
+// ensureCustomer creates the organisation's Stripe customer unless it has
+// one, and commits its ID at once: whatever happens next, the organisation
+// keeps this customer. The idempotency key makes a retry after a lost
+// response return the same customer.
+func (s *Service) ensureCustomer(ctx context.Context, orgID string, in CheckoutInput) error {
+	return postgres.InOrgTx(ctx, s.syncer.cfg.Pool, orgID, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO billing_accounts (org_id) VALUES ($1) ON CONFLICT (org_id) DO NOTHING`, orgID); err != nil {
+			return fmt.Errorf("billing: create account of %s: %w", orgID, err)
+		}
+		a, err := loadAccount(ctx, tx, orgID, true)
+		if err != nil || a.CustomerID != "" {
+			return err
+		}
+		p := &stripe.CustomerCreateParams{Metadata: map[string]string{CustomerOrgMetadata: orgID}}
+		if in.Email != "" {
+			p.Email = stripe.String(in.Email)
+		}
+		if in.OrgName != "" {
+			p.Name = stripe.String(in.OrgName)
+		}
+		p.SetIdempotencyKey("groundwork-customer-" + orgID)
+		c, err := s.stripe.V1Customers.Create(ctx, p)
+		if err != nil {
+			return stripeError("create customer", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE billing_accounts SET stripe_customer_id = $2 WHERE org_id = $1`, orgID, c.ID); err != nil {
+			return fmt.Errorf("billing: store customer of %s: %w", orgID, err)
+		}
+		return nil
+	})
+}
+
+// FinishCheckout is the checkout success redirect: it runs the same
+// synchronisation as the webhook path with the session's subscription, so
+// a user who returns before the webhook sees the new plan, and the webhook
+// that follows changes nothing and sends nothing twice.
+func (s *Service) FinishCheckout(ctx context.Context, scope gw.Scope, sessionID string) error {
+	if err := s.cfg.AuthorizeView(scope); err != nil {
+		return err
+	}
+	if sessionID == "" {
+		return gw.Errorf(gw.EINVALID, "Missing checkout session.")
+	}
+	err := s.syncer.SyncCheckout(ctx, scope.OrgID, sessionID)
+	var se *stripe.Error
+	if errors.As(err, &se) && se.HTTPStatusCode == 404 {
+		return gw.Errorf(gw.ENOTFOUND, "Checkout session not found.")
+	}
+	if errors.Is(err, errForeignSession) {
+		return gw.Errorf(gw.ENOTFOUND, "Checkout session not found.")
+	}
+	if err != nil {
+		return stripeError("sync checkout", err)
+	}
+	return nil
+}
+
+// PortalConfigurationParams is the Customer Portal configuration the
+// Service creates when STRIPE_PORTAL_CONFIGURATION is not set. It matches
+// the application's rules: payment methods, billing details and invoices
+// are managed in the portal; plan changes are not offered there (they go
+// through the billing page, which previews prorations and grants an upgrade
+// only once paid); cancellation takes effect at the period end without
+// proration, as on the billing page.
+func PortalConfigurationParams(returnURL string) *stripe.BillingPortalConfigurationCreateParams {
+	return &stripe.BillingPortalConfigurationCreateParams{
+		BusinessProfile: &stripe.BillingPortalConfigurationCreateBusinessProfileParams{
+			Headline: stripe.String("Manage payment methods, billing details and invoices")},
+		DefaultReturnURL: stripe.String(returnURL),
+		Features: &stripe.BillingPortalConfigurationCreateFeaturesParams{
+			PaymentMethodUpdate: &stripe.BillingPortalConfigurationCreateFeaturesPaymentMethodUpdateParams{Enabled: stripe.Bool(true)},
+			InvoiceHistory:      &stripe.BillingPortalConfigurationCreateFeaturesInvoiceHistoryParams{Enabled: stripe.Bool(true)},
+			CustomerUpdate: &stripe.BillingPortalConfigurationCreateFeaturesCustomerUpdateParams{Enabled: stripe.Bool(true),
+				AllowedUpdates: stripe.StringSlice([]string{"address", "email", "name", "tax_id"})},
+			SubscriptionCancel: &stripe.BillingPortalConfigurationCreateFeaturesSubscriptionCancelParams{Enabled: stripe.Bool(true),
+				Mode: stripe.String("at_period_end"), ProrationBehavior: stripe.String("none")},
+			SubscriptionUpdate: &stripe.BillingPortalConfigurationCreateFeaturesSubscriptionUpdateParams{Enabled: stripe.Bool(false)},
+		},
+	}
+}
+
+// PortalURL returns a Stripe Customer Portal session for the organisation's
+// customer, returning to its billing page.
+func (s *Service) PortalURL(ctx context.Context, scope gw.Scope) (string, error) {
+	if err := s.cfg.AuthorizeManage(scope); err != nil {
+		return "", err
+	}
+	a, err := s.syncer.Account(ctx, scope.OrgID)
+	if err != nil {
+		return "", err
+	}
+	if a.CustomerID == "" {
+		return "", gw.Errorf(gw.ECONFLICT, "This organisation has no billing account yet: choose a plan first.")
+	}
+	page := s.cfg.BaseURL + BillingPage(scope.OrgID)
+	conf, err := s.portalConfiguration(ctx, page)
+	if err != nil {
+		return "", err
+	}
+	ps, err := s.stripe.V1BillingPortalSessions.Create(ctx, &stripe.BillingPortalSessionCreateParams{
+		Customer: stripe.String(a.CustomerID), ReturnURL: stripe.String(page), Configuration: stripe.String(conf)})
+	if err != nil {
+		return "", stripeError("create portal session", err)
+	}
+	return ps.URL, nil
+}
+
+func (s *Service) portalConfiguration(ctx context.Context, returnURL string) (string, error) {
+	s.portalMu.Lock()
+	defer s.portalMu.Unlock()
+	if s.portalID != "" {
+		return s.portalID, nil
+	}
+	p := PortalConfigurationParams(returnURL)
+	p.SetIdempotencyKey("groundwork-portal-configuration-v1")
+	conf, err := s.stripe.V1BillingPortalConfigurations.Create(ctx, p)
+	if err != nil {
+		return "", stripeError("create portal configuration", err)
+	}
+	s.portalID = conf.ID
+	return conf.ID, nil
+}

@@ -1,0 +1,210 @@
+package billing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/groundwork-dev/groundwork/internal/jobs"
+	gwmail "github.com/groundwork-dev/groundwork/internal/mail"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
+)
+
+// BillingContacts returns the organisation's name and the addresses of its
+// billing contacts (the members who may manage billing).
+type BillingContacts func(ctx context.Context, orgID string) (orgName string, emails []string, err error)
+
+// Notifier delivers the billing outbox: emails to the organisation's billing
+// contacts and alerts to error tracking. A row is marked sent in the
+// transaction that locked it, after its delivery succeeded, so each natural
+// key (invoice and attempt, dispute) is delivered once; a crash between a
+// delivery and the commit delivers it again (at least once, never zero).
+type Notifier struct {
+	// Pool is the runtime-role pool.
+	Pool *pgxpool.Pool
+	// Mailer sends the emails.
+	Mailer gwmail.Sender
+	// Contacts finds who receives them.
+	Contacts BillingContacts
+	// Alert reports a dispute to error tracking; nil only logs it.
+	Alert func(ctx context.Context, err error)
+	// BaseURL is the application's public URL, for links to the billing page.
+	BaseURL string
+	// Logger logs what was delivered; nil discards.
+	Logger *slog.Logger
+}
+
+// DeliverOutboxArgs is the job delivering an organisation's outbox on the
+// billing queue. The Syncer enqueues it with the rows; the reconciler
+// enqueues it for any organisation with rows left unsent.
+type DeliverOutboxArgs struct {
+	OrgID string `json:"org_id"`
+}
+
+// Kind implements river.JobArgs.
+func (DeliverOutboxArgs) Kind() string { return "billing.deliver_outbox" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts: the billing queue, one
+// pending delivery per organisation.
+func (DeliverOutboxArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: jobs.QueueBilling, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateScheduled}}}
+}
+
+// DeliverOutboxWorker is the River worker of DeliverOutboxArgs.
+type DeliverOutboxWorker struct {
+	river.WorkerDefaults[DeliverOutboxArgs]
+	Notifier *Notifier
+}
+
+// Work delivers the organisation's unsent outbox rows.
+func (w *DeliverOutboxWorker) Work(ctx context.Context, job *river.Job[DeliverOutboxArgs]) error {
+	_, err := w.Notifier.Deliver(ctx, job.Args.OrgID)
+	return err
+}
+
+// Deliver delivers the organisation's unsent outbox rows, oldest first, and
+// returns how many it delivered. Each row is locked (SKIP LOCKED, so two
+// deliveries never send one row twice), delivered and marked sent in its
+// own transaction; a failed row is left for the next attempt.
+func (n *Notifier) Deliver(ctx context.Context, orgID string) (int, error) {
+	var keys []string
+	err := postgres.InOrgTx(ctx, n.Pool, orgID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT key FROM billing_outbox WHERE org_id = $1 AND sent_at IS NULL
+			ORDER BY created_at, key LIMIT 1000`, orgID)
+		if err != nil {
+			return err
+		}
+		keys, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("billing: list outbox of %s: %w", orgID, err)
+	}
+	sent := 0
+	var errs []error
+	for _, key := range keys {
+		err := postgres.InOrgTx(ctx, n.Pool, orgID, func(tx pgx.Tx) error {
+			var kind string
+			var payload []byte
+			err := tx.QueryRow(ctx, `SELECT kind, payload FROM billing_outbox
+				WHERE org_id = $1 AND key = $2 AND sent_at IS NULL FOR UPDATE SKIP LOCKED`, orgID, key).Scan(&kind, &payload)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil // sent meanwhile, or being sent
+			}
+			if err != nil {
+				return err
+			}
+			if err := n.deliver(ctx, orgID, key, kind, payload); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE billing_outbox SET sent_at = now() WHERE org_id = $1 AND key = $2`, orgID, key); err != nil {
+				return err
+			}
+			sent++
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("billing: deliver outbox %s of %s: %w", key, orgID, err))
+		}
+	}
+	return sent, errors.Join(errs...)
+}
+
+// outboxPayload is the union of the outbox kinds' payloads.
+type outboxPayload struct {
+	InvoiceID          string `json:"invoice_id"`
+	Attempt            int64  `json:"attempt"`
+	AmountDue          int64  `json:"amount_due"`
+	Currency           string `json:"currency"`
+	HostedInvoiceURL   string `json:"hosted_invoice_url"`
+	NextPaymentAttempt int64  `json:"next_payment_attempt"`
+	DisputeID          string `json:"dispute_id"`
+	Amount             int64  `json:"amount"`
+}
+
+func (n *Notifier) deliver(ctx context.Context, orgID, key, kind string, raw []byte) error {
+	var p outboxPayload
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return fmt.Errorf("decode payload: %w", err)
+	}
+	logger := n.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	switch kind {
+	case OutboxDisputeAlert, OutboxDisputeLostAlert:
+		what := "a payment dispute with funds withdrawn was opened"
+		if kind == OutboxDisputeLostAlert {
+			what = "a payment dispute was lost"
+		}
+		err := fmt.Errorf("billing: organisation %s: %s (dispute %s, %s)", orgID, what, p.DisputeID, FormatAmount(p.Amount, p.Currency))
+		logger.WarnContext(ctx, "billing dispute", "org_id", orgID, "dispute_id", p.DisputeID, "kind", kind)
+		if n.Alert != nil {
+			n.Alert(ctx, err)
+		}
+		return nil
+	case OutboxPaymentFailedEmail, OutboxPaymentRecoveredEmail:
+		name, emails, err := n.Contacts(ctx, orgID)
+		if err != nil {
+			return fmt.Errorf("billing contacts: %w", err)
+		}
+		m := n.message(orgID, name, kind, p)
+		for _, to := range emails {
+			m.To = to
+			if err := n.Mailer.Send(ctx, m); err != nil {
+				return err
+			}
+		}
+		logger.InfoContext(ctx, "billing email sent", "org_id", orgID, "key", key, "recipients", len(emails))
+		return nil
+	default:
+		return fmt.Errorf("unknown outbox kind %q", kind)
+	}
+}
+
+func (n *Notifier) message(orgID, orgName, kind string, p outboxPayload) gwmail.Message {
+	page := strings.TrimRight(n.BaseURL, "/") + BillingPage(orgID)
+	if kind == OutboxPaymentRecoveredEmail {
+		return gwmail.Message{
+			Subject: fmt.Sprintf("Payment received for %s", orgName),
+			Text: fmt.Sprintf("Thank you: the payment for %s went through and the subscription is back in good standing.\n\n"+
+				"Billing: %s\n", orgName, page),
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "The payment of %s for %s failed (attempt %d).\n\n", FormatAmount(p.AmountDue, p.Currency), orgName, p.Attempt)
+	if p.NextPaymentAttempt > 0 {
+		fmt.Fprintf(&b, "Stripe will try again on %s. ", time.Unix(p.NextPaymentAttempt, 0).UTC().Format("2 January 2006"))
+	}
+	b.WriteString("Please update the payment method so that your organisation keeps full access.\n\n")
+	if p.HostedInvoiceURL != "" {
+		fmt.Fprintf(&b, "Pay the invoice: %s\n", p.HostedInvoiceURL)
+	}
+	fmt.Fprintf(&b, "Billing: %s\n", page)
+	return gwmail.Message{Subject: fmt.Sprintf("Payment failed for %s", orgName), Text: b.String()}
+}
+
+// FormatAmount formats an amount in a currency's minor unit, e.g. 1999 "eur"
+// as "19.99 EUR". Zero-decimal currencies (JPY, KRW, ...) have no fraction.
+func FormatAmount(minor int64, currency string) string {
+	cur := strings.ToUpper(currency)
+	switch cur {
+	case "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF":
+		return fmt.Sprintf("%d %s", minor, cur)
+	}
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	return fmt.Sprintf("%s%d.%02d %s", sign, minor/100, minor%100, cur)
+}

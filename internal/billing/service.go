@@ -1,0 +1,264 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stripe/stripe-go/v85"
+
+	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
+)
+
+// ServiceConfig configures a Service.
+type ServiceConfig struct {
+	// Syncer re-fetches and stores Stripe's truth; the Service shares its
+	// pool, Stripe client, catalog and policy.
+	Syncer *Syncer
+	// BaseURL is the application's public URL; Checkout and the Customer
+	// Portal return to it.
+	BaseURL string
+	// PortalConfiguration is a Stripe Customer Portal configuration ID
+	// (STRIPE_PORTAL_CONFIGURATION). Empty: the Service creates one, the
+	// first time it is needed, with PortalConfigurationParams.
+	PortalConfiguration string
+	// AuthorizeView and AuthorizeManage check that a caller may see the
+	// organisation's billing and change it (the org module's policy:
+	// billing.Service cannot import it, since it imports billing).
+	AuthorizeView, AuthorizeManage func(scope gw.Scope) error
+}
+
+// Service is what the billing page does: it shows an organisation's plan,
+// starts checkouts, opens the Customer Portal, and changes, cancels and
+// reactivates subscriptions. Every change is made in Stripe and then synced
+// under the organisation's billing row lock, so the page shows the result at
+// once and the webhooks that follow change nothing.
+type Service struct {
+	cfg    ServiceConfig
+	syncer *Syncer
+	stripe *stripe.Client
+
+	portalMu sync.Mutex
+	portalID string
+}
+
+// NewService returns a Service.
+func NewService(cfg ServiceConfig) (*Service, error) {
+	if cfg.Syncer == nil || cfg.AuthorizeView == nil || cfg.AuthorizeManage == nil {
+		return nil, errors.New("billing: Service needs a Syncer and authorizers")
+	}
+	if cfg.BaseURL == "" {
+		return nil, errors.New("billing: Service needs the application's base URL")
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	return &Service{cfg: cfg, syncer: cfg.Syncer, stripe: cfg.Syncer.cfg.Stripe, portalID: cfg.PortalConfiguration}, nil
+}
+
+// Catalog returns the plans.
+func (s *Service) Catalog() *Catalog { return s.syncer.cfg.Catalog }
+
+// Entitlements returns what the organisation may do now (for banners and
+// checks); it needs no permission beyond being in the organisation's scope.
+func (s *Service) Entitlements(ctx context.Context, scope gw.Scope) (Entitlements, error) {
+	if scope.OrgID == "" {
+		return Entitlements{}, gw.Errorf(gw.ENOTFOUND, "Organisation not found.")
+	}
+	return s.syncer.Entitlements(ctx, scope.OrgID)
+}
+
+// Invoice is what the billing page shows of an invoice: Stripe's amounts,
+// never recomputed.
+type Invoice struct {
+	ID, Number string
+	Status     stripe.InvoiceStatus
+	Currency   string
+	Subtotal   int64
+	Tax        int64
+	Total      int64
+	AmountDue  int64
+	// TaxNote explains a zero or missing tax: reverse charge, not
+	// collecting, location needed; "" for ordinary tax.
+	TaxNote     string
+	HostedURL   string
+	PeriodEnd   time.Time
+	NextAttempt time.Time
+}
+
+// Overview is the billing page: the stored account, the entitlements it
+// gives, and what Stripe says about invoices and tax.
+type Overview struct {
+	Account      Account
+	Entitlements Entitlements
+	// Plan and Interval are the subscribed plan (the free plan without a
+	// subscription); PendingPlan an upgrade awaiting payment; ScheduledPlan
+	// a downgrade at Account.ScheduledChangeAt.
+	Plan          Plan
+	Interval      Interval
+	PendingPlan   *Plan
+	ScheduledPlan *Plan
+	// Plans are every plan, for the upgrade and downgrade actions.
+	Plans []Plan
+	// Live says a subscription exists that is not canceled: plan changes,
+	// cancel and reactivate apply; checkout does not.
+	Live bool
+	// NextInvoice is the upcoming renewal; LatestInvoice the last one issued.
+	NextInvoice, LatestInvoice *Invoice
+	// TaxProblem says what the customer must fix when Stripe cannot
+	// determine their tax location; "" when tax is fine.
+	TaxProblem string
+	// StripeError is set when Stripe could not be reached: the stored
+	// state is shown without the invoices.
+	StripeError string
+}
+
+// TaxLocationProblem is the message shown when Stripe cannot determine the
+// customer's tax location.
+const TaxLocationProblem = "Stripe cannot determine your tax location from your billing address. " +
+	"Open the billing portal and enter a complete billing address (country, and postal code in the US and Canada); " +
+	"until then plan changes are refused and invoices cannot be finalised."
+
+// Overview returns the organisation's billing page.
+func (s *Service) Overview(ctx context.Context, scope gw.Scope) (Overview, error) {
+	if err := s.cfg.AuthorizeView(scope); err != nil {
+		return Overview{}, err
+	}
+	a, err := s.syncer.Account(ctx, scope.OrgID)
+	if err != nil {
+		return Overview{}, err
+	}
+	cat := s.Catalog()
+	o := Overview{Account: a, Entitlements: s.syncer.compute(a), Plans: cat.Plans(), Plan: cat.Free(),
+		Live: a.SubscriptionID != "" && subLive(a.Snapshot.Status)}
+	if p, iv, ok := cat.ByPrice(a.Snapshot.PriceID); ok && o.Live {
+		o.Plan, o.Interval = p, iv
+	}
+	if p, _, ok := cat.ByPrice(a.Snapshot.PendingPriceID); ok && o.Live {
+		o.PendingPlan = &p
+	}
+	if p, _, ok := cat.ByPrice(a.ScheduledPriceID); ok && o.Live {
+		o.ScheduledPlan = &p
+	}
+	if a.CustomerID == "" {
+		return o, nil
+	}
+	var errs []error
+	cp := &stripe.CustomerRetrieveParams{}
+	cp.AddExpand("tax")
+	if c, err := s.stripe.V1Customers.Retrieve(ctx, a.CustomerID, cp); err != nil {
+		errs = append(errs, err)
+	} else if c.Tax != nil && (c.Tax.AutomaticTax == stripe.CustomerTaxAutomaticTaxUnrecognizedLocation ||
+		c.Tax.AutomaticTax == stripe.CustomerTaxAutomaticTaxFailed) {
+		o.TaxProblem = TaxLocationProblem
+	}
+	if a.LatestInvoiceID != "" {
+		if inv, err := s.stripe.V1Invoices.Retrieve(ctx, a.LatestInvoiceID, nil); err != nil {
+			errs = append(errs, err)
+		} else {
+			o.LatestInvoice = invoiceOf(inv)
+			if inv.AutomaticTax != nil && inv.AutomaticTax.Status == stripe.InvoiceAutomaticTaxStatusRequiresLocationInputs {
+				o.TaxProblem = TaxLocationProblem
+			}
+		}
+	}
+	if o.Live && !a.Snapshot.CancelAtPeriodEnd {
+		p := &stripe.InvoiceCreatePreviewParams{Customer: stripe.String(a.CustomerID), Subscription: stripe.String(a.SubscriptionID)}
+		if inv, err := s.stripe.V1Invoices.CreatePreview(ctx, p); err != nil {
+			if !isTaxLocationError(err) {
+				errs = append(errs, err)
+			}
+		} else {
+			o.NextInvoice = invoiceOf(inv)
+		}
+	}
+	if len(errs) > 0 {
+		o.StripeError = "Stripe could not be reached; invoices are not shown and the plan is as last synchronised."
+	}
+	return o, nil
+}
+
+func invoiceOf(inv *stripe.Invoice) *Invoice {
+	out := &Invoice{ID: inv.ID, Number: inv.Number, Status: inv.Status, Currency: string(inv.Currency),
+		Subtotal: inv.Subtotal, Total: inv.Total, AmountDue: inv.AmountDue, HostedURL: inv.HostedInvoiceURL}
+	if inv.PeriodEnd > 0 {
+		out.PeriodEnd = time.Unix(inv.PeriodEnd, 0).UTC()
+	}
+	if inv.NextPaymentAttempt > 0 {
+		out.NextAttempt = time.Unix(inv.NextPaymentAttempt, 0).UTC()
+	}
+	for _, t := range inv.TotalTaxes {
+		if t == nil {
+			continue
+		}
+		out.Tax += t.Amount
+		switch t.TaxabilityReason {
+		case stripe.InvoiceTotalTaxTaxabilityReasonReverseCharge:
+			out.TaxNote = "Reverse charge: the customer accounts for VAT."
+		case stripe.InvoiceTotalTaxTaxabilityReasonNotCollecting:
+			out.TaxNote = "No tax collected in the customer's location."
+		case stripe.InvoiceTotalTaxTaxabilityReasonCustomerExempt:
+			out.TaxNote = "The customer is exempt from tax."
+		}
+	}
+	if inv.AutomaticTax != nil && inv.AutomaticTax.Status == stripe.InvoiceAutomaticTaxStatusRequiresLocationInputs {
+		out.TaxNote = "Tax pending: the billing address is incomplete."
+	}
+	return out
+}
+
+// isTaxLocationError reports whether err is Stripe refusing a request
+// because the customer's tax location is not recognised.
+func isTaxLocationError(err error) bool {
+	var se *stripe.Error
+	return errors.As(err, &se) && se.Code == stripe.ErrorCodeCustomerTaxLocationInvalid
+}
+
+// stripeError turns a Stripe API error into a kernel error the page can
+// show: the tax location problem as EINVALID with what to fix, anything
+// else as EUNAVAILABLE (Stripe is outside our control; nothing was lost).
+func stripeError(what string, err error) error {
+	if isTaxLocationError(err) {
+		return fmt.Errorf("%w (%w)", gw.Errorf(gw.EINVALID, "%s", TaxLocationProblem), err)
+	}
+	var se *stripe.Error
+	if errors.As(err, &se) && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 && se.Type == stripe.ErrorTypeCard {
+		return fmt.Errorf("%w (%w)", gw.Errorf(gw.EINVALID, "Stripe declined: %s", se.Msg), err)
+	}
+	return fmt.Errorf("billing: %s: %w (%w)", what, gw.Errorf(gw.EUNAVAILABLE, "Stripe is unavailable; please try again in a minute."), err)
+}
+
+// inLockedAccount runs fn with the organisation's billing row locked (and
+// created if missing), then syncs the result from Stripe in the same
+// transaction, so a change and the snapshot it produces commit together.
+// The audit event fn returns, if any, is recorded last.
+func (s *Service) inLockedAccount(ctx context.Context, orgID string, hint func() syncHint, fn func(tx pgx.Tx, a Account) (*audit.Event, error)) error {
+	return postgres.InOrgTx(ctx, s.syncer.cfg.Pool, orgID, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO billing_accounts (org_id) VALUES ($1) ON CONFLICT (org_id) DO NOTHING`, orgID); err != nil {
+			return fmt.Errorf("billing: create account of %s: %w", orgID, err)
+		}
+		a, err := loadAccount(ctx, tx, orgID, true)
+		if err != nil {
+			return err
+		}
+		ev, err := fn(tx, a)
+		if err != nil {
+			return err
+		}
+		var h syncHint
+		if hint != nil {
+			h = hint()
+		}
+		if _, err := s.syncer.syncTx(ctx, tx, orgID, h); err != nil {
+			return err
+		}
+		if ev != nil {
+			return audit.Record(ctx, tx, *ev)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,117 @@
+package config
+
+import (
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Billing is the Stripe billing configuration. Billing is on when
+// STRIPE_SECRET_KEY is set; without it every organisation is on the free
+// plan's terms with no limits enforced, and the billing pages say billing is
+// not configured.
+type Billing struct {
+	// SecretKey is the Stripe API key (STRIPE_SECRET_KEY, sk_test_… or sk_live_…).
+	SecretKey string
+	// WebhookSecrets verify webhook signatures (STRIPE_WEBHOOK_SECRET,
+	// comma-separated while a secret is rolled).
+	WebhookSecrets []string
+	// APIBase is the Stripe API's URL (STRIPE_API_BASE, default
+	// https://api.stripe.com), for a fake or stripe-mock in tests and
+	// development.
+	APIBase string
+	// Price IDs of the paid plans (STRIPE_PRICE_PRO_MONTHLY,
+	// STRIPE_PRICE_PRO_YEARLY, STRIPE_PRICE_BUSINESS_MONTHLY,
+	// STRIPE_PRICE_BUSINESS_YEARLY).
+	PriceProMonthly, PriceProYearly, PriceBusinessMonthly, PriceBusinessYearly string
+	// PortalConfiguration is a Customer Portal configuration ID
+	// (STRIPE_PORTAL_CONFIGURATION); empty creates one on first use.
+	PortalConfiguration string
+	// GraceDays is how long an organisation keeps access after a failed
+	// payment, counted from the first failure (GROUNDWORK_BILLING_GRACE_DAYS,
+	// default 7).
+	GraceDays int
+	// LostDispute is what a lost dispute does (GROUNDWORK_BILLING_LOST_DISPUTE:
+	// restrict (default, read-only), keep, or free).
+	LostDispute string
+	// AllowWhileDisputed keeps access while a dispute with funds withdrawn
+	// is open (GROUNDWORK_BILLING_ALLOW_WHILE_DISPUTED, default false).
+	AllowWhileDisputed bool
+	// ReconcileInterval is how often the reconciler runs
+	// (GROUNDWORK_BILLING_RECONCILE_INTERVAL, default 15m).
+	ReconcileInterval time.Duration
+	// Workers is the concurrency of the billing job queue
+	// (GROUNDWORK_QUEUE_BILLING_WORKERS, default 5).
+	Workers int
+}
+
+// Enabled reports whether Stripe billing is configured.
+func (b Billing) Enabled() bool { return b.SecretKey != "" }
+
+func (p *parser) billing() Billing {
+	b := Billing{
+		SecretKey:            strings.TrimSpace(p.getenv("STRIPE_SECRET_KEY")),
+		APIBase:              p.str("STRIPE_API_BASE", "https://api.stripe.com"),
+		PriceProMonthly:      p.str("STRIPE_PRICE_PRO_MONTHLY", ""),
+		PriceProYearly:       p.str("STRIPE_PRICE_PRO_YEARLY", ""),
+		PriceBusinessMonthly: p.str("STRIPE_PRICE_BUSINESS_MONTHLY", ""),
+		PriceBusinessYearly:  p.str("STRIPE_PRICE_BUSINESS_YEARLY", ""),
+		PortalConfiguration:  p.str("STRIPE_PORTAL_CONFIGURATION", ""),
+		GraceDays:            p.int("GROUNDWORK_BILLING_GRACE_DAYS", 7, 1, 365),
+		LostDispute:          p.oneOf("GROUNDWORK_BILLING_LOST_DISPUTE", "restrict", "restrict", "keep", "free"),
+		ReconcileInterval:    p.duration("GROUNDWORK_BILLING_RECONCILE_INTERVAL", 15*time.Minute),
+		Workers:              p.int("GROUNDWORK_QUEUE_BILLING_WORKERS", 5, 1, 10000),
+	}
+	b.AllowWhileDisputed = p.oneOf("GROUNDWORK_BILLING_ALLOW_WHILE_DISPUTED", "false", "true", "false") == "true"
+	for _, s := range strings.Split(p.getenv("STRIPE_WEBHOOK_SECRET"), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			b.WebhookSecrets = append(b.WebhookSecrets, s)
+		}
+	}
+	if u, err := url.Parse(b.APIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.fail("STRIPE_API_BASE", "%q is not an http(s) URL", b.APIBase)
+	}
+	if !b.Enabled() {
+		return b
+	}
+	if len(b.WebhookSecrets) == 0 {
+		p.fail("STRIPE_WEBHOOK_SECRET", "required when STRIPE_SECRET_KEY is set (the endpoint's signing secret, whsec_…)")
+	}
+	for name, v := range map[string]string{
+		"STRIPE_PRICE_PRO_MONTHLY": b.PriceProMonthly, "STRIPE_PRICE_PRO_YEARLY": b.PriceProYearly,
+		"STRIPE_PRICE_BUSINESS_MONTHLY": b.PriceBusinessMonthly, "STRIPE_PRICE_BUSINESS_YEARLY": b.PriceBusinessYearly,
+	} {
+		if v == "" {
+			p.fail(name, "required when STRIPE_SECRET_KEY is set (a Stripe price ID, price_…)")
+		}
+	}
+	if p.err == nil && !strings.HasPrefix(b.SecretKey, "sk_") && !strings.HasPrefix(b.SecretKey, "rk_") {
+		p.err = errors.New("STRIPE_SECRET_KEY: not a Stripe secret key (sk_… or rk_…)")
+	}
+	return b
+}
+
+// rows are Billing's lines of Print.
+func (b Billing) rows() [][2]string {
+	secrets := make([]string, len(b.WebhookSecrets))
+	for i := range secrets {
+		secrets[i] = "xxxxx"
+	}
+	return [][2]string{
+		{"STRIPE_SECRET_KEY", redactSecret(b.SecretKey)},
+		{"STRIPE_WEBHOOK_SECRET", strings.Join(secrets, ",")},
+		{"STRIPE_API_BASE", b.APIBase},
+		{"STRIPE_PRICE_PRO_MONTHLY", b.PriceProMonthly},
+		{"STRIPE_PRICE_PRO_YEARLY", b.PriceProYearly},
+		{"STRIPE_PRICE_BUSINESS_MONTHLY", b.PriceBusinessMonthly},
+		{"STRIPE_PRICE_BUSINESS_YEARLY", b.PriceBusinessYearly},
+		{"STRIPE_PORTAL_CONFIGURATION", b.PortalConfiguration},
+		{"GROUNDWORK_BILLING_GRACE_DAYS", strconv.Itoa(b.GraceDays)},
+		{"GROUNDWORK_BILLING_LOST_DISPUTE", b.LostDispute},
+		{"GROUNDWORK_BILLING_ALLOW_WHILE_DISPUTED", strconv.FormatBool(b.AllowWhileDisputed)},
+		{"GROUNDWORK_BILLING_RECONCILE_INTERVAL", b.ReconcileInterval.String()},
+		{"GROUNDWORK_QUEUE_BILLING_WORKERS", strconv.Itoa(b.Workers)},
+	}
+}

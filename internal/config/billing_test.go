@@ -1,0 +1,71 @@
+package config
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func stripeEnv(extra map[string]string) map[string]string {
+	m := map[string]string{
+		"STRIPE_SECRET_KEY": "sk_test_123", "STRIPE_WEBHOOK_SECRET": "whsec_old, whsec_new",
+		"STRIPE_PRICE_PRO_MONTHLY": "price_pm", "STRIPE_PRICE_PRO_YEARLY": "price_py",
+		"STRIPE_PRICE_BUSINESS_MONTHLY": "price_bm", "STRIPE_PRICE_BUSINESS_YEARLY": "price_by",
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+func TestBillingOffByDefault(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.False(t, c.Billing.Enabled())
+	require.Equal(t, 7, c.Billing.GraceDays)
+	require.Equal(t, "restrict", c.Billing.LostDispute)
+	require.Equal(t, 15*time.Minute, c.Billing.ReconcileInterval)
+	require.Equal(t, "https://api.stripe.com", c.Billing.APIBase)
+}
+
+func TestBillingSettings(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(stripeEnv(map[string]string{"GROUNDWORK_BILLING_GRACE_DAYS": "10",
+		"STRIPE_API_BASE": "http://127.0.0.1:12111", "GROUNDWORK_BILLING_LOST_DISPUTE": "free"})))
+	require.NoError(t, err)
+	require.True(t, c.Billing.Enabled())
+	require.Equal(t, []string{"whsec_old", "whsec_new"}, c.Billing.WebhookSecrets)
+	require.Equal(t, 10, c.Billing.GraceDays)
+	require.Equal(t, "free", c.Billing.LostDispute)
+	require.Equal(t, "http://127.0.0.1:12111", c.Billing.APIBase)
+
+	var out bytes.Buffer
+	c.Print(&out)
+	require.NotContains(t, out.String(), "sk_test_123")
+	require.NotContains(t, out.String(), "whsec_")
+	require.Contains(t, out.String(), "STRIPE_WEBHOOK_SECRET=xxxxx,xxxxx\n")
+}
+
+func TestBillingRejectsIncompleteSettings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no webhook secret", stripeEnv(map[string]string{"STRIPE_WEBHOOK_SECRET": " , "}), "STRIPE_WEBHOOK_SECRET: required"},
+		{"no price", stripeEnv(map[string]string{"STRIPE_PRICE_BUSINESS_YEARLY": ""}), "STRIPE_PRICE_BUSINESS_YEARLY: required"},
+		{"publishable key", stripeEnv(map[string]string{"STRIPE_SECRET_KEY": "pk_test_1"}), "STRIPE_SECRET_KEY: not a Stripe secret key"},
+		{"grace days", stripeEnv(map[string]string{"GROUNDWORK_BILLING_GRACE_DAYS": "0"}), "GROUNDWORK_BILLING_GRACE_DAYS"},
+		{"dispute policy", stripeEnv(map[string]string{"GROUNDWORK_BILLING_LOST_DISPUTE": "refund"}), "GROUNDWORK_BILLING_LOST_DISPUTE"},
+		{"api base", map[string]string{"STRIPE_API_BASE": "ftp://x"}, "STRIPE_API_BASE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(env(tc.env))
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
