@@ -22,6 +22,10 @@ type CheckoutInput struct {
 	Email string
 	// OrgName names the Stripe customer when it is created.
 	OrgName string
+	// TrialDays, when positive, starts the subscription with a trial
+	// without asking for a card; at the trial's end without a payment
+	// method Stripe cancels it (and the organisation is on the free plan).
+	TrialDays int64
 }
 
 // ErrLiveSubscription is in the chain of StartCheckout's ECONFLICT error
@@ -61,6 +65,7 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 	}
 	var url string
 	var hint syncHint
+	var refused error
 	err := s.inLockedAccount(ctx, orgID, func() syncHint { return hint }, func(tx pgx.Tx, a Account) (*audit.Event, error) {
 		if a.CustomerID == "" {
 			return nil, errors.New("billing: no customer after ensureCustomer")
@@ -85,12 +90,15 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 		if err != nil {
 			return nil, stripeError("sync", err)
 		}
+		// A refusal still commits the sync: the page then shows what Stripe has.
 		if cur.SubscriptionID != "" && subLive(cur.Snapshot.Status) {
-			return nil, fmt.Errorf("%w: %w", gw.Errorf(gw.ECONFLICT,
+			refused = fmt.Errorf("%w: %w", gw.Errorf(gw.ECONFLICT,
 				"This organisation already has a subscription. Change the plan on the billing page or in the billing portal."), ErrLiveSubscription)
+			return nil, nil
 		}
 		if cur.Snapshot.LatestInvoiceStatus == stripe.InvoiceStatusOpen {
-			return nil, gw.Errorf(gw.ECONFLICT, "An invoice is unpaid. Pay it in the billing portal before subscribing again.")
+			refused = gw.Errorf(gw.ECONFLICT, "An invoice is unpaid. Pay it in the billing portal before subscribing again.")
+			return nil, nil
 		}
 		page := s.cfg.BaseURL + BillingPage(orgID)
 		p := &stripe.CheckoutSessionCreateParams{
@@ -110,6 +118,13 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 			SuccessURL: stripe.String(page + "/success?session_id={CHECKOUT_SESSION_ID}"),
 			CancelURL:  stripe.String(page),
 		}
+		if in.TrialDays > 0 {
+			p.SubscriptionData.TrialPeriodDays = stripe.Int64(in.TrialDays)
+			p.SubscriptionData.TrialSettings = &stripe.CheckoutSessionCreateSubscriptionDataTrialSettingsParams{
+				EndBehavior: &stripe.CheckoutSessionCreateSubscriptionDataTrialSettingsEndBehaviorParams{
+					MissingPaymentMethod: stripe.String("cancel")}}
+			p.PaymentMethodCollection = stripe.String("if_required")
+		}
 		cs, err := s.stripe.V1CheckoutSessions.Create(ctx, p)
 		if err != nil {
 			return nil, stripeError("create checkout session", err)
@@ -122,6 +137,9 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 	})
 	if err != nil {
 		return "", err
+	}
+	if refused != nil {
+		return "", refused
 	}
 	return url, nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/groundwork-dev/groundwork/internal/jobs"
 	gwmail "github.com/groundwork-dev/groundwork/internal/mail"
@@ -53,11 +52,11 @@ type DeliverOutboxArgs struct {
 // Kind implements river.JobArgs.
 func (DeliverOutboxArgs) Kind() string { return "billing.deliver_outbox" }
 
-// InsertOpts implements river.JobArgsWithInsertOpts: the billing queue, one
-// pending delivery per organisation.
+// InsertOpts implements river.JobArgsWithInsertOpts: the billing queue. The
+// jobs are not unique: a row written while a delivery runs needs a delivery
+// after it, and concurrent deliveries never send a row twice (Deliver).
 func (DeliverOutboxArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: jobs.QueueBilling, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateScheduled}}}
+	return river.InsertOpts{Queue: jobs.QueueBilling}
 }
 
 // DeliverOutboxWorker is the River worker of DeliverOutboxArgs.

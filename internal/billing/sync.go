@@ -401,7 +401,10 @@ func (s *Syncer) fetchOnly(ctx context.Context, tx pgx.Tx, prev Account, h syncH
 	}
 	// One email per failed attempt, only while the invoice is still unpaid.
 	failedEmail := func(in *stripe.Invoice, attempt int64) {
-		if in == nil || in.Status != stripe.InvoiceStatusOpen || attempt <= 0 || !subLive(cur.Snapshot.Status) {
+		// An incomplete subscription's first payment is the customer's to
+		// retry in Checkout: not dunning.
+		if in == nil || in.Status != stripe.InvoiceStatusOpen || attempt <= 0 || !subLive(cur.Snapshot.Status) ||
+			cur.Snapshot.Status == stripe.SubscriptionStatusIncomplete {
 			return
 		}
 		key := fmt.Sprintf("invoice:%s:attempt:%d:%s", in.ID, attempt, OutboxPaymentFailedEmail)

@@ -1,6 +1,7 @@
 // Package stripefake is a stateful, in-process fake of the subset of the Stripe
 // API that the billing module uses. It holds the truth (customers, checkout
-// sessions, subscriptions, invoices, charges, disputes, events), speaks Stripe's
+// sessions, subscriptions and their schedules, invoices, charges, disputes,
+// customer portal configurations and sessions, events), speaks Stripe's
 // wire format (form-encoded requests, JSON responses built from stripe-go's
 // types, so stripe-go's client decodes them), and emits webhook events signed
 // exactly like Stripe's.
@@ -29,8 +30,57 @@
 // exactly the same lines, so the invoice total equals the preview total.
 // With proration_behavior=create_prorations the lines are kept as pending and
 // added to the next renewal invoice; with none nothing is prorated.
-// Tax is a flat Options.TaxBasisPoints on the subtotal (0 by default), reported
-// in total_taxes; the fake never recomputes an existing invoice.
+//
+// # Tax
+//
+// Tax follows Stripe Tax: it is computed only for invoices of subscriptions
+// with automatic_tax[enabled]=true (set from the checkout session), once,
+// when the invoice is built; the fake never recomputes an existing invoice.
+// The outcome depends on the customer (SetTaxLocation, SetTaxExempt):
+//
+//   - supported location, tax_exempt=none (the default): tax =
+//     round(subtotal * Options.TaxBasisPoints / 10000) on a positive subtotal,
+//     one total_taxes entry (taxability_reason standard_rated) when non-zero,
+//     automatic_tax.status=complete;
+//   - tax_exempt=reverse / exempt: one total_taxes entry of 0 with
+//     reverse_charge / customer_exempt, total = subtotal;
+//   - not_collecting: one entry of 0 with not_collecting;
+//   - unrecognized_location: automatic_tax.status=requires_location_inputs
+//     (failed: status failed), no tax; the invoice is not finalized: it stays
+//     a draft with last_finalization_error (customer_tax_location_invalid)
+//     and invoice.finalization_failed is emitted. Item changes
+//     (POST /v1/subscriptions/{id} with items) and
+//     POST /v1/invoices/create_preview fail with 400
+//     customer_tax_location_invalid, and so does a checkout session with
+//     automatic tax for that customer unless customer_update[address] (or
+//     [shipping]) is auto; completing such a session makes the location
+//     supported (Checkout collected the address).
+//
+// customer.tax is rendered only with expand[]=tax, as by Stripe.
+//
+// # Subscription schedules
+//
+// POST /v1/subscription_schedules takes only from_subscription: one phase
+// with the subscription's items over the current period, end_behavior
+// release, and subscription.schedule set. Updates replace the phases
+// (phases[i][items][j][price|quantity], [start_date], [end_date] or
+// [duration], [proration_behavior]); the first phase must be the current one,
+// unchanged in start and items; a phase without an end lasts one interval of
+// its first price. Phase boundaries take effect at renewals (Renew): the
+// subscription takes the next phase's items before the renewal invoice is
+// built, so the invoice bills the new price with no proration lines. When
+// the last phase ends the schedule is released (end_behavior=release; the
+// subscription keeps its items) or completed and the subscription canceled
+// (cancel). A direct item update of a scheduled subscription is allowed and
+// rewrites the current phase; canceling the subscription cancels the schedule.
+//
+// # Customer portal
+//
+// POST /v1/billing_portal/configurations stores the features it is given
+// (prices in features[subscription_update][products] must belong to the
+// product); POST /v1/billing_portal/sessions needs an existing customer and
+// returns url <URL>/portal/<id>, using the configuration given or a default
+// one, and return_url or the configuration's default_return_url.
 package stripefake
 
 import (
@@ -72,7 +122,8 @@ type Options struct {
 	// RetriesExhausted is the subscription status ExhaustRetries leaves:
 	// "canceled" (default) or "unpaid".
 	RetriesExhausted string
-	// TaxBasisPoints is a flat tax rate applied to invoices (e.g. 2000 = 20%).
+	// TaxBasisPoints is the standard tax rate Stripe Tax applies to invoices
+	// with automatic tax (e.g. 2000 = 20%); see the package doc, Tax.
 	TaxBasisPoints int64
 	// RetryInterval is next_payment_attempt after a failure (default 72h).
 	RetryInterval time.Duration
@@ -98,6 +149,17 @@ type customerState struct {
 	obj      *stripe.Customer
 	hasPM    bool // has a default payment method
 	declines bool // automatic payment attempts fail
+	// taxStatus is Stripe Tax's view of the customer's location
+	// (customer.tax.automatic_tax); "" means supported.
+	taxStatus stripe.CustomerTaxAutomaticTax
+}
+
+// sessionState is what a checkout session was created with beyond what the
+// session object shows.
+type sessionState struct {
+	price, customerUpdateAddress, customerUpdateName string
+	quantity, trialDays                              int64
+	subscriptionMetadata                             map[string]string
 }
 
 // Server is the fake. All methods are safe for concurrent use.
@@ -110,10 +172,15 @@ type Server struct {
 	prices    map[string]Price
 	customers map[string]*customerState
 	sessions  map[string]*stripe.CheckoutSession
+	sessionSt map[string]*sessionState
 	subs      map[string]*stripe.Subscription
 	invoices  map[string]*stripe.Invoice
 	charges   map[string]*stripe.Charge
 	disputes  map[string]*stripe.Dispute
+	schedules map[string]*stripe.SubscriptionSchedule
+	// customer portal
+	portalConfigs  map[string]*stripe.BillingPortalConfiguration
+	portalSessions map[string]*stripe.BillingPortalSession
 	// pending proration lines per subscription (create_prorations).
 	pendingLines map[string][]*stripe.InvoiceLineItem
 	// sub ID -> params of an update waiting for its invoice to be paid.
@@ -165,7 +232,9 @@ func New(opts Options) *Server {
 		sessions: map[string]*stripe.CheckoutSession{}, subs: map[string]*stripe.Subscription{},
 		invoices: map[string]*stripe.Invoice{}, charges: map[string]*stripe.Charge{},
 		disputes: map[string]*stripe.Dispute{}, pendingLines: map[string][]*stripe.InvoiceLineItem{},
-		pendingUpdates: map[string]pendingUpdate{},
+		pendingUpdates: map[string]pendingUpdate{}, sessionSt: map[string]*sessionState{},
+		schedules: map[string]*stripe.SubscriptionSchedule{}, portalConfigs: map[string]*stripe.BillingPortalConfiguration{},
+		portalSessions: map[string]*stripe.BillingPortalSession{},
 		delivered:      map[string]bool{}, idem: map[string]idemEntry{},
 	}
 	for _, p := range opts.Prices {
@@ -182,6 +251,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /v1/customers/{id}", s.getter("customer"))
 	mux.HandleFunc("POST /v1/checkout/sessions", s.createSession)
 	mux.HandleFunc("GET /v1/checkout/sessions/{id}", s.getter("checkout.session"))
+	mux.HandleFunc("POST /v1/checkout/sessions/{id}/expire", s.expireSession)
 	mux.HandleFunc("GET /v1/subscriptions/{id}", s.getter("subscription"))
 	mux.HandleFunc("POST /v1/subscriptions/{id}", s.updateSubscription)
 	mux.HandleFunc("DELETE /v1/subscriptions/{id}", s.cancelSubscription)
@@ -191,6 +261,13 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /v1/charges/{id}", s.getter("charge"))
 	mux.HandleFunc("GET /v1/events", s.listEvents)
 	mux.HandleFunc("GET /v1/events/{id}", s.getter("event"))
+	mux.HandleFunc("POST /v1/subscription_schedules", s.createSchedule)
+	mux.HandleFunc("GET /v1/subscription_schedules/{id}", s.getter("subscription_schedule"))
+	mux.HandleFunc("POST /v1/subscription_schedules/{id}", s.updateSchedule)
+	mux.HandleFunc("POST /v1/subscription_schedules/{id}/release", s.releaseScheduleHandler)
+	mux.HandleFunc("POST /v1/billing_portal/configurations", s.createPortalConfiguration)
+	mux.HandleFunc("GET /v1/billing_portal/configurations/{id}", s.getter("billing_portal.configuration"))
+	mux.HandleFunc("POST /v1/billing_portal/sessions", s.createPortalSession)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "invalid_request_error", "Unrecognized request URL ("+r.Method+": "+r.URL.Path+") in stripefake.")
 	})
@@ -261,6 +338,8 @@ func (s *Server) EventTypes() []string {
 	return out
 }
 
+// ServeHTTP serves the fake API: it checks the API key, records the request
+// and replays idempotent POSTs like Stripe.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	var form url.Values
@@ -318,10 +397,13 @@ type refSpec struct{ path, kind string }
 
 var refs = map[string][]refSpec{
 	"checkout.session": {{"customer", "customer"}, {"subscription", "subscription"}, {"invoice", "invoice"}},
-	"subscription":     {{"customer", "customer"}, {"latest_invoice", "invoice"}},
-	"invoice":          {{"customer", "customer"}, {"parent.subscription_details.subscription", "subscription"}},
-	"charge":           {{"customer", "customer"}},
-	"dispute":          {{"charge", "charge"}},
+	"subscription":     {{"customer", "customer"}, {"latest_invoice", "invoice"}, {"schedule", "subscription_schedule"}},
+	"subscription_schedule": {{"customer", "customer"}, {"subscription", "subscription"},
+		{"released_subscription", "subscription"}},
+	"billing_portal.session": {{"configuration", "billing_portal.configuration"}},
+	"invoice":                {{"customer", "customer"}, {"parent.subscription_details.subscription", "subscription"}},
+	"charge":                 {{"customer", "customer"}},
+	"dispute":                {{"charge", "charge"}},
 }
 
 func (s *Server) lookup(kind, id string) any {
@@ -341,6 +423,12 @@ func (s *Server) lookup(kind, id string) any {
 		v = s.charges[id]
 	case "dispute":
 		v = s.disputes[id]
+	case "subscription_schedule":
+		v = s.schedules[id]
+	case "billing_portal.configuration":
+		v = s.portalConfigs[id]
+	case "billing_portal.session":
+		v = s.portalSessions[id]
 	case "event":
 		for _, e := range s.events {
 			if e.ID == id {
@@ -401,6 +489,7 @@ func (s *Server) render(kind string, obj any, expand []string) map[string]any {
 			parent[leaf] = id
 		}
 	}
+	s.renderExtras(kind, obj, m, expand)
 	return m
 }
 
@@ -412,7 +501,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeErr(w http.ResponseWriter, status int, typ, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]any{"type": typ, "message": msg}})
+	writeErrParam(w, status, typ, "", "", msg)
+}
+
+// writeErrParam writes a Stripe error with an optional code and param
+// (stripe-go exposes them as *stripe.Error Code and Param).
+func writeErrParam(w http.ResponseWriter, status int, typ, code, param, msg string) {
+	e := map[string]any{"type": typ, "message": msg}
+	if code != "" {
+		e["code"] = code
+		e["doc_url"] = "https://stripe.com/docs/error-codes/" + strings.ReplaceAll(code, "_", "-")
+	}
+	if param != "" {
+		e["param"] = param
+	}
+	writeJSON(w, status, map[string]any{"error": e})
 }
 
 func (s *Server) newID(prefix string) string {
@@ -467,15 +570,19 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	f := r.Form
 	c := &stripe.Customer{ID: s.newID("cus"), Object: "customer", Created: s.unix(),
-		Email: f.Get("email"), Name: f.Get("name"), Metadata: map[string]string{}}
-	for k, v := range f {
-		if strings.HasPrefix(k, "metadata[") && strings.HasSuffix(k, "]") {
-			c.Metadata[k[len("metadata["):len(k)-1]] = v[0]
-		}
+		Email: f.Get("email"), Name: f.Get("name"), Metadata: formMetadata(f, "metadata"),
+		TaxExempt: stripe.CustomerTaxExemptNone}
+	switch te := stripe.CustomerTaxExempt(f.Get("tax_exempt")); te {
+	case "":
+	case stripe.CustomerTaxExemptNone, stripe.CustomerTaxExemptExempt, stripe.CustomerTaxExemptReverse:
+		c.TaxExempt = te
+	default:
+		writeErrParam(w, 400, "invalid_request_error", "", "tax_exempt", "Invalid tax_exempt: must be one of none, exempt, or reverse")
+		return
 	}
 	s.customers[c.ID] = &customerState{obj: c}
 	s.emit("customer.created", "customer", c, nil)
-	writeJSON(w, 200, s.render("customer", c, nil))
+	writeJSON(w, 200, s.render("customer", c, formList(f, "expand")))
 }
 
 // ---- checkout sessions ----
@@ -490,35 +597,95 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	}
 	cus := f.Get("customer")
 	if cus != "" && s.customers[cus] == nil {
-		writeErr(w, 400, "invalid_request_error", "No such customer: '"+cus+"'")
+		writeErrParam(w, 400, "invalid_request_error", "resource_missing", "customer", "No such customer: '"+cus+"'")
 		return
 	}
-	price := f.Get("line_items[0][price]")
-	if _, ok := s.prices[price]; !ok {
-		writeErr(w, 400, "invalid_request_error", "No such price: '"+price+"'")
+	st := &sessionState{price: f.Get("line_items[0][price]"), quantity: 1,
+		customerUpdateAddress: f.Get("customer_update[address]"), customerUpdateName: f.Get("customer_update[name]"),
+		subscriptionMetadata: formMetadata(f, "subscription_data[metadata]")}
+	if cus == "" && (st.customerUpdateAddress != "" || st.customerUpdateName != "" || f.Get("customer_update[shipping]") != "") {
+		writeErrParam(w, 400, "invalid_request_error", "", "customer_update", "`customer_update` can only be used with `customer`.")
+		return
+	}
+	if _, ok := s.prices[st.price]; !ok {
+		writeErrParam(w, 400, "invalid_request_error", "resource_missing", "line_items[0][price]", "No such price: '"+st.price+"'")
+		return
+	}
+	if q, ok := formInt(f, "line_items[0][quantity]"); ok {
+		if q < 1 {
+			writeErrParam(w, 400, "invalid_request_error", "", "line_items[0][quantity]", "Quantity must be at least 1.")
+			return
+		}
+		st.quantity = q
+	}
+	if d, ok := formInt(f, "subscription_data[trial_period_days]"); ok {
+		st.trialDays = d
+	}
+	autoTax := f.Get("automatic_tax[enabled]") == "true"
+	if autoTax && cus != "" && s.customers[cus].taxStatus == stripe.CustomerTaxAutomaticTaxUnrecognizedLocation &&
+		st.customerUpdateAddress != "auto" && f.Get("customer_update[shipping]") != "auto" {
+		writeErrParam(w, 400, "invalid_request_error", string(stripe.ErrorCodeCustomerTaxLocationInvalid), "customer_update[address]",
+			"Automatic tax calculation in Checkout requires a valid address on the Customer. Add a valid address to the Customer or set either `customer_update[address]` to 'auto' or `customer_update[shipping]` to 'auto' to save the address entered in Checkout to the Customer.")
 		return
 	}
 	cs := &stripe.CheckoutSession{ID: s.newID("cs_test"), Object: "checkout.session", Created: s.unix(),
 		ExpiresAt: s.now.Add(24 * time.Hour).Unix(), Mode: stripe.CheckoutSessionModeSubscription,
 		Status: stripe.CheckoutSessionStatusOpen, PaymentStatus: stripe.CheckoutSessionPaymentStatusUnpaid,
 		ClientReferenceID: f.Get("client_reference_id"), SuccessURL: f.Get("success_url"), CancelURL: f.Get("cancel_url"),
-		AutomaticTax:             &stripe.CheckoutSessionAutomaticTax{Enabled: f.Get("automatic_tax[enabled]") == "true"},
+		AutomaticTax:             &stripe.CheckoutSessionAutomaticTax{Enabled: autoTax},
 		TaxIDCollection:          &stripe.CheckoutSessionTaxIDCollection{Enabled: f.Get("tax_id_collection[enabled]") == "true"},
 		BillingAddressCollection: stripe.CheckoutSessionBillingAddressCollection(f.Get("billing_address_collection")),
-		Metadata:                 map[string]string{"stripefake_price": price},
+		Metadata:                 formMetadata(f, "metadata"),
+		Currency:                 stripe.Currency(s.prices[st.price].Currency),
 	}
-	if q, ok := formInt(f, "line_items[0][quantity]"); ok {
-		cs.Metadata["stripefake_quantity"] = strconv.FormatInt(q, 10)
+	if autoTax {
+		cs.AutomaticTax.Status = stripe.CheckoutSessionAutomaticTaxStatusRequiresLocationInputs
+		if cus != "" && s.taxStatus(cus) == stripe.CustomerTaxAutomaticTaxSupported {
+			cs.AutomaticTax.Status = stripe.CheckoutSessionAutomaticTaxStatusComplete
+		}
 	}
 	if cus != "" {
 		cs.Customer = &stripe.Customer{ID: cus}
 	}
-	if d, ok := formInt(f, "subscription_data[trial_period_days]"); ok {
-		cs.Metadata["stripefake_trial_days"] = strconv.FormatInt(d, 10)
-	}
 	cs.URL = "https://checkout.stripe.test/c/pay/" + cs.ID
 	s.sessions[cs.ID] = cs
+	s.sessionSt[cs.ID] = st
 	writeJSON(w, 200, s.render("checkout.session", cs, formList(f, "expand")))
+}
+
+// CheckoutSession returns a copy of the stored checkout session (nil if unknown).
+func (s *Server) CheckoutSession(id string) *stripe.CheckoutSession {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return clone(s.sessions[id])
+}
+
+// CheckoutSessionParams is what a checkout session was created with that the
+// session object itself does not show.
+type CheckoutSessionParams struct {
+	Price                 string            // line_items[0][price]
+	Quantity              int64             // line_items[0][quantity] (default 1)
+	TrialPeriodDays       int64             // subscription_data[trial_period_days]
+	SubscriptionMetadata  map[string]string // subscription_data[metadata]
+	CustomerUpdateAddress string            // customer_update[address]
+	CustomerUpdateName    string            // customer_update[name]
+}
+
+// CheckoutSessionParams returns the creation parameters of a checkout session
+// not visible on the session object (zero value if unknown).
+func (s *Server) CheckoutSessionParams(id string) CheckoutSessionParams {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.sessionSt[id]
+	if st == nil {
+		return CheckoutSessionParams{}
+	}
+	md := map[string]string{}
+	for k, v := range st.subscriptionMetadata {
+		md[k] = v
+	}
+	return CheckoutSessionParams{Price: st.price, Quantity: st.quantity, TrialPeriodDays: st.trialDays,
+		SubscriptionMetadata: md, CustomerUpdateAddress: st.customerUpdateAddress, CustomerUpdateName: st.customerUpdateName}
 }
 
 // ---- events ----

@@ -168,6 +168,12 @@ func (s *Server) cycle(sub *stripe.Subscription) string {
 		return ""
 	}
 	prev := s.render("subscription", sub, nil)
+	// A schedule's next phase takes effect at the boundary, before the
+	// renewal invoice: no prorations.
+	if s.advanceSchedule(sub, end) {
+		s.endSub(sub, stripe.SubscriptionStatusCanceled, stripe.SubscriptionCancellationDetailsReasonCancellationRequested)
+		return ""
+	}
 	lines := s.pendingLines[sub.ID]
 	delete(s.pendingLines, sub.ID)
 	for _, it := range sub.Items.Data {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -59,26 +58,17 @@ func (s *Server) newInvoice(sub *stripe.Subscription, cus string, reason stripe.
 	for _, l := range lines {
 		subtotal += l.Amount
 	}
-	tax := int64(0)
-	if subtotal > 0 {
-		tax = prorate(subtotal, s.opts.TaxBasisPoints, 10000)
-	}
-	total := subtotal + tax
-	due := max(total, 0)
 	inv := &stripe.Invoice{Object: "invoice", Created: s.unix(), Currency: stripe.Currency(currency),
 		Customer: &stripe.Customer{ID: cus}, BillingReason: reason, CollectionMethod: stripe.InvoiceCollectionMethodChargeAutomatically,
 		Status: stripe.InvoiceStatusDraft, Subtotal: subtotal, SubtotalExcludingTax: subtotal, TotalExcludingTax: subtotal,
-		Total: total, AmountDue: due, AmountRemaining: due,
 		Lines:             &stripe.InvoiceLineItemList{ListMeta: stripe.ListMeta{URL: "/v1/invoices/lines"}, Data: lines},
-		AutomaticTax:      &stripe.InvoiceAutomaticTax{Enabled: true, Status: stripe.InvoiceAutomaticTaxStatusComplete},
 		StatusTransitions: &stripe.InvoiceStatusTransitions{}, Metadata: map[string]string{},
-		PeriodStart: s.unix(), PeriodEnd: s.unix(),
+		TotalTaxes: []*stripe.InvoiceTotalTax{}, PeriodStart: s.unix(), PeriodEnd: s.unix(),
 	}
-	if tax != 0 {
-		inv.TotalTaxes = []*stripe.InvoiceTotalTax{{Amount: tax, TaxableAmount: subtotal,
-			TaxBehavior: stripe.InvoiceTotalTaxTaxBehaviorExclusive, Type: stripe.InvoiceTotalTaxTypeTaxRateDetails,
-			TaxabilityReason: stripe.InvoiceTotalTaxTaxabilityReasonStandardRated}}
-	}
+	tax := s.computeTax(inv, subAutomaticTax(sub), cus, subtotal)
+	inv.Total = subtotal + tax
+	inv.AmountDue = max(inv.Total, 0)
+	inv.AmountRemaining = inv.AmountDue
 	if sub != nil {
 		inv.Parent = &stripe.InvoiceParent{Type: stripe.InvoiceParentTypeSubscriptionDetails,
 			SubscriptionDetails: &stripe.InvoiceParentSubscriptionDetails{Subscription: &stripe.Subscription{ID: sub.ID}, Metadata: sub.Metadata}}
@@ -95,6 +85,13 @@ func (s *Server) finalize(inv *stripe.Invoice) {
 	}
 	s.invoices[inv.ID] = inv
 	s.emit("invoice.created", "invoice", inv, nil)
+	if finalizationBlocked(inv) {
+		// Stripe Tax cannot compute tax: the invoice stays a draft.
+		inv.LastFinalizationError = &stripe.Error{Type: stripe.ErrorTypeInvalidRequest,
+			Code: stripe.ErrorCodeCustomerTaxLocationInvalid, Msg: taxLocationMsg}
+		s.emit("invoice.finalization_failed", "invoice", inv, nil)
+		return
+	}
 	inv.Status = stripe.InvoiceStatusOpen
 	inv.StatusTransitions.FinalizedAt = s.unix()
 	inv.EffectiveAt = s.unix()
@@ -159,6 +156,7 @@ func (s *Server) pay(inv *stripe.Invoice) {
 		s.applyItems(sub, pu.items)
 		sub.PendingUpdate = nil
 		delete(s.pendingUpdates, subID)
+		s.syncSchedule(sub)
 	}
 	switch sub.Status {
 	case stripe.SubscriptionStatusPastDue, stripe.SubscriptionStatusUnpaid, stripe.SubscriptionStatusIncomplete:
@@ -227,6 +225,9 @@ func (s *Server) endSub(sub *stripe.Subscription, status stripe.SubscriptionStat
 		sub.CanceledAt = s.unix()
 	}
 	sub.CancellationDetails = &stripe.SubscriptionCancellationDetails{Reason: reason}
+	if status == stripe.SubscriptionStatusCanceled || status == stripe.SubscriptionStatusIncompleteExpired {
+		s.cancelScheduleOf(sub)
+	}
 	if status == stripe.SubscriptionStatusCanceled {
 		s.emit("customer.subscription.deleted", "subscription", sub, prev)
 	} else {
@@ -273,12 +274,14 @@ func (s *Server) CompleteCheckoutWith(sessionID string, o CheckoutOutcome) (stri
 	cus := s.customers[cs.Customer.ID]
 	cus.hasPM = !o.NoPaymentMethod
 	cus.declines = o.PaymentFails
-	p := s.prices[cs.Metadata["stripefake_price"]]
-	qty := int64(1)
-	if q, err := strconv.ParseInt(cs.Metadata["stripefake_quantity"], 10, 64); err == nil && q > 0 {
-		qty = q
+	if cs.AutomaticTax.Enabled && s.taxStatus(cus.obj.ID) == stripe.CustomerTaxAutomaticTaxUnrecognizedLocation {
+		// Checkout collected a billing address Stripe Tax recognizes.
+		s.setTaxStatus(cus, stripe.CustomerTaxAutomaticTaxSupported)
 	}
-	trialDays, _ := strconv.ParseInt(cs.Metadata["stripefake_trial_days"], 10, 64)
+	st := s.sessionSt[cs.ID]
+	p := s.prices[st.price]
+	qty := st.quantity
+	trialDays := st.trialDays
 	if o.NoPaymentMethod && trialDays == 0 {
 		return "", fmt.Errorf("stripefake: NoPaymentMethod needs a trial")
 	}
@@ -301,6 +304,9 @@ func (s *Server) CompleteCheckoutWith(sessionID string, o CheckoutOutcome) (stri
 	item := &stripe.SubscriptionItem{ID: s.newID("si"), Object: "subscription_item", Created: now, Subscription: sub.ID,
 		Price: s.stripePrice(p), Quantity: qty, CurrentPeriodStart: now, CurrentPeriodEnd: end, Metadata: map[string]string{}}
 	sub.Items = &stripe.SubscriptionItemList{ListMeta: stripe.ListMeta{URL: "/v1/subscription_items?subscription=" + sub.ID}, Data: []*stripe.SubscriptionItem{item}}
+	for k, v := range st.subscriptionMetadata {
+		sub.Metadata[k] = v
+	}
 	s.subs[sub.ID] = sub
 	amount := p.UnitAmount * qty
 	desc := fmt.Sprintf("%d × %s", qty, p.Product)
@@ -320,6 +326,9 @@ func (s *Server) CompleteCheckoutWith(sessionID string, o CheckoutOutcome) (stri
 		return sub.ID, nil // the session stays open, as when the card is declined
 	}
 	cs.Status = stripe.CheckoutSessionStatusComplete
+	if cs.AutomaticTax.Enabled {
+		cs.AutomaticTax.Status = stripe.CheckoutSessionAutomaticTaxStatusComplete
+	}
 	cs.PaymentStatus = stripe.CheckoutSessionPaymentStatusPaid
 	if trialDays > 0 {
 		cs.PaymentStatus = stripe.CheckoutSessionPaymentStatusNoPaymentRequired
@@ -446,6 +455,13 @@ func (s *Server) updateSubscription(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, 400, "invalid_request_error", err.Error())
 		return
 	}
+	automaticTax := subAutomaticTax(sub)
+	if v := f.Get("automatic_tax[enabled]"); v != "" {
+		automaticTax = v == "true"
+	}
+	if len(changes) > 0 && s.taxLocationInvalid(w, sub.Customer.ID, automaticTax) {
+		return
+	}
 	start, end := period(sub)
 	d := s.unix()
 	if v, ok := formInt(f, "proration_date"); ok {
@@ -456,6 +472,9 @@ func (s *Server) updateSubscription(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prev := s.render("subscription", sub, nil)
+	if v := f.Get("automatic_tax[enabled]"); v != "" {
+		sub.AutomaticTax = &stripe.SubscriptionAutomaticTax{Enabled: automaticTax}
+	}
 	if v := f.Get("cancel_at_period_end"); v != "" {
 		sub.CancelAtPeriodEnd = v == "true"
 		if sub.CancelAtPeriodEnd {
@@ -504,6 +523,7 @@ func (s *Server) updateSubscription(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.applyItems(sub, changes)
 	}
+	s.syncSchedule(sub)
 	s.emitUpdated(sub, prev)
 	writeJSON(w, 200, s.render("subscription", sub, formList(f, "expand")))
 }
@@ -537,6 +557,13 @@ func (s *Server) createPreview(w http.ResponseWriter, r *http.Request) {
 	changes, err := s.resolve(sub, parseItems(f, "subscription_details[items]"))
 	if err != nil {
 		writeErr(w, 400, "invalid_request_error", err.Error())
+		return
+	}
+	automaticTax := subAutomaticTax(sub)
+	if v := f.Get("automatic_tax[enabled]"); v != "" {
+		automaticTax = v == "true"
+	}
+	if s.taxLocationInvalid(w, sub.Customer.ID, automaticTax) {
 		return
 	}
 	start, end := period(sub)

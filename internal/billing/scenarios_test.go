@@ -1,0 +1,452 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/stripe/stripe-go/v85"
+
+	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/stripefake"
+)
+
+// The scenarios of issue 5, each replayed against the fake Stripe through
+// the billing page's Service, the webhook ledger, the worker's Syncer and
+// the Notifier, asserting the final state and the side effects.
+
+// 1. Happy checkout: one customer per organisation (idempotency key,
+// org_id metadata), client_reference_id, automatic tax, tax ID collection,
+// required billing address; the webhooks make the organisation Pro.
+func TestScenario01HappyCheckout(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	s.entitled(PlanFree, AccessFull)
+	s.subscribe(PlanPro)
+	s.entitled(PlanFree, AccessFull) // nothing synced yet
+	s.deliver()
+	s.requireTruth()
+	s.entitled(PlanPro, AccessFull)
+
+	var created, session *stripefake.Request
+	for _, r := range s.fake.Requests() {
+		r := r
+		switch {
+		case r.Method == "POST" && r.Path == "/v1/customers":
+			created = &r
+		case r.Method == "POST" && r.Path == "/v1/checkout/sessions":
+			session = &r
+		}
+	}
+	require.NotNil(t, created)
+	require.Equal(t, "groundwork-customer-"+s.org, created.IdempotencyKey)
+	require.Equal(t, s.org, created.Form.Get("metadata[org_id]"))
+	require.NotNil(t, session)
+	for k, v := range map[string]string{
+		"mode": "subscription", "client_reference_id": s.org, "customer": s.cus,
+		"automatic_tax[enabled]": "true", "tax_id_collection[enabled]": "true",
+		"billing_address_collection": "required", "customer_update[address]": "auto",
+		"line_items[0][price]": "price_pro_monthly",
+		"success_url":          "https://app.test/o/" + s.org + "/billing/success?session_id={CHECKOUT_SESSION_ID}",
+	} {
+		require.Equal(t, v, session.Form.Get(k), k)
+	}
+	require.Empty(t, s.mails(), "a successful checkout sends no billing email")
+}
+
+// 2. The user returns from Checkout before any webhook: the redirect syncs
+// the same way, and the webhooks that follow change nothing and send nothing.
+func TestScenario02RedirectBeforeWebhook(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	cs := s.checkout(PlanPro, CheckoutInput{})
+	sub, err := s.fake.CompleteCheckout(cs)
+	require.NoError(t, err)
+	s.sub = sub
+	require.NoError(t, s.svc.FinishCheckout(s.ctx, s.scope, cs))
+	s.cus = s.account().CustomerID
+	s.requireTruth()
+	s.entitled(PlanPro, AccessFull)
+	before := s.account()
+
+	s.deliver()
+	after := s.account()
+	before.SyncedAt, after.SyncedAt = time.Time{}, time.Time{}
+	require.Equal(t, before, after, "the webhooks change nothing")
+	require.Empty(t, s.outbox())
+	require.Empty(t, s.mails())
+
+	// Another organisation's session is not found, and changes nothing.
+	other := s.scope
+	other.OrgID = "0190a0b0-0000-7000-8000-0000000000ff"
+	require.Equal(t, gw.ENOTFOUND, gw.ErrorCode(s.svc.FinishCheckout(s.ctx, other, cs)))
+}
+
+// 5. A delivery answered 500 is redelivered and processed once; an event
+// recorded whose job never ran (a crash after the ledger insert) is
+// processed by the reconciler.
+func TestScenario05FailedDeliveryAndCrash(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	fail := true
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if fail {
+			http.Error(w, "database unavailable", http.StatusInternalServerError)
+			return
+		}
+		if _, _, err := s.ledger.Receive(r.Context(), body, r.Header.Get("Stripe-Signature")); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(endpoint.Close)
+	s.subscribe(PlanPro)
+	attempts, err := s.fake.Deliver(s.ctx, endpoint.URL, newSecret, stripefake.DeliverOptions{})
+	require.NoError(t, err)
+	require.NotEmpty(t, attempts)
+	for _, a := range attempts {
+		require.False(t, a.Delivered(), "every delivery failed with 500")
+	}
+	require.NotEmpty(t, s.fake.Pending(endpoint.URL), "Stripe will redeliver them")
+	var n int
+	require.NoError(t, s.db.Owner.QueryRow(s.ctx, `SELECT count(*) FROM stripe_events`).Scan(&n))
+	require.Zero(t, n, "a failed delivery stored nothing")
+
+	fail = false
+	_, err = s.fake.Deliver(s.ctx, endpoint.URL, newSecret, stripefake.DeliverOptions{})
+	require.NoError(t, err)
+	require.Empty(t, s.fake.Pending(endpoint.URL))
+	// The jobs were enqueued with the ledger rows but no worker runs here:
+	// that is the crash between the ledger insert and the processing. The
+	// reconciler processes rows whose job did not.
+	s.entitled(PlanFree, AccessFull)
+	res, err := (&Reconciler{Syncer: s.syncer, RetryAfter: time.Nanosecond}).Run(s.ctx)
+	require.NoError(t, err)
+	require.Equal(t, len(s.fake.Events()), res.Processed)
+	s.skip()
+	s.requireTruth()
+	s.entitled(PlanPro, AccessFull)
+	require.NoError(t, s.db.Owner.QueryRow(s.ctx, `SELECT count(*) FROM stripe_events WHERE processed_at IS NULL`).Scan(&n))
+	require.Zero(t, n)
+}
+
+// 7. Double subscribe: a second checkout expires the first session (two tabs
+// cannot both pay), and once a subscription exists, a new checkout is
+// refused with ErrLiveSubscription even before any webhook arrived.
+func TestScenario07DoubleSubscribe(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	first := s.checkout(PlanPro, CheckoutInput{})
+	second := s.checkout(PlanBusiness, CheckoutInput{})
+	require.NotEqual(t, first, second)
+	_, err := s.fake.CompleteCheckout(first)
+	require.Error(t, err, "the first session was expired")
+	sub, err := s.fake.CompleteCheckout(second)
+	require.NoError(t, err)
+	s.sub = sub
+
+	// No webhook, no redirect yet: the stored session is re-fetched.
+	_, err = s.svc.StartCheckout(s.ctx, s.scope, CheckoutInput{Plan: PlanPro})
+	require.Equal(t, gw.ECONFLICT, gw.ErrorCode(err))
+	require.True(t, errors.Is(err, ErrLiveSubscription))
+	s.cus = s.account().CustomerID
+	s.requireTruth()
+	s.entitled(PlanBusiness, AccessFull)
+	require.Equal(t, 1, s.fake.CustomerCount(), "one customer per organisation")
+	require.Len(t, s.fake.Subscriptions(), 1)
+
+	s.deliver()
+	_, err = s.svc.StartCheckout(s.ctx, s.scope, CheckoutInput{Plan: PlanBusiness})
+	require.True(t, errors.Is(err, ErrLiveSubscription))
+	require.Len(t, s.fake.Subscriptions(), 1)
+}
+
+// 9. Retries exhausted: past_due with a banner, then read-only when Stripe
+// marks the subscription unpaid, then the free plan when Stripe cancels it;
+// a new checkout is refused while the invoice is unpaid. One email per
+// failed attempt.
+func TestScenario09RetriesExhausted(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{RetriesExhausted: "unpaid"})
+	s.subscribe(PlanPro)
+	s.deliver()
+	require.NoError(t, s.fake.SetCardDeclines(s.cus, true))
+	inv, err := s.fake.Renew(s.sub)
+	require.NoError(t, err)
+	s.deliver()
+	e := s.entitled(PlanPro, AccessBanner)
+	require.Equal(t, s.account().Snapshot.FirstPaymentFailedAt.Add(7*24*time.Hour), e.GraceEndsAt)
+	s.fake.Advance(72 * time.Hour)
+	require.NoError(t, s.fake.FailPayment(inv))
+	s.deliver()
+	s.fake.Advance(72 * time.Hour)
+	require.NoError(t, s.fake.ExhaustRetries(s.sub))
+	s.deliver()
+	s.requireTruth()
+	s.entitled(PlanPro, AccessReadOnly)
+
+	_, err = s.svc.StartCheckout(s.ctx, s.scope, CheckoutInput{Plan: PlanPro})
+	require.Equal(t, gw.ECONFLICT, gw.ErrorCode(err), "live (unpaid) subscription")
+
+	_, err = s.fake.Client().V1Subscriptions.Cancel(s.ctx, s.sub, nil)
+	require.NoError(t, err)
+	s.deliver()
+	s.entitled(PlanFree, AccessFull)
+	_, err = s.svc.StartCheckout(s.ctx, s.scope, CheckoutInput{Plan: PlanPro})
+	require.Equal(t, gw.ECONFLICT, gw.ErrorCode(err), "an invoice is still unpaid")
+	require.Contains(t, gw.ErrorMessage(err), "unpaid")
+
+	// Each failed attempt: one email to each billing contact.
+	m := s.mails()
+	require.Len(t, m["owner@acme.test"], 3, "%v", m)
+	require.Len(t, m["cfo@acme.test"], 3)
+	for _, subj := range m["owner@acme.test"] {
+		require.Equal(t, "Payment failed for Acme", subj)
+	}
+}
+
+// 9b. The grace deadline ends access even when Stripe still retries: the
+// deadline is counted from the stored first failure.
+func TestScenario09GraceDeadline(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	s.subscribe(PlanPro)
+	s.deliver()
+	require.NoError(t, s.fake.SetCardDeclines(s.cus, true))
+	_, err := s.fake.Renew(s.sub)
+	require.NoError(t, err)
+	failedAt := s.fake.Now()
+	s.deliver()
+	s.entitled(PlanPro, AccessBanner)
+	require.Equal(t, failedAt, s.account().Snapshot.FirstPaymentFailedAt)
+
+	s.fake.Advance(7*24*time.Hour - time.Second)
+	s.deliver() // nothing new; a late redelivery would not move the deadline either
+	s.entitled(PlanPro, AccessBanner)
+	s.fake.Advance(time.Second)
+	s.entitled(PlanPro, AccessReadOnly)
+	require.Len(t, s.mails()["owner@acme.test"], 1)
+
+	require.NoError(t, s.fake.ExhaustRetries(s.sub)) // default: Stripe cancels
+	s.deliver()
+	s.requireTruth()
+	s.entitled(PlanFree, AccessFull)
+}
+
+// 10. The first payment fails: the subscription is incomplete and grants
+// nothing; it expires (incomplete_expired), still the free plan, and a new
+// checkout is allowed (the invoice was voided).
+func TestScenario10IncompleteFirstPayment(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	cs := s.checkout(PlanPro, CheckoutInput{})
+	sub, err := s.fake.CompleteCheckoutWith(cs, stripefake.CheckoutOutcome{PaymentFails: true})
+	require.NoError(t, err)
+	s.sub = sub
+	s.deliver()
+	s.cus = s.account().CustomerID
+	s.requireTruth()
+	require.Equal(t, stripe.SubscriptionStatusIncomplete, s.account().Snapshot.Status)
+	s.entitled(PlanFree, AccessFull)
+
+	require.NoError(t, s.fake.ExpireIncomplete(sub))
+	s.deliver()
+	require.Equal(t, stripe.SubscriptionStatusIncompleteExpired, s.account().Snapshot.Status)
+	s.entitled(PlanFree, AccessFull)
+	require.Empty(t, s.mails(), "an incomplete first payment is handled by Checkout, not dunning emails")
+	s.checkout(PlanPro, CheckoutInput{})
+}
+
+// 11. A trial ending without a payment method: Pro during the trial, the
+// free plan when Stripe cancels it at the trial's end.
+func TestScenario11TrialWithoutPaymentMethod(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	cs := s.checkout(PlanPro, CheckoutInput{TrialDays: 14})
+	sub, err := s.fake.CompleteCheckoutWith(cs, stripefake.CheckoutOutcome{NoPaymentMethod: true})
+	require.NoError(t, err)
+	s.sub = sub
+	s.deliver()
+	s.cus = s.account().CustomerID
+	s.requireTruth()
+	e := s.entitled(PlanPro, AccessFull)
+	require.Equal(t, "trial", e.Reason)
+
+	_, err = s.fake.TrialEnd(sub)
+	require.NoError(t, err)
+	s.deliver()
+	s.requireTruth()
+	s.entitled(PlanFree, AccessFull)
+	require.Empty(t, s.mails())
+}
+
+// 12. An upgrade mid-cycle: the invoice Stripe charges equals the preview
+// made at the same proration date; the plan is raised once Stripe shows the
+// new price paid.
+func TestScenario12UpgradeMidCycle(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	s.subscribe(PlanPro)
+	s.deliver()
+	s.fake.Advance(10 * 24 * time.Hour)
+
+	p, err := s.svc.PreviewChange(s.ctx, s.scope, PlanBusiness)
+	require.NoError(t, err)
+	require.True(t, p.Upgrade)
+	require.Equal(t, s.fake.Now(), p.ProrationDate)
+	require.Positive(t, p.Invoice.AmountDue)
+	s.fake.Advance(2 * time.Minute) // the user reads the preview
+	require.NoError(t, s.svc.ChangePlan(s.ctx, s.scope, PlanBusiness, p.ProrationDate))
+
+	inv := s.fake.Invoice(s.fake.LatestInvoice(s.sub))
+	require.Equal(t, stripe.InvoiceStatusPaid, inv.Status)
+	require.Equal(t, p.Invoice.AmountDue, inv.AmountDue, "charged exactly the preview")
+	require.Equal(t, p.Invoice.Total, inv.Total)
+	s.requireTruth()
+	s.entitled(PlanBusiness, AccessFull)
+	s.deliver()
+	s.requireTruth()
+	s.entitled(PlanBusiness, AccessFull)
+	require.Contains(t, s.auditActions(), audit.ActionBillingPlanChanged)
+
+	// The preview's date is required: an old one is refused.
+	_, err = s.svc.PreviewChange(s.ctx, s.scope, PlanBusiness)
+	require.Equal(t, gw.EINVALID, gw.ErrorCode(err), "already on Business")
+}
+
+// 12b. The upgrade's payment fails: Stripe keeps the old price with a
+// pending update, the organisation keeps Pro, and no second change is
+// accepted meanwhile; paying the invoice applies Business.
+func TestScenario12UpgradePaymentFails(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	s.subscribe(PlanPro)
+	s.deliver()
+	s.fake.Advance(3 * 24 * time.Hour)
+	require.NoError(t, s.fake.SetCardDeclines(s.cus, true))
+	p, err := s.svc.PreviewChange(s.ctx, s.scope, PlanBusiness)
+	require.NoError(t, err)
+	require.NoError(t, s.svc.ChangePlan(s.ctx, s.scope, PlanBusiness, p.ProrationDate))
+	s.deliver()
+	s.requireTruth()
+	e := s.entitled(PlanPro, AccessFull)
+	require.Equal(t, PlanBusiness, e.PendingPlan)
+	require.Equal(t, "price_business_monthly", s.account().Snapshot.PendingPriceID)
+	_, err = s.svc.PreviewChange(s.ctx, s.scope, PlanBusiness)
+	require.Equal(t, gw.ECONFLICT, gw.ErrorCode(err))
+
+	require.NoError(t, s.fake.SetCardDeclines(s.cus, false))
+	require.NoError(t, s.fake.PayInvoice(s.fake.LatestInvoice(s.sub)))
+	s.deliver()
+	s.requireTruth()
+	s.entitled(PlanBusiness, AccessFull)
+}
+
+// 14. Cancel at period end keeps the plan until then; reactivate undoes it;
+// cancel again and the period ends: the free plan.
+func TestScenario14CancelAndReactivate(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	s.subscribe(PlanPro)
+	s.deliver()
+	require.NoError(t, s.svc.Cancel(s.ctx, s.scope))
+	require.True(t, s.account().Snapshot.CancelAtPeriodEnd)
+	s.entitled(PlanPro, AccessFull)
+	require.Equal(t, gw.ECONFLICT, gw.ErrorCode(s.svc.Cancel(s.ctx, s.scope)))
+	s.deliver()
+	s.requireTruth()
+
+	require.NoError(t, s.svc.Reactivate(s.ctx, s.scope))
+	require.False(t, s.account().Snapshot.CancelAtPeriodEnd)
+	require.Equal(t, gw.ECONFLICT, gw.ErrorCode(s.svc.Reactivate(s.ctx, s.scope)))
+	s.deliver()
+	s.requireTruth()
+	s.entitled(PlanPro, AccessFull)
+
+	require.NoError(t, s.svc.Cancel(s.ctx, s.scope))
+	_, err := s.fake.Renew(s.sub) // the period ends: Stripe cancels
+	require.NoError(t, err)
+	s.deliver()
+	s.requireTruth()
+	s.entitled(PlanFree, AccessFull)
+	actions := s.auditActions()
+	require.Contains(t, actions, audit.ActionBillingCanceled)
+	require.Contains(t, actions, audit.ActionBillingReactivated)
+}
+
+// 15. Disputes: an inquiry only flags; funds withdrawn restricts, records
+// the amount, audits and alerts once; won clears; lost applies the policy;
+// a created event delivered after closed re-opens nothing.
+func TestScenario15Disputes(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	s.subscribe(PlanPro)
+	s.deliver()
+	charge := s.fake.InvoiceCharge(s.fake.LatestInvoice(s.sub))
+
+	inquiry, err := s.fake.OpenDispute(charge, false)
+	require.NoError(t, err)
+	s.deliver()
+	require.Equal(t, DisputeInquiry, s.account().Dispute.Status)
+	s.entitled(PlanPro, AccessFull)
+	require.NoError(t, s.fake.CloseDispute(inquiry, true))
+	s.deliver()
+	s.entitled(PlanPro, AccessFull)
+
+	d, err := s.fake.OpenDispute(charge, true)
+	require.NoError(t, err)
+	s.deliver()
+	a := s.account()
+	require.Equal(t, DisputeOpen, a.Dispute.Status)
+	require.True(t, a.Dispute.FundsWithdrawn)
+	require.EqualValues(t, 3000, a.DisputeAmount)
+	s.entitled(PlanPro, AccessReadOnly)
+	require.Len(t, s.alerts, 1)
+	require.Contains(t, s.alerts[0], d)
+	s.deliver() // nothing new: no second alert
+	require.Len(t, s.alerts, 1)
+
+	require.NoError(t, s.fake.CloseDispute(d, true))
+	s.deliver()
+	require.Equal(t, DisputeWon, s.account().Dispute.Status)
+	s.entitled(PlanPro, AccessFull)
+
+	lost, err := s.fake.OpenDispute(charge, true)
+	require.NoError(t, err)
+	require.NoError(t, s.fake.CloseDispute(lost, false))
+	// Deliver closed first, created after: the re-fetched dispute is lost.
+	evs := s.fake.Events()[s.next:]
+	for i := len(evs) - 1; i >= 0; i-- {
+		payload := stripefake.EventPayload(evs[i])
+		id, _, err := s.ledger.Receive(s.ctx, payload, stripefake.SignPayload(payload, time.Now(), newSecret))
+		require.NoError(t, err)
+		s.process(id)
+	}
+	s.skip()
+	s.send()
+	require.Equal(t, DisputeLost, s.account().Dispute.Status)
+	require.Equal(t, lost, s.account().DisputeID)
+	s.entitled(PlanPro, AccessReadOnly) // the default policy: restrict
+	require.Len(t, s.alerts, 2, "funds withdrawn once, lost once: %v", s.alerts)
+
+	n := 0
+	for _, a := range s.auditActions() {
+		if a == audit.ActionBillingDispute {
+			n++
+		}
+	}
+	require.Equal(t, 5, n, "inquiry, inquiry closed, opened, won, lost")
+	_ = fmt.Sprint
+	_ = strings.Contains
+	_ = context.Background
+}
