@@ -176,12 +176,12 @@ func (n *Notifier) message(orgID, orgName, kind string, p outboxPayload) gwmail.
 	if kind == OutboxPaymentRecoveredEmail {
 		return gwmail.Message{
 			Subject: fmt.Sprintf("Payment received for %s", orgName),
-			Text: fmt.Sprintf("Thank you: the payment for %s went through and the subscription is back in good standing.\n\n"+
-				"Billing: %s\n", orgName, page),
+			Text: fmt.Sprintf("Thank you: the payment for %s went through (invoice %s) and the subscription is back in good standing.\n\n"+
+				"Billing: %s\n", orgName, p.InvoiceID, page),
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "The payment of %s for %s failed (attempt %d).\n\n", FormatAmount(p.AmountDue, p.Currency), orgName, p.Attempt)
+	fmt.Fprintf(&b, "The payment of %s for %s failed (invoice %s, attempt %d).\n\n", FormatAmount(p.AmountDue, p.Currency), orgName, p.InvoiceID, p.Attempt)
 	if p.NextPaymentAttempt > 0 {
 		fmt.Fprintf(&b, "Stripe will try again on %s. ", time.Unix(p.NextPaymentAttempt, 0).UTC().Format("2 January 2006"))
 	}

@@ -47,6 +47,9 @@ func newScenario(t *testing.T, opts stripefake.Options) *scenario {
 	db := pgtest.New(t)
 	opts.Prices = scenarioPrices
 	fake := stripefake.New(opts).Start(t)
+	// Every request the application made (and the test drove) must be one
+	// Stripe's API accepts: stripe-mock validates it against the OpenAPI spec.
+	t.Cleanup(func() { stripefake.CheckShapesAgainstStripeMock(t, fake.Requests()) })
 	cat, err := NewCatalog(PriceIDs{ProMonth: "price_pro_monthly", ProYear: "price_pro_yearly",
 		BusinessMonth: "price_business_monthly", BusinessYear: "price_business_yearly"})
 	require.NoError(t, err)

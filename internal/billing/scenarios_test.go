@@ -450,3 +450,99 @@ func TestScenario15Disputes(t *testing.T) {
 	_ = strings.Contains
 	_ = context.Background
 }
+
+// 13. A downgrade takes effect at the period end, through a subscription
+// schedule, with no credit: the plan paid for stays until then, and the
+// renewal invoices the lower price without proration lines.
+func TestScenario13DowngradeAtPeriodEnd(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	s.subscribe(PlanBusiness)
+	s.deliver()
+	periodEnd := s.account().Snapshot.CurrentPeriodEnd
+	firstInvoice := s.fake.LatestInvoice(s.sub)
+	s.fake.Advance(10 * 24 * time.Hour)
+
+	p, err := s.svc.PreviewChange(s.ctx, s.scope, PlanPro)
+	require.NoError(t, err)
+	require.False(t, p.Upgrade)
+	require.Equal(t, periodEnd, p.EffectiveAt)
+	require.EqualValues(t, 3000, p.Invoice.Total, "the first invoice at the new price, no credit")
+	require.NoError(t, s.svc.ChangePlan(s.ctx, s.scope, PlanPro, time.Time{}))
+	a := s.account()
+	require.Equal(t, "price_pro_monthly", a.ScheduledPriceID)
+	require.Equal(t, periodEnd, a.ScheduledChangeAt)
+	require.Equal(t, firstInvoice, s.fake.LatestInvoice(s.sub), "nothing invoiced or credited now")
+	s.entitled(PlanBusiness, AccessFull)
+	s.deliver()
+	s.requireTruth()
+	s.entitled(PlanBusiness, AccessFull)
+	require.Equal(t, "price_pro_monthly", s.account().ScheduledPriceID)
+
+	ov, err := s.svc.Overview(s.ctx, s.scope)
+	require.NoError(t, err)
+	require.NotNil(t, ov.ScheduledPlan)
+	require.Equal(t, PlanPro, ov.ScheduledPlan.ID)
+
+	renewal, err := s.fake.Renew(s.sub)
+	require.NoError(t, err)
+	s.deliver()
+	s.requireTruth()
+	s.entitled(PlanPro, AccessFull)
+	inv := s.fake.Invoice(renewal)
+	require.EqualValues(t, 3000, inv.Total)
+	for _, l := range inv.Lines.Data {
+		require.Positive(t, l.Amount, "no credit line: %s", l.Description)
+	}
+	require.Empty(t, s.account().ScheduledPriceID)
+}
+
+// 16. Tax comes from Stripe's invoice: taxable, reverse charge, not
+// collecting; an unrecognised tax location is shown with what to fix and
+// refuses plan changes with that message.
+func TestScenario16Tax(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{TaxBasisPoints: 2000})
+	s.subscribe(PlanPro)
+	s.deliver()
+	latest := func() *Invoice {
+		t.Helper()
+		ov, err := s.svc.Overview(s.ctx, s.scope)
+		require.NoError(t, err)
+		require.Empty(t, ov.StripeError)
+		require.NotNil(t, ov.LatestInvoice)
+		return ov.LatestInvoice
+	}
+	inv := latest()
+	require.EqualValues(t, 3000, inv.Subtotal)
+	require.EqualValues(t, 600, inv.Tax, "taxable: Stripe's 20%")
+	require.EqualValues(t, 3600, inv.Total)
+	require.Empty(t, inv.TaxNote)
+
+	require.NoError(t, s.fake.SetTaxExempt(s.cus, stripe.CustomerTaxExemptReverse))
+	_, err := s.fake.Renew(s.sub)
+	require.NoError(t, err)
+	s.deliver()
+	inv = latest()
+	require.Zero(t, inv.Tax)
+	require.EqualValues(t, 3000, inv.Total)
+	require.Contains(t, inv.TaxNote, "Reverse charge")
+
+	require.NoError(t, s.fake.SetTaxExempt(s.cus, stripe.CustomerTaxExemptNone))
+	require.NoError(t, s.fake.SetTaxLocation(s.cus, stripe.CustomerTaxAutomaticTaxNotCollecting))
+	_, err = s.fake.Renew(s.sub)
+	require.NoError(t, err)
+	s.deliver()
+	inv = latest()
+	require.Zero(t, inv.Tax)
+	require.Contains(t, inv.TaxNote, "No tax collected")
+
+	require.NoError(t, s.fake.SetTaxLocation(s.cus, stripe.CustomerTaxAutomaticTaxUnrecognizedLocation))
+	ov, err := s.svc.Overview(s.ctx, s.scope)
+	require.NoError(t, err)
+	require.Equal(t, TaxLocationProblem, ov.TaxProblem)
+	_, err = s.svc.PreviewChange(s.ctx, s.scope, PlanBusiness)
+	require.Equal(t, gw.EINVALID, gw.ErrorCode(err))
+	require.Equal(t, TaxLocationProblem, gw.ErrorMessage(err))
+	s.entitled(PlanPro, AccessFull) // the plan paid for is untouched
+}
