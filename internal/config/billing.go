@@ -43,7 +43,7 @@ type Billing struct {
 	// (GROUNDWORK_BILLING_RECONCILE_INTERVAL, default 15m).
 	ReconcileInterval time.Duration
 	// Workers is the concurrency of the billing job queue
-	// (GROUNDWORK_QUEUE_BILLING_WORKERS, default 5).
+	// (GROUNDWORK_QUEUE_BILLING_WORKERS, default 10).
 	Workers int
 }
 
@@ -62,7 +62,7 @@ func (p *parser) billing() Billing {
 		GraceDays:            p.int("GROUNDWORK_BILLING_GRACE_DAYS", 7, 1, 365),
 		LostDispute:          p.oneOf("GROUNDWORK_BILLING_LOST_DISPUTE", "restrict", "restrict", "keep", "free"),
 		ReconcileInterval:    p.duration("GROUNDWORK_BILLING_RECONCILE_INTERVAL", 15*time.Minute),
-		Workers:              p.int("GROUNDWORK_QUEUE_BILLING_WORKERS", 5, 1, 10000),
+		Workers:              p.int("GROUNDWORK_QUEUE_BILLING_WORKERS", 10, 1, 10000),
 	}
 	b.AllowWhileDisputed = p.oneOf("GROUNDWORK_BILLING_ALLOW_WHILE_DISPUTED", "false", "true", "false") == "true"
 	for _, s := range strings.Split(p.getenv("STRIPE_WEBHOOK_SECRET"), ",") {
