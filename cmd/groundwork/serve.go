@@ -77,7 +77,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
 	defer limiter.Close()
-	handler := web.NewServer(web.Deps{
+	deps := web.Deps{
 		Logger:        logger,
 		Metrics:       observe.NewHTTPMetrics(registry),
 		Gatherer:      registry,
@@ -97,7 +97,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Production:     cfg.Production(),
 		RateLimiter:    limiter,
 		OnError:        reporter.CaptureError,
-	})
+	}
+	if svc.billing != nil {
+		deps.Billing, deps.StripeWebhooks = svc.billing.service, svc.billing.ledger
+	}
+	handler := web.NewServer(deps)
 
 	if *work {
 		if err := jobClient.Start(context.WithoutCancel(ctx)); err != nil {

@@ -235,16 +235,16 @@ func (c *Catalog) fromSubscription(s Snapshot, p GracePolicy, now time.Time) Ent
 		if now.Before(ends) {
 			e = paid(AccessBanner, "payment failed: grace period")
 		} else {
-			e = paid(AccessReadOnly, "payment failed and the grace period is over: read-only")
+			e = paid(AccessReadOnly, "a payment failed and the grace period is over")
 		}
 		if e.Plan != PlanFree {
 			e.GraceEndsAt = ends
 		}
 		return e
 	case stripe.SubscriptionStatusUnpaid:
-		return paid(AccessReadOnly, "payment retries exhausted: read-only")
+		return paid(AccessReadOnly, "payment retries are exhausted")
 	case stripe.SubscriptionStatusPaused:
-		return paid(AccessReadOnly, "subscription paused (trial ended without a payment method): read-only")
+		return paid(AccessReadOnly, "the trial ended without a payment method")
 	default:
 		return free(fmt.Sprintf("unknown subscription status %q: free plan", s.Status))
 	}

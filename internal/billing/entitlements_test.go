@@ -76,9 +76,9 @@ func TestCompute(t *testing.T) {
 		{name: "payment recovered: active again", s: with(active, func(s *Snapshot) { s.FirstPaymentFailedAt = now.Add(-10 * day) }),
 			plan: PlanPro, access: AccessFull},
 		{name: "unpaid: retries exhausted", s: with(pastDue(20*day), func(s *Snapshot) { s.Status = stripe.SubscriptionStatusUnpaid }),
-			plan: PlanPro, access: AccessReadOnly, reason: "retries exhausted"},
+			plan: PlanPro, access: AccessReadOnly, reason: "retries are exhausted"},
 		{name: "paused: trial ended without payment method", s: with(active, func(s *Snapshot) { s.Status = stripe.SubscriptionStatusPaused }),
-			plan: PlanPro, access: AccessReadOnly, reason: "paused"},
+			plan: PlanPro, access: AccessReadOnly, reason: "trial ended without a payment method"},
 		{name: "canceled", s: with(pastDue(20*day), func(s *Snapshot) { s.Status = stripe.SubscriptionStatusCanceled }),
 			plan: PlanFree, access: AccessFull, reason: "canceled"},
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -15,13 +16,16 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/account"
 	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/jobs"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
 	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/pgtest"
+	"github.com/groundwork-dev/groundwork/internal/stripefake"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -41,11 +45,65 @@ type env struct {
 	contacts *contacts.Service
 	deps     Deps       // what the server was built with
 	logs     *logBuffer // the server's log lines
+
+	// Billing, set by newBillingEnv: a fake Stripe and the real services.
+	stripe        *stripefake.Server
+	billing       *billing.Service
+	webhookSecret string
 }
 
 // newEnv starts the server; each opt may change its Deps first (e.g. to add
 // a rate limiter).
 func newEnv(t *testing.T, opts ...func(*Deps)) *env {
+	t.Helper()
+	return startEnv(t, false, opts...)
+}
+
+// newBillingEnv is newEnv with billing configured against a fake Stripe
+// (stripefake) with the Pro and Business prices.
+func newBillingEnv(t *testing.T, opts ...func(*Deps)) *env {
+	t.Helper()
+	return startEnv(t, true, opts...)
+}
+
+// Stripe price IDs of the test catalog.
+const (
+	testPriceProMonth      = "price_pro_monthly"
+	testPriceProYear       = "price_pro_yearly"
+	testPriceBusinessMonth = "price_business_monthly"
+	testPriceBusinessYear  = "price_business_yearly"
+)
+
+// withBilling builds the billing services on e's database and a fresh fake
+// Stripe, into deps.
+func (e *env) withBilling(deps *Deps, base string, logger *slog.Logger) {
+	t := e.t
+	t.Helper()
+	e.stripe = stripefake.New(stripefake.Options{Prices: []stripefake.Price{
+		{ID: testPriceProMonth, Product: "prod_pro", UnitAmount: 3000},
+		{ID: testPriceProYear, Product: "prod_pro", UnitAmount: 30000, Interval: "year"},
+		{ID: testPriceBusinessMonth, Product: "prod_business", UnitAmount: 9000},
+		{ID: testPriceBusinessYear, Product: "prod_business", UnitAmount: 90000, Interval: "year"},
+	}}).Start(t)
+	cat, err := billing.NewCatalog(billing.PriceIDs{ProMonth: testPriceProMonth, ProYear: testPriceProYear,
+		BusinessMonth: testPriceBusinessMonth, BusinessYear: testPriceBusinessYear})
+	require.NoError(t, err)
+	syncer, err := billing.NewSyncer(billing.SyncerConfig{Pool: e.db.Runtime, Stripe: e.stripe.Client(), Catalog: cat, Now: e.stripe.Now})
+	require.NoError(t, err)
+	authorize := func(s gw.Scope) error { return org.Require(s, org.PermBillingManage) }
+	e.billing, err = billing.NewService(billing.ServiceConfig{Syncer: syncer, BaseURL: base,
+		AuthorizeView: authorize, AuthorizeManage: authorize})
+	require.NoError(t, err)
+	inserter, err := jobs.NewClient(e.db.Runtime, jobs.Config{Logger: logger})
+	require.NoError(t, err)
+	e.webhookSecret = "whsec_test_" + gw.NewID()
+	ledger, err := billing.NewLedger(e.db.Runtime, inserter, e.webhookSecret)
+	require.NoError(t, err)
+	deps.Billing, deps.StripeWebhooks = e.billing, ledger
+}
+
+// startEnv starts the server, with billing when withBilling is set.
+func startEnv(t *testing.T, withBilling bool, opts ...func(*Deps)) *env {
 	t.Helper()
 	db := pgtest.New(t)
 	ms := mailtest.Start(t)
@@ -75,6 +133,9 @@ func newEnv(t *testing.T, opts ...func(*Deps)) *env {
 	sm.Cookie.Name = "gw_session"
 	e.deps = Deps{Logger: logger, MaxBodyBytes: 1 << 20, Sessions: sm,
 		Accounts: e.accounts, Orgs: e.orgs, Contacts: e.contacts, Audit: audit.NewService(db.Runtime, org.CanReadAudit)}
+	if withBilling {
+		e.withBilling(&e.deps, base, logger)
+	}
 	for _, opt := range opts {
 		opt(&e.deps)
 	}

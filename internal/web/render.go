@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
@@ -30,6 +31,12 @@ type page struct {
 	Form      *form        // submitted values and per-field errors
 	Data      any          // the page's own data
 	RequestID string
+	// BillingOn says billing is configured (Deps.Billing), for the
+	// organisation's Billing link.
+	BillingOn bool
+	// Banner is the organisation's billing notice; render loads it on
+	// /o/{org}/ pages when billing is configured and the handler left it nil.
+	Banner *billingBanner
 }
 
 // sessionUser is the signed-in user as pages show it.
@@ -64,6 +71,8 @@ var templateFuncs = template.FuncMap{
 	"query": url.QueryEscape,
 	"can":   func(role gw.Role, perm string) bool { return canDo(role, perm) },
 	"field": newField,
+	// amount formats an amount in a currency's minor unit: 1999 "eur" is "19.99 EUR".
+	"amount": billing.FormatAmount,
 }
 
 // fieldView is what the "field" template renders: a labelled input with its
@@ -126,6 +135,10 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	if p.Org == nil {
 		p.Org = orgFrom(r.Context())
+	}
+	p.BillingOn = s.d.Billing != nil
+	if p.Banner == nil && p.Org != nil && s.d.Billing != nil {
+		p.Banner = s.loadBanner(r)
 	}
 	if s.d.Sessions != nil && p.Flash == "" {
 		p.Flash = s.d.Sessions.PopString(r.Context(), "flash")

@@ -41,6 +41,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.ops("GET /version", handleVersion(s.d.Version, s.d.SchemaVersion))
 	rt.ops("GET /metrics", handleMetrics(s.d.Gatherer, s.d.Logger))
 	rt.ops("GET /static/", handleStatic())
+	rt.ops("POST /webhooks/stripe", s.postStripeWebhook()) // authenticated by its Stripe signature
 
 	// Accounts.
 	rt.page("GET /{$}", s.pageHome())
@@ -86,6 +87,16 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.org("GET /o/{org}/settings", org.PermOrgManage, s.pageOrgSettings())
 	rt.org("POST /o/{org}/settings", org.PermOrgManage, s.postOrgSettings())
 	rt.org("POST /o/{org}/delete", org.PermOrgDelete, s.postDeleteOrg())
+
+	// Billing (Stripe).
+	rt.org("GET /o/{org}/billing", org.PermBillingManage, s.pageBilling())
+	rt.org("POST /o/{org}/billing/checkout", org.PermBillingManage, s.postBillingCheckout())
+	rt.org("GET /o/{org}/billing/success", org.PermBillingManage, s.pageBillingSuccess())
+	rt.org("POST /o/{org}/billing/portal", org.PermBillingManage, s.postBillingPortal())
+	rt.org("GET /o/{org}/billing/change", org.PermBillingManage, s.pageBillingChange())
+	rt.org("POST /o/{org}/billing/change", org.PermBillingManage, s.postBillingChange())
+	rt.org("POST /o/{org}/billing/cancel", org.PermBillingManage, s.postBillingCancel())
+	rt.org("POST /o/{org}/billing/reactivate", org.PermBillingManage, s.postBillingReactivate())
 
 	// Contacts: the example product module.
 	rt.org("GET /o/{org}/contacts", org.PermContactsRead, s.limit(s.pageContacts(), perOrgSearch(ratelimit.Search)))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/account"
 	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/errtrack"
 	"github.com/groundwork-dev/groundwork/internal/observe"
@@ -56,6 +57,13 @@ type Deps struct {
 	Contacts *contacts.Service
 	// Audit reads the organisations' audit logs.
 	Audit *audit.Service
+	// Billing shows and changes organisations' plans through Stripe. Nil
+	// when Stripe is not configured: the billing pages say so and no
+	// billing banner is shown.
+	Billing *billing.Service
+	// StripeWebhooks records verified Stripe webhook deliveries. Nil when
+	// Stripe is not configured: POST /webhooks/stripe answers 404.
+	StripeWebhooks *billing.Ledger
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For gives the
 	// client's IP (see clientIP). Nil: the client is the connection's peer.
 	TrustedProxies []netip.Prefix

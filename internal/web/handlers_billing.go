@@ -1,0 +1,279 @@
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/billing"
+	"github.com/groundwork-dev/groundwork/internal/gw"
+)
+
+// billingOffMessage is what the billing routes answer when Stripe is not
+// configured (Deps.Billing is nil).
+const billingOffMessage = "Billing is not configured on this server."
+
+// billingHandler is a billing route's handler, given the configured service.
+type billingHandler func(w http.ResponseWriter, r *http.Request, b *billing.Service)
+
+// withBilling runs h when billing is configured, and otherwise answers 404
+// saying so: a page for browsers, the JSON error for anything else.
+func (s *server) withBilling(h billingHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.d.Billing == nil {
+			if !wantsHTML(r) {
+				writeError(w, r, s.d.Logger, gw.Errorf(gw.ENOTFOUND, billingOffMessage))
+				return
+			}
+			s.render(w, r, http.StatusNotFound, "error.html", page{Title: "Billing not configured",
+				Data: errorPage{Status: http.StatusNotFound, Message: billingOffMessage}})
+			return
+		}
+		h(w, r, s.d.Billing)
+	})
+}
+
+// billingBanner is the billing notice on every page of an organisation: a
+// failed payment in its grace period, or read-only access.
+type billingBanner struct {
+	// Grace: a payment failed; full access until GraceEndsAt (zero when
+	// the failure has not been recorded yet).
+	Grace       bool
+	GraceEndsAt time.Time
+	// ReadOnly: the organisation is read-only, for Reason.
+	ReadOnly bool
+	Reason   string
+}
+
+// bannerOf returns the banner the entitlements call for; never nil, so a
+// page that computed it is not asked again (see render).
+func bannerOf(e billing.Entitlements) *billingBanner {
+	switch e.Access {
+	case billing.AccessBanner:
+		return &billingBanner{Grace: true, GraceEndsAt: e.GraceEndsAt}
+	case billing.AccessReadOnly:
+		return &billingBanner{ReadOnly: true, Reason: e.Reason}
+	}
+	return &billingBanner{}
+}
+
+// loadBanner fetches the current organisation's entitlements for the
+// banner. A failure is logged and shows no banner: it must not fail the page.
+func (s *server) loadBanner(r *http.Request) *billingBanner {
+	ctx := r.Context()
+	e, err := s.d.Billing.Entitlements(ctx, gw.ScopeFrom(ctx))
+	if err != nil {
+		s.d.Logger.LogAttrs(ctx, slog.LevelWarn, "billing banner unavailable",
+			slog.String("error", err.Error()), slog.String("org_id", gw.ScopeFrom(ctx).OrgID))
+		return &billingBanner{}
+	}
+	return bannerOf(e)
+}
+
+// billingPageData is the data of billing.html.
+type billingPageData struct {
+	billing.Overview
+	// Problem is the message of a refused action, shown on top.
+	Problem string
+	// Checkouts are the paid plans and intervals to subscribe to (no
+	// subscription yet).
+	Checkouts []checkoutOption
+	// Upgrades and Downgrades are the plans a live subscription may move to.
+	Upgrades, Downgrades []billing.Plan
+}
+
+// checkoutOption is one paid plan and billing interval.
+type checkoutOption struct {
+	Plan     billing.Plan
+	Interval billing.Interval
+}
+
+func newBillingPageData(ov billing.Overview, problem string) billingPageData {
+	d := billingPageData{Overview: ov, Problem: problem}
+	cur := -1
+	for i, p := range ov.Plans {
+		if p.ID == ov.Plan.ID {
+			cur = i
+		}
+	}
+	for i, p := range ov.Plans {
+		if p.Free() {
+			continue
+		}
+		if !ov.Live {
+			for _, iv := range []billing.Interval{billing.IntervalMonth, billing.IntervalYear} {
+				if _, ok := p.Prices[iv]; ok {
+					d.Checkouts = append(d.Checkouts, checkoutOption{Plan: p, Interval: iv})
+				}
+			}
+			continue
+		}
+		switch {
+		case i > cur:
+			d.Upgrades = append(d.Upgrades, p)
+		case i < cur:
+			d.Downgrades = append(d.Downgrades, p)
+		}
+	}
+	return d
+}
+
+// billingPage renders the billing page with status; problem, if set, is
+// the message of the action that was refused.
+func (s *server) billingPage(w http.ResponseWriter, r *http.Request, b *billing.Service, status int, problem string) {
+	ov, err := b.Overview(r.Context(), gw.ScopeFrom(r.Context()))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, status, "billing.html", page{Title: "Billing", Banner: bannerOf(ov.Entitlements),
+		Data: newBillingPageData(ov, problem)})
+}
+
+// billingRefused answers a billing action that failed with err: a client
+// error is shown on the billing page with its status, anything else (not
+// found, internal, Stripe unavailable) goes to s.fail.
+func (s *server) billingRefused(w http.ResponseWriter, r *http.Request, b *billing.Service, err error) {
+	code := gw.ErrorCode(err)
+	status := httpStatus(code)
+	if code == gw.ENOTFOUND || status >= 500 {
+		s.fail(w, r, err)
+		return
+	}
+	s.billingPage(w, r, b, status, gw.ErrorMessage(err))
+}
+
+func (s *server) pageBilling() http.Handler {
+	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) {
+		s.billingPage(w, r, b, http.StatusOK, "")
+	})
+}
+
+func (s *server) postBillingCheckout() http.Handler {
+	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) {
+		f, err := parseForm(r, "plan", "interval")
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		ctx := r.Context()
+		scope := gw.ScopeFrom(ctx)
+		u, o := userFrom(ctx), orgFrom(ctx)
+		url, err := b.StartCheckout(ctx, scope, billing.CheckoutInput{Plan: billing.PlanID(f.Get("plan")),
+			Interval: billing.Interval(f.Get("interval")), Email: u.Email, OrgName: o.Name})
+		if errors.Is(err, billing.ErrLiveSubscription) {
+			// Already subscribed: payment methods and invoices are managed
+			// in the Customer Portal, plan changes on the billing page.
+			portal, perr := b.PortalURL(ctx, scope)
+			if perr == nil {
+				http.Redirect(w, r, portal, http.StatusSeeOther)
+				return
+			}
+			s.d.Logger.LogAttrs(ctx, slog.LevelWarn, "billing portal unavailable after checkout refusal",
+				slog.String("error", perr.Error()), slog.String("org_id", scope.OrgID))
+		}
+		if err != nil {
+			s.billingRefused(w, r, b, err)
+			return
+		}
+		http.Redirect(w, r, url, http.StatusSeeOther)
+	})
+}
+
+func (s *server) pageBillingSuccess() http.Handler {
+	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) {
+		if err := b.FinishCheckout(r.Context(), gw.ScopeFrom(r.Context()), r.URL.Query().Get("session_id")); err != nil {
+			s.billingRefused(w, r, b, err)
+			return
+		}
+		s.flash(r, "Thank you: your subscription is set up.")
+		redirect(w, r, orgPath(r, "/billing"))
+	})
+}
+
+func (s *server) postBillingPortal() http.Handler {
+	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) {
+		url, err := b.PortalURL(r.Context(), gw.ScopeFrom(r.Context()))
+		if err != nil {
+			s.billingRefused(w, r, b, err)
+			return
+		}
+		http.Redirect(w, r, url, http.StatusSeeOther)
+	})
+}
+
+func (s *server) pageBillingChange() http.Handler {
+	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) {
+		p, err := b.PreviewChange(r.Context(), gw.ScopeFrom(r.Context()), billing.PlanID(r.URL.Query().Get("plan")))
+		if err != nil {
+			s.billingRefused(w, r, b, err)
+			return
+		}
+		s.render(w, r, http.StatusOK, "billing-change.html", page{Title: "Change plan", Data: p})
+	})
+}
+
+func (s *server) postBillingChange() http.Handler {
+	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) {
+		f, err := parseForm(r, "plan", "proration_date")
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		var date time.Time
+		if v := f.Get("proration_date"); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				s.billingRefused(w, r, b, gw.Errorf(gw.EINVALID, "The price preview is invalid: preview the change again."))
+				return
+			}
+			date = time.Unix(n, 0).UTC()
+		}
+		to := billing.PlanID(f.Get("plan"))
+		if err := b.ChangePlan(r.Context(), gw.ScopeFrom(r.Context()), to, date); err != nil {
+			s.billingRefused(w, r, b, err)
+			return
+		}
+		name := string(to)
+		if p, ok := b.Catalog().Plan(to); ok {
+			name = p.Name
+		}
+		if date.IsZero() {
+			s.flash(r, "The change to "+name+" is scheduled for the end of the billing period.")
+		} else {
+			s.flash(r, "The change to "+name+" is requested: it applies once its invoice is paid.")
+		}
+		redirect(w, r, orgPath(r, "/billing"))
+	})
+}
+
+// billingAction is a one-click billing POST: on success it flashes done and
+// returns to the billing page; a refusal is shown there.
+func (s *server) billingAction(done string, act func(b *billing.Service, r *http.Request, scope gw.Scope) error) http.Handler {
+	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) {
+		if err := r.ParseForm(); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if err := act(b, r, gw.ScopeFrom(r.Context())); err != nil {
+			s.billingRefused(w, r, b, err)
+			return
+		}
+		s.flash(r, done)
+		redirect(w, r, orgPath(r, "/billing"))
+	})
+}
+
+func (s *server) postBillingCancel() http.Handler {
+	return s.billingAction("The subscription will end at the end of the billing period.",
+		func(b *billing.Service, r *http.Request, scope gw.Scope) error { return b.Cancel(r.Context(), scope) })
+}
+
+func (s *server) postBillingReactivate() http.Handler {
+	return s.billingAction("The subscription is reactivated.",
+		func(b *billing.Service, r *http.Request, scope gw.Scope) error {
+			return b.Reactivate(r.Context(), scope)
+		})
+}
