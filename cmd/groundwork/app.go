@@ -74,7 +74,7 @@ func newServices(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger) (*s
 	}
 	return &services{accounts: accounts, orgs: orgs, contacts: contactsSvc,
 		audit: audit.NewService(pool, org.CanReadAudit), billing: bill,
-		keys:  keys, tables: []crypto.Table{contactsSvc, accounts}}, nil
+		keys: keys, tables: []crypto.Table{contactsSvc, accounts}}, nil
 }
 
 // newSessions is the session manager: cookie gw_session (HttpOnly,
