@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/groundwork-dev/groundwork/internal/backup"
+	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
 	"github.com/groundwork-dev/groundwork/internal/observe"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
@@ -100,6 +101,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if svc.billing != nil {
 		deps.Billing, deps.StripeWebhooks = svc.billing.service, svc.billing.ledger
+		registry.MustRegister(billing.NewEventsCollector(pool))
 	}
 	handler := web.NewServer(deps)
 
