@@ -145,7 +145,10 @@ func BenchmarkEventProcessing(b *testing.B) {
 	}
 }
 
-type ledgerBench struct {
+// module is the billing module on a fresh database and a fake Stripe, with
+// an insert-only River client behind the ledger and the Syncer. The
+// Service lets callers through authorize.
+type module struct {
 	ctx    context.Context
 	db     *pgtest.DB
 	fake   *stripefake.Server
@@ -154,24 +157,26 @@ type ledgerBench struct {
 	ledger *Ledger
 }
 
-// newLedgerBench is the billing module on a fresh database and fake Stripe,
-// with an insert-only River client behind the ledger.
-func newLedgerBench(b *testing.B) *ledgerBench {
-	b.Helper()
-	ctx := context.Background()
-	db := pgtest.New(b)
-	fake := stripefake.New(stripefake.Options{Prices: scenarioPrices}).Start(b)
+func newModule(tb testing.TB, opts stripefake.Options, authorize func(gw.Scope) error) *module {
+	tb.Helper()
+	db := pgtest.New(tb)
+	opts.Prices = scenarioPrices
+	fake := stripefake.New(opts).Start(tb)
 	cat, err := NewCatalog(PriceIDs{ProMonth: "price_pro_monthly", ProYear: "price_pro_yearly",
 		BusinessMonth: "price_business_monthly", BusinessYear: "price_business_yearly"})
-	require.NoError(b, err)
+	require.NoError(tb, err)
 	client, err := jobs.NewClient(db.Runtime, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(b, err)
+	require.NoError(tb, err)
 	syncer, err := NewSyncer(SyncerConfig{Pool: db.Runtime, Stripe: fake.Client(), Catalog: cat, Now: fake.Now, Jobs: client})
-	require.NoError(b, err)
+	require.NoError(tb, err)
 	ledger, err := NewLedger(db.Runtime, client, newSecret)
-	require.NoError(b, err)
-	allow := func(gw.Scope) error { return nil }
-	svc, err := NewService(ServiceConfig{Syncer: syncer, BaseURL: "https://app.test", AuthorizeView: allow, AuthorizeManage: allow})
-	require.NoError(b, err)
-	return &ledgerBench{ctx: ctx, db: db, fake: fake, syncer: syncer, svc: svc, ledger: ledger}
+	require.NoError(tb, err)
+	svc, err := NewService(ServiceConfig{Syncer: syncer, BaseURL: "https://app.test", AuthorizeView: authorize, AuthorizeManage: authorize})
+	require.NoError(tb, err)
+	return &module{ctx: context.Background(), db: db, fake: fake, syncer: syncer, svc: svc, ledger: ledger}
+}
+
+// newLedgerBench is the module for the benchmarks: every caller allowed.
+func newLedgerBench(b *testing.B) *module {
+	return newModule(b, stripefake.Options{}, func(gw.Scope) error { return nil })
 }

@@ -2,7 +2,6 @@ package billing
 
 import (
 	"context"
-	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
@@ -13,10 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/gw"
-	"github.com/groundwork-dev/groundwork/internal/jobs"
 	gwmail "github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
-	"github.com/groundwork-dev/groundwork/internal/pgtest"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 	"github.com/groundwork-dev/groundwork/internal/stripefake"
 )
@@ -43,33 +40,19 @@ var scenarioPrices = []stripefake.Price{
 
 func newScenario(t *testing.T, opts stripefake.Options) *scenario {
 	t.Helper()
-	ctx := context.Background()
-	db := pgtest.New(t)
-	opts.Prices = scenarioPrices
-	fake := stripefake.New(opts).Start(t)
-	// Every request the application made (and the test drove) must be one
-	// Stripe's API accepts: stripe-mock validates it against the OpenAPI spec.
-	t.Cleanup(func() { stripefake.CheckShapesAgainstStripeMock(t, fake.Requests()) })
-	cat, err := NewCatalog(PriceIDs{ProMonth: "price_pro_monthly", ProYear: "price_pro_yearly",
-		BusinessMonth: "price_business_monthly", BusinessYear: "price_business_yearly"})
-	require.NoError(t, err)
-	client, err := jobs.NewClient(db.Runtime, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	syncer, err := NewSyncer(SyncerConfig{Pool: db.Runtime, Stripe: fake.Client(), Catalog: cat, Now: fake.Now, Jobs: client})
-	require.NoError(t, err)
-	ledger, err := NewLedger(db.Runtime, client, newSecret)
-	require.NoError(t, err)
-	owner := func(s gw.Scope) error {
+	m := newModule(t, opts, func(s gw.Scope) error {
 		if s.Role != gw.RoleOwner {
 			return gw.Errorf(gw.EFORBIDDEN, "owners only")
 		}
 		return nil
-	}
-	svc, err := NewService(ServiceConfig{Syncer: syncer, BaseURL: "https://app.test", AuthorizeView: owner, AuthorizeManage: owner})
-	require.NoError(t, err)
+	})
+	ctx, db, fake, syncer, ledger, svc := m.ctx, m.db, m.fake, m.syncer, m.ledger, m.svc
+	// Every request the application made (and the test drove) must be one
+	// Stripe's API accepts: stripe-mock validates it against the OpenAPI spec.
+	t.Cleanup(func() { stripefake.CheckShapesAgainstStripeMock(t, fake.Requests()) })
 
 	org := uuid.NewString()
-	_, err = db.Owner.Exec(ctx, `INSERT INTO orgs (id, slug, name) VALUES ($1, $2, 'Acme')`, org, "org-"+org[:8])
+	_, err := db.Owner.Exec(ctx, `INSERT INTO orgs (id, slug, name) VALUES ($1, $2, 'Acme')`, org, "org-"+org[:8])
 	require.NoError(t, err)
 	smtp := mailtest.Start(t)
 	mailer, err := gwmail.NewSMTP(smtp.URL(), "Groundwork <billing@app.test>")

@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/groundwork-dev/groundwork/internal/billing"
+	"github.com/groundwork-dev/groundwork/internal/billing/billingtest"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
@@ -19,11 +19,10 @@ import (
 func setupBilled(t testing.TB) *testBundle {
 	t.Helper()
 	b := setup(t)
-	cat, err := billing.NewCatalog(billing.PriceIDs{ProMonth: "price_pm", ProYear: "price_py",
-		BusinessMonth: "price_bm", BusinessYear: "price_by"})
-	require.NoError(t, err)
+	policy := billingtest.Policy(t, b.clock.Now)
+	cat := policy.Catalog
 	require.Equal(t, 500, cat.Free().Limits.Contacts)
-	svc := b.svc.WithEntitlements(&billing.Policy{Catalog: cat, Now: b.clock.Now})
+	svc := b.svc.WithEntitlements(policy)
 	require.Same(t, b.svc, svc)
 	return b
 }
@@ -32,14 +31,7 @@ func setupBilled(t testing.TB) *testBundle {
 // "price_pm" for Pro, or "unpaid" for a read-only organisation.
 func (b *testBundle) setPlan(t testing.TB, orgID, status, priceID string) {
 	t.Helper()
-	err := postgres.InOrgTx(context.Background(), b.db.Runtime, orgID, func(tx pgx.Tx) error {
-		_, err := tx.Exec(context.Background(), `INSERT INTO billing_accounts
-			(org_id, stripe_customer_id, subscription_id, status, price_id) VALUES ($1, $4, 'sub_x', $2, $3)
-			ON CONFLICT (org_id) DO UPDATE SET status = EXCLUDED.status, price_id = EXCLUDED.price_id`,
-			orgID, status, priceID, "cus_"+orgID)
-		return err
-	})
-	require.NoError(t, err)
+	billingtest.SetPlan(t, b.db.Runtime, orgID, status, priceID)
 }
 
 // seed inserts n contacts with only a name into orgID, straight into the

@@ -7,12 +7,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/groundwork-dev/groundwork/internal/billing"
+	"github.com/groundwork-dev/groundwork/internal/billing/billingtest"
 	"github.com/groundwork-dev/groundwork/internal/gw"
-	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
 // setupBilled is setup with a real billing.Policy enforcing the plans:
@@ -20,12 +18,11 @@ import (
 func setupBilled(t testing.TB) *bundle {
 	t.Helper()
 	b := setup(t)
-	cat, err := billing.NewCatalog(billing.PriceIDs{ProMonth: "price_pm", ProYear: "price_py",
-		BusinessMonth: "price_bm", BusinessYear: "price_by"})
-	require.NoError(t, err)
+	policy := billingtest.Policy(t, b.clock.Now)
+	cat := policy.Catalog
 	require.Equal(t, 3, cat.Free().Limits.Seats)
 	b.svc = NewService(b.db.Runtime, b.mail, b.clock,
-		Config{BaseURL: "https://app.example.com/", Entitlements: &billing.Policy{Catalog: cat, Now: b.clock.Now}},
+		Config{BaseURL: "https://app.example.com/", Entitlements: policy},
 		slog.New(slog.NewTextHandler(t.Output(), nil)))
 	return b
 }
@@ -34,14 +31,7 @@ func setupBilled(t testing.TB) *bundle {
 // "price_pm" for Pro, or "unpaid" for a read-only organisation.
 func (b *bundle) setPlan(t testing.TB, orgID, status, priceID string) {
 	t.Helper()
-	err := postgres.InOrgTx(context.Background(), b.db.Runtime, orgID, func(tx pgx.Tx) error {
-		_, err := tx.Exec(context.Background(), `INSERT INTO billing_accounts
-			(org_id, stripe_customer_id, subscription_id, status, price_id) VALUES ($1, $4, 'sub_x', $2, $3)
-			ON CONFLICT (org_id) DO UPDATE SET status = EXCLUDED.status, price_id = EXCLUDED.price_id`,
-			orgID, status, priceID, "cus_"+orgID)
-		return err
-	})
-	require.NoError(t, err)
+	billingtest.SetPlan(t, b.db.Runtime, orgID, status, priceID)
 }
 
 // requireRefused asserts that err is the plan's refusal, pointing to
