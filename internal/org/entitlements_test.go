@@ -149,24 +149,10 @@ func TestConcurrentInvitesTakeTheLastSeatOnce(t *testing.T) {
 	owner, o := b.org(t, "Acme")
 	b.member(t, o.ID, gw.RoleMember)
 
-	const n = 5
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			_, errs[i] = b.svc.Invite(ctx, owner, fmt.Sprintf("user%d@example.com", i), gw.RoleMember)
-		})
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		if err == nil {
-			ok++
-			continue
-		}
-		requireRefused(t, o.ID, err)
-	}
-	require.Equal(t, 1, ok)
+	require.Equal(t, 1, raceForSeats(t, o.ID, 5, func(i int) error {
+		_, err := b.svc.Invite(ctx, owner, fmt.Sprintf("user%d@example.com", i), gw.RoleMember)
+		return err
+	}))
 	list, err := b.svc.Invitations(ctx, owner)
 	require.NoError(t, err)
 	require.Len(t, list, 1)
@@ -189,23 +175,10 @@ func TestConcurrentAcceptsTakeTheLastSeatOnce(t *testing.T) {
 	b.member(t, o.ID, gw.RoleMember)
 	b.setPlan(t, o.ID, "canceled", "price_pm") // free: one seat left
 
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			_, errs[i] = b.svc.AcceptInvitation(ctx, users[i], fmt.Sprintf("user%d@example.com", i), tokens[i])
-		})
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		if err == nil {
-			ok++
-			continue
-		}
-		requireRefused(t, o.ID, err)
-	}
-	require.Equal(t, 1, ok)
+	require.Equal(t, 1, raceForSeats(t, o.ID, n, func(i int) error {
+		_, err := b.svc.AcceptInvitation(ctx, users[i], fmt.Sprintf("user%d@example.com", i), tokens[i])
+		return err
+	}))
 	members, err := b.svc.Members(ctx, owner)
 	require.NoError(t, err)
 	require.Len(t, members, 3)
@@ -223,4 +196,25 @@ func TestNoEntitlementSourceMeansNoSeatLimit(t *testing.T) {
 		_, err := b.svc.Invite(ctx, owner, fmt.Sprintf("user%d@example.com", i), gw.RoleMember)
 		require.NoError(t, err)
 	}
+}
+
+// raceForSeats runs try(0..n-1) concurrently, requires every failure to be
+// the seat refusal, and returns how many succeeded.
+func raceForSeats(t *testing.T, orgID string, n int, try func(i int) error) int {
+	t.Helper()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = try(i) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+			continue
+		}
+		requireRefused(t, orgID, err)
+	}
+	return ok
 }
