@@ -546,3 +546,65 @@ func TestScenario16Tax(t *testing.T) {
 	require.Equal(t, TaxLocationProblem, gw.ErrorMessage(err))
 	s.entitled(PlanPro, AccessFull) // the plan paid for is untouched
 }
+
+// 13b. Cancelling drops a scheduled downgrade (the schedule is released):
+// the subscription ends at the period end instead of moving to Pro.
+func TestScenario13CancelDropsScheduledDowngrade(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	s.subscribe(PlanBusiness)
+	s.deliver()
+	require.NoError(t, s.svc.ChangePlan(s.ctx, s.scope, PlanPro, time.Time{}))
+	require.Equal(t, "price_pro_monthly", s.account().ScheduledPriceID)
+	sched := s.fake.Subscription(s.sub).Schedule.ID
+
+	require.NoError(t, s.svc.Cancel(s.ctx, s.scope))
+	require.Equal(t, stripe.SubscriptionScheduleStatusReleased, s.fake.SubscriptionSchedule(sched).Status)
+	a := s.account()
+	require.Empty(t, a.ScheduledPriceID)
+	require.True(t, a.Snapshot.CancelAtPeriodEnd)
+	s.deliver()
+	s.requireTruth()
+	s.entitled(PlanBusiness, AccessFull)
+
+	_, err := s.fake.Renew(s.sub)
+	require.NoError(t, err)
+	s.deliver()
+	s.requireTruth()
+	s.entitled(PlanFree, AccessFull)
+}
+
+// The Customer Portal: a session for the organisation's customer, returning
+// to its billing page, with the configuration the app creates once — plan
+// changes off, cancellation at the period end without proration.
+func TestPortal(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	_, err := s.svc.PortalURL(s.ctx, s.scope)
+	require.Equal(t, gw.ECONFLICT, gw.ErrorCode(err), "no customer yet")
+	s.subscribe(PlanPro)
+	s.deliver()
+	u, err := s.svc.PortalURL(s.ctx, s.scope)
+	require.NoError(t, err)
+	id := u[strings.LastIndex(u, "/")+1:]
+	ps := s.fake.PortalSession(id)
+	require.NotNil(t, ps)
+	require.Equal(t, s.cus, ps.Customer)
+	require.Equal(t, "https://app.test/o/"+s.org+"/billing", ps.ReturnURL)
+	conf := s.fake.PortalConfiguration(ps.Configuration.ID)
+	require.False(t, conf.Features.SubscriptionUpdate.Enabled)
+	require.True(t, conf.Features.SubscriptionCancel.Enabled)
+	require.Equal(t, stripe.BillingPortalConfigurationFeaturesSubscriptionCancelModeAtPeriodEnd, conf.Features.SubscriptionCancel.Mode)
+	require.True(t, conf.Features.PaymentMethodUpdate.Enabled)
+	require.True(t, conf.Features.InvoiceHistory.Enabled)
+
+	// One configuration, reused.
+	u2, err := s.svc.PortalURL(s.ctx, s.scope)
+	require.NoError(t, err)
+	require.Equal(t, ps.Configuration.ID, s.fake.PortalSession(u2[strings.LastIndex(u2, "/")+1:]).Configuration.ID)
+
+	member := s.scope
+	member.Role = gw.RoleMember
+	_, err = s.svc.PortalURL(s.ctx, member)
+	require.Equal(t, gw.EFORBIDDEN, gw.ErrorCode(err))
+}
