@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
@@ -288,4 +292,57 @@ func BenchmarkContactsAPI(b *testing.B) {
 				`SELECT name FROM contacts WHERE org_id = $1 AND id = $2`, orgID, id).Scan(&name)
 		})
 	})
+	// The same raw SELECT behind a bare HTTP handler (no auth, tenancy,
+	// middleware or logging) in a process of its own, like serve, through
+	// the same client: the side-by-side floor for api-get-one, since on two
+	// cores the HTTP round trip costs more than the query itself.
+	rawPort := benchPort(b)
+	rawCmd := exec.Command(os.Args[0], "-test.run=^TestRawSelectServer$")
+	rawCmd.Env = append(os.Environ(), "GW_RAW_SERVER_DSN="+local.SuperuserURL(postgres.DatabaseName),
+		"GW_RAW_SERVER_ADDR="+fmt.Sprintf("127.0.0.1:%d", rawPort), "GW_RAW_SERVER_ORG="+orgID, "GW_RAW_SERVER_ID="+id)
+	if err := rawCmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer stopProcess(b, rawCmd)
+	rawURL := fmt.Sprintf("http://127.0.0.1:%d/", rawPort)
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		if resp, err := http.Get(rawURL); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			b.Fatal("raw select server did not start")
+		}
+	}
+	b.Run("raw-select-over-http", func(b *testing.B) { measure(b, httpGet(client, rawURL, nil)) })
+}
+
+// TestRawSelectServer is the bare HTTP server of BenchmarkContactsAPI's
+// raw-select-over-http, run as a child process of the benchmark (it skips
+// unless GW_RAW_SERVER_DSN is set): each request runs the raw SELECT by
+// primary key and writes the name as JSON, until SIGTERM.
+func TestRawSelectServer(t *testing.T) {
+	dsn := os.Getenv("GW_RAW_SERVER_DSN")
+	if dsn == "" {
+		t.Skip("the benchmark's child process")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	pool, err := postgres.Open(ctx, dsn, 32)
+	require.NoError(t, err)
+	defer pool.Close()
+	orgID, id := os.Getenv("GW_RAW_SERVER_ORG"), os.Getenv("GW_RAW_SERVER_ID")
+	srv := &http.Server{Addr: os.Getenv("GW_RAW_SERVER_ADDR"), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var name string
+		if err := pool.QueryRow(r.Context(), `SELECT name FROM contacts WHERE org_id = $1 AND id = $2`, orgID, id).Scan(&name); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"name": name})
+	})}
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		t.Fatal(err)
+	}
 }
