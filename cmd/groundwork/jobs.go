@@ -50,6 +50,13 @@ func newJobClient(pool *pgxpool.Pool, svc *services, cfg config.Config, logger *
 			river.AddWorker(workers, &backup.RehearseWorker{Backups: backups, Targets: targets, Pool: pool, Reporter: reporter})
 			periodic = append(periodic, backup.PeriodicJobs(cfg.BackupInterval, cfg.BackupRehearsalInterval)...)
 		}
+		if cfg.Embedded() {
+			// Point-in-time recovery (embedded cluster only): base backups and
+			// rehearsals, which do nothing until "backup pitr setup" ran.
+			river.AddWorker(workers, &backup.PitrBaseWorker{DataDir: cfg.DataDir, Logger: logger})
+			river.AddWorker(workers, &backup.PitrRehearseWorker{DataDir: cfg.DataDir, Reporter: reporter, Logger: logger})
+			periodic = append(periodic, backup.PitrPeriodicJobs(cfg.BackupInterval, cfg.BackupRehearsalInterval)...)
+		}
 	}
 	billingWorkers := 0
 	if svc.billing != nil {

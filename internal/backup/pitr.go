@@ -304,6 +304,9 @@ func pitrWriteFile(r *pitrRunner, path, content string) error {
 	return nil
 }
 
+// ErrPitrNotConfigured is returned for a data dir where PitrSetup never ran.
+var ErrPitrNotConfigured = errors.New("no PITR configuration")
+
 // pitrRunnerFor returns a runner for a data dir where PitrSetup ran.
 func pitrRunnerFor(dataDir string, logger *slog.Logger) (*pitrRunner, error) {
 	r, err := newPitrRunner(dataDir, logger)
@@ -311,7 +314,7 @@ func pitrRunnerFor(dataDir string, logger *slog.Logger) (*pitrRunner, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(r.paths.Config); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf(`no PITR configuration in %s: run "groundwork backup pitr setup" first`, r.paths.Config)
+		return nil, fmt.Errorf(`%w in %s: run "groundwork backup pitr setup" first`, ErrPitrNotConfigured, r.paths.Config)
 	}
 	if err := r.runAs(r.paths.Repo); err != nil {
 		return nil, err

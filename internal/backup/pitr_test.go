@@ -166,6 +166,16 @@ groundwork_wal_archive_failures_total 0
 	require.ErrorContains(t, err, "more than the RPO")
 	step("rehearse x2")
 
+	// The periodic base backup: a differential on top of setup's fresh full.
+	typ, err := PitrBaseBackup(ctx, dataDir, PitrFullEvery, logger)
+	require.NoError(t, err)
+	require.Equal(t, "diff", typ)
+	info, err := PitrInfo(ctx, dataDir)
+	require.NoError(t, err)
+	require.Len(t, info.Backups, 2)
+	require.Equal(t, "diff", info.Backups[1].Type)
+	step("base backup")
+
 	// Verify: sound, then damaged.
 	_, err = PitrVerify(ctx, dataDir, logger)
 	require.NoError(t, err)
@@ -194,4 +204,36 @@ status: ok
 	bad = strings.Replace(bad, "checksum invalid: 0", "checksum invalid: 1", 1)
 	require.Len(t, pitrVerifyProblems(bad), 2)
 	require.NotEmpty(t, pitrVerifyProblems("P00  ERROR: [028]: backup and archive info files exist but do not match"))
+}
+
+func TestPitrBackupType(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	full := func(age time.Duration) PitrBackup { return PitrBackup{Type: "full", Stop: now.Add(-age)} }
+	diff := func(age time.Duration) PitrBackup { return PitrBackup{Type: "diff", Stop: now.Add(-age)} }
+	for _, tc := range []struct {
+		name    string
+		backups []PitrBackup
+		want    string
+	}{
+		{"empty repository", nil, "full"},
+		{"fresh full", []PitrBackup{full(time.Hour)}, "diff"},
+		{"full a week old", []PitrBackup{full(PitrFullEvery), diff(time.Hour)}, "full"},
+		{"old and fresh full", []PitrBackup{full(10 * 24 * time.Hour), full(24 * time.Hour)}, "diff"},
+		{"only differentials", []PitrBackup{diff(time.Hour)}, "full"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, pitrBackupType(PitrRepoInfo{Backups: tc.backups}, now, PitrFullEvery))
+		})
+	}
+}
+
+// The periodic PITR jobs do nothing (and do not fail) until PITR is set up.
+func TestPitrJobsWaitForSetup(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, (&PitrBaseWorker{DataDir: dir}).Work(context.Background(), nil))
+	require.NoError(t, (&PitrRehearseWorker{DataDir: dir}).Work(context.Background(), nil))
+	_, err := PitrBaseBackup(context.Background(), dir, PitrFullEvery, nil)
+	require.ErrorIs(t, err, ErrPitrNotConfigured)
 }
