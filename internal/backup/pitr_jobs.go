@@ -68,7 +68,9 @@ type PitrRehearseWorker struct {
 }
 
 // Timeout allows large databases.
-func (w *PitrRehearseWorker) Timeout(*river.Job[PitrRehearseArgs]) time.Duration { return 6 * time.Hour }
+func (w *PitrRehearseWorker) Timeout(*river.Job[PitrRehearseArgs]) time.Duration {
+	return 6 * time.Hour
+}
 
 // Work implements river.Worker.
 func (w *PitrRehearseWorker) Work(ctx context.Context, _ *river.Job[PitrRehearseArgs]) error {
