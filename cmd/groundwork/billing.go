@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/url"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -109,4 +110,16 @@ func (b *billingParts) addJobs(workers *river.Workers, cfg config.Config, report
 	river.AddWorker(workers, &billing.DeliverOutboxWorker{Notifier: b.notifier})
 	river.AddWorker(workers, &billing.ReconcileWorker{Reconciler: &billing.Reconciler{Syncer: b.syncer}})
 	return []*river.PeriodicJob{billing.PeriodicReconcile(cfg.Billing.ReconcileInterval)}
+}
+
+// stripeFormOrigins are the origins the billing page's forms redirect to:
+// Stripe Checkout and the Customer Portal, plus STRIPE_API_BASE's origin
+// when it is not Stripe's (a fake serving its own hosted pages in
+// development and tests).
+func stripeFormOrigins(b config.Billing) []string {
+	origins := []string{"https://checkout.stripe.com", "https://billing.stripe.com"}
+	if u, err := url.Parse(b.APIBase); err == nil && u.Host != "api.stripe.com" {
+		origins = append(origins, u.Scheme+"://"+u.Host)
+	}
+	return origins
 }

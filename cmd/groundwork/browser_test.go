@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
+	"github.com/groundwork-dev/groundwork/internal/stripefake"
 	"github.com/stretchr/testify/require"
 )
 
@@ -52,11 +53,22 @@ func TestBrowserSignupToTenantIsolation(t *testing.T) {
 	port := freePort(t)
 	base := "http://localhost:" + port
 	mails := mailtest.Start(t)
+	// Billing against the fake Stripe, whose hosted Checkout page the browser
+	// visits like Stripe's.
+	fake := stripefake.New(stripefake.Options{Prices: []stripefake.Price{
+		{ID: "price_pro_m", Product: "prod_pro", UnitAmount: 3000},
+		{ID: "price_pro_y", Product: "prod_pro", UnitAmount: 30000, Interval: "year"},
+		{ID: "price_biz_m", Product: "prod_biz", UnitAmount: 9000},
+		{ID: "price_biz_y", Product: "prod_biz", UnitAmount: 90000, Interval: "year"},
+	}}).Start(t)
 	s := startServe(t, map[string]string{
 		"GROUNDWORK_DATA_DIR": dataDir(t),
 		"PORT":                port,
 		"GROUNDWORK_BASE_URL": base,
 		"SMTP_URL":            mails.URL(),
+		"STRIPE_SECRET_KEY":   "sk_test_browser", "STRIPE_WEBHOOK_SECRET": "whsec_browser", "STRIPE_API_BASE": fake.URL(),
+		"STRIPE_PRICE_PRO_MONTHLY": "price_pro_m", "STRIPE_PRICE_PRO_YEARLY": "price_pro_y",
+		"STRIPE_PRICE_BUSINESS_MONTHLY": "price_biz_m", "STRIPE_PRICE_BUSINESS_YEARLY": "price_biz_y",
 	})
 	require.Equal(t, base, s.url)
 	waitReady(t, s.url)
@@ -134,6 +146,22 @@ func TestBrowserSignupToTenantIsolation(t *testing.T) {
 	require.NotEmpty(t, a.text("#new-api-key"), "the new key is shown")
 	a.expectText("CI import")
 	a.screenshot("09-api-keys")
+
+	// A subscribes to Pro: the billing page, Stripe's hosted Checkout (the
+	// fake's), and back through the success redirect, which syncs before
+	// any webhook arrives.
+	a.open(orgURL + "/billing")
+	a.expectH1("Billing")
+	a.expectText("Your plan: Free")
+	a.screenshot("13-billing-free")
+	a.click(`form[action="/o/` + slug + `/billing/checkout"] button[type=submit]`)
+	a.expectH1("Checkout")
+	a.click("#pay")
+	a.expectH1("Billing")
+	a.expectText("Your plan: Pro (monthly)")
+	a.expectText("Cancel subscription")
+	require.Equal(t, orgURL+"/billing", a.location())
+	a.screenshot("14-billing-pro")
 
 	// B: the invitation arrived; B signs up, verifies and logs in.
 	invitation := mails.WaitFor(t, emailB, "Invitation to join "+orgName)

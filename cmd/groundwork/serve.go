@@ -101,6 +101,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if svc.billing != nil {
 		deps.Billing, deps.StripeWebhooks = svc.billing.service, svc.billing.ledger
+		deps.FormActionOrigins = stripeFormOrigins(cfg.Billing)
 		registry.MustRegister(billing.NewEventsCollector(pool))
 	}
 	handler := web.NewServer(deps)

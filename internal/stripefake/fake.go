@@ -341,6 +341,10 @@ func (s *Server) EventTypes() []string {
 // ServeHTTP serves the fake API: it checks the API key, records the request
 // and replays idempotent POSTs like Stripe.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, hostedPrefix) {
+		s.serveHosted(w, r)
+		return
+	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	var form url.Values
 	var err error
@@ -647,7 +651,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	if cus != "" {
 		cs.Customer = &stripe.Customer{ID: cus}
 	}
-	cs.URL = "https://checkout.stripe.test/c/pay/" + cs.ID
+	cs.URL = s.hostedBase() + hostedPrefix + cs.ID
 	s.sessions[cs.ID] = cs
 	s.sessionSt[cs.ID] = st
 	writeJSON(w, 200, s.render("checkout.session", cs, formList(f, "expand")))

@@ -170,7 +170,7 @@ func TestBillingCheckoutFlow(t *testing.T) {
 
 	status, loc, body := post(t, c, base+"/checkout", url.Values{"plan": {"pro"}, "interval": {"month"}})
 	require.Equal(t, http.StatusSeeOther, status, body)
-	require.True(t, strings.HasPrefix(loc, "https://checkout.stripe.test/c/pay/"), loc)
+	require.True(t, strings.Contains(loc, "/c/pay/"), loc)
 	sessionID := loc[strings.LastIndex(loc, "/")+1:]
 	params := e.stripe.CheckoutSessionParams(sessionID)
 	require.Equal(t, testPriceProMonth, params.Price)

@@ -1,12 +1,20 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // contentSecurityPolicy allows only the app's own scripts, styles and
-// images (plus data: images), no plugins, no <base>, forms that post back
-// to the app, and no framing. Pages carry no inline script or style.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+// images, forms that post to the app, and no framing. Pages carry no inline
+// script or style. formActions are further origins a form may post to or be
+// redirected to: a form answered with a redirect to Stripe Checkout or the
+// Customer Portal is governed by form-action too.
+func contentSecurityPolicy(formActions []string) string {
+	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"object-src 'none'; base-uri 'none'; form-action " + strings.Join(append([]string{"'self'"}, formActions...), " ") +
+		"; frame-ancestors 'none'"
+}
 
 // strictTransportSecurity tells browsers to use only HTTPS for two years,
 // subdomains included. Sent in production only: a development server on
@@ -17,38 +25,46 @@ const strictTransportSecurity = "max-age=63072000; includeSubDomains"
 // nosniff, referrer and permissions policies, no framing, a separate
 // browsing context group, and HSTS when production is true. They are set
 // before the handler runs, so error responses carry them too.
-func securityHeaders(production bool) func(http.Handler) http.Handler {
+func securityHeaders(production bool, formActions []string) func(http.Handler) http.Handler {
+	values := map[string][]string{
+		"Content-Security-Policy":    {contentSecurityPolicy(formActions)},
+		"X-Content-Type-Options":     {"nosniff"},
+		"Referrer-Policy":            {"strict-origin-when-cross-origin"},
+		"Permissions-Policy":         {"camera=(), microphone=(), geolocation=(), payment=()"},
+		"X-Frame-Options":            {"DENY"},
+		"Cross-Origin-Opener-Policy": {"same-origin"},
+	}
+	if production {
+		values["Strict-Transport-Security"] = []string{strictTransportSecurity}
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			setSecurityHeaders(w.Header(), production)
+			h := w.Header()
+			for k, v := range values {
+				// Shared by every response: assigned with a full slice
+				// expression, so that an append copies instead of writing
+				// into them.
+				h[k] = v[:len(v):len(v)]
+			}
 			next.ServeHTTP(w, r)
 		})
 	}
 }
 
-// securityHeaderValues are the headers securityHeaders sets, by canonical
-// name. The slices are shared by every response (assigned, not copied, to
-// save allocations); their capacity equals their length, so a later Add
-// copies instead of writing into them.
-var securityHeaderValues = map[string][]string{
-	"Content-Security-Policy":    {contentSecurityPolicy},
-	"X-Content-Type-Options":     {"nosniff"},
-	"Referrer-Policy":            {"strict-origin-when-cross-origin"},
-	"Permissions-Policy":         {"camera=(), microphone=(), geolocation=(), payment=()"},
-	"X-Frame-Options":            {"DENY"},
-	"Cross-Origin-Opener-Policy": {"same-origin"},
+// securityHeaderNames are the headers securityHeaders may set.
+var securityHeaderNames = map[string]bool{
+	"Content-Security-Policy": true, "X-Content-Type-Options": true, "Referrer-Policy": true,
+	"Permissions-Policy": true, "X-Frame-Options": true, "Cross-Origin-Opener-Policy": true,
+	"Strict-Transport-Security": true,
 }
 
-// hstsValue is the Strict-Transport-Security header's value.
-var hstsValue = []string{strictTransportSecurity}
-
-// setSecurityHeaders sets the headers of securityHeaders on h; code that
-// clears a response's headers calls it to put them back.
-func setSecurityHeaders(h http.Header, production bool) {
-	for k, v := range securityHeaderValues {
-		h[k] = v[:len(v):len(v)]
-	}
-	if production {
-		h["Strict-Transport-Security"] = hstsValue[:1:1]
+// keepOnlySecurityHeaders deletes every header of h but the security
+// headers: code that discards a response's headers (a panic's 500) keeps
+// those set above the handler.
+func keepOnlySecurityHeaders(h http.Header) {
+	for k := range h {
+		if !securityHeaderNames[k] {
+			delete(h, k)
+		}
 	}
 }

@@ -48,6 +48,16 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
+// Forms may be redirected to the configured origins (Stripe Checkout and
+// the Customer Portal), and nowhere else.
+func TestSecurityHeadersFormActionOrigins(t *testing.T) {
+	t.Parallel()
+	h := wrap(http.NotFoundHandler(), Deps{FormActionOrigins: []string{"https://checkout.stripe.com", "https://billing.stripe.com"}}, nil)
+	w := serve(h, httptest.NewRequest(http.MethodGet, "/", nil))
+	require.Contains(t, w.Header().Get("Content-Security-Policy"),
+		"; form-action 'self' https://checkout.stripe.com https://billing.stripe.com; ")
+}
+
 func TestSecurityHeadersHSTSInProduction(t *testing.T) {
 	t.Parallel()
 	for _, production := range []bool{false, true} {

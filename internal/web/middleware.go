@@ -31,7 +31,7 @@ func wrap(h http.Handler, d Deps, patterns []string) http.Handler {
 	}
 	h = refuseCrossOrigin(d.Logger)(h)
 	h = limitBody(d.MaxBodyBytes, d.Logger)(h)
-	h = securityHeaders(d.Production)(h)
+	h = securityHeaders(d.Production, d.FormActionOrigins)(h)
 	h = accessLog(d.Logger, d.Metrics, routes)(h)
 	h = withClient(d.TrustedProxies)(h) // above the access log: it copies r, which would hide r.Pattern
 	h = requestID(h)
@@ -84,9 +84,7 @@ func recoverPanics(logger *slog.Logger, reporter *errtrack.Reporter) func(http.H
 				}
 				// Drop what the handler set (cookies, content headers) before
 				// failing, but keep the security headers set above the handler.
-				hsts := h.Get("Strict-Transport-Security") != ""
-				clear(h)
-				setSecurityHeaders(h, hsts)
+				keepOnlySecurityHeaders(h)
 				h.Set(requestIDHeader, id)
 				writeJSON(rec, http.StatusInternalServerError, errorResponse{Error: errorDetail{
 					Code:      gw.EINTERNAL,

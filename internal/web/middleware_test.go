@@ -173,7 +173,7 @@ func TestPanicThroughServer(t *testing.T) {
 		require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
 		require.NotEmpty(t, resp.Header.Get(requestIDHeader))
 		require.Empty(t, resp.Header.Get("Set-Cookie"), "what the handler set is dropped")
-		require.Equal(t, contentSecurityPolicy, resp.Header.Get("Content-Security-Policy"), "security headers survive")
+		require.Equal(t, contentSecurityPolicy(nil), resp.Header.Get("Content-Security-Policy"), "security headers survive")
 		require.Equal(t, strictTransportSecurity, resp.Header.Get("Strict-Transport-Security"))
 	}
 }

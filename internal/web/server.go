@@ -69,6 +69,10 @@ type Deps struct {
 	TrustedProxies []netip.Prefix
 	// Production adds Strict-Transport-Security to every response.
 	Production bool
+	// FormActionOrigins are origins besides the app's that a form may post
+	// to or be redirected to (the CSP's form-action): Stripe Checkout and
+	// the Customer Portal when billing is configured.
+	FormActionOrigins []string
 	// RateLimiter applies the rate-limit policies (see ratelimit.go). Nil
 	// applies none.
 	RateLimiter *ratelimit.Limiter
