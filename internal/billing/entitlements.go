@@ -25,6 +25,18 @@ const (
 	AccessReadOnly Access = "read_only"
 )
 
+// Label is the access level as the billing page shows it.
+func (a Access) Label() string {
+	switch a {
+	case AccessFull:
+		return "Full"
+	case AccessBanner:
+		return "Full, until the grace period ends"
+	default:
+		return "Read-only"
+	}
+}
+
 // rank orders access levels: a higher rank is more restricted.
 func (a Access) rank() int {
 	switch a {
