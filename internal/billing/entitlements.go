@@ -150,6 +150,10 @@ type Entitlements struct {
 	GraceEndsAt time.Time
 	// PendingPlan is the plan of an upgrade awaiting payment; "" if none.
 	PendingPlan PlanID
+	// Subscribed says a subscription is live and not set to end: Stripe
+	// will keep charging, so the organisation must not be deleted before
+	// it is cancelled.
+	Subscribed bool
 }
 
 // Compute returns the entitlements of an organisation from its subscription
@@ -175,6 +179,7 @@ type Entitlements struct {
 // price must not grant more than was paid for.
 func (c *Catalog) Compute(s Snapshot, p GracePolicy, d DisputeState, now time.Time) Entitlements {
 	e := c.fromSubscription(s, p, now)
+	e.Subscribed = subLive(s.Status) && !s.CancelAtPeriodEnd
 	switch {
 	case d.Status == DisputeOpen && d.FundsWithdrawn && !d.AllowWhileOpen:
 		e.restrict("a payment is disputed and its funds were withdrawn")

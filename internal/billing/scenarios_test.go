@@ -608,3 +608,26 @@ func TestPortal(t *testing.T) {
 	_, err = s.svc.PortalURL(s.ctx, member)
 	require.Equal(t, gw.EFORBIDDEN, gw.ErrorCode(err))
 }
+
+// Events of an organisation deleted since (its customer still names it)
+// are marked processed, not retried forever or counted as failures.
+func TestEventsOfADeletedOrganisation(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	s.subscribe(PlanPro)
+	s.deliver()
+	require.NoError(t, s.svc.Cancel(s.ctx, s.scope))
+	_, err := s.db.Owner.Exec(s.ctx, `DELETE FROM orgs WHERE id = $1`, s.org)
+	require.NoError(t, err)
+	_, err = s.fake.Renew(s.sub) // the period ends: Stripe cancels
+	require.NoError(t, err)
+	ids, _ := s.receive()
+	require.NotEmpty(t, ids)
+	s.process(ids...)
+	var unprocessed int
+	var lastError string
+	require.NoError(t, s.db.Owner.QueryRow(s.ctx, `SELECT count(*) FILTER (WHERE processed_at IS NULL),
+		max(last_error) FROM stripe_events WHERE id = ANY($1)`, ids).Scan(&unprocessed, &lastError))
+	require.Zero(t, unprocessed)
+	require.Equal(t, ErrDeletedOrg.Error(), lastError)
+}

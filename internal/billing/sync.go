@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -551,6 +552,10 @@ func storeAccount(ctx context.Context, tx pgx.Tx, a Account) error {
 // cannot be found (a customer not created by this application).
 var ErrUnresolvedOrg = errors.New("billing: event concerns no known organisation")
 
+// ErrDeletedOrg is recorded as last_error for an event of an organisation
+// that was deleted since; the event is marked processed.
+var ErrDeletedOrg = errors.New("billing: the organisation was deleted")
+
 // ProcessEvent processes one recorded event: it finds the organisation the
 // event concerns and syncs it. Processing an event again, or events out of
 // order, leaves the same state. On failure it records attempts and
@@ -576,10 +581,23 @@ func (s *Syncer) ProcessEvent(ctx context.Context, eventID string) error {
 	if err != nil {
 		return s.recordFailure(ctx, eventID, orgID, err)
 	}
+	if _, perr := uuid.Parse(orgID); orgID != "" && perr != nil {
+		orgID = "" // metadata this application did not write
+	}
 	if orgID == "" {
 		// Nothing of ours (or an event type that names no customer).
 		_, err := s.cfg.Pool.Exec(ctx, `UPDATE stripe_events SET processed_at = now(), attempts = attempts + 1,
 			last_error = $2 WHERE id = $1`, eventID, ErrUnresolvedOrg.Error())
+		return err
+	}
+	var exists bool
+	if err := s.cfg.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orgs WHERE id = $1)`, orgID).Scan(&exists); err != nil {
+		return s.recordFailure(ctx, eventID, orgID, fmt.Errorf("billing: look up organisation %s: %w", orgID, err))
+	}
+	if !exists {
+		// Deleted (its billing rows with it): nothing to sync, nothing to retry.
+		_, err := s.cfg.Pool.Exec(ctx, `UPDATE stripe_events SET processed_at = now(), attempts = attempts + 1,
+			last_error = $2 WHERE id = $1`, eventID, ErrDeletedOrg.Error())
 		return err
 	}
 	if _, err := s.sync(ctx, orgID, h); err != nil {

@@ -218,3 +218,18 @@ func raceForSeats(t *testing.T, orgID string, n int, try func(i int) error) int 
 	}
 	return ok
 }
+
+// An organisation whose subscription Stripe keeps charging cannot be
+// deleted; once it is set to end (or has ended), it can.
+func TestDeleteRefusedWhileSubscribed(t *testing.T) {
+	t.Parallel()
+	b := setupBilled(t)
+	ctx := context.Background()
+	owner, o := b.org(t, "Acme")
+	b.setPlan(t, o.ID, "active", "price_pm")
+	err := b.svc.Delete(ctx, owner)
+	require.Equal(t, gw.ECONFLICT, gw.ErrorCode(err))
+	require.Contains(t, gw.ErrorMessage(err), "/o/"+o.ID+"/billing")
+	b.setPlan(t, o.ID, "canceled", "price_pm")
+	require.NoError(t, b.svc.Delete(ctx, owner))
+}

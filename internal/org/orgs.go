@@ -12,6 +12,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
@@ -219,7 +220,9 @@ func (s *Service) SolelyOwnedOrgs(ctx context.Context, userID string) ([]string,
 }
 
 // Delete deletes the scope's organisation and everything it owns. It returns
-// ENOTFOUND and EFORBIDDEN (PermOrgDelete).
+// ENOTFOUND, EFORBIDDEN (PermOrgDelete) and, with billing configured,
+// ECONFLICT while a subscription is live and not set to end (Stripe would
+// keep charging an organisation that no longer exists).
 func (s *Service) Delete(ctx context.Context, scope gw.Scope) error {
 	if err := Require(scope, PermOrgDelete); err != nil {
 		return err
@@ -228,6 +231,16 @@ func (s *Service) Delete(ctx context.Context, scope gw.Scope) error {
 		o, err := lockOrg(ctx, tx, scope.OrgID)
 		if err != nil {
 			return err
+		}
+		if s.cfg.Entitlements != nil {
+			ent, err := s.cfg.Entitlements.EntitlementsTx(ctx, tx, scope.OrgID)
+			if err != nil {
+				return err
+			}
+			if ent.Subscribed {
+				return gw.Errorf(gw.ECONFLICT, "%s has a subscription that Stripe keeps charging: cancel it on the billing page (%s) first.",
+					o.Name, billing.BillingPage(scope.OrgID))
+			}
 		}
 		if err := deleteOrg(ctx, tx, scope.OrgID); err != nil {
 			return err
