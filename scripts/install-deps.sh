@@ -50,9 +50,17 @@ fi
 install_squawk() {
   [ "$purpose" = test ] || return 0
   cd "$(dirname "$0")/.."
+  prebuild_stripe_mock
   [ -x node_modules/.bin/squawk ] && return 0
   echo "install-deps: installing squawk (npm ci)" >&2
   npm ci --no-audit --no-fund --loglevel=error
+}
+
+# stripe-mock (pinned in tools/go.mod) checks the billing tests' requests;
+# building it once here keeps the parallel tests from all compiling it at
+# the same time on a fresh machine.
+prebuild_stripe_mock() {
+  go tool -n -modfile=tools/go.mod stripe-mock >/dev/null
 }
 
 if [ ${#missing[@]} -eq 0 ]; then

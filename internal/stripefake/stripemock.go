@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,6 +40,23 @@ func repoRoot() (string, error) {
 	}
 }
 
+// stripeMockBinary builds the pinned stripe-mock once per test binary and
+// returns its path: `go tool -n` builds the tool and prints where it is, so
+// a test owns the stripe-mock process itself (no `go` parent to outlive).
+var stripeMockBinary = sync.OnceValues(func() (string, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "tool", "-n", "-modfile="+filepath.Join(root, "tools", "go.mod"), "stripe-mock").Output()
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
+})
+
 // StartStripeMock builds (via `go tool -modfile=<repo>/tools/go.mod`) and
 // starts stripe-mock on a free loopback port, stopping it at cleanup. It
 // returns the base URL. When stripe-mock cannot start the test is skipped,
@@ -53,19 +71,10 @@ func StartStripeMock(t testing.TB) string {
 		}
 		t.Skip(msg + " (set CI to make this a failure)")
 	}
-	root, err := repoRoot()
-	if err != nil {
-		unavailable("%v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	// `go tool -n` builds the pinned tool and prints its path, so the test
-	// owns the stripe-mock process itself (no `go` parent to outlive).
-	out, err := exec.CommandContext(ctx, "go", "tool", "-n", "-modfile="+filepath.Join(root, "tools", "go.mod"), "stripe-mock").Output()
+	bin, err := stripeMockBinary()
 	if err != nil {
 		unavailable("go tool -n stripe-mock: %v", err)
 	}
-	bin := strings.TrimSpace(string(out))
 	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:", "-https-addr", "127.0.0.1:")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
