@@ -74,6 +74,23 @@ func TestServeWithStripeBilling(t *testing.T) {
 	require.Contains(t, body, "groundwork_billing_events_failed 0")
 	require.Contains(t, body, `queue="billing"`)
 
+	// The operator's view: the ledger, a re-sync, the reconciler.
+	out, _, err = runCmd(t, env, "billing", "events")
+	require.NoError(t, err)
+	require.Contains(t, out, "checkout.session.completed")
+	require.Contains(t, out, orgID)
+	out, _, err = runCmd(t, env, "billing", "events", "-unprocessed")
+	require.NoError(t, err)
+	require.Equal(t, 1, strings.Count(strings.TrimSpace(out), "\n")+1, "only the header: %s", out)
+	out, _, err = runCmd(t, env, "billing", "sync", "-org", "acme")
+	require.NoError(t, err)
+	require.Contains(t, out, "acme: plan pro, access full")
+	out, _, err = runCmd(t, env, "billing", "reconcile")
+	require.NoError(t, err)
+	require.Contains(t, out, "failed 0")
+	_, _, err = runCmd(t, map[string]string{"GROUNDWORK_DATA_DIR": env["GROUNDWORK_DATA_DIR"]}, "billing", "events")
+	require.ErrorContains(t, err, "Stripe billing is not configured")
+
 	// A delivery signed with another secret is refused.
 	fake.Advance(time.Hour)
 	_, err = fake.Renew(fake.Subscriptions()[0])

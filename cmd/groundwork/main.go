@@ -45,6 +45,7 @@ Commands:
   user       user create -email E: create a verified user (password from stdin, or generated)
   org        org create -name N -owner E: create an organisation, print its ID
   apikey     apikey create -org ORG -role ROLE -name NAME: create an API key, print it
+  billing    billing events|reconcile|sync: the Stripe webhook ledger, run the reconciler, re-sync an organisation
   audit      audit verify [-org ORG] [-v]: check the audit log's hash chains, name the first broken event
   keys       keys new|status|rotate|promote|reencrypt|remove: manage the field encryption keys
   backup     backup create|list|verify ID|prune|rehearse|keyset: encrypted logical backups
@@ -82,6 +83,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = runOrg(ctx, rest, getenv, stdout, stderr)
 	case "apikey":
 		err = runAPIKey(ctx, rest, getenv, stdout, stderr)
+	case "billing":
+		err = runBilling(ctx, rest, getenv, stdout, stderr)
 	case "audit":
 		err = runAudit(ctx, rest, getenv, stdout, stderr)
 	case "keys":

@@ -1,0 +1,53 @@
+package billing
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// LedgerEvent is one row of the webhook ledger, as operators see it.
+type LedgerEvent struct {
+	ID, Type    string
+	Created     time.Time // when Stripe created the event
+	ReceivedAt  time.Time
+	ProcessedAt *time.Time // nil until processed
+	Attempts    int
+	LastError   string
+	OrgID       string // "" until resolved
+}
+
+// LedgerFilter selects ledger rows.
+type LedgerFilter struct {
+	// Unprocessed keeps the rows not processed yet (failed or waiting).
+	Unprocessed bool
+	// Limit caps the rows returned, newest first; zero or less is 100.
+	Limit int
+}
+
+// ListLedger returns ledger rows, newest first: what failed, what waits, and
+// why (LastError), for `groundwork billing events`. The ledger is global
+// (no row-level security), so pool may be the runtime role's.
+func ListLedger(ctx context.Context, pool *pgxpool.Pool, f LedgerFilter) ([]LedgerEvent, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	rows, err := pool.Query(ctx, `SELECT id, type, created, received_at, processed_at, attempts, last_error,
+		coalesce(org_ref::text, '') FROM stripe_events
+		WHERE NOT $1 OR processed_at IS NULL ORDER BY created DESC, id DESC LIMIT $2`, f.Unprocessed, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("billing: list ledger: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (LedgerEvent, error) {
+		var e LedgerEvent
+		err := row.Scan(&e.ID, &e.Type, &e.Created, &e.ReceivedAt, &e.ProcessedAt, &e.Attempts, &e.LastError, &e.OrgID)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("billing: list ledger: %w", err)
+	}
+	return out, nil
+}
