@@ -55,7 +55,7 @@ func TestBrowserSignupToTenantIsolation(t *testing.T) {
 	mails := mailtest.Start(t)
 	// Billing against the fake Stripe, whose hosted Checkout page the browser
 	// visits like Stripe's.
-	fake := stripefake.New(stripefake.Options{Prices: []stripefake.Price{
+	fake := stripefake.New(stripefake.Options{Now: time.Now(), Prices: []stripefake.Price{
 		{ID: "price_pro_m", Product: "prod_pro", UnitAmount: 3000},
 		{ID: "price_pro_y", Product: "prod_pro", UnitAmount: 30000, Interval: "year"},
 		{ID: "price_biz_m", Product: "prod_biz", UnitAmount: 9000},
@@ -162,6 +162,17 @@ func TestBrowserSignupToTenantIsolation(t *testing.T) {
 	a.expectText("Cancel subscription")
 	require.Equal(t, orgURL+"/billing", a.location())
 	a.screenshot("14-billing-pro")
+
+	// A upgrades to Business: the preview of the prorated invoice, then
+	// the change, charged at once.
+	a.click(`a[href="/o/` + slug + `/billing/change?plan=business"]`)
+	a.expectH1("Change plan: Pro → Business")
+	a.expectText("Charged now")
+	a.screenshot("15-billing-upgrade-preview")
+	a.click(`form[action="/o/` + slug + `/billing/change"] button[type=submit]`)
+	a.expectH1("Billing")
+	a.expectText("You are now on the Business plan.")
+	a.expectText("Your plan: Business (monthly)")
 
 	// B: the invitation arrived; B signs up, verifies and logs in.
 	invitation := mails.WaitFor(t, emailB, "Invitation to join "+orgName)

@@ -240,9 +240,12 @@ func (s *server) postBillingChange() http.Handler {
 		if p, ok := b.Catalog().Plan(to); ok {
 			name = p.Name
 		}
-		if date.IsZero() {
+		switch e, err := b.Entitlements(r.Context(), gw.ScopeFrom(r.Context())); {
+		case date.IsZero():
 			s.flash(r, "The change to "+name+" is scheduled for the end of the billing period.")
-		} else {
+		case err == nil && e.Plan == to:
+			s.flash(r, "You are now on the "+name+" plan.")
+		default: // the prorated invoice is not paid yet
 			s.flash(r, "The change to "+name+" is requested: it applies once its invoice is paid.")
 		}
 		redirect(w, r, orgPath(r, "/billing"))
