@@ -362,6 +362,7 @@ type counter struct {
 	n int64
 }
 
+// Write implements io.Writer, counting what the underlying writer took.
 func (c *counter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
@@ -374,6 +375,7 @@ type limitedWriter struct {
 	n int
 }
 
+// Write implements io.Writer: it keeps what fits and reports all of p written.
 func (l *limitedWriter) Write(p []byte) (int, error) {
 	if l.n > 0 {
 		k := min(len(p), l.n)

@@ -59,6 +59,7 @@ type errorf struct {
 	id     string
 }
 
+// Read implements io.Reader, wrapping a read error with the backup it came from.
 func (e *errorf) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -96,6 +97,7 @@ type readErr struct {
 	err error
 }
 
+// Read implements io.Reader, remembering the first read error.
 func (r *readErr) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) {

@@ -235,6 +235,7 @@ func parse(raw []byte) (Received, error) {
 // backend hands each connection a session that records into the server.
 type backend struct{ s *Server }
 
+// NewSession implements smtp.Backend.
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	return &session{srv: b.s, conn: c}, nil
 }
@@ -248,8 +249,10 @@ type session struct {
 	to       []string
 }
 
+// AuthMechanisms implements smtp.AuthSession: PLAIN only.
 func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
 
+// Auth implements smtp.AuthSession.
 func (s *session) Auth(mech string) (sasl.Server, error) {
 	if mech != sasl.Plain {
 		return nil, smtp.ErrAuthUnknownMechanism
@@ -260,16 +263,19 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	}), nil
 }
 
+// Mail implements smtp.Session: the envelope sender.
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	s.from = from
 	return nil
 }
 
+// Rcpt implements smtp.Session: one envelope recipient.
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.to = append(s.to, to)
 	return nil
 }
 
+// Data implements smtp.Session: the message, recorded on the server.
 func (s *session) Data(r io.Reader) error {
 	raw, err := io.ReadAll(r)
 	if err != nil {
@@ -287,9 +293,11 @@ func (s *session) Data(r io.Reader) error {
 	return nil
 }
 
+// Reset implements smtp.Session: forget the envelope.
 func (s *session) Reset() {
 	s.from = ""
 	s.to = nil
 }
 
+// Logout implements smtp.Session.
 func (s *session) Logout() error { return nil }
