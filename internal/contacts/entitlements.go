@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/groundwork-dev/groundwork/internal/org"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
 // WithEntitlements makes s enforce each organisation's plan, read from src
@@ -38,7 +39,7 @@ func (s *Service) checkAdd(ctx context.Context, tx pgx.Tx, orgID string, n int) 
 	if s.entitlements == nil {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, contactLockSpace, orgID); err != nil {
+	if err := postgres.LockTx(ctx, tx, contactLockSpace, orgID); err != nil {
 		return fmt.Errorf("lock contact count: %w", err)
 	}
 	ent, err := s.entitlements.EntitlementsTx(ctx, tx, orgID)

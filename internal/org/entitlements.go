@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/groundwork-dev/groundwork/internal/billing"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
 // EntitlementSource tells what an organisation's plan allows, reading its
@@ -37,7 +38,7 @@ func (s *Service) checkSeat(ctx context.Context, tx pgx.Tx, orgID string, pendin
 	if s.cfg.Entitlements == nil {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, seatLockSpace, orgID); err != nil {
+	if err := postgres.LockTx(ctx, tx, seatLockSpace, orgID); err != nil {
 		return fmt.Errorf("lock seats: %w", err)
 	}
 	ent, err := s.cfg.Entitlements.EntitlementsTx(ctx, tx, orgID)

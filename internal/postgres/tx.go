@@ -83,3 +83,12 @@ func Translate(err error) error {
 	}
 	return fmt.Errorf("database: %w", err)
 }
+
+// LockTx takes the transaction-level advisory lock (space, hashtext(key))
+// in a statement of its own, held until tx ends: at READ COMMITTED, what tx
+// reads after it includes everything committed by the holders before it.
+// Keys whose hashes collide merely queue behind each other.
+func LockTx(ctx context.Context, tx pgx.Tx, space int32, key string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, space, key)
+	return err
+}
