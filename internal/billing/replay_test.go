@@ -1,7 +1,6 @@
 package billing
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -252,5 +251,4 @@ func requireOrgTruth(t *testing.T, s *scenario, o *replayOrg) {
 	}
 	failing := truth.Status == stripe.SubscriptionStatusPastDue || truth.Status == stripe.SubscriptionStatusUnpaid
 	require.Equal(t, failing, !a.Snapshot.FirstPaymentFailedAt.IsZero(), msg)
-	_ = context.Background
 }

@@ -2,10 +2,8 @@ package billing
 
 import (
 	"context"
-	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -145,12 +143,3 @@ func (s *scenario) auditActions() []string {
 	}))
 	return out
 }
-
-func sessionOf(t *testing.T, checkoutURL string) string {
-	t.Helper()
-	u, err := url.Parse(checkoutURL)
-	require.NoError(t, err)
-	return u.Path[strings.LastIndex(u.Path, "/")+1:]
-}
-
-var _ = time.Second

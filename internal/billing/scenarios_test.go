@@ -1,9 +1,7 @@
 package billing
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -446,9 +444,6 @@ func TestScenario15Disputes(t *testing.T) {
 		}
 	}
 	require.Equal(t, 5, n, "inquiry, inquiry closed, opened, won, lost")
-	_ = fmt.Sprint
-	_ = strings.Contains
-	_ = context.Background
 }
 
 // 13. A downgrade takes effect at the period end, through a subscription
