@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/groundwork-dev/groundwork/internal/app"
 	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 )
@@ -19,23 +20,23 @@ import (
 // withServices runs fn with the modules on the database of cfg (the
 // embedded cluster is reused when serve runs on it).
 func withServices(ctx context.Context, fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer,
-	fn func(svc *services) error) error {
-	return withApp(ctx, fs, args, getenv, stderr, func(a *app) error { return fn(a.svc) })
+	fn func(mods *app.App) error) error {
+	return withCommand(ctx, fs, args, getenv, stderr, func(a *command) error { return fn(a.mods) })
 }
 
 // app is what an admin command runs with: configuration, logger, database
 // and the modules on it.
-type app struct {
+type command struct {
 	cfg    config.Config
 	logger *slog.Logger
 	db     *database
-	svc    *services
+	mods   *app.App
 }
 
-// withApp parses the command's flags, opens the database (reusing the
+// withCommand parses the command's flags, opens the database (reusing the
 // embedded cluster when serve runs on it), builds the modules and runs fn.
-func withApp(ctx context.Context, fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer,
-	fn func(a *app) error) error {
+func withCommand(ctx context.Context, fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer,
+	fn func(a *command) error) error {
 	cfg, logger, err := loadCommand(fs, args, getenv, stderr)
 	if err != nil {
 		return err
@@ -45,11 +46,11 @@ func withApp(ctx context.Context, fs *flag.FlagSet, args []string, getenv func(s
 		return err
 	}
 	defer db.close(ctx, logger)
-	svc, err := newServices(db.pool, cfg, logger)
+	mods, err := app.New(db.pool, cfg, logger, app.Options{})
 	if err != nil {
 		return err
 	}
-	return fn(&app{cfg: cfg, logger: logger, db: db, svc: svc})
+	return fn(&command{cfg: cfg, logger: logger, db: db, mods: mods})
 }
 
 // subcommand splits "NOUN create ..." into its action and the rest.
@@ -67,7 +68,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fs := newFlagSet("user create", "Create a verified user. The password is read from stdin; with nothing\non stdin one is generated and printed.", stderr)
 	email := fs.String("email", "", "the user's email address (required)")
-	return withServices(ctx, fs, rest, getenv, stderr, func(svc *services) error {
+	return withServices(ctx, fs, rest, getenv, stderr, func(mods *app.App) error {
 		if *email == "" {
 			return errors.New("user create: -email is required")
 		}
@@ -75,7 +76,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return err
 		}
-		u, err := svc.accounts.CreateVerifiedUser(ctx, *email, password)
+		u, err := mods.Accounts.CreateVerifiedUser(ctx, *email, password)
 		if err != nil {
 			return cliError("user create", err)
 		}
@@ -95,15 +96,15 @@ func runOrg(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs := newFlagSet("org create", "Create an organisation owned by an existing user and print its ID.", stderr)
 	name := fs.String("name", "", "the organisation's name (required)")
 	owner := fs.String("owner", "", "email of the owning user (required)")
-	return withServices(ctx, fs, rest, getenv, stderr, func(svc *services) error {
+	return withServices(ctx, fs, rest, getenv, stderr, func(mods *app.App) error {
 		if *name == "" || *owner == "" {
 			return errors.New("org create: -name and -owner are required")
 		}
-		u, err := svc.accounts.UserByEmail(ctx, *owner)
+		u, err := mods.Accounts.UserByEmail(ctx, *owner)
 		if err != nil {
 			return cliError("org create: owner "+*owner, err)
 		}
-		o, err := svc.orgs.CreateForOwner(ctx, u.ID, *name)
+		o, err := mods.Orgs.CreateForOwner(ctx, u.ID, *name)
 		if err != nil {
 			return cliError("org create", err)
 		}
@@ -121,15 +122,15 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	orgRef := fs.String("org", "", "the organisation's ID or slug (required)")
 	role := fs.String("role", "member", "the key's role: admin, member or viewer")
 	name := fs.String("name", "", "a name to recognise the key by (required)")
-	return withServices(ctx, fs, rest, getenv, stderr, func(svc *services) error {
+	return withServices(ctx, fs, rest, getenv, stderr, func(mods *app.App) error {
 		if *orgRef == "" || *name == "" {
 			return errors.New("apikey create: -org and -name are required")
 		}
-		o, err := svc.orgs.ResolveOrg(ctx, *orgRef)
+		o, err := mods.Orgs.ResolveOrg(ctx, *orgRef)
 		if err != nil {
 			return cliError("apikey create: organisation "+*orgRef, err)
 		}
-		k, key, err := svc.orgs.CreateAPIKeyAsAdmin(ctx, o.ID, *name, gw.Role(*role))
+		k, key, err := mods.Orgs.CreateAPIKeyAsAdmin(ctx, o.ID, *name, gw.Role(*role))
 		if err != nil {
 			return cliError("apikey create", err)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/groundwork-dev/groundwork/internal/app"
 	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 )
@@ -28,10 +29,10 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	fs := newFlagSet("audit verify", auditVerifySummary, stderr)
 	orgRef := fs.String("org", "", "verify only this organisation's chain: its slug or ID (the ID for a deleted one)")
 	verbose := fs.Bool("v", false, "print every chain's head")
-	return withServices(ctx, fs, args[1:], getenv, stderr, func(svc *services) error {
+	return withServices(ctx, fs, args[1:], getenv, stderr, func(mods *app.App) error {
 		var opts audit.VerifyOptions
 		if *orgRef != "" {
-			o, err := svc.orgs.ResolveOrg(ctx, *orgRef)
+			o, err := mods.Orgs.ResolveOrg(ctx, *orgRef)
 			switch {
 			case err == nil:
 				opts.OrgID = o.ID
@@ -41,7 +42,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 				return cliError("audit verify: organisation "+*orgRef, err)
 			}
 		}
-		rep, err := svc.audit.Verify(ctx, opts)
+		rep, err := mods.Audit.Verify(ctx, opts)
 		if err != nil {
 			return err
 		}

@@ -119,7 +119,7 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	default:
 		return fmt.Errorf("backup: unknown action %q; say create, list, verify ID, prune, rehearse or keyset", action)
 	}
-	return withApp(ctx, fs, rest, getenv, stderr, func(a *app) error {
+	return withCommand(ctx, fs, rest, getenv, stderr, func(a *command) error {
 		svc, closeFn, err := newBackups(ctx, a.cfg, a.logger)
 		if err != nil {
 			return err

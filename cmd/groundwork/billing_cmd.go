@@ -9,8 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/app"
 	"github.com/groundwork-dev/groundwork/internal/billing"
-	"github.com/groundwork-dev/groundwork/internal/jobs"
 )
 
 const billingUsage = `groundwork billing — operate Stripe billing (needs STRIPE_SECRET_KEY and the rest of the billing configuration).
@@ -24,23 +24,16 @@ func runBilling(ctx context.Context, args []string, getenv func(string) string, 
 	if len(args) == 0 {
 		return errors.New(`billing: say "groundwork billing events|reconcile|sync" (run "groundwork billing help")`)
 	}
-	withBilling := func(name, summary string, flags func(*flag.FlagSet), run func(b *billingParts, a *app) error) error {
+	withBilling := func(name, summary string, flags func(*flag.FlagSet), run func(b *app.Billing, a *command) error) error {
 		set := newFlagSet("billing "+name, summary, stderr)
 		if flags != nil {
 			flags(set)
 		}
-		return withApp(ctx, set, args[1:], getenv, stderr, func(a *app) error {
-			if a.svc.billing == nil {
+		return withCommand(ctx, set, args[1:], getenv, stderr, func(a *command) error {
+			if a.mods.Billing == nil {
 				return errors.New("billing: Stripe billing is not configured (set STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET and STRIPE_PRICE_*)")
 			}
-			// An insert-only job client: a sync may enqueue the outbox's
-			// delivery for the workers of serve or worker.
-			client, err := jobs.NewClient(a.db.pool, jobs.Config{Logger: a.logger})
-			if err != nil {
-				return err
-			}
-			a.svc.billing.jobs.client = client
-			return run(a.svc.billing, a)
+			return run(a.mods.Billing, a)
 		})
 	}
 	switch args[0] {
@@ -50,7 +43,7 @@ func runBilling(ctx context.Context, args []string, getenv func(string) string, 
 		return withBilling("events", "List the webhook ledger, newest first.", func(b *flag.FlagSet) {
 			unprocessed = b.Bool("unprocessed", false, "only the events not processed yet (failed or waiting)")
 			limit = b.Int("limit", 50, "at most this many events")
-		}, func(b *billingParts, a *app) error {
+		}, func(b *app.Billing, a *command) error {
 			evs, err := billing.ListLedger(ctx, a.db.pool, billing.LedgerFilter{Unprocessed: *unprocessed, Limit: *limit})
 			if err != nil {
 				return err
@@ -68,8 +61,8 @@ func runBilling(ctx context.Context, args []string, getenv func(string) string, 
 			return tw.Flush()
 		})
 	case "reconcile":
-		return withBilling("reconcile", "Run the billing reconciler once.", nil, func(b *billingParts, a *app) error {
-			res, err := (&billing.Reconciler{Syncer: b.syncer}).Run(ctx)
+		return withBilling("reconcile", "Run the billing reconciler once.", nil, func(b *app.Billing, a *command) error {
+			res, err := (&billing.Reconciler{Syncer: b.Syncer}).Run(ctx)
 			fmt.Fprintf(stdout, "backfilled %d events, processed %d, failed %d, re-synced %d organisations\n",
 				res.Backfilled, res.Processed, res.Failed, res.Resynced)
 			return err
@@ -78,18 +71,18 @@ func runBilling(ctx context.Context, args []string, getenv func(string) string, 
 		var orgRef *string
 		return withBilling("sync", "Re-fetch an organisation's subscription from Stripe.", func(b *flag.FlagSet) {
 			orgRef = b.String("org", "", "the organisation: its slug or ID (required)")
-		}, func(b *billingParts, a *app) error {
+		}, func(b *app.Billing, a *command) error {
 			if *orgRef == "" {
 				return errors.New("billing sync: -org is required")
 			}
-			o, err := a.svc.orgs.ResolveOrg(ctx, *orgRef)
+			o, err := a.mods.Orgs.ResolveOrg(ctx, *orgRef)
 			if err != nil {
 				return cliError("billing sync: organisation "+*orgRef, err)
 			}
-			if err := b.syncer.Sync(ctx, o.ID); err != nil {
+			if err := b.Syncer.Sync(ctx, o.ID); err != nil {
 				return err
 			}
-			e, err := b.syncer.Entitlements(ctx, o.ID)
+			e, err := b.Syncer.Entitlements(ctx, o.ID)
 			if err != nil {
 				return err
 			}

@@ -2,68 +2,44 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
-	"slices"
 	"time"
 
-	"github.com/groundwork-dev/groundwork/internal/account"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/groundwork-dev/groundwork/internal/app"
 	"github.com/groundwork-dev/groundwork/internal/backup"
 	"github.com/groundwork-dev/groundwork/internal/config"
-	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/errtrack"
-	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
-	"github.com/groundwork-dev/groundwork/internal/maintenance"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 )
 
-// newJobClient registers every module's workers and periodic jobs and builds
-// the River client; with work false it can only insert jobs. Job failures
-// are reported to reporter (nil: not reported).
-//
-// With db set, the backup and restore-rehearsal jobs are registered too
-// (when the backup store and key cannot be opened, they are left out with
-// an error in the log).
-func newJobClient(pool *pgxpool.Pool, svc *services, cfg config.Config, logger *slog.Logger, work bool, reporter *errtrack.Reporter, db *database) (*river.Client[pgx.Tx], error) {
-	host, _ := os.Hostname()
+// newJobClient builds the River client that works the jobs of serve and
+// worker: every module's workers and periodic jobs (app.AddWorkers), and
+// the backup, restore-rehearsal and (embedded cluster) point-in-time
+// recovery jobs on backups. Job failures are reported to reporter.
+func newJobClient(mods *app.App, db *database, backups *backup.Service, cfg config.Config, logger *slog.Logger, reporter *errtrack.Reporter) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &maintenance.HeartbeatWorker{
-		Store:     maintenance.NewStore(pool),
-		Clock:     gw.SystemClock{},
-		Instance:  fmt.Sprintf("%s:%d", host, os.Getpid()),
-		Retention: cfg.HeartbeatRetention,
-		Logger:    logger,
-	})
-	river.AddWorker(workers, &account.PruneSessionsWorker{Accounts: svc.accounts})
-	river.AddWorker(workers, &crypto.ReencryptWorker{Keys: svc.keys, Tables: svc.tables, Logger: logger})
-	periodic := slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs(), svc.billing.addJobs(workers, cfg, reporter))
-	if db != nil {
-		if backups, _, err := newBackups(context.Background(), cfg, logger); err != nil {
-			logger.Error("backup jobs disabled", "error", err)
-		} else {
-			targets := backupTargets(cfg, db)
-			river.AddWorker(workers, &backup.CreateWorker{Backups: backups, Targets: targets, Policy: backupPolicy(cfg)})
-			river.AddWorker(workers, &backup.RehearseWorker{Backups: backups, Targets: targets, Pool: pool, Reporter: reporter})
-			periodic = append(periodic, backup.PeriodicJobs(cfg.BackupInterval, cfg.BackupRehearsalInterval)...)
-		}
-		if cfg.Embedded() {
-			// Point-in-time recovery (embedded cluster only): base backups and
-			// rehearsals, which do nothing until "backup pitr setup" ran.
-			river.AddWorker(workers, &backup.PitrBaseWorker{DataDir: cfg.DataDir, Logger: logger})
-			river.AddWorker(workers, &backup.PitrRehearseWorker{DataDir: cfg.DataDir, Reporter: reporter, Logger: logger})
-			periodic = append(periodic, backup.PitrPeriodicJobs(cfg.BackupInterval, cfg.BackupRehearsalInterval)...)
-		}
+	periodic := mods.AddWorkers(workers)
+
+	targets := backupTargets(cfg, db)
+	river.AddWorker(workers, &backup.CreateWorker{Backups: backups, Targets: targets, Policy: backupPolicy(cfg)})
+	river.AddWorker(workers, &backup.RehearseWorker{Backups: backups, Targets: targets, Pool: db.pool, Reporter: reporter})
+	periodic = append(periodic, backup.PeriodicJobs(cfg.BackupInterval, cfg.BackupRehearsalInterval)...)
+	if cfg.Embedded() {
+		// Point-in-time recovery (embedded cluster only): base backups and
+		// rehearsals, which do nothing until "backup pitr setup" ran.
+		river.AddWorker(workers, &backup.PitrBaseWorker{DataDir: cfg.DataDir, Logger: logger})
+		river.AddWorker(workers, &backup.PitrRehearseWorker{DataDir: cfg.DataDir, Reporter: reporter, Logger: logger})
+		periodic = append(periodic, backup.PitrPeriodicJobs(cfg.BackupInterval, cfg.BackupRehearsalInterval)...)
 	}
 	billingWorkers := 0
-	if svc.billing != nil {
+	if mods.Billing != nil {
 		billingWorkers = cfg.Billing.Workers
 	}
-	client, err := jobs.NewClient(pool, jobs.Config{
-		Work:               work,
+	return jobs.NewClient(db.pool, jobs.Config{
+		Work:               true,
 		DefaultWorkers:     cfg.DefaultWorkers,
 		MaintenanceWorkers: cfg.MaintenanceWorkers,
 		BillingWorkers:     billingWorkers,
@@ -72,10 +48,6 @@ func newJobClient(pool *pgxpool.Pool, svc *services, cfg config.Config, logger *
 		Logger:             logger,
 		Errors:             reporter,
 	})
-	if err == nil && svc.billing != nil {
-		svc.billing.jobs.client = client
-	}
-	return client, err
 }
 
 // stopJobs lets running jobs finish within the shutdown timeout, then cancels

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/groundwork-dev/groundwork/internal/app"
 	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
@@ -42,16 +43,6 @@ stdout for you to put in the variable of every instance, and change nothing
 else. The re-encryption job runs on the maintenance queue of serve or
 worker processes once they have the new primary key (restart them);
 "groundwork keys status" shows what is left.`
-
-// keySource is where the configuration's keysets come from.
-func keySource(cfg config.Config) crypto.Source {
-	return crypto.Source{
-		EncryptionKeyset: cfg.EncryptionKeyset,
-		BlindIndexKeyset: cfg.BlindIndexKeyset,
-		DataDir:          cfg.DataDir,
-		Production:       cfg.Production(),
-	}
-}
 
 func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -84,11 +75,11 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		return printKeyset(stdout, stderr, ks, fmt.Sprintf("Put this in %s (it is secret: keep it in your secret store).", kind.Variable()))
 	case "status":
 		return withKeys(ctx, fs, rest, getenv, stderr, func(k *keysCommand) error {
-			return k.printStatus(ctx, stdout, k.svc.keys)
+			return k.printStatus(ctx, stdout, k.mods.Keys)
 		})
 	case "reencrypt":
 		return withKeys(ctx, fs, rest, getenv, stderr, func(k *keysCommand) error {
-			return k.enqueue(ctx, stdout, k.svc.keys)
+			return k.enqueue(ctx, stdout, k.mods.Keys)
 		})
 	case "rotate":
 		kindName := kindFlag()
@@ -98,7 +89,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 			if err != nil {
 				return fmt.Errorf("keys rotate: %w", err)
 			}
-			ks, id, err := k.svc.keys.Keyset(kind).Rotate(*primary)
+			ks, id, err := k.mods.Keys.Keyset(kind).Rotate(*primary)
 			if err != nil {
 				return err
 			}
@@ -125,7 +116,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 				return fmt.Errorf("keys %s: -id must be a key ID such as 1234567890, as \"groundwork keys status\" lists it", action)
 			}
 			keyID := uint32(n)
-			current := k.svc.keys.Keyset(kind)
+			current := k.mods.Keys.Keyset(kind)
 			if action == "promote" {
 				ks, err := current.Promote(keyID)
 				if err != nil {
@@ -154,15 +145,15 @@ type keysCommand struct {
 	cfg    config.Config
 	logger *slog.Logger
 	db     *database
-	svc    *services
+	mods   *app.App
 	src    crypto.Source
 }
 
 // withKeys runs fn with the modules on the configured database.
 func withKeys(ctx context.Context, fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer,
 	fn func(k *keysCommand) error) error {
-	return withApp(ctx, fs, args, getenv, stderr, func(a *app) error {
-		return fn(&keysCommand{cfg: a.cfg, logger: a.logger, db: a.db, svc: a.svc, src: keySource(a.cfg)})
+	return withCommand(ctx, fs, args, getenv, stderr, func(a *command) error {
+		return fn(&keysCommand{cfg: a.cfg, logger: a.logger, db: a.db, mods: a.mods, src: app.KeySource(a.cfg)})
 	})
 }
 
@@ -171,7 +162,7 @@ func withKeys(ctx context.Context, fs *flag.FlagSet, args []string, getenv func(
 // reencrypt it then enqueues the re-encryption to the changed keyset's
 // primary key.
 func (k *keysCommand) change(ctx context.Context, stdout, stderr io.Writer, ks *crypto.Keyset, what string, reencrypt bool) error {
-	target, err := withKeyset(k.svc.keys, ks)
+	target, err := withKeyset(k.mods.Keys, ks)
 	if err != nil {
 		return err
 	}
@@ -238,7 +229,7 @@ func (k *keysCommand) enqueue(ctx context.Context, stdout io.Writer, target *cry
 
 // checkUnused refuses to remove a key that stored values still use.
 func (k *keysCommand) checkUnused(ctx context.Context, kind crypto.Kind, id uint32) error {
-	usage, err := crypto.Usage(ctx, k.svc.tables)
+	usage, err := crypto.Usage(ctx, k.mods.EncryptedTables())
 	if err != nil {
 		return err
 	}
@@ -281,7 +272,7 @@ func (k *keysCommand) printStatus(ctx context.Context, w io.Writer, keys *crypto
 		}
 		fmt.Fprintf(w, "%s keyset, from %s: keys %s\n", kind, from, strings.Join(ids, ", "))
 	}
-	usage, err := crypto.Usage(ctx, k.svc.tables)
+	usage, err := crypto.Usage(ctx, k.mods.EncryptedTables())
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/groundwork-dev/groundwork/internal/app"
 	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
@@ -19,7 +20,7 @@ import (
 )
 
 // productionKeysets returns fresh keysets in the variables production
-// requires.
+// requires: field encryption, blind index and backups.
 func productionKeysets(t *testing.T) map[string]string {
 	t.Helper()
 	env := map[string]string{}
@@ -28,12 +29,15 @@ func productionKeysets(t *testing.T) map[string]string {
 		require.NoError(t, err)
 		env[k.Variable()] = strings.TrimSpace(out)
 	}
+	out, _, err := runCmd(t, nil, "backup", "keyset")
+	require.NoError(t, err)
+	env["GROUNDWORK_BACKUP_KEYSET"] = strings.TrimSpace(out)
 	return env
 }
 
 // withAppServices runs fn with the modules on env's database, as serve
 // builds them.
-func withAppServices(t *testing.T, env map[string]string, fn func(svc *services)) {
+func withAppServices(t *testing.T, env map[string]string, fn func(mods *app.App)) {
 	t.Helper()
 	ctx := context.Background()
 	cfg, err := config.Load(envFunc(env))
@@ -41,9 +45,9 @@ func withAppServices(t *testing.T, env map[string]string, fn func(svc *services)
 	db, err := openRuntime(ctx, cfg, discardLogger())
 	require.NoError(t, err)
 	defer db.close(ctx, discardLogger())
-	svc, err := newServices(db.pool, cfg, discardLogger())
+	mods, err := app.New(db.pool, cfg, discardLogger(), app.Options{})
 	require.NoError(t, err)
-	fn(svc)
+	fn(mods)
 }
 
 var statusKeys = regexp.MustCompile(`encryption keyset, from development file \S+: keys (\d+) \(primary\)(?:, (\d+))?\n`)
@@ -70,14 +74,14 @@ func TestKeysRotateInDevelopment(t *testing.T) {
 
 	var scope gw.Scope
 	var stored contacts.Contact
-	withAppServices(t, env, func(svc *services) {
-		u, err := svc.accounts.CreateVerifiedUser(ctx, "owner@example.com", "correct horse battery staple")
+	withAppServices(t, env, func(mods *app.App) {
+		u, err := mods.Accounts.CreateVerifiedUser(ctx, "owner@example.com", "correct horse battery staple")
 		require.NoError(t, err)
-		o, err := svc.orgs.Create(ctx, u.ID, "Acme")
+		o, err := mods.Orgs.Create(ctx, u.ID, "Acme")
 		require.NoError(t, err)
-		scope, _, err = svc.orgs.MemberScope(ctx, u.ID, o.ID)
+		scope, _, err = mods.Orgs.MemberScope(ctx, u.ID, o.ID)
 		require.NoError(t, err)
-		stored, err = svc.contacts.Create(ctx, scope, contacts.Input{Name: new("Ada"), Email: new("ada@example.com"), Phone: new("+1 555 0100")})
+		stored, err = mods.Contacts.Create(ctx, scope, contacts.Input{Name: new("Ada"), Email: new("ada@example.com"), Phone: new("+1 555 0100")})
 		require.NoError(t, err)
 	})
 
@@ -123,8 +127,8 @@ func TestKeysRotateInDevelopment(t *testing.T) {
 	out, _, err = runCmd(t, env, "keys", "status")
 	require.NoError(t, err)
 	require.Regexp(t, `keys `+newKey+` \(primary\)\n`, out)
-	withAppServices(t, env, func(svc *services) {
-		got, err := svc.contacts.Get(ctx, scope, stored.ID)
+	withAppServices(t, env, func(mods *app.App) {
+		got, err := mods.Contacts.Get(ctx, scope, stored.ID)
 		require.NoError(t, err)
 		require.Equal(t, stored, got)
 	})

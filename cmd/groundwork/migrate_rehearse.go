@@ -133,7 +133,7 @@ func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " 
 // takes longer than maxDuration (a backup rehearsal with those limits).
 func rehearseOnLatestBackup(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, maxDuration, lockTimeout time.Duration) error {
 	fs := newFlagSet("migrate rehearse", rehearseSummary, stderr)
-	return withApp(ctx, fs, nil, getenv, stderr, func(a *app) error {
+	return withCommand(ctx, fs, nil, getenv, stderr, func(a *command) error {
 		svc, closeFn, err := newBackups(ctx, a.cfg, a.logger)
 		if err != nil {
 			return err

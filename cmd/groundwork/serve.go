@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/groundwork-dev/groundwork/internal/app"
 	"github.com/groundwork-dev/groundwork/internal/backup"
 	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
@@ -57,22 +58,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	svc, err := newServices(pool, cfg, logger)
+	mods, err := app.New(pool, cfg, logger, app.Options{Alert: reporter.CaptureError})
 	if err != nil {
 		return err
 	}
-	jobClient, err := newJobClient(pool, svc, cfg, logger, *work, reporter, db)
+	backups, closeBackups, err := newBackups(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
+	defer closeBackups()
 
 	registry := observe.NewRegistry()
 	registry.MustRegister(postgres.NewPoolCollector(pool), jobs.NewCountsCollector(pool),
-		backup.NewPitrArchiverCollector(pool))
-	if backups, closeBackups, err := newBackups(ctx, cfg, logger); err == nil {
-		defer closeBackups()
-		registry.MustRegister(backup.NewCollector(backups, pool, logger))
-	}
+		backup.NewPitrArchiverCollector(pool), backup.NewCollector(backups, pool, logger))
 	limiter, err := ratelimit.Open(cfg.RedisURL, cfg.RateLimits, ratelimit.NewMetrics(registry))
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
@@ -87,10 +85,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		SchemaVersion: schema.Version,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 		Sessions:      newSessions(pool, cfg),
-		Accounts:      svc.accounts,
-		Orgs:          svc.orgs,
-		Contacts:      svc.contacts,
-		Audit:         svc.audit,
+		Accounts:      mods.Accounts,
+		Orgs:          mods.Orgs,
+		Contacts:      mods.Contacts,
+		Audit:         mods.Audit,
 		Errors:        reporter,
 
 		// Client IP, security headers and rate limits.
@@ -99,14 +97,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		RateLimiter:    limiter,
 		OnError:        reporter.CaptureError,
 	}
-	if svc.billing != nil {
-		deps.Billing, deps.StripeWebhooks = svc.billing.service, svc.billing.ledger
-		deps.FormActionOrigins = stripeFormOrigins(cfg.Billing)
+	if mods.Billing != nil {
+		deps.Billing, deps.StripeWebhooks = mods.Billing.Service, mods.Billing.Ledger
+		deps.FormActionOrigins = app.StripeFormOrigins(cfg.Billing)
 		registry.MustRegister(billing.NewEventsCollector(pool))
 	}
 	handler := web.NewServer(deps)
 
 	if *work {
+		jobClient, err := newJobClient(mods, db, backups, cfg, logger, reporter)
+		if err != nil {
+			return err
+		}
 		if err := jobClient.Start(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("start jobs: %w", err)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+
+	"github.com/groundwork-dev/groundwork/internal/app"
 )
 
 const workerSummary = `Work background jobs without serving HTTP, to split heavy queues off the
@@ -26,11 +28,16 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer db.close(ctx, logger)
-	svc, err := newServices(db.pool, cfg, logger)
+	mods, err := app.New(db.pool, cfg, logger, app.Options{Alert: reporter.CaptureError})
 	if err != nil {
 		return err
 	}
-	jobClient, err := newJobClient(db.pool, svc, cfg, logger, true, reporter, db)
+	backups, closeBackups, err := newBackups(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeBackups()
+	jobClient, err := newJobClient(mods, db, backups, cfg, logger, reporter)
 	if err != nil {
 		return err
 	}

@@ -84,7 +84,7 @@ func TestAccountSecurityChangesAreAudited(t *testing.T) {
 	require.NoError(t, b.svc.DeleteAccount(b.ctx, v.ID, goodPassword))
 	require.Equal(t, []string{audit.ActionUserDeleted}, b.actions(t, v.ID))
 
-	rep, err := audit.NewService(b.db.Runtime, nil).Verify(b.ctx, audit.VerifyOptions{})
+	rep, err := audit.NewService(b.db.Runtime).Verify(b.ctx, audit.VerifyOptions{})
 	require.NoError(t, err)
 	require.True(t, rep.OK(), "%v", rep.Breaks)
 	require.EqualValues(t, 7, rep.Events)

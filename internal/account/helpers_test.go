@@ -61,9 +61,8 @@ func setup(t *testing.T) *bundle {
 	clock := gwtest.NewClock(time.Now().UTC().Truncate(time.Second))
 	keys, err := crypto.GenerateKeyring()
 	require.NoError(t, err)
-	svc := account.NewService(db.Runtime, keys, sender, clock, account.Config{BaseURL: baseURL + "/"}, nil)
 	owned := &fakeOwnedOrgs{}
-	svc.SetOwnedOrgs(owned)
+	svc := account.NewService(db.Runtime, keys, sender, clock, account.Config{BaseURL: baseURL + "/", OwnedOrgs: owned}, nil)
 	return &bundle{ctx: context.Background(), svc: svc, db: db, mail: srv, clock: clock, owned: owned, keys: keys}
 }
 

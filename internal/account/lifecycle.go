@@ -44,8 +44,8 @@ func (s *Service) DisableUser(ctx context.Context, id string) error {
 // unknown user; EINVALID with Fields "password" for a wrong password;
 // ECONFLICT "Transfer or delete these organisations first: A, B.".
 func (s *Service) DeleteAccount(ctx context.Context, userID, password string) error {
-	if s.owned == nil {
-		return errors.New("delete account: no OwnedOrgs set (call SetOwnedOrgs when wiring)")
+	if s.cfg.OwnedOrgs == nil {
+		return errors.New("delete account: account.Config.OwnedOrgs is not set")
 	}
 	row, err := getUserByID(ctx, s.pool, userID, false)
 	if err != nil {
@@ -58,7 +58,7 @@ func (s *Service) DeleteAccount(ctx context.Context, userID, password string) er
 	if !match {
 		return invalidFields("password", "The password is not correct.")
 	}
-	names, err := s.owned.SolelyOwnedOrgs(ctx, row.ID)
+	names, err := s.cfg.OwnedOrgs.SolelyOwnedOrgs(ctx, row.ID)
 	if err != nil {
 		return fmt.Errorf("list solely owned organisations: %w", err)
 	}

@@ -37,6 +37,10 @@ type Config struct {
 	// Issuer names the app in authenticator apps (the TOTP issuer) and in
 	// emails. Default "Groundwork".
 	Issuer string
+	// OwnedOrgs tells DeleteAccount which organisations a user is the only
+	// owner of (the org module's Service). Required: without it
+	// DeleteAccount fails.
+	OwnedOrgs OwnedOrgs
 }
 
 // withDefaults returns c with every zero field set to its default.
@@ -84,7 +88,6 @@ type Service struct {
 	clock  gw.Clock
 	cfg    Config
 	logger *slog.Logger
-	owned  OwnedOrgs
 
 	// dummyHash is a hash of a random password with the current parameters,
 	// checked for unknown emails so that they take as long as known ones.
@@ -93,7 +96,7 @@ type Service struct {
 
 // NewService returns a Service on pool (the runtime role), encrypting TOTP
 // secrets with keys and sending emails with mailer. A nil logger discards
-// logs. Call SetOwnedOrgs before DeleteAccount is used.
+// logs.
 func NewService(pool *pgxpool.Pool, keys *crypto.Keyring, mailer mail.Sender, clock gw.Clock, cfg Config, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -108,10 +111,6 @@ func NewService(pool *pgxpool.Pool, keys *crypto.Keyring, mailer mail.Sender, cl
 		dummyHash: sync.OnceValue(newDummyHash),
 	}
 }
-
-// SetOwnedOrgs sets what DeleteAccount asks about the organisations a user
-// owns. Call it once, while wiring, before the Service is used.
-func (s *Service) SetOwnedOrgs(o OwnedOrgs) { s.owned = o }
 
 // User returns the user with the given ID. Errors: ENOTFOUND.
 func (s *Service) User(ctx context.Context, id string) (User, error) {

@@ -13,8 +13,7 @@
 // row-level security; Service lists them for the organisation's admins.
 //
 // This package must not import the modules that record into it (org,
-// contacts, account): the org module's permission check reaches Service
-// through an Authorizer instead.
+// contacts, account); it checks permissions with the leaf package authz.
 package audit
 
 import (

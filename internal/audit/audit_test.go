@@ -30,7 +30,7 @@ type bundle struct {
 func setup(t *testing.T) *bundle {
 	t.Helper()
 	db := pgtest.New(t)
-	return &bundle{t: t, db: db, svc: NewService(db.Runtime, func(gw.Scope) error { return nil })}
+	return &bundle{t: t, db: db, svc: NewService(db.Runtime)}
 }
 
 // record records e in a transaction of its own, as the runtime role.

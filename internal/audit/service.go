@@ -11,31 +11,27 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
 // Authorizer returns nil when scope may read its organisation's audit log,
 // and the error to return otherwise. In production it is org.Require with
-// org.PermAuditRead; the org module records into this package, so this
+// authz.AuditRead; the org module records into this package, so this
 // package cannot import it.
 type Authorizer func(scope gw.Scope) error
 
 // Service reads the audit log: an organisation's events for its admins,
 // and every chain for verification.
 type Service struct {
-	pool      *pgxpool.Pool
-	authorize Authorizer
+	pool *pgxpool.Pool
 }
 
 // NewService returns a Service on pool (the runtime role) that lets a scope
-// list its organisation's events when authorize allows it. A nil authorize
-// allows nobody.
-func NewService(pool *pgxpool.Pool, authorize Authorizer) *Service {
-	if authorize == nil {
-		authorize = func(gw.Scope) error { return gw.Errorf(gw.EFORBIDDEN, "You may not read the audit log.") }
-	}
-	return &Service{pool: pool, authorize: authorize}
+// whose role has authz.AuditRead list its organisation's events.
+func NewService(pool *pgxpool.Pool) *Service {
+	return &Service{pool: pool}
 }
 
 // Entry is a recorded event.
@@ -115,14 +111,14 @@ type Page struct {
 
 // List returns a page of the scope's organisation's events, newest first,
 // filtered by p. Pages are keyset-paginated on the id, so events recorded
-// meanwhile never shift later pages. It returns what the Authorizer
-// returns (EFORBIDDEN, ENOTFOUND for a scope without an organisation) and
+// meanwhile never shift later pages. It returns EFORBIDDEN for a role
+// without authz.AuditRead, ENOTFOUND for a scope without an organisation, and
 // EINVALID, with Fields "actor", "action" or "cursor", for bad parameters.
 func (s *Service) List(ctx context.Context, scope gw.Scope, p ListParams) (Page, error) {
 	if scope.OrgID == "" {
 		return Page{}, gw.Errorf(gw.ENOTFOUND, "not found")
 	}
-	if err := s.authorize(scope); err != nil {
+	if err := authz.Require(scope, authz.AuditRead); err != nil {
 		return Page{}, err
 	}
 	f, err := p.filter()

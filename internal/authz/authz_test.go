@@ -1,4 +1,4 @@
-package org
+package authz
 
 import (
 	"testing"
@@ -7,27 +7,27 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestPolicy(t *testing.T) {
+func TestRoleTable(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		role gw.Role
 		perm Permission
 		want bool
 	}{
-		{gw.RoleOwner, PermOrgDelete, true},
-		{gw.RoleAdmin, PermOrgDelete, false},
-		{gw.RoleAdmin, PermMembersManage, true},
-		{gw.RoleAdmin, PermOwnershipGrant, false},
-		{gw.RoleMember, PermContactsWrite, true},
-		{gw.RoleMember, PermMembersManage, false},
-		{gw.RoleViewer, PermContactsRead, true},
-		{gw.RoleViewer, PermContactsWrite, false},
-		{gw.Role("intruder"), PermContactsRead, false},
+		{gw.RoleOwner, OrgDelete, true},
+		{gw.RoleAdmin, OrgDelete, false},
+		{gw.RoleAdmin, MembersManage, true},
+		{gw.RoleAdmin, OwnershipGrant, false},
+		{gw.RoleMember, ContactsWrite, true},
+		{gw.RoleMember, MembersManage, false},
+		{gw.RoleViewer, ContactsRead, true},
+		{gw.RoleViewer, ContactsWrite, false},
+		{gw.Role("intruder"), ContactsRead, false},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, Can(tt.role, tt.perm), "%s %s", tt.role, tt.perm)
 	}
-	require.Equal(t, gw.ENOTFOUND, gw.ErrorCode(Require(gw.Scope{Role: gw.RoleOwner}, PermContactsRead)))
-	require.Equal(t, gw.EFORBIDDEN, gw.ErrorCode(Require(gw.Scope{OrgID: "o", Role: gw.RoleViewer}, PermContactsWrite)))
-	require.NoError(t, Require(gw.Scope{OrgID: "o", Role: gw.RoleMember}, PermContactsWrite))
+	require.Equal(t, gw.ENOTFOUND, gw.ErrorCode(Require(gw.Scope{Role: gw.RoleOwner}, ContactsRead)))
+	require.Equal(t, gw.EFORBIDDEN, gw.ErrorCode(Require(gw.Scope{OrgID: "o", Role: gw.RoleViewer}, ContactsWrite)))
+	require.NoError(t, Require(gw.Scope{OrgID: "o", Role: gw.RoleMember}, ContactsWrite))
 }

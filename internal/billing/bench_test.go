@@ -157,7 +157,7 @@ type module struct {
 	ledger *Ledger
 }
 
-func newModule(tb testing.TB, opts stripefake.Options, authorize func(gw.Scope) error) *module {
+func newModule(tb testing.TB, opts stripefake.Options) *module {
 	tb.Helper()
 	db := pgtest.New(tb)
 	opts.Prices = scenarioPrices
@@ -167,16 +167,16 @@ func newModule(tb testing.TB, opts stripefake.Options, authorize func(gw.Scope) 
 	require.NoError(tb, err)
 	client, err := jobs.NewClient(db.Runtime, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(tb, err)
-	syncer, err := NewSyncer(SyncerConfig{Pool: db.Runtime, Stripe: fake.Client(), Catalog: cat, Now: fake.Now, Jobs: client})
+	syncer, err := NewSyncer(SyncerConfig{Pool: db.Runtime, Stripe: fake.Client(), Catalog: cat, Clock: fake, Jobs: client})
 	require.NoError(tb, err)
 	ledger, err := NewLedger(db.Runtime, client, newSecret)
 	require.NoError(tb, err)
-	svc, err := NewService(ServiceConfig{Syncer: syncer, BaseURL: "https://app.test", AuthorizeView: authorize, AuthorizeManage: authorize})
+	svc, err := NewService(ServiceConfig{Syncer: syncer, BaseURL: "https://app.test"})
 	require.NoError(tb, err)
 	return &module{ctx: context.Background(), db: db, fake: fake, syncer: syncer, svc: svc, ledger: ledger}
 }
 
-// newLedgerBench is the module for the benchmarks: every caller allowed.
+// newLedgerBench is the module for the benchmarks.
 func newLedgerBench(b *testing.B) *module {
-	return newModule(b, stripefake.Options{}, func(gw.Scope) error { return nil })
+	return newModule(b, stripefake.Options{})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stripe/stripe-go/v85"
 
 	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
@@ -93,7 +94,7 @@ func (s *Service) planChange(ctx context.Context, a Account, to PlanID) (change,
 // invoices.create_preview at a fixed proration date, which ChangePlan must
 // be given back.
 func (s *Service) PreviewChange(ctx context.Context, scope gw.Scope, to PlanID) (ChangePreview, error) {
-	if err := s.cfg.AuthorizeManage(scope); err != nil {
+	if err := authz.Require(scope, authz.BillingManage); err != nil {
 		return ChangePreview{}, err
 	}
 	a, err := s.syncer.Account(ctx, scope.OrgID)
@@ -110,7 +111,7 @@ func (s *Service) PreviewChange(ctx context.Context, scope gw.Scope, to PlanID) 
 		Items: []*stripe.InvoiceCreatePreviewSubscriptionDetailsItemParams{{ID: stripe.String(c.item.ID), Price: stripe.String(c.price)}},
 	}
 	if c.upgrade {
-		date := s.syncer.cfg.Now().UTC().Truncate(time.Second)
+		date := s.syncer.cfg.Clock.Now().UTC().Truncate(time.Second)
 		p.ProrationDate, p.EffectiveAt = date, date
 		details.ProrationBehavior = stripe.String("always_invoice")
 		details.ProrationDate = stripe.Int64(date.Unix())
@@ -134,7 +135,7 @@ func (s *Service) PreviewChange(ctx context.Context, scope gw.Scope, to PlanID) 
 // with a subscription schedule, without proration: no credit, and the plan
 // paid for stays until then.
 func (s *Service) ChangePlan(ctx context.Context, scope gw.Scope, to PlanID, prorationDate time.Time) error {
-	if err := s.cfg.AuthorizeManage(scope); err != nil {
+	if err := authz.Require(scope, authz.BillingManage); err != nil {
 		return err
 	}
 	var subID string
@@ -160,7 +161,7 @@ func (s *Service) ChangePlan(ctx context.Context, scope gw.Scope, to PlanID, pro
 }
 
 func (s *Service) upgrade(ctx context.Context, c change, prorationDate time.Time) error {
-	now := s.syncer.cfg.Now()
+	now := s.syncer.cfg.Clock.Now()
 	start, end := time.Unix(c.item.CurrentPeriodStart, 0), time.Unix(c.item.CurrentPeriodEnd, 0)
 	if prorationDate.IsZero() || prorationDate.After(now) || now.Sub(prorationDate) > maxPreviewAge ||
 		prorationDate.Before(start) || !prorationDate.Before(end) {
@@ -261,7 +262,7 @@ func (s *Service) Reactivate(ctx context.Context, scope gw.Scope) error {
 }
 
 func (s *Service) setCancelAtPeriodEnd(ctx context.Context, scope gw.Scope, cancel bool) error {
-	if err := s.cfg.AuthorizeManage(scope); err != nil {
+	if err := authz.Require(scope, authz.BillingManage); err != nil {
 		return err
 	}
 	var subID string

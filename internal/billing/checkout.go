@@ -9,6 +9,7 @@ import (
 	"github.com/stripe/stripe-go/v85"
 
 	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
@@ -45,7 +46,7 @@ var ErrLiveSubscription = errors.New("billing: the organisation already has a su
 // is expired, so two tabs cannot both pay. It also refuses while an invoice
 // is unpaid (pay it in the portal first).
 func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in CheckoutInput) (string, error) {
-	if err := s.cfg.AuthorizeManage(scope); err != nil {
+	if err := authz.Require(scope, authz.BillingManage); err != nil {
 		return "", err
 	}
 	plan, ok := s.Catalog().Plan(in.Plan)
@@ -181,7 +182,7 @@ func (s *Service) ensureCustomer(ctx context.Context, orgID string, in CheckoutI
 // a user who returns before the webhook sees the new plan, and the webhook
 // that follows changes nothing and sends nothing twice.
 func (s *Service) FinishCheckout(ctx context.Context, scope gw.Scope, sessionID string) error {
-	if err := s.cfg.AuthorizeView(scope); err != nil {
+	if err := authz.Require(scope, authz.BillingManage); err != nil {
 		return err
 	}
 	if sessionID == "" {
@@ -228,7 +229,7 @@ func PortalConfigurationParams(returnURL string) *stripe.BillingPortalConfigurat
 // PortalURL returns a Stripe Customer Portal session for the organisation's
 // customer, returning to its billing page.
 func (s *Service) PortalURL(ctx context.Context, scope gw.Scope) (string, error) {
-	if err := s.cfg.AuthorizeManage(scope); err != nil {
+	if err := authz.Require(scope, authz.BillingManage); err != nil {
 		return "", err
 	}
 	a, err := s.syncer.Account(ctx, scope.OrgID)

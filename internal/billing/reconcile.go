@@ -82,7 +82,7 @@ func (r *Reconciler) backfill(ctx context.Context) ([]string, error) {
 	if err := pool.QueryRow(ctx, `SELECT max(created) FROM stripe_events`).Scan(&newest); err != nil {
 		return nil, fmt.Errorf("billing: newest recorded event: %w", err)
 	}
-	since := r.Syncer.cfg.Now().Add(-30 * 24 * time.Hour) // Stripe keeps events 30 days
+	since := r.Syncer.cfg.Clock.Now().Add(-30 * 24 * time.Hour) // Stripe keeps events 30 days
 	if newest != nil && newest.Add(-overlap).After(since) {
 		since = newest.Add(-overlap)
 	}
@@ -145,7 +145,7 @@ func (r *Reconciler) resyncEnded(ctx context.Context) (synced, failed int, err e
 	if err != nil {
 		return 0, 0, fmt.Errorf("billing: list organisations: %w", err)
 	}
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	var errs []error
 	for _, org := range orgs {
 		var due bool

@@ -38,12 +38,7 @@ var scenarioPrices = []stripefake.Price{
 
 func newScenario(t *testing.T, opts stripefake.Options) *scenario {
 	t.Helper()
-	m := newModule(t, opts, func(s gw.Scope) error {
-		if s.Role != gw.RoleOwner {
-			return gw.Errorf(gw.EFORBIDDEN, "owners only")
-		}
-		return nil
-	})
+	m := newModule(t, opts)
 	ctx, db, fake, syncer, ledger, svc := m.ctx, m.db, m.fake, m.syncer, m.ledger, m.svc
 	// Every request the application made (and the test drove) must be one
 	// Stripe's API accepts: stripe-mock validates it against the OpenAPI spec.

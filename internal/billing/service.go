@@ -12,6 +12,7 @@ import (
 	"github.com/stripe/stripe-go/v85"
 
 	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
@@ -28,10 +29,6 @@ type ServiceConfig struct {
 	// (STRIPE_PORTAL_CONFIGURATION). Empty: the Service creates one, the
 	// first time it is needed, with PortalConfigurationParams.
 	PortalConfiguration string
-	// AuthorizeView and AuthorizeManage check that a caller may see the
-	// organisation's billing and change it (the org module's policy:
-	// billing.Service cannot import it, since it imports billing).
-	AuthorizeView, AuthorizeManage func(scope gw.Scope) error
 }
 
 // Service is what the billing page does: it shows an organisation's plan,
@@ -50,8 +47,8 @@ type Service struct {
 
 // NewService returns a Service.
 func NewService(cfg ServiceConfig) (*Service, error) {
-	if cfg.Syncer == nil || cfg.AuthorizeView == nil || cfg.AuthorizeManage == nil {
-		return nil, errors.New("billing: Service needs a Syncer and authorizers")
+	if cfg.Syncer == nil {
+		return nil, errors.New("billing: Service needs a Syncer")
 	}
 	if cfg.BaseURL == "" {
 		return nil, errors.New("billing: Service needs the application's base URL")
@@ -125,7 +122,7 @@ const TaxLocationProblem = "Stripe cannot determine your tax location from your 
 
 // Overview returns the organisation's billing page.
 func (s *Service) Overview(ctx context.Context, scope gw.Scope) (Overview, error) {
-	if err := s.cfg.AuthorizeView(scope); err != nil {
+	if err := authz.Require(scope, authz.BillingManage); err != nil {
 		return Overview{}, err
 	}
 	a, err := s.syncer.Account(ctx, scope.OrgID)

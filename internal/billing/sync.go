@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/stripe/stripe-go/v85"
 
+	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -45,9 +46,9 @@ type SyncerConfig struct {
 	// DisputeAllowWhileOpen and DisputeOnLost are the dispute policy.
 	DisputeAllowWhileOpen bool
 	DisputeOnLost         LostDisputePolicy
-	// Now is the clock; nil is time.Now. It is used only to evaluate
-	// entitlements, never as the time of a payment failure.
-	Now func() time.Time
+	// Clock tells the time; nil is the system clock. It is used to evaluate
+	// entitlements and date previews, never as the time of a payment failure.
+	Clock gw.Clock
 	// Jobs, if set, enqueues the delivery of new outbox rows in the
 	// transaction that writes them; without it they wait for the
 	// reconciler's sweep.
@@ -61,8 +62,8 @@ type SyncerConfig struct {
 // Whatever the event order, duplicates or concurrency, the stored state is
 // what Stripe shows at the last sync.
 type Syncer struct {
-	cfg    SyncerConfig
-	policy *Policy
+	cfg      SyncerConfig
+	enforcer *Enforcer
 }
 
 // NewSyncer returns a Syncer.
@@ -70,11 +71,11 @@ func NewSyncer(cfg SyncerConfig) (*Syncer, error) {
 	if cfg.Pool == nil || cfg.Stripe == nil || cfg.Catalog == nil {
 		return nil, errors.New("billing: Syncer needs a pool, a Stripe client and a catalog")
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = gw.SystemClock{}
 	}
-	return &Syncer{cfg: cfg, policy: &Policy{Catalog: cfg.Catalog, Grace: cfg.Grace,
-		DisputeAllowWhileOpen: cfg.DisputeAllowWhileOpen, DisputeOnLost: cfg.DisputeOnLost, Now: cfg.Now}}, nil
+	return &Syncer{cfg: cfg, enforcer: &Enforcer{Catalog: cfg.Catalog, Grace: cfg.Grace,
+		DisputeAllowWhileOpen: cfg.DisputeAllowWhileOpen, DisputeOnLost: cfg.DisputeOnLost, Clock: cfg.Clock}}, nil
 }
 
 // Account is an organisation's stored billing state.
@@ -165,10 +166,11 @@ func (s *Syncer) Entitlements(ctx context.Context, orgID string) (Entitlements, 
 	return s.compute(a), nil
 }
 
-func (s *Syncer) compute(a Account) Entitlements { return s.policy.Of(a) }
+func (s *Syncer) compute(a Account) Entitlements { return s.enforcer.Of(a) }
 
-// Policy returns the policy the Syncer computes entitlements with.
-func (s *Syncer) Policy() *Policy { return s.policy }
+// Enforcer returns the Enforcer the Syncer computes entitlements with: the
+// one the product modules enforce the plans with.
+func (s *Syncer) Enforcer() *Enforcer { return s.enforcer }
 
 func loadAccount(ctx context.Context, tx pgx.Tx, orgID string, lock bool) (Account, error) {
 	q := `SELECT coalesce(stripe_customer_id, ''), subscription_id, status, price_id, pending_price_id,

@@ -49,7 +49,7 @@ func newSyncEnv(t *testing.T) *syncEnv {
 		BusinessMonth: "price_business_monthly", BusinessYear: "price_business_yearly"})
 	require.NoError(t, err)
 	sc := fake.Client()
-	syncer, err := NewSyncer(SyncerConfig{Pool: db.Runtime, Stripe: sc, Catalog: cat, Now: fake.Now})
+	syncer, err := NewSyncer(SyncerConfig{Pool: db.Runtime, Stripe: sc, Catalog: cat, Clock: fake})
 	require.NoError(t, err)
 	client, err := jobs.NewClient(db.Runtime, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)

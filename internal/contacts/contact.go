@@ -7,7 +7,7 @@
 //     run one transaction each through postgres.InOrgTx;
 //   - store.go: the SQL, one function per statement.
 //
-// Tenancy is enforced twice: every Service method calls org.Require with
+// Tenancy is enforced twice: every Service method calls authz.Require with
 // the caller's scope, and every query runs in a transaction that row-level
 // security limits to the scope's organisation (see migration 00004).
 package contacts

@@ -6,21 +6,21 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
-// WithEntitlements makes s enforce each organisation's plan, read from src
-// inside each change's transaction, and returns s. Create then refuses a
-// contact beyond the plan's limit, and Create and Update refuse any change
-// while the organisation is read-only (both EFORBIDDEN, with a message
-// pointing to the billing page); Delete is always allowed, so an
-// organisation can get back under its limit. Call it before s is used; a
-// nil src (the default) enforces nothing, for when billing is not
-// configured.
-func (s *Service) WithEntitlements(src org.EntitlementSource) *Service {
-	s.entitlements = src
-	return s
+// Entitlements enforces an organisation's plan for contacts. Each check
+// reads the plan inside the caller's transaction tx, scoped to orgID (as
+// postgres.InOrgTx does), so that a check and the change it allows commit
+// together. billing.Enforcer is one; nil (no billing) limits nothing.
+type Entitlements interface {
+	// CheckContactsTx returns nil when orgID, holding used contacts, may
+	// add n more, and EFORBIDDEN (its message pointing to the billing
+	// page) beyond its plan's limit or while it is read-only.
+	CheckContactsTx(ctx context.Context, tx pgx.Tx, orgID string, used, n int) error
+	// CheckWriteTx returns nil when orgID may change its data, and
+	// EFORBIDDEN while it is read-only.
+	CheckWriteTx(ctx context.Context, tx pgx.Tx, orgID string) error
 }
 
 // contactLockSpace is the first key of the advisory locks that serialise
@@ -42,15 +42,11 @@ func (s *Service) checkAdd(ctx context.Context, tx pgx.Tx, orgID string, n int) 
 	if err := postgres.LockTx(ctx, tx, contactLockSpace, orgID); err != nil {
 		return fmt.Errorf("lock contact count: %w", err)
 	}
-	ent, err := s.entitlements.EntitlementsTx(ctx, tx, orgID)
-	if err != nil {
-		return fmt.Errorf("read entitlements: %w", err)
-	}
 	used, err := countContacts(ctx, tx, orgID)
 	if err != nil {
 		return fmt.Errorf("count contacts: %w", err)
 	}
-	return ent.CheckContacts(used, n)
+	return s.entitlements.CheckContactsTx(ctx, tx, orgID, used, n)
 }
 
 // checkWrite refuses a change to orgID's contacts while it is read-only; it
@@ -59,9 +55,5 @@ func (s *Service) checkWrite(ctx context.Context, tx pgx.Tx, orgID string) error
 	if s.entitlements == nil {
 		return nil
 	}
-	ent, err := s.entitlements.EntitlementsTx(ctx, tx, orgID)
-	if err != nil {
-		return fmt.Errorf("read entitlements: %w", err)
-	}
-	return ent.CheckWrite()
+	return s.entitlements.CheckWriteTx(ctx, tx, orgID)
 }

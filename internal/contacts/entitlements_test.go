@@ -14,16 +14,14 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
-// setupBilled is setup with a real billing.Policy enforcing the plans:
+// setupBilled is setup with a real billing.Enforcer enforcing the plans:
 // free (500 contacts) unless setPlan says otherwise.
 func setupBilled(t testing.TB) *testBundle {
 	t.Helper()
 	b := setup(t)
-	policy := billingtest.Policy(t, b.clock.Now)
-	cat := policy.Catalog
-	require.Equal(t, 500, cat.Free().Limits.Contacts)
-	svc := b.svc.WithEntitlements(policy)
-	require.Same(t, b.svc, svc)
+	enforcer := billingtest.Enforcer(t, b.clock)
+	require.Equal(t, 500, enforcer.Catalog.Free().Limits.Contacts)
+	b.svc = NewService(b.db.Runtime, b.keys, b.clock, enforcer)
 	return b
 }
 

@@ -9,9 +9,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
-	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -24,24 +24,28 @@ type Service struct {
 	pool         *pgxpool.Pool
 	keys         *crypto.Keyring
 	clock        gw.Clock
-	entitlements org.EntitlementSource // nil: no limits (see WithEntitlements)
+	entitlements Entitlements // nil: no limits
 }
 
 // NewService returns a Service that stores contacts in pool, which must
 // connect as the runtime role (row-level security applies), encrypts their
-// email and phone with keys, and stamps them with clock's time. It enforces
-// no plan limits until WithEntitlements is called.
-func NewService(pool *pgxpool.Pool, keys *crypto.Keyring, clock gw.Clock) *Service {
-	return &Service{pool: pool, keys: keys, clock: clock}
+// email and phone with keys, stamps them with clock's time, and enforces
+// each organisation's plan with entitlements (nil: no limits, for when
+// billing is not configured). Create then refuses a contact beyond the
+// plan's limit, and Create and Update refuse any change while the
+// organisation is read-only; Delete is always allowed, so an organisation
+// can get back under its limit.
+func NewService(pool *pgxpool.Pool, keys *crypto.Keyring, clock gw.Clock, entitlements Entitlements) *Service {
+	return &Service{pool: pool, keys: keys, clock: clock, entitlements: entitlements}
 }
 
 // Create adds a contact to the scope's organisation and returns it. It needs
-// org.PermContactsWrite (else EFORBIDDEN); invalid input is EINVALID, with
-// a message per field in Fields. With entitlements (WithEntitlements), a
+// authz.ContactsWrite (else EFORBIDDEN); invalid input is EINVALID, with
+// a message per field in Fields. With entitlements, a
 // contact beyond the plan's limit or in a read-only organisation is
 // EFORBIDDEN, its message pointing to the billing page.
 func (s *Service) Create(ctx context.Context, scope gw.Scope, in Input) (Contact, error) {
-	if err := org.Require(scope, org.PermContactsWrite); err != nil {
+	if err := authz.Require(scope, authz.ContactsWrite); err != nil {
 		return Contact{}, err
 	}
 	in, err := in.normalize(true)
@@ -76,11 +80,11 @@ func (s *Service) Create(ctx context.Context, scope gw.Scope, in Input) (Contact
 	return c, nil
 }
 
-// Get returns contact id. It needs org.PermContactsRead (else EFORBIDDEN); a
+// Get returns contact id. It needs authz.ContactsRead (else EFORBIDDEN); a
 // contact that does not exist, belongs to another organisation or whose id
 // is malformed is ENOTFOUND.
 func (s *Service) Get(ctx context.Context, scope gw.Scope, id string) (Contact, error) {
-	if err := org.Require(scope, org.PermContactsRead); err != nil {
+	if err := authz.Require(scope, authz.ContactsRead); err != nil {
 		return Contact{}, err
 	}
 	if !validID(id) {
@@ -96,12 +100,12 @@ func (s *Service) Get(ctx context.Context, scope gw.Scope, id string) (Contact, 
 
 // Update changes the non-nil fields of in on contact id and returns the
 // contact; an Input with no field set changes nothing, not even UpdatedAt.
-// It needs org.PermContactsWrite (else EFORBIDDEN); a missing contact is
+// It needs authz.ContactsWrite (else EFORBIDDEN); a missing contact is
 // ENOTFOUND (as in Get) and invalid input EINVALID, with Fields. With
-// entitlements (WithEntitlements), changing a contact of a read-only
+// entitlements, changing a contact of a read-only
 // organisation is EFORBIDDEN.
 func (s *Service) Update(ctx context.Context, scope gw.Scope, id string, in Input) (Contact, error) {
-	if err := org.Require(scope, org.PermContactsWrite); err != nil {
+	if err := authz.Require(scope, authz.ContactsWrite); err != nil {
 		return Contact{}, err
 	}
 	if !validID(id) {
@@ -140,12 +144,12 @@ func (s *Service) Update(ctx context.Context, scope gw.Scope, id string, in Inpu
 	return c, nil
 }
 
-// Delete deletes contact id. It needs org.PermContactsWrite (else
+// Delete deletes contact id. It needs authz.ContactsWrite (else
 // EFORBIDDEN); a missing contact is ENOTFOUND (as in Get). It ignores the
 // plan: even a read-only organisation, or one over its contact limit, may
 // delete contacts to get back under it.
 func (s *Service) Delete(ctx context.Context, scope gw.Scope, id string) error {
-	if err := org.Require(scope, org.PermContactsWrite); err != nil {
+	if err := authz.Require(scope, authz.ContactsWrite); err != nil {
 		return err
 	}
 	if !validID(id) {
@@ -170,10 +174,10 @@ func (s *Service) Delete(ctx context.Context, scope gw.Scope, id string) error {
 // List returns a page of the organisation's contacts, newest first,
 // optionally filtered by p.Query. Pages are keyset-paginated on the id, so
 // contacts added meanwhile never shift later pages. It needs
-// org.PermContactsRead (else EFORBIDDEN); a malformed cursor or query is
+// authz.ContactsRead (else EFORBIDDEN); a malformed cursor or query is
 // EINVALID, with Fields "cursor" or "q".
 func (s *Service) List(ctx context.Context, scope gw.Scope, p ListParams) (Page, error) {
-	if err := org.Require(scope, org.PermContactsRead); err != nil {
+	if err := authz.Require(scope, authz.ContactsRead); err != nil {
 		return Page{}, err
 	}
 	q, err := p.normalize()

@@ -36,7 +36,7 @@ func setup(t testing.TB) *testBundle {
 	clock := gwtest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC))
 	keys, err := crypto.GenerateKeyring()
 	require.NoError(t, err)
-	return &testBundle{db: db, clock: clock, keys: keys, svc: NewService(db.Runtime, keys, clock), member: newOrg(t, db, gw.RoleMember)}
+	return &testBundle{db: db, clock: clock, keys: keys, svc: NewService(db.Runtime, keys, clock, nil), member: newOrg(t, db, gw.RoleMember)}
 }
 
 // newOrg inserts an organisation and returns the scope of a user in it

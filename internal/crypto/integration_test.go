@@ -47,7 +47,7 @@ func newWorld(t *testing.T, db *pgtest.DB, keys *crypto.Keyring) *world {
 	return &world{
 		db:       db,
 		keys:     keys,
-		contacts: contacts.NewService(db.Runtime, keys, gw.SystemClock{}),
+		contacts: contacts.NewService(db.Runtime, keys, gw.SystemClock{}, nil),
 		accounts: account.NewService(db.Runtime, keys, mail.NewLogSender(logger), gw.SystemClock{}, account.Config{}, logger),
 	}
 }

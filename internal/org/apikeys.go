@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
@@ -31,10 +32,10 @@ func errInvalidAPIKey() error { return gw.Errorf(gw.EUNAUTHORIZED, "Invalid API 
 // CreateAPIKey creates an API key for the scope's organisation with role
 // (admin, member or viewer, no stronger than the creator's) and returns it
 // with the key itself, which is shown only this once. It returns ENOTFOUND,
-// EFORBIDDEN (PermAPIKeysManage, role too strong) and EINVALID (bad name
+// EFORBIDDEN (authz.APIKeysManage, role too strong) and EINVALID (bad name
 // or role).
 func (s *Service) CreateAPIKey(ctx context.Context, scope gw.Scope, name string, role gw.Role) (APIKey, string, error) {
-	if err := Require(scope, PermAPIKeysManage); err != nil {
+	if err := authz.Require(scope, authz.APIKeysManage); err != nil {
 		return APIKey{}, "", err
 	}
 	if err := checkGrantable(scope.Role, role); err != nil {
@@ -82,9 +83,9 @@ func (s *Service) createAPIKey(ctx context.Context, orgID, name string, role gw.
 }
 
 // APIKeys lists the API keys of the scope's organisation: live ones first,
-// newest first. It returns ENOTFOUND and EFORBIDDEN (PermAPIKeysManage).
+// newest first. It returns ENOTFOUND and EFORBIDDEN (authz.APIKeysManage).
 func (s *Service) APIKeys(ctx context.Context, scope gw.Scope) ([]APIKey, error) {
-	if err := Require(scope, PermAPIKeysManage); err != nil {
+	if err := authz.Require(scope, authz.APIKeysManage); err != nil {
 		return nil, err
 	}
 	var list []APIKey
@@ -101,9 +102,9 @@ func (s *Service) APIKeys(ctx context.Context, scope gw.Scope) ([]APIKey, error)
 
 // RevokeAPIKey revokes the scope's organisation's API key id, at once in
 // this process; revoking it twice is not an error. It returns ENOTFOUND (no
-// such key in this organisation) and EFORBIDDEN (PermAPIKeysManage).
+// such key in this organisation) and EFORBIDDEN (authz.APIKeysManage).
 func (s *Service) RevokeAPIKey(ctx context.Context, scope gw.Scope, id string) error {
-	if err := Require(scope, PermAPIKeysManage); err != nil {
+	if err := authz.Require(scope, authz.APIKeysManage); err != nil {
 		return err
 	}
 	if !isUUID(id) {

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
@@ -30,8 +31,8 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	scope, err := b.svc.AuthenticateAPIKey(ctx, key)
 	require.NoError(t, err)
 	require.Equal(t, gw.Scope{Actor: gw.Actor{APIKeyID: k.ID}, OrgID: o.ID, Role: gw.RoleMember}, scope)
-	require.NoError(t, Require(scope, PermContactsWrite))
-	requireCode(t, gw.EFORBIDDEN, Require(scope, PermMembersManage))
+	require.NoError(t, authz.Require(scope, authz.ContactsWrite))
+	requireCode(t, gw.EFORBIDDEN, authz.Require(scope, authz.MembersManage))
 
 	keys, err := b.svc.APIKeys(ctx, owner)
 	require.NoError(t, err)

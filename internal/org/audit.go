@@ -19,7 +19,3 @@ func record(ctx context.Context, tx pgx.Tx, scope gw.Scope, action, targetType, 
 
 // roleValues is a member's role as audit values.
 func roleValues(role gw.Role) map[string]any { return map[string]any{"role": role} }
-
-// CanReadAudit is the audit.Authorizer of the audit log: nil when scope's
-// role has PermAuditRead, else what Require returns (ENOTFOUND, EFORBIDDEN).
-func CanReadAudit(scope gw.Scope) error { return Require(scope, PermAuditRead) }

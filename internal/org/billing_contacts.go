@@ -6,11 +6,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
 // BillingContacts returns the organisation's name and the email addresses
-// of its billing contacts: the members whose role has PermBillingManage.
+// of its billing contacts: the members whose role has authz.BillingManage.
 // It is for the billing module's emails (payment failed, recovered), sent by
 // a background job with no caller to authorize.
 func (s *Service) BillingContacts(ctx context.Context, orgID string) (string, []string, error) {
@@ -27,7 +28,7 @@ func (s *Service) BillingContacts(ctx context.Context, orgID string) (string, []
 			return err
 		}
 		for _, m := range members {
-			if Can(m.Role, PermBillingManage) {
+			if authz.Can(m.Role, authz.BillingManage) {
 				emails = append(emails, m.Email)
 			}
 		}

@@ -6,17 +6,21 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
-// EntitlementSource tells what an organisation's plan allows, reading its
-// billing state inside the caller's transaction so that a check and the
-// change it allows commit together. *billing.Policy is one.
-type EntitlementSource interface {
-	// EntitlementsTx returns orgID's entitlements; tx is a transaction scoped
-	// to orgID (app.org_id set, as postgres.InOrgTx does).
-	EntitlementsTx(ctx context.Context, tx pgx.Tx, orgID string) (billing.Entitlements, error)
+// Entitlements enforces an organisation's plan for this module. Each check
+// reads the plan inside the caller's transaction tx, scoped to orgID (as
+// postgres.InOrgTx does), so that a check and the change it allows commit
+// together. billing.Enforcer is one; nil (no billing) limits nothing.
+type Entitlements interface {
+	// CheckSeatsTx returns nil when orgID may have one seat more than
+	// used, and EFORBIDDEN (its message pointing to the billing page)
+	// when its plan is full or it is read-only.
+	CheckSeatsTx(ctx context.Context, tx pgx.Tx, orgID string, used int) error
+	// CheckDeleteTx returns nil when orgID may be deleted, and ECONFLICT
+	// while a subscription would keep charging it.
+	CheckDeleteTx(ctx context.Context, tx pgx.Tx, orgID string) error
 }
 
 // seatLockSpace is the first key of the advisory locks that serialise seat
@@ -41,13 +45,9 @@ func (s *Service) checkSeat(ctx context.Context, tx pgx.Tx, orgID string, pendin
 	if err := postgres.LockTx(ctx, tx, seatLockSpace, orgID); err != nil {
 		return fmt.Errorf("lock seats: %w", err)
 	}
-	ent, err := s.cfg.Entitlements.EntitlementsTx(ctx, tx, orgID)
-	if err != nil {
-		return fmt.Errorf("read entitlements: %w", err)
-	}
 	used, err := seatsUsed(ctx, tx, orgID, pending, email, s.now())
 	if err != nil {
 		return fmt.Errorf("count seats: %w", err)
 	}
-	return ent.CheckSeats(used)
+	return s.cfg.Entitlements.CheckSeatsTx(ctx, tx, orgID, used)
 }

@@ -13,16 +13,15 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
-// setupBilled is setup with a real billing.Policy enforcing the plans:
+// setupBilled is setup with a real billing.Enforcer enforcing the plans:
 // free (3 seats) unless setPlan says otherwise.
 func setupBilled(t testing.TB) *bundle {
 	t.Helper()
 	b := setup(t)
-	policy := billingtest.Policy(t, b.clock.Now)
-	cat := policy.Catalog
-	require.Equal(t, 3, cat.Free().Limits.Seats)
+	enforcer := billingtest.Enforcer(t, b.clock)
+	require.Equal(t, 3, enforcer.Catalog.Free().Limits.Seats)
 	b.svc = NewService(b.db.Runtime, b.mail, b.clock,
-		Config{BaseURL: "https://app.example.com/", Entitlements: policy},
+		Config{BaseURL: "https://app.example.com/", Entitlements: enforcer},
 		slog.New(slog.NewTextHandler(t.Output(), nil)))
 	return b
 }

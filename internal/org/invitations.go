@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	gwmail "github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
@@ -30,11 +31,11 @@ func errInvitationInvalid() error {
 // pending invitation holds a seat: with Config.Entitlements set, members
 // plus pending invitations (other than the one replaced) must stay within
 // the plan's seats, and a read-only organisation cannot invite. It returns
-// ENOTFOUND, EFORBIDDEN (PermMembersManage, role too strong, no seat left,
+// ENOTFOUND, EFORBIDDEN (authz.MembersManage, role too strong, no seat left,
 // read-only organisation; the message points to the billing page),
 // EINVALID (bad email or role) and ECONFLICT (already a member).
 func (s *Service) Invite(ctx context.Context, scope gw.Scope, email string, role gw.Role) (Invitation, error) {
-	if err := Require(scope, PermMembersManage); err != nil {
+	if err := authz.Require(scope, authz.MembersManage); err != nil {
 		return Invitation{}, err
 	}
 	email, err := checkEmail(email)
@@ -106,9 +107,9 @@ func (s *Service) invitationMessage(inv Invitation, inviter, token string) gwmai
 
 // Invitations lists the pending (not accepted, revoked or expired)
 // invitations of the scope's organisation, newest first. It returns
-// ENOTFOUND and EFORBIDDEN (PermMembersManage).
+// ENOTFOUND and EFORBIDDEN (authz.MembersManage).
 func (s *Service) Invitations(ctx context.Context, scope gw.Scope) ([]Invitation, error) {
-	if err := Require(scope, PermMembersManage); err != nil {
+	if err := authz.Require(scope, authz.MembersManage); err != nil {
 		return nil, err
 	}
 	var list []Invitation
@@ -125,10 +126,10 @@ func (s *Service) Invitations(ctx context.Context, scope gw.Scope) ([]Invitation
 
 // RevokeInvitation revokes the scope's organisation's invitation id;
 // revoking it twice is not an error. It returns ENOTFOUND (no such
-// invitation in this organisation), EFORBIDDEN (PermMembersManage) and
+// invitation in this organisation), EFORBIDDEN (authz.MembersManage) and
 // ECONFLICT (already accepted).
 func (s *Service) RevokeInvitation(ctx context.Context, scope gw.Scope, id string) error {
-	if err := Require(scope, PermMembersManage); err != nil {
+	if err := authz.Require(scope, authz.MembersManage); err != nil {
 		return err
 	}
 	if !isUUID(id) {

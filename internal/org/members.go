@@ -7,14 +7,15 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
 // Members lists the members of the scope's organisation by email. It returns
-// ENOTFOUND and EFORBIDDEN (PermOrgRead).
+// ENOTFOUND and EFORBIDDEN (authz.OrgRead).
 func (s *Service) Members(ctx context.Context, scope gw.Scope) ([]Member, error) {
-	if err := Require(scope, PermOrgRead); err != nil {
+	if err := authz.Require(scope, authz.OrgRead); err != nil {
 		return nil, err
 	}
 	var list []Member
@@ -30,12 +31,12 @@ func (s *Service) Members(ctx context.Context, scope gw.Scope) ([]Member, error)
 }
 
 // ChangeRole gives member userID the role role. Making someone an owner, or
-// changing an owner's role, needs PermOwnershipGrant; the last owner cannot
+// changing an owner's role, needs authz.OwnershipGrant; the last owner cannot
 // be demoted. It returns ENOTFOUND (no such member), EFORBIDDEN
-// (PermMembersManage, PermOwnershipGrant), EINVALID (unknown role) and
+// (authz.MembersManage, authz.OwnershipGrant), EINVALID (unknown role) and
 // ECONFLICT (last owner).
 func (s *Service) ChangeRole(ctx context.Context, scope gw.Scope, userID string, role gw.Role) error {
-	if err := Require(scope, PermMembersManage); err != nil {
+	if err := authz.Require(scope, authz.MembersManage); err != nil {
 		return err
 	}
 	if !role.Valid() {
@@ -43,7 +44,7 @@ func (s *Service) ChangeRole(ctx context.Context, scope gw.Scope, userID string,
 		return &gw.Error{Code: gw.EINVALID, Message: msg, Fields: map[string]string{"role": msg}}
 	}
 	if role == gw.RoleOwner {
-		if err := Require(scope, PermOwnershipGrant); err != nil {
+		if err := authz.Require(scope, authz.OwnershipGrant); err != nil {
 			return err
 		}
 	}
@@ -62,7 +63,7 @@ func (s *Service) ChangeRole(ctx context.Context, scope gw.Scope, userID string,
 			return nil
 		}
 		if current == gw.RoleOwner || role == gw.RoleOwner {
-			if err := requireNow(ctx, tx, scope, PermOwnershipGrant); err != nil {
+			if err := requireNow(ctx, tx, scope, authz.OwnershipGrant); err != nil {
 				return err
 			}
 		}
@@ -82,10 +83,10 @@ func (s *Service) ChangeRole(ctx context.Context, scope gw.Scope, userID string,
 
 // RemoveMember removes userID from the scope's organisation. Only owners
 // may remove owners, and the last owner cannot be removed. It returns
-// ENOTFOUND (no such member), EFORBIDDEN (PermMembersManage,
-// PermOwnershipGrant) and ECONFLICT (last owner).
+// ENOTFOUND (no such member), EFORBIDDEN (authz.MembersManage,
+// authz.OwnershipGrant) and ECONFLICT (last owner).
 func (s *Service) RemoveMember(ctx context.Context, scope gw.Scope, userID string) error {
-	if err := Require(scope, PermMembersManage); err != nil {
+	if err := authz.Require(scope, authz.MembersManage); err != nil {
 		return err
 	}
 	if !isUUID(userID) {
@@ -100,7 +101,7 @@ func (s *Service) RemoveMember(ctx context.Context, scope gw.Scope, userID strin
 			return err
 		}
 		if current == gw.RoleOwner {
-			if err := requireNow(ctx, tx, scope, PermOwnershipGrant); err != nil {
+			if err := requireNow(ctx, tx, scope, authz.OwnershipGrant); err != nil {
 				return err
 			}
 			if err := s.checkNotLastOwner(ctx, tx, scope.OrgID,
@@ -119,7 +120,7 @@ func (s *Service) RemoveMember(ctx context.Context, scope gw.Scope, userID strin
 // returns ENOTFOUND, EFORBIDDEN (not a signed-in user) and ECONFLICT when
 // the user is the organisation's last owner.
 func (s *Service) Leave(ctx context.Context, scope gw.Scope) error {
-	if err := Require(scope, PermOrgRead); err != nil {
+	if err := authz.Require(scope, authz.OrgRead); err != nil {
 		return err
 	}
 	if scope.UserID == "" {
@@ -152,7 +153,7 @@ func (s *Service) Leave(ctx context.Context, scope gw.Scope) error {
 // admin. It returns ENOTFOUND (toUserID is not a member), EFORBIDDEN (the
 // caller is not a signed-in owner) and EINVALID (toUserID is the caller).
 func (s *Service) TransferOwnership(ctx context.Context, scope gw.Scope, toUserID string) error {
-	if err := Require(scope, PermOwnershipGrant); err != nil {
+	if err := authz.Require(scope, authz.OwnershipGrant); err != nil {
 		return err
 	}
 	if scope.UserID == "" || scope.Role != gw.RoleOwner {
@@ -168,7 +169,7 @@ func (s *Service) TransferOwnership(ctx context.Context, scope gw.Scope, toUserI
 		if _, err := lockOrg(ctx, tx, scope.OrgID); err != nil {
 			return err
 		}
-		if err := requireNow(ctx, tx, scope, PermOwnershipGrant); err != nil {
+		if err := requireNow(ctx, tx, scope, authz.OwnershipGrant); err != nil {
 			return err
 		}
 		prev, err := memberRole(ctx, tx, scope.OrgID, toUserID)
@@ -191,15 +192,15 @@ func (s *Service) TransferOwnership(ctx context.Context, scope gw.Scope, toUserI
 // under the organisation's lock: a scope is read as a request starts, and
 // changes of ownership must not race with another one. API keys keep the
 // role of their scope.
-func requireNow(ctx context.Context, tx pgx.Tx, scope gw.Scope, p Permission) error {
+func requireNow(ctx context.Context, tx pgx.Tx, scope gw.Scope, p authz.Permission) error {
 	if scope.UserID == "" {
-		return Require(scope, p)
+		return authz.Require(scope, p)
 	}
 	role, err := memberRole(ctx, tx, scope.OrgID, scope.UserID)
 	if err != nil {
 		return noRowsCode(err, notFound("Organisation"))
 	}
-	return Require(gw.Scope{Actor: scope.Actor, OrgID: scope.OrgID, Role: role}, p)
+	return authz.Require(gw.Scope{Actor: scope.Actor, OrgID: scope.OrgID, Role: role}, p)
 }
 
 // checkNotLastOwner returns ECONFLICT with msg when orgID has at most one

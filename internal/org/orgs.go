@@ -12,7 +12,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/groundwork-dev/groundwork/internal/audit"
-	"github.com/groundwork-dev/groundwork/internal/billing"
+	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
@@ -136,9 +136,9 @@ func (s *Service) ResolveOrg(ctx context.Context, orgRef string) (Org, error) {
 }
 
 // Rename renames the scope's organisation; its slug stays. It returns
-// ENOTFOUND, EFORBIDDEN (PermOrgManage) and EINVALID (see Create).
+// ENOTFOUND, EFORBIDDEN (authz.OrgManage) and EINVALID (see Create).
 func (s *Service) Rename(ctx context.Context, scope gw.Scope, name string) error {
-	if err := Require(scope, PermOrgManage); err != nil {
+	if err := authz.Require(scope, authz.OrgManage); err != nil {
 		return err
 	}
 	name, err := checkName(name, "Name")
@@ -161,9 +161,9 @@ func (s *Service) Rename(ctx context.Context, scope gw.Scope, name string) error
 // SetRequire2FA turns on or off the rule that members need two-factor
 // authentication to use the scope's organisation. A user turning it on must
 // have two-factor authentication themselves, so as not to lock themselves
-// out. It returns ENOTFOUND, EFORBIDDEN (PermOrgManage) and ECONFLICT.
+// out. It returns ENOTFOUND, EFORBIDDEN (authz.OrgManage) and ECONFLICT.
 func (s *Service) SetRequire2FA(ctx context.Context, scope gw.Scope, on bool) error {
-	if err := Require(scope, PermOrgManage); err != nil {
+	if err := authz.Require(scope, authz.OrgManage); err != nil {
 		return err
 	}
 	return postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
@@ -220,11 +220,11 @@ func (s *Service) SolelyOwnedOrgs(ctx context.Context, userID string) ([]string,
 }
 
 // Delete deletes the scope's organisation and everything it owns. It returns
-// ENOTFOUND, EFORBIDDEN (PermOrgDelete) and, with billing configured,
+// ENOTFOUND, EFORBIDDEN (authz.OrgDelete) and, with billing configured,
 // ECONFLICT while a subscription is live and not set to end (Stripe would
 // keep charging an organisation that no longer exists).
 func (s *Service) Delete(ctx context.Context, scope gw.Scope) error {
-	if err := Require(scope, PermOrgDelete); err != nil {
+	if err := authz.Require(scope, authz.OrgDelete); err != nil {
 		return err
 	}
 	err := postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
@@ -233,13 +233,8 @@ func (s *Service) Delete(ctx context.Context, scope gw.Scope) error {
 			return err
 		}
 		if s.cfg.Entitlements != nil {
-			ent, err := s.cfg.Entitlements.EntitlementsTx(ctx, tx, scope.OrgID)
-			if err != nil {
+			if err := s.cfg.Entitlements.CheckDeleteTx(ctx, tx, scope.OrgID); err != nil {
 				return err
-			}
-			if ent.Subscribed {
-				return gw.Errorf(gw.ECONFLICT, "%s has a subscription that Stripe keeps charging: cancel it on the billing page (%s) first.",
-					o.Name, billing.BillingPage(scope.OrgID))
 			}
 		}
 		if err := deleteOrg(ctx, tx, scope.OrgID); err != nil {

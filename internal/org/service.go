@@ -30,7 +30,7 @@ type Config struct {
 	// Entitlements enforces the organisation's plan: seats on Invite and
 	// AcceptInvitation, and no new seats while it is read-only. Default nil:
 	// billing is not configured and nothing is limited.
-	Entitlements EntitlementSource
+	Entitlements Entitlements
 }
 
 // Defaults of Config.

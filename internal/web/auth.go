@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/gw"
-	"github.com/groundwork-dev/groundwork/internal/org"
 )
 
 // Session keys.
@@ -86,7 +86,7 @@ func (s *server) requireUser(next http.Handler) http.Handler {
 // requires perm. Not a member answers 404 (nothing is revealed), too weak a
 // role 403. An organisation that requires two-factor sends members without
 // it to the two-factor set-up page.
-func (s *server) inOrg(perm org.Permission, next http.Handler) http.Handler {
+func (s *server) inOrg(perm authz.Permission, next http.Handler) http.Handler {
 	return s.requireUser(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		u := userFrom(ctx)
@@ -95,7 +95,7 @@ func (s *server) inOrg(perm org.Permission, next http.Handler) http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		if err := org.Require(scope, perm); err != nil {
+		if err := authz.Require(scope, perm); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -113,7 +113,7 @@ func (s *server) inOrg(perm org.Permission, next http.Handler) http.Handler {
 // withAPIKey authenticates an /api/v1 request by its "Authorization: Bearer
 // <key>" header and requires perm: 401 without a valid key, 403 when the
 // key's role is too weak.
-func (s *server) withAPIKey(perm org.Permission, next http.Handler) http.Handler {
+func (s *server) withAPIKey(perm authz.Permission, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
 		key, ok := strings.CutPrefix(auth, "Bearer ")
@@ -130,7 +130,7 @@ func (s *server) withAPIKey(perm org.Permission, next http.Handler) http.Handler
 			s.fail(w, r, err)
 			return
 		}
-		if err := org.Require(scope, perm); err != nil {
+		if err := authz.Require(scope, perm); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -139,4 +139,4 @@ func (s *server) withAPIKey(perm org.Permission, next http.Handler) http.Handler
 }
 
 // canDo reports whether role has the permission named perm (for templates).
-func canDo(role gw.Role, perm string) bool { return org.Can(role, org.Permission(perm)) }
+func canDo(role gw.Role, perm string) bool { return authz.Can(role, authz.Permission(perm)) }

@@ -2,25 +2,25 @@ package web
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/account"
-	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/app"
 	"github.com/groundwork-dev/groundwork/internal/billing"
+	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
-	"github.com/groundwork-dev/groundwork/internal/jobs"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
 	"github.com/groundwork-dev/groundwork/internal/org"
@@ -74,35 +74,10 @@ const (
 	testPriceBusinessYear  = "price_business_yearly"
 )
 
-// withBilling builds the billing services on e's database and a fresh fake
-// Stripe, into deps.
-func (e *env) withBilling(deps *Deps, base string, logger *slog.Logger) {
-	t := e.t
-	t.Helper()
-	e.stripe = stripefake.New(stripefake.Options{Prices: []stripefake.Price{
-		{ID: testPriceProMonth, Product: "prod_pro", UnitAmount: 3000},
-		{ID: testPriceProYear, Product: "prod_pro", UnitAmount: 30000, Interval: "year"},
-		{ID: testPriceBusinessMonth, Product: "prod_business", UnitAmount: 9000},
-		{ID: testPriceBusinessYear, Product: "prod_business", UnitAmount: 90000, Interval: "year"},
-	}}).Start(t)
-	cat, err := billing.NewCatalog(billing.PriceIDs{ProMonth: testPriceProMonth, ProYear: testPriceProYear,
-		BusinessMonth: testPriceBusinessMonth, BusinessYear: testPriceBusinessYear})
-	require.NoError(t, err)
-	syncer, err := billing.NewSyncer(billing.SyncerConfig{Pool: e.db.Runtime, Stripe: e.stripe.Client(), Catalog: cat, Now: e.stripe.Now})
-	require.NoError(t, err)
-	authorize := func(s gw.Scope) error { return org.Require(s, org.PermBillingManage) }
-	e.billing, err = billing.NewService(billing.ServiceConfig{Syncer: syncer, BaseURL: base,
-		AuthorizeView: authorize, AuthorizeManage: authorize})
-	require.NoError(t, err)
-	inserter, err := jobs.NewClient(e.db.Runtime, jobs.Config{Logger: logger})
-	require.NoError(t, err)
-	e.webhookSecret = "whsec_test_" + gw.NewID()
-	ledger, err := billing.NewLedger(e.db.Runtime, inserter, e.webhookSecret)
-	require.NoError(t, err)
-	deps.Billing, deps.StripeWebhooks = e.billing, ledger
-}
-
-// startEnv starts the server, with billing when withBilling is set.
+// startEnv starts the server on the modules app.New wires, as serve does;
+// with withBilling, billing is configured against a fresh fake Stripe
+// (stripefake) with the Pro and Business prices, whose clock is then every
+// module's.
 func startEnv(t *testing.T, withBilling bool, opts ...func(*Deps)) *env {
 	t.Helper()
 	db := pgtest.New(t)
@@ -110,7 +85,6 @@ func startEnv(t *testing.T, withBilling bool, opts ...func(*Deps)) *env {
 	sender, err := mail.NewSMTP(ms.URL(), "Groundwork <test@localhost>")
 	require.NoError(t, err)
 	e := &env{t: t, db: db, mail: ms}
-	clock := gw.SystemClock{}
 	logger, logs := testLogger()
 	e.logs = logs
 	t.Cleanup(func() {
@@ -121,20 +95,34 @@ func startEnv(t *testing.T, withBilling bool, opts ...func(*Deps)) *env {
 		}
 	})
 	e.srv = httptest.NewUnstartedServer(nil)
-	base := "http://" + e.srv.Listener.Addr().String()
-	e.orgs = org.NewService(db.Runtime, sender, clock, org.Config{BaseURL: base}, logger)
 	keys, err := crypto.GenerateKeyring()
 	require.NoError(t, err)
-	e.accounts = account.NewService(db.Runtime, keys, sender, clock, account.Config{BaseURL: base}, logger)
-	e.accounts.SetOwnedOrgs(e.orgs)
-	e.contacts = contacts.NewService(db.Runtime, keys, clock)
+	cfg := config.Config{BaseURL: "http://" + e.srv.Listener.Addr().String()}
+	appOpts := app.Options{Clock: gw.SystemClock{}, Mailer: sender, Keys: keys}
+	if withBilling {
+		e.stripe = stripefake.New(stripefake.Options{Now: time.Now(), Prices: []stripefake.Price{
+			{ID: testPriceProMonth, Product: "prod_pro", UnitAmount: 3000},
+			{ID: testPriceProYear, Product: "prod_pro", UnitAmount: 30000, Interval: "year"},
+			{ID: testPriceBusinessMonth, Product: "prod_business", UnitAmount: 9000},
+			{ID: testPriceBusinessYear, Product: "prod_business", UnitAmount: 90000, Interval: "year"},
+		}}).Start(t)
+		e.webhookSecret = "whsec_test_" + gw.NewID()
+		cfg.Billing = config.Billing{SecretKey: "sk_test_fake", WebhookSecrets: []string{e.webhookSecret},
+			APIBase: e.stripe.URL(), PriceProMonthly: testPriceProMonth, PriceProYearly: testPriceProYear,
+			PriceBusinessMonthly: testPriceBusinessMonth, PriceBusinessYearly: testPriceBusinessYear, GraceDays: 7}
+		appOpts.Clock, appOpts.Stripe = e.stripe, e.stripe.Client()
+	}
+	mods, err := app.New(db.Runtime, cfg, logger, appOpts)
+	require.NoError(t, err)
+	e.accounts, e.orgs, e.contacts = mods.Accounts, mods.Orgs, mods.Contacts
 	sm := scs.New()
 	sm.Store = pgxstore.NewWithCleanupInterval(db.Runtime, 0)
 	sm.Cookie.Name = "gw_session"
 	e.deps = Deps{Logger: logger, MaxBodyBytes: 1 << 20, Sessions: sm,
-		Accounts: e.accounts, Orgs: e.orgs, Contacts: e.contacts, Audit: audit.NewService(db.Runtime, org.CanReadAudit)}
-	if withBilling {
-		e.withBilling(&e.deps, base, logger)
+		Accounts: mods.Accounts, Orgs: mods.Orgs, Contacts: mods.Contacts, Audit: mods.Audit}
+	if mods.Billing != nil {
+		e.billing = mods.Billing.Service
+		e.deps.Billing, e.deps.StripeWebhooks = mods.Billing.Service, mods.Billing.Ledger
 	}
 	for _, opt := range opts {
 		opt(&e.deps)

@@ -15,7 +15,7 @@ import (
 )
 
 // The audit log: GET /api/v1/audit-events for API keys, GET /o/{org}/audit
-// for the organisation's admins. Both need org.PermAuditRead.
+// for the organisation's admins. Both need authz.AuditRead.
 
 // auditEventJSON is an audit event in the JSON API (see openapi.json).
 type auditEventJSON struct {

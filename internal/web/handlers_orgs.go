@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 
+	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/org"
 )
@@ -70,7 +71,7 @@ func (s *server) membersPage(w http.ResponseWriter, r *http.Request, f *form, er
 		return
 	}
 	var invites []org.Invitation
-	if org.Can(scope.Role, org.PermMembersManage) {
+	if authz.Can(scope.Role, authz.MembersManage) {
 		if invites, lerr = s.d.Orgs.Invitations(ctx, scope); lerr != nil {
 			s.fail(w, r, lerr)
 			return

@@ -3,7 +3,7 @@ package web
 import (
 	"net/http"
 
-	"github.com/groundwork-dev/groundwork/internal/org"
+	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/ratelimit"
 )
 
@@ -27,7 +27,7 @@ type Route struct {
 	// Access says who may call it.
 	Access Access
 	// Perm is the permission AccessOrg and AccessAPI routes require.
-	Perm org.Permission
+	Perm authz.Permission
 }
 
 // addRoutes registers every route of the application on mux and returns
@@ -74,49 +74,49 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.user("POST /orgs", s.postOrg())
 	rt.page("GET /invitations/{token}", s.pageInvitation())
 	rt.user("POST /invitations/{token}", s.postAcceptInvitation())
-	rt.org("GET /o/{org}/members", org.PermOrgRead, s.pageMembers())
-	rt.org("POST /o/{org}/invitations", org.PermMembersManage, s.postInvite())
-	rt.org("POST /o/{org}/invitations/{id}/revoke", org.PermMembersManage, s.postRevokeInvitation())
-	rt.org("POST /o/{org}/members/{user}/role", org.PermMembersManage, s.postChangeRole())
-	rt.org("POST /o/{org}/members/{user}/remove", org.PermMembersManage, s.postRemoveMember())
-	rt.org("POST /o/{org}/transfer", org.PermOwnershipGrant, s.postTransferOwnership())
-	rt.org("POST /o/{org}/leave", org.PermOrgRead, s.postLeave())
-	rt.org("GET /o/{org}/api-keys", org.PermAPIKeysManage, s.pageAPIKeys())
-	rt.org("POST /o/{org}/api-keys", org.PermAPIKeysManage, s.postAPIKey())
-	rt.org("POST /o/{org}/api-keys/{id}/revoke", org.PermAPIKeysManage, s.postRevokeAPIKey())
-	rt.org("GET /o/{org}/settings", org.PermOrgManage, s.pageOrgSettings())
-	rt.org("POST /o/{org}/settings", org.PermOrgManage, s.postOrgSettings())
-	rt.org("POST /o/{org}/delete", org.PermOrgDelete, s.postDeleteOrg())
+	rt.org("GET /o/{org}/members", authz.OrgRead, s.pageMembers())
+	rt.org("POST /o/{org}/invitations", authz.MembersManage, s.postInvite())
+	rt.org("POST /o/{org}/invitations/{id}/revoke", authz.MembersManage, s.postRevokeInvitation())
+	rt.org("POST /o/{org}/members/{user}/role", authz.MembersManage, s.postChangeRole())
+	rt.org("POST /o/{org}/members/{user}/remove", authz.MembersManage, s.postRemoveMember())
+	rt.org("POST /o/{org}/transfer", authz.OwnershipGrant, s.postTransferOwnership())
+	rt.org("POST /o/{org}/leave", authz.OrgRead, s.postLeave())
+	rt.org("GET /o/{org}/api-keys", authz.APIKeysManage, s.pageAPIKeys())
+	rt.org("POST /o/{org}/api-keys", authz.APIKeysManage, s.postAPIKey())
+	rt.org("POST /o/{org}/api-keys/{id}/revoke", authz.APIKeysManage, s.postRevokeAPIKey())
+	rt.org("GET /o/{org}/settings", authz.OrgManage, s.pageOrgSettings())
+	rt.org("POST /o/{org}/settings", authz.OrgManage, s.postOrgSettings())
+	rt.org("POST /o/{org}/delete", authz.OrgDelete, s.postDeleteOrg())
 
 	// Billing (Stripe).
-	rt.org("GET /o/{org}/billing", org.PermBillingManage, s.pageBilling())
-	rt.org("POST /o/{org}/billing/checkout", org.PermBillingManage, s.postBillingCheckout())
-	rt.org("GET /o/{org}/billing/success", org.PermBillingManage, s.pageBillingSuccess())
-	rt.org("POST /o/{org}/billing/portal", org.PermBillingManage, s.postBillingPortal())
-	rt.org("GET /o/{org}/billing/change", org.PermBillingManage, s.pageBillingChange())
-	rt.org("POST /o/{org}/billing/change", org.PermBillingManage, s.postBillingChange())
-	rt.org("POST /o/{org}/billing/cancel", org.PermBillingManage, s.postBillingCancel())
-	rt.org("POST /o/{org}/billing/reactivate", org.PermBillingManage, s.postBillingReactivate())
+	rt.org("GET /o/{org}/billing", authz.BillingManage, s.pageBilling())
+	rt.org("POST /o/{org}/billing/checkout", authz.BillingManage, s.postBillingCheckout())
+	rt.org("GET /o/{org}/billing/success", authz.BillingManage, s.pageBillingSuccess())
+	rt.org("POST /o/{org}/billing/portal", authz.BillingManage, s.postBillingPortal())
+	rt.org("GET /o/{org}/billing/change", authz.BillingManage, s.pageBillingChange())
+	rt.org("POST /o/{org}/billing/change", authz.BillingManage, s.postBillingChange())
+	rt.org("POST /o/{org}/billing/cancel", authz.BillingManage, s.postBillingCancel())
+	rt.org("POST /o/{org}/billing/reactivate", authz.BillingManage, s.postBillingReactivate())
 
 	// Contacts: the example product module.
-	rt.org("GET /o/{org}/contacts", org.PermContactsRead, s.limit(s.pageContacts(), perOrgSearch(ratelimit.Search)))
-	rt.org("GET /o/{org}/contacts/new", org.PermContactsWrite, s.pageNewContact())
-	rt.org("POST /o/{org}/contacts", org.PermContactsWrite, s.postContact())
-	rt.org("GET /o/{org}/contacts/{id}", org.PermContactsRead, s.pageContact())
-	rt.org("POST /o/{org}/contacts/{id}", org.PermContactsWrite, s.postContactUpdate())
-	rt.org("POST /o/{org}/contacts/{id}/delete", org.PermContactsWrite, s.postContactDelete())
+	rt.org("GET /o/{org}/contacts", authz.ContactsRead, s.limit(s.pageContacts(), perOrgSearch(ratelimit.Search)))
+	rt.org("GET /o/{org}/contacts/new", authz.ContactsWrite, s.pageNewContact())
+	rt.org("POST /o/{org}/contacts", authz.ContactsWrite, s.postContact())
+	rt.org("GET /o/{org}/contacts/{id}", authz.ContactsRead, s.pageContact())
+	rt.org("POST /o/{org}/contacts/{id}", authz.ContactsWrite, s.postContactUpdate())
+	rt.org("POST /o/{org}/contacts/{id}/delete", authz.ContactsWrite, s.postContactDelete())
 
 	// JSON API, authenticated by API key.
 	rt.ops("GET /api/v1/openapi.json", handleOpenAPI())
-	rt.api("GET /api/v1/contacts", org.PermContactsRead, s.limit(s.apiListContacts(), perOrgSearch(ratelimit.Search)))
-	rt.api("POST /api/v1/contacts", org.PermContactsWrite, s.apiCreateContact())
-	rt.api("GET /api/v1/contacts/{id}", org.PermContactsRead, s.apiGetContact())
-	rt.api("PATCH /api/v1/contacts/{id}", org.PermContactsWrite, s.apiUpdateContact())
-	rt.api("DELETE /api/v1/contacts/{id}", org.PermContactsWrite, s.apiDeleteContact())
+	rt.api("GET /api/v1/contacts", authz.ContactsRead, s.limit(s.apiListContacts(), perOrgSearch(ratelimit.Search)))
+	rt.api("POST /api/v1/contacts", authz.ContactsWrite, s.apiCreateContact())
+	rt.api("GET /api/v1/contacts/{id}", authz.ContactsRead, s.apiGetContact())
+	rt.api("PATCH /api/v1/contacts/{id}", authz.ContactsWrite, s.apiUpdateContact())
+	rt.api("DELETE /api/v1/contacts/{id}", authz.ContactsWrite, s.apiDeleteContact())
 
 	// Audit log.
-	rt.org("GET /o/{org}/audit", org.PermAuditRead, s.pageAudit())
-	rt.api("GET /api/v1/audit-events", org.PermAuditRead, s.apiListAuditEvents())
+	rt.org("GET /o/{org}/audit", authz.AuditRead, s.pageAudit())
+	rt.api("GET /api/v1/audit-events", authz.AuditRead, s.apiListAuditEvents())
 
 	return rt.routes
 }
@@ -157,14 +157,14 @@ func (rt *router) user(pattern string, h http.Handler) {
 }
 
 // org registers a page of the organisation {org}, for members with perm.
-func (rt *router) org(pattern string, perm org.Permission, h http.Handler) {
+func (rt *router) org(pattern string, perm authz.Permission, h http.Handler) {
 	h = notingRequest(h) // for error reports: the request with its scope
 	rt.add(Route{Pattern: pattern, Access: AccessOrg, Perm: perm}, rt.s.withSession(rt.s.inOrg(perm, h)))
 }
 
 // api registers a JSON API route for API keys with perm; every request
 // counts against its key's api-key rate limit.
-func (rt *router) api(pattern string, perm org.Permission, h http.Handler) {
+func (rt *router) api(pattern string, perm authz.Permission, h http.Handler) {
 	h = notingRequest(h) // for error reports: the request with its scope
 	rt.add(Route{Pattern: pattern, Access: AccessAPI, Perm: perm}, rt.s.limit(rt.s.withAPIKey(perm, h), perAPIKey(ratelimit.APIKey)))
 }

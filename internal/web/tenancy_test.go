@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/gw"
-	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -152,7 +152,7 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 			status, body = call(stranger, r.Pattern)
 			require.Equal(t, http.StatusNotFound, status, "%s as %s", r.Pattern, stranger.name)
 			noSecrets(stranger, r.Pattern, body)
-			if !org.Can(gw.RoleViewer, r.Perm) {
+			if !authz.Can(gw.RoleViewer, r.Perm) {
 				status, _ = call(weak, r.Pattern)
 				require.Equal(t, http.StatusForbidden, status, "%s as %s", r.Pattern, weak.name)
 			}
@@ -165,7 +165,7 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 				require.Equal(t, http.StatusNotFound, status, "%s as %s", r.Pattern, stranger.name)
 			}
 			noSecrets(stranger, r.Pattern, body)
-			if !org.Can(gw.RoleViewer, r.Perm) {
+			if !authz.Can(gw.RoleViewer, r.Perm) {
 				status, _ = call(weak, r.Pattern)
 				require.Equal(t, http.StatusForbidden, status, "%s as %s", r.Pattern, weak.name)
 			}

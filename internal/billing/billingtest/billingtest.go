@@ -6,17 +6,17 @@ package billingtest
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/billing"
+	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
-// Price IDs of the catalog Policy builds.
+// Price IDs of the catalog Enforcer builds.
 const (
 	PriceProMonth      = "price_pm"
 	PriceProYear       = "price_py"
@@ -24,14 +24,14 @@ const (
 	PriceBusinessYear  = "price_by"
 )
 
-// Policy returns a billing.Policy over the real plans with the price IDs
-// above, telling the time with now (nil: time.Now).
-func Policy(t testing.TB, now func() time.Time) *billing.Policy {
+// Enforcer returns a billing.Enforcer over the real plans with the price
+// IDs above, telling the time with clock (nil: the system clock).
+func Enforcer(t testing.TB, clock gw.Clock) *billing.Enforcer {
 	t.Helper()
 	cat, err := billing.NewCatalog(billing.PriceIDs{ProMonth: PriceProMonth, ProYear: PriceProYear,
 		BusinessMonth: PriceBusinessMonth, BusinessYear: PriceBusinessYear})
 	require.NoError(t, err)
-	return &billing.Policy{Catalog: cat, Now: now}
+	return &billing.Enforcer{Catalog: cat, Clock: clock}
 }
 
 // SetPlan stores orgID's subscription snapshot through pool (the runtime

@@ -1,0 +1,154 @@
+// Package app wires Groundwork's modules together. New is the one place
+// where every Service is built, each given its dependencies in its
+// constructor; the serve and worker commands and the tests that need the
+// whole application (internal/web's) all call it, so what runs in
+// production is what the tests run.
+//
+// It builds modules only: the HTTP server (internal/web), the job workers'
+// River client and the database are wired by cmd/groundwork around it.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/stripe/stripe-go/v85"
+
+	"github.com/groundwork-dev/groundwork/internal/account"
+	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/billing"
+	"github.com/groundwork-dev/groundwork/internal/config"
+	"github.com/groundwork-dev/groundwork/internal/contacts"
+	"github.com/groundwork-dev/groundwork/internal/crypto"
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/jobs"
+	"github.com/groundwork-dev/groundwork/internal/mail"
+	"github.com/groundwork-dev/groundwork/internal/org"
+)
+
+// Options are the parts of the outside world New would otherwise build from
+// the configuration; tests set them to their own doubles.
+type Options struct {
+	// Clock tells every module the time. Default gw.SystemClock.
+	Clock gw.Clock
+	// Mailer sends email. Default: SMTP over SMTP_URL, or the log when
+	// SMTP_URL is unset.
+	Mailer mail.Sender
+	// Keys encrypt sensitive fields. Default: the keysets of the
+	// configuration (crypto.Load; development keyset files under the data
+	// directory when the variables are unset).
+	Keys *crypto.Keyring
+	// Stripe is the Stripe API client, used only when billing is
+	// configured. Default: one on STRIPE_API_BASE with STRIPE_SECRET_KEY.
+	Stripe *stripe.Client
+	// Alert reports billing incidents (disputes) to error tracking. Nil
+	// only logs them.
+	Alert func(ctx context.Context, err error)
+}
+
+// App is every module, wired to each other and to the database.
+type App struct {
+	// Accounts signs users up and in and manages their accounts.
+	Accounts *account.Service
+	// Orgs manages organisations, members, invitations and API keys.
+	Orgs *org.Service
+	// Contacts is the example product module.
+	Contacts *contacts.Service
+	// Audit reads and verifies the audit log.
+	Audit *audit.Service
+	// Billing is nil when Stripe is not configured.
+	Billing *Billing
+	// Keys encrypt sensitive fields.
+	Keys *crypto.Keyring
+	// Mailer sends the modules' emails.
+	Mailer mail.Sender
+	// Jobs is an insert-only River client: the modules enqueue jobs with it
+	// inside their transactions; the processes that work them run their
+	// own client (see AddWorkers).
+	Jobs *river.Client[pgx.Tx]
+
+	cfg    config.Config
+	clock  gw.Clock
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+}
+
+// New builds every module on pool (the runtime role's) from cfg, with the
+// parts of opts that are set.
+func New(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, opts Options) (*App, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	a := &App{cfg: cfg, clock: opts.Clock, pool: pool, logger: logger, Keys: opts.Keys, Mailer: opts.Mailer}
+	if a.clock == nil {
+		a.clock = gw.SystemClock{}
+	}
+	var err error
+	if a.Mailer == nil {
+		if a.Mailer, err = newMailer(cfg, logger); err != nil {
+			return nil, err
+		}
+	}
+	if a.Keys == nil {
+		if a.Keys, err = crypto.Load(KeySource(cfg), logger); err != nil {
+			return nil, err
+		}
+	}
+	if a.Jobs, err = jobs.NewClient(pool, jobs.Config{Logger: logger}); err != nil {
+		return nil, err
+	}
+	if cfg.Billing.Enabled() {
+		if a.Billing, err = newBilling(a, opts); err != nil {
+			return nil, err
+		}
+	}
+
+	orgCfg := org.Config{BaseURL: cfg.BaseURL}
+	var contactLimits contacts.Entitlements
+	if a.Billing != nil {
+		orgCfg.Entitlements, contactLimits = a.Billing.Enforcer, a.Billing.Enforcer
+	}
+	a.Orgs = org.NewService(pool, a.Mailer, a.clock, orgCfg, logger)
+	a.Accounts = account.NewService(pool, a.Keys, a.Mailer, a.clock,
+		account.Config{BaseURL: cfg.BaseURL, OwnedOrgs: a.Orgs}, logger)
+	a.Contacts = contacts.NewService(pool, a.Keys, a.clock, contactLimits)
+	a.Audit = audit.NewService(pool)
+	if a.Billing != nil {
+		a.Billing.Notifier = &billing.Notifier{Pool: pool, Mailer: a.Mailer, Contacts: a.Orgs.BillingContacts,
+			Alert: opts.Alert, BaseURL: cfg.BaseURL, Logger: logger}
+	}
+	return a, nil
+}
+
+// EncryptedTables are the modules that store encrypted fields, for key
+// rotation (crypto.ReencryptWorker, "groundwork keys status").
+func (a *App) EncryptedTables() []crypto.Table {
+	return []crypto.Table{a.Contacts, a.Accounts}
+}
+
+// KeySource is where cfg's encryption and blind-index keysets come from.
+func KeySource(cfg config.Config) crypto.Source {
+	return crypto.Source{
+		EncryptionKeyset: cfg.EncryptionKeyset,
+		BlindIndexKeyset: cfg.BlindIndexKeyset,
+		DataDir:          cfg.DataDir,
+		Production:       cfg.Production(),
+	}
+}
+
+// newMailer sends over SMTP_URL, or writes emails to the log when it is unset.
+func newMailer(cfg config.Config, logger *slog.Logger) (mail.Sender, error) {
+	if cfg.SMTPURL == "" {
+		logger.Warn("SMTP_URL is not set: emails are written to the log instead of being sent")
+		return mail.NewLogSender(logger), nil
+	}
+	m, err := mail.NewSMTP(cfg.SMTPURL, cfg.MailFrom)
+	if err != nil {
+		return nil, fmt.Errorf("SMTP_URL: %w", err)
+	}
+	return m, nil
+}

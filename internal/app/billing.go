@@ -1,0 +1,95 @@
+package app
+
+import (
+	"net/url"
+
+	"github.com/riverqueue/river"
+	"github.com/stripe/stripe-go/v85"
+
+	"github.com/groundwork-dev/groundwork/internal/billing"
+	"github.com/groundwork-dev/groundwork/internal/config"
+)
+
+// Billing is the billing module's parts, wired together.
+type Billing struct {
+	// Enforcer enforces the plans in the organisation and contact modules.
+	Enforcer *billing.Enforcer
+	// Syncer brings an organisation's snapshot to Stripe's truth.
+	Syncer *billing.Syncer
+	// Service is what the billing pages do.
+	Service *billing.Service
+	// Ledger records verified webhook deliveries.
+	Ledger *billing.Ledger
+	// Notifier delivers the billing emails and alerts of the outbox.
+	Notifier *billing.Notifier
+}
+
+// newBilling builds the billing parts but the Notifier, which needs the
+// organisations module (New builds it after that).
+func newBilling(a *App, opts Options) (*Billing, error) {
+	b := a.cfg.Billing
+	cat, err := billing.NewCatalog(billing.PriceIDs{ProMonth: b.PriceProMonthly, ProYear: b.PriceProYearly,
+		BusinessMonth: b.PriceBusinessMonthly, BusinessYear: b.PriceBusinessYearly})
+	if err != nil {
+		return nil, err
+	}
+	lost := billing.LostDisputeRestrict
+	switch b.LostDispute {
+	case "keep":
+		lost = billing.LostDisputeKeep
+	case "free":
+		lost = billing.LostDisputeFree
+	}
+	sc := opts.Stripe
+	if sc == nil {
+		sc = StripeClient(b)
+	}
+	syncer, err := billing.NewSyncer(billing.SyncerConfig{Pool: a.pool, Stripe: sc, Catalog: cat,
+		Grace: billing.GracePolicy{GraceDays: b.GraceDays}, DisputeAllowWhileOpen: b.AllowWhileDisputed,
+		DisputeOnLost: lost, Clock: a.clock, Jobs: a.Jobs})
+	if err != nil {
+		return nil, err
+	}
+	service, err := billing.NewService(billing.ServiceConfig{Syncer: syncer, BaseURL: a.cfg.BaseURL,
+		PortalConfiguration: b.PortalConfiguration})
+	if err != nil {
+		return nil, err
+	}
+	ledger, err := billing.NewLedger(a.pool, a.Jobs, b.WebhookSecrets...)
+	if err != nil {
+		return nil, err
+	}
+	return &Billing{Enforcer: syncer.Enforcer(), Syncer: syncer, Service: service, Ledger: ledger}, nil
+}
+
+// addWorkers registers the billing workers and returns the reconciler's
+// periodic job.
+func (b *Billing) addWorkers(workers *river.Workers, cfg config.Billing) []*river.PeriodicJob {
+	river.AddWorker(workers, &billing.ProcessEventWorker{Syncer: b.Syncer})
+	river.AddWorker(workers, &billing.DeliverOutboxWorker{Notifier: b.Notifier})
+	river.AddWorker(workers, &billing.ReconcileWorker{Reconciler: &billing.Reconciler{Syncer: b.Syncer}})
+	return []*river.PeriodicJob{billing.PeriodicReconcile(cfg.ReconcileInterval)}
+}
+
+// StripeClient is the Stripe API client on STRIPE_API_BASE.
+func StripeClient(b config.Billing) *stripe.Client {
+	backend := stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{
+		URL:               stripe.String(b.APIBase),
+		MaxNetworkRetries: stripe.Int64(2),
+		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelError},
+	})
+	return stripe.NewClient(b.SecretKey, stripe.WithBackends(&stripe.Backends{
+		API: backend, Connect: backend, Uploads: backend, MeterEvents: backend}))
+}
+
+// StripeFormOrigins are the origins the billing page's forms redirect to:
+// Stripe Checkout and the Customer Portal, plus STRIPE_API_BASE's origin
+// when it is not Stripe's (a fake serving its own hosted pages in
+// development and tests).
+func StripeFormOrigins(b config.Billing) []string {
+	origins := []string{"https://checkout.stripe.com", "https://billing.stripe.com"}
+	if u, err := url.Parse(b.APIBase); err == nil && u.Host != "api.stripe.com" {
+		origins = append(origins, u.Scheme+"://"+u.Host)
+	}
+	return origins
+}

@@ -1,0 +1,36 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/riverqueue/river"
+
+	"github.com/groundwork-dev/groundwork/internal/account"
+	"github.com/groundwork-dev/groundwork/internal/crypto"
+	"github.com/groundwork-dev/groundwork/internal/maintenance"
+)
+
+// AddWorkers registers the modules' job workers in workers and returns
+// their periodic jobs: the heartbeat, session pruning, key rotation's
+// re-encryption and, with billing, webhook processing, outbox delivery and
+// the reconciler. Backups are the database's concern and registered by the
+// commands that know it.
+func (a *App) AddWorkers(workers *river.Workers) []*river.PeriodicJob {
+	host, _ := os.Hostname()
+	river.AddWorker(workers, &maintenance.HeartbeatWorker{
+		Store:     maintenance.NewStore(a.pool),
+		Clock:     a.clock,
+		Instance:  fmt.Sprintf("%s:%d", host, os.Getpid()),
+		Retention: a.cfg.HeartbeatRetention,
+		Logger:    a.logger,
+	})
+	river.AddWorker(workers, &account.PruneSessionsWorker{Accounts: a.Accounts})
+	river.AddWorker(workers, &crypto.ReencryptWorker{Keys: a.Keys, Tables: a.EncryptedTables(), Logger: a.logger})
+	periodic := slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs())
+	if a.Billing != nil {
+		periodic = append(periodic, a.Billing.addWorkers(workers, a.cfg.Billing)...)
+	}
+	return periodic
+}
