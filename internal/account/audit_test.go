@@ -7,6 +7,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 )
 
 // accountEvent is an event of a user's audit chain, as the tests read it.
@@ -47,8 +48,8 @@ func TestAccountSecurityChangesAreAudited(t *testing.T) {
 	require.Empty(t, b.auditLog(t, u.ID))
 
 	// Failures record nothing.
-	requireCode(t, gw.EINVALID, b.svc.ChangePassword(b.ctx, u.ID, "wrong password!", "a brand new passphrase"))
-	requireCode(t, gw.EINVALID, b.svc.DisableTwoFactor(b.ctx, u.ID, "wrong password!"))
+	gwtest.RequireCode(t, gw.EINVALID, b.svc.ChangePassword(b.ctx, u.ID, "wrong password!", "a brand new passphrase"))
+	gwtest.RequireCode(t, gw.EINVALID, b.svc.DisableTwoFactor(b.ctx, u.ID, "wrong password!"))
 	require.Empty(t, b.auditLog(t, u.ID))
 
 	require.NoError(t, b.svc.ChangePassword(b.ctx, u.ID, goodPassword, "a brand new passphrase"))

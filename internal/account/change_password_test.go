@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 )
 
 func TestPasswordResetFlowSignsOutEverywhere(t *testing.T) {
@@ -29,7 +30,7 @@ func TestPasswordResetFlowSignsOutEverywhere(t *testing.T) {
 	requireInvalidLink(t, err) // a newer link replaces older ones
 
 	_, err = b.svc.ResetPassword(b.ctx, token, "baseball")
-	e := requireCode(t, gw.EINVALID, err)
+	e := gwtest.RequireCode(t, gw.EINVALID, err)
 	require.Equal(t, map[string]string{"password": "This password is too common. Choose one that is harder to guess."}, e.Fields)
 
 	got, err := b.svc.ResetPassword(b.ctx, token, "a brand new passphrase")
@@ -43,7 +44,7 @@ func TestPasswordResetFlowSignsOutEverywhere(t *testing.T) {
 	require.Empty(t, sessions)
 
 	_, err = b.svc.Authenticate(b.ctx, "rosa@example.com", goodPassword)
-	requireCode(t, gw.EUNAUTHORIZED, err)
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, err)
 	_, err = b.svc.Authenticate(b.ctx, "rosa@example.com", "a brand new passphrase")
 	require.NoError(t, err)
 
@@ -72,12 +73,12 @@ func TestChangePasswordSignsOutEverywhere(t *testing.T) {
 	b.addSession(t, u.ID, "elsewhere", b.clock.Now().Add(hour))
 
 	err := b.svc.ChangePassword(b.ctx, u.ID, "wrong current pw", "a brand new passphrase")
-	e := requireCode(t, gw.EINVALID, err)
+	e := gwtest.RequireCode(t, gw.EINVALID, err)
 	require.Equal(t, map[string]string{"current_password": "Your current password is not correct."}, e.Fields)
 	err = b.svc.ChangePassword(b.ctx, u.ID, goodPassword, "emmy-rocks-2024") // gitleaks:allow (test fixture)
-	e = requireCode(t, gw.EINVALID, err)
+	e = gwtest.RequireCode(t, gw.EINVALID, err)
 	require.Equal(t, map[string]string{"new_password": "Don't use your email address in your password."}, e.Fields)
-	requireCode(t, gw.ENOTFOUND, b.svc.ChangePassword(b.ctx, gw.NewID(), goodPassword, "a brand new passphrase"))
+	gwtest.RequireCode(t, gw.ENOTFOUND, b.svc.ChangePassword(b.ctx, gw.NewID(), goodPassword, "a brand new passphrase"))
 	require.Equal(t, 2, b.storedSessions(t, "here", "elsewhere"), "failed attempts sign nobody out")
 
 	require.NoError(t, b.svc.ChangePassword(b.ctx, u.ID, goodPassword, "a brand new passphrase"))

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
 )
 
@@ -15,13 +16,13 @@ func TestEmailChangeFlow(t *testing.T) {
 	u := b.verifiedUser(t, "old@example.com")
 
 	err := b.svc.RequestEmailChange(b.ctx, u.ID, "wrong password!", "new@example.com")
-	e := requireCode(t, gw.EINVALID, err)
+	e := gwtest.RequireCode(t, gw.EINVALID, err)
 	require.Equal(t, map[string]string{"password": "The password is not correct."}, e.Fields)
 	err = b.svc.RequestEmailChange(b.ctx, u.ID, goodPassword, "OLD@example.com")
-	e = requireCode(t, gw.EINVALID, err)
+	e = gwtest.RequireCode(t, gw.EINVALID, err)
 	require.Equal(t, map[string]string{"email": "That is already your email address."}, e.Fields)
 	err = b.svc.RequestEmailChange(b.ctx, u.ID, goodPassword, "not an email")
-	requireCode(t, gw.EINVALID, err)
+	gwtest.RequireCode(t, gw.EINVALID, err)
 	require.Empty(t, b.mail.Messages())
 
 	// A reset link sent to the old address must not outlive the change.
@@ -42,7 +43,7 @@ func TestEmailChangeFlow(t *testing.T) {
 	_, err = b.svc.Authenticate(b.ctx, "new@example.com", goodPassword)
 	require.NoError(t, err)
 	_, err = b.svc.Authenticate(b.ctx, "old@example.com", goodPassword)
-	requireCode(t, gw.EUNAUTHORIZED, err)
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, err)
 	_, err = b.svc.ConfirmEmailChange(b.ctx, token)
 	requireInvalidLink(t, err)
 	_, err = b.svc.ResetPassword(b.ctx, resetToken, "a brand new passphrase")
@@ -66,7 +67,7 @@ func TestEmailChangeToATakenAddress(t *testing.T) {
 	token := b.linkToken(t, "later@example.com", "Confirm your new email address", "/confirm-email")
 	b.verifiedUser(t, "Later@example.com")
 	_, err := b.svc.ConfirmEmailChange(b.ctx, token)
-	e := requireCode(t, gw.ECONFLICT, err)
+	e := gwtest.RequireCode(t, gw.ECONFLICT, err)
 	require.Equal(t, "The email address later@example.com is now used by another account.", e.Message)
 
 	got, err := b.svc.User(b.ctx, u.ID)

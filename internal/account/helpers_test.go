@@ -121,17 +121,8 @@ func (b *bundle) messagesTo(to string) int {
 	return n
 }
 
-func requireCode(t *testing.T, code string, err error) *gw.Error {
-	t.Helper()
-	require.Error(t, err)
-	require.Equal(t, code, gw.ErrorCode(err), "error: %v", err)
-	var e *gw.Error
-	require.ErrorAs(t, err, &e)
-	return e
-}
-
 func requireInvalidLink(t *testing.T, err error) {
 	t.Helper()
-	e := requireCode(t, gw.EINVALID, err)
+	e := gwtest.RequireCode(t, gw.EINVALID, err)
 	require.Equal(t, "This link is invalid or has expired.", e.Message)
 }

@@ -15,7 +15,7 @@ import (
 // DisableUser stops a user from signing in and signs out all their
 // sessions; the account and its data stay. Errors: ENOTFOUND.
 func (s *Service) DisableUser(ctx context.Context, id string) error {
-	if !validID(id) {
+	if !gw.ValidID(id) {
 		return gw.Errorf(gw.ENOTFOUND, "User not found.")
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {

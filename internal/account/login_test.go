@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 )
 
 func TestWrongPasswordAndUnknownEmailLookAlike(t *testing.T) {
@@ -19,7 +20,7 @@ func TestWrongPasswordAndUnknownEmailLookAlike(t *testing.T) {
 	_, unknownEmail := b.svc.Authenticate(b.ctx, "nobody@example.com", goodPassword)
 	_, malformed := b.svc.Authenticate(b.ctx, "not an email", goodPassword)
 	for _, err := range []error{wrongPassword, unknownEmail, malformed} {
-		e := requireCode(t, gw.EUNAUTHORIZED, err)
+		e := gwtest.RequireCode(t, gw.EUNAUTHORIZED, err)
 		require.Equal(t, &gw.Error{Code: gw.EUNAUTHORIZED, Message: "Invalid email or password."}, e)
 	}
 }
@@ -33,8 +34,8 @@ func TestDisabledUserIsRefused(t *testing.T) {
 
 	require.NoError(t, b.svc.DisableUser(b.ctx, u.ID))
 	require.NoError(t, b.svc.DisableUser(b.ctx, u.ID), "disabling twice is fine")
-	requireCode(t, gw.ENOTFOUND, b.svc.DisableUser(b.ctx, gw.NewID()))
-	requireCode(t, gw.ENOTFOUND, b.svc.DisableUser(b.ctx, "nope"))
+	gwtest.RequireCode(t, gw.ENOTFOUND, b.svc.DisableUser(b.ctx, gw.NewID()))
+	gwtest.RequireCode(t, gw.ENOTFOUND, b.svc.DisableUser(b.ctx, "nope"))
 
 	require.Zero(t, b.storedSessions(t, "tok-1", "tok-2"), "every session is signed out")
 	got, err := b.svc.User(b.ctx, u.ID)
@@ -42,10 +43,10 @@ func TestDisabledUserIsRefused(t *testing.T) {
 	require.True(t, got.Disabled)
 
 	_, err = b.svc.Authenticate(b.ctx, "mallory@example.com", goodPassword)
-	e := requireCode(t, gw.EFORBIDDEN, err)
+	e := gwtest.RequireCode(t, gw.EFORBIDDEN, err)
 	require.Equal(t, "This account is disabled.", e.Message)
 	_, err = b.svc.Authenticate(b.ctx, "mallory@example.com", "wrong password!")
-	requireCode(t, gw.EUNAUTHORIZED, err) // the state shows only to who knows the password
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, err) // the state shows only to who knows the password
 }
 
 func TestSignInUpgradesOldPasswordHashes(t *testing.T) {
@@ -63,7 +64,7 @@ func TestSignInUpgradesOldPasswordHashes(t *testing.T) {
 	}
 
 	_, err = b.svc.Authenticate(b.ctx, "legacy@example.com", "wrong password!")
-	requireCode(t, gw.EUNAUTHORIZED, err)
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, err)
 	require.Equal(t, old, storedHash(), "a failed sign-in changes nothing")
 
 	_, err = b.svc.Authenticate(b.ctx, "legacy@example.com", goodPassword)

@@ -64,7 +64,7 @@ func SessionID(token string) string {
 // Call it when signing the user in, after renewing the session token.
 // Errors: EINVALID for an unknown user.
 func (s *Service) RecordSession(ctx context.Context, userID, token, ip, userAgent string) error {
-	if !validID(userID) || token == "" {
+	if !gw.ValidID(userID) || token == "" {
 		return gw.Errorf(gw.EINVALID, "A session needs a user and a token.")
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
@@ -87,7 +87,7 @@ func (s *Service) TouchSession(ctx context.Context, token string) error {
 
 // Sessions lists a user's unexpired sessions, most recently used first.
 func (s *Service) Sessions(ctx context.Context, userID string) ([]Session, error) {
-	if !validID(userID) {
+	if !gw.ValidID(userID) {
 		return nil, nil
 	}
 	return listSessions(ctx, s.pool, userID, s.now())
@@ -96,7 +96,7 @@ func (s *Service) Sessions(ctx context.Context, userID string) ([]Session, error
 // RevokeSession signs out one session of a user, by its ID (Session.ID).
 // Errors: ENOTFOUND when the user has no such session.
 func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) error {
-	if !validID(userID) || len(sessionID) != sha256.Size*2 {
+	if !gw.ValidID(userID) || len(sessionID) != sha256.Size*2 {
 		return gw.Errorf(gw.ENOTFOUND, "Session not found.")
 	}
 	_, matched, err := deleteSessions(ctx, s.pool, userID, "", sessionID, s.now())
@@ -112,7 +112,7 @@ func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) e
 // RevokeOtherSessions signs out every session of a user except the one
 // with keepToken, and returns how many unexpired sessions it ended.
 func (s *Service) RevokeOtherSessions(ctx context.Context, userID, keepToken string) (int, error) {
-	if !validID(userID) {
+	if !gw.ValidID(userID) {
 		return 0, nil
 	}
 	if keepToken == "" {
@@ -124,7 +124,7 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, userID, keepToken str
 
 // RevokeAllSessions signs out every session of a user.
 func (s *Service) RevokeAllSessions(ctx context.Context, userID string) error {
-	if !validID(userID) {
+	if !gw.ValidID(userID) {
 		return nil
 	}
 	_, _, err := deleteSessions(ctx, s.pool, userID, "", "", s.now())

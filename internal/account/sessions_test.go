@@ -8,6 +8,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/account"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 )
 
 func TestSessionsListTouchAndRevoke(t *testing.T) {
@@ -53,13 +54,13 @@ func TestSessionsListTouchAndRevoke(t *testing.T) {
 	require.True(t, list[0].LastSeenAt.Equal(b.clock.Now()))
 
 	// One user cannot revoke another's session.
-	requireCode(t, gw.ENOTFOUND, b.svc.RevokeSession(b.ctx, u.ID, account.SessionID("tims")))
-	requireCode(t, gw.ENOTFOUND, b.svc.RevokeSession(b.ctx, u.ID, "short"))
+	gwtest.RequireCode(t, gw.ENOTFOUND, b.svc.RevokeSession(b.ctx, u.ID, account.SessionID("tims")))
+	gwtest.RequireCode(t, gw.ENOTFOUND, b.svc.RevokeSession(b.ctx, u.ID, "short"))
 	require.Equal(t, 1, b.storedSessions(t, "tims"))
 
 	require.NoError(t, b.svc.RevokeSession(b.ctx, u.ID, account.SessionID("phone")))
 	require.Zero(t, b.storedSessions(t, "phone"))
-	requireCode(t, gw.ENOTFOUND, b.svc.RevokeSession(b.ctx, u.ID, account.SessionID("phone")))
+	gwtest.RequireCode(t, gw.ENOTFOUND, b.svc.RevokeSession(b.ctx, u.ID, account.SessionID("phone")))
 
 	b.addSession(t, u.ID, "tablet", b.clock.Now().Add(hour))
 	n, err := b.svc.RevokeOtherSessions(b.ctx, u.ID, "desktop")
@@ -98,5 +99,5 @@ func TestRecordSessionPrunesEndedSessions(t *testing.T) {
 	require.Equal(t, 2, indexed(), "ended and never-saved sessions are forgotten")
 
 	err := b.svc.RecordSession(b.ctx, gw.NewID(), "x", "", "")
-	requireCode(t, gw.EINVALID, err)
+	gwtest.RequireCode(t, gw.EINVALID, err)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 )
 
 func TestSignUpVerifyThenAuthenticate(t *testing.T) {
@@ -20,7 +21,7 @@ func TestSignUpVerifyThenAuthenticate(t *testing.T) {
 	require.False(t, u.EmailVerified)
 
 	_, err = b.svc.Authenticate(b.ctx, "ada@example.com", goodPassword)
-	e := requireCode(t, gw.EFORBIDDEN, err)
+	e := gwtest.RequireCode(t, gw.EFORBIDDEN, err)
 	require.Equal(t, "Verify your email address first; we sent you a link.", e.Message)
 
 	token := b.linkToken(t, "ada@example.com", "Verify your email address", "/verify-email")
@@ -68,9 +69,9 @@ func TestSignUpWithTakenAddressRevealsNothing(t *testing.T) {
 	_, err = b.svc.Authenticate(b.ctx, "grace@example.com", goodPassword)
 	require.NoError(t, err, "the account is unchanged")
 	_, err = b.svc.Authenticate(b.ctx, "grace@example.com", "another fine passphrase")
-	requireCode(t, gw.EUNAUTHORIZED, err)
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, err)
 	_, err = b.svc.User(b.ctx, dup.ID)
-	requireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
 }
 
 func TestSignUpRejectsBadInput(t *testing.T) {
@@ -96,7 +97,7 @@ func TestSignUpRejectsBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := b.svc.SignUp(b.ctx, tt.email, tt.password)
-			e := requireCode(t, gw.EINVALID, err)
+			e := gwtest.RequireCode(t, gw.EINVALID, err)
 			require.Equal(t, tt.fields, e.Fields)
 			for _, msg := range tt.fields {
 				require.Contains(t, e.Message, msg)
@@ -152,9 +153,9 @@ func TestCreateVerifiedUserAndLookups(t *testing.T) {
 	require.True(t, u.EmailVerified)
 
 	_, err := b.svc.CreateVerifiedUser(b.ctx, "ADMIN@example.com", goodPassword)
-	requireCode(t, gw.ECONFLICT, err)
+	gwtest.RequireCode(t, gw.ECONFLICT, err)
 	_, err = b.svc.CreateVerifiedUser(b.ctx, "other@example.com", "password")
-	e := requireCode(t, gw.EINVALID, err)
+	e := gwtest.RequireCode(t, gw.EINVALID, err)
 	require.Contains(t, e.Fields, "password")
 
 	got, err := b.svc.User(b.ctx, u.ID)
@@ -164,10 +165,10 @@ func TestCreateVerifiedUserAndLookups(t *testing.T) {
 
 	for _, id := range []string{gw.NewID(), "not-a-uuid", ""} {
 		_, err = b.svc.User(b.ctx, id)
-		requireCode(t, gw.ENOTFOUND, err)
+		gwtest.RequireCode(t, gw.ENOTFOUND, err)
 	}
 	_, err = b.svc.UserByEmail(b.ctx, "nobody@example.com")
-	requireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
 
 	_, err = b.svc.Authenticate(b.ctx, "admin@example.com", goodPassword)
 	require.NoError(t, err)

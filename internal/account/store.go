@@ -53,15 +53,9 @@ func notFoundAs(err error, msg string) error {
 	return err
 }
 
-// validID reports whether id is a UUID, as every account ID is.
-func validID(id string) bool {
-	_, err := uuid.Parse(id)
-	return err == nil && len(id) == 36
-}
-
 // getUserByID loads a user, locking the row when lock is set.
 func getUserByID(ctx context.Context, q querier, id string, lock bool) (userRow, error) {
-	if !validID(id) {
+	if !gw.ValidID(id) {
 		return userRow{}, gw.Errorf(gw.ENOTFOUND, "User not found.")
 	}
 	sql := `SELECT ` + userColumns + ` FROM users WHERE id = $1`

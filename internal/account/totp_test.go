@@ -12,6 +12,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/account"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 )
 
 func code(t *testing.T, secret string, at time.Time) string {
@@ -64,12 +65,12 @@ func TestTwoFactorEnableAndSignIn(t *testing.T) {
 	require.False(t, got.TwoFactor, "beginning stores nothing")
 
 	_, err = b.svc.EnableTwoFactor(b.ctx, u.ID, secret, wrongCode(t, secret, b.clock.Now()))
-	e := requireCode(t, gw.EINVALID, err)
+	e := gwtest.RequireCode(t, gw.EINVALID, err)
 	require.Contains(t, e.Fields, "code")
 	_, err = b.svc.EnableTwoFactor(b.ctx, u.ID, secret, "12345")
-	requireCode(t, gw.EINVALID, err)
+	gwtest.RequireCode(t, gw.EINVALID, err)
 	_, err = b.svc.EnableTwoFactor(b.ctx, u.ID, "not base32!", code(t, secret, b.clock.Now()))
-	e = requireCode(t, gw.EINVALID, err)
+	e = gwtest.RequireCode(t, gw.EINVALID, err)
 	require.Contains(t, e.Fields, "secret")
 
 	enableCode := code(t, secret, b.clock.Now())
@@ -85,38 +86,38 @@ func TestTwoFactorEnableAndSignIn(t *testing.T) {
 	b.mail.WaitFor(t, "hedy@example.com", "Two-factor authentication is on")
 
 	_, _, err = b.svc.BeginTwoFactor(b.ctx, u.ID)
-	requireCode(t, gw.ECONFLICT, err)
+	gwtest.RequireCode(t, gw.ECONFLICT, err)
 	_, err = b.svc.EnableTwoFactor(b.ctx, u.ID, secret, code(t, secret, b.clock.Now()))
-	requireCode(t, gw.ECONFLICT, err)
+	gwtest.RequireCode(t, gw.ECONFLICT, err)
 
 	signedIn, err := b.svc.Authenticate(b.ctx, "hedy@example.com", goodPassword)
 	require.NoError(t, err)
 	require.True(t, signedIn.TwoFactor, "the caller must ask for a code")
 
 	// The code that enabled two-factor cannot sign in: each code works once.
-	requireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, enableCode))
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, enableCode))
 
 	b.clock.Advance(90 * time.Second)
 	now := b.clock.Now()
-	requireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, wrongCode(t, secret, now)))
-	requireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, code(t, secret, now.Add(time.Minute)))) // two steps ahead is too far
-	require.NoError(t, b.svc.VerifySecondFactor(b.ctx, u.ID, code(t, secret, now.Add(-30*time.Second))))           // one step of skew
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, wrongCode(t, secret, now)))
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, code(t, secret, now.Add(time.Minute)))) // two steps ahead is too far
+	require.NoError(t, b.svc.VerifySecondFactor(b.ctx, u.ID, code(t, secret, now.Add(-30*time.Second))))                  // one step of skew
 	current := code(t, secret, now)
 	require.NoError(t, b.svc.VerifySecondFactor(b.ctx, u.ID, " "+current[:3]+" "+current[3:]+" "))
-	requireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, current))                                   // replayed
-	requireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, code(t, secret, now.Add(-30*time.Second)))) // older than the last used
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, current))                                   // replayed
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, code(t, secret, now.Add(-30*time.Second)))) // older than the last used
 
 	// Recovery codes work once each, however they are typed.
 	typed := strings.ToUpper(strings.ReplaceAll(codes[3], "-", " "))
 	require.NoError(t, b.svc.VerifySecondFactor(b.ctx, u.ID, typed))
-	requireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, codes[3]))
-	requireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, "aaaa-bbbb-cccc"))
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, codes[3]))
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, "aaaa-bbbb-cccc"))
 	left, err := b.svc.RecoveryCodesLeft(b.ctx, u.ID)
 	require.NoError(t, err)
 	require.Equal(t, 9, left)
 
-	requireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, gw.NewID(), codes[0]))
-	requireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, "nope", codes[0]))
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, gw.NewID(), codes[0]))
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, "nope", codes[0]))
 }
 
 func TestDisableTwoFactor(t *testing.T) {
@@ -126,7 +127,7 @@ func TestDisableTwoFactor(t *testing.T) {
 	secret, codes := b.enableTwoFactor(t, u)
 
 	err := b.svc.DisableTwoFactor(b.ctx, u.ID, "wrong password!")
-	e := requireCode(t, gw.EINVALID, err)
+	e := gwtest.RequireCode(t, gw.EINVALID, err)
 	require.Equal(t, map[string]string{"password": "The password is not correct."}, e.Fields)
 
 	require.NoError(t, b.svc.DisableTwoFactor(b.ctx, u.ID, goodPassword))
@@ -138,8 +139,8 @@ func TestDisableTwoFactor(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, left)
 	b.clock.Advance(time.Minute)
-	requireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, code(t, secret, b.clock.Now())))
-	requireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, codes[0]))
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, code(t, secret, b.clock.Now())))
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, b.svc.VerifySecondFactor(b.ctx, u.ID, codes[0]))
 
 	// It can be turned on again, with new recovery codes.
 	_, again := b.enableTwoFactor(t, u)
@@ -152,5 +153,5 @@ func TestSecondFactorOfDisabledUser(t *testing.T) {
 	u := b.verifiedUser(t, "ida@example.com")
 	_, codes := b.enableTwoFactor(t, u)
 	require.NoError(t, b.svc.DisableUser(b.ctx, u.ID))
-	requireCode(t, gw.EFORBIDDEN, b.svc.VerifySecondFactor(b.ctx, u.ID, codes[0]))
+	gwtest.RequireCode(t, gw.EFORBIDDEN, b.svc.VerifySecondFactor(b.ctx, u.ID, codes[0]))
 }

@@ -22,8 +22,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
 	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
@@ -331,15 +329,4 @@ func (p ListParams) normalize() (listQuery, error) {
 		q.before = id
 	}
 	return q, nil
-}
-
-// validID reports whether id is a UUID in its canonical, hyphenated form.
-// Other strings cannot name a contact; checking first keeps PostgreSQL from
-// rejecting them as malformed input.
-func validID(id string) bool {
-	if len(id) != 36 {
-		return false
-	}
-	_, err := uuid.Parse(id)
-	return err == nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/pgtest"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -78,7 +79,7 @@ func TestCiphertextBoundToItsRow(t *testing.T) {
 	ctx := context.Background()
 	ada := b.create(t, b.member, "Ada", func(in *Input) { in.Email, in.Phone = ptr("ada@example.com"), ptr("+1 555 0100") })
 	grace := b.create(t, b.member, "Grace", func(in *Input) { in.Email = ptr("grace@example.com") })
-	other := newOrg(t, b.db, gw.RoleMember)
+	other := pgtest.MemberScope(t, b.db, gw.RoleMember)
 	alan := b.create(t, other, "Alan", func(in *Input) { in.Email = ptr("alan@example.com") })
 	adaRaw := b.raw(t, b.member.OrgID, ada.ID)
 

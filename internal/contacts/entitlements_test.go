@@ -11,6 +11,8 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/billing/billingtest"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
+	"github.com/groundwork-dev/groundwork/internal/pgtest"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -61,7 +63,7 @@ func (b *testBundle) count(t testing.TB, orgID string) int {
 // orgID's billing page.
 func requireRefused(t testing.TB, orgID string, err error) {
 	t.Helper()
-	requireCode(t, gw.EFORBIDDEN, err)
+	gwtest.RequireCode(t, gw.EFORBIDDEN, err)
 	require.Contains(t, gw.ErrorMessage(err), "/o/"+orgID+"/billing")
 }
 
@@ -78,7 +80,7 @@ func TestCreateRefusedBeyondContactLimit(t *testing.T) {
 	require.Equal(t, 500, b.count(t, b.member.OrgID))
 
 	// Another organisation's contacts do not count.
-	other := newOrg(t, b.db, gw.RoleMember)
+	other := pgtest.MemberScope(t, b.db, gw.RoleMember)
 	b.create(t, other, "Elsewhere")
 
 	// Pro has room.
@@ -107,7 +109,7 @@ func TestReadOnlyOrgCanOnlyDeleteContacts(t *testing.T) {
 	// Deleting gets an organisation back under its limits.
 	require.NoError(t, b.svc.Delete(ctx, b.member, c.ID))
 	_, err = b.svc.Get(ctx, b.member, c.ID)
-	requireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
 }
 
 func TestConcurrentCreatesStopAtContactLimit(t *testing.T) {

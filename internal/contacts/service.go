@@ -87,7 +87,7 @@ func (s *Service) Get(ctx context.Context, scope gw.Scope, id string) (Contact, 
 	if err := authz.Require(scope, authz.ContactsRead); err != nil {
 		return Contact{}, err
 	}
-	if !validID(id) {
+	if !gw.ValidID(id) {
 		return Contact{}, errNotFound()
 	}
 	// One round trip: the tenant setting and the query go together.
@@ -108,7 +108,7 @@ func (s *Service) Update(ctx context.Context, scope gw.Scope, id string, in Inpu
 	if err := authz.Require(scope, authz.ContactsWrite); err != nil {
 		return Contact{}, err
 	}
-	if !validID(id) {
+	if !gw.ValidID(id) {
 		return Contact{}, errNotFound()
 	}
 	in, err := in.normalize(false)
@@ -152,7 +152,7 @@ func (s *Service) Delete(ctx context.Context, scope gw.Scope, id string) error {
 	if err := authz.Require(scope, authz.ContactsWrite); err != nil {
 		return err
 	}
-	if !validID(id) {
+	if !gw.ValidID(id) {
 		return errNotFound()
 	}
 	err := postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {

@@ -36,17 +36,7 @@ func setup(t testing.TB) *testBundle {
 	clock := gwtest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC))
 	keys, err := crypto.GenerateKeyring()
 	require.NoError(t, err)
-	return &testBundle{db: db, clock: clock, keys: keys, svc: NewService(db.Runtime, keys, clock, nil), member: newOrg(t, db, gw.RoleMember)}
-}
-
-// newOrg inserts an organisation and returns the scope of a user in it
-// with role.
-func newOrg(t testing.TB, db *pgtest.DB, role gw.Role) gw.Scope {
-	t.Helper()
-	id := gw.NewID()
-	_, err := db.Owner.Exec(context.Background(), `INSERT INTO orgs (id, slug, name) VALUES ($1, $2, $3)`, id, "org-"+id, "Org "+id)
-	require.NoError(t, err)
-	return gw.Scope{Actor: gw.Actor{UserID: gw.NewID()}, OrgID: id, Role: role}
+	return &testBundle{db: db, clock: clock, keys: keys, svc: NewService(db.Runtime, keys, clock, nil), member: pgtest.MemberScope(t, db, gw.RoleMember)}
 }
 
 // create adds a contact named name, changed by the optional mods.
@@ -59,13 +49,6 @@ func (b *testBundle) create(t testing.TB, scope gw.Scope, name string, mods ...f
 	c, err := b.svc.Create(context.Background(), scope, in)
 	require.NoError(t, err)
 	return c
-}
-
-// requireCode asserts that err is a kernel error with code.
-func requireCode(t testing.TB, code string, err error) {
-	t.Helper()
-	require.Error(t, err)
-	require.Equal(t, code, gw.ErrorCode(err), "error: %v", err)
 }
 
 func TestCreateGetUpdateDelete(t *testing.T) {
@@ -117,12 +100,12 @@ func TestCreateGetUpdateDelete(t *testing.T) {
 
 	require.NoError(t, b.svc.Delete(ctx, b.member, c.ID))
 	_, err = b.svc.Get(ctx, b.member, c.ID)
-	requireCode(t, gw.ENOTFOUND, err)
-	requireCode(t, gw.ENOTFOUND, b.svc.Delete(ctx, b.member, c.ID))
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, b.svc.Delete(ctx, b.member, c.ID))
 	_, err = b.svc.Update(ctx, b.member, c.ID, Input{Name: ptr("Ada")})
-	requireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
 	_, err = b.svc.Update(ctx, b.member, c.ID, Input{})
-	requireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
 }
 
 func TestCreateAndUpdateValidate(t *testing.T) {
@@ -131,12 +114,12 @@ func TestCreateAndUpdateValidate(t *testing.T) {
 	ctx := context.Background()
 
 	_, err := b.svc.Create(ctx, b.member, Input{Name: ptr(""), Email: ptr("nope")})
-	requireCode(t, gw.EINVALID, err)
+	gwtest.RequireCode(t, gw.EINVALID, err)
 	require.Equal(t, map[string]string{"name": "Enter a name.", "email": "Enter a valid email address."}, err.(*gw.Error).Fields)
 
 	c := b.create(t, b.member, "Ada")
 	_, err = b.svc.Update(ctx, b.member, c.ID, Input{Name: ptr(" "), Tags: &[]string{""}})
-	requireCode(t, gw.EINVALID, err)
+	gwtest.RequireCode(t, gw.EINVALID, err)
 	require.Equal(t, []string{"name", "tags"}, slices.Sorted(maps.Keys(err.(*gw.Error).Fields)))
 
 	page, err := b.svc.List(ctx, b.member, ListParams{})
@@ -158,17 +141,17 @@ func TestPermissions(t *testing.T) {
 	_, err = b.svc.List(ctx, viewer, ListParams{})
 	require.NoError(t, err)
 	_, err = b.svc.Create(ctx, viewer, Input{Name: ptr("Grace")})
-	requireCode(t, gw.EFORBIDDEN, err)
+	gwtest.RequireCode(t, gw.EFORBIDDEN, err)
 	_, err = b.svc.Update(ctx, viewer, c.ID, Input{Name: ptr("Grace")})
-	requireCode(t, gw.EFORBIDDEN, err)
-	requireCode(t, gw.EFORBIDDEN, b.svc.Delete(ctx, viewer, c.ID))
+	gwtest.RequireCode(t, gw.EFORBIDDEN, err)
+	gwtest.RequireCode(t, gw.EFORBIDDEN, b.svc.Delete(ctx, viewer, c.ID))
 
 	// A scope without an organisation learns nothing.
 	noOrg := gw.Scope{Actor: b.member.Actor, Role: gw.RoleOwner}
 	_, err = b.svc.Get(ctx, noOrg, c.ID)
-	requireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
 	_, err = b.svc.List(ctx, noOrg, ListParams{})
-	requireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
 
 	got, err := b.svc.Get(ctx, b.member, c.ID)
 	require.NoError(t, err)
@@ -180,16 +163,16 @@ func TestTenantIsolation(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	a := b.create(t, b.member, "Ada", func(in *Input) { in.Tags = &[]string{"vip"} })
-	other := newOrg(t, b.db, gw.RoleOwner)
+	other := pgtest.MemberScope(t, b.db, gw.RoleOwner)
 	mine := b.create(t, other, "Grace")
 
 	_, err := b.svc.Get(ctx, other, a.ID)
-	requireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
 	_, err = b.svc.Update(ctx, other, a.ID, Input{Name: ptr("Stolen")})
-	requireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
 	_, err = b.svc.Update(ctx, other, a.ID, Input{})
-	requireCode(t, gw.ENOTFOUND, err)
-	requireCode(t, gw.ENOTFOUND, b.svc.Delete(ctx, other, a.ID))
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, b.svc.Delete(ctx, other, a.ID))
 
 	for _, q := range []string{"", "Ada", "vip"} {
 		page, err := b.svc.List(ctx, other, ListParams{Query: q})
@@ -213,7 +196,7 @@ func TestRowLevelSecurity(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	a := b.create(t, b.member, "Ada")
-	other := newOrg(t, b.db, gw.RoleOwner)
+	other := pgtest.MemberScope(t, b.db, gw.RoleOwner)
 
 	var n int
 	require.NoError(t, b.db.Runtime.QueryRow(ctx, `SELECT count(*) FROM contacts`).Scan(&n))
@@ -223,7 +206,7 @@ func TestRowLevelSecurity(t *testing.T) {
 		_, err := tx.Exec(ctx, `INSERT INTO contacts (org_id, id, name) VALUES ($1, $2, 'Intruder')`, b.member.OrgID, gw.NewID())
 		return err
 	})
-	requireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
 	err = postgres.InOrgTx(ctx, b.db.Runtime, other.OrgID, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE contacts SET name = 'Stolen' WHERE id = $1`, a.ID)
 		require.Zero(t, tag.RowsAffected())
@@ -239,10 +222,10 @@ func TestMalformedID(t *testing.T) {
 	b.create(t, b.member, "Ada")
 	for _, id := range []string{"", "nope", "1", "00000000000000000000000000000000", "' OR 1=1 --", gw.NewID() + "x"} {
 		_, err := b.svc.Get(ctx, b.member, id)
-		requireCode(t, gw.ENOTFOUND, err)
+		gwtest.RequireCode(t, gw.ENOTFOUND, err)
 		_, err = b.svc.Update(ctx, b.member, id, Input{Name: ptr("Grace")})
-		requireCode(t, gw.ENOTFOUND, err)
-		requireCode(t, gw.ENOTFOUND, b.svc.Delete(ctx, b.member, id))
+		gwtest.RequireCode(t, gw.ENOTFOUND, err)
+		gwtest.RequireCode(t, gw.ENOTFOUND, b.svc.Delete(ctx, b.member, id))
 	}
 }
 
@@ -374,7 +357,7 @@ func TestListMalformedCursor(t *testing.T) {
 	ctx := context.Background()
 	for _, cursor := range []string{"!!!", "YWJj", "not a cursor", gw.NewID()} {
 		_, err := b.svc.List(ctx, b.member, ListParams{Cursor: cursor})
-		requireCode(t, gw.EINVALID, err)
+		gwtest.RequireCode(t, gw.EINVALID, err)
 		require.Equal(t, map[string]string{"cursor": "This cursor is not valid; start again from the first page."},
 			err.(*gw.Error).Fields, "cursor %q", cursor)
 	}

@@ -61,15 +61,6 @@ func generateKeyring(t *testing.T) *crypto.Keyring {
 	return keys
 }
 
-// newOrg inserts an organisation and returns a member's scope in it.
-func newOrg(t *testing.T, db *pgtest.DB) gw.Scope {
-	t.Helper()
-	id := gw.NewID()
-	_, err := db.Owner.Exec(context.Background(), `INSERT INTO orgs (id, slug, name) VALUES ($1, $2, $3)`, id, "org-"+id, "Org "+id)
-	require.NoError(t, err)
-	return gw.Scope{Actor: gw.Actor{UserID: gw.NewID()}, OrgID: id, Role: gw.RoleMember}
-}
-
 func (w *world) contact(t *testing.T, scope gw.Scope, name, email, phone string) contacts.Contact {
 	t.Helper()
 	c, err := w.contacts.Create(context.Background(), scope, contacts.Input{Name: &name, Email: &email, Phone: &phone})
@@ -106,7 +97,7 @@ func TestDumpHoldsNoPlaintext(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	w := newWorld(t, db, generateKeyring(t))
-	scope := newOrg(t, db)
+	scope := pgtest.MemberScope(t, db, gw.RoleMember)
 	w.contact(t, scope, "Ada Lovelace", "Ada.Lovelace@engines.example", "+44 20 7946 0958")
 	w.contact(t, scope, "Grace Hopper", "grace.hopper@navy.example", "(555) 010-4477")
 	_, secret := w.twoFactorUser(t, "alan@bletchley.example")
@@ -161,7 +152,7 @@ func TestRotation(t *testing.T) {
 	}
 	var all []stored
 	for range 2 {
-		scope := newOrg(t, db)
+		scope := pgtest.MemberScope(t, db, gw.RoleMember)
 		for i := range 7 {
 			email, phone := "", ""
 			if i != 3 {
@@ -288,7 +279,7 @@ func TestWrongKey(t *testing.T) {
 	db := pgtest.New(t)
 	right := newWorld(t, db, generateKeyring(t))
 	wrong := newWorld(t, db, generateKeyring(t))
-	scope := newOrg(t, db)
+	scope := pgtest.MemberScope(t, db, gw.RoleMember)
 	c := right.contact(t, scope, "Ada", "ada@example.com", "+44 20 7946 0000")
 	u, secret := right.twoFactorUser(t, "ada@example.com")
 	keyID := right.keys.Keyset(crypto.Encryption).PrimaryID()

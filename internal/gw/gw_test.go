@@ -65,3 +65,25 @@ func TestCursorRoundTrip(t *testing.T) {
 		require.False(t, ok, bad)
 	}
 }
+
+func TestValidID(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		id   string
+		want bool
+	}{
+		{NewID(), true},
+		{"0190a8f4-1c2d-7e3f-8a4b-5c6d7e8f9a0b", true},
+		{"0190A8F4-1C2D-7E3F-8A4B-5C6D7E8F9A0B", true},
+		{"", false},
+		{"acme", false},
+		{"0190a8f41c2d7e3f8a4b5c6d7e8f9a0b", false},       // no hyphens
+		{"{0190a8f4-1c2d-7e3f-8a4b-5c6d7e8f9a0b}", false}, // braces
+		{"urn:uuid:0190a8f4-1c2d-7e3f-8a4b-5c6d7e8f9a0b", false},
+		{"0190a8f4-1c2d-7e3f-8a4b-5c6d7e8f9a0x", false},
+	} {
+		if got := ValidID(tt.id); got != tt.want {
+			t.Errorf("ValidID(%q) = %v, want %v", tt.id, got, tt.want)
+		}
+	}
+}

@@ -32,3 +32,14 @@ func ParseCursor(cursor string) (string, bool) {
 	}
 	return u.String(), true
 }
+
+// ValidID reports whether s is a UUID in its canonical, hyphenated
+// 36-character form, as every ID this application makes is. Checking first
+// keeps PostgreSQL from rejecting other strings as malformed input.
+func ValidID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	_, err := uuid.Parse(s)
+	return err == nil
+}

@@ -51,7 +51,7 @@ func (s *Service) CreateAPIKeyAsAdmin(ctx context.Context, orgID, name string, r
 	if err := checkGrantable(gw.RoleOwner, role); err != nil {
 		return APIKey{}, "", err
 	}
-	if !isUUID(orgID) {
+	if !gw.ValidID(orgID) {
 		return APIKey{}, "", notFound("Organisation")
 	}
 	return s.createAPIKey(ctx, orgID, name, role, gw.Actor{})
@@ -107,7 +107,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, scope gw.Scope, id string) e
 	if err := authz.Require(scope, authz.APIKeysManage); err != nil {
 		return err
 	}
-	if !isUUID(id) {
+	if !gw.ValidID(id) {
 		return notFound("API key")
 	}
 	err := postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {

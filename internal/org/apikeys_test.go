@@ -12,6 +12,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -32,7 +33,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, gw.Scope{Actor: gw.Actor{APIKeyID: k.ID}, OrgID: o.ID, Role: gw.RoleMember}, scope)
 	require.NoError(t, authz.Require(scope, authz.ContactsWrite))
-	requireCode(t, gw.EFORBIDDEN, authz.Require(scope, authz.MembersManage))
+	gwtest.RequireCode(t, gw.EFORBIDDEN, authz.Require(scope, authz.MembersManage))
 
 	keys, err := b.svc.APIKeys(ctx, owner)
 	require.NoError(t, err)
@@ -44,7 +45,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 
 	require.NoError(t, b.svc.RevokeAPIKey(ctx, owner, k.ID))
 	_, err = b.svc.AuthenticateAPIKey(ctx, key)
-	requireCode(t, gw.EUNAUTHORIZED, err)
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, err)
 	require.Equal(t, "Invalid API key.", gw.ErrorMessage(err))
 	require.NoError(t, b.svc.RevokeAPIKey(ctx, owner, k.ID), "revoking twice is fine")
 	keys, err = b.svc.APIKeys(ctx, owner)
@@ -67,7 +68,7 @@ func TestAuthenticateAPIKeyRejectsBadKeys(t *testing.T) {
 		"gw_abcdefgh_" + strings.Repeat("A", 43), // well-formed, unknown
 	} {
 		_, err := b.svc.AuthenticateAPIKey(ctx, bad)
-		requireCode(t, gw.EUNAUTHORIZED, err)
+		gwtest.RequireCode(t, gw.EUNAUTHORIZED, err)
 	}
 }
 
@@ -80,13 +81,13 @@ func TestCreateAPIKeyPolicy(t *testing.T) {
 	member := b.member(t, o.ID, gw.RoleMember)
 
 	_, _, err := b.svc.CreateAPIKey(ctx, owner, "Owner key", gw.RoleOwner)
-	requireCode(t, gw.EINVALID, err)
+	gwtest.RequireCode(t, gw.EINVALID, err)
 	_, _, err = b.svc.CreateAPIKey(ctx, member, "Mine", gw.RoleViewer)
-	requireCode(t, gw.EFORBIDDEN, err)
+	gwtest.RequireCode(t, gw.EFORBIDDEN, err)
 	_, err = b.svc.APIKeys(ctx, member)
-	requireCode(t, gw.EFORBIDDEN, err)
+	gwtest.RequireCode(t, gw.EFORBIDDEN, err)
 	_, _, err = b.svc.CreateAPIKey(ctx, admin, "", gw.RoleViewer)
-	requireCode(t, gw.EINVALID, err)
+	gwtest.RequireCode(t, gw.EINVALID, err)
 	_, _, err = b.svc.CreateAPIKey(ctx, admin, "Ops", gw.RoleAdmin)
 	require.NoError(t, err)
 
@@ -100,8 +101,8 @@ func TestCreateAPIKeyPolicy(t *testing.T) {
 
 	// No role is granted above the granter's own (should the policy ever
 	// let weaker roles manage keys).
-	requireCode(t, gw.EFORBIDDEN, checkGrantable(gw.RoleMember, gw.RoleAdmin))
-	requireCode(t, gw.EFORBIDDEN, checkGrantable(gw.RoleViewer, gw.RoleMember))
+	gwtest.RequireCode(t, gw.EFORBIDDEN, checkGrantable(gw.RoleMember, gw.RoleAdmin))
+	gwtest.RequireCode(t, gw.EFORBIDDEN, checkGrantable(gw.RoleViewer, gw.RoleMember))
 	require.NoError(t, checkGrantable(gw.RoleMember, gw.RoleMember))
 }
 
@@ -118,11 +119,11 @@ func TestCreateAPIKeyAsAdmin(t *testing.T) {
 	require.Equal(t, gw.Scope{Actor: gw.Actor{APIKeyID: k.ID}, OrgID: o.ID, Role: gw.RoleAdmin}, scope)
 
 	_, _, err = b.svc.CreateAPIKeyAsAdmin(ctx, gw.NewID(), "Nowhere", gw.RoleAdmin)
-	requireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
 	_, _, err = b.svc.CreateAPIKeyAsAdmin(ctx, "acme", "Slug", gw.RoleAdmin)
-	requireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
 	_, _, err = b.svc.CreateAPIKeyAsAdmin(ctx, o.ID, "Owner", gw.RoleOwner)
-	requireCode(t, gw.EINVALID, err)
+	gwtest.RequireCode(t, gw.EINVALID, err)
 }
 
 func TestAPIKeysAcrossOrgs(t *testing.T) {
@@ -134,8 +135,8 @@ func TestAPIKeysAcrossOrgs(t *testing.T) {
 	kB, keyB, err := b.svc.CreateAPIKey(ctx, ownerB, "B's key", gw.RoleAdmin)
 	require.NoError(t, err)
 
-	requireCode(t, gw.ENOTFOUND, b.svc.RevokeAPIKey(ctx, ownerA, kB.ID))
-	requireCode(t, gw.ENOTFOUND, b.svc.RevokeAPIKey(ctx, ownerA, "junk"))
+	gwtest.RequireCode(t, gw.ENOTFOUND, b.svc.RevokeAPIKey(ctx, ownerA, kB.ID))
+	gwtest.RequireCode(t, gw.ENOTFOUND, b.svc.RevokeAPIKey(ctx, ownerA, "junk"))
 	keysA, err := b.svc.APIKeys(ctx, ownerA)
 	require.NoError(t, err)
 	require.Empty(t, keysA)
@@ -201,7 +202,7 @@ func TestAPIKeyCache(t *testing.T) {
 	require.NoError(t, err, "served from the cache")
 	b.clock.Advance(DefaultAPIKeyCacheTTL)
 	_, err = b.svc.AuthenticateAPIKey(ctx, key)
-	requireCode(t, gw.EUNAUTHORIZED, err)
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, err)
 
 	// Revoked through this process: at once.
 	k2, key2, err := b.svc.CreateAPIKey(ctx, owner, "CI 2", gw.RoleMember)
@@ -210,7 +211,7 @@ func TestAPIKeyCache(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, b.svc.RevokeAPIKey(ctx, owner, k2.ID))
 	_, err = b.svc.AuthenticateAPIKey(ctx, key2)
-	requireCode(t, gw.EUNAUTHORIZED, err)
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, err)
 }
 
 func TestKeyCacheRace(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 )
 
 // auditLog lists orgID's audit events, newest first.
@@ -152,12 +153,12 @@ func TestFailedOrgActionsWriteNoAuditEvent(t *testing.T) {
 	require.Error(t, err)
 	b.mail.err = nil
 
-	requireCode(t, gw.ECONFLICT, b.svc.ChangeRole(ctx, owner, owner.UserID, gw.RoleAdmin), "last owner")
-	requireCode(t, gw.ENOTFOUND, b.svc.RemoveMember(ctx, owner, gw.NewID()))
-	requireCode(t, gw.EFORBIDDEN, b.svc.Delete(ctx, viewer))
-	requireCode(t, gw.EFORBIDDEN, b.svc.SetRequire2FA(ctx, viewer, true))
-	requireCode(t, gw.ECONFLICT, b.svc.SetRequire2FA(ctx, owner, true), "the owner has no two-factor")
-	requireCode(t, gw.ECONFLICT, b.svc.Leave(ctx, owner), "last owner")
+	gwtest.RequireCode(t, gw.ECONFLICT, b.svc.ChangeRole(ctx, owner, owner.UserID, gw.RoleAdmin), "last owner")
+	gwtest.RequireCode(t, gw.ENOTFOUND, b.svc.RemoveMember(ctx, owner, gw.NewID()))
+	gwtest.RequireCode(t, gw.EFORBIDDEN, b.svc.Delete(ctx, viewer))
+	gwtest.RequireCode(t, gw.EFORBIDDEN, b.svc.SetRequire2FA(ctx, viewer, true))
+	gwtest.RequireCode(t, gw.ECONFLICT, b.svc.SetRequire2FA(ctx, owner, true), "the owner has no two-factor")
+	gwtest.RequireCode(t, gw.ECONFLICT, b.svc.Leave(ctx, owner), "last owner")
 	require.Len(t, b.auditLog(t, o.ID), n)
 }
 

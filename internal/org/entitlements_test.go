@@ -11,6 +11,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/billing/billingtest"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 )
 
 // setupBilled is setup with a real billing.Enforcer enforcing the plans:
@@ -37,7 +38,7 @@ func (b *bundle) setPlan(t testing.TB, orgID, status, priceID string) {
 // orgID's billing page.
 func requireRefused(t *testing.T, orgID string, err error) {
 	t.Helper()
-	requireCode(t, gw.EFORBIDDEN, err)
+	gwtest.RequireCode(t, gw.EFORBIDDEN, err)
 	require.Contains(t, gw.ErrorMessage(err), "/o/"+orgID+"/billing")
 }
 
@@ -129,7 +130,7 @@ func TestAcceptRefusedWhenSeatsAreFull(t *testing.T) {
 	_, err = b.svc.AcceptInvitation(ctx, carol, "carol@example.com", token)
 	requireRefused(t, o.ID, err)
 	_, _, err = b.svc.MemberScope(ctx, carol, o.ID)
-	requireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
 
 	// A member accepting another invitation takes no new seat.
 	_, err = b.svc.AcceptInvitation(ctx, existing.UserID, "again@example.com", againToken)

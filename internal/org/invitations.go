@@ -132,7 +132,7 @@ func (s *Service) RevokeInvitation(ctx context.Context, scope gw.Scope, id strin
 	if err := authz.Require(scope, authz.MembersManage); err != nil {
 		return err
 	}
-	if !isUUID(id) {
+	if !gw.ValidID(id) {
 		return notFound("Invitation")
 	}
 	return postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
@@ -190,7 +190,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, userID, userEmail, token
 	if !ok {
 		return Org{}, errInvitationInvalid()
 	}
-	if !isUUID(userID) {
+	if !gw.ValidID(userID) {
 		return Org{}, gw.Errorf(gw.EINVALID, "Unknown user.")
 	}
 	now := s.now()

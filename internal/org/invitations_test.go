@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 )
 
 var inviteLink = regexp.MustCompile(`https://app\.example\.com/invitations/([A-Za-z0-9_-]{43})\n`)
@@ -58,13 +59,13 @@ func TestInvitationLifecycle(t *testing.T) {
 	require.Equal(t, "Acme", got.OrgName)
 	for _, bad := range []string{"", "garbage", token[:42], token + "A", "A" + token[1:]} {
 		_, err := b.svc.InvitationByToken(ctx, bad)
-		requireCode(t, gw.EINVALID, err)
+		gwtest.RequireCode(t, gw.EINVALID, err)
 	}
 
 	// Someone else cannot use it.
 	mallory := b.user(t, "mallory@example.com")
 	_, err = b.svc.AcceptInvitation(ctx, mallory, "mallory@example.com", token)
-	requireCode(t, gw.EFORBIDDEN, err)
+	gwtest.RequireCode(t, gw.EFORBIDDEN, err)
 	require.Equal(t, "This invitation was sent to another address.", gw.ErrorMessage(err))
 
 	// Carol can, once.
@@ -77,18 +78,18 @@ func TestInvitationLifecycle(t *testing.T) {
 	require.Equal(t, gw.RoleAdmin, scope.Role)
 
 	_, err = b.svc.AcceptInvitation(ctx, carol, "carol@example.com", token)
-	requireCode(t, gw.EINVALID, err)
+	gwtest.RequireCode(t, gw.EINVALID, err)
 	require.Equal(t, "This invitation is invalid or has expired.", gw.ErrorMessage(err))
 	_, err = b.svc.InvitationByToken(ctx, token)
-	requireCode(t, gw.EINVALID, err)
+	gwtest.RequireCode(t, gw.EINVALID, err)
 	list, err = b.svc.Invitations(ctx, owner)
 	require.NoError(t, err)
 	require.Empty(t, list)
-	requireCode(t, gw.ECONFLICT, b.svc.RevokeInvitation(ctx, owner, inv.ID))
+	gwtest.RequireCode(t, gw.ECONFLICT, b.svc.RevokeInvitation(ctx, owner, inv.ID))
 
 	// She is a member now: inviting her again conflicts.
 	_, err = b.svc.Invite(ctx, owner, "carol@EXAMPLE.com", gw.RoleViewer)
-	requireCode(t, gw.ECONFLICT, err)
+	gwtest.RequireCode(t, gw.ECONFLICT, err)
 }
 
 func TestInvitationExpires(t *testing.T) {
@@ -107,9 +108,9 @@ func TestInvitationExpires(t *testing.T) {
 
 	b.clock.Advance(time.Second)
 	_, err = b.svc.InvitationByToken(ctx, token)
-	requireCode(t, gw.EINVALID, err)
+	gwtest.RequireCode(t, gw.EINVALID, err)
 	_, err = b.svc.AcceptInvitation(ctx, dave, "dave@example.com", token)
-	requireCode(t, gw.EINVALID, err)
+	gwtest.RequireCode(t, gw.EINVALID, err)
 	list, err := b.svc.Invitations(ctx, owner)
 	require.NoError(t, err)
 	require.Empty(t, list, "expired invitations are not pending")
@@ -135,13 +136,13 @@ func TestRevokeAndReplaceInvitation(t *testing.T) {
 	require.Len(t, list, 1)
 	require.Equal(t, second.ID, list[0].ID)
 	_, err = b.svc.InvitationByToken(ctx, firstToken)
-	requireCode(t, gw.EINVALID, err)
-	requireCode(t, gw.ENOTFOUND, b.svc.RevokeInvitation(ctx, owner, gw.NewID()))
+	gwtest.RequireCode(t, gw.EINVALID, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, b.svc.RevokeInvitation(ctx, owner, gw.NewID()))
 	require.NoError(t, b.svc.RevokeInvitation(ctx, owner, first.ID), "already revoked is fine")
 
 	require.NoError(t, b.svc.RevokeInvitation(ctx, owner, second.ID))
 	_, err = b.svc.AcceptInvitation(ctx, erin, "erin@example.com", secondToken)
-	requireCode(t, gw.EINVALID, err)
+	gwtest.RequireCode(t, gw.EINVALID, err)
 	list, err = b.svc.Invitations(ctx, owner)
 	require.NoError(t, err)
 	require.Empty(t, list)
@@ -157,22 +158,22 @@ func TestInvitePolicy(t *testing.T) {
 	viewer := b.member(t, o.ID, gw.RoleViewer)
 
 	_, err := b.svc.Invite(ctx, viewer, "x@example.com", gw.RoleViewer)
-	requireCode(t, gw.EFORBIDDEN, err)
+	gwtest.RequireCode(t, gw.EFORBIDDEN, err)
 	_, err = b.svc.Invite(ctx, member, "x@example.com", gw.RoleViewer)
-	requireCode(t, gw.EFORBIDDEN, err)
+	gwtest.RequireCode(t, gw.EFORBIDDEN, err)
 	_, err = b.svc.Invitations(ctx, member)
-	requireCode(t, gw.EFORBIDDEN, err)
+	gwtest.RequireCode(t, gw.EFORBIDDEN, err)
 	_, err = b.svc.Invite(ctx, admin, "x@example.com", gw.RoleOwner)
-	requireCode(t, gw.EINVALID, err, "ownership is not granted by invitation")
+	gwtest.RequireCode(t, gw.EINVALID, err, "ownership is not granted by invitation")
 	_, err = b.svc.Invite(ctx, owner, "x@example.com", gw.RoleOwner)
-	requireCode(t, gw.EINVALID, err)
+	gwtest.RequireCode(t, gw.EINVALID, err)
 	for _, bad := range []string{"", "not-an-email", "Name <x@example.com>", "x@example.com\nBcc: y@example.com"} {
 		_, err = b.svc.Invite(ctx, admin, bad, gw.RoleMember)
-		requireCode(t, gw.EINVALID, err)
+		gwtest.RequireCode(t, gw.EINVALID, err)
 	}
 	inv, err := b.svc.Invite(ctx, admin, "x@example.com", gw.RoleAdmin)
 	require.NoError(t, err)
-	requireCode(t, gw.EFORBIDDEN, b.svc.RevokeInvitation(ctx, member, inv.ID))
+	gwtest.RequireCode(t, gw.EFORBIDDEN, b.svc.RevokeInvitation(ctx, member, inv.ID))
 
 	// An API key with an admin role may invite; the email names no inviter.
 	key := gw.Scope{Actor: gw.Actor{APIKeyID: gw.NewID()}, OrgID: o.ID, Role: gw.RoleAdmin}
@@ -188,7 +189,7 @@ func TestInviteFailsCleanlyWhenMailFails(t *testing.T) {
 	owner, _ := b.org(t, "Acme")
 	b.mail.err = errors.New("smtp: connection refused")
 	_, err := b.svc.Invite(ctx, owner, "x@example.com", gw.RoleMember)
-	requireCode(t, gw.EINTERNAL, err)
+	gwtest.RequireCode(t, gw.EINTERNAL, err)
 	list, err := b.svc.Invitations(ctx, owner)
 	require.NoError(t, err)
 	require.Empty(t, list, "no invitation that nobody was told about")
@@ -203,7 +204,7 @@ func TestInvitationsAcrossOrgs(t *testing.T) {
 	invB, err := b.svc.Invite(ctx, ownerB, "z@example.com", gw.RoleMember)
 	require.NoError(t, err)
 
-	requireCode(t, gw.ENOTFOUND, b.svc.RevokeInvitation(ctx, ownerA, invB.ID))
+	gwtest.RequireCode(t, gw.ENOTFOUND, b.svc.RevokeInvitation(ctx, ownerA, invB.ID))
 	listA, err := b.svc.Invitations(ctx, ownerA)
 	require.NoError(t, err)
 	require.Empty(t, listA)

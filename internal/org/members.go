@@ -48,7 +48,7 @@ func (s *Service) ChangeRole(ctx context.Context, scope gw.Scope, userID string,
 			return err
 		}
 	}
-	if !isUUID(userID) {
+	if !gw.ValidID(userID) {
 		return notFound("Member")
 	}
 	return postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
@@ -89,7 +89,7 @@ func (s *Service) RemoveMember(ctx context.Context, scope gw.Scope, userID strin
 	if err := authz.Require(scope, authz.MembersManage); err != nil {
 		return err
 	}
-	if !isUUID(userID) {
+	if !gw.ValidID(userID) {
 		return notFound("Member")
 	}
 	return postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
@@ -162,7 +162,7 @@ func (s *Service) TransferOwnership(ctx context.Context, scope gw.Scope, toUserI
 	if toUserID == scope.UserID {
 		return gw.Errorf(gw.EINVALID, "You already own this organisation.")
 	}
-	if !isUUID(toUserID) {
+	if !gw.ValidID(toUserID) {
 		return notFound("Member")
 	}
 	return postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {

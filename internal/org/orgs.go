@@ -26,7 +26,7 @@ func (s *Service) Create(ctx context.Context, userID, name string) (Org, error) 
 	if err != nil {
 		return Org{}, err
 	}
-	if !isUUID(userID) {
+	if !gw.ValidID(userID) {
 		return Org{}, gw.Errorf(gw.EINVALID, "Unknown user.")
 	}
 	o := Org{ID: gw.NewID(), Name: name, CreatedAt: s.now()}
@@ -34,7 +34,7 @@ func (s *Service) Create(ctx context.Context, userID, name string) (Org, error) 
 		base := slugify(name)
 		for attempt := 1; ; attempt++ {
 			o.Slug = slugCandidate(base, attempt)
-			if isUUID(o.Slug) {
+			if gw.ValidID(o.Slug) {
 				continue
 			}
 			ok, err := insertOrg(ctx, tx, o)
@@ -69,7 +69,7 @@ func (s *Service) CreateForOwner(ctx context.Context, ownerUserID, name string) 
 // ForUser lists the organisations userID belongs to, with their role in
 // each, by name. It returns no error codes of its own.
 func (s *Service) ForUser(ctx context.Context, userID string) ([]Membership, error) {
-	if !isUUID(userID) {
+	if !gw.ValidID(userID) {
 		return nil, nil
 	}
 	var list []Membership
@@ -94,11 +94,11 @@ func (s *Service) ForUser(ctx context.Context, userID string) ([]Membership, err
 // round trip to the database. It returns ENOTFOUND when the organisation does
 // not exist or userID is not a member: the two are indistinguishable.
 func (s *Service) MemberScope(ctx context.Context, userID, orgRef string) (gw.Scope, Org, error) {
-	if !isUUID(userID) || orgRef == "" {
+	if !gw.ValidID(userID) || orgRef == "" {
 		return gw.Scope{}, Org{}, notFound("Organisation")
 	}
 	col := "o.slug"
-	if isUUID(orgRef) {
+	if gw.ValidID(orgRef) {
 		col = "o.id"
 	}
 	var o Org
@@ -192,7 +192,7 @@ func (s *Service) SetRequire2FA(ctx context.Context, scope gw.Scope, on bool) er
 // userID: deleting the user's account would leave them ownerless. It returns
 // no error codes of its own.
 func (s *Service) SolelyOwnedOrgs(ctx context.Context, userID string) ([]string, error) {
-	if !isUUID(userID) {
+	if !gw.ValidID(userID) {
 		return nil, nil
 	}
 	var names []string

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -22,7 +23,7 @@ func TestCreateMakesCreatorOwner(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "Acme Corp", o.Name)
 	require.Equal(t, "acme-corp", o.Slug)
-	require.True(t, isUUID(o.ID))
+	require.True(t, gw.ValidID(o.ID))
 	require.False(t, o.Require2FA)
 
 	scope, got, err := b.svc.MemberScope(ctx, alice, "acme-corp")
@@ -38,10 +39,10 @@ func TestCreateMakesCreatorOwner(t *testing.T) {
 
 	for _, bad := range []string{"", "  ", strings.Repeat("x", 101), "a\x00b"} {
 		_, err := b.svc.Create(ctx, alice, bad)
-		requireCode(t, gw.EINVALID, err)
+		gwtest.RequireCode(t, gw.EINVALID, err)
 	}
 	_, err = b.svc.Create(ctx, gw.NewID(), "Nobody's") // unknown user
-	requireCode(t, gw.EINVALID, err)
+	gwtest.RequireCode(t, gw.EINVALID, err)
 }
 
 func TestCreateMakesSlugsUnique(t *testing.T) {
@@ -98,7 +99,7 @@ func TestCreateNeverMakesAUUIDSlug(t *testing.T) {
 	id := gw.NewID()
 	o, err := b.svc.Create(ctx, alice, id)
 	require.NoError(t, err)
-	require.False(t, isUUID(o.Slug))
+	require.False(t, gw.ValidID(o.Slug))
 	require.True(t, strings.HasPrefix(o.Slug, id+"-"))
 	got, err := b.svc.ResolveOrg(ctx, o.Slug)
 	require.NoError(t, err)
@@ -163,7 +164,7 @@ func TestMemberScope(t *testing.T) {
 		{owner.UserID, ""}, {"not-a-uuid", o.Slug}, {owner.UserID, "'; DROP TABLE orgs; --"},
 	} {
 		_, _, err := b.svc.MemberScope(ctx, c.user, c.ref)
-		requireCode(t, gw.ENOTFOUND, err)
+		gwtest.RequireCode(t, gw.ENOTFOUND, err)
 	}
 }
 
@@ -176,19 +177,19 @@ func TestRenameAndRequire2FA(t *testing.T) {
 	member := b.member(t, o.ID, gw.RoleMember)
 
 	require.NoError(t, b.svc.Rename(ctx, admin, "Acme Industries"))
-	requireCode(t, gw.EFORBIDDEN, b.svc.Rename(ctx, member, "Hijacked"))
-	requireCode(t, gw.EINVALID, b.svc.Rename(ctx, admin, " "))
+	gwtest.RequireCode(t, gw.EFORBIDDEN, b.svc.Rename(ctx, member, "Hijacked"))
+	gwtest.RequireCode(t, gw.EINVALID, b.svc.Rename(ctx, admin, " "))
 	got, err := b.svc.ResolveOrg(ctx, o.ID)
 	require.NoError(t, err)
 	require.Equal(t, "Acme Industries", got.Name)
 	require.Equal(t, "acme", got.Slug, "the slug does not follow renames")
 
 	// Turning the rule on without two-factor yourself would lock you out.
-	requireCode(t, gw.ECONFLICT, b.svc.SetRequire2FA(ctx, owner, true))
+	gwtest.RequireCode(t, gw.ECONFLICT, b.svc.SetRequire2FA(ctx, owner, true))
 	_, err = b.db.Owner.Exec(ctx, `UPDATE users SET totp_enabled_at = now() WHERE id = $1`, owner.UserID)
 	require.NoError(t, err)
 	require.NoError(t, b.svc.SetRequire2FA(ctx, owner, true))
-	requireCode(t, gw.EFORBIDDEN, b.svc.SetRequire2FA(ctx, member, false))
+	gwtest.RequireCode(t, gw.EFORBIDDEN, b.svc.SetRequire2FA(ctx, member, false))
 	_, got, err = b.svc.MemberScope(ctx, member.UserID, o.Slug)
 	require.NoError(t, err)
 	require.True(t, got.Require2FA)
@@ -222,7 +223,7 @@ func TestDeleteAndSolelyOwnedOrgs(t *testing.T) {
 	require.Equal(t, []string{"Admin only"}, names)
 
 	admin := b.member(t, solo.ID, gw.RoleAdmin)
-	requireCode(t, gw.EFORBIDDEN, b.svc.Delete(ctx, admin))
+	gwtest.RequireCode(t, gw.EFORBIDDEN, b.svc.Delete(ctx, admin))
 	_, key, err := b.svc.CreateAPIKey(ctx, alice, "CI", gw.RoleMember)
 	require.NoError(t, err)
 	_, err = b.svc.AuthenticateAPIKey(ctx, key)
@@ -232,12 +233,12 @@ func TestDeleteAndSolelyOwnedOrgs(t *testing.T) {
 
 	require.NoError(t, b.svc.Delete(ctx, alice))
 	_, err = b.svc.ResolveOrg(ctx, solo.ID)
-	requireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
 	_, _, err = b.svc.MemberScope(ctx, alice.UserID, solo.Slug)
-	requireCode(t, gw.ENOTFOUND, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, err)
 	_, err = b.svc.AuthenticateAPIKey(ctx, key)
-	requireCode(t, gw.EUNAUTHORIZED, err)
-	requireCode(t, gw.ENOTFOUND, b.svc.Delete(ctx, alice))
+	gwtest.RequireCode(t, gw.EUNAUTHORIZED, err)
+	gwtest.RequireCode(t, gw.ENOTFOUND, b.svc.Delete(ctx, alice))
 	// The tenant rows went with it.
 	for _, table := range []string{"memberships", "invitations", "api_keys"} {
 		var n int
@@ -268,6 +269,6 @@ func TestResolveOrg(t *testing.T) {
 	}
 	for _, ref := range []string{"", "nope", gw.NewID()} {
 		_, err := b.svc.ResolveOrg(ctx, ref)
-		requireCode(t, gw.ENOTFOUND, err)
+		gwtest.RequireCode(t, gw.ENOTFOUND, err)
 	}
 }

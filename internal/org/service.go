@@ -8,7 +8,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/groundwork-dev/groundwork/internal/gw"
@@ -173,15 +172,6 @@ func checkGrantable(granter, role gw.Role) error {
 		return gw.Errorf(gw.EFORBIDDEN, "You may not grant a role above your own (%s).", granter)
 	}
 	return nil
-}
-
-// isUUID reports whether s is a UUID in canonical form. Slugs never are.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	_, err := uuid.Parse(s)
-	return err == nil
 }
 
 // notFound returns the ENOTFOUND error for a missing thing, e.g. "Member".

@@ -65,11 +65,7 @@ func setup(t testing.TB) *bundle {
 // user inserts a user with email and returns its ID.
 func (b *bundle) user(t testing.TB, email string) string {
 	t.Helper()
-	id := gw.NewID()
-	_, err := b.db.Owner.Exec(context.Background(),
-		`INSERT INTO users (id, email, password_hash) VALUES ($1, $2, 'x')`, id, email)
-	require.NoError(t, err)
-	return id
+	return pgtest.User(t, b.db, email)
 }
 
 // org creates an organisation owned by a new user and returns the owner's scope.
@@ -98,12 +94,6 @@ func (b *bundle) scope(t testing.TB, userID, orgID string) gw.Scope {
 	s, _, err := b.svc.MemberScope(context.Background(), userID, orgID)
 	require.NoError(t, err)
 	return s
-}
-
-func requireCode(t *testing.T, code string, err error, msgAndArgs ...any) {
-	t.Helper()
-	require.Error(t, err, msgAndArgs...)
-	require.Equal(t, code, gw.ErrorCode(err), append([]any{"error: %v", err}, msgAndArgs...)...)
 }
 
 func TestRowLevelSecurityHidesEverythingWithoutSettings(t *testing.T) {
@@ -152,7 +142,7 @@ func TestCheckName(t *testing.T) {
 	for _, tt := range tests {
 		got, err := checkName(tt.in, "Name")
 		if !tt.ok {
-			requireCode(t, gw.EINVALID, err)
+			gwtest.RequireCode(t, gw.EINVALID, err)
 			continue
 		}
 		require.NoError(t, err)

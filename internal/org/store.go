@@ -69,7 +69,7 @@ func insertOrg(ctx context.Context, tx pgx.Tx, o Org) (bool, error) {
 // orgByRef returns the organisation whose id (a canonical UUID) or slug is ref.
 func orgByRef(ctx context.Context, tx pgx.Tx, ref string) (Org, error) {
 	col := "o.slug"
-	if isUUID(ref) {
+	if gw.ValidID(ref) {
 		col = "o.id"
 	}
 	o, err := scanOrg(tx.QueryRow(ctx, `SELECT `+orgColumns+` FROM orgs o WHERE `+col+` = $1`, ref))
