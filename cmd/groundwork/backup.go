@@ -73,8 +73,9 @@ func backupTargets(cfg config.Config, db *database) backup.Targets {
 	}
 }
 
-func backupPolicy(cfg config.Config) backup.Policy {
-	return backup.Policy{Daily: cfg.BackupKeepDaily, Weekly: cfg.BackupKeepWeekly, Monthly: cfg.BackupKeepMonthly}
+// backupRetention is how many backups cfg keeps (GROUNDWORK_BACKUP_KEEP_*).
+func backupRetention(cfg config.Config) backup.Retention {
+	return backup.Retention{Daily: cfg.BackupKeepDaily, Weekly: cfg.BackupKeepWeekly, Monthly: cfg.BackupKeepMonthly}
 }
 
 func runBackup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -165,7 +166,7 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 				id, rep.Manifest.DumpBytes, rep.Entries)
 			return nil
 		case "prune":
-			removed, err := svc.Prune(ctx, backupPolicy(a.cfg), *dryRun)
+			removed, err := svc.Prune(ctx, backupRetention(a.cfg), *dryRun)
 			verb := "deleted"
 			if *dryRun {
 				verb = "would delete"

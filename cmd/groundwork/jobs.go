@@ -24,7 +24,7 @@ func newJobClient(mods *app.App, db *database, backups *backup.Service, cfg conf
 	periodic := mods.AddWorkers(workers)
 
 	targets := backupTargets(cfg, db)
-	river.AddWorker(workers, &backup.CreateWorker{Backups: backups, Targets: targets, Policy: backupPolicy(cfg)})
+	river.AddWorker(workers, &backup.CreateWorker{Backups: backups, Targets: targets, Retention: backupRetention(cfg)})
 	river.AddWorker(workers, &backup.RehearseWorker{Backups: backups, Targets: targets, Pool: db.pool, Reporter: reporter})
 	periodic = append(periodic, backup.PeriodicJobs(cfg.BackupInterval, cfg.BackupRehearsalInterval)...)
 	if cfg.Embedded() {

@@ -27,12 +27,12 @@ func (CreateArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: jobs.QueueMaintenance, MaxAttempts: 3}
 }
 
-// CreateWorker takes a backup, then prunes by Policy.
+// CreateWorker takes a backup, then prunes by Retention.
 type CreateWorker struct {
 	river.WorkerDefaults[CreateArgs]
-	Backups *Service
-	Targets Targets
-	Policy  Policy
+	Backups   *Service
+	Targets   Targets
+	Retention Retention
 }
 
 // Timeout allows large databases.
@@ -47,7 +47,7 @@ func (w *CreateWorker) Work(ctx context.Context, _ *river.Job[CreateArgs]) error
 	if _, err := w.Backups.Create(ctx, source); err != nil {
 		return err
 	}
-	_, err = w.Backups.Prune(ctx, w.Policy, false)
+	_, err = w.Backups.Prune(ctx, w.Retention, false)
 	return err
 }
 

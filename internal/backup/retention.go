@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// Policy says how many backups to keep: the newest of each of the last
+// Retention says how many backups to keep: the newest of each of the last
 // Daily days, Weekly ISO weeks and Monthly months that have a backup (in
 // UTC). A backup kept for several reasons counts for each. The newest
 // complete backup is always kept.
-type Policy struct {
+type Retention struct {
 	Daily, Weekly, Monthly int
 }
 
@@ -28,7 +28,7 @@ type Candidate struct {
 
 // Plan decides which backups to keep and which to remove. It is a pure
 // function of its arguments: candidates in any order, result sorted by ID.
-func Plan(cands []Candidate, p Policy, now time.Time) (keep, remove []string) {
+func Plan(cands []Candidate, p Retention, now time.Time) (keep, remove []string) {
 	var complete []Candidate
 	for _, c := range cands {
 		if c.Complete {
@@ -82,7 +82,7 @@ func idTime(id string) (time.Time, bool) {
 
 // Prune deletes the backups that Plan does not keep, and returns their
 // IDs. With dryRun it only returns them.
-func (s *Service) Prune(ctx context.Context, p Policy, dryRun bool) (removed []string, err error) {
+func (s *Service) Prune(ctx context.Context, p Retention, dryRun bool) (removed []string, err error) {
 	entries, err := s.List(ctx)
 	if err != nil {
 		return nil, err

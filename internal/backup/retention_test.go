@@ -24,34 +24,34 @@ func TestPlan(t *testing.T) {
 	tests := []struct {
 		name       string
 		cands      []Candidate
-		policy     Policy
+		policy     Retention
 		keepN      int
 		mustKeep   []string
 		mustRemove []string
 	}{
-		{name: "nothing", policy: Policy{7, 4, 6}},
-		{name: "fewer than the daily count keeps all", cands: daily(5), policy: Policy{7, 0, 0}, keepN: 5},
-		{name: "daily only", cands: daily(10), policy: Policy{7, 0, 0}, keepN: 7,
+		{name: "nothing", policy: Retention{7, 4, 6}},
+		{name: "fewer than the daily count keeps all", cands: daily(5), policy: Retention{7, 0, 0}, keepN: 5},
+		{name: "daily only", cands: daily(10), policy: Retention{7, 0, 0}, keepN: 7,
 			mustKeep: []string{id(day(0, 2)), id(day(6, 2))}, mustRemove: []string{id(day(7, 2)), id(day(9, 2))}},
-		{name: "zero policy still keeps the newest", cands: daily(3), policy: Policy{}, keepN: 1, mustKeep: []string{id(day(0, 2))}},
-		{name: "two a day: the newest of the day", policy: Policy{1, 0, 0}, keepN: 1,
+		{name: "zero policy still keeps the newest", cands: daily(3), policy: Retention{}, keepN: 1, mustKeep: []string{id(day(0, 2))}},
+		{name: "two a day: the newest of the day", policy: Retention{1, 0, 0}, keepN: 1,
 			cands:    []Candidate{{ID: id(day(0, 1)), At: day(0, 1), Complete: true}, {ID: id(day(0, 3)), At: day(0, 3), Complete: true}},
 			mustKeep: []string{id(day(0, 3))}, mustRemove: []string{id(day(0, 1))}},
 		// 120 days of daily backups to Tuesday 31 March, 7/4/6: the 7 days
 		// (25-31 March), 2 more week-ends (22 and 15 March; the two newest
 		// weeks are already kept), 3 more month-ends (28 Feb, 31 Jan, 31
 		// Dec; the backups only reach back to 2 December).
-		{name: "grandfather-father-son", cands: daily(120), policy: Policy{7, 4, 6}, keepN: 7 + 2 + 3,
+		{name: "grandfather-father-son", cands: daily(120), policy: Retention{7, 4, 6}, keepN: 7 + 2 + 3,
 			mustKeep:   []string{id(day(0, 2)), id(day(9, 2)), id(day(16, 2)), id(day(31, 2)), id(day(90, 2))},
 			mustRemove: []string{id(day(8, 2)), id(day(119, 2)), id(day(17, 2))}},
-		{name: "incomplete and old is removed, incomplete and recent kept", policy: Policy{7, 4, 6}, keepN: 2,
+		{name: "incomplete and old is removed, incomplete and recent kept", policy: Retention{7, 4, 6}, keepN: 2,
 			cands: []Candidate{
 				{ID: id(day(0, 2)), At: day(0, 2), Complete: true},
 				{ID: id(day(3, 2)), At: day(3, 2)},
 				{ID: id(now.Add(-time.Hour)), At: now.Add(-time.Hour)},
 			},
 			mustKeep: []string{id(now.Add(-time.Hour))}, mustRemove: []string{id(day(3, 2))}},
-		{name: "incomplete backups never count as the newest", policy: Policy{1, 0, 0}, keepN: 1,
+		{name: "incomplete backups never count as the newest", policy: Retention{1, 0, 0}, keepN: 1,
 			cands:    []Candidate{{ID: id(day(2, 2)), At: day(2, 2), Complete: true}, {ID: id(day(1, 2)), At: day(1, 2)}},
 			mustKeep: []string{id(day(2, 2))}, mustRemove: []string{id(day(1, 2))}},
 	}
