@@ -1,4 +1,3 @@
-// Package gwtest holds test helpers for the kernel's interfaces.
 package gwtest
 
 import (

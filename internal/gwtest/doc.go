@@ -1,0 +1,2 @@
+// Package gwtest holds test helpers for the kernel's interfaces.
+package gwtest
