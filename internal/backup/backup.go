@@ -45,6 +45,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"gocloud.dev/blob"
 
+	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -109,8 +110,8 @@ type Config struct {
 	AppVersion string
 	// Logger receives progress messages; nil discards them.
 	Logger *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock tells the time; nil means the system clock.
+	Clock gw.Clock
 }
 
 // Service takes and manages backups in a bucket.
@@ -125,8 +126,8 @@ func New(bucket *blob.Bucket, key *Key, cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = gw.SystemClock{}
 	}
 	if cfg.BinDir == "" {
 		if dir, err := postgres.FindBinaries(); err == nil {
@@ -171,7 +172,7 @@ func (s *Service) Create(ctx context.Context, sourceURL string) (*Manifest, erro
 		return nil, err
 	}
 	m := &Manifest{
-		ID: newID(s.cfg.Now()), StartedAt: s.cfg.Now().UTC(), AppVersion: s.cfg.AppVersion,
+		ID: newID(s.cfg.Clock.Now()), StartedAt: s.cfg.Clock.Now().UTC(), AppVersion: s.cfg.AppVersion,
 		Format: "pg_dump custom", Compression: "gzip", Encryption: "tink AES256_GCM_HKDF_1MB",
 		KeyID: s.key.keyID, Checksum: ChecksumMethod,
 	}
@@ -254,7 +255,7 @@ func (s *Service) Create(ctx context.Context, sourceURL string) (*Manifest, erro
 
 	m.DumpBytes, m.StoredBytes = raw.n, stored.n
 	m.SHA256 = hex.EncodeToString(hash.Sum(nil))
-	m.FinishedAt = s.cfg.Now().UTC()
+	m.FinishedAt = s.cfg.Clock.Now().UTC()
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, err
