@@ -42,9 +42,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		defer unlock()
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
-		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
+		return fmt.Errorf("listen on %s port %d (HOST, PORT): %w", cfg.Host, cfg.Port, err)
 	}
 	defer ln.Close()
 
@@ -115,7 +115,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer stopJobs(ctx, jobClient, cfg, logger)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	logger.Info("serving", "url", fmt.Sprintf("http://localhost:%d", port), "env", cfg.Env,
+	logger.Info("serving", "url", localURL(cfg.Host, port), "listen", ln.Addr().String(), "env", cfg.Env,
 		"workers", *work, "embedded_db", cfg.Embedded(), "version", version)
 	return web.Serve(ctx, web.NewHTTPServer(handler, logger), ln, cfg.ShutdownTimeout, logger)
+}
+
+// localURL is the URL to reach a server listening on host and port from
+// this machine: localhost for the loopback and wildcard addresses.
+func localURL(host string, port int) string {
+	switch host {
+	case "127.0.0.1", "::1", "0.0.0.0", "::", "localhost":
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(port))
 }

@@ -30,6 +30,10 @@ const (
 type Config struct {
 	// Port is the HTTP listen port (PORT). Default 8080; 0 picks a free port.
 	Port int
+	// Host is the address serve listens on (HOST): an IP address or a host
+	// name, or "0.0.0.0" / "::" for every interface. Default 127.0.0.1
+	// (loopback only) in development, every interface in production.
+	Host string
 	// Env is development or production (GROUNDWORK_ENV). Default development.
 	Env string
 	// DataDir holds the embedded PostgreSQL cluster and local files
@@ -159,6 +163,7 @@ func Load(getenv func(string) string) (Config, error) {
 		EncryptionKeyset:   strings.TrimSpace(getenv("GROUNDWORK_ENCRYPTION_KEYSET")),
 		BlindIndexKeyset:   strings.TrimSpace(getenv("GROUNDWORK_BLIND_INDEX_KEYSET")),
 	}
+	c.Host = p.host("HOST", c.Production())
 	c.BackupURL = p.str("GROUNDWORK_BACKUP_URL", "file://"+filepath.Join(c.DataDir, "backups"))
 	c.BackupKeyset = strings.TrimSpace(getenv("GROUNDWORK_BACKUP_KEYSET"))
 	c.BackupDatabaseURL = p.dbURL("GROUNDWORK_BACKUP_DATABASE_URL")
@@ -186,6 +191,7 @@ func Load(getenv func(string) string) (Config, error) {
 func (c Config) Print(w io.Writer) {
 	rows := [][2]string{
 		{"PORT", strconv.Itoa(c.Port)},
+		{"HOST", c.Host},
 		{"GROUNDWORK_ENV", c.Env},
 		{"GROUNDWORK_DATA_DIR", c.DataDir},
 		{"DATABASE_URL", Redact(c.DatabaseURL)},
@@ -329,6 +335,22 @@ func (p *parser) str(name, def string) string {
 		return s
 	}
 	return def
+}
+
+// host reads a listen address: an IP address or a host name, without a
+// port. Unset, it is every interface in production and loopback otherwise.
+func (p *parser) host(name string, production bool) string {
+	s := strings.TrimSpace(p.getenv(name))
+	if s == "" {
+		if production {
+			return "0.0.0.0"
+		}
+		return "127.0.0.1"
+	}
+	if _, err := netip.ParseAddr(s); err != nil && (strings.ContainsAny(s, ":/ ") || len(s) > 253) {
+		p.fail(name, "must be an IP address or a host name, without a port (e.g. 0.0.0.0 for every interface)")
+	}
+	return s
 }
 
 func (p *parser) baseURL(name, def string) string {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -160,6 +161,50 @@ func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 		name, _, _ := strings.Cut(line, "=")
 		require.True(t, documented[name], "%s is missing from .env.example", name)
 	}
+}
+
+// TestEnvExampleCanBeSourced sources .env.example in bash, as its header
+// says to, and loads the configuration from the result: it must be the
+// default configuration, since every value shown is the default.
+func TestEnvExampleCanBeSourced(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("bash", "-c", `set -euo pipefail; set -a; . ./.env.example; set +a; env -0`)
+	cmd.Dir = "../.."
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "source .env.example: %s", stderr.String())
+	sourced := map[string]string{}
+	for _, kv := range strings.Split(string(out), "\x00") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			sourced[k] = v
+		}
+	}
+	require.Equal(t, "Groundwork <no-reply@localhost>", sourced["GROUNDWORK_MAIL_FROM"])
+	defaults, err := Load(env(nil))
+	require.NoError(t, err)
+	got, err := Load(func(name string) string { return sourced[name] })
+	require.NoError(t, err)
+	var want, have bytes.Buffer
+	defaults.Print(&want)
+	got.Print(&have)
+	require.Equal(t, want.String(), have.String(), ".env.example shows a value that is not the default")
+}
+
+func TestLoadHost(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1", c.Host, "development listens on loopback")
+	c, err = Load(env(map[string]string{"GROUNDWORK_ENV": "production", "SMTP_URL": "smtp://mail.example.com:587"}))
+	require.NoError(t, err)
+	require.Equal(t, "0.0.0.0", c.Host, "production listens on every interface")
+	c, err = Load(env(map[string]string{"HOST": "::"}))
+	require.NoError(t, err)
+	require.Equal(t, "::", c.Host)
+	_, err = Load(env(map[string]string{"HOST": "0.0.0.0:8080"}))
+	require.ErrorContains(t, err, "HOST: must be an IP address or a host name, without a port")
 }
 
 func TestLoadRateLimitSettings(t *testing.T) {
