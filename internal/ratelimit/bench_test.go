@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/redistest"
 )
 
@@ -37,7 +38,7 @@ func BenchmarkAllow(b *testing.B) {
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "decisions/s")
 	}
 	b.Run("memory", func(b *testing.B) {
-		run(b, New(NewMemory(DefaultMaxKeys), policies, nil))
+		run(b, New(NewMemory(DefaultMaxKeys, gw.SystemClock{}), policies, nil))
 	})
 	b.Run("redis", func(b *testing.B) {
 		l, err := Open(redistest.Start(b).URL(), policies, nil)

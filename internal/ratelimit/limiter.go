@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
 // Decision is the outcome of one Allow.
@@ -66,11 +68,11 @@ func New(b Backend, policies Policies, m *Metrics) *Limiter {
 
 // Open returns a Limiter on the Redis server at redisURL, shared by every
 // instance that uses the same server, or, when redisURL is "", in this
-// process's memory (NewMemory with DefaultMaxKeys). It does not contact
-// Redis: an unreachable server shows as errors from Allow.
+// process's memory (NewMemory with DefaultMaxKeys and the system clock). It
+// does not contact Redis: an unreachable server shows as errors from Allow.
 func Open(redisURL string, policies Policies, m *Metrics) (*Limiter, error) {
 	if redisURL == "" {
-		return New(NewMemory(DefaultMaxKeys), policies, m), nil
+		return New(NewMemory(DefaultMaxKeys, gw.SystemClock{}), policies, m), nil
 	}
 	r, err := NewRedis(redisURL)
 	if err != nil {

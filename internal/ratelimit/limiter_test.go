@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -10,48 +11,85 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 	"github.com/groundwork-dev/groundwork/internal/redistest"
 )
 
-// backends returns a fresh backend of each kind: memory, and Redis on a
-// real server.
-func backends(t *testing.T) map[string]func(t *testing.T) Backend {
-	return map[string]func(t *testing.T) Backend{
-		"memory": func(t *testing.T) Backend { return NewMemory(100) },
-		"redis": func(t *testing.T) Backend {
+// backendKind makes a fresh backend of one kind for a test.
+type backendKind struct {
+	new func(t *testing.T) Backend
+	// frozen is true for the memory backend, timed by a gwtest.Clock that
+	// the test does not move: no budget refills during the test, so every
+	// Decision is exact. Redis times by its own clock, which cannot be
+	// injected: there, waits shrink by the time the test has taken.
+	frozen bool
+}
+
+// backends returns each kind of backend: memory, on a frozen clock, and
+// Redis on a real server.
+func backends() map[string]backendKind {
+	return map[string]backendKind{
+		"memory": {new: func(t *testing.T) Backend { return NewMemory(100, gwtest.NewClock(time.Unix(1_700_000_000, 0))) }, frozen: true},
+		"redis": {new: func(t *testing.T) Backend {
 			r, err := NewRedis(redistest.Start(t).URL())
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = r.Close() })
 			return r
-		},
+		}},
 	}
+}
+
+// requireWait checks a wait the backend reported (RetryAfter, ResetAfter):
+// exactly want on a frozen clock; on Redis's clock, want less at most the
+// time since start, when the test began using the budget. It never depends
+// on how fast the test runs: a slow test widens the range, and the test's
+// limits are long enough that nothing refills completely meanwhile.
+func requireWait(t *testing.T, frozen bool, want, got time.Duration, start time.Time, msg string) {
+	t.Helper()
+	if frozen {
+		require.Equal(t, want, got, msg)
+		return
+	}
+	// Redis reports its float seconds with 14 significant digits, and its
+	// clock and ours may disagree by a little: allow for both.
+	const slack = time.Second
+	require.LessOrEqual(t, got, want+time.Millisecond, msg)
+	require.GreaterOrEqual(t, got, want-time.Since(start)-slack, msg)
 }
 
 func TestLimiterBudget(t *testing.T) {
 	t.Parallel()
-	for name, newBackend := range backends(t) {
+	for name, kind := range backends() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			reg := prometheus.NewRegistry()
-			l := New(newBackend(t), Policies{LoginIP: {Count: 3, Period: time.Hour}, Search: {Count: 1, Period: time.Hour}}, NewMetrics(reg))
+			// Periods long enough that no event comes back while even the
+			// slowest run lasts (go test's -timeout is 30m in make test).
+			l := New(kind.new(t), Policies{LoginIP: {Count: 3, Period: 3 * time.Hour}, Search: {Count: 1, Period: time.Hour}}, NewMetrics(reg))
 
+			start := time.Now()
 			for i := range 3 {
 				d, err := l.Allow(ctx, LoginIP, "192.0.2.1")
 				require.NoError(t, err)
 				require.True(t, d.Allowed, "event %d", i+1)
 				require.Equal(t, 2-i, d.Remaining)
 				require.Equal(t, LoginIP, d.Policy)
-				require.Equal(t, Limit{3, time.Hour}, d.Limit)
+				require.Equal(t, Limit{3, 3 * time.Hour}, d.Limit)
 			}
 			d, err := l.Allow(ctx, LoginIP, "192.0.2.1")
 			require.NoError(t, err)
 			require.False(t, d.Allowed, "the 4th event is over the limit")
 			require.Zero(t, d.Remaining)
-			// One event comes back every 20 minutes.
-			require.InDelta(t, (20 * time.Minute).Seconds(), d.RetryAfter.Seconds(), 5)
-			require.Equal(t, 1200, d.RetryAfterSeconds())
-			require.InDelta(t, time.Hour.Seconds(), d.ResetAfter.Seconds(), 5)
+			// One event comes back every hour; all three in three hours.
+			requireWait(t, kind.frozen, time.Hour, d.RetryAfter, start, "RetryAfter")
+			requireWait(t, kind.frozen, 3*time.Hour, d.ResetAfter, start, "ResetAfter")
+			if kind.frozen {
+				require.Equal(t, 3600, d.RetryAfterSeconds())
+			} else {
+				require.Equal(t, int(math.Ceil(d.RetryAfter.Seconds())), d.RetryAfterSeconds())
+				require.LessOrEqual(t, d.RetryAfterSeconds(), 3600)
+			}
 			require.Equal(t, 1.0, testutil.ToFloat64(l.metrics.rejectedTotal.WithLabelValues(string(LoginIP))))
 
 			// Other keys and other policies have their own budgets.
@@ -73,11 +111,11 @@ func TestLimiterBudget(t *testing.T) {
 
 func TestLimiterRefund(t *testing.T) {
 	t.Parallel()
-	for name, newBackend := range backends(t) {
+	for name, kind := range backends() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			l := New(newBackend(t), Policies{LoginAccount: {Count: 2, Period: time.Hour}}, nil)
+			l := New(kind.new(t), Policies{LoginAccount: {Count: 2, Period: 2 * time.Hour}}, nil)
 			// Take both, give one back: one more is allowed, then none.
 			for range 2 {
 				d, err := l.Allow(ctx, LoginAccount, "ada@example.com")
@@ -107,10 +145,8 @@ func TestLimiterRefund(t *testing.T) {
 
 func TestMemoryRefills(t *testing.T) {
 	t.Parallel()
-	m := NewMemory(10)
-	now := time.Unix(1_700_000_000, 0)
-	m.now = func() time.Time { return now }
-	l := New(m, Policies{LoginIP: {Count: 2, Period: time.Minute}}, nil)
+	clock := gwtest.NewClock(time.Unix(1_700_000_000, 0))
+	l := New(NewMemory(10, clock), Policies{LoginIP: {Count: 2, Period: time.Minute}}, nil)
 	ctx := context.Background()
 	for range 2 {
 		d, _ := l.Allow(ctx, LoginIP, "k")
@@ -119,19 +155,18 @@ func TestMemoryRefills(t *testing.T) {
 	d, _ := l.Allow(ctx, LoginIP, "k")
 	require.False(t, d.Allowed)
 	require.Equal(t, 30*time.Second, d.RetryAfter)
-	now = now.Add(29 * time.Second)
+	clock.Advance(29 * time.Second)
 	d, _ = l.Allow(ctx, LoginIP, "k")
 	require.False(t, d.Allowed)
 	require.Equal(t, time.Second, d.RetryAfter)
-	now = now.Add(time.Second)
+	clock.Advance(time.Second)
 	d, _ = l.Allow(ctx, LoginIP, "k")
 	require.True(t, d.Allowed, "one event came back after Period/Count")
 }
 
 func TestMemoryEvictsLeastRecentlyUsed(t *testing.T) {
 	t.Parallel()
-	m := NewMemory(2)
-	l := New(m, Policies{LoginIP: {Count: 1, Period: time.Hour}, SignupIP: {Count: 1, Period: time.Hour}}, nil)
+	l := New(NewMemory(2, gwtest.NewClock(time.Unix(1_700_000_000, 0))), Policies{LoginIP: {Count: 1, Period: time.Hour}, SignupIP: {Count: 1, Period: time.Hour}}, nil)
 	ctx := context.Background()
 	for _, k := range []string{"a", "b", "c"} {
 		d, _ := l.Allow(ctx, LoginIP, k)
@@ -160,7 +195,7 @@ func TestNilLimiterAllows(t *testing.T) {
 func TestRedisSharedBetweenLimiters(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	policies := Policies{SignupIP: {Count: 4, Period: time.Hour}}
+	policies := Policies{SignupIP: {Count: 4, Period: 24 * time.Hour}} // nothing comes back during the test
 	var ls []*Limiter
 	for range 2 {
 		l, err := Open(srv.URL(), policies, nil)
@@ -188,7 +223,8 @@ func TestRedisSharedBetweenLimiters(t *testing.T) {
 }
 
 // TestRedisDown: with Redis gone, Allow reports the error, allows the
-// event (the caller fails open) and counts the error.
+// event (the caller fails open) and counts the error. How soon it gives up
+// is TestNewRedisGivesUpQuickly's (timeouts, not a stopwatch).
 func TestRedisDown(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -202,15 +238,38 @@ func TestRedisDown(t *testing.T) {
 	require.True(t, d.Allowed)
 
 	srv.Stop()
-	start := time.Now()
 	d, err = l.Allow(ctx, LoginIP, "k")
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "rate limit login-ip")
 	require.True(t, d.Allowed, "fail open")
-	require.Less(t, time.Since(start), 3*time.Second, "gives up quickly")
 	require.Equal(t, 1.0, testutil.ToFloat64(l.metrics.errorsTotal.WithLabelValues(string(LoginIP))))
 	require.Error(t, l.Refund(ctx, LoginIP, "k"))
 	require.Equal(t, 2.0, testutil.ToFloat64(l.metrics.errorsTotal.WithLabelValues(string(LoginIP))))
+}
+
+// TestNewRedisGivesUpQuickly: a decision waiting on an unreachable Redis
+// delays a request, so the client has short timeouts and one retry unless
+// the URL says otherwise. Checked on the client's options rather than by
+// timing a failure, which a busy machine would make slow.
+func TestNewRedisGivesUpQuickly(t *testing.T) {
+	t.Parallel()
+	r, err := NewRedis("redis://127.0.0.1:1/0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close() })
+	opt := r.client.Options()
+	require.Equal(t, time.Second, opt.DialTimeout)
+	require.Equal(t, 500*time.Millisecond, opt.ReadTimeout)
+	require.Equal(t, 500*time.Millisecond, opt.WriteTimeout)
+	require.Equal(t, 1, opt.MaxRetries)
+	require.Equal(t, 1, opt.DialerRetries)
+
+	r, err = NewRedis("redis://127.0.0.1:1/0?dial_timeout=3s&read_timeout=2s&max_retries=4")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close() })
+	opt = r.client.Options()
+	require.Equal(t, 3*time.Second, opt.DialTimeout, "the URL overrides the defaults")
+	require.Equal(t, 2*time.Second, opt.ReadTimeout)
+	require.Equal(t, 4, opt.MaxRetries)
 }
 
 func TestOpenRejectsBadURL(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
+
+	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
 // DefaultMaxKeys is how many keys Open's Memory backend keeps per policy.
@@ -28,18 +30,22 @@ type Memory struct {
 	maxKeys int
 	mu      sync.Mutex
 	buckets map[Policy]*lru.Cache[string, *rate.Limiter]
-	now     func() time.Time
+	clock   gw.Clock
 }
 
 // NewMemory returns a Memory backend that keeps up to maxKeys keys per
-// policy, evicting the least recently used beyond that.
-func NewMemory(maxKeys int) *Memory {
-	return &Memory{maxKeys: max(1, maxKeys), buckets: map[Policy]*lru.Cache[string, *rate.Limiter]{}, now: time.Now}
+// policy, evicting the least recently used beyond that, and refills budgets
+// by clock (nil means gw.SystemClock; tests pass a clock they move by hand).
+func NewMemory(maxKeys int, clock gw.Clock) *Memory {
+	if clock == nil {
+		clock = gw.SystemClock{}
+	}
+	return &Memory{maxKeys: max(1, maxKeys), buckets: map[Policy]*lru.Cache[string, *rate.Limiter]{}, clock: clock}
 }
 
 // Take implements Backend.
 func (m *Memory) Take(_ context.Context, policy Policy, key string, l Limit, n int) (Decision, error) {
-	now := m.now()
+	now := m.clock.Now()
 	b := m.bucket(policy, key, l)
 	allowed := b.AllowN(now, n) // n < 0 gives tokens back; the bucket caps them at its burst
 	tokens := b.TokensAt(now)

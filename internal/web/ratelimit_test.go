@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -20,15 +21,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 	"github.com/groundwork-dev/groundwork/internal/ratelimit"
 	"github.com/groundwork-dev/groundwork/internal/redistest"
 )
 
-// limits returns a newEnv option that applies policies, kept in memory,
-// and the registry that counts rejections and errors.
+// limits returns a newEnv option that applies policies, kept in memory on a
+// frozen clock, and the registry that counts rejections and errors. No
+// budget refills during the test, however slow the machine, so the waits
+// a test sees are exact: Retry-After is the policy's Period/Count.
 func limits(policies ratelimit.Policies) (func(*Deps), *prometheus.Registry) {
 	reg := prometheus.NewRegistry()
-	l := ratelimit.New(ratelimit.NewMemory(1000), policies, ratelimit.NewMetrics(reg))
+	clock := gwtest.NewClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	l := ratelimit.New(ratelimit.NewMemory(1000, clock), policies, ratelimit.NewMetrics(reg))
 	return func(d *Deps) { d.RateLimiter = l }, reg
 }
 
@@ -93,15 +98,33 @@ func logIn(t *testing.T, base, email, password string, header http.Header) respo
 	return do(t, nil, base, "/login", url.Values{"email": {email}, "password": {password}}, header)
 }
 
-// requireLimited checks a 429 for policy: Retry-After, the RateLimit
-// headers, and a JSON error with code rate_limited.
+// emissionSeconds is how many seconds one event of limit takes to come
+// back: Period/Count, rounded up as Retry-After is.
+func emissionSeconds(limit ratelimit.Limit) int {
+	return int(math.Ceil((limit.Period / time.Duration(limit.Count)).Seconds()))
+}
+
+// requireLimited checks a 429 for policy on the frozen memory backend
+// (limits): Retry-After is exactly one event's Period/Count, the RateLimit
+// headers agree, and the body is a JSON error with code rate_limited.
 func requireLimited(t *testing.T, r response, policy ratelimit.Policy, limit ratelimit.Limit) {
+	t.Helper()
+	want := emissionSeconds(limit)
+	requireLimitedWithin(t, r, policy, limit, want, want)
+}
+
+// requireLimitedWithin is requireLimited with Retry-After anywhere in
+// [minRetry, maxRetry] seconds, for a backend whose clock the test cannot
+// hold still (Redis).
+func requireLimitedWithin(t *testing.T, r response, policy ratelimit.Policy, limit ratelimit.Limit, minRetry, maxRetry int) {
 	t.Helper()
 	require.Equal(t, http.StatusTooManyRequests, r.status, r.body)
 	retry := r.header.Get("Retry-After")
 	require.NotEmpty(t, retry)
-	wantRetry := int(limit.Period / time.Duration(limit.Count) / time.Second)
-	require.Contains(t, []string{itoa(wantRetry - 1), itoa(wantRetry)}, retry, "one event comes back every Period/Count")
+	secs, err := strconv.Atoi(retry)
+	require.NoError(t, err, "Retry-After %q", retry)
+	require.GreaterOrEqual(t, secs, minRetry, "one event comes back every Period/Count")
+	require.LessOrEqual(t, secs, maxRetry, "one event comes back every Period/Count")
 	require.Contains(t, r.header.Values("RateLimit-Policy"),
 		`"`+string(policy)+`";q=`+itoa(limit.Count)+";w="+itoa(int(limit.Period/time.Second)))
 	require.Contains(t, r.header.Values("RateLimit"), `"`+string(policy)+`";r=0;t=`+retry)
@@ -335,10 +358,16 @@ func TestTrustedProxyDecidesTheClientIP(t *testing.T) {
 
 // TestRedisSharesBudgetsBetweenInstances: two servers, each with its own
 // limiter, on one Redis allow one budget between them.
+//
+// Redis times budgets by its own clock, which the test cannot stop: the
+// policy gives one event back every 8 hours, far longer than any run, so
+// nothing refills mid-test, and Retry-After is checked against a range: at
+// most Period/Count, and at least that less the time the test has taken.
 func TestRedisSharesBudgetsBetweenInstances(t *testing.T) {
 	t.Parallel()
 	redis := redistest.Start(t)
-	policies := ratelimit.Policies{ratelimit.LoginIP: {Count: 3, Period: time.Hour}}
+	limit := ratelimit.Limit{Count: 3, Period: 24 * time.Hour}
+	policies := ratelimit.Policies{ratelimit.LoginIP: limit}
 	open := func() *ratelimit.Limiter {
 		l, err := ratelimit.Open(redis.URL(), policies, nil)
 		require.NoError(t, err)
@@ -351,11 +380,18 @@ func TestRedisSharesBudgetsBetweenInstances(t *testing.T) {
 	second := httptest.NewServer(NewServer(d2))
 	t.Cleanup(second.Close)
 
+	start := time.Now()
 	require.Equal(t, http.StatusUnauthorized, logIn(t, e.srv.URL, "x@example.com", "nope", nil).status)
 	require.Equal(t, http.StatusUnauthorized, logIn(t, second.URL, "x@example.com", "nope", nil).status)
 	require.Equal(t, http.StatusUnauthorized, logIn(t, e.srv.URL, "x@example.com", "nope", nil).status)
-	requireLimited(t, logIn(t, second.URL, "x@example.com", "nope", nil), ratelimit.LoginIP, policies[ratelimit.LoginIP])
-	requireLimited(t, logIn(t, e.srv.URL, "x@example.com", "nope", nil), ratelimit.LoginIP, policies[ratelimit.LoginIP])
+	emission := emissionSeconds(limit)
+	// The least Retry-After can be: Period/Count less the time since the
+	// first failure (less a second for Redis's clock and the rounding).
+	least := func() int { return max(1, emission-int(time.Since(start).Seconds())-1) }
+	r := logIn(t, second.URL, "x@example.com", "nope", nil)
+	requireLimitedWithin(t, r, ratelimit.LoginIP, limit, least(), emission)
+	r = logIn(t, e.srv.URL, "x@example.com", "nope", nil)
+	requireLimitedWithin(t, r, ratelimit.LoginIP, limit, least(), emission)
 }
 
 // TestRedisDownFailsOpen: with Redis gone, requests go through; the error
