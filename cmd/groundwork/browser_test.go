@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
 	"github.com/groundwork-dev/groundwork/internal/stripefake"
 	"github.com/stretchr/testify/require"
@@ -40,12 +41,7 @@ const stepTimeout = 15 * time.Second
 // artifacts/screenshots/ at the module root.
 func TestBrowserSignupToTenantIsolation(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing: run scripts/install-deps.sh (apt package chromium) to run the browser tests", chromiumPath)
-		}
-		t.Skipf("%s is missing; run scripts/install-deps.sh (apt package chromium) to run the browser tests", chromiumPath)
-	}
+	gwtest.RequireTool(t, chromiumPath, "run scripts/install-deps.sh (apt-get install chromium) to run the browser tests")
 	ctx, cancel := context.WithTimeout(t.Context(), 110*time.Second)
 	defer cancel()
 

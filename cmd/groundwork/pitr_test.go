@@ -2,24 +2,20 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 )
 
 // TestPitrCommands runs "backup pitr setup|status|verify" through run()
 // against an embedded cluster, and the "restore --at" checks that need no
 // recovery (the full restore is tested in internal/backup).
 func TestPitrCommands(t *testing.T) {
-	if _, err := exec.LookPath("pgbackrest"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("pgbackrest is not installed, and CI is set: run scripts/install-deps.sh")
-		}
-		t.Skip("pgbackrest is not installed (apt-get install pgbackrest); skipping the PITR command test")
-	}
+	gwtest.RequireTool(t, "pgbackrest", "run scripts/install-deps.sh (apt-get install pgbackrest) to run the PITR command test")
 	env := map[string]string{"GROUNDWORK_DATA_DIR": dataDir(t)}
 	pitr := func(args ...string) (string, error) {
 		stdout, _, err := runCmd(t, env, append([]string{"backup", "pitr"}, args...)...)
@@ -29,7 +25,7 @@ func TestPitrCommands(t *testing.T) {
 	_, err := pitr("verify")
 	require.ErrorContains(t, err, `run "groundwork backup pitr setup" first`)
 	_, err = pitr("bogus")
-	require.ErrorContains(t, err, `unknown subcommand "bogus"`)
+	require.ErrorContains(t, err, `backup pitr: unknown action "bogus"`)
 
 	out, err := pitr("setup")
 	require.NoError(t, err)

@@ -7,8 +7,8 @@
 //	srv.Stop() // to see how the code under test copes with Redis going away
 //
 // Without redis-server on PATH (apt package redis-server, installed by
-// scripts/install-deps.sh) the test is skipped, or fails when the CI
-// environment variable is set.
+// scripts/install-deps.sh) the test is skipped, or fails under CI=true
+// (gwtest.RequireTool).
 package redistest
 
 import (
@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 )
 
 // Server is a running redis-server.
@@ -40,14 +42,7 @@ const startTimeout = 10 * time.Second
 // Start starts a redis-server for tb and stops it in tb's cleanup.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		msg := "redis-server is missing: run scripts/install-deps.sh (apt package redis-server) to run the Redis tests"
-		if os.Getenv("CI") != "" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
-	}
+	bin := gwtest.RequireTool(tb, "redis-server", "run scripts/install-deps.sh (apt-get install redis-server) to run the Redis tests")
 	dir := tb.TempDir()
 	// A free port can be taken by someone else between finding it and
 	// redis-server binding it: try a few.

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v85"
+
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 )
 
 // StripeMockVersion is the stripe-mock pinned in tools/go.mod.
@@ -60,16 +62,14 @@ var stripeMockBinary = sync.OnceValues(func() (string, error) {
 // StartStripeMock builds (via `go tool -modfile=<repo>/tools/go.mod`) and
 // starts stripe-mock on a free loopback port, stopping it at cleanup. It
 // returns the base URL. When stripe-mock cannot start the test is skipped,
-// unless CI is set, in which case it fails.
+// or fails under CI=true (gwtest.Unavailable).
 func StartStripeMock(t testing.TB) string {
 	t.Helper()
 	unavailable := func(format string, args ...any) {
 		t.Helper()
-		msg := fmt.Sprintf("stripe-mock unavailable: "+format, args...)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + " (set CI to make this a failure)")
+		gwtest.Unavailable(t, fmt.Sprintf("stripe-mock unavailable: "+format, args...),
+			"run scripts/install-deps.sh, which builds stripe-mock "+StripeMockVersion+
+				" (go tool -n -modfile=tools/go.mod stripe-mock; needs Go and, the first time, the module proxy)")
 	}
 	bin, err := stripeMockBinary()
 	if err != nil {
