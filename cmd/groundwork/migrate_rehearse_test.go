@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"regexp"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -81,10 +80,11 @@ func TestMigrateRehearse(t *testing.T) {
 	require.NoError(t, err)
 	_, err = tx.Exec(ctx, `LOCK TABLE goose_db_version IN EXCLUSIVE MODE`)
 	require.NoError(t, err)
-	start := time.Now()
 	out, _, err = runCmd(t, env, "migrate", "rehearse", "-from-url", url, "-lock-timeout", "200ms")
 	require.NoError(t, tx.Rollback(ctx))
 	require.ErrorContains(t, err, "lock timeout in "+latest)
 	require.Regexp(t, regexp.QuoteMeta(latest)+`\s+\S+\s+LOCK TIMEOUT \(55P03\)`, out)
-	require.Less(t, time.Since(start), 30*time.Second)
+	// The rehearsal ran with the flag's lock_timeout (what it reports, not a
+	// stopwatch: a busy machine makes any run slow).
+	require.Contains(t, out, "(lock_timeout 200ms,")
 }

@@ -28,9 +28,12 @@ func TestServe_GracefulShutdown(t *testing.T) {
 	t.Parallel()
 	logger, _ := testLogger()
 	started := make(chan struct{})
+	shuttingDown := make(chan struct{})
+	// The handler answers only once shutdown has begun, so the request is
+	// in flight during shutdown however the goroutines are scheduled.
 	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		close(started)
-		time.Sleep(500 * time.Millisecond)
+		<-shuttingDown
 		_, _ = io.WriteString(w, "done")
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -40,7 +43,9 @@ func TestServe_GracefulShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, NewHTTPServer(h, logger), ln, 10*time.Second, logger) }()
+	srv := NewHTTPServer(h, logger)
+	srv.RegisterOnShutdown(func() { close(shuttingDown) })
+	go func() { served <- Serve(ctx, srv, ln, 10*time.Second, logger) }()
 
 	type result struct {
 		status int
