@@ -58,6 +58,27 @@ func TestAdminCommandsScriptAFreshInstall(t *testing.T) {
 	_, _, err = runCmd(t, env, "apikey", "create", "-org", orgID, "-role", "owner", "-name", "x")
 	require.Error(t, err)
 	_, _, err = runCmd(t, env, "user", "delete")
-	require.ErrorContains(t, err, `say "groundwork user create"`)
+	require.ErrorContains(t, err, `user: unknown action "delete"; say create (run "groundwork user -h")`)
 	require.NoError(t, s.stop(t))
+}
+
+// TestAdminCommandsAreQuiet runs admin commands on a fresh data dir: the
+// embedded cluster is created and migrated without a line of INFO on
+// stderr, and no "SMTP_URL is not set" warning; the only warnings say which
+// development keyset files were generated, once each.
+func TestAdminCommandsAreQuiet(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"GROUNDWORK_DATA_DIR": dataDir(t)}
+	_, stderr, err := runCmdIn(t, env, "a long enough password\n", "user", "create", "-email", "a@example.com")
+	require.NoError(t, err)
+	require.NotContains(t, stderr, "level=INFO")
+	require.NotContains(t, stderr, "SMTP_URL")
+	require.Equal(t, 2, strings.Count(stderr, `level=WARN msg="generated a development keyset file`), stderr)
+	require.Equal(t, 1, strings.Count(stderr, "variable=GROUNDWORK_ENCRYPTION_KEYSET"), stderr)
+	require.Equal(t, 1, strings.Count(stderr, "variable=GROUNDWORK_BLIND_INDEX_KEYSET"), stderr)
+	require.Equal(t, 2, strings.Count(stderr, "\n"), "two warnings and nothing else: %s", stderr)
+
+	_, stderr, err = runCmd(t, env, "apikey", "create", "-org", "nope", "-name", "x")
+	require.ErrorContains(t, err, "organisation nope")
+	require.Empty(t, stderr, "no warning about keyset files that exist already")
 }

@@ -2,17 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/google/uuid"
 
-	"github.com/groundwork-dev/groundwork/internal/app"
 	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
+// auditVerifySummary is the description "groundwork audit verify -h" gives.
 const auditVerifySummary = `Walk the audit log's hash chains (one per organisation, one per user) and
 check every event: its sequence number follows the previous one, it links
 to the previous event's hash, and its own hash matches its content. Prints
@@ -22,14 +20,13 @@ With -v, prints every chain's head (last event and hash): keep them
 somewhere else, so that a later run can tell whether events were cut off
 the end of a chain, which the chain alone cannot show.`
 
-func runAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "verify" {
-		return errors.New(`audit: say "groundwork audit verify" (run "groundwork audit verify -h" for its flags)`)
-	}
-	fs := newFlagSet("audit verify", auditVerifySummary, stderr)
+// runAuditVerify runs "groundwork audit verify".
+func runAuditVerify(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("audit verify", auditVerifySummary)
 	orgRef := fs.String("org", "", "verify only this organisation's chain: its slug or ID (the ID for a deleted one)")
 	verbose := fs.Bool("v", false, "print every chain's head")
-	return withServices(ctx, fs, args[1:], getenv, stderr, func(mods *app.App) error {
+	return withAdmin(ctx, fs, args, e, func(a *admin) error {
+		mods := a.mods
 		var opts audit.VerifyOptions
 		if *orgRef != "" {
 			o, err := mods.Orgs.ResolveOrg(ctx, *orgRef)
@@ -48,17 +45,17 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		if *verbose {
 			for _, h := range rep.Heads {
-				fmt.Fprintln(stdout, h)
+				fmt.Fprintln(e.stdout, h)
 			}
 		}
 		for _, b := range rep.Breaks {
-			fmt.Fprintf(stdout, "BROKEN %s\n", b)
+			fmt.Fprintf(e.stdout, "BROKEN %s\n", b)
 		}
 		if !rep.OK() {
 			return fmt.Errorf("audit verify: %d of %d chains broken; the first broken event: %s",
 				len(rep.Breaks), len(rep.Heads), rep.Breaks[0])
 		}
-		fmt.Fprintf(stdout, "audit log verified: %d chains, %d events\n", len(rep.Heads), rep.Events)
+		fmt.Fprintf(e.stdout, "audit log verified: %d chains, %d events\n", len(rep.Heads), rep.Events)
 		return nil
 	})
 }

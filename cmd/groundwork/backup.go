@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -18,26 +18,22 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
-const backupSummary = `Logical backups: pg_dump of one consistent snapshot, with a manifest
+// backupAbout is the description "groundwork backup -h" gives.
+const backupAbout = `Logical backups: pg_dump of one consistent snapshot, with a manifest
 (row count and checksum of every table, schema and app versions) computed
 in that same snapshot; compressed, encrypted with GROUNDWORK_BACKUP_KEYSET
 and stored in GROUNDWORK_BACKUP_URL. Backups never block writes.
-
-Actions:
-  create            take a backup now
-  list              list backups; those without a manifest are INCOMPLETE
-  verify ID         download, check SHA-256, decrypt and decompress fully, pg_restore --list
-  prune [-dry-run]  delete backups outside the retention (GROUNDWORK_BACKUP_KEEP_*)
-  rehearse [-backup ID]
-                    restore the newest (or given) backup into a scratch database,
-                    check it against the manifest, run pg_amcheck and pending
-                    migrations, record the outcome in backup_rehearsals
-  keyset [-rotate]  print a new backup keyset for GROUNDWORK_BACKUP_KEYSET, or
-                    (-rotate) add a new primary key to the current one`
+"groundwork backup pitr" is point-in-time recovery of the embedded cluster.`
 
 // newBackups opens the backup store of cfg.
 func newBackups(ctx context.Context, cfg config.Config, logger *slog.Logger) (*backup.Service, func(), error) {
-	key, err := backup.LoadKey(cfg.BackupKeyset, cfg.DataDir, cfg.Production(), logger)
+	return openBackups(ctx, cfg, logger, logger)
+}
+
+// openBackups is newBackups with the logger the keyset is loaded with
+// apart (see devKeysetLogger).
+func openBackups(ctx context.Context, cfg config.Config, keyLogger, logger *slog.Logger) (*backup.Service, func(), error) {
+	key, err := backup.LoadKey(cfg.BackupKeyset, cfg.DataDir, cfg.Production(), keyLogger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -47,6 +43,12 @@ func newBackups(ctx context.Context, cfg config.Config, logger *slog.Logger) (*b
 	}
 	svc := backup.New(bucket, key, backup.Config{AppVersion: version, Logger: logger})
 	return svc, func() { bucket.Close() }, nil
+}
+
+// adminBackups opens the backup store of cfg for an admin command, which
+// does not warn about a development keyset file that exists already.
+func adminBackups(ctx context.Context, cfg config.Config, logger *slog.Logger) (*backup.Service, func(), error) {
+	return openBackups(ctx, cfg, devKeysetLogger(logger, filepath.Join(cfg.DataDir, backup.KeysetFile)), logger)
 }
 
 // backupTargets names the database to back up (as a role bypassing
@@ -78,122 +80,175 @@ func backupRetention(cfg config.Config) backup.Retention {
 	return backup.Retention{Daily: cfg.BackupKeepDaily, Weekly: cfg.BackupKeepWeekly, Monthly: cfg.BackupKeepMonthly}
 }
 
-func runBackup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fs := newFlagSet("backup ACTION", backupSummary, stderr)
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		return errors.New("backup: say create, list, verify ID, prune, rehearse or keyset (run \"groundwork backup -h\")")
+// backupStore is what the backup actions that need no database run with.
+type backupStore struct {
+	cfg    config.Config
+	logger *slog.Logger
+	svc    *backup.Service
+}
+
+// withBackupStore parses the action's flags and opens the backup store of
+// the configuration, without the database: listing, verifying and pruning
+// backups work while the database is down.
+func withBackupStore(ctx context.Context, fs *flag.FlagSet, args []string, e cmdEnv, fn func(b *backupStore) error) error {
+	cfg, logger, err := loadAdmin(fs, args, e)
+	if err != nil {
+		return err
 	}
-	action, rest := args[0], args[1:]
-	if action == "pitr" { // point-in-time recovery: cmd/groundwork/pitr.go
-		return runPitr(ctx, rest, getenv, stdout, stderr)
+	svc, closeFn, err := adminBackups(ctx, cfg, logger)
+	if err != nil {
+		return err
 	}
-	fs := newFlagSet("backup "+action, backupSummary, stderr)
-	if action == "keyset" {
-		rotate := fs.Bool("rotate", false, "keyset: add a new primary key to the current keyset (old backups stay readable)")
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if !*rotate {
-			js, err := backup.NewKeysetJSON()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(stdout, string(js))
-			return nil
-		}
-		return rotateBackupKeyset(getenv, stdout, stderr)
+	defer closeFn()
+	return fn(&backupStore{cfg: cfg, logger: logger, svc: svc})
+}
+
+// withBackupDatabase is withBackupStore with the database open too (the
+// embedded cluster reused when serve runs on it), for the actions that
+// read it or record in it.
+func withBackupDatabase(ctx context.Context, fs *flag.FlagSet, args []string, e cmdEnv, fn func(b *backupStore, db *database) error) error {
+	cfg, logger, err := loadAdmin(fs, args, e)
+	if err != nil {
+		return err
 	}
-	var id string
-	if action == "verify" {
-		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
-			return errors.New("backup verify: say which backup: groundwork backup verify ID")
-		}
-		id, rest = rest[0], rest[1:]
+	db, err := openRuntime(ctx, cfg, logger)
+	if err != nil {
+		return err
 	}
-	dryRun := fs.Bool("dry-run", false, "prune: only list what would be deleted")
-	rehearseID := fs.String("backup", "", "rehearse: the backup to rehearse (default: the newest complete one)")
-	switch action {
-	case "create", "list", "verify", "prune", "rehearse":
-	default:
-		return fmt.Errorf("backup: unknown action %q; say create, list, verify ID, prune, rehearse or keyset", action)
+	defer db.close(ctx, logger)
+	svc, closeFn, err := adminBackups(ctx, cfg, logger)
+	if err != nil {
+		return err
 	}
-	return withCommand(ctx, fs, rest, getenv, stderr, func(a *command) error {
-		svc, closeFn, err := newBackups(ctx, a.cfg, a.logger)
+	defer closeFn()
+	return fn(&backupStore{cfg: cfg, logger: logger, svc: svc}, db)
+}
+
+// runBackupCreate runs "groundwork backup create".
+func runBackupCreate(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("backup create", "Take a logical backup now: pg_dump of one snapshot with its manifest,\ncompressed, encrypted and stored in GROUNDWORK_BACKUP_URL.")
+	return withBackupDatabase(ctx, fs, args, e, func(b *backupStore, db *database) error {
+		source, _, err := backupTargets(b.cfg, db)(ctx)
 		if err != nil {
 			return err
 		}
-		defer closeFn()
-		targets := backupTargets(a.cfg, a.db)
-		switch action {
-		case "create":
-			source, _, err := targets(ctx)
-			if err != nil {
-				return err
-			}
-			m, err := svc.Create(ctx, source)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "backup %s: %d tables, dump %d bytes, stored %d bytes, took %s\n", m.ID, len(m.Tables),
-				m.DumpBytes, m.StoredBytes, m.FinishedAt.Sub(m.StartedAt).Round(time.Millisecond))
-			return nil
-		case "list":
-			entries, err := svc.List(ctx)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATUS\tFINISHED\tSTORED BYTES\tTABLES\tSCHEMA\tAPP")
-			for _, e := range entries {
-				if !e.Complete() {
-					fmt.Fprintf(tw, "%s\tINCOMPLETE\t-\t%d\t-\t-\t-\n", e.ID, e.Bytes)
-					continue
-				}
-				m := e.Manifest
-				fmt.Fprintf(tw, "%s\tcomplete\t%s\t%d\t%d\t%d/river %d\t%s\n", m.ID, m.FinishedAt.Format(time.RFC3339),
-					m.StoredBytes, len(m.Tables), m.SchemaVersion, m.RiverVersion, m.AppVersion)
-			}
-			return tw.Flush()
-		case "verify":
-			rep, err := svc.Verify(ctx, id)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "backup %s: ok (SHA-256 matches, %d bytes decrypted and decompressed, %d table-of-contents entries)\n",
-				id, rep.Manifest.DumpBytes, rep.Entries)
-			return nil
-		case "prune":
-			removed, err := svc.Prune(ctx, backupRetention(a.cfg), *dryRun)
-			verb := "deleted"
-			if *dryRun {
-				verb = "would delete"
-			}
-			for _, r := range removed {
-				fmt.Fprintf(stdout, "%s %s\n", verb, r)
-			}
-			return err
-		default: // rehearse
-			_, admin, err := targets(ctx)
-			if err != nil {
-				return err
-			}
-			r, err := svc.Rehearse(ctx, backup.RehearseOptions{AdminURL: admin, BackupID: *rehearseID, Record: a.db.pool})
-			if r != nil {
-				printRehearsal(stdout, r)
-			}
+		m, err := b.svc.Create(ctx, source)
+		if err != nil {
 			return err
 		}
+		fmt.Fprintf(e.stdout, "backup %s: %d tables, dump %d bytes, stored %d bytes, took %s\n", m.ID, len(m.Tables),
+			m.DumpBytes, m.StoredBytes, m.FinishedAt.Sub(m.StartedAt).Round(time.Millisecond))
+		return nil
 	})
+}
+
+// runBackupList runs "groundwork backup list".
+func runBackupList(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("backup list", "List the backups in GROUNDWORK_BACKUP_URL, oldest first. A backup without\na manifest did not finish: it is INCOMPLETE and never restored.")
+	return withBackupStore(ctx, fs, args, e, func(b *backupStore) error {
+		entries, err := b.svc.List(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATUS\tFINISHED\tSTORED BYTES\tTABLES\tSCHEMA\tAPP")
+		for _, en := range entries {
+			if !en.Complete() {
+				fmt.Fprintf(tw, "%s\tINCOMPLETE\t-\t%d\t-\t-\t-\n", en.ID, en.Bytes)
+				continue
+			}
+			m := en.Manifest
+			fmt.Fprintf(tw, "%s\tcomplete\t%s\t%d\t%d\t%d/river %d\t%s\n", m.ID, m.FinishedAt.Format(time.RFC3339),
+				m.StoredBytes, len(m.Tables), m.SchemaVersion, m.RiverVersion, m.AppVersion)
+		}
+		return tw.Flush()
+	})
+}
+
+// runBackupVerify runs "groundwork backup verify ID".
+func runBackupVerify(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("backup verify", "Download backup ID, check its SHA-256, decrypt and decompress it fully and\nlist its contents with pg_restore --list.")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() == 0:
+		return errors.New("backup verify: say which backup: groundwork backup verify ID (\"groundwork backup list\" lists them)")
+	case fs.NArg() > 1:
+		return fmt.Errorf("backup verify: unexpected argument %q after the ID", fs.Arg(1))
+	}
+	id := fs.Arg(0)
+	return withBackupStore(ctx, fs, nil, e, func(b *backupStore) error {
+		rep, err := b.svc.Verify(ctx, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "backup %s: ok (SHA-256 matches, %d bytes decrypted and decompressed, %d table-of-contents entries)\n",
+			id, rep.Manifest.DumpBytes, rep.Entries)
+		return nil
+	})
+}
+
+// runBackupPrune runs "groundwork backup prune".
+func runBackupPrune(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("backup prune", "Delete the backups outside the retention: GROUNDWORK_BACKUP_KEEP_DAILY,\n_WEEKLY and _MONTHLY.")
+	dryRun := fs.Bool("dry-run", false, "only list what would be deleted")
+	return withBackupStore(ctx, fs, args, e, func(b *backupStore) error {
+		removed, err := b.svc.Prune(ctx, backupRetention(b.cfg), *dryRun)
+		verb := "deleted"
+		if *dryRun {
+			verb = "would delete"
+		}
+		for _, r := range removed {
+			fmt.Fprintf(e.stdout, "%s %s\n", verb, r)
+		}
+		return err
+	})
+}
+
+// runBackupRehearse runs "groundwork backup rehearse".
+func runBackupRehearse(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("backup rehearse", "Restore a backup into a scratch database on the same server, check it\nagainst its manifest, run pg_amcheck and the pending migrations, record\nthe outcome in backup_rehearsals and drop the copy. Prints the recovery time.")
+	id := fs.String("backup", "", "the backup to rehearse (default: the newest complete one)")
+	return withBackupDatabase(ctx, fs, args, e, func(b *backupStore, db *database) error {
+		_, adminURL, err := backupTargets(b.cfg, db)(ctx)
+		if err != nil {
+			return err
+		}
+		r, err := b.svc.Rehearse(ctx, backup.RehearseOptions{AdminURL: adminURL, BackupID: *id, Record: db.pool})
+		if r != nil {
+			printRehearsal(e.stdout, r)
+		}
+		return err
+	})
+}
+
+// runBackupKeyset runs "groundwork backup keyset".
+func runBackupKeyset(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("backup keyset", "Print a new backup keyset for GROUNDWORK_BACKUP_KEYSET, or with -rotate add\na new primary key to the current one (older backups stay readable).")
+	rotate := fs.Bool("rotate", false, "add a new primary key to the current keyset: printed when it comes from\nGROUNDWORK_BACKUP_KEYSET, rewritten in place when it is the development file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *rotate {
+		return rotateBackupKeyset(e)
+	}
+	js, err := backup.NewKeysetJSON()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, string(js))
+	return nil
 }
 
 // rotateBackupKeyset adds a new primary key to the backup keyset: the one in
 // GROUNDWORK_BACKUP_KEYSET is printed rotated (to store in the secret
 // store), the development file is rewritten in place.
-func rotateBackupKeyset(getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := config.Load(getenv)
+func rotateBackupKeyset(e cmdEnv) error {
+	cfg, err := config.Load(e.getenv)
 	if err != nil {
 		return err
 	}
@@ -202,8 +257,8 @@ func rotateBackupKeyset(getenv func(string) string, stdout, stderr io.Writer) er
 		if err != nil {
 			return fmt.Errorf("%s: %w", backup.KeysetVariable, err)
 		}
-		fmt.Fprintln(stdout, string(js))
-		fmt.Fprintf(stderr, "Put this keyset in %s (it keeps the old keys, so older backups stay readable) and restart.\n", backup.KeysetVariable)
+		fmt.Fprintln(e.stdout, string(js))
+		fmt.Fprintf(e.stderr, "Put this keyset in %s (it keeps the old keys, so older backups stay readable) and restart.\n", backup.KeysetVariable)
 		return nil
 	}
 	path := filepath.Join(cfg.DataDir, backup.KeysetFile)
@@ -218,10 +273,11 @@ func rotateBackupKeyset(getenv func(string) string, stdout, stderr io.Writer) er
 	if err := os.WriteFile(path, js, 0o600); err != nil {
 		return fmt.Errorf("backup keyset -rotate: %w", err)
 	}
-	fmt.Fprintf(stdout, "rotated the development backup keyset %s: new backups use the new key\n", path)
+	fmt.Fprintf(e.stdout, "rotated the development backup keyset %s: new backups use the new key\n", path)
 	return nil
 }
 
+// printRehearsal writes the report of a restore rehearsal.
 func printRehearsal(w io.Writer, r *backup.Rehearsal) {
 	status := "ok"
 	if !r.OK {

@@ -1,23 +1,24 @@
 package main
 
 import (
-	"io"
+	"context"
 
 	"github.com/groundwork-dev/groundwork/internal/config"
 )
 
-func runConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("config", "Print the effective configuration, one VARIABLE=value a line, secrets redacted.", stderr)
-	if err := fs.Parse(args); err != nil {
+// runConfig runs "groundwork config".
+func runConfig(_ context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("config", "Print the effective configuration, one VARIABLE=value a line, secrets redacted.")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	cfg, err := config.Load(getenv)
+	cfg, err := config.Load(e.getenv)
 	if err != nil {
 		return err
 	}
-	cfg.Print(stdout)
+	cfg.Print(e.stdout)
 	return nil
 }

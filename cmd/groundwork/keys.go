@@ -3,11 +3,9 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,23 +15,13 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/groundwork-dev/groundwork/internal/app"
-	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
 )
 
-const keysSummary = `Manage the keys that encrypt sensitive fields (contact email and phone,
+// keysAbout is the description "groundwork keys -h" gives.
+const keysAbout = `Manage the keys that encrypt sensitive fields (contact email and phone,
 TOTP secrets) and the blind-index keys that keep contact emails searchable.
-
-Actions:
-  new -keyset K        print a fresh keyset (Tink JSON) for K, to put in its variable
-  status               list the keys, and the stored values under each (by table and column)
-  rotate [-keyset K]   add a key as the new primary and enqueue the re-encryption job
-  promote -keyset K -id ID
-                       make an added key primary and enqueue the re-encryption job
-  reencrypt            enqueue the re-encryption job for the current primary keys
-  remove -keyset K -id ID
-                       remove a key that no stored value uses any more
 
 K is encryption (GROUNDWORK_ENCRYPTION_KEYSET) or blind-index
 (GROUNDWORK_BLIND_INDEX_KEYSET). When the variable is unset (development),
@@ -44,116 +32,141 @@ else. The re-encryption job runs on the maintenance queue of serve or
 worker processes once they have the new primary key (restart them);
 "groundwork keys status" shows what is left.`
 
-func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fs := newFlagSet("keys ACTION", keysSummary, stderr)
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		return errors.New("keys: say new, status, rotate, promote, reencrypt or remove (run \"groundwork keys -h\" for more)")
-	}
-	action, rest := args[0], args[1:]
-	fs := newFlagSet("keys "+action, keysSummary, stderr)
-	kindFlag := func() *string { return fs.String("keyset", "encryption", "the keyset: encryption or blind-index") }
-	switch action {
-	case "new":
-		kindName := kindFlag()
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if err := noArgs(fs); err != nil {
-			return err
-		}
-		kind, err := crypto.ParseKind(*kindName)
-		if err != nil {
-			return fmt.Errorf("keys new: %w", err)
-		}
-		ks, err := crypto.NewKeyset(kind)
-		if err != nil {
-			return err
-		}
-		return printKeyset(stdout, stderr, ks, fmt.Sprintf("Put this in %s (it is secret: keep it in your secret store).", kind.Variable()))
-	case "status":
-		return withKeys(ctx, fs, rest, getenv, stderr, func(k *keysCommand) error {
-			return k.printStatus(ctx, stdout, k.mods.Keys)
-		})
-	case "reencrypt":
-		return withKeys(ctx, fs, rest, getenv, stderr, func(k *keysCommand) error {
-			return k.enqueue(ctx, stdout, k.mods.Keys)
-		})
-	case "rotate":
-		kindName := kindFlag()
-		primary := fs.Bool("primary", true, "make the new key primary at once; false only adds it, for \"keys promote\" once every instance has it")
-		return withKeys(ctx, fs, rest, getenv, stderr, func(k *keysCommand) error {
-			kind, err := crypto.ParseKind(*kindName)
-			if err != nil {
-				return fmt.Errorf("keys rotate: %w", err)
-			}
-			ks, id, err := k.mods.Keys.Keyset(kind).Rotate(*primary)
-			if err != nil {
-				return err
-			}
-			what := fmt.Sprintf("added %s key %d", kind, id)
-			if *primary {
-				what += " as the primary key"
-			}
-			return k.change(ctx, stdout, stderr, ks, what, *primary)
-		})
-	case "promote", "remove":
-		kindName := kindFlag()
-		id := fs.String("id", "", "the key's ID, as \"groundwork keys status\" lists it (required)")
-		force := false
-		if action == "remove" {
-			fs.BoolVar(&force, "force", false, "remove the key even though stored values still use it (they become unreadable)")
-		}
-		return withKeys(ctx, fs, rest, getenv, stderr, func(k *keysCommand) error {
-			kind, err := crypto.ParseKind(*kindName)
-			if err != nil {
-				return fmt.Errorf("keys %s: %w", action, err)
-			}
-			n, err := strconv.ParseUint(*id, 10, 32)
-			if err != nil {
-				return fmt.Errorf("keys %s: -id must be a key ID such as 1234567890, as \"groundwork keys status\" lists it", action)
-			}
-			keyID := uint32(n)
-			current := k.mods.Keys.Keyset(kind)
-			if action == "promote" {
-				ks, err := current.Promote(keyID)
-				if err != nil {
-					return err
-				}
-				return k.change(ctx, stdout, stderr, ks, fmt.Sprintf("made %s key %d primary", kind, keyID), true)
-			}
-			if !force {
-				if err := k.checkUnused(ctx, kind, keyID); err != nil {
-					return err
-				}
-			}
-			ks, err := current.Remove(keyID)
-			if err != nil {
-				return err
-			}
-			return k.change(ctx, stdout, stderr, ks, fmt.Sprintf("removed %s key %d", kind, keyID), false)
-		})
-	default:
-		return fmt.Errorf("keys: unknown action %q; say new, status, rotate, promote, reencrypt or remove", action)
-	}
+// keysetFlag defines the -keyset flag of a keys action.
+func keysetFlag(fs *flag.FlagSet) *string {
+	return fs.String("keyset", "encryption", "the keyset: encryption or blind-index")
 }
 
-// keysCommand is what the database-backed key actions work with.
+// runKeysNew runs "groundwork keys new".
+func runKeysNew(_ context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("keys new", "Print a fresh keyset (Tink JSON) for -keyset on stdout, to put in its variable.")
+	kindName := keysetFlag(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	kind, err := crypto.ParseKind(*kindName)
+	if err != nil {
+		return fmt.Errorf("keys new: %w", err)
+	}
+	ks, err := crypto.NewKeyset(kind)
+	if err != nil {
+		return err
+	}
+	return printKeyset(e.stdout, e.stderr, ks, fmt.Sprintf("Put this in %s (it is secret: keep it in your secret store).", kind.Variable()))
+}
+
+// runKeysStatus runs "groundwork keys status".
+func runKeysStatus(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("keys status", "List the keys of both keysets, the stored values under each key (by table\nand column) and the re-encryption jobs that have not finished.")
+	return withKeys(ctx, fs, args, e, func(k *keysCommand) error {
+		return k.printStatus(ctx, e.stdout, k.mods.Keys)
+	})
+}
+
+// runKeysReencrypt runs "groundwork keys reencrypt".
+func runKeysReencrypt(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("keys reencrypt", "Enqueue the job that re-encrypts every stored value under the current\nprimary keys.")
+	return withKeys(ctx, fs, args, e, func(k *keysCommand) error {
+		return k.enqueue(ctx, e.stdout, k.mods.Keys)
+	})
+}
+
+// runKeysRotate runs "groundwork keys rotate".
+func runKeysRotate(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("keys rotate", "Add a key to -keyset as the new primary key and enqueue the re-encryption\njob (see \"groundwork keys -h\" for where the keyset goes).")
+	kindName := keysetFlag(fs)
+	primary := fs.Bool("primary", true, "make the new key primary at once; false only adds it, for \"keys promote\" once every instance has it")
+	return withKeys(ctx, fs, args, e, func(k *keysCommand) error {
+		kind, err := crypto.ParseKind(*kindName)
+		if err != nil {
+			return fmt.Errorf("keys rotate: %w", err)
+		}
+		ks, id, err := k.mods.Keys.Keyset(kind).Rotate(*primary)
+		if err != nil {
+			return err
+		}
+		what := fmt.Sprintf("added %s key %d", kind, id)
+		if *primary {
+			what += " as the primary key"
+		}
+		return k.change(ctx, e.stdout, e.stderr, ks, what, *primary)
+	})
+}
+
+// keyIDFlag defines the -id flag of a keys action.
+func keyIDFlag(fs *flag.FlagSet) *string {
+	return fs.String("id", "", "the key's ID, as \"groundwork keys status\" lists it (required)")
+}
+
+// parseKeyRef parses the -keyset and -id flags of a keys action.
+func parseKeyRef(action, kindName, id string) (crypto.Kind, uint32, error) {
+	kind, err := crypto.ParseKind(kindName)
+	if err != nil {
+		return kind, 0, fmt.Errorf("keys %s: %w", action, err)
+	}
+	n, err := strconv.ParseUint(id, 10, 32)
+	if err != nil {
+		return kind, 0, fmt.Errorf("keys %s: -id must be a key ID such as 1234567890, as \"groundwork keys status\" lists it", action)
+	}
+	return kind, uint32(n), nil
+}
+
+// runKeysPromote runs "groundwork keys promote".
+func runKeysPromote(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("keys promote", "Make a key that \"keys rotate -primary=false\" added the primary key of\n-keyset and enqueue the re-encryption job.")
+	kindName := keysetFlag(fs)
+	id := keyIDFlag(fs)
+	return withKeys(ctx, fs, args, e, func(k *keysCommand) error {
+		kind, keyID, err := parseKeyRef("promote", *kindName, *id)
+		if err != nil {
+			return err
+		}
+		ks, err := k.mods.Keys.Keyset(kind).Promote(keyID)
+		if err != nil {
+			return err
+		}
+		return k.change(ctx, e.stdout, e.stderr, ks, fmt.Sprintf("made %s key %d primary", kind, keyID), true)
+	})
+}
+
+// runKeysRemove runs "groundwork keys remove".
+func runKeysRemove(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("keys remove", "Remove a key from -keyset. It refuses while stored values still use the\nkey: run \"groundwork keys reencrypt\" and wait until \"keys status\" shows none.")
+	kindName := keysetFlag(fs)
+	id := keyIDFlag(fs)
+	force := fs.Bool("force", false, "remove the key even though stored values still use it (they become unreadable)")
+	return withKeys(ctx, fs, args, e, func(k *keysCommand) error {
+		kind, keyID, err := parseKeyRef("remove", *kindName, *id)
+		if err != nil {
+			return err
+		}
+		if !*force {
+			if err := k.checkUnused(ctx, kind, keyID); err != nil {
+				return err
+			}
+		}
+		ks, err := k.mods.Keys.Keyset(kind).Remove(keyID)
+		if err != nil {
+			return err
+		}
+		return k.change(ctx, e.stdout, e.stderr, ks, fmt.Sprintf("removed %s key %d", kind, keyID), false)
+	})
+}
+
+// keysCommand is what the database-backed key actions work with: the
+// admin command's modules and where the keysets come from.
 type keysCommand struct {
-	cfg    config.Config
-	logger *slog.Logger
-	db     *database
-	mods   *app.App
-	src    crypto.Source
+	*admin
+	src crypto.Source
 }
 
 // withKeys runs fn with the modules on the configured database.
-func withKeys(ctx context.Context, fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer,
-	fn func(k *keysCommand) error) error {
-	return withCommand(ctx, fs, args, getenv, stderr, func(a *command) error {
-		return fn(&keysCommand{cfg: a.cfg, logger: a.logger, db: a.db, mods: a.mods, src: app.KeySource(a.cfg)})
+func withKeys(ctx context.Context, fs *flag.FlagSet, args []string, e cmdEnv, fn func(k *keysCommand) error) error {
+	return withAdmin(ctx, fs, args, e, func(a *admin) error {
+		return fn(&keysCommand{admin: a, src: app.KeySource(a.cfg)})
 	})
 }
 
@@ -338,6 +351,7 @@ func printKeyset(stdout, stderr io.Writer, ks *crypto.Keyset, note string) error
 	return nil
 }
 
+// b2i is 1 for true and 0 for false, to sort by a bool.
 func b2i(b bool) int {
 	if b {
 		return 1

@@ -166,7 +166,7 @@ func TestKeysBadInput(t *testing.T) {
 	require.ErrorContains(t, err, `keys: unknown action "sideways"`)
 	_, _, err = runCmd(t, nil, "keys", "new", "-keyset", "mac")
 	require.ErrorContains(t, err, `unknown keyset "mac"`)
-	_, stderr, err := runCmd(t, nil, "keys", "rotate", "-h")
+	out, _, err := runCmd(t, nil, "keys", "rotate", "-h")
 	require.NoError(t, err)
-	require.Contains(t, stderr, "-primary")
+	require.Contains(t, out, "-primary")
 }

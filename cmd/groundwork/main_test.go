@@ -256,9 +256,11 @@ func TestMigrateCreate(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "00007_existing.sql"), nil, 0o644))
+	_, _, err := runCmd(t, nil, "migrate", "-dir", dir, "create", "add_widgets")
+	require.ErrorContains(t, err, "flag -dir before the action", "-dir is create's flag")
+	_, _, err = runCmd(t, nil, "migrate", "create", "add_widgets", "-dir", dir)
+	require.Error(t, err, "flags come before the name")
 	out, _, err := runCmd(t, nil, "migrate", "create", "-dir", dir, "add_widgets")
-	require.Error(t, err, "flags come before the action")
-	out, _, err = runCmd(t, nil, "migrate", "-dir", dir, "create", "add_widgets")
 	require.NoError(t, err)
 	path := strings.TrimSpace(out)
 	require.Equal(t, filepath.Join(dir, "00008_add_widgets.sql"), path)
@@ -267,7 +269,7 @@ func TestMigrateCreate(t *testing.T) {
 	require.Contains(t, string(body), "-- +goose Up")
 	require.Contains(t, string(body), "lock_timeout")
 
-	_, _, err = runCmd(t, nil, "migrate", "-dir", dir, "create", "Bad Name")
+	_, _, err = runCmd(t, nil, "migrate", "create", "-dir", dir, "Bad Name")
 	require.ErrorContains(t, err, "lower_snake_case")
 }
 
@@ -289,7 +291,7 @@ func TestBadInput(t *testing.T) {
 		{"invalid port", map[string]string{"PORT": "http"}, []string{"serve"}, `PORT: "http" is not a whole number`},
 		{"malformed database url", map[string]string{"DATABASE_URL": "postgres://x:y@h:badport/db"}, []string{"serve"}, "DATABASE_URL: not a valid PostgreSQL connection string"},
 		{"unwritable data dir", map[string]string{"GROUNDWORK_DATA_DIR": filepath.Join(file, "var"), "PORT": "0"}, []string{"serve"}, "not a directory"},
-		{"migrate without action", nil, []string{"migrate"}, "say up, down, status, create NAME or rehearse"},
+		{"migrate without action", nil, []string{"migrate"}, "migrate: say up, down, status, create or rehearse"},
 		{"migrate unknown action", nil, []string{"migrate", "sideways"}, `unknown action "sideways"`},
 		{"external migrate without owner", map[string]string{"DATABASE_URL": "postgres://app@127.0.0.1:1/db"}, []string{"migrate", "up"}, "DATABASE_OWNER_URL: required"},
 	}
@@ -313,7 +315,7 @@ func TestPortInUse(t *testing.T) {
 	port := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
 
 	_, _, err = runCmd(t, map[string]string{"GROUNDWORK_DATA_DIR": dir, "PORT": port}, "serve")
-	require.ErrorContains(t, err, "listen on port "+port+": ")
+	require.ErrorContains(t, err, "port "+port+" (HOST, PORT): ")
 	require.ErrorContains(t, err, "address already in use")
 
 	// The refused serve left the data dir unlocked: it can take the serve lock.
@@ -329,9 +331,9 @@ func TestHelpAndVersion(t *testing.T) {
 	for _, cmd := range []string{"serve", "worker", "migrate", "config", "version"} {
 		require.Contains(t, out, "  "+cmd)
 	}
-	_, stderr, err := runCmd(t, nil, "serve", "-h")
+	out, _, err = runCmd(t, nil, "serve", "-h")
 	require.NoError(t, err)
-	require.Contains(t, stderr, "-workers")
+	require.Contains(t, out, "-workers")
 
 	out, _, err = runCmd(t, nil, "version")
 	require.NoError(t, err)

@@ -3,63 +3,26 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
-	"io"
 	"text/tabwriter"
 	"time"
 
-	"github.com/groundwork-dev/groundwork/internal/config"
-	"github.com/groundwork-dev/groundwork/internal/observe"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
-const migrateSummary = `Manage the database schema, as the owner role.
+// migrateAbout is the description "groundwork migrate -h" gives.
+const migrateAbout = `Manage the database schema, as the owner role: DATABASE_OWNER_URL, or the
+embedded cluster's owner role when DATABASE_URL is unset (docs/migrations.md).`
 
-  up           apply every pending migration (River's, then Groundwork's)
-  down         roll back the newest Groundwork migration
-  status       list every migration and whether it is applied
-  create NAME  write a new, empty numbered SQL migration into -dir
-  rehearse -from-url URL [-max-duration 30s] [-lock-timeout 5s]
-               apply the pending migrations to a restored copy of the
-               database (groundwork restore --backup ID --into URL), report
-               each one's duration and lock timeouts, and fail past -max-duration`
-
-func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("migrate up|down|status|create NAME|rehearse", migrateSummary, stderr)
-	dir := fs.String("dir", "internal/postgres/migrations", "directory that `create` writes into")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return errors.New("migrate: say up, down, status, create NAME or rehearse")
-	}
-	action := fs.Arg(0)
-	if action == "rehearse" {
-		return runMigrateRehearse(ctx, fs.Args()[1:], getenv, stdout, stderr)
-	}
-	wantArgs := map[string]int{"up": 1, "down": 1, "status": 1, "create": 2}
-	n, ok := wantArgs[action]
-	if !ok {
-		return fmt.Errorf("migrate: unknown action %q; use up, down, status, create NAME or rehearse", action)
-	}
-	if fs.NArg() != n {
-		return fmt.Errorf("migrate %s: takes %d argument(s), got %d", action, n-1, fs.NArg()-1)
-	}
-	if action == "create" {
-		path, err := postgres.CreateMigration(*dir, fs.Arg(1))
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, path)
-		return nil
-	}
-
-	cfg, err := config.Load(getenv)
+// withMigrator parses the action's flags, opens the database (reusing the
+// embedded cluster when serve runs on it) and runs fn with a migrator
+// connected as the owner role.
+func withMigrator(ctx context.Context, fs *flag.FlagSet, args []string, e cmdEnv, fn func(m *postgres.Migrator) error) error {
+	cfg, logger, err := loadAdmin(fs, args, e)
 	if err != nil {
 		return err
 	}
-	logger := observe.NewLogger(stderr, cfg.Production(), cfg.LogLevel)
 	db, err := openDatabase(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -74,30 +37,46 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer m.Close()
+	return fn(m)
+}
 
-	switch action {
-	case "up":
+// runMigrateUp runs "groundwork migrate up".
+func runMigrateUp(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("migrate up", "Apply every pending migration: River's, then Groundwork's.")
+	return withMigrator(ctx, fs, args, e, func(m *postgres.Migrator) error {
 		applied, err := m.Up(ctx)
 		for _, name := range applied {
-			fmt.Fprintf(stdout, "applied %s\n", name)
+			fmt.Fprintf(e.stdout, "applied %s\n", name)
 		}
 		if err == nil && len(applied) == 0 {
-			fmt.Fprintln(stdout, "no pending migrations")
+			fmt.Fprintln(e.stdout, "no pending migrations")
 		}
 		return err
-	case "down":
+	})
+}
+
+// runMigrateDown runs "groundwork migrate down".
+func runMigrateDown(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("migrate down", "Roll back the newest Groundwork migration.")
+	return withMigrator(ctx, fs, args, e, func(m *postgres.Migrator) error {
 		name, err := m.Down(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "rolled back %s\n", name)
+		fmt.Fprintf(e.stdout, "rolled back %s\n", name)
 		return nil
-	default: // status
+	})
+}
+
+// runMigrateStatus runs "groundwork migrate status".
+func runMigrateStatus(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("migrate status", "List every migration, River's and Groundwork's, and whether it is applied.")
+	return withMigrator(ctx, fs, args, e, func(m *postgres.Migrator) error {
 		states, err := m.Status(ctx)
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "MIGRATION\tSTATE\tAPPLIED AT")
 		for _, s := range states {
 			state, at := "pending", ""
@@ -110,5 +89,26 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, state, at)
 		}
 		return tw.Flush()
+	})
+}
+
+// runMigrateCreate runs "groundwork migrate create NAME".
+func runMigrateCreate(_ context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("migrate create", "Write a new, empty SQL migration NAME (lower_snake_case) into -dir, numbered\nafter the newest one there, and print its path.")
+	dir := fs.String("dir", "internal/postgres/migrations", "the `directory` of the migrations")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
+	switch {
+	case fs.NArg() == 0:
+		return errors.New("migrate create: say the migration's name: groundwork migrate create [-dir DIR] NAME")
+	case fs.NArg() > 1:
+		return fmt.Errorf("migrate create: unexpected argument %q after the name; flags go before it (run \"groundwork migrate create -h\")", fs.Arg(1))
+	}
+	path, err := postgres.CreateMigration(*dir, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, path)
+	return nil
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
+// rehearseSummary is the description "groundwork migrate rehearse -h" gives.
 const rehearseSummary = `Apply the pending migrations to a restored copy of the database and report
 each one's duration, so that a migration that would lock a large table for
 long is found before the deploy, not during it.
@@ -31,22 +30,22 @@ any migration fails or takes longer than -max-duration. The copy is left
 migrated; drop it afterwards.`
 
 // runMigrateRehearse runs "groundwork migrate rehearse".
-func runMigrateRehearse(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("migrate rehearse -from-url URL", rehearseSummary, stderr)
+func runMigrateRehearse(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("migrate rehearse", rehearseSummary)
 	fromURL := fs.String("from-url", "", "`URL` of a restored copy of the database, as its owner role")
 	maxDuration := fs.Duration("max-duration", 30*time.Second, "fail when any one migration takes longer")
 	lockTimeout := fs.Duration("lock-timeout", 5*time.Second, "lock_timeout for every connection of the rehearsal")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("migrate rehearse: unexpected argument %q", fs.Arg(0))
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	if *maxDuration <= 0 || *lockTimeout <= 0 {
 		return errors.New("migrate rehearse: -max-duration and -lock-timeout must be positive")
 	}
 	if *fromURL == "" {
-		return rehearseOnLatestBackup(ctx, getenv, stdout, stderr, *maxDuration, *lockTimeout)
+		return rehearseOnLatestBackup(ctx, e, *maxDuration, *lockTimeout)
 	}
 	target, err := pgconn.ParseConfig(*fromURL)
 	if err != nil {
@@ -54,14 +53,14 @@ func runMigrateRehearse(ctx context.Context, args []string, getenv func(string) 
 	}
 	// A rehearsal commits its migrations: never on the configured database.
 	for _, name := range []string{"DATABASE_URL", "DATABASE_OWNER_URL"} {
-		if v := getenv(name); v != "" {
+		if v := e.getenv(name); v != "" {
 			if c, err := pgconn.ParseConfig(v); err == nil && sameDatabase(c, target) {
 				return fmt.Errorf("migrate rehearse: -from-url names the database of %s; rehearse on a restored copy, never on the live database", name)
 			}
 		}
 	}
 
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := adminLogger(e, false)
 	m, err := postgres.NewMigrator(ctx, *fromURL, logger, postgres.WithLockTimeout(*lockTimeout))
 	if err != nil {
 		return fmt.Errorf("migrate rehearse: %w", err)
@@ -70,17 +69,17 @@ func runMigrateRehearse(ctx context.Context, args []string, getenv func(string) 
 	if _, _, err := m.CheckAhead(ctx); err != nil {
 		return fmt.Errorf("migrate rehearse: %w", err)
 	}
-	fmt.Fprintf(stdout, "rehearsing on %s/%s (lock_timeout %s, max %s a migration)\n",
+	fmt.Fprintf(e.stdout, "rehearsing on %s/%s (lock_timeout %s, max %s a migration)\n",
 		target.Host, target.Database, *lockTimeout, *maxDuration)
 	start := time.Now()
 	runs, upErr := m.UpTimed(ctx)
 	if len(runs) == 0 && upErr == nil {
-		fmt.Fprintln(stdout, "no pending migrations")
+		fmt.Fprintln(e.stdout, "no pending migrations")
 		return nil
 	}
 	// The migration's own SET LOCAL lock_timeout, when it has one, wins over
 	// -lock-timeout inside it; the report says "lock timeout" either way.
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MIGRATION\tDURATION\tRESULT")
 	var slow []string
 	for _, r := range runs {
@@ -103,7 +102,7 @@ func runMigrateRehearse(ctx context.Context, args []string, getenv func(string) 
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "total %s\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "total %s\n", time.Since(start).Round(time.Millisecond))
 	if upErr != nil {
 		if (postgres.MigrationRun{Err: upErr}).LockTimeout() {
 			name := "reading the migration state"
@@ -126,27 +125,23 @@ func sameDatabase(a, b *pgconn.Config) bool {
 	return a.Host == b.Host && a.Port == b.Port && a.Database == b.Database
 }
 
+// oneLine is err's message on one line.
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
 
 // rehearseOnLatestBackup restores the latest backup into a scratch database,
 // applies the pending migrations there with lockTimeout, and fails when one
 // takes longer than maxDuration (a backup rehearsal with those limits).
-func rehearseOnLatestBackup(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, maxDuration, lockTimeout time.Duration) error {
-	fs := newFlagSet("migrate rehearse", rehearseSummary, stderr)
-	return withCommand(ctx, fs, nil, getenv, stderr, func(a *command) error {
-		svc, closeFn, err := newBackups(ctx, a.cfg, a.logger)
+func rehearseOnLatestBackup(ctx context.Context, e cmdEnv, maxDuration, lockTimeout time.Duration) error {
+	fs := newFlagSet("migrate rehearse", rehearseSummary)
+	return withBackupDatabase(ctx, fs, nil, e, func(b *backupStore, db *database) error {
+		_, adminURL, err := backupTargets(b.cfg, db)(ctx)
 		if err != nil {
 			return err
 		}
-		defer closeFn()
-		_, admin, err := backupTargets(a.cfg, a.db)(ctx)
-		if err != nil {
-			return err
-		}
-		r, err := svc.Rehearse(ctx, backup.RehearseOptions{AdminURL: admin, Record: a.db.pool,
+		r, err := b.svc.Rehearse(ctx, backup.RehearseOptions{AdminURL: adminURL, Record: db.pool,
 			MigrationLockTimeout: lockTimeout, MaxMigrationDuration: maxDuration})
 		if r != nil {
-			printRehearsal(stdout, r)
+			printRehearsal(e.stdout, r)
 		}
 		if err != nil {
 			return fmt.Errorf("migrate rehearse: %w", err)

@@ -23,7 +23,7 @@ development it applies pending migrations first. It stops gracefully on
 SIGINT or SIGTERM: in-flight requests and jobs finish, then the database stops.`
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", serveSummary, stderr)
+	fs := newFlagSet("serve", serveSummary)
 	work := fs.Bool("workers", true, "work background jobs in this process (false leaves them to \"groundwork worker\")")
 	cfg, logger, err := loadCommand(fs, args, getenv, stderr)
 	if err != nil {

@@ -13,7 +13,7 @@ serving processes. Any number may run; River coordinates them through
 PostgreSQL. It stops gracefully on SIGINT or SIGTERM.`
 
 func runWorker(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("worker", workerSummary, stderr)
+	fs := newFlagSet("worker", workerSummary)
 	cfg, logger, err := loadCommand(fs, args, getenv, stderr)
 	if err != nil {
 		return err
