@@ -43,9 +43,11 @@ func commandTable() []command {
 		}},
 		{name: "user", summary: "manage users", actions: []command{
 			{name: "create", args: "-email E", summary: "create a verified user (password from stdin, or generated)", run: runUserCreate},
+			{name: "list", summary: "list the users: email, verified, two-factor, created", run: runUserList},
 		}},
 		{name: "org", summary: "manage organisations", actions: []command{
 			{name: "create", args: "-name N -owner E", summary: "create an organisation owned by an existing user, print its ID", run: runOrgCreate},
+			{name: "list", summary: "list the organisations: slug, name, members, created", run: runOrgList},
 		}},
 		{name: "apikey", summary: "manage API keys", actions: []command{
 			{name: "create", args: "-org ORG -name NAME [-role ROLE]", summary: "create an API key, print it on the last line", run: runAPIKeyCreate},

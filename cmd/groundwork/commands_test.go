@@ -56,7 +56,7 @@ func TestHelpListsEveryCommand(t *testing.T) {
 	for _, path := range commandPaths(nil, commandTable()) {
 		require.Contains(t, out, "\n  "+strings.Join(path, " "))
 	}
-	for _, want := range []string{"migrate rehearse", "backup pitr setup", "restore --backup ID", "--at TIME"} {
+	for _, want := range []string{"migrate rehearse", "backup pitr setup", "restore --backup ID", "--at TIME", "org list", "user list"} {
 		require.Contains(t, out, want)
 	}
 }
@@ -79,6 +79,8 @@ func TestInapplicableFlagIsAnError(t *testing.T) {
 		{[]string{"migrate", "up", "-dir", "x"}, "-dir"},
 		{[]string{"migrate", "status", "-from-url", "x"}, "-from-url"},
 		{[]string{"billing", "reconcile", "-org", "x"}, "-org"},
+		{[]string{"user", "list", "-email", "x"}, "-email"},
+		{[]string{"org", "list", "-name", "x"}, "-name"},
 		{[]string{"restore", "-minus", "1m"}, "-minus"},
 	}
 	for _, tt := range tests {
@@ -108,7 +110,7 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 		{[]string{"org", "create", "-name", "x", "-owner", "y", "extra"}, `org create: unexpected argument "extra"`},
 		{[]string{"backup", "create", "-dry-run"}, "backup create: flag provided but not defined: -dry-run"},
 		{[]string{"backup", "verify"}, "backup verify: say which backup"},
-		{[]string{"user"}, `user: say create (run "groundwork user -h")`},
+		{[]string{"user"}, `user: say create or list (run "groundwork user -h")`},
 		{[]string{"backup", "pitr", "bogus"}, `backup pitr: unknown action "bogus"; say setup, status, verify or rehearse`},
 		{[]string{"migrate", "-dir", "x", "create", "y"}, "migrate: flag -dir before the action"},
 		{[]string{"version", "extra"}, `version: unexpected argument "extra"`},
