@@ -130,8 +130,8 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 		if err != nil {
 			return nil, stripeError("create checkout session", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE billing_accounts SET checkout_session_id = $2 WHERE org_id = $1`, orgID, cs.ID); err != nil {
-			return nil, fmt.Errorf("billing: store checkout session of %s: %w", orgID, err)
+		if err := setCheckoutSession(ctx, tx, orgID, cs.ID); err != nil {
+			return nil, err
 		}
 		url = cs.URL
 		return nil, nil
@@ -151,8 +151,8 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 // response return the same customer.
 func (s *Service) ensureCustomer(ctx context.Context, orgID string, in CheckoutInput) error {
 	return postgres.InOrgTx(ctx, s.syncer.cfg.Pool, orgID, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO billing_accounts (org_id) VALUES ($1) ON CONFLICT (org_id) DO NOTHING`, orgID); err != nil {
-			return fmt.Errorf("billing: create account of %s: %w", orgID, err)
+		if err := insertAccount(ctx, tx, orgID); err != nil {
+			return err
 		}
 		a, err := loadAccount(ctx, tx, orgID, true)
 		if err != nil || a.CustomerID != "" {
@@ -170,10 +170,7 @@ func (s *Service) ensureCustomer(ctx context.Context, orgID string, in CheckoutI
 		if err != nil {
 			return stripeError("create customer", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE billing_accounts SET stripe_customer_id = $2 WHERE org_id = $1`, orgID, c.ID); err != nil {
-			return fmt.Errorf("billing: store customer of %s: %w", orgID, err)
-		}
-		return nil
+		return setCustomer(ctx, tx, orgID, c.ID)
 	})
 }
 

@@ -19,9 +19,12 @@ type Enforcer struct {
 	Catalog *Catalog
 	// Grace is the dunning grace policy.
 	Grace GracePolicy
-	// DisputeAllowWhileOpen and DisputeOnLost are the dispute policy.
+	// DisputeAllowWhileOpen keeps access while a dispute with funds
+	// withdrawn is open; false (the default) makes the organisation
+	// read-only until it is closed.
 	DisputeAllowWhileOpen bool
-	DisputeOnLost         LostDisputePolicy
+	// DisputeOnLost is what a lost dispute does; "" is LostDisputeRestrict.
+	DisputeOnLost LostDisputePolicy
 	// Clock tells the time; nil is the system clock.
 	Clock gw.Clock
 }

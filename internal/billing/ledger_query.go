@@ -2,10 +2,8 @@ package billing
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -35,19 +33,5 @@ func ListLedger(ctx context.Context, pool *pgxpool.Pool, f LedgerFilter) ([]Ledg
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	rows, err := pool.Query(ctx, `SELECT id, type, created, received_at, processed_at, attempts, last_error,
-		coalesce(org_ref::text, '') FROM stripe_events
-		WHERE NOT $1 OR processed_at IS NULL ORDER BY created DESC, id DESC LIMIT $2`, f.Unprocessed, f.Limit)
-	if err != nil {
-		return nil, fmt.Errorf("billing: list ledger: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (LedgerEvent, error) {
-		var e LedgerEvent
-		err := row.Scan(&e.ID, &e.Type, &e.Created, &e.ReceivedAt, &e.ProcessedAt, &e.Attempts, &e.LastError, &e.OrgID)
-		return e, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("billing: list ledger: %w", err)
-	}
-	return out, nil
+	return ledgerEvents(ctx, pool, f.Unprocessed, f.Limit)
 }

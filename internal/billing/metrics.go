@@ -48,11 +48,7 @@ func (c *EventsCollector) Collect(ch chan<- prometheus.Metric) {
 	defer c.errors.Collect(ch)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	var unprocessed, failed int64
-	var age float64
-	err := c.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE attempts > 0),
-		coalesce(extract(epoch FROM now() - min(received_at)), 0)::float8
-		FROM stripe_events WHERE processed_at IS NULL`).Scan(&unprocessed, &failed, &age)
+	unprocessed, failed, age, err := ledgerStats(ctx, c.pool)
 	if err != nil {
 		c.errors.Inc()
 		return

@@ -78,35 +78,25 @@ func (w *DeliverOutboxWorker) Work(ctx context.Context, job *river.Job[DeliverOu
 func (n *Notifier) Deliver(ctx context.Context, orgID string) (int, error) {
 	var keys []string
 	err := postgres.InOrgTx(ctx, n.Pool, orgID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT key FROM billing_outbox WHERE org_id = $1 AND sent_at IS NULL
-			ORDER BY created_at, key LIMIT 1000`, orgID)
-		if err != nil {
-			return err
-		}
-		keys, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		var err error
+		keys, err = unsentOutbox(ctx, tx, orgID)
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("billing: list outbox of %s: %w", orgID, err)
+		return 0, err
 	}
 	sent := 0
 	var errs []error
 	for _, key := range keys {
 		err := postgres.InOrgTx(ctx, n.Pool, orgID, func(tx pgx.Tx) error {
-			var kind string
-			var payload []byte
-			err := tx.QueryRow(ctx, `SELECT kind, payload FROM billing_outbox
-				WHERE org_id = $1 AND key = $2 AND sent_at IS NULL FOR UPDATE SKIP LOCKED`, orgID, key).Scan(&kind, &payload)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil // sent meanwhile, or being sent
-			}
-			if err != nil {
-				return err
+			kind, payload, ok, err := lockUnsentOutbox(ctx, tx, orgID, key)
+			if err != nil || !ok {
+				return err // !ok: sent meanwhile, or being sent
 			}
 			if err := n.deliver(ctx, orgID, key, kind, payload); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `UPDATE billing_outbox SET sent_at = now() WHERE org_id = $1 AND key = $2`, orgID, key); err != nil {
+			if err := markOutboxSent(ctx, tx, orgID, key); err != nil {
 				return err
 			}
 			sent++

@@ -74,18 +74,11 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileResult, error) {
 
 func (r *Reconciler) backfill(ctx context.Context) ([]string, error) {
 	pool := r.Syncer.cfg.Pool
-	overlap := r.Overlap
-	if overlap <= 0 {
-		overlap = time.Hour
+	newest, err := newestEventTime(ctx, pool)
+	if err != nil {
+		return nil, err
 	}
-	var newest *time.Time
-	if err := pool.QueryRow(ctx, `SELECT max(created) FROM stripe_events`).Scan(&newest); err != nil {
-		return nil, fmt.Errorf("billing: newest recorded event: %w", err)
-	}
-	since := r.Syncer.cfg.Clock.Now().Add(-30 * 24 * time.Hour) // Stripe keeps events 30 days
-	if newest != nil && newest.Add(-overlap).After(since) {
-		since = newest.Add(-overlap)
-	}
+	since := backfillSince(r.Syncer.cfg.Clock.Now(), newest, r.Overlap)
 	params := &stripe.EventListParams{CreatedRange: &stripe.RangeQueryParams{GreaterThanOrEqual: since.Unix()}}
 	params.Limit = stripe.Int64(100)
 	var fresh []string
@@ -100,13 +93,11 @@ func (r *Reconciler) backfill(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return fresh, fmt.Errorf("billing: encode Stripe event %s: %w", ev.ID, err)
 		}
-		tag, err := pool.Exec(ctx, `INSERT INTO stripe_events (id, type, api_version, created, payload)
-			VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (id) DO NOTHING`,
-			ev.ID, string(ev.Type), ev.APIVersion, time.Unix(ev.Created, 0).UTC(), string(payload))
+		added, err := insertEvent(ctx, pool, ev, payload)
 		if err != nil {
-			return fresh, fmt.Errorf("billing: record Stripe event %s: %w", ev.ID, err)
+			return fresh, err
 		}
-		if tag.RowsAffected() == 1 {
+		if added {
 			fresh = append(fresh, ev.ID)
 		}
 	}
@@ -118,17 +109,7 @@ func (r *Reconciler) pending(ctx context.Context, fresh []string) ([]string, err
 	if after <= 0 {
 		after = 10 * time.Minute
 	}
-	rows, err := r.Syncer.cfg.Pool.Query(ctx, `SELECT id FROM stripe_events
-		WHERE processed_at IS NULL AND (attempts > 0 OR received_at < now() - $1::interval OR id = ANY($2))
-		ORDER BY created, id LIMIT 1000`, fmt.Sprintf("%d seconds", int(after.Seconds())), fresh)
-	if err != nil {
-		return nil, fmt.Errorf("billing: unprocessed events: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("billing: unprocessed events: %w", err)
-	}
-	return ids, nil
+	return pendingEvents(ctx, r.Syncer.cfg.Pool, after, fresh)
 }
 
 // resyncEnded syncs every organisation whose live subscription's period has
@@ -137,13 +118,9 @@ func (r *Reconciler) pending(ctx context.Context, fresh []string) ([]string, err
 // billing_accounts row is read in its organisation's transaction.
 func (r *Reconciler) resyncEnded(ctx context.Context) (synced, failed int, err error) {
 	s := r.Syncer
-	rows, err := s.cfg.Pool.Query(ctx, `SELECT id::text FROM orgs ORDER BY id`)
+	orgs, err := orgIDs(ctx, s.cfg.Pool)
 	if err != nil {
-		return 0, 0, fmt.Errorf("billing: list organisations: %w", err)
-	}
-	orgs, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return 0, 0, fmt.Errorf("billing: list organisations: %w", err)
+		return 0, 0, err
 	}
 	now := s.cfg.Clock.Now()
 	var errs []error
@@ -151,10 +128,8 @@ func (r *Reconciler) resyncEnded(ctx context.Context) (synced, failed int, err e
 		var due bool
 		err := postgres.InOrgTx(ctx, s.cfg.Pool, org, func(tx pgx.Tx) error {
 			var unsent bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM billing_accounts WHERE org_id = $1
-				AND subscription_id <> '' AND status NOT IN ('canceled', 'incomplete_expired')
-				AND current_period_end <= $2),
-				EXISTS (SELECT 1 FROM billing_outbox WHERE org_id = $1 AND sent_at IS NULL)`, org, now).Scan(&due, &unsent); err != nil {
+			var err error
+			if due, unsent, err = reconcileState(ctx, tx, org, now); err != nil {
 				return err
 			}
 			if unsent && s.cfg.Jobs != nil { // outbox rows whose delivery job failed for good
@@ -175,6 +150,20 @@ func (r *Reconciler) resyncEnded(ctx context.Context) (synced, failed int, err e
 		}
 	}
 	return synced, failed, errors.Join(errs...)
+}
+
+// backfillSince is where a backfill at now starts listing Stripe's events:
+// overlap (zero or less: one hour) before the newest recorded event, but
+// not before the 30 days Stripe keeps events.
+func backfillSince(now time.Time, newest *time.Time, overlap time.Duration) time.Time {
+	if overlap <= 0 {
+		overlap = time.Hour
+	}
+	since := now.Add(-30 * 24 * time.Hour) // Stripe keeps events 30 days
+	if newest != nil && newest.Add(-overlap).After(since) {
+		since = newest.Add(-overlap)
+	}
+	return since
 }
 
 // ReconcileArgs is the periodic reconciliation job on the billing queue.

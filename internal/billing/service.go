@@ -235,8 +235,8 @@ func stripeError(what string, err error) error {
 // The audit event fn returns, if any, is recorded last.
 func (s *Service) inLockedAccount(ctx context.Context, orgID string, hint func() syncHint, fn func(tx pgx.Tx, a Account) (*audit.Event, error)) error {
 	return postgres.InOrgTx(ctx, s.syncer.cfg.Pool, orgID, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO billing_accounts (org_id) VALUES ($1) ON CONFLICT (org_id) DO NOTHING`, orgID); err != nil {
-			return fmt.Errorf("billing: create account of %s: %w", orgID, err)
+		if err := insertAccount(ctx, tx, orgID); err != nil {
+			return err
 		}
 		a, err := loadAccount(ctx, tx, orgID, true)
 		if err != nil {

@@ -107,13 +107,11 @@ func (l *Ledger) Receive(ctx context.Context, payload []byte, sigHeader string) 
 			ev.ID, ev.APIVersion, stripe.APIVersion, stripe.APIVersion))
 	}
 	err = postgres.InTx(ctx, l.pool, postgres.TxOptions{}, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO stripe_events (id, type, api_version, created, payload)
-			VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (id) DO NOTHING`,
-			ev.ID, string(ev.Type), ev.APIVersion, time.Unix(ev.Created, 0).UTC(), string(payload))
+		added, err := insertEvent(ctx, tx, &ev, payload)
 		if err != nil {
-			return fmt.Errorf("record stripe event %s: %w", ev.ID, err)
+			return err
 		}
-		if tag.RowsAffected() == 0 {
+		if !added {
 			duplicate = true
 			return nil
 		}

@@ -1,0 +1,280 @@
+package billing
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/stripe/stripe-go/v85"
+)
+
+// The pure half of a sync: what the Stripe objects fetch read become in the
+// stored account, and which outbox rows the change calls for. Nothing here
+// reads the database or Stripe, so the rules are table-tested on their own
+// (snapshot_test.go).
+
+// hasBilling reports whether a sync has anything to fetch: an organisation
+// that never had a customer or a subscription, synced without an event
+// naming its customer, is on the free plan.
+func hasBilling(prev Account, h syncHint) bool {
+	return prev.CustomerID != "" || prev.SubscriptionID != "" || h.customerID != ""
+}
+
+// accountCustomer is the Stripe customer a sync of prev with hint h is for:
+// the stored one, else the event's. An event of another customer than the
+// stored one is refused.
+func accountCustomer(prev Account, h syncHint) (string, error) {
+	if prev.CustomerID == "" {
+		return h.customerID, nil
+	}
+	if h.customerID != "" && h.customerID != prev.CustomerID {
+		return prev.CustomerID, fmt.Errorf("billing: event for customer %s, but organisation %s is customer %s",
+			h.customerID, prev.OrgID, prev.CustomerID)
+	}
+	return prev.CustomerID, nil
+}
+
+// nextAccount is prev after a sync for customerID with hint h that read f,
+// with the outbox rows the change calls for, in order: a payment recovered,
+// payments failed, a dispute.
+func nextAccount(prev Account, customerID string, h syncHint, f fetched) (Account, []outboxRow) {
+	cur := prev
+	cur.CustomerID = customerID
+	if f.sub != nil {
+		cur = withSubscription(cur, f.sub, f.schedule)
+	}
+	cur.LatestInvoiceID, cur.Snapshot.LatestInvoiceStatus = "", ""
+	if f.invoice != nil {
+		cur.LatestInvoiceID, cur.Snapshot.LatestInvoiceStatus = f.invoice.ID, f.invoice.Status
+	}
+	var outbox []outboxRow
+	cur.Snapshot.FirstPaymentFailedAt, outbox = dunning(prev.Snapshot.FirstPaymentFailedAt, h, f)
+	outbox = append(outbox, paymentFailedEmails(cur.Snapshot.Status, customerID, h, f)...)
+	if f.dispute != nil {
+		cur = withDispute(cur, f.dispute)
+		outbox = append(outbox, disputeAlerts(f.dispute, cur.Dispute)...)
+	}
+	return cur, outbox
+}
+
+// subLive reports whether a subscription in status st has not ended.
+func subLive(st stripe.SubscriptionStatus) bool {
+	switch st {
+	case "", stripe.SubscriptionStatusCanceled, stripe.SubscriptionStatusIncompleteExpired:
+		return false
+	}
+	return true
+}
+
+// paymentFailing reports whether sub is in dunning: past due or unpaid.
+func paymentFailing(sub *stripe.Subscription) bool {
+	return sub != nil && (sub.Status == stripe.SubscriptionStatusPastDue || sub.Status == stripe.SubscriptionStatusUnpaid)
+}
+
+// better reports whether subscription a should be the organisation's
+// subscription rather than b: a live one beats an ended one, then the newer.
+func better(a, b *stripe.Subscription) bool {
+	if b == nil {
+		return true
+	}
+	if la, lb := subLive(a.Status), subLive(b.Status); la != lb {
+		return la
+	}
+	if a.Created != b.Created {
+		return a.Created > b.Created
+	}
+	return a.ID > b.ID
+}
+
+// customerOf is the ID of a Stripe object's customer; "" for none.
+func customerOf(c *stripe.Customer) string {
+	if c == nil {
+		return ""
+	}
+	return c.ID
+}
+
+// distinctIDs is ids without "" and repeats, in order.
+func distinctIDs(ids ...string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if id == "" || seen[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, id)
+	}
+	return out
+}
+
+// pickSubscription returns, of subs, the best (better) of those whose
+// customer is customerID; nil when none is.
+func pickSubscription(subs []*stripe.Subscription, customerID string) *stripe.Subscription {
+	var best *stripe.Subscription
+	for _, sub := range subs {
+		if customerOf(sub.Customer) != customerID {
+			continue // not this organisation's
+		}
+		if better(sub, best) {
+			best = sub
+		}
+	}
+	return best
+}
+
+// scheduleToFetch is the ID of sub's subscription schedule if it has one
+// and is live (an ended subscription changes no more); "" otherwise.
+func scheduleToFetch(sub *stripe.Subscription) string {
+	if sub.Schedule == nil || !subLive(sub.Status) {
+		return ""
+	}
+	return sub.Schedule.ID
+}
+
+// invoiceUnexpanded reports whether inv is only a reference (an ID without
+// the invoice), which must be fetched.
+func invoiceUnexpanded(inv *stripe.Invoice) bool {
+	return inv != nil && inv.Status == "" && inv.ID != ""
+}
+
+// withSubscription is a with the fields Stripe's subscription sub and its
+// schedule sched (nil: none) determine.
+func withSubscription(a Account, sub *stripe.Subscription, sched *stripe.SubscriptionSchedule) Account {
+	a.SubscriptionID = sub.ID
+	a.Snapshot.Status = sub.Status
+	a.Snapshot.CancelAtPeriodEnd = sub.CancelAtPeriodEnd
+	a.Snapshot.PriceID, a.Snapshot.CurrentPeriodEnd = itemPrice(sub)
+	a.Snapshot.PendingPriceID = pendingPrice(sub)
+	a.ScheduledPriceID, a.ScheduledChangeAt = "", time.Time{}
+	if sched != nil {
+		a.ScheduledPriceID, a.ScheduledChangeAt = scheduledChange(sched, a.Snapshot.CurrentPeriodEnd)
+	}
+	return a
+}
+
+// itemPrice is the price and the current period end of sub's first item;
+// "" and zero for what it lacks.
+func itemPrice(sub *stripe.Subscription) (string, time.Time) {
+	if sub.Items == nil || len(sub.Items.Data) == 0 {
+		return "", time.Time{}
+	}
+	var price string
+	var periodEnd time.Time
+	it := sub.Items.Data[0]
+	if it.Price != nil {
+		price = it.Price.ID
+	}
+	if it.CurrentPeriodEnd > 0 {
+		periodEnd = time.Unix(it.CurrentPeriodEnd, 0).UTC()
+	}
+	return price, periodEnd
+}
+
+// pendingPrice is the price of sub's pending update (an upgrade waiting for
+// its payment); "" for none.
+func pendingPrice(sub *stripe.Subscription) string {
+	pu := sub.PendingUpdate
+	if pu == nil || len(pu.SubscriptionItems) == 0 || pu.SubscriptionItems[0].Price == nil {
+		return ""
+	}
+	return pu.SubscriptionItems[0].Price.ID
+}
+
+// scheduledChange returns the price a subscription schedule switches the
+// subscription to at or after periodEnd, and when; "" when the schedule
+// changes nothing then (or has ended).
+func scheduledChange(sched *stripe.SubscriptionSchedule, periodEnd time.Time) (string, time.Time) {
+	if sched.Status != stripe.SubscriptionScheduleStatusActive && sched.Status != stripe.SubscriptionScheduleStatusNotStarted {
+		return "", time.Time{}
+	}
+	for _, ph := range sched.Phases {
+		if ph.StartDate < periodEnd.Unix() || len(ph.Items) == 0 || ph.Items[0].Price == nil {
+			continue
+		}
+		return ph.Items[0].Price.ID, time.Unix(ph.StartDate, 0).UTC()
+	}
+	return "", time.Time{}
+}
+
+// needsFirstFailure reports whether a sync must find when the payment of
+// sub first failed: it is failing, and the account (prev) has no failure
+// stored yet. The first failure is stored once.
+func needsFirstFailure(prev Account, sub *stripe.Subscription) bool {
+	return paymentFailing(sub) && prev.Snapshot.FirstPaymentFailedAt.IsZero()
+}
+
+// dunning returns the account's FirstPaymentFailedAt after a sync that read
+// f, given the stored one (prevFailedAt): set once when the payment starts
+// failing, kept while it fails, cleared when it stops. A payment that
+// recovers with the latest invoice paid calls for a recovery email.
+func dunning(prevFailedAt time.Time, h syncHint, f fetched) (time.Time, []outboxRow) {
+	failing := paymentFailing(f.sub)
+	switch {
+	case failing && prevFailedAt.IsZero():
+		return firstFailureAt(f.invoice, h, f.recordedFailure), nil
+	case !failing && !prevFailedAt.IsZero():
+		if f.invoice != nil && f.invoice.Status == stripe.InvoiceStatusPaid {
+			return time.Time{}, []outboxRow{paymentRecoveredRow(f.invoice)}
+		}
+		return time.Time{}, nil
+	}
+	return prevFailedAt, nil
+}
+
+// firstFailureAt is when the current dunning cycle's first payment failed:
+// the earliest of the invoice.payment_failed event being processed (if it
+// is for inv) and the earliest recorded one for inv, else inv's
+// finalisation, else its creation. Never "now".
+func firstFailureAt(inv *stripe.Invoice, h syncHint, recorded *time.Time) time.Time {
+	var at time.Time
+	if h.failedEvent && !h.eventTime.IsZero() && (inv == nil || h.invoiceID == inv.ID) {
+		at = h.eventTime
+	}
+	if inv == nil {
+		return at
+	}
+	if recorded != nil && (at.IsZero() || recorded.Before(at)) {
+		at = recorded.UTC()
+	}
+	if !at.IsZero() {
+		return at
+	}
+	switch {
+	case inv.StatusTransitions != nil && inv.StatusTransitions.FinalizedAt > 0:
+		return time.Unix(inv.StatusTransitions.FinalizedAt, 0).UTC()
+	case inv.Created > 0:
+		return time.Unix(inv.Created, 0).UTC()
+	}
+	return at
+}
+
+// paymentFailedEmails returns the payment-failed emails a sync calls for:
+// for the latest invoice's attempt count, and for the attempt of the
+// invoice.payment_failed event being processed if its invoice is
+// customerID's. The outbox keeps one per invoice and attempt.
+func paymentFailedEmails(status stripe.SubscriptionStatus, customerID string, h syncHint, f fetched) []outboxRow {
+	var out []outboxRow
+	if f.invoice != nil {
+		if o, ok := paymentFailedEmail(status, f.invoice, f.invoice.AttemptCount); ok {
+			out = append(out, o)
+		}
+	}
+	if f.eventInvoice != nil && customerOf(f.eventInvoice.Customer) == customerID {
+		if o, ok := paymentFailedEmail(status, f.eventInvoice, h.failedAttempt); ok {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// paymentFailedEmail returns the email for failed attempt number attempt
+// at invoice in, for a subscription in status; false when none is due: the
+// invoice is no longer open, or the subscription ended or is incomplete
+// (its first payment is the customer's to retry in Checkout, not dunning).
+func paymentFailedEmail(status stripe.SubscriptionStatus, in *stripe.Invoice, attempt int64) (outboxRow, bool) {
+	if in.Status != stripe.InvoiceStatusOpen || attempt <= 0 || !subLive(status) ||
+		status == stripe.SubscriptionStatusIncomplete {
+		return outboxRow{}, false
+	}
+	return paymentFailedRow(in, attempt), true
+}
