@@ -48,7 +48,7 @@ func (s *server) withSession(next http.Handler) http.Handler {
 		u, err := s.d.Accounts.User(ctx, id)
 		if err != nil || u.Disabled {
 			if err != nil && gw.ErrorCode(err) != gw.ENOTFOUND {
-				s.fail(w, r, err)
+				s.serveError(w, r, err)
 				return
 			}
 			_ = s.d.Sessions.Destroy(ctx)
@@ -63,7 +63,16 @@ func (s *server) withSession(next http.Handler) http.Handler {
 		ctx = gw.WithScope(ctx, gw.Scope{Actor: gw.Actor{UserID: u.ID}})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
-	return s.d.Sessions.LoadAndSave(inner)
+	if s.d.Sessions == nil {
+		return s.d.Sessions.LoadAndSave(inner) // Routes(Deps{}): built, never served
+	}
+	// A copy of the session manager whose failures (the session store is
+	// unreachable) serveError answers, instead of scs's plain-text 500 with
+	// the error's text. It shares the original's session data: the copy
+	// keeps its context key.
+	sm := *s.d.Sessions
+	sm.ErrorFunc = s.serveError
+	return sm.LoadAndSave(inner)
 }
 
 // requireUser lets signed-in users through and sends anyone else to the
@@ -92,11 +101,11 @@ func (s *server) inOrg(perm authz.Permission, next http.Handler) http.Handler {
 		u := userFrom(ctx)
 		scope, o, err := s.d.Orgs.MemberScope(ctx, u.ID, r.PathValue("org"))
 		if err != nil {
-			s.fail(w, r, err)
+			s.serveError(w, r, err)
 			return
 		}
 		if err := authz.Require(scope, perm); err != nil {
-			s.fail(w, r, err)
+			s.serveError(w, r, err)
 			return
 		}
 		if o.Require2FA && !u.TwoFactor {
@@ -119,7 +128,7 @@ func (s *server) withAPIKey(perm authz.Permission, next http.Handler) http.Handl
 		key, ok := strings.CutPrefix(auth, "Bearer ")
 		if !ok || key == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
-			s.fail(w, r, gw.Errorf(gw.EUNAUTHORIZED, "Send an API key: Authorization: Bearer <key>."))
+			s.serveError(w, r, gw.Errorf(gw.EUNAUTHORIZED, "Send an API key: Authorization: Bearer <key>."))
 			return
 		}
 		scope, err := s.d.Orgs.AuthenticateAPIKey(r.Context(), strings.TrimSpace(key))
@@ -127,11 +136,11 @@ func (s *server) withAPIKey(perm authz.Permission, next http.Handler) http.Handl
 			if gw.ErrorCode(err) == gw.EUNAUTHORIZED {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
 			}
-			s.fail(w, r, err)
+			s.serveError(w, r, err)
 			return
 		}
 		if err := authz.Require(scope, perm); err != nil {
-			s.fail(w, r, err)
+			s.serveError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(gw.WithScope(r.Context(), scope)))

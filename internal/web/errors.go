@@ -8,19 +8,32 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
+// Errors are answered in one place. A handler returns its error to
+// errorHandler (pkgsite's shape); middleware that refuses a request before
+// any handler runs (an unknown URL, a wrong method, an oversized body, a
+// cross-origin form, a rate limit, a panic) calls serveError itself. Either
+// way serveError alone decides the status (httpStatus), the body (an HTML
+// error page for a browser on a page, JSON for everyone else), and logs and
+// reports a 5xx, so the answers cannot drift apart.
+
 // internalMessage is the only message a caller sees for an internal error.
 const internalMessage = "An internal error has occurred."
+
+// notFoundHint is what an HTML 404 page says besides the error's own
+// message: a missing page and one the caller may not see look the same.
+const notFoundHint = "This page does not exist, or you do not have access to it."
 
 // codeMethodNotAllowed is the error code of a 405 response. It is an HTTP
 // routing outcome, not a kernel code.
 const codeMethodNotAllowed = "method_not_allowed"
 
-// httpStatus maps a kernel error code to its HTTP status. It is the only
-// such mapping; unknown codes are internal errors.
+// httpStatus maps an error code to its HTTP status. It is the only such
+// mapping; unknown codes are internal errors.
 func httpStatus(code string) int {
 	switch code {
 	case gw.EINVALID:
@@ -43,6 +56,8 @@ func httpStatus(code string) int {
 		return http.StatusUnsupportedMediaType
 	case gw.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
+	case codeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	default:
 		return http.StatusInternalServerError
 	}
@@ -53,6 +68,8 @@ type errorResponse struct {
 	Error errorDetail `json:"error"`
 }
 
+// errorDetail is what an error response says: its code, a message safe to
+// show, per-field messages and, always, the request ID.
 type errorDetail struct {
 	Code      string            `json:"code"`
 	Message   string            `json:"message"`
@@ -60,16 +77,39 @@ type errorDetail struct {
 	RequestID string            `json:"request_id,omitempty"`
 }
 
-// writeError writes err as a JSON error response with the status its code
-// maps to. A *http.MaxBytesError anywhere in err's chain is a 413. Internal
-// errors show only a generic message; every 5xx is logged once, here, with
-// the request ID, and reported to error tracking (reportError).
-func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
-	d := errorDetail{
-		Code:      gw.ErrorCode(err),
-		Message:   gw.ErrorMessage(err),
-		RequestID: gw.RequestID(r.Context()),
-	}
+// errorPage is the data of error.html.
+type errorPage struct {
+	Status  int
+	Message string
+	Hint    string // a second line, such as notFoundHint
+}
+
+// errPanicked is the error a recovered panic is answered with.
+// recoverPanics has logged and reported the panic, with its stack, so
+// serveError does neither again.
+var errPanicked = errors.New("handler panicked")
+
+// handlerFunc is a handler that may fail: instead of answering an error
+// itself it returns it, and errorHandler answers it. It must not return an
+// error after it has started the response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// errorHandler adapts h to an http.Handler: an error h returns is answered
+// by serveError.
+func (s *server) errorHandler(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.serveError(w, r, err)
+		}
+	})
+}
+
+// describeError returns what err is answered with and its status, from the
+// one mapping in httpStatus. A *http.MaxBytesError anywhere in err's chain
+// (a body over Deps.MaxBodyBytes) is a 413. An internal error is described
+// only by a generic message.
+func describeError(err error) (errorDetail, int) {
+	d := errorDetail{Code: gw.ErrorCode(err), Message: gw.ErrorMessage(err)}
 	if e, ok := errors.AsType[*gw.Error](err); ok {
 		d.Fields = e.Fields
 	} else if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -80,15 +120,41 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if status == http.StatusInternalServerError {
 		d.Code, d.Message, d.Fields = gw.EINTERNAL, internalMessage, nil
 	}
-	if status >= 500 {
-		logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
+	return d, status
+}
+
+// serveError answers r, which failed with err; it is the only function that
+// writes error responses. The status comes from httpStatus. A browser on a
+// page (wantsHTML) gets the HTML error page, with a link home; anyone else
+// the JSON errorResponse. Both carry the request ID. A 5xx is logged once,
+// here, and reported to error tracking (reportError), unless it is a
+// recovered panic, which recoverPanics logged and reported.
+func (s *server) serveError(w http.ResponseWriter, r *http.Request, err error) {
+	d, status := describeError(err)
+	d.RequestID = gw.RequestID(r.Context())
+	if status >= 500 && !errors.Is(err, errPanicked) {
+		s.d.Logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
 			slog.String("error", err.Error()),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 		)
 		reportError(r, err)
 	}
-	writeJSON(w, status, errorResponse{Error: d})
+	if !wantsHTML(r) {
+		writeJSON(w, status, errorResponse{Error: d})
+		return
+	}
+	p := errorPage{Status: status, Message: d.Message}
+	if status == http.StatusNotFound {
+		p.Hint = notFoundHint
+	}
+	s.renderError(w, r, status, p)
+}
+
+// wantsHTML reports whether the caller is a browser on a page rather than an
+// API client: not under /api/, and accepting text/html.
+func wantsHTML(r *http.Request) bool {
+	return !strings.HasPrefix(r.URL.Path, "/api/") && strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
 // writeJSON writes v as a JSON response with the given status. v must be
@@ -107,13 +173,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-// notFoundJSON serves mux, replacing the mux's plain-text 404 and 405
+// answerUnmatched serves mux, replacing the mux's plain-text 404 and 405
 // responses (written when no route matches, so r.Pattern is empty) with
-// JSON error responses.
-func notFoundJSON(mux *http.ServeMux, logger *slog.Logger) http.Handler {
+// serveError's.
+func (s *server) answerUnmatched(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		noteRequest(r) // the mux sets r.Pattern on this request
-		mux.ServeHTTP(&unmatchedWriter{ResponseWriter: w, r: r, logger: logger}, r)
+		mux.ServeHTTP(&unmatchedWriter{ResponseWriter: w, r: r, s: s}, r)
 	})
 }
 
@@ -122,26 +188,23 @@ func notFoundJSON(mux *http.ServeMux, logger *slog.Logger) http.Handler {
 type unmatchedWriter struct {
 	http.ResponseWriter
 	r           *http.Request
-	logger      *slog.Logger
+	s           *server
 	intercepted bool
 }
 
-// WriteHeader replaces a 404 or 405 of an unmatched request with a JSON error.
+// WriteHeader replaces a 404 or 405 of an unmatched request with
+// serveError's answer.
 func (u *unmatchedWriter) WriteHeader(status int) {
 	if u.r.Pattern != "" || (status != http.StatusNotFound && status != http.StatusMethodNotAllowed) {
 		u.ResponseWriter.WriteHeader(status)
 		return
 	}
 	u.intercepted = true
-	if status == http.StatusNotFound {
-		writeError(u.ResponseWriter, u.r, u.logger, gw.Errorf(gw.ENOTFOUND, "The requested resource was not found."))
-		return
+	err := gw.Errorf(gw.ENOTFOUND, "The requested resource was not found.")
+	if status == http.StatusMethodNotAllowed {
+		err = gw.Errorf(codeMethodNotAllowed, "Method %s is not allowed here; allowed: %s.", u.r.Method, u.Header().Get("Allow"))
 	}
-	writeJSON(u.ResponseWriter, status, errorResponse{Error: errorDetail{
-		Code:      codeMethodNotAllowed,
-		Message:   fmt.Sprintf("Method %s is not allowed here; allowed: %s.", u.r.Method, u.Header().Get("Allow")),
-		RequestID: gw.RequestID(u.r.Context()),
-	}})
+	u.s.serveError(u.ResponseWriter, u.r, err)
 }
 
 // Write drops the mux's plain-text body once the response was replaced.

@@ -115,16 +115,14 @@ func parseTime(v string, lenient bool) (time.Time, bool) {
 }
 
 func (s *server) apiListAuditEvents() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		p, err := auditParams(r, false)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		page, err := s.d.Audit.List(r.Context(), gw.ScopeFrom(r.Context()), p)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		out := auditEventList{Data: make([]auditEventJSON, len(page.Entries))}
 		for i, e := range page.Entries {
@@ -134,6 +132,7 @@ func (s *server) apiListAuditEvents() http.Handler {
 			out.NextCursor = &page.NextCursor
 		}
 		writeJSON(w, http.StatusOK, out)
+		return nil
 	})
 }
 
@@ -159,18 +158,16 @@ type auditRow struct {
 type auditActor struct{ ID, Name string }
 
 func (s *server) pageAudit() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
 		scope := gw.ScopeFrom(ctx)
 		p, err := auditParams(r, true)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		list, err := s.d.Audit.List(ctx, scope, p)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		// Name the actors and member targets that still exist; the others
 		// keep their IDs.
@@ -178,8 +175,7 @@ func (s *server) pageAudit() http.Handler {
 		data := auditPage{Actions: audit.OrgActions}
 		members, err := s.d.Orgs.Members(ctx, scope)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		for _, m := range members {
 			names[m.UserID] = m.Email
@@ -191,8 +187,7 @@ func (s *server) pageAudit() http.Handler {
 				data.Actors = append(data.Actors, auditActor{ID: k.ID, Name: "API key " + k.Name})
 			}
 		} else if gw.ErrorCode(err) != gw.EFORBIDDEN {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		for _, e := range list.Entries {
 			row := auditRow{Entry: e, Before: string(e.Before), After: string(e.After)}
@@ -225,5 +220,6 @@ func (s *server) pageAudit() http.Handler {
 
 		}
 		s.render(w, r, http.StatusOK, "audit.html", page{Title: "Audit log", Data: data})
+		return nil
 	})
 }

@@ -35,211 +35,209 @@ func safeNext(next, fallback string) string {
 	return next
 }
 
-// renderForm re-renders a form page after err: client errors go next to
-// their fields, internal errors to the error page.
-func (s *server) renderForm(w http.ResponseWriter, r *http.Request, name string, p page, err error) {
+// renderForm re-renders a form page after err, with err's status: client
+// errors go next to their fields (or on top of the form); an internal error
+// is returned, for errorHandler to answer.
+func (s *server) renderForm(w http.ResponseWriter, r *http.Request, name string, p page, err error) error {
 	if p.Form == nil {
 		p.Form = newForm()
 	}
 	if !p.Form.setError(err) {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.render(w, r, statusFor(err), name, p)
+	return nil
 }
 
 func (s *server) pageHome() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if userFrom(r.Context()) != nil {
 			redirect(w, r, "/orgs")
-			return
+			return nil
 		}
 		s.render(w, r, http.StatusOK, "home.html", page{Title: "Welcome"})
+		return nil
 	})
 }
 
 func (s *server) pageSignup() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f := newForm()
 		f.Values["next"] = r.URL.Query().Get("next")
 		s.render(w, r, http.StatusOK, "signup.html", page{Title: "Sign up", Form: f})
+		return nil
 	})
 }
 
 func (s *server) postSignup() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r, "email", "password", "next")
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		if _, err := s.d.Accounts.SignUp(r.Context(), f.Get("email"), f.Get("password")); err != nil {
-			s.renderForm(w, r, "signup.html", page{Title: "Sign up", Form: f}, err)
-			return
+			return s.renderForm(w, r, "signup.html", page{Title: "Sign up", Form: f}, err)
 		}
 		s.render(w, r, http.StatusOK, "check-email.html", page{Title: "Check your email", Data: f.Get("email")})
+		return nil
 	})
 }
 
 func (s *server) pageVerifyEmail() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if _, err := s.d.Accounts.VerifyEmail(r.Context(), r.URL.Query().Get("token")); err != nil {
-			s.renderForm(w, r, "resend.html", page{Title: "Verify your email"}, err)
-			return
+			return s.renderForm(w, r, "resend.html", page{Title: "Verify your email"}, err)
 		}
 		s.flash(r, "Your email address is verified. Welcome!")
 		if userFrom(r.Context()) != nil {
 			redirect(w, r, "/orgs")
-			return
+			return nil
 		}
 		redirect(w, r, "/login")
+		return nil
 	})
 }
 
 func (s *server) postResendVerification() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r, "email")
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		if err := s.d.Accounts.ResendVerification(r.Context(), f.Get("email")); err != nil {
-			s.renderForm(w, r, "resend.html", page{Title: "Verify your email", Form: f}, err)
-			return
+			return s.renderForm(w, r, "resend.html", page{Title: "Verify your email", Form: f}, err)
 		}
 		s.render(w, r, http.StatusOK, "check-email.html", page{Title: "Check your email", Data: f.Get("email")})
+		return nil
 	})
 }
 
 func (s *server) pageLogin() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f := newForm()
 		f.Values["next"] = r.URL.Query().Get("next")
 		s.render(w, r, http.StatusOK, "login.html", page{Title: "Log in", Form: f})
+		return nil
 	})
 }
 
 func (s *server) postLogin() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r, "email", "password", "next")
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		u, err := s.d.Accounts.Authenticate(r.Context(), f.Get("email"), f.Get("password"))
 		if err != nil {
-			s.renderForm(w, r, "login.html", page{Title: "Log in", Form: f}, err)
-			return
+			return s.renderForm(w, r, "login.html", page{Title: "Log in", Form: f}, err)
 		}
 		next := safeNext(f.Get("next"), "/orgs")
 		if u.TwoFactor {
 			// The password step passed; the session is not signed in until
 			// the second factor is given.
 			if err := s.d.Sessions.RenewToken(r.Context()); err != nil {
-				s.fail(w, r, err)
-				return
+				return err
 			}
 			s.d.Sessions.Put(r.Context(), sessionPending2F, u.ID)
 			redirect(w, r, "/login/two-factor?next="+url.QueryEscape(next))
-			return
+			return nil
 		}
 		if err := s.signIn(r, u.ID); err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		redirect(w, r, next)
+		return nil
 	})
 }
 
 func (s *server) pageLoginTwoFactor() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if s.d.Sessions.GetString(r.Context(), sessionPending2F) == "" {
 			redirect(w, r, "/login")
-			return
+			return nil
 		}
 		f := newForm()
 		f.Values["next"] = r.URL.Query().Get("next")
 		s.render(w, r, http.StatusOK, "login-2fa.html", page{Title: "Two-factor authentication", Form: f})
+		return nil
 	})
 }
 
 func (s *server) postLoginTwoFactor() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		userID := s.d.Sessions.GetString(r.Context(), sessionPending2F)
 		if userID == "" {
 			redirect(w, r, "/login")
-			return
+			return nil
 		}
 		f, err := parseForm(r, "code", "next")
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		if err := s.d.Accounts.VerifySecondFactor(r.Context(), userID, f.Get("code")); err != nil {
-			s.renderForm(w, r, "login-2fa.html", page{Title: "Two-factor authentication", Form: f}, err)
-			return
+			return s.renderForm(w, r, "login-2fa.html", page{Title: "Two-factor authentication", Form: f}, err)
 		}
 		if err := s.signIn(r, userID); err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		redirect(w, r, safeNext(f.Get("next"), "/orgs"))
+		return nil
 	})
 }
 
 func (s *server) postLogout() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		// Destroy deletes the session from the store; its index row in
 		// user_sessions no longer matches a session and is ignored.
 		if err := s.d.Sessions.Destroy(r.Context()); err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		redirect(w, r, "/login")
+		return nil
 	})
 }
 
 func (s *server) pageForgotPassword() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		s.render(w, r, http.StatusOK, "forgot.html", page{Title: "Reset your password", Form: newForm()})
+		return nil
 	})
 }
 
 func (s *server) postForgotPassword() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r, "email")
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		if err := s.d.Accounts.RequestPasswordReset(r.Context(), f.Get("email")); err != nil {
-			s.renderForm(w, r, "forgot.html", page{Title: "Reset your password", Form: f}, err)
-			return
+			return s.renderForm(w, r, "forgot.html", page{Title: "Reset your password", Form: f}, err)
 		}
 		s.render(w, r, http.StatusOK, "check-email.html", page{Title: "Check your email", Data: f.Get("email")})
+		return nil
 	})
 }
 
 func (s *server) pageResetPassword() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f := newForm()
 		f.Values["token"] = r.URL.Query().Get("token")
 		s.render(w, r, http.StatusOK, "reset.html", page{Title: "Choose a new password", Form: f})
+		return nil
 	})
 }
 
 func (s *server) postResetPassword() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r, "token", "password")
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		if _, err := s.d.Accounts.ResetPassword(r.Context(), f.Get("token"), f.Get("password")); err != nil {
-			s.renderForm(w, r, "reset.html", page{Title: "Choose a new password", Form: f}, err)
-			return
+			return s.renderForm(w, r, "reset.html", page{Title: "Choose a new password", Form: f}, err)
 		}
 		s.flash(r, "Your password was changed and your other sessions were signed out. Log in with the new password.")
 		redirect(w, r, "/login")
+		return nil
 	})
 }

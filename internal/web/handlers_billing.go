@@ -15,23 +15,18 @@ import (
 // configured (Deps.Billing is nil).
 const billingOffMessage = "Billing is not configured on this server."
 
-// billingHandler is a billing route's handler, given the configured service.
-type billingHandler func(w http.ResponseWriter, r *http.Request, b *billing.Service)
+// billingHandler is a billing route's handler, given the configured
+// service; like handlerFunc, it returns its error for errorHandler.
+type billingHandler func(w http.ResponseWriter, r *http.Request, b *billing.Service) error
 
 // withBilling runs h when billing is configured, and otherwise answers 404
-// saying so: a page for browsers, the JSON error for anything else.
+// saying so.
 func (s *server) withBilling(h billingHandler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if s.d.Billing == nil {
-			if !wantsHTML(r) {
-				writeError(w, r, s.d.Logger, gw.Errorf(gw.ENOTFOUND, billingOffMessage))
-				return
-			}
-			s.render(w, r, http.StatusNotFound, "error.html", page{Title: "Billing not configured",
-				Data: errorPage{Status: http.StatusNotFound, Message: billingOffMessage}})
-			return
+			return gw.Errorf(gw.ENOTFOUND, billingOffMessage)
 		}
-		h(w, r, s.d.Billing)
+		return h(w, r, s.d.Billing)
 	})
 }
 
@@ -122,41 +117,39 @@ func newBillingPageData(ov billing.Overview, problem string) billingPageData {
 
 // billingPage renders the billing page with status; problem, if set, is
 // the message of the action that was refused.
-func (s *server) billingPage(w http.ResponseWriter, r *http.Request, b *billing.Service, status int, problem string) {
+func (s *server) billingPage(w http.ResponseWriter, r *http.Request, b *billing.Service, status int, problem string) error {
 	ov, err := b.Overview(r.Context(), gw.ScopeFrom(r.Context()))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.render(w, r, status, "billing.html", page{Title: "Billing", Banner: bannerOf(ov.Entitlements),
 		Data: newBillingPageData(ov, problem)})
+	return nil
 }
 
 // billingRefused answers a billing action that failed with err: a client
-// error is shown on the billing page with its status, anything else (not
-// found, internal, Stripe unavailable) goes to s.fail.
-func (s *server) billingRefused(w http.ResponseWriter, r *http.Request, b *billing.Service, err error) {
+// error is shown on the billing page with its status; anything else (not
+// found, internal, Stripe unavailable) is returned, for errorHandler.
+func (s *server) billingRefused(w http.ResponseWriter, r *http.Request, b *billing.Service, err error) error {
 	code := gw.ErrorCode(err)
 	status := httpStatus(code)
 	if code == gw.ENOTFOUND || status >= 500 {
-		s.fail(w, r, err)
-		return
+		return err
 	}
-	s.billingPage(w, r, b, status, gw.ErrorMessage(err))
+	return s.billingPage(w, r, b, status, gw.ErrorMessage(err))
 }
 
 func (s *server) pageBilling() http.Handler {
-	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) {
-		s.billingPage(w, r, b, http.StatusOK, "")
+	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) error {
+		return s.billingPage(w, r, b, http.StatusOK, "")
 	})
 }
 
 func (s *server) postBillingCheckout() http.Handler {
-	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) {
+	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) error {
 		f, err := parseForm(r, "plan", "interval")
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		ctx := r.Context()
 		scope := gw.ScopeFrom(ctx)
@@ -169,72 +162,69 @@ func (s *server) postBillingCheckout() http.Handler {
 			portal, perr := b.PortalURL(ctx, scope)
 			if perr == nil {
 				http.Redirect(w, r, portal, http.StatusSeeOther)
-				return
+				return nil
 			}
 			s.d.Logger.LogAttrs(ctx, slog.LevelWarn, "billing portal unavailable after checkout refusal",
 				slog.String("error", perr.Error()), slog.String("org_id", scope.OrgID))
 		}
 		if err != nil {
-			s.billingRefused(w, r, b, err)
-			return
+			return s.billingRefused(w, r, b, err)
 		}
 		http.Redirect(w, r, url, http.StatusSeeOther)
+		return nil
 	})
 }
 
 func (s *server) pageBillingSuccess() http.Handler {
-	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) {
+	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) error {
 		if err := b.FinishCheckout(r.Context(), gw.ScopeFrom(r.Context()), r.URL.Query().Get("session_id")); err != nil {
-			s.billingRefused(w, r, b, err)
-			return
+			return s.billingRefused(w, r, b, err)
 		}
 		s.flash(r, "Thank you: your subscription is set up.")
 		redirect(w, r, orgPath(r, "/billing"))
+		return nil
 	})
 }
 
 func (s *server) postBillingPortal() http.Handler {
-	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) {
+	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) error {
 		url, err := b.PortalURL(r.Context(), gw.ScopeFrom(r.Context()))
 		if err != nil {
-			s.billingRefused(w, r, b, err)
-			return
+			return s.billingRefused(w, r, b, err)
 		}
 		http.Redirect(w, r, url, http.StatusSeeOther)
+		return nil
 	})
 }
 
 func (s *server) pageBillingChange() http.Handler {
-	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) {
+	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) error {
 		p, err := b.PreviewChange(r.Context(), gw.ScopeFrom(r.Context()), billing.PlanID(r.URL.Query().Get("plan")))
 		if err != nil {
-			s.billingRefused(w, r, b, err)
-			return
+			return s.billingRefused(w, r, b, err)
 		}
 		s.render(w, r, http.StatusOK, "billing-change.html", page{Title: "Change plan", Data: p})
+		return nil
 	})
 }
 
 func (s *server) postBillingChange() http.Handler {
-	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) {
+	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) error {
 		f, err := parseForm(r, "plan", "proration_date")
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		var date time.Time
 		if v := f.Get("proration_date"); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n <= 0 {
-				s.billingRefused(w, r, b, gw.Errorf(gw.EINVALID, "The price preview is invalid: preview the change again."))
-				return
+				return s.billingRefused(w, r, b, gw.Errorf(gw.EINVALID, "The price preview is invalid: preview the change again."))
 			}
 			date = time.Unix(n, 0).UTC()
 		}
 		to := billing.PlanID(f.Get("plan"))
 		if err := b.ChangePlan(r.Context(), gw.ScopeFrom(r.Context()), to, date); err != nil {
-			s.billingRefused(w, r, b, err)
-			return
+			return s.billingRefused(w, r, b, err)
 		}
 		name := string(to)
 		if p, ok := b.Catalog().Plan(to); ok {
@@ -249,23 +239,23 @@ func (s *server) postBillingChange() http.Handler {
 			s.flash(r, "The change to "+name+" is requested: it applies once its invoice is paid.")
 		}
 		redirect(w, r, orgPath(r, "/billing"))
+		return nil
 	})
 }
 
 // billingAction is a one-click billing POST: on success it flashes done and
 // returns to the billing page; a refusal is shown there.
 func (s *server) billingAction(done string, act func(b *billing.Service, r *http.Request, scope gw.Scope) error) http.Handler {
-	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) {
+	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) error {
 		if err := r.ParseForm(); err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		if err := act(b, r, gw.ScopeFrom(r.Context())); err != nil {
-			s.billingRefused(w, r, b, err)
-			return
+			return s.billingRefused(w, r, b, err)
 		}
 		s.flash(r, done)
 		redirect(w, r, orgPath(r, "/billing"))
+		return nil
 	})
 }
 

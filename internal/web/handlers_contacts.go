@@ -1,7 +1,9 @@
 package web
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -86,11 +88,10 @@ func (s *server) listContacts(r *http.Request) (contacts.ListParams, contacts.Pa
 }
 
 func (s *server) apiListContacts() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		_, page, err := s.listContacts(r)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		out := contactList{Data: make([]contactJSON, len(page.Contacts))}
 		for i, c := range page.Contacts {
@@ -100,60 +101,59 @@ func (s *server) apiListContacts() http.Handler {
 			out.NextCursor = &page.NextCursor
 		}
 		writeJSON(w, http.StatusOK, out)
+		return nil
 	})
 }
 
 func (s *server) apiCreateContact() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		var body contactBody
 		if err := decodeJSON(r, &body); err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		c, err := s.d.Contacts.Create(r.Context(), gw.ScopeFrom(r.Context()), body.input())
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		w.Header().Set("Location", "/api/v1/contacts/"+c.ID)
 		writeJSON(w, http.StatusCreated, toContactJSON(c))
+		return nil
 	})
 }
 
 func (s *server) apiGetContact() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		c, err := s.d.Contacts.Get(r.Context(), gw.ScopeFrom(r.Context()), r.PathValue("id"))
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, toContactJSON(c))
+		return nil
 	})
 }
 
 func (s *server) apiUpdateContact() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		var body contactBody
 		if err := decodeJSON(r, &body); err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		c, err := s.d.Contacts.Update(r.Context(), gw.ScopeFrom(r.Context()), r.PathValue("id"), body.input())
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, toContactJSON(c))
+		return nil
 	})
 }
 
 func (s *server) apiDeleteContact() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.d.Contacts.Delete(r.Context(), gw.ScopeFrom(r.Context()), r.PathValue("id")); err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
 }
 
@@ -167,14 +167,14 @@ type contactsPage struct {
 }
 
 func (s *server) pageContacts() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		p, list, err := s.listContacts(r)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		s.render(w, r, http.StatusOK, "contacts.html", page{Title: "Contacts",
 			Data: contactsPage{Query: p.Query, Contacts: list.Contacts, Next: list.NextCursor}})
+		return nil
 	})
 }
 
@@ -182,8 +182,13 @@ func (s *server) pageContacts() http.Handler {
 var contactFields = []string{"name", "email", "phone", "company", "tags", "custom"}
 
 // contactInput reads the contact form: tags are comma-separated, custom
-// fields one "key = value" a line.
-func contactInput(f *form) (contacts.Input, error) {
+// fields one "key = value" a line. The form is text, so a value is a
+// string, except that a value the form did not change keeps its JSON type:
+// when stored (the contact's custom fields before the edit; nil for a new
+// contact) has the key, and the value reads as the stored value is shown
+// (customText), the stored value is kept, so that 1815 stays a number,
+// false a boolean and null null.
+func contactInput(f *form, stored map[string]any) (contacts.Input, error) {
 	name, email, phone, company := f.Get("name"), f.Get("email"), f.Get("phone"), f.Get("company")
 	tags := []string{}
 	for t := range strings.SplitSeq(f.Get("tags"), ",") {
@@ -203,9 +208,31 @@ func contactInput(f *form) (contacts.Input, error) {
 			e.Fields = map[string]string{"custom": fmt.Sprintf("Line %d: write key = value.", n+1)}
 			return contacts.Input{}, e
 		}
-		custom[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if old, ok := stored[k]; ok && strings.TrimSpace(customText(old)) == v {
+			custom[k] = old
+			continue
+		}
+		custom[k] = v
 	}
 	return contacts.Input{Name: &name, Email: &email, Phone: &phone, Company: &company, Tags: &tags, Custom: &custom}, nil
+}
+
+// customText is how the contact form shows a custom field's value: a
+// string as it is, null as nothing, and a number or a boolean as its JSON
+// (1815, false), as the API shows it.
+func customText(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v) // not a JSON scalar; the contacts module stores none
+	}
+	return string(b)
 }
 
 // contactForm fills a form from a stored contact, for editing.
@@ -213,14 +240,9 @@ func contactForm(c contacts.Contact) *form {
 	f := newForm()
 	f.Values["name"], f.Values["email"], f.Values["phone"], f.Values["company"] = c.Name, c.Email, c.Phone, c.Company
 	f.Values["tags"] = strings.Join(c.Tags, ", ")
-	keys := make([]string, 0, len(c.Custom))
-	for k := range c.Custom {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	var b strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%s = %v\n", k, c.Custom[k])
+	for _, k := range slices.Sorted(maps.Keys(c.Custom)) {
+		fmt.Fprintf(&b, "%s = %s\n", k, customText(c.Custom[k]))
 	}
 	f.Values["custom"] = b.String()
 	return f
@@ -232,80 +254,85 @@ type contactPage struct {
 }
 
 func (s *server) pageNewContact() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		s.render(w, r, http.StatusOK, "contact.html", page{Title: "New contact", Form: newForm(), Data: contactPage{}})
+		return nil
 	})
 }
 
 func (s *server) postContact() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r, contactFields...)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
-		in, err := contactInput(f)
+		in, err := contactInput(f, nil)
 		if err == nil {
 			var c contacts.Contact
 			c, err = s.d.Contacts.Create(r.Context(), gw.ScopeFrom(r.Context()), in)
 			if err == nil {
 				s.flash(r, "Contact "+c.Name+" added.")
 				redirect(w, r, "/o/"+orgFrom(r.Context()).Slug+"/contacts/"+c.ID)
-				return
+				return nil
 			}
 		}
 		if !f.setError(err) {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		s.render(w, r, statusFor(err), "contact.html", page{Title: "New contact", Form: f, Data: contactPage{}})
+		return nil
 	})
 }
 
 func (s *server) pageContact() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		c, err := s.d.Contacts.Get(r.Context(), gw.ScopeFrom(r.Context()), r.PathValue("id"))
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		s.render(w, r, http.StatusOK, "contact.html", page{Title: c.Name, Form: contactForm(c), Data: contactPage{ID: c.ID}})
+		return nil
 	})
 }
 
 func (s *server) postContactUpdate() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		ctx, id := r.Context(), r.PathValue("id")
 		f, err := parseForm(r, contactFields...)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
-		in, err := contactInput(f)
+		// The stored custom fields, so that values the form did not change
+		// keep their JSON types (see contactInput).
+		old, err := s.d.Contacts.Get(ctx, gw.ScopeFrom(ctx), id)
+		if err != nil {
+			return err
+		}
+		in, err := contactInput(f, old.Custom)
 		if err == nil {
 			var c contacts.Contact
-			c, err = s.d.Contacts.Update(r.Context(), gw.ScopeFrom(r.Context()), id, in)
+			c, err = s.d.Contacts.Update(ctx, gw.ScopeFrom(ctx), id, in)
 			if err == nil {
 				s.flash(r, "Contact "+c.Name+" saved.")
 				redirect(w, r, "/o/"+orgFrom(r.Context()).Slug+"/contacts/"+c.ID)
-				return
+				return nil
 			}
 		}
 		if gw.ErrorCode(err) == gw.ENOTFOUND || !f.setError(err) {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		s.render(w, r, statusFor(err), "contact.html", page{Title: "Edit contact", Form: f, Data: contactPage{ID: id}})
+		return nil
 	})
 }
 
 func (s *server) postContactDelete() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.d.Contacts.Delete(r.Context(), gw.ScopeFrom(r.Context()), r.PathValue("id")); err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		s.flash(r, "Contact deleted.")
 		redirect(w, r, "/o/"+orgFrom(r.Context()).Slug+"/contacts")
+		return nil
 	})
 }

@@ -18,40 +18,40 @@ type orgsPage struct {
 	Memberships []org.Membership
 }
 
-func (s *server) orgsPage(w http.ResponseWriter, r *http.Request, f *form, err error) {
+// orgsPage renders orgs.html with form f, showing err (a refused form) on
+// it when not nil.
+func (s *server) orgsPage(w http.ResponseWriter, r *http.Request, f *form, err error) error {
 	ms, lerr := s.d.Orgs.ForUser(r.Context(), userFrom(r.Context()).ID)
 	if lerr != nil {
-		s.fail(w, r, lerr)
-		return
+		return lerr
 	}
 	p := page{Title: "Your organisations", Form: f, Data: orgsPage{Memberships: ms}}
 	if err != nil {
-		s.renderForm(w, r, "orgs.html", p, err)
-		return
+		return s.renderForm(w, r, "orgs.html", p, err)
 	}
 	s.render(w, r, http.StatusOK, "orgs.html", p)
+	return nil
 }
 
 func (s *server) pageOrgs() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.orgsPage(w, r, newForm(), nil)
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		return s.orgsPage(w, r, newForm(), nil)
 	})
 }
 
 func (s *server) postOrg() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r, "name")
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		o, err := s.d.Orgs.Create(r.Context(), userFrom(r.Context()).ID, f.Get("name"))
 		if err != nil {
-			s.orgsPage(w, r, f, err)
-			return
+			return s.orgsPage(w, r, f, err)
 		}
 		s.flash(r, "Organisation "+o.Name+" created.")
 		redirect(w, r, "/o/"+o.Slug+"/contacts")
+		return nil
 	})
 }
 
@@ -62,109 +62,109 @@ type membersPage struct {
 	Roles       []gw.Role
 }
 
-func (s *server) membersPage(w http.ResponseWriter, r *http.Request, f *form, err error) {
+// membersPage renders members.html with form f, showing err (a refused
+// invitation) on it when not nil.
+func (s *server) membersPage(w http.ResponseWriter, r *http.Request, f *form, err error) error {
 	ctx := r.Context()
 	scope := gw.ScopeFrom(ctx)
 	members, lerr := s.d.Orgs.Members(ctx, scope)
 	if lerr != nil {
-		s.fail(w, r, lerr)
-		return
+		return lerr
 	}
 	var invites []org.Invitation
 	if authz.Can(scope.Role, authz.MembersManage) {
 		if invites, lerr = s.d.Orgs.Invitations(ctx, scope); lerr != nil {
-			s.fail(w, r, lerr)
-			return
+			return lerr
 		}
 	}
 	p := page{Title: "Members", Form: f, Data: membersPage{Members: members, Invitations: invites,
 		Roles: []gw.Role{gw.RoleOwner, gw.RoleAdmin, gw.RoleMember, gw.RoleViewer}}}
 	if err != nil {
-		s.renderForm(w, r, "members.html", p, err)
-		return
+		return s.renderForm(w, r, "members.html", p, err)
 	}
 	s.render(w, r, http.StatusOK, "members.html", p)
+	return nil
 }
 
 func (s *server) pageMembers() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f := newForm()
 		f.Values["role"] = string(gw.RoleMember)
-		s.membersPage(w, r, f, nil)
+		return s.membersPage(w, r, f, nil)
 	})
 }
 
 func (s *server) postInvite() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r, "email", "role")
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		if _, err := s.d.Orgs.Invite(r.Context(), gw.ScopeFrom(r.Context()), f.Get("email"), gw.Role(f.Get("role"))); err != nil {
-			s.membersPage(w, r, f, err)
-			return
+			return s.membersPage(w, r, f, err)
 		}
 		s.flash(r, "Invitation sent to "+f.Get("email")+".")
 		redirect(w, r, orgPath(r, "/members"))
+		return nil
 	})
 }
 
 // orgAction wraps a one-click organisation action (a small POST form): on
-// success it flashes done and redirects to the page after; a client error
-// is flashed on the members page; an internal error is a 500.
-func (s *server) orgAction(done, after string, act func(r *http.Request, scope gw.Scope) error) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// success it flashes done and redirects to after ("/orgs", or a page of the
+// organisation); a client error is flashed on the organisation's page back
+// (the page the form is on); not found and internal errors are returned,
+// for errorHandler.
+func (s *server) orgAction(done, after, back string, act func(r *http.Request, scope gw.Scope) error) http.Handler {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if err := r.ParseForm(); err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		err := act(r, gw.ScopeFrom(r.Context()))
 		if err == nil {
 			s.flash(r, done)
 			if after == "/orgs" {
 				redirect(w, r, after)
-				return
+				return nil
 			}
 			redirect(w, r, orgPath(r, after))
-			return
+			return nil
 		}
 		code := gw.ErrorCode(err)
 		if code == gw.ENOTFOUND || httpStatus(code) >= 500 {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		s.flash(r, gw.ErrorMessage(err))
-		redirect(w, r, orgPath(r, after))
+		redirect(w, r, orgPath(r, back))
+		return nil
 	})
 }
 
 func (s *server) postRevokeInvitation() http.Handler {
-	return s.orgAction("Invitation revoked.", "/members", func(r *http.Request, scope gw.Scope) error {
+	return s.orgAction("Invitation revoked.", "/members", "/members", func(r *http.Request, scope gw.Scope) error {
 		return s.d.Orgs.RevokeInvitation(r.Context(), scope, r.PathValue("id"))
 	})
 }
 
 func (s *server) postChangeRole() http.Handler {
-	return s.orgAction("Role changed.", "/members", func(r *http.Request, scope gw.Scope) error {
+	return s.orgAction("Role changed.", "/members", "/members", func(r *http.Request, scope gw.Scope) error {
 		return s.d.Orgs.ChangeRole(r.Context(), scope, r.PathValue("user"), gw.Role(r.PostForm.Get("role")))
 	})
 }
 
 func (s *server) postRemoveMember() http.Handler {
-	return s.orgAction("Member removed.", "/members", func(r *http.Request, scope gw.Scope) error {
+	return s.orgAction("Member removed.", "/members", "/members", func(r *http.Request, scope gw.Scope) error {
 		return s.d.Orgs.RemoveMember(r.Context(), scope, r.PathValue("user"))
 	})
 }
 
 func (s *server) postTransferOwnership() http.Handler {
-	return s.orgAction("Ownership transferred.", "/members", func(r *http.Request, scope gw.Scope) error {
+	return s.orgAction("Ownership transferred.", "/members", "/members", func(r *http.Request, scope gw.Scope) error {
 		return s.d.Orgs.TransferOwnership(r.Context(), scope, r.PostForm.Get("user"))
 	})
 }
 
 func (s *server) postLeave() http.Handler {
-	return s.orgAction("You left the organisation.", "/orgs", func(r *http.Request, scope gw.Scope) error {
+	return s.orgAction("You left the organisation.", "/orgs", "/members", func(r *http.Request, scope gw.Scope) error {
 		return s.d.Orgs.Leave(r.Context(), scope)
 	})
 }
@@ -176,60 +176,58 @@ type apiKeysPage struct {
 	Roles  []gw.Role
 }
 
-func (s *server) apiKeysPage(w http.ResponseWriter, r *http.Request, f *form, newKey string, err error) {
+// apiKeysPage renders api-keys.html with form f and newKey, the key just
+// created, showing err (a refused form) on it when not nil.
+func (s *server) apiKeysPage(w http.ResponseWriter, r *http.Request, f *form, newKey string, err error) error {
 	keys, lerr := s.d.Orgs.APIKeys(r.Context(), gw.ScopeFrom(r.Context()))
 	if lerr != nil {
-		s.fail(w, r, lerr)
-		return
+		return lerr
 	}
 	p := page{Title: "API keys", Form: f, Data: apiKeysPage{Keys: keys, NewKey: newKey,
 		Roles: []gw.Role{gw.RoleAdmin, gw.RoleMember, gw.RoleViewer}}}
 	if err != nil {
-		s.renderForm(w, r, "api-keys.html", p, err)
-		return
+		return s.renderForm(w, r, "api-keys.html", p, err)
 	}
 	s.render(w, r, http.StatusOK, "api-keys.html", p)
+	return nil
 }
 
 func (s *server) pageAPIKeys() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f := newForm()
 		f.Values["role"] = string(gw.RoleMember)
-		s.apiKeysPage(w, r, f, "", nil)
+		return s.apiKeysPage(w, r, f, "", nil)
 	})
 }
 
 func (s *server) postAPIKey() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r, "name", "role")
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		_, key, err := s.d.Orgs.CreateAPIKey(r.Context(), gw.ScopeFrom(r.Context()), f.Get("name"), gw.Role(f.Get("role")))
 		if err != nil {
-			s.apiKeysPage(w, r, f, "", err)
-			return
+			return s.apiKeysPage(w, r, f, "", err)
 		}
 		fresh := newForm()
 		fresh.Values["role"] = string(gw.RoleMember)
-		s.apiKeysPage(w, r, fresh, key, nil)
+		return s.apiKeysPage(w, r, fresh, key, nil)
 	})
 }
 
 func (s *server) postRevokeAPIKey() http.Handler {
-	return s.orgAction("API key revoked.", "/api-keys", func(r *http.Request, scope gw.Scope) error {
+	return s.orgAction("API key revoked.", "/api-keys", "/api-keys", func(r *http.Request, scope gw.Scope) error {
 		return s.d.Orgs.RevokeAPIKey(r.Context(), scope, r.PathValue("id"))
 	})
 }
 
 func (s *server) pageOrgSettings() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
 		_, o, err := s.d.Orgs.MemberScope(ctx, userFrom(ctx).ID, orgFrom(ctx).ID)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		f := newForm()
 		f.Values["name"] = o.Name
@@ -237,15 +235,15 @@ func (s *server) pageOrgSettings() http.Handler {
 			f.Values["require_2fa"] = "on"
 		}
 		s.render(w, r, http.StatusOK, "org-settings.html", page{Title: "Settings", Form: f})
+		return nil
 	})
 }
 
 func (s *server) postOrgSettings() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r, "name", "require_2fa")
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		ctx := r.Context()
 		scope := gw.ScopeFrom(ctx)
@@ -254,16 +252,16 @@ func (s *server) postOrgSettings() http.Handler {
 			err = s.d.Orgs.SetRequire2FA(ctx, scope, f.Get("require_2fa") == "on")
 		}
 		if err != nil {
-			s.renderForm(w, r, "org-settings.html", page{Title: "Settings", Form: f}, err)
-			return
+			return s.renderForm(w, r, "org-settings.html", page{Title: "Settings", Form: f}, err)
 		}
 		s.flash(r, "Settings saved.")
 		redirect(w, r, orgPath(r, "/settings"))
+		return nil
 	})
 }
 
 func (s *server) postDeleteOrg() http.Handler {
-	return s.orgAction("Organisation deleted.", "/orgs", func(r *http.Request, scope gw.Scope) error {
+	return s.orgAction("Organisation deleted.", "/orgs", "/settings", func(r *http.Request, scope gw.Scope) error {
 		return s.d.Orgs.Delete(r.Context(), scope)
 	})
 }
@@ -275,27 +273,27 @@ type invitationPage struct {
 }
 
 func (s *server) pageInvitation() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		token := r.PathValue("token")
 		inv, err := s.d.Orgs.InvitationByToken(r.Context(), token)
 		if err != nil {
-			s.renderForm(w, r, "invitation.html", page{Title: "Invitation"}, err)
-			return
+			return s.renderForm(w, r, "invitation.html", page{Title: "Invitation"}, err)
 		}
 		s.render(w, r, http.StatusOK, "invitation.html", page{Title: "Join " + inv.OrgName,
 			Data: invitationPage{Invitation: inv, Token: token}})
+		return nil
 	})
 }
 
 func (s *server) postAcceptInvitation() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		u := userFrom(r.Context())
 		o, err := s.d.Orgs.AcceptInvitation(r.Context(), u.ID, u.Email, r.PathValue("token"))
 		if err != nil {
-			s.renderForm(w, r, "invitation.html", page{Title: "Invitation"}, err)
-			return
+			return s.renderForm(w, r, "invitation.html", page{Title: "Invitation"}, err)
 		}
 		s.flash(r, "Welcome to "+o.Name+".")
 		redirect(w, r, "/o/"+o.Slug+"/contacts")
+		return nil
 	})
 }

@@ -29,29 +29,24 @@ type webhookReceived struct {
 // server-to-server POST carries no browser headers, so the cross-origin
 // protection lets it through, and the signature authenticates it.
 func (s *server) postStripeWebhook() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		ledger := s.d.StripeWebhooks
 		if ledger == nil {
-			writeError(w, r, s.d.Logger, gw.Errorf(gw.ENOTFOUND, "Stripe webhooks are not configured on this server."))
-			return
+			return gw.Errorf(gw.ENOTFOUND, "Stripe webhooks are not configured on this server.")
 		}
 		tooLarge := gw.Errorf(gw.ETOOLARGE, "The webhook body must not exceed %d bytes.", billing.MaxWebhookBody)
 		if r.ContentLength > billing.MaxWebhookBody {
-			writeError(w, r, s.d.Logger, tooLarge)
-			return
+			return tooLarge
 		}
 		payload, err := io.ReadAll(http.MaxBytesReader(w, r.Body, billing.MaxWebhookBody+1))
 		if err != nil {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-				writeError(w, r, s.d.Logger, tooLarge)
-				return
+				return tooLarge
 			}
-			writeError(w, r, s.d.Logger, gw.Errorf(gw.EMALFORMED, "The webhook body could not be read."))
-			return
+			return gw.Errorf(gw.EMALFORMED, "The webhook body could not be read.")
 		}
 		if len(payload) > billing.MaxWebhookBody {
-			writeError(w, r, s.d.Logger, tooLarge)
-			return
+			return tooLarge
 		}
 		ctx := r.Context()
 		id, dup, err := ledger.Receive(ctx, payload, r.Header.Get("Stripe-Signature"))
@@ -59,7 +54,7 @@ func (s *server) postStripeWebhook() http.Handler {
 			s.d.Logger.LogAttrs(ctx, slog.LevelInfo, "stripe webhook received",
 				slog.String("event_id", id), slog.Bool("duplicate", dup))
 			writeJSON(w, http.StatusOK, webhookReceived{Received: true})
-			return
+			return nil
 		}
 		switch code := gw.ErrorCode(err); code {
 		case gw.EINVALID, gw.EMALFORMED:
@@ -73,14 +68,15 @@ func (s *server) postStripeWebhook() http.Handler {
 				}
 			}
 			s.d.Logger.LogAttrs(ctx, level, "stripe webhook refused", slog.String("error", err.Error()))
-			writeJSON(w, http.StatusBadRequest, errorResponse{Error: errorDetail{
-				Code: code, Message: webhookRefusal(err), RequestID: gw.RequestID(ctx)}})
+			// 400 whatever the code: the delivery is refused, not the
+			// fields of a form.
+			return gw.Errorf(gw.EMALFORMED, "%s", webhookRefusal(err))
 		case gw.ETOOLARGE:
-			writeError(w, r, s.d.Logger, tooLarge)
+			return tooLarge
 		default:
 			// Not recorded (the database failed): Stripe retries on 5xx.
-			writeError(w, r, s.d.Logger, fmt.Errorf("receive stripe webhook: %w (%w)",
-				gw.Errorf(gw.EUNAVAILABLE, "The event could not be recorded; retry later."), err))
+			return fmt.Errorf("receive stripe webhook: %w (%w)",
+				gw.Errorf(gw.EUNAVAILABLE, "The event could not be recorded; retry later."), err)
 		}
 	})
 }

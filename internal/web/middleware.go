@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/groundwork-dev/groundwork/internal/errtrack"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/observe"
 )
@@ -18,87 +17,88 @@ const requestIDHeader = "X-Request-ID"
 // maxRequestIDLen is the longest inbound request ID that is kept.
 const maxRequestIDLen = 128
 
+// wrap puts h behind the middleware stack of a server built from d (see
+// server.wrap), for tests of the stack around handlers of their own.
+func wrap(h http.Handler, d Deps, patterns []string) http.Handler {
+	return newServer(d).wrap(h, patterns)
+}
+
 // wrap puts h behind the middleware stack, outermost first: recover →
 // request ID → client IP (trusted proxies only) → access log + metrics →
 // security headers → body limit → cross-origin refusal → h. Rate limits apply
 // per route (routes.go, ratelimit.go). patterns are the
 // registered route patterns; any other r.Pattern is labelled "unmatched".
-func wrap(h http.Handler, d Deps, patterns []string) http.Handler {
-	d = d.withDefaults()
+func (s *server) wrap(h http.Handler, patterns []string) http.Handler {
 	routes := make(map[string]bool, len(patterns))
 	for _, p := range patterns {
 		routes[p] = true
 	}
-	h = refuseCrossOrigin(d.Logger)(h)
-	h = limitBody(d.MaxBodyBytes, d.Logger)(h)
-	h = securityHeaders(d.Production, d.FormActionOrigins)(h)
-	h = accessLog(d.Logger, d.Metrics, routes)(h)
-	h = withClient(d.TrustedProxies)(h) // above the access log: it copies r, which would hide r.Pattern
+	h = s.refuseCrossOrigin(h)
+	h = s.limitBody(h)
+	h = securityHeaders(s.d.Production, s.d.FormActionOrigins)(h)
+	h = accessLog(s.d.Logger, s.d.Metrics, routes)(h)
+	h = withClient(s.d.TrustedProxies)(h) // above the access log: it copies r, which would hide r.Pattern
 	h = requestID(h)
-	h = recoverPanics(d.Logger, d.Errors)(h)
+	h = s.recoverPanics(h)
 	return h
 }
 
-// recoverPanics turns a panic below it into a 500 JSON error carrying the
-// request ID, and logs the panic and its stack once at ERROR and reports it
-// once to reporter (error tracking; nil reports nothing). A panic with
-// http.ErrAbortHandler is re-panicked, as net/http expects. If the response
-// had already started, the connection is aborted instead. It also reports a
-// 5xx response that nothing below reported (see report.go).
-func recoverPanics(logger *slog.Logger, reporter *errtrack.Reporter) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rec := recorderFor(w)
-			var st *reportState
-			if reporter.Enabled() {
-				r, st = withReportState(r, reporter)
+// recoverPanics turns a panic below it into a 500 carrying the request ID
+// (serveError's answer, with errPanicked), and logs the panic and its stack
+// once at ERROR and reports it once to Deps.Errors (error tracking; nil
+// reports nothing). A panic with http.ErrAbortHandler is re-panicked, as
+// net/http expects. If the response had already started, the connection is
+// aborted instead. It also reports a 5xx response that nothing below
+// reported (see report.go).
+func (s *server) recoverPanics(next http.Handler) http.Handler {
+	logger, reporter := s.d.Logger, s.d.Errors
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := recorderFor(w)
+		var st *reportState
+		if reporter.Enabled() {
+			r, st = withReportState(r, reporter)
+		}
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
 			}
-			defer func() {
-				v := recover()
-				if v == nil {
-					return
-				}
-				if v == http.ErrAbortHandler { // compared exactly, as net/http does
-					panic(v)
-				}
-				// The request ID middleware runs below this one; it left the
-				// ID in the response header.
-				h := rec.Header()
-				id := h.Get(requestIDHeader)
-				if id == "" {
-					id = gw.NewID()
-				}
-				ctx := gw.WithRequestID(r.Context(), id)
-				stack := debug.Stack()
-				logger.LogAttrs(ctx, slog.LevelError, "panic",
-					slog.String("panic", fmt.Sprint(v)),
-					slog.String("method", r.Method),
-					slog.String("path", r.URL.Path),
-					slog.String("stack", string(stack)),
-				)
-				st.reportPanic(r.WithContext(ctx), v, stack)
-				if rec.wroteHeader {
-					// Too late for a clean 500: make net/http drop the connection
-					// so the client sees a truncated response, not a corrupt one.
-					panic(http.ErrAbortHandler)
-				}
-				// Drop what the handler set (cookies, content headers) before
-				// failing, but keep the security headers set above the handler.
-				keepOnlySecurityHeaders(h)
-				h.Set(requestIDHeader, id)
-				writeJSON(rec, http.StatusInternalServerError, errorResponse{Error: errorDetail{
-					Code:      gw.EINTERNAL,
-					Message:   internalMessage,
-					RequestID: id,
-				}})
-			}()
-			next.ServeHTTP(rec, r)
-			if st != nil && rec.statusOr(http.StatusOK) >= 500 {
-				ctx := gw.WithRequestID(r.Context(), rec.Header().Get(requestIDHeader))
-				st.reportStatus(r.WithContext(ctx), rec.status)
+			if v == http.ErrAbortHandler { // compared exactly, as net/http does
+				panic(v)
 			}
-		})
-	}
+			// The request ID middleware runs below this one; it left the
+			// ID in the response header.
+			h := rec.Header()
+			id := h.Get(requestIDHeader)
+			if id == "" {
+				id = gw.NewID()
+			}
+			ctx := gw.WithRequestID(r.Context(), id)
+			stack := debug.Stack()
+			logger.LogAttrs(ctx, slog.LevelError, "panic",
+				slog.String("panic", fmt.Sprint(v)),
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.String("stack", string(stack)),
+			)
+			st.reportPanic(r.WithContext(ctx), v, stack)
+			if rec.wroteHeader {
+				// Too late for a clean 500: make net/http drop the connection
+				// so the client sees a truncated response, not a corrupt one.
+				panic(http.ErrAbortHandler)
+			}
+			// Drop what the handler set (cookies, content headers) before
+			// failing, but keep the security headers set above the handler.
+			keepOnlySecurityHeaders(h)
+			h.Set(requestIDHeader, id)
+			s.serveError(rec, r.WithContext(ctx), errPanicked)
+		}()
+		next.ServeHTTP(rec, r)
+		if st != nil && rec.statusOr(http.StatusOK) >= 500 {
+			ctx := gw.WithRequestID(r.Context(), rec.Header().Get(requestIDHeader))
+			st.reportStatus(r.WithContext(ctx), rec.status)
+		}
+	})
 }
 
 // requestID keeps a well-formed inbound X-Request-ID and generates one
@@ -165,38 +165,35 @@ func accessLog(logger *slog.Logger, metrics *observe.HTTPMetrics, routes map[str
 	}
 }
 
-// limitBody caps request bodies at maxBytes: a declared Content-Length over
-// the cap gets 413 at once, and reading past the cap fails with a
-// *http.MaxBytesError, which writeError maps to 413. It replaces r.Body in
-// place (r must be this middleware stack's own copy) so that r.Pattern, set
-// by the mux below, stays visible to the access log above. maxBytes <= 0
-// disables the cap.
-func limitBody(maxBytes int64, logger *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		if maxBytes <= 0 {
-			return next
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.ContentLength > maxBytes {
-				writeError(w, r, logger, &http.MaxBytesError{Limit: maxBytes})
-				return
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
-			next.ServeHTTP(w, r)
-		})
+// limitBody caps request bodies at Deps.MaxBodyBytes: a declared
+// Content-Length over the cap gets 413 at once, and reading past the cap
+// fails with a *http.MaxBytesError, which serveError answers with 413. It
+// replaces r.Body in place (r must be this middleware stack's own copy) so
+// that r.Pattern, set by the mux below, stays visible to the access log
+// above. A cap of 0 or less disables it.
+func (s *server) limitBody(next http.Handler) http.Handler {
+	maxBytes := s.d.MaxBodyBytes
+	if maxBytes <= 0 {
+		return next
 	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > maxBytes {
+			s.serveError(w, r, &http.MaxBytesError{Limit: maxBytes})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // refuseCrossOrigin refuses state-changing requests that a browser sends
-// from another origin (CSRF), using Go's http.CrossOriginProtection (Fetch
-// metadata and Origin checks). Requests without browser headers, such as API
-// clients and webhooks, pass.
-func refuseCrossOrigin(logger *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		cop := http.NewCrossOriginProtection()
-		cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			writeError(w, r, logger, gw.Errorf(gw.EFORBIDDEN, "Cross-origin requests that change data are refused."))
-		}))
-		return cop.Handler(next)
-	}
+// from another origin (CSRF) with 403, using Go's http.CrossOriginProtection
+// (Fetch metadata and Origin checks). Requests without browser headers, such
+// as API clients and webhooks, pass.
+func (s *server) refuseCrossOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.serveError(w, r, gw.Errorf(gw.EFORBIDDEN, "Cross-origin requests that change data are refused."))
+	}))
+	return cop.Handler(next)
 }

@@ -181,14 +181,15 @@ func TestPanicThroughServer(t *testing.T) {
 func TestBodyLimit(t *testing.T) {
 	t.Parallel()
 	logger, logs := testLogger()
-	h := wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := newServer(Deps{Logger: logger, MaxBodyBytes: 10})
+	h := s.wrap(s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
-			writeError(w, r, logger, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]int{"read": len(b)})
-	}), Deps{Logger: logger, MaxBodyBytes: 10}, nil)
+		return nil
+	}), nil)
 
 	t.Run("within limit", func(t *testing.T) {
 		w := serve(h, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("0123456789")))
@@ -236,7 +237,8 @@ func TestResponseWriter_KeepsFlusherThroughMux(t *testing.T) {
 		_, _ = io.WriteString(w, "chunk")
 		require.NoError(t, http.NewResponseController(w).Flush())
 	}))
-	h := wrap(notFoundJSON(mux, nil), Deps{}, []string{"GET /stream"})
+	s := newServer(Deps{})
+	h := s.wrap(s.answerUnmatched(mux), []string{"GET /stream"})
 	w := serve(h, httptest.NewRequest(http.MethodGet, "/stream", nil))
 	require.True(t, w.Flushed)
 }

@@ -115,7 +115,7 @@ func (s *server) limited(next http.Handler, failuresOnly bool, rules []limitRule
 			key, err := rule.key(r)
 			if err != nil {
 				s.refund(ctx, taken)
-				s.fail(w, r, err)
+				s.serveError(w, r, err)
 				return
 			}
 			if key == "" {
@@ -186,7 +186,7 @@ func (s *server) reject(w http.ResponseWriter, r *http.Request, d ratelimit.Deci
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 	)
-	s.fail(w, r, gw.Errorf(gw.ERATELIMIT, "%s: try again in %s.", tooMany(d.Policy), humanSeconds(secs)))
+	s.serveError(w, r, gw.Errorf(gw.ERATELIMIT, "%s: try again in %s.", tooMany(d.Policy), humanSeconds(secs)))
 }
 
 // tooMany says what a policy's caller did too often.

@@ -122,27 +122,43 @@ func parseTemplates() (templates, error) {
 }
 
 // render writes the page template name with status, filling the page's
-// request-derived fields. Rendering into a buffer first means a template
-// error becomes a clean 500 instead of half a page.
+// request-derived fields: the user, the organisation, its billing banner
+// and the flash message, which it pops from the session.
 func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
-	tmpl, ok := s.templates[name]
-	if !ok {
-		panic(fmt.Sprintf("render: no template %q", name))
-	}
-	p.RequestID = gw.RequestID(r.Context())
 	if p.User == nil {
 		p.User = userFrom(r.Context())
 	}
 	if p.Org == nil {
 		p.Org = orgFrom(r.Context())
 	}
-	p.BillingOn = s.d.Billing != nil
 	if p.Banner == nil && p.Org != nil && s.d.Billing != nil {
 		p.Banner = s.loadBanner(r)
 	}
 	if s.d.Sessions != nil && p.Flash == "" {
 		p.Flash = s.d.Sessions.PopString(r.Context(), "flash")
 	}
+	s.execute(w, r, status, name, p)
+}
+
+// renderError writes error.html with status, for serveError. It reads the
+// user and organisation from the context if a route put them there, and
+// nothing else: it may run before the session is loaded (an unknown URL, a
+// refused cross-origin form), and a flash message is kept for the next page.
+func (s *server) renderError(w http.ResponseWriter, r *http.Request, status int, e errorPage) {
+	s.execute(w, r, status, "error.html", page{Title: http.StatusText(status), User: userFrom(r.Context()),
+		Org: orgFrom(r.Context()), Banner: &billingBanner{}, Data: e})
+}
+
+// execute writes the page template name with status. Rendering into a
+// buffer first means a template error becomes a clean 500 instead of half a
+// page.
+func (s *server) execute(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	tmpl, ok := s.templates[name]
+	if !ok {
+		panic(fmt.Sprintf("render: no template %q", name))
+	}
+	p.RequestID = gw.RequestID(r.Context())
+	p.BillingOn = s.d.Billing != nil
 	var buf bytes.Buffer
 	if err := tmpl.ExecuteTemplate(&buf, "layout.html", p); err != nil {
 		panic(fmt.Errorf("render %s: %w", name, err))
@@ -150,6 +166,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
+	h.Del("Content-Length")
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
 }
@@ -166,12 +183,19 @@ func redirect(w http.ResponseWriter, r *http.Request, path string) {
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
-// handleStatic serves the embedded static files (CSS) under /static/.
-func handleStatic() http.Handler {
+// handleStatic serves the embedded static files (CSS) under /static/. A
+// name that is not a file (a directory, say) is a 404 of serveError's, not
+// http.FileServer's own.
+func (s *server) handleStatic() http.Handler {
 	sub, _ := fs.Sub(staticFiles, "static") // cannot fail: the directory is embedded
 	fsrv := http.StripPrefix("/static/", http.FileServerFS(sub))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if st, err := fs.Stat(sub, name); err != nil || st.IsDir() {
+			return gw.Errorf(gw.ENOTFOUND, "The requested resource was not found.")
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fsrv.ServeHTTP(w, r)
+		return nil
 	})
 }

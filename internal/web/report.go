@@ -57,7 +57,7 @@ func notingRequest(h http.Handler) http.Handler {
 }
 
 // reportError reports err, which r is answered with a 5xx for, to error
-// tracking. It is called where the 5xx is logged (writeError, fail), so the
+// tracking. It is called where the 5xx is logged (serveError), so the
 // event's stack trace shows the failing handler.
 func reportError(r *http.Request, err error) {
 	st := reportStateFrom(r.Context())

@@ -58,7 +58,7 @@ func newReportingServer(t *testing.T, register func(rt *router, s *server)) *rep
 	for _, r := range rt.routes {
 		patterns = append(patterns, r.Pattern)
 	}
-	return &reportingServer{h: wrap(notFoundJSON(mux, s.d.Logger), s.d, patterns), ingest: in, reporter: rep, logs: logs}
+	return &reportingServer{h: s.wrap(s.answerUnmatched(mux), patterns), ingest: in, reporter: rep, logs: logs}
 }
 
 // asMember registers pattern like router.org: the access wrapper puts the
@@ -161,14 +161,14 @@ func TestReport5xx(t *testing.T) {
 	t.Parallel()
 	failure := fmt.Errorf("charge %s: %w", reportEmail, fmt.Errorf("stripe: key %s rejected: password=hunter2", reportAPIKey))
 	rs := newReportingServer(t, func(rt *router, s *server) {
-		asMember(rt, "POST /o/{org}/fail", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s.fail(w, r, failure)
+		asMember(rt, "POST /o/{org}/fail", s.errorHandler(func(http.ResponseWriter, *http.Request) error {
+			return failure
 		}))
-		asMember(rt, "GET /o/{org}/unavailable", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s.fail(w, r, gw.Errorf(gw.EUNAVAILABLE, "The database is unavailable."))
+		asMember(rt, "GET /o/{org}/unavailable", s.errorHandler(func(http.ResponseWriter, *http.Request) error {
+			return gw.Errorf(gw.EUNAVAILABLE, "The database is unavailable.")
 		}))
-		asMember(rt, "GET /o/{org}/missing", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s.fail(w, r, gw.Errorf(gw.ENOTFOUND, "Not found."))
+		asMember(rt, "GET /o/{org}/missing", s.errorHandler(func(http.ResponseWriter, *http.Request) error {
+			return gw.Errorf(gw.ENOTFOUND, "Not found.")
 		}))
 	})
 
@@ -246,10 +246,11 @@ func TestReportStatusWithoutError(t *testing.T) {
 func TestNoReporterNoReportState(t *testing.T) {
 	t.Parallel()
 	var seen *reportState
-	h := wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := newServer(Deps{})
+	h := s.wrap(s.errorHandler(func(_ http.ResponseWriter, r *http.Request) error {
 		seen = reportStateFrom(r.Context())
-		writeError(w, r, nil, errors.New("x"))
-	}), Deps{}.withDefaults(), nil)
+		return errors.New("x")
+	}), nil)
 	w := serve(h, httptest.NewRequest(http.MethodGet, "/", nil))
 	require.Equal(t, http.StatusInternalServerError, w.Code)
 	require.Nil(t, seen, "no per-request state without error tracking")

@@ -40,7 +40,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.ops("GET /readyz", handleReadyz(s.d.Ready))
 	rt.ops("GET /version", handleVersion(s.d.Version, s.d.SchemaVersion))
 	rt.ops("GET /metrics", handleMetrics(s.d.Gatherer, s.d.Logger))
-	rt.ops("GET /static/", handleStatic())
+	rt.ops("GET /static/", s.handleStatic())
 	rt.ops("POST /webhooks/stripe", s.postStripeWebhook()) // authenticated by its Stripe signature
 
 	// Accounts.

@@ -131,7 +131,7 @@ func NewServer(d Deps) http.Handler {
 	for i, r := range routes {
 		patterns[i] = r.Pattern
 	}
-	return wrap(notFoundJSON(mux, s.d.Logger), s.d, patterns)
+	return s.wrap(s.answerUnmatched(mux), patterns)
 }
 
 // NewHTTPServer returns an *http.Server serving h with production timeouts
