@@ -73,7 +73,7 @@ type Rehearsal struct {
 // to the copy, records the outcome, and drops the scratch database. The
 // returned error is the rehearsal's failure (also in Rehearsal.Err).
 func (s *Service) Rehearse(ctx context.Context, opts RehearseOptions) (*Rehearsal, error) {
-	r := &Rehearsal{StartedAt: s.cfg.Now().UTC(), BackupID: opts.BackupID}
+	r := &Rehearsal{StartedAt: s.cfg.Clock.Now().UTC(), BackupID: opts.BackupID}
 	r.Err = s.rehearse(ctx, opts, r)
 	r.OK = r.Err == nil
 	log := s.cfg.Logger.With("backup", r.BackupID, "duration", r.Duration.Round(time.Millisecond),

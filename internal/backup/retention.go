@@ -99,7 +99,7 @@ func (s *Service) Prune(ctx context.Context, p Retention, dryRun bool) (removed 
 		}
 		cands = append(cands, c)
 	}
-	_, remove := Plan(cands, p, s.cfg.Now())
+	_, remove := Plan(cands, p, s.cfg.Clock.Now())
 	if dryRun {
 		return remove, nil
 	}

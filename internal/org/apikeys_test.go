@@ -258,7 +258,7 @@ func TestKeyCacheRace(t *testing.T) {
 }
 
 // The hot paths of every request: resolving a member's organisation and
-// authenticating an API key, each about one round trip (see DESIGN §9).
+// authenticating an API key, each about one round trip (the performance budget in docs/architecture.md).
 func BenchmarkHotPaths(b *testing.B) {
 	w := setup(b)
 	ctx := context.Background()

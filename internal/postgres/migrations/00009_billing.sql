@@ -1,7 +1,7 @@
 -- groundwork: backward-compatible
 -- Billing (internal/billing): Stripe is the source of truth, these tables
 -- hold the application's snapshot of it, the ledger of webhook events, and
--- an outbox for side effects (DESIGN.md §6).
+-- an outbox for side effects (docs/billing.md).
 --
 --   * billing_accounts: one row per organisation that has ever talked to
 --     Stripe; an organisation without a row is on the free plan. Tenant-owned,
