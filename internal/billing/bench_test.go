@@ -102,9 +102,7 @@ func BenchmarkEventProcessing(b *testing.B) {
 		env := newLedgerBench(b)
 		const orgs = 40
 		for range orgs {
-			org := uuid.NewString()
-			_, err := env.db.Owner.Exec(env.ctx, `INSERT INTO orgs (id, slug, name) VALUES ($1, $2, 'Acme')`, org, "org-"+org[:8])
-			require.NoError(b, err)
+			org := pgtest.Org(b, env.db, "Acme")
 			u, err := env.svc.StartCheckout(env.ctx, gw.Scope{Actor: gw.Actor{UserID: uuid.NewString()}, OrgID: org, Role: gw.RoleOwner},
 				CheckoutInput{Plan: PlanPro})
 			require.NoError(b, err)

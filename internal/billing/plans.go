@@ -1,4 +1,4 @@
-// Package billing is subscription billing on Stripe (DESIGN.md §6). Stripe is
+// Package billing is subscription billing on Stripe (docs/billing.md). Stripe is
 // the source of truth; the application keeps a snapshot of each
 // organisation's subscription (billing_accounts) and derives what the
 // organisation may do from it with a pure function (Catalog.Compute).

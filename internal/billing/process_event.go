@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/riverqueue/river"
 	"github.com/stripe/stripe-go/v85"
 )
@@ -42,7 +42,7 @@ func (s *Syncer) ProcessEvent(ctx context.Context, eventID string) error {
 	if err != nil {
 		return s.recordFailure(ctx, eventID, orgID, err)
 	}
-	if _, perr := uuid.Parse(orgID); orgID != "" && perr != nil {
+	if orgID != "" && !gw.ValidID(orgID) {
 		orgID = "" // metadata this application did not write
 	}
 	if orgID == "" {

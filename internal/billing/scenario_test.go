@@ -12,6 +12,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	gwmail "github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
+	"github.com/groundwork-dev/groundwork/internal/pgtest"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 	"github.com/groundwork-dev/groundwork/internal/stripefake"
 )
@@ -44,9 +45,7 @@ func newScenario(t *testing.T, opts stripefake.Options) *scenario {
 	// Stripe's API accepts: stripe-mock validates it against the OpenAPI spec.
 	t.Cleanup(func() { stripefake.CheckShapesAgainstStripeMock(t, fake.Requests()) })
 
-	org := uuid.NewString()
-	_, err := db.Owner.Exec(ctx, `INSERT INTO orgs (id, slug, name) VALUES ($1, $2, 'Acme')`, org, "org-"+org[:8])
-	require.NoError(t, err)
+	org := pgtest.Org(t, db, "Acme")
 	smtp := mailtest.Start(t)
 	mailer, err := gwmail.NewSMTP(smtp.URL(), "Groundwork <billing@app.test>")
 	require.NoError(t, err)

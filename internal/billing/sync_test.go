@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
@@ -56,9 +55,7 @@ func newSyncEnv(t *testing.T) *syncEnv {
 	ledger, err := NewLedger(db.Runtime, client, newSecret)
 	require.NoError(t, err)
 
-	org := uuid.NewString()
-	_, err = db.Owner.Exec(ctx, `INSERT INTO orgs (id, slug, name) VALUES ($1, $2, 'Acme')`, org, "org-"+org[:8])
-	require.NoError(t, err)
+	org := pgtest.Org(t, db, "Acme")
 	cp := &stripe.CustomerCreateParams{Metadata: map[string]string{CustomerOrgMetadata: org}}
 	cp.SetIdempotencyKey("customer:" + org)
 	cus, err := sc.V1Customers.Create(ctx, cp)
