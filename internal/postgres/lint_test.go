@@ -10,22 +10,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 	"github.com/stretchr/testify/require"
 )
 
 // lintScript returns the path of scripts/lint-migrations.sh. Without squawk
-// (node_modules/.bin/squawk) the test is skipped, unless it runs in CI
-// (CI set), where squawk must be installed.
+// (node_modules/.bin/squawk) the test is skipped, or fails under CI.
 func lintScript(t *testing.T) string {
 	t.Helper()
 	root, err := filepath.Abs("../..")
 	require.NoError(t, err)
-	if _, err := os.Stat(filepath.Join(root, "node_modules", ".bin", "squawk")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("squawk is not installed (CI is set): run scripts/install-deps.sh: %v", err)
-		}
-		t.Skip("squawk is not installed (node_modules/.bin/squawk); scripts/install-deps.sh installs it")
-	}
+	gwtest.RequireTool(t, filepath.Join(root, "node_modules", ".bin", "squawk"), "run scripts/install-deps.sh (npm ci installs squawk)")
 	return filepath.Join(root, "scripts", "lint-migrations.sh")
 }
 
