@@ -187,7 +187,8 @@ func Load(getenv func(string) string) (Config, error) {
 }
 
 // Print writes the effective configuration, one VARIABLE=value per line, with
-// passwords in connection strings redacted.
+// every secret redacted: passwords in connection strings (Redact), the
+// Sentry DSN's key and the keysets.
 func (c Config) Print(w io.Writer) {
 	rows := [][2]string{
 		{"PORT", strconv.Itoa(c.Port)},
@@ -207,7 +208,7 @@ func (c Config) Print(w io.Writer) {
 		{"GROUNDWORK_HEARTBEAT_RETENTION", c.HeartbeatRetention.String()},
 		{"GROUNDWORK_BASE_URL", c.BaseURL},
 		{"SMTP_URL", Redact(c.SMTPURL)},
-		{"SENTRY_DSN", Redact(c.SentryDSN)},
+		{"SENTRY_DSN", redactSentryDSN(c.SentryDSN)},
 		{"GROUNDWORK_MAIL_FROM", c.MailFrom},
 		{"GROUNDWORK_SESSION_IDLE_TIMEOUT", c.SessionIdleTimeout.String()},
 		{"GROUNDWORK_SESSION_LIFETIME", c.SessionLifetime.String()},
@@ -229,32 +230,6 @@ func (c Config) Print(w io.Writer) {
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s=%s\n", r[0], r[1])
 	}
-}
-
-// Redact returns a connection string with its password replaced by "xxxxx".
-// Both URL and keyword/value forms are handled; "" stays "".
-func Redact(conn string) string {
-	if conn == "" {
-		return ""
-	}
-	if u, err := url.Parse(conn); err == nil && u.Scheme != "" {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-		q := u.Query()
-		if q.Has("password") {
-			q.Set("password", "xxxxx")
-			u.RawQuery = q.Encode()
-		}
-		return u.String()
-	}
-	fields := strings.Fields(conn)
-	for i, f := range fields {
-		if strings.HasPrefix(f, "password=") {
-			fields[i] = "password=xxxxx"
-		}
-	}
-	return strings.Join(fields, " ")
 }
 
 // redactSecret hides a secret value: "xxxxx" when set, "" when not.

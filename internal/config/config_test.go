@@ -124,7 +124,7 @@ func TestSentryDSN(t *testing.T) {
 	require.Equal(t, "https://pub:legacysecret@o1.ingest.sentry.io/42", c.SentryDSN)
 	var buf bytes.Buffer
 	c.Print(&buf)
-	require.Contains(t, buf.String(), "SENTRY_DSN=https://pub:xxxxx@o1.ingest.sentry.io/42\n")
+	require.Contains(t, buf.String(), "SENTRY_DSN=https://xxxxx:xxxxx@o1.ingest.sentry.io/42\n", "both keys hidden")
 
 	_, err = Load(env(map[string]string{"SENTRY_DSN": "https://pub:legacysecret@host:port/42"}))
 	require.ErrorContains(t, err, "SENTRY_DSN: not a Sentry DSN")
