@@ -28,6 +28,17 @@ type DeliverOptions struct {
 	// Drop is the probability that an event is not sent at all in this run
 	// (it stays pending and goes out with a later Deliver).
 	Drop float64
+	// GiveUp is the probability that Stripe gives up on an event for good
+	// at this endpoint, as after three days of failed retries or with the
+	// endpoint disabled (https://docs.stripe.com/webhooks#retries): it is
+	// not sent, never becomes pending again (only Redeliver, a manual
+	// resend, sends it), and GET /v1/events?delivery_success=false lists it.
+	GiveUp float64
+	// APIVersion is the webhook endpoint's API version: each delivered
+	// event is rendered in it (its api_version says so). "" sends each
+	// event in the version it was created in. The fake has one shape, so
+	// only the api_version field differs.
+	APIVersion string
 	// Fail500 is the probability that a delivery is counted as failed even
 	// though the receiver answered 2xx (as when Stripe times out): the event
 	// stays pending and is redelivered by a later Deliver.
@@ -52,6 +63,7 @@ type Attempt struct {
 	EventID, Type string
 	Status        int // HTTP status; 0 when not sent
 	Dropped       bool
+	GaveUp        bool // Stripe gave up on the event (DeliverOptions.GiveUp)
 	Injected500   bool
 	Err           error
 }
@@ -85,17 +97,21 @@ func EventPayload(e *stripe.Event) []byte {
 
 // Deliver POSTs pending events (oldest first unless told otherwise) to url,
 // signed with secret, and marks those answered with 2xx as delivered. A
-// non-2xx answer or an injected failure leaves the event pending.
+// non-2xx answer or an injected failure leaves the event pending; an event
+// given up (GiveUp) is never pending again. url becomes one of the fake's
+// webhook endpoints (see GET /v1/events?delivery_success).
 func (s *Server) Deliver(ctx context.Context, url, secret string, o DeliverOptions) ([]Attempt, error) {
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))
 	s.mu.Lock()
+	s.endpoints[url] = true
 	only := map[string]bool{}
 	for _, id := range o.Only {
 		only[id] = true
 	}
 	var evs []*stripe.Event
 	for _, e := range s.events {
-		if (len(only) > 0 && !only[e.ID]) || (!o.Redeliver && s.delivered[url+" "+e.ID]) {
+		k := url + " " + e.ID
+		if (len(only) > 0 && !only[e.ID]) || (!o.Redeliver && (s.delivered[k] || s.abandoned[k])) {
 			continue
 		}
 		evs = append(evs, e)
@@ -112,12 +128,16 @@ func (s *Server) Deliver(ctx context.Context, url, secret string, o DeliverOptio
 	type job struct {
 		e      *stripe.Event
 		drop   bool
+		giveUp bool
 		fail   bool
 		second bool
 	}
 	var jobs []job
 	for _, e := range evs {
 		j := job{e: e, drop: rng.Float64() < o.Drop, fail: rng.Float64() < o.Fail500}
+		if o.GiveUp > 0 && !o.Redeliver && rng.Float64() < o.GiveUp {
+			j.drop, j.giveUp = true, true
+		}
 		jobs = append(jobs, j)
 		if !j.drop && rng.Float64() < o.Duplicate {
 			jobs = append(jobs, job{e: e, second: true})
@@ -132,7 +152,7 @@ func (s *Server) Deliver(ctx context.Context, url, secret string, o DeliverOptio
 	sem := make(chan struct{}, conc)
 	var wg sync.WaitGroup
 	for i, j := range jobs {
-		out[i] = Attempt{EventID: j.e.ID, Type: string(j.e.Type), Dropped: j.drop, Injected500: j.fail}
+		out[i] = Attempt{EventID: j.e.ID, Type: string(j.e.Type), Dropped: j.drop, GaveUp: j.giveUp, Injected500: j.fail}
 		if j.drop {
 			continue
 		}
@@ -150,15 +170,35 @@ func (s *Server) Deliver(ctx context.Context, url, secret string, o DeliverOptio
 	wg.Wait()
 	s.mu.Lock()
 	for _, a := range out {
-		if a.Delivered() {
+		switch {
+		case a.Delivered():
 			s.delivered[url+" "+a.EventID] = true
+		case a.GaveUp:
+			s.abandoned[url+" "+a.EventID] = true
 		}
 	}
 	s.mu.Unlock()
 	return out, ctx.Err()
 }
 
+// MarkDelivered records that the webhook endpoint at url acknowledged the
+// events ids, for tests that hand events to the application without
+// Deliver. url becomes one of the fake's endpoints.
+func (s *Server) MarkDelivered(url string, ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.endpoints[url] = true
+	for _, id := range ids {
+		s.delivered[url+" "+id] = true
+	}
+}
+
 func post(ctx context.Context, c *http.Client, url, secret string, e *stripe.Event, o DeliverOptions) (int, error) {
+	if o.APIVersion != "" && o.APIVersion != e.APIVersion {
+		rendered := *e
+		rendered.APIVersion = o.APIVersion
+		e = &rendered
+	}
 	payload := EventPayload(e)
 	at := o.SignedAt
 	if at.IsZero() {
@@ -180,13 +220,28 @@ func post(ctx context.Context, c *http.Client, url, secret string, e *stripe.Eve
 	return resp.StatusCode, nil
 }
 
-// Pending returns the IDs of events not yet delivered to url.
+// Pending returns the IDs of events not yet delivered to url and not
+// given up on.
 func (s *Server) Pending(url string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var ids []string
 	for _, e := range s.events {
-		if !s.delivered[url+" "+e.ID] {
+		if !s.delivered[url+" "+e.ID] && !s.abandoned[url+" "+e.ID] {
+			ids = append(ids, e.ID)
+		}
+	}
+	return ids
+}
+
+// GivenUp returns the IDs of events Stripe gave up delivering to url
+// (DeliverOptions.GiveUp) and that were not delivered since.
+func (s *Server) GivenUp(url string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for _, e := range s.events {
+		if s.abandoned[url+" "+e.ID] && !s.delivered[url+" "+e.ID] {
 			ids = append(ids, e.ID)
 		}
 	}

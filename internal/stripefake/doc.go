@@ -13,6 +13,25 @@
 // Every request is recorded (Requests) so its shape can be checked against
 // stripe-mock with CheckShapesAgainstStripeMock.
 //
+// Where the billing module relies on Stripe's documented behaviour, the fake
+// is as strict as the documentation (each rule names its page):
+//
+//   - idempotency keys (idempotency.go): a POST with a key replays the
+//     first response for IdempotencyKeyTTL (24 hours by the fake's clock),
+//     even when the object changed since; a key reused with other
+//     parameters is 400 idempotency_error; refused requests
+//     (invalid_request_error) are not saved;
+//   - events keep the API version of their creation (Options.APIVersion,
+//     SetAPIVersion), and a delivery may render them in an endpoint's
+//     version (DeliverOptions.APIVersion);
+//   - DELETE /v1/customers/{id} cancels the customer's subscriptions and
+//     emits customer.deleted; the customer then reads as {"deleted": true}
+//     without metadata, and requests naming it fail with resource_missing;
+//   - GET /v1/events filters by created, type (wildcards), types (at most
+//     20 exact names) and delivery_success (events not yet delivered to
+//     every endpoint Deliver has been given, including those Stripe gave up
+//     on: DeliverOptions.GiveUp).
+//
 // # Proration
 //
 // Proration is computed deterministically, per subscription item, over the

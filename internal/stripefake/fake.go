@@ -44,6 +44,9 @@ type Options struct {
 	TaxBasisPoints int64
 	// RetryInterval is next_payment_attempt after a failure (default 72h).
 	RetryInterval time.Duration
+	// APIVersion is the account's default API version, which events are
+	// created in (default stripe.APIVersion); see SetAPIVersion.
+	APIVersion string
 }
 
 // Request is one recorded API request.
@@ -53,22 +56,6 @@ type Request struct {
 	Form           url.Values // body form for POST, query for GET/DELETE
 	IdempotencyKey string
 	StripeVersion  string
-}
-
-type idemEntry struct {
-	form   string
-	path   string
-	status int
-	body   []byte
-}
-
-type customerState struct {
-	obj      *stripe.Customer
-	hasPM    bool // has a default payment method
-	declines bool // automatic payment attempts fail
-	// taxStatus is Stripe Tax's view of the customer's location
-	// (customer.tax.automatic_tax); "" means supported.
-	taxStatus stripe.CustomerTaxAutomaticTax
 }
 
 // sessionState is what a checkout session was created with beyond what the
@@ -103,10 +90,13 @@ type Server struct {
 	// sub ID -> params of an update waiting for its invoice to be paid.
 	pendingUpdates map[string]pendingUpdate
 
-	events    []*stripe.Event
-	delivered map[string]bool // url + " " + event ID
-	idem      map[string]idemEntry
-	requests  []Request
+	apiVersion string // the account's default API version (SetAPIVersion)
+	events     []*stripe.Event
+	endpoints  map[string]bool // webhook endpoint URLs (Deliver, MarkDelivered)
+	delivered  map[string]bool // url + " " + event ID: acknowledged with 2xx
+	abandoned  map[string]bool // url + " " + event ID: Stripe gave up (DeliverOptions.GiveUp)
+	idem       map[string]*idemEntry
+	requests   []Request
 
 	handler http.Handler
 	ts      *httptest.Server
@@ -135,6 +125,9 @@ func New(opts Options) *Server {
 	if opts.RetryInterval == 0 {
 		opts.RetryInterval = 72 * time.Hour
 	}
+	if opts.APIVersion == "" {
+		opts.APIVersion = stripe.APIVersion
+	}
 	if opts.Prices == nil {
 		opts.Prices = []Price{
 			{ID: "price_basic_monthly", Product: "prod_basic", UnitAmount: 1000},
@@ -152,7 +145,8 @@ func New(opts Options) *Server {
 		pendingUpdates: map[string]pendingUpdate{}, sessionSt: map[string]*sessionState{},
 		schedules: map[string]*stripe.SubscriptionSchedule{}, portalConfigs: map[string]*stripe.BillingPortalConfiguration{},
 		portalSessions: map[string]*stripe.BillingPortalSession{},
-		delivered:      map[string]bool{}, idem: map[string]idemEntry{},
+		apiVersion:     opts.APIVersion, endpoints: map[string]bool{}, delivered: map[string]bool{},
+		abandoned: map[string]bool{}, idem: map[string]*idemEntry{},
 	}
 	for _, p := range opts.Prices {
 		if p.Currency == "" {
@@ -166,6 +160,7 @@ func New(opts Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/customers", s.createCustomer)
 	mux.HandleFunc("GET /v1/customers/{id}", s.getter("customer"))
+	mux.HandleFunc("DELETE /v1/customers/{id}", s.deleteCustomer)
 	mux.HandleFunc("POST /v1/checkout/sessions", s.createSession)
 	mux.HandleFunc("GET /v1/checkout/sessions/{id}", s.getter("checkout.session"))
 	mux.HandleFunc("POST /v1/checkout/sessions/{id}/expire", s.expireSession)
@@ -256,7 +251,7 @@ func (s *Server) EventTypes() []string {
 }
 
 // ServeHTTP serves the fake API: it checks the API key, records the request
-// and replays idempotent POSTs like Stripe.
+// and replays idempotent POSTs like Stripe (idempotency.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, hostedPrefix) {
 		s.serveHosted(w, r)
@@ -283,33 +278,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Form: form,
 		IdempotencyKey: key, StripeVersion: r.Header.Get("Stripe-Version")})
-	if r.Method == http.MethodPost && key != "" {
-		if e, ok := s.idem[key]; ok {
-			s.mu.Unlock()
-			if e.form != form.Encode() || e.path != r.URL.Path {
-				writeErr(w, 400, "idempotency_error", "Keys for idempotent requests can only be used with the same parameters they were first used with.")
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Idempotent-Replayed", "true")
-			w.WriteHeader(e.status)
-			_, _ = w.Write(e.body)
-			return
-		}
-	}
 	s.mu.Unlock()
-	rec := httptest.NewRecorder()
-	s.handler.ServeHTTP(rec, r)
-	if r.Method == http.MethodPost && key != "" && rec.Code < 500 {
-		s.mu.Lock()
-		s.idem[key] = idemEntry{form: form.Encode(), path: r.URL.Path, status: rec.Code, body: rec.Body.Bytes()}
-		s.mu.Unlock()
+	if r.Method == http.MethodPost && key != "" {
+		s.serveIdempotent(w, r, key, form)
+		return
 	}
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(rec.Code)
-	_, _ = w.Write(rec.Body.Bytes())
+	s.handler.ServeHTTP(w, r)
 }
 
 // ---- rendering ----
@@ -331,7 +305,9 @@ func (s *Server) lookup(kind, id string) any {
 	var v any
 	switch kind {
 	case "customer":
-		if c := s.customers[id]; c != nil {
+		if c := s.customers[id]; c != nil && c.deleted {
+			return deletedCustomer(id)
+		} else if c != nil {
 			v = c.obj
 		}
 	case "checkout.session":
@@ -484,205 +460,6 @@ func (s *Server) getter(kind string) http.HandlerFunc {
 	}
 }
 
-// ---- customers ----
-
-func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := r.Form
-	c := &stripe.Customer{ID: s.newID("cus"), Object: "customer", Created: s.unix(),
-		Email: f.Get("email"), Name: f.Get("name"), Metadata: formMetadata(f, "metadata"),
-		TaxExempt: stripe.CustomerTaxExemptNone}
-	switch te := stripe.CustomerTaxExempt(f.Get("tax_exempt")); te {
-	case "":
-	case stripe.CustomerTaxExemptNone, stripe.CustomerTaxExemptExempt, stripe.CustomerTaxExemptReverse:
-		c.TaxExempt = te
-	default:
-		writeErrParam(w, 400, "invalid_request_error", "", "tax_exempt", "Invalid tax_exempt: must be one of none, exempt, or reverse")
-		return
-	}
-	s.customers[c.ID] = &customerState{obj: c}
-	s.emit("customer.created", "customer", c, nil)
-	writeJSON(w, 200, s.render("customer", c, formList(f, "expand")))
-}
-
-// ---- checkout sessions ----
-
-func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := r.Form
-	if f.Get("mode") != "subscription" {
-		writeErr(w, 400, "invalid_request_error", "stripefake supports only mode=subscription")
-		return
-	}
-	cus := f.Get("customer")
-	if cus != "" && s.customers[cus] == nil {
-		writeErrParam(w, 400, "invalid_request_error", "resource_missing", "customer", "No such customer: '"+cus+"'")
-		return
-	}
-	st := &sessionState{price: f.Get("line_items[0][price]"), quantity: 1,
-		customerUpdateAddress: f.Get("customer_update[address]"), customerUpdateName: f.Get("customer_update[name]"),
-		subscriptionMetadata: formMetadata(f, "subscription_data[metadata]")}
-	if cus == "" && (st.customerUpdateAddress != "" || st.customerUpdateName != "" || f.Get("customer_update[shipping]") != "") {
-		writeErrParam(w, 400, "invalid_request_error", "", "customer_update", "`customer_update` can only be used with `customer`.")
-		return
-	}
-	if _, ok := s.prices[st.price]; !ok {
-		writeErrParam(w, 400, "invalid_request_error", "resource_missing", "line_items[0][price]", "No such price: '"+st.price+"'")
-		return
-	}
-	if q, ok := formInt(f, "line_items[0][quantity]"); ok {
-		if q < 1 {
-			writeErrParam(w, 400, "invalid_request_error", "", "line_items[0][quantity]", "Quantity must be at least 1.")
-			return
-		}
-		st.quantity = q
-	}
-	if d, ok := formInt(f, "subscription_data[trial_period_days]"); ok {
-		st.trialDays = d
-	}
-	autoTax := f.Get("automatic_tax[enabled]") == "true"
-	if autoTax && cus != "" && s.customers[cus].taxStatus == stripe.CustomerTaxAutomaticTaxUnrecognizedLocation &&
-		st.customerUpdateAddress != "auto" && f.Get("customer_update[shipping]") != "auto" {
-		writeErrParam(w, 400, "invalid_request_error", string(stripe.ErrorCodeCustomerTaxLocationInvalid), "customer_update[address]",
-			"Automatic tax calculation in Checkout requires a valid address on the Customer. Add a valid address to the Customer or set either `customer_update[address]` to 'auto' or `customer_update[shipping]` to 'auto' to save the address entered in Checkout to the Customer.")
-		return
-	}
-	cs := &stripe.CheckoutSession{ID: s.newID("cs_test"), Object: "checkout.session", Created: s.unix(),
-		ExpiresAt: s.now.Add(24 * time.Hour).Unix(), Mode: stripe.CheckoutSessionModeSubscription,
-		Status: stripe.CheckoutSessionStatusOpen, PaymentStatus: stripe.CheckoutSessionPaymentStatusUnpaid,
-		ClientReferenceID: f.Get("client_reference_id"), SuccessURL: f.Get("success_url"), CancelURL: f.Get("cancel_url"),
-		AutomaticTax:             &stripe.CheckoutSessionAutomaticTax{Enabled: autoTax},
-		TaxIDCollection:          &stripe.CheckoutSessionTaxIDCollection{Enabled: f.Get("tax_id_collection[enabled]") == "true"},
-		BillingAddressCollection: stripe.CheckoutSessionBillingAddressCollection(f.Get("billing_address_collection")),
-		Metadata:                 formMetadata(f, "metadata"),
-		Currency:                 stripe.Currency(s.prices[st.price].Currency),
-	}
-	if autoTax {
-		cs.AutomaticTax.Status = stripe.CheckoutSessionAutomaticTaxStatusRequiresLocationInputs
-		if cus != "" && s.taxStatus(cus) == stripe.CustomerTaxAutomaticTaxSupported {
-			cs.AutomaticTax.Status = stripe.CheckoutSessionAutomaticTaxStatusComplete
-		}
-	}
-	if cus != "" {
-		cs.Customer = &stripe.Customer{ID: cus}
-	}
-	cs.URL = s.hostedBase() + hostedPrefix + cs.ID
-	s.sessions[cs.ID] = cs
-	s.sessionSt[cs.ID] = st
-	writeJSON(w, 200, s.render("checkout.session", cs, formList(f, "expand")))
-}
-
-// CheckoutSession returns a copy of the stored checkout session (nil if unknown).
-func (s *Server) CheckoutSession(id string) *stripe.CheckoutSession {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return clone(s.sessions[id])
-}
-
-// CheckoutSessionParams is what a checkout session was created with that the
-// session object itself does not show.
-type CheckoutSessionParams struct {
-	Price                 string            // line_items[0][price]
-	Quantity              int64             // line_items[0][quantity] (default 1)
-	TrialPeriodDays       int64             // subscription_data[trial_period_days]
-	SubscriptionMetadata  map[string]string // subscription_data[metadata]
-	CustomerUpdateAddress string            // customer_update[address]
-	CustomerUpdateName    string            // customer_update[name]
-}
-
-// CheckoutSessionParams returns the creation parameters of a checkout session
-// not visible on the session object (zero value if unknown).
-func (s *Server) CheckoutSessionParams(id string) CheckoutSessionParams {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := s.sessionSt[id]
-	if st == nil {
-		return CheckoutSessionParams{}
-	}
-	md := map[string]string{}
-	for k, v := range st.subscriptionMetadata {
-		md[k] = v
-	}
-	return CheckoutSessionParams{Price: st.price, Quantity: st.quantity, TrialPeriodDays: st.trialDays,
-		SubscriptionMetadata: md, CustomerUpdateAddress: st.customerUpdateAddress, CustomerUpdateName: st.customerUpdateName}
-}
-
-// ---- events ----
-
-// emit appends an event carrying a snapshot of obj. prev, when non-nil, is
-// the rendered object before the change (for previous_attributes).
-func (s *Server) emit(typ, kind string, obj any, prev map[string]any) {
-	cur := s.render(kind, obj, nil)
-	raw, _ := json.Marshal(cur)
-	data := &stripe.EventData{Raw: raw, Object: cur}
-	if prev != nil {
-		data.PreviousAttributes = map[string]any{}
-		for k, v := range prev {
-			if !reflect.DeepEqual(cur[k], v) {
-				data.PreviousAttributes[k] = v
-			}
-		}
-	}
-	e := &stripe.Event{ID: s.newID("evt"), Object: "event", APIVersion: stripe.APIVersion,
-		Created: s.unix(), Type: stripe.EventType(typ), Data: data, PendingWebhooks: 1,
-		Request: &stripe.EventRequest{}}
-	s.events = append(s.events, e)
-}
-
-func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := r.Form
-	limit, ok := formInt(f, "limit")
-	if !ok || limit <= 0 || limit > 100 {
-		limit = 10
-	}
-	types := formList(f, "types")
-	if t := f.Get("type"); t != "" {
-		types = append(types, t)
-	}
-	gte, hasGte := formInt(f, "created[gte]")
-	after := f.Get("starting_after")
-	var out []*stripe.Event
-	skipping := after != ""
-	more := false
-	for i := len(s.events) - 1; i >= 0; i-- { // newest first, like Stripe
-		e := s.events[i]
-		if skipping {
-			if e.ID == after {
-				skipping = false
-			}
-			continue
-		}
-		if hasGte && e.Created < gte {
-			continue
-		}
-		if len(types) > 0 && !matchType(types, string(e.Type)) {
-			continue
-		}
-		if int64(len(out)) == limit {
-			more = true
-			break
-		}
-		out = append(out, e)
-	}
-	if out == nil {
-		out = []*stripe.Event{}
-	}
-	writeJSON(w, 200, map[string]any{"object": "list", "url": "/v1/events", "has_more": more, "data": out})
-}
-
-func matchType(types []string, t string) bool {
-	for _, p := range types {
-		if p == t || (strings.HasSuffix(p, ".*") && strings.HasPrefix(t, strings.TrimSuffix(p, "*"))) {
-			return true
-		}
-	}
-	return false
-}
-
 // ---- state accessors for tests ----
 
 // Subscription returns a copy of the stored subscription (nil if unknown).
@@ -710,6 +487,12 @@ func (s *Server) Dispute(id string) *stripe.Dispute {
 func (s *Server) Subscriptions() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.sortedSubIDs()
+}
+
+// sortedSubIDs returns the IDs of all subscriptions, sorted. The caller
+// holds s.mu.
+func (s *Server) sortedSubIDs() []string {
 	var ids []string
 	for id := range s.subs {
 		ids = append(ids, id)

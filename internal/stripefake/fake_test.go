@@ -398,17 +398,20 @@ func TestCancelAtPeriodEnd(t *testing.T) {
 	}
 }
 
-// receiver verifies signatures like the app does and records event IDs.
+// receiver verifies signatures like the app does (of any API version) and
+// records event IDs and versions.
 type receiver struct {
 	mu       sync.Mutex
 	ids      []string
+	versions []string
 	bad      int
 	failNext int // answer 500 to the next n valid deliveries
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	ev, err := webhook.ConstructEvent(body, r.Header.Get("Stripe-Signature"), secret)
+	ev, err := webhook.ConstructEventWithOptions(body, r.Header.Get("Stripe-Signature"), secret,
+		webhook.ConstructEventOptions{Tolerance: webhook.DefaultTolerance, IgnoreAPIVersionMismatch: true})
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if err != nil {
@@ -422,6 +425,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc.ids = append(rc.ids, ev.ID)
+	rc.versions = append(rc.versions, ev.APIVersion)
 }
 
 func TestDeliverSigned(t *testing.T) {

@@ -143,8 +143,8 @@ func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request) {
 		writeErrParam(w, 400, "invalid_request_error", "parameter_missing", "customer", "Missing required param: customer.")
 		return
 	}
-	if s.customers[cus] == nil {
-		writeErrParam(w, 400, "invalid_request_error", "resource_missing", "customer", "No such customer: '"+cus+"'")
+	if s.liveCustomer(cus) == nil {
+		noSuchCustomer(w, "customer", cus)
 		return
 	}
 	var conf *stripe.BillingPortalConfiguration

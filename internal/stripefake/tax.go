@@ -153,7 +153,7 @@ func (s *Server) renderExtras(kind string, obj any, m map[string]any, expand []s
 	switch kind {
 	case "customer":
 		id, _ := m["id"].(string)
-		if !slices.Contains(expand, "tax") || s.customers[id] == nil {
+		if !slices.Contains(expand, "tax") || s.liveCustomer(id) == nil {
 			return
 		}
 		status := s.taxStatus(id)
