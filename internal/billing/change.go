@@ -3,9 +3,9 @@ package billing
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/stripe/stripe-go/v85"
 
@@ -179,9 +179,15 @@ func (s *Service) upgrade(ctx context.Context, c change, prorationDate time.Time
 		ProrationDate:     stripe.Int64(prorationDate.Unix()),
 		PaymentBehavior:   stripe.String("pending_if_incomplete"),
 	}
-	p.SetIdempotencyKey("groundwork-upgrade-" + c.sub.ID + "-" + c.price + "-" + strconv.FormatInt(prorationDate.Unix(), 10))
-	if _, err := s.stripe.V1Subscriptions.Update(ctx, c.sub.ID, p); err != nil {
+	p.SetIdempotencyKey(attemptKey("upgrade", c.sub.ID))
+	sub, err := s.stripe.V1Subscriptions.Update(ctx, c.sub.ID, p)
+	if err != nil {
 		return stripeError("upgrade subscription", err)
+	}
+	// Applied, or pending until its invoice is paid: anything else is not
+	// the change asked for, and must not be reported as made.
+	if price, _ := itemPrice(sub); price != c.price && pendingPrice(sub) != c.price {
+		return fmt.Errorf("billing: upgrade of %s to %s: Stripe answered price %q, pending %q", c.sub.ID, c.price, price, pendingPrice(sub))
 	}
 	return nil
 }
@@ -194,10 +200,13 @@ func (s *Service) scheduleDowngrade(ctx context.Context, c change) error {
 	var phaseStart int64
 	if schedID == "" {
 		cp := &stripe.SubscriptionScheduleCreateParams{FromSubscription: stripe.String(c.sub.ID)}
-		cp.SetIdempotencyKey("groundwork-schedule-" + c.sub.ID + "-" + strconv.FormatInt(c.item.CurrentPeriodEnd, 10))
+		cp.SetIdempotencyKey(attemptKey("schedule", c.sub.ID))
 		sched, err := s.stripe.V1SubscriptionSchedules.Create(ctx, cp)
 		if err != nil {
 			return stripeError("create subscription schedule", err)
+		}
+		if err := scheduleOf(sched, c.sub.ID); err != nil {
+			return err
 		}
 		schedID = sched.ID
 		if len(sched.Phases) > 0 {
@@ -207,6 +216,9 @@ func (s *Service) scheduleDowngrade(ctx context.Context, c change) error {
 		sched, err := s.stripe.V1SubscriptionSchedules.Retrieve(ctx, schedID, nil)
 		if err != nil {
 			return stripeError("fetch subscription schedule", err)
+		}
+		if err := scheduleOf(sched, c.sub.ID); err != nil {
+			return err
 		}
 		if sched.CurrentPhase != nil {
 			phaseStart = sched.CurrentPhase.StartDate
@@ -235,18 +247,95 @@ func (s *Service) scheduleDowngrade(ctx context.Context, c change) error {
 				EndDate: stripe.Int64(next.Unix()), ProrationBehavior: stripe.String("none")},
 		},
 	}
-	up.SetIdempotencyKey("groundwork-downgrade-" + schedID + "-" + c.price + "-" + strconv.FormatInt(end, 10))
-	if _, err := s.stripe.V1SubscriptionSchedules.Update(ctx, schedID, up); err != nil {
+	up.SetIdempotencyKey(attemptKey("downgrade", schedID))
+	sched, err := s.stripe.V1SubscriptionSchedules.Update(ctx, schedID, up)
+	if err != nil {
 		return stripeError("schedule downgrade", err)
+	}
+	if err := scheduleOf(sched, c.sub.ID); err != nil {
+		return err
+	}
+	if price, at := scheduledChange(sched, time.Unix(end, 0)); price != c.price || at.Unix() != end {
+		return fmt.Errorf("billing: downgrade of %s to %s at %d: Stripe's schedule %s changes to %q at %s",
+			c.sub.ID, c.price, end, sched.ID, price, at)
 	}
 	return nil
 }
 
-func (s *Service) releaseSchedule(ctx context.Context, id string) error {
-	if _, err := s.stripe.V1SubscriptionSchedules.Release(ctx, id, nil); err != nil {
-		return stripeError("release subscription schedule", err)
+// scheduleOf checks that sched, as Stripe answered it, is a schedule in
+// force (not started or active) of subscription subID. A released or
+// canceled schedule changes nothing: a change "made" on it is not made.
+func scheduleOf(sched *stripe.SubscriptionSchedule, subID string) error {
+	live := sched.Status == stripe.SubscriptionScheduleStatusActive || sched.Status == stripe.SubscriptionScheduleStatusNotStarted
+	if !live || sched.Subscription == nil || sched.Subscription.ID != subID {
+		return fmt.Errorf("billing: Stripe answered subscription schedule %s (%s) for subscription %s: not in force on it",
+			sched.ID, sched.Status, subID)
 	}
 	return nil
+}
+
+// attemptKey returns the idempotency key of one attempt at one intent on
+// Stripe object id: the intent and the object name it (for whoever reads
+// Stripe's request log), a random part makes it this attempt's own.
+//
+// Stripe replays a key's first response for at least 24 hours, whatever
+// happened since (https://docs.stripe.com/api/idempotent_requests). A key
+// made only of the intent's parameters (the subscription, its period end)
+// was the same for a second downgrade in the same period after a cancel and
+// a reactivation, so Stripe answered with the first, released, schedule and
+// nothing was scheduled. Stripe recommends random (V4 UUID) keys: stripe-go
+// sends the same key on its own network retries of the request, which is
+// the duplicate an idempotency key prevents; a retry of the whole action
+// re-reads the subscription from Stripe first (planChange), so it cannot
+// apply a change twice.
+func attemptKey(intent, id string) string {
+	return "groundwork-" + intent + "-" + id + "-" + uuid.NewString()
+}
+
+func (s *Service) releaseSchedule(ctx context.Context, id string) error {
+	p := &stripe.SubscriptionScheduleReleaseParams{}
+	p.SetIdempotencyKey(attemptKey("release", id))
+	sched, err := s.stripe.V1SubscriptionSchedules.Release(ctx, id, p)
+	if err != nil {
+		return stripeError("release subscription schedule", err)
+	}
+	if sched.Status != stripe.SubscriptionScheduleStatusReleased {
+		return fmt.Errorf("billing: release of subscription schedule %s: Stripe answered %s", id, sched.Status)
+	}
+	return nil
+}
+
+// KeepPlan drops the organisation's scheduled downgrade: its subscription
+// schedule is released, and the subscription renews on the plan it has.
+// ECONFLICT: there is no live subscription, or no change is scheduled.
+func (s *Service) KeepPlan(ctx context.Context, scope gw.Scope) error {
+	if err := authz.Require(scope, authz.BillingManage); err != nil {
+		return err
+	}
+	var subID string
+	return s.inLockedAccount(ctx, scope.OrgID, func() syncHint { return syncHint{subscriptionID: subID} }, func(tx pgx.Tx, a Account) (*audit.Event, error) {
+		if a.SubscriptionID == "" || !subLive(a.Snapshot.Status) {
+			return nil, gw.Errorf(gw.ECONFLICT, "This organisation has no subscription.")
+		}
+		sub, err := s.stripe.V1Subscriptions.Retrieve(ctx, a.SubscriptionID, nil)
+		if err != nil {
+			return nil, stripeError("fetch subscription", err)
+		}
+		subID = sub.ID
+		if sub.Schedule == nil || sub.Schedule.ID == "" {
+			return nil, gw.Errorf(gw.ECONFLICT, "No plan change is scheduled.")
+		}
+		if err := s.releaseSchedule(ctx, sub.Schedule.ID); err != nil {
+			return nil, err
+		}
+		cat := s.Catalog()
+		cur, _, _ := cat.ByPrice(a.Snapshot.PriceID)
+		scheduled, _, _ := cat.ByPrice(a.ScheduledPriceID)
+		return &audit.Event{OrgID: scope.OrgID, Actor: scope.Actor, Action: audit.ActionBillingPlanChanged,
+			TargetType: audit.TargetSubscription, TargetID: sub.ID,
+			Before: map[string]any{"plan": cur.ID, "scheduled_plan": scheduled.ID},
+			After:  map[string]any{"plan": cur.ID, "scheduled_plan": nil}}, nil
+	})
 }
 
 // Cancel cancels the organisation's subscription at the period end: the
@@ -289,8 +378,13 @@ func (s *Service) setCancelAtPeriodEnd(ctx context.Context, scope gw.Scope, canc
 			}
 		}
 		p := &stripe.SubscriptionUpdateParams{CancelAtPeriodEnd: stripe.Bool(cancel)}
-		if _, err := s.stripe.V1Subscriptions.Update(ctx, sub.ID, p); err != nil {
+		p.SetIdempotencyKey(attemptKey(map[bool]string{true: "cancel", false: "reactivate"}[cancel], sub.ID))
+		updated, err := s.stripe.V1Subscriptions.Update(ctx, sub.ID, p)
+		if err != nil {
 			return nil, stripeError("update subscription", err)
+		}
+		if updated.CancelAtPeriodEnd != cancel {
+			return nil, fmt.Errorf("billing: set cancel_at_period_end=%t on %s: Stripe answered %t", cancel, sub.ID, updated.CancelAtPeriodEnd)
 		}
 		action := audit.ActionBillingCanceled
 		if !cancel {

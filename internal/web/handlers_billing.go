@@ -270,3 +270,10 @@ func (s *server) postBillingReactivate() http.Handler {
 			return b.Reactivate(r.Context(), scope)
 		})
 }
+
+// postBillingKeepPlan drops a scheduled downgrade: the subscription renews
+// on the plan it has.
+func (s *server) postBillingKeepPlan() http.Handler {
+	return s.billingAction("You keep your current plan: the scheduled change is canceled.",
+		func(b *billing.Service, r *http.Request, scope gw.Scope) error { return b.KeepPlan(r.Context(), scope) })
+}

@@ -95,5 +95,24 @@ func billingScenarios() []scenario {
 			check: func(t *testing.T, fx *pageFixture, _ pageResponse) {
 				require.Contains(t, fx.follow(t, "owner", "/o/{org}/billing"), "Business")
 			}},
+		{name: "downgrade at the period end", as: "owner", method: http.MethodPost, path: "/o/{org}/billing/change",
+			form: url.Values{"plan": {"pro"}}, wantStatus: http.StatusSeeOther, wantLocation: "/o/{org}/billing",
+			check: func(t *testing.T, fx *pageFixture, _ pageResponse) {
+				body := fx.follow(t, "owner", "/o/{org}/billing")
+				require.Contains(t, body, "is scheduled for the end of the billing period")
+				require.Contains(t, body, `id="scheduled-plan"`)
+				require.Contains(t, body, `action="/o/`+fx.vars["org"]+`/billing/keep-plan"`)
+			}},
+		{name: "keep my plan is forbidden to members", as: "member", method: http.MethodPost, path: "/o/{org}/billing/keep-plan",
+			wantStatus: http.StatusForbidden, wantText: forbidden("member")},
+		{name: "keep my current plan", as: "owner", method: http.MethodPost, path: "/o/{org}/billing/keep-plan",
+			wantStatus: http.StatusSeeOther, wantLocation: "/o/{org}/billing",
+			check: func(t *testing.T, fx *pageFixture, _ pageResponse) {
+				body := fx.follow(t, "owner", "/o/{org}/billing")
+				require.Contains(t, body, "You keep your current plan: the scheduled change is canceled.")
+				require.NotContains(t, body, `id="scheduled-plan"`)
+			}},
+		{name: "keep my current plan with nothing scheduled", as: "owner", method: http.MethodPost, path: "/o/{org}/billing/keep-plan",
+			wantStatus: http.StatusConflict, wantText: []string{"No plan change is scheduled.", "Your plan: Business"}},
 	}
 }

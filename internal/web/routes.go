@@ -97,6 +97,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.org("POST /o/{org}/billing/change", authz.BillingManage, s.postBillingChange())
 	rt.org("POST /o/{org}/billing/cancel", authz.BillingManage, s.postBillingCancel())
 	rt.org("POST /o/{org}/billing/reactivate", authz.BillingManage, s.postBillingReactivate())
+	rt.org("POST /o/{org}/billing/keep-plan", authz.BillingManage, s.postBillingKeepPlan())
 
 	// Contacts: the example product module.
 	rt.org("GET /o/{org}/contacts", authz.ContactsRead, s.limit(s.pageContacts(), perOrgSearch(ratelimit.Search)))
