@@ -52,6 +52,25 @@ func openRuntime(ctx context.Context, cfg config.Config, logger *slog.Logger) (*
 	return db, nil
 }
 
+// supervise keeps the embedded cluster running while serve runs (see
+// postgres.Local.Supervise): a postmaster that dies is restarted with
+// backoff, and live, for /healthz, fails once it has stayed down longer
+// than GROUNDWORK_DB_RECOVERY_TIMEOUT. stop ends the supervision; call it
+// before close. With an external server there is nothing to supervise:
+// live is nil (always alive) — restarting this process would not bring
+// that server back.
+func (d *database) supervise(ctx context.Context, cfg config.Config, alert func(context.Context, error)) (live func(context.Context) error, stop func()) {
+	if d.local == nil {
+		return nil, func() {}
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := d.local.Supervise(ctx, postgres.SuperviseOptions{RecoveryTimeout: cfg.DBRecoveryTimeout, Alert: alert})
+	return s.Healthy, func() {
+		cancel()
+		s.Wait()
+	}
+}
+
 // close closes the runtime pool, if open, and stops the embedded cluster if
 // this was its last user.
 func (d *database) close(ctx context.Context, logger *slog.Logger) {

@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
+	"syscall"
 
 	"github.com/groundwork-dev/groundwork/internal/app"
 	"github.com/groundwork-dev/groundwork/internal/backup"
 	"github.com/groundwork-dev/groundwork/internal/billing"
+	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
 	"github.com/groundwork-dev/groundwork/internal/observe"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
@@ -20,7 +24,10 @@ import (
 const serveSummary = `Serve HTTP on $PORT and, unless -workers=false, work background jobs.
 With DATABASE_URL unset it runs the embedded PostgreSQL cluster, and in
 development it applies pending migrations first. It stops gracefully on
-SIGINT or SIGTERM: in-flight requests and jobs finish, then the database stops.`
+SIGINT or SIGTERM: for GROUNDWORK_SHUTDOWN_DRAIN /readyz answers 503 while
+requests are still served, then it stops accepting connections, in-flight
+requests and jobs finish, and the database stops. With the embedded cluster it
+restarts PostgreSQL if it dies.`
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveSummary)
@@ -47,12 +54,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen on %s port %d (HOST, PORT): %w", cfg.Host, cfg.Port, err)
 	}
 	defer ln.Close()
+	var metricsLn net.Listener // nil: /metrics is on the main listener (development)
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("listen on %s (GROUNDWORK_METRICS_ADDR): %w", cfg.MetricsAddr, err)
+		}
+		defer metricsLn.Close()
+	}
 
 	db, err := openRuntime(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer db.close(ctx, logger)
+	live, stopSupervising := db.supervise(ctx, cfg, reporter.CaptureError)
+	defer stopSupervising() // after the jobs have stopped, before the cluster is closed
 	pool := db.pool
 	schema, err := postgres.NewSchemaChecker(pool)
 	if err != nil {
@@ -69,6 +85,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer closeBackups()
 
 	registry := observe.NewRegistry()
+	httpMetrics := observe.NewHTTPMetrics(registry)
 	registry.MustRegister(postgres.NewPoolCollector(pool), jobs.NewCountsCollector(pool),
 		backup.NewPitrArchiverCollector(pool), backup.NewCollector(backups, pool, logger))
 	limiter, err := ratelimit.Open(cfg.RedisURL, cfg.RateLimits, ratelimit.NewMetrics(registry))
@@ -76,11 +93,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
 	defer limiter.Close()
+	drain := &web.Drain{}
 	deps := web.Deps{
 		Logger:        logger,
-		Metrics:       observe.NewHTTPMetrics(registry),
-		Gatherer:      registry,
+		Metrics:       httpMetrics,
 		Ready:         schema.Check,
+		Live:          live,
+		Drain:         drain,
 		Version:       web.VersionInfo{Version: version, Commit: commit, BuildTime: buildTime},
 		SchemaVersion: schema.Version,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
@@ -89,6 +108,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Orgs:          mods.Orgs,
 		Contacts:      mods.Contacts,
 		Audit:         mods.Audit,
+		Idempotency:   mods.Idempotency,
 		Errors:        reporter,
 
 		// Client IP, security headers and rate limits.
@@ -96,6 +116,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Production:     cfg.Production(),
 		RateLimiter:    limiter,
 		OnError:        reporter.CaptureError,
+	}
+	if metricsLn == nil {
+		deps.Gatherer = registry
 	}
 	if mods.Billing != nil {
 		deps.Billing, deps.StripeWebhooks = mods.Billing.Service, mods.Billing.Ledger
@@ -115,9 +138,70 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer stopJobs(ctx, jobClient, cfg, logger)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
+	metricsAt := localURL(cfg.Host, port) + "/metrics"
+	if metricsLn != nil {
+		metricsAt = "http://" + metricsLn.Addr().String() + "/metrics"
+	}
+	maxConns := connectionLimit(cfg, logger)
 	logger.Info("serving", "url", localURL(cfg.Host, port), "listen", ln.Addr().String(), "env", cfg.Env,
-		"workers", *work, "embedded_db", cfg.Embedded(), "version", version)
-	return web.Serve(ctx, web.NewHTTPServer(handler, logger), ln, cfg.ShutdownTimeout, logger)
+		"workers", *work, "embedded_db", cfg.Embedded(), "version", version, "metrics", metricsAt, "max_conns", maxConns)
+
+	// The metrics listener outlives the main one, so that the drain and
+	// the shutdown can be watched; it stops when the main one has.
+	metricsDone := make(chan error, 1)
+	stopMetrics := func() {}
+	if metricsLn != nil {
+		mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		stopMetrics = cancel
+		msrv := web.NewHTTPServer(web.MetricsHandler(registry, logger), logger)
+		go func() {
+			metricsDone <- web.Serve(mctx, msrv, metricsLn, web.ServeOptions{ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger.With("listener", "metrics")})
+		}()
+	} else {
+		metricsDone <- nil
+	}
+	err = web.Serve(ctx, web.NewHTTPServer(handler, logger), web.LimitConnections(ln, maxConns, httpMetrics, logger), web.ServeOptions{
+		Drain: drain, DrainTimeout: cfg.ShutdownDrain, ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger,
+	})
+	stopMetrics()
+	return errors.Join(err, <-metricsDone)
+}
+
+// fdReserve is the number of file descriptors kept for everything but HTTP
+// connections besides the database pool: listeners, the log, River, Redis,
+// SMTP, backups, and the files the cluster's tools open.
+const fdReserve = 256
+
+// connectionLimit is GROUNDWORK_MAX_CONNS, lowered (with a warning) when the
+// process's open-file limit (RLIMIT_NOFILE, which Go raises to its hard
+// limit at start) leaves less room: past it, accept(2) would fail with
+// EMFILE and the pool could not open connections either.
+func connectionLimit(cfg config.Config, logger *slog.Logger) int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return cfg.MaxConns
+	}
+	limit, lowered := fitConnectionLimit(cfg.MaxConns, cfg.DBMaxConns, rl.Cur)
+	if lowered {
+		logger.Warn("GROUNDWORK_MAX_CONNS lowered to fit the open-file limit; raise the limit (ulimit -n, LimitNOFILE=) to allow more",
+			"max_conns", cfg.MaxConns, "lowered_to", limit, "nofile", rl.Cur)
+	}
+	return limit
+}
+
+// fitConnectionLimit returns want, or the room an open-file limit of nofile
+// leaves for connections after the database pool (dbConns) and fdReserve,
+// if that is less (at least 1); lowered says it was less.
+func fitConnectionLimit(want, dbConns int, nofile uint64) (limit int, lowered bool) {
+	reserve := uint64(dbConns) + fdReserve
+	room := uint64(1)
+	if nofile > reserve+1 {
+		room = nofile - reserve
+	}
+	if uint64(want) <= room {
+		return want, false
+	}
+	return int(room), true
 }
 
 // localURL is the URL to reach a server listening on host and port from

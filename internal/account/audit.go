@@ -36,10 +36,10 @@ func auditTwoFactor(ctx context.Context, tx pgx.Tx, userID string, on bool) erro
 // neither another of the user's indexed sessions nor an earlier sign-in in
 // the user's audit chain came from. The index forgets ended sessions, the
 // audit chain does not, so a device stays known after its sessions end.
-func auditSignIn(ctx context.Context, tx pgx.Tx, userID, token, ip, userAgent string) error {
+func auditSignIn(ctx context.Context, tx pgx.Tx, userID, tokenHash, ip, userAgent string) error {
 	var indexed bool
 	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM user_sessions
-		WHERE user_id = $1 AND ip = $2 AND user_agent = $3 AND token <> $4)`, userID, ip, userAgent, token).Scan(&indexed)
+		WHERE user_id = $1 AND ip = $2 AND user_agent = $3 AND token_hash <> $4)`, userID, ip, userAgent, tokenHash).Scan(&indexed)
 	if err != nil {
 		return fmt.Errorf("look up sessions: %w", err)
 	}

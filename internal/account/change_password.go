@@ -12,8 +12,9 @@ import (
 
 // RequestPasswordReset emails a password reset link to the address, if it
 // belongs to an account that is not disabled; a new link replaces older
-// ones. It returns nil whether or not the address has an account, and logs
-// rather than returns email failures, so that it reveals nothing.
+// ones. It returns nil whether or not the address has an account, so that
+// it reveals nothing; the email is sent after the request by a worker, so
+// neither answer waits for SMTP (mailToken).
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
 	return s.mailToken(ctx, email, purposeResetPassword, s.cfg.ResetTTL,
 		func(u userRow) bool { return !u.Disabled }, s.resetEmail)
@@ -44,7 +45,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 	if err := invalidFields("password", passwordProblem(newPassword, row.Email)); err != nil {
 		return User{}, err
 	}
-	newHash, err := hashPassword(newPassword)
+	newHash, err := s.hashPassword(ctx, newPassword)
 	if err != nil {
 		return User{}, err
 	}
@@ -99,7 +100,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, newPasswo
 	if err != nil {
 		return err
 	}
-	match, _, err := checkPassword(current, row.PasswordHash)
+	match, _, err := s.checkPassword(ctx, current, row.PasswordHash)
 	if err != nil {
 		return err
 	}
@@ -109,11 +110,11 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, newPasswo
 	if err := invalidFields("new_password", passwordProblem(newPassword, row.Email)); err != nil {
 		return err
 	}
-	newHash, err := hashPassword(newPassword)
+	newHash, err := s.hashPassword(ctx, newPassword)
 	if err != nil {
 		return err
 	}
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
 		replaced, err := replacePasswordHash(ctx, tx, row.ID, row.PasswordHash, newHash, now)
 		if err != nil {
@@ -128,11 +129,9 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, newPasswo
 		if _, _, err = deleteSessions(ctx, tx, row.ID, "", "", now); err != nil {
 			return err
 		}
-		return recordAccount(ctx, tx, row.ID, audit.ActionPasswordChanged, nil, nil)
+		if err := recordAccount(ctx, tx, row.ID, audit.ActionPasswordChanged, nil, nil); err != nil {
+			return err
+		}
+		return s.email(ctx, tx, s.passwordChangedEmail(row.Email))
 	})
-	if err != nil {
-		return err
-	}
-	s.sendQuietly(ctx, s.passwordChangedEmail(row.Email))
-	return nil
 }

@@ -29,35 +29,29 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, password, newE
 	if err := invalidFields("email", problem); err != nil {
 		return err
 	}
-	match, _, err := checkPassword(password, row.PasswordHash)
+	match, _, err := s.checkPassword(ctx, password, row.PasswordHash)
 	if err != nil {
 		return err
 	}
 	if !match {
 		return invalidFields("password", "The password is not correct.")
 	}
-	var token string
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := getUserByEmail(ctx, tx, newEmail)
-		if err == nil {
-			return nil // taken: no token
+		switch {
+		case err == nil: // taken: no token
+			err = s.email(ctx, tx, s.emailTakenEmail(newEmail))
+		case gw.ErrorCode(err) == gw.ENOTFOUND:
+			var token string
+			if token, err = issueToken(ctx, tx, row.ID, purposeChangeEmail, newEmail, s.cfg.VerifyTTL, s.now()); err == nil {
+				err = s.email(ctx, tx, s.confirmEmailChangeEmail(newEmail, token))
+			}
 		}
-		if gw.ErrorCode(err) != gw.ENOTFOUND {
+		if err != nil {
 			return err
 		}
-		token, err = issueToken(ctx, tx, row.ID, purposeChangeEmail, newEmail, s.cfg.VerifyTTL, s.now())
-		return err
+		return s.email(ctx, tx, s.emailChangeNoticeEmail(row.Email, newEmail))
 	})
-	if err != nil {
-		return err
-	}
-	if token == "" {
-		s.sendQuietly(ctx, s.emailTakenEmail(newEmail))
-	} else {
-		s.sendQuietly(ctx, s.confirmEmailChangeEmail(newEmail, token))
-	}
-	s.sendQuietly(ctx, s.emailChangeNoticeEmail(row.Email, newEmail))
-	return nil
 }
 
 // ConfirmEmailChange uses a token from RequestEmailChange: the account

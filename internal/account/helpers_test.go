@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/account"
@@ -23,16 +24,20 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 const baseURL = "https://app.example.com"
 
-// fakeOwnedOrgs answers SolelyOwnedOrgs with a fixed list.
+// fakeOwnedOrgs answers LeaveAllTx as if the user were the only owner of
+// a fixed list of organisations (none: they may leave them all).
 type fakeOwnedOrgs struct {
 	mu    sync.Mutex
 	names []string
 }
 
-func (f *fakeOwnedOrgs) SolelyOwnedOrgs(context.Context, string) ([]string, error) {
+func (f *fakeOwnedOrgs) LeaveAllTx(context.Context, pgx.Tx, string) (func(), error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.names, nil
+	if len(f.names) > 0 {
+		return nil, gw.Errorf(gw.ECONFLICT, "Transfer or delete these organisations first: %s.", strings.Join(f.names, ", "))
+	}
+	return func() {}, nil
 }
 
 func (f *fakeOwnedOrgs) set(names ...string) {
@@ -46,7 +51,7 @@ type bundle struct {
 	ctx   context.Context
 	svc   *account.Service
 	db    *pgtest.DB
-	mail  *mailtest.Server
+	mail  *mailtest.Mailbox // the emails the mail job worker sent
 	clock *gwtest.Clock
 	owned *fakeOwnedOrgs
 	keys  *crypto.Keyring
@@ -62,8 +67,10 @@ func setup(t *testing.T) *bundle {
 	keys, err := crypto.GenerateKeyring()
 	require.NoError(t, err)
 	owned := &fakeOwnedOrgs{}
-	svc := account.NewService(db.Runtime, keys, sender, clock, account.Config{BaseURL: baseURL + "/", OwnedOrgs: owned}, nil)
-	return &bundle{ctx: context.Background(), svc: svc, db: db, mail: srv, clock: clock, owned: owned, keys: keys}
+	outbox, jobs := mailtest.Outbox(t, db.Runtime, keys, sender)
+	svc := account.NewService(db.Runtime, keys, outbox, clock, account.Config{BaseURL: baseURL + "/", OwnedOrgs: owned}, nil)
+	return &bundle{ctx: context.Background(), svc: svc, db: db, mail: jobs.Mailbox(t, srv),
+		clock: clock, owned: owned, keys: keys}
 }
 
 const goodPassword = "correct horse battery staple"
@@ -95,16 +102,21 @@ func (b *bundle) linkToken(t *testing.T, to, subject, path string) string {
 // addSession stores a session as the scs store would, and indexes it.
 func (b *bundle) addSession(t *testing.T, userID, token string, expiry time.Time) {
 	t.Helper()
-	_, err := b.db.Runtime.Exec(b.ctx, `INSERT INTO sessions (token, data, expiry) VALUES ($1, '\x00', $2)`, token, expiry)
+	_, err := b.db.Runtime.Exec(b.ctx, `INSERT INTO sessions (token_hash, data, expiry) VALUES ($1, '\x00', $2)`, account.SessionID(token), expiry)
 	require.NoError(t, err)
 	require.NoError(t, b.svc.RecordSession(b.ctx, userID, token, "203.0.113.7", "TestBrowser/1.0"))
 }
 
-// storedSessions counts the session store's rows among tokens.
+// storedSessions counts the live (unrevoked) sessions among tokens in the
+// session store.
 func (b *bundle) storedSessions(t *testing.T, tokens ...string) int {
 	t.Helper()
+	hashes := make([]string, len(tokens))
+	for i, token := range tokens {
+		hashes[i] = account.SessionID(token)
+	}
 	var n int
-	require.NoError(t, b.db.Runtime.QueryRow(b.ctx, `SELECT count(*) FROM sessions WHERE token = ANY($1)`, tokens).Scan(&n))
+	require.NoError(t, b.db.Runtime.QueryRow(b.ctx, `SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND token_hash = ANY($1)`, hashes).Scan(&n))
 	return n
 }
 

@@ -3,8 +3,6 @@ package account
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -40,9 +38,12 @@ func (s *Service) DisableUser(ctx context.Context, id string) error {
 // DeleteAccount deletes a user who knows their password, with their
 // sessions, tokens, recovery codes and memberships, and emails them a
 // notice. It refuses while the user is the only owner of an organisation,
-// which must be handed over or deleted first. Errors: ENOTFOUND for an
-// unknown user; EINVALID with Fields "password" for a wrong password;
-// ECONFLICT "Transfer or delete these organisations first: A, B.".
+// which must be handed over or deleted first. Memberships end, and the API
+// keys and invitations the user created are revoked, in the transaction
+// that deletes the user (Config.OwnedOrgs.LeaveAllTx). Errors: ENOTFOUND
+// for an unknown user; EINVALID with Fields "password" for a wrong
+// password; ECONFLICT "Transfer or delete these organisations first: A,
+// B." (from Config.OwnedOrgs).
 func (s *Service) DeleteAccount(ctx context.Context, userID, password string) error {
 	if s.cfg.OwnedOrgs == nil {
 		return errors.New("delete account: account.Config.OwnedOrgs is not set")
@@ -51,21 +52,28 @@ func (s *Service) DeleteAccount(ctx context.Context, userID, password string) er
 	if err != nil {
 		return err
 	}
-	match, _, err := checkPassword(password, row.PasswordHash)
+	match, _, err := s.checkPassword(ctx, password, row.PasswordHash)
 	if err != nil {
 		return err
 	}
 	if !match {
 		return invalidFields("password", "The password is not correct.")
 	}
-	names, err := s.cfg.OwnedOrgs.SolelyOwnedOrgs(ctx, row.ID)
-	if err != nil {
-		return fmt.Errorf("list solely owned organisations: %w", err)
-	}
-	if len(names) > 0 {
-		return gw.Errorf(gw.ECONFLICT, "Transfer or delete these organisations first: %s.", strings.Join(names, ", "))
-	}
+	var leftOrgs func()
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		// The user's row first, locked until the commit: then no
+		// membership, API key or invitation of theirs can be added
+		// meanwhile, and no co-owner can leave between the check that
+		// an organisation keeps an owner and the deletion (LeaveAllTx
+		// locks the organisations next: users before organisations).
+		if _, err := getUserByID(ctx, tx, row.ID, true); err != nil {
+			return err
+		}
+		done, err := s.cfg.OwnedOrgs.LeaveAllTx(ctx, tx, row.ID)
+		if err != nil {
+			return err
+		}
+		leftOrgs = done
 		if _, _, err := deleteSessions(ctx, tx, row.ID, "", "", s.now()); err != nil {
 			return err
 		}
@@ -73,11 +81,14 @@ func (s *Service) DeleteAccount(ctx context.Context, userID, password string) er
 			return err
 		}
 		// The user's audit chain outlives the account, ending here.
-		return recordAccount(ctx, tx, row.ID, audit.ActionUserDeleted, nil, nil)
+		if err := recordAccount(ctx, tx, row.ID, audit.ActionUserDeleted, nil, nil); err != nil {
+			return err
+		}
+		return s.email(ctx, tx, s.accountDeletedEmail(row.Email))
 	})
 	if err != nil {
 		return err
 	}
-	s.sendQuietly(ctx, s.accountDeletedEmail(row.Email))
+	leftOrgs()
 	return nil
 }

@@ -25,13 +25,13 @@ func errBadCredentials() error {
 func (s *Service) Authenticate(ctx context.Context, email, password string) (User, error) {
 	row, err := getUserByEmail(ctx, s.pool, normalizeEmail(email))
 	if gw.ErrorCode(err) == gw.ENOTFOUND {
-		_, _, _ = checkPassword(password, s.dummyHash())
+		_, _, _ = s.checkPassword(ctx, password, s.dummyHash())
 		return User{}, errBadCredentials()
 	}
 	if err != nil {
 		return User{}, err
 	}
-	match, stale, err := checkPassword(password, row.PasswordHash)
+	match, stale, err := s.checkPassword(ctx, password, row.PasswordHash)
 	if err != nil {
 		return User{}, err
 	}
@@ -54,7 +54,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Use
 // parameters, unless the password changed meanwhile. A failure only delays
 // the upgrade to the next sign-in, so it is logged, not returned.
 func (s *Service) rehash(ctx context.Context, row userRow, password string) {
-	hash, err := hashPassword(password)
+	hash, err := s.hashPassword(ctx, password)
 	if err == nil {
 		_, err = replacePasswordHash(ctx, s.pool, row.ID, row.PasswordHash, hash, s.now())
 	}

@@ -1,14 +1,17 @@
 package account
 
 import (
+	"context"
 	"crypto/rand"
 	_ "embed"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"sync"
 	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
+	"golang.org/x/crypto/argon2"
 )
 
 // Password length limits, in characters.
@@ -29,10 +32,15 @@ var hashParams = argon2id.Params{
 }
 
 // hashPassword returns the argon2id PHC string of password, with a fresh
-// salt and the current parameters.
-func hashPassword(password string) (string, error) {
-	params := hashParams
-	h, err := argon2id.CreateHash(password, &params)
+// salt and the current parameters. It runs in one of the Service's hashing
+// slots (see hasher): EUNAVAILABLE when none comes free in time.
+func (s *Service) hashPassword(ctx context.Context, password string) (string, error) {
+	var h string
+	err := s.hashes.do(ctx, func() (err error) {
+		params := hashParams
+		h, err = argon2id.CreateHash(password, &params)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
@@ -40,23 +48,34 @@ func hashPassword(password string) (string, error) {
 }
 
 // checkPassword reports whether password matches the PHC string hash, and
-// whether hash was made with parameters other than the current ones.
-func checkPassword(password, hash string) (match, stale bool, err error) {
-	match, params, err := argon2id.CheckHash(password, hash)
+// whether hash was made with parameters other than the current ones. It
+// runs in one of the Service's hashing slots (see hasher): EUNAVAILABLE
+// when none comes free in time.
+func (s *Service) checkPassword(ctx context.Context, password, hash string) (match, stale bool, err error) {
+	var params *argon2id.Params
+	err = s.hashes.do(ctx, func() (err error) {
+		match, params, err = argon2id.CheckHash(password, hash)
+		return err
+	})
 	if err != nil {
 		return false, false, fmt.Errorf("check password hash: %w", err)
 	}
 	return match, *params != hashParams, nil
 }
 
-// newDummyHash hashes a random password, for checks that must cost as much
-// as a real one.
+// newDummyHash returns a PHC string with the current parameters, a random
+// salt and a random key, for checks that must cost as much as a real one
+// (an unknown email): checking a password against it runs the same argon2id
+// computation, and no password matches it. Building it hashes nothing, so it
+// needs no hashing slot.
 func newDummyHash() string {
-	h, err := hashPassword(rand.Text())
-	if err != nil {
-		panic(err) // only crypto/rand can fail here, and it does not
-	}
-	return h
+	salt, key := make([]byte, hashParams.SaltLength), make([]byte, hashParams.KeyLength)
+	_, _ = rand.Read(salt) // crypto/rand.Read never fails
+	_, _ = rand.Read(key)
+	b64 := base64.RawStdEncoding.EncodeToString
+	// The format of argon2id.CreateHash.
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
+		hashParams.Memory, hashParams.Iterations, hashParams.Parallelism, b64(salt), b64(key))
 }
 
 // commonPasswordsText lists common passwords, one a line, lower case.

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -57,18 +58,29 @@ func TestEmailProblem(t *testing.T) {
 
 func TestHashAndCheckPassword(t *testing.T) {
 	t.Parallel()
-	h, err := hashPassword("correct horse battery staple")
+	ctx := context.Background()
+	s := &Service{hashes: newHasher(1, 0)}
+	h, err := s.hashPassword(ctx, "correct horse battery staple")
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$"))
-	match, stale, err := checkPassword("correct horse battery staple", h)
+	match, stale, err := s.checkPassword(ctx, "correct horse battery staple", h)
 	require.NoError(t, err)
 	require.True(t, match)
 	require.False(t, stale)
-	match, _, err = checkPassword("wrong", h)
+	match, _, err = s.checkPassword(ctx, "wrong", h)
 	require.NoError(t, err)
 	require.False(t, match)
-	_, _, err = checkPassword("x", "not a hash")
+	_, _, err = s.checkPassword(ctx, "x", "not a hash")
 	require.Error(t, err)
+
+	// The dummy hash has the current parameters and matches nothing.
+	dummy := newDummyHash()
+	require.True(t, strings.HasPrefix(dummy, "$argon2id$v=19$m=19456,t=2,p=1$"), dummy)
+	match, stale, err = s.checkPassword(ctx, "", dummy)
+	require.NoError(t, err)
+	require.False(t, match)
+	require.False(t, stale, "checking it costs what checking a current hash costs")
+	require.NotEqual(t, dummy, newDummyHash())
 }
 
 func TestTokensAndCodes(t *testing.T) {
@@ -102,8 +114,9 @@ func TestHumanDurationAndTruncate(t *testing.T) {
 // BenchmarkPasswordHash measures one argon2id hash with the production
 // parameters (m=19 MiB, t=2, p=1): the CPU cost of a sign-up or sign-in.
 func BenchmarkPasswordHash(b *testing.B) {
+	s := &Service{hashes: newHasher(1, 0)}
 	for b.Loop() {
-		if _, err := hashPassword("correct horse battery staple"); err != nil {
+		if _, err := s.hashPassword(context.Background(), "correct horse battery staple"); err != nil {
 			b.Fatal(err)
 		}
 	}

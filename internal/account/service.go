@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -30,10 +31,17 @@ type Config struct {
 	// Issuer names the app in authenticator apps (the TOTP issuer) and in
 	// emails. Default "Groundwork".
 	Issuer string
-	// OwnedOrgs tells DeleteAccount which organisations a user is the only
-	// owner of (the org module's Service). Required: without it
-	// DeleteAccount fails.
+	// OwnedOrgs takes a user being deleted out of their organisations,
+	// refusing while they are the only owner of one (the org module's
+	// Service). Required: without it DeleteAccount fails.
 	OwnedOrgs OwnedOrgs
+	// MaxConcurrentHashes bounds the argon2id password hashes and checks
+	// running at once (see hasher). Default DefaultMaxConcurrentHashes().
+	MaxConcurrentHashes int
+	// HashWait is how long a password hash or check waits for a free slot
+	// before failing with EUNAVAILABLE; negative means not at all. Default
+	// 500ms.
+	HashWait time.Duration
 }
 
 // withDefaults returns c with every zero field set to its default.
@@ -51,15 +59,25 @@ func (c Config) withDefaults() Config {
 	if c.Issuer == "" {
 		c.Issuer = "Groundwork"
 	}
+	if c.MaxConcurrentHashes <= 0 {
+		c.MaxConcurrentHashes = DefaultMaxConcurrentHashes()
+	}
+	if c.HashWait == 0 {
+		c.HashWait = defaultHashWait
+	}
 	return c
 }
 
-// OwnedOrgs tells which organisations a user is the only owner of. The org
-// module implements it; DeleteAccount refuses to orphan those organisations.
+// OwnedOrgs is what DeleteAccount needs of the organisations a user
+// belongs to; the org module's Service implements it. DeleteAccount must
+// not orphan an organisation, and the check and the deletion must commit
+// together, so it runs in the account's own transaction.
 type OwnedOrgs interface {
-	// SolelyOwnedOrgs returns the names of the organisations whose only
-	// owner is userID.
-	SolelyOwnedOrgs(ctx context.Context, userID string) ([]string, error)
+	// LeaveAllTx takes userID out of every organisation inside tx, which
+	// holds the user's row locked FOR UPDATE and deletes the user next,
+	// and returns ECONFLICT (its message naming them) while the user is
+	// the only owner of any. done is to be called once tx has committed.
+	LeaveAllTx(ctx context.Context, tx pgx.Tx, userID string) (done func(), err error)
 }
 
 // User is a person who can sign in.
@@ -77,7 +95,7 @@ type User struct {
 type Service struct {
 	pool   *pgxpool.Pool
 	keys   *crypto.Keyring // encrypts TOTP secrets
-	mailer mail.Sender
+	outbox *mail.Outbox
 	clock  gw.Clock
 	cfg    Config
 	logger *slog.Logger
@@ -85,23 +103,27 @@ type Service struct {
 	// dummyHash is a hash of a random password with the current parameters,
 	// checked for unknown emails so that they take as long as known ones.
 	dummyHash func() string
+	// hashes bounds the password hashes running at once.
+	hashes *hasher
 }
 
 // NewService returns a Service on pool (the runtime role), encrypting TOTP
-// secrets with keys and sending emails with mailer. A nil logger discards
+// secrets with keys and queueing emails in outbox. A nil logger discards
 // logs.
-func NewService(pool *pgxpool.Pool, keys *crypto.Keyring, mailer mail.Sender, clock gw.Clock, cfg Config, logger *slog.Logger) *Service {
+func NewService(pool *pgxpool.Pool, keys *crypto.Keyring, outbox *mail.Outbox, clock gw.Clock, cfg Config, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	cfg = cfg.withDefaults()
 	return &Service{
 		pool:      pool,
 		keys:      keys,
-		mailer:    mailer,
+		outbox:    outbox,
 		clock:     clock,
-		cfg:       cfg.withDefaults(),
+		cfg:       cfg,
 		logger:    logger,
 		dummyHash: sync.OnceValue(newDummyHash),
+		hashes:    newHasher(cfg.MaxConcurrentHashes, cfg.HashWait),
 	}
 }
 
@@ -129,11 +151,14 @@ func (s *Service) now() time.Time {
 	return s.clock.Now().UTC().Truncate(time.Microsecond)
 }
 
-// sendQuietly sends m after the change it reports has been committed. A
-// failure is logged, not returned: the change stands, and an error here
-// would tell an anonymous caller whether an address has an account.
-func (s *Service) sendQuietly(ctx context.Context, m mail.Message) {
-	if err := s.mailer.Send(ctx, m); err != nil {
-		s.logger.ErrorContext(ctx, "send account email", "subject", m.Subject, "error", err)
+// email queues m in tx, the transaction of the change it reports: a worker
+// sends it once tx commits, retrying while the relay fails (mail.Outbox).
+// No request waits for SMTP, so a request that leads to an email takes as
+// long as one that does not, and a slow relay tells nobody whether an
+// address has an account.
+func (s *Service) email(ctx context.Context, tx pgx.Tx, m mail.Message) error {
+	if err := s.outbox.Enqueue(ctx, tx, m); err != nil {
+		return fmt.Errorf("queue %q email: %w", m.Subject, err)
 	}
+	return nil
 }

@@ -69,20 +69,20 @@ func (s *Service) RecordSession(ctx context.Context, userID, token, ip, userAgen
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
-		if err := upsertSession(ctx, tx, userID, token, truncate(ip, maxIPLen), truncate(userAgent, maxUserAgentLen), now); err != nil {
+		if err := upsertSession(ctx, tx, userID, SessionID(token), truncate(ip, maxIPLen), truncate(userAgent, maxUserAgentLen), now); err != nil {
 			return err
 		}
 		if err := pruneSessions(ctx, tx, userID, now, pruneGrace); err != nil {
 			return err
 		}
-		return auditSignIn(ctx, tx, userID, token, truncate(ip, maxIPLen), truncate(userAgent, maxUserAgentLen))
+		return auditSignIn(ctx, tx, userID, SessionID(token), truncate(ip, maxIPLen), truncate(userAgent, maxUserAgentLen))
 	})
 }
 
 // TouchSession notes that a session was used now. It writes at most once a
 // minute per session, so it is cheap to call on every request.
 func (s *Service) TouchSession(ctx context.Context, token string) error {
-	return touchSession(ctx, s.pool, token, s.now(), touchInterval)
+	return touchSession(ctx, s.pool, SessionID(token), s.now(), touchInterval)
 }
 
 // Sessions lists a user's unexpired sessions, most recently used first.
@@ -118,7 +118,7 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, userID, keepToken str
 	if keepToken == "" {
 		return 0, gw.Errorf(gw.EINVALID, "No session to keep.")
 	}
-	live, _, err := deleteSessions(ctx, s.pool, userID, keepToken, "", s.now())
+	live, _, err := deleteSessions(ctx, s.pool, userID, SessionID(keepToken), "", s.now())
 	return live, err
 }
 

@@ -18,39 +18,38 @@ import (
 // or one containing the address) is EINVALID, with Fields "email" and
 // "password". If the address already has an account, SignUp reveals nothing:
 // it answers as for a new account (with a User that is stored nowhere) and
-// emails the address that someone tried to sign up with it. Email failures
-// are logged, not returned, for the same reason; ResendVerification helps a
-// user whose email did not arrive.
+// emails the address that someone tried to sign up with it. The emails are
+// queued in the transaction and sent after it by a worker (Service.email),
+// so their failures never reach the caller; ResendVerification helps a user
+// whose email did not arrive.
 func (s *Service) SignUp(ctx context.Context, email, password string) (User, error) {
 	email = normalizeEmail(email)
 	if err := invalidFields("email", emailProblem(email), "password", passwordProblem(password, email)); err != nil {
 		return User{}, err
 	}
 	// Hash before looking: a taken address costs as much as a free one.
-	hash, err := hashPassword(password)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return User{}, err
 	}
 	now := s.now()
 	u := User{ID: gw.NewID(), Email: email, CreatedAt: now}
-	var token string
-	var taken bool
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		inserted, err := insertUser(ctx, tx, u, hash, nil)
-		if err != nil || !inserted {
-			taken = !inserted
+		if err != nil {
 			return err
 		}
-		token, err = issueToken(ctx, tx, u.ID, purposeVerifyEmail, email, s.cfg.VerifyTTL, now)
-		return err
+		if !inserted {
+			return s.email(ctx, tx, s.signUpAttemptEmail(email))
+		}
+		token, err := issueToken(ctx, tx, u.ID, purposeVerifyEmail, email, s.cfg.VerifyTTL, now)
+		if err != nil {
+			return err
+		}
+		return s.email(ctx, tx, s.verifyEmail(email, token))
 	})
 	if err != nil {
 		return User{}, err
-	}
-	if taken {
-		s.sendQuietly(ctx, s.signUpAttemptEmail(email))
-	} else {
-		s.sendQuietly(ctx, s.verifyEmail(email, token))
 	}
 	return u, nil
 }
@@ -63,7 +62,7 @@ func (s *Service) CreateVerifiedUser(ctx context.Context, email, password string
 	if err := invalidFields("email", emailProblem(email), "password", passwordProblem(password, email)); err != nil {
 		return User{}, err
 	}
-	hash, err := hashPassword(password)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return User{}, err
 	}
@@ -126,30 +125,28 @@ func (s *Service) ResendVerification(ctx context.Context, email string) error {
 // mailToken issues a token for p (valid for ttl) to the account with
 // email when want(account) says so, and emails it, composed by compose. An
 // invalid or unknown address, or an account want refuses, gets nothing and
-// no error, so that the caller learns nothing; email failures are logged.
+// no error, so that the caller learns nothing. The email is queued in the
+// transaction that issues the token and sent by a worker after it commits:
+// neither path waits for SMTP.
 func (s *Service) mailToken(ctx context.Context, email string, p purpose, ttl time.Duration,
 	want func(userRow) bool, compose func(to, token string) mail.Message) error {
 	email = normalizeEmail(email)
 	if emailProblem(email) != "" {
 		return nil
 	}
-	var token string
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		row, err := getUserByEmail(ctx, tx, email)
 		if err != nil || !want(row) {
 			return err
 		}
-		token, err = issueToken(ctx, tx, row.ID, p, row.Email, ttl, s.now())
-		return err
+		token, err := issueToken(ctx, tx, row.ID, p, row.Email, ttl, s.now())
+		if err != nil {
+			return err
+		}
+		return s.email(ctx, tx, compose(email, token))
 	})
 	if gw.ErrorCode(err) == gw.ENOTFOUND {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	if token != "" {
-		s.sendQuietly(ctx, compose(email, token))
-	}
-	return nil
+	return err
 }

@@ -293,76 +293,86 @@ func useToken(ctx context.Context, q querier, hash []byte, p purpose, now time.T
 
 // ---- sessions
 
-// upsertSession indexes a session token under its user.
-func upsertSession(ctx context.Context, q querier, userID, token, ip, userAgent string, now time.Time) error {
-	_, err := q.Exec(ctx, `INSERT INTO user_sessions (token, user_id, created_at, last_seen_at, ip, user_agent)
+// upsertSession indexes the session whose token hashes to tokenHash.
+func upsertSession(ctx context.Context, q querier, userID, tokenHash, ip, userAgent string, now time.Time) error {
+	_, err := q.Exec(ctx, `INSERT INTO user_sessions (token_hash, user_id, created_at, last_seen_at, ip, user_agent)
 		VALUES ($1, $2, $3, $3, $4, $5)
-		ON CONFLICT (token) DO UPDATE SET user_id = excluded.user_id, last_seen_at = excluded.last_seen_at,
-			ip = excluded.ip, user_agent = excluded.user_agent`, token, userID, now, ip, userAgent)
+		ON CONFLICT (token_hash) DO UPDATE SET user_id = excluded.user_id, last_seen_at = excluded.last_seen_at,
+			ip = excluded.ip, user_agent = excluded.user_agent`, tokenHash, userID, now, ip, userAgent)
 	return postgres.Translate(err)
 }
 
-// pruneSessions drops a user's index rows whose session has ended. Rows
-// younger than grace are kept: the session store may not have saved them yet.
+// pruneSessions drops a user's index rows whose session has ended or was
+// revoked. Rows younger than grace are kept: the session store may not have
+// saved them yet.
 func pruneSessions(ctx context.Context, q querier, userID string, now time.Time, grace time.Duration) error {
 	_, err := q.Exec(ctx, `DELETE FROM user_sessions us WHERE us.user_id = $1 AND us.created_at < $3
-		AND NOT EXISTS (SELECT FROM sessions s WHERE s.token = us.token AND s.expiry > $2)`,
+		AND NOT EXISTS (SELECT FROM sessions s WHERE s.token_hash = us.token_hash
+			AND s.expiry > $2 AND s.revoked_at IS NULL)`,
 		userID, now, now.Add(-grace))
 	return postgres.Translate(err)
 }
 
 // touchSession updates last_seen_at, at most once per interval per session.
-func touchSession(ctx context.Context, q querier, token string, now time.Time, interval time.Duration) error {
+func touchSession(ctx context.Context, q querier, tokenHash string, now time.Time, interval time.Duration) error {
 	_, err := q.Exec(ctx, `UPDATE user_sessions SET last_seen_at = $2
-		WHERE token = $1 AND last_seen_at < $3`, token, now, now.Add(-interval))
+		WHERE token_hash = $1 AND last_seen_at < $3`, tokenHash, now, now.Add(-interval))
 	return postgres.Translate(err)
 }
 
-// listSessions lists a user's unexpired sessions, most recently seen first.
+// listSessions lists a user's live sessions, most recently seen first.
 func listSessions(ctx context.Context, q querier, userID string, now time.Time) ([]Session, error) {
-	rows, err := q.Query(ctx, `SELECT us.token, us.created_at, us.last_seen_at, us.ip, us.user_agent
-		FROM user_sessions us JOIN sessions s ON s.token = us.token
-		WHERE us.user_id = $1 AND s.expiry > $2
+	rows, err := q.Query(ctx, `SELECT us.token_hash, us.created_at, us.last_seen_at, us.ip, us.user_agent
+		FROM user_sessions us JOIN sessions s ON s.token_hash = us.token_hash
+		WHERE us.user_id = $1 AND s.expiry > $2 AND s.revoked_at IS NULL
 		ORDER BY us.last_seen_at DESC, us.created_at DESC`, userID, now)
 	if err != nil {
 		return nil, postgres.Translate(err)
 	}
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Session, error) {
 		var s Session
-		var token string
-		err := row.Scan(&token, &s.CreatedAt, &s.LastSeenAt, &s.IP, &s.UserAgent)
-		s.ID = SessionID(token)
+		err := row.Scan(&s.ID, &s.CreatedAt, &s.LastSeenAt, &s.IP, &s.UserAgent)
 		return s, err
 	})
 	return list, postgres.Translate(err)
 }
 
-// deleteSessions signs out a user's sessions: all of them, all but
-// keepToken, or only the one whose ID is onlyID. It deletes them from the
-// session store and the index, and returns how many were still unexpired
-// and how many index rows matched.
-func deleteSessions(ctx context.Context, q querier, userID, keepToken, onlyID string, now time.Time) (live, matched int, err error) {
+// deleteSessions signs out a user's sessions: all of them, all but the one
+// whose token hashes to keepHash, or only the one whose ID is onlyID. It
+// removes them from the index and revokes them in the session store (a
+// tombstone that a request in flight cannot overwrite, see SessionStore;
+// also for a session indexed at log-in but not saved yet),
+// and returns how many were still live and how many index rows matched.
+func deleteSessions(ctx context.Context, q querier, userID, keepHash, onlyID string, now time.Time) (live, matched int, err error) {
 	err = q.QueryRow(ctx, `WITH gone AS (
 			DELETE FROM user_sessions WHERE user_id = $1
-				AND ($2 = '' OR token <> $2)
-				AND ($3 = '' OR encode(sha256(convert_to(token, 'UTF8')), 'hex') = $3)
-			RETURNING token
-		), ended AS (
-			DELETE FROM sessions WHERE token IN (SELECT token FROM gone) RETURNING expiry
+				AND ($2 = '' OR token_hash <> $2)
+				AND ($3 = '' OR token_hash = $3)
+			RETURNING token_hash
+		), before AS (
+			SELECT token_hash, expiry FROM sessions
+			WHERE token_hash IN (SELECT token_hash FROM gone) AND revoked_at IS NULL
+		), revoked AS (
+			INSERT INTO sessions (token_hash, data, expiry, revoked_at)
+			SELECT token_hash, '', now() + make_interval(secs => $5), now() FROM gone
+			ON CONFLICT (token_hash) DO UPDATE SET data = '', expiry = excluded.expiry,
+				revoked_at = coalesce(sessions.revoked_at, excluded.revoked_at)
 		)
-		SELECT (SELECT count(*) FROM ended WHERE expiry > $4), (SELECT count(*) FROM gone)`,
-		userID, keepToken, onlyID, now).Scan(&live, &matched)
+		SELECT (SELECT count(*) FROM before WHERE expiry > $4), (SELECT count(*) FROM gone)`,
+		userID, keepHash, onlyID, now, tombstoneTTL.Seconds()).Scan(&live, &matched)
 	return live, matched, postgres.Translate(err)
 }
 
-// deleteEndedSessions deletes every session whose expiry has passed, and
-// the index rows (older than grace) that no live session backs.
+// deleteEndedSessions deletes every session whose expiry has passed
+// (revoked ones an hour after their revocation), and the index rows (older
+// than grace) that no live session backs.
 func deleteEndedSessions(ctx context.Context, q querier, now time.Time, grace time.Duration) (int64, error) {
 	tag, err := q.Exec(ctx, `DELETE FROM sessions WHERE expiry < $1`, now)
 	if err != nil {
 		return 0, postgres.Translate(err)
 	}
 	_, err = q.Exec(ctx, `DELETE FROM user_sessions us WHERE us.created_at < $2
-		AND NOT EXISTS (SELECT FROM sessions s WHERE s.token = us.token AND s.expiry > $1)`, now, now.Add(-grace))
+		AND NOT EXISTS (SELECT FROM sessions s WHERE s.token_hash = us.token_hash
+			AND s.expiry > $1 AND s.revoked_at IS NULL)`, now, now.Add(-grace))
 	return tag.RowsAffected(), postgres.Translate(err)
 }

@@ -107,13 +107,11 @@ func (s *Service) EnableTwoFactor(ctx context.Context, userID, secret, code stri
 		return nil, invalidFields("code", "That code is not right. Check that your device's clock is correct and try again.")
 	}
 	codes, hashes := newRecoveryCodes()
-	var email string
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		row, err := getUserByID(ctx, tx, userID, true)
 		if err != nil {
 			return err
 		}
-		email = row.Email
 		enabled, err := enableTOTP(ctx, tx, s.keys, row.ID, secret, step, now)
 		if err != nil {
 			return err
@@ -124,12 +122,14 @@ func (s *Service) EnableTwoFactor(ctx context.Context, userID, secret, code stri
 		if err := replaceRecoveryCodes(ctx, tx, row.ID, hashes); err != nil {
 			return err
 		}
-		return auditTwoFactor(ctx, tx, row.ID, true)
+		if err := auditTwoFactor(ctx, tx, row.ID, true); err != nil {
+			return err
+		}
+		return s.email(ctx, tx, s.twoFactorEmail(row.Email, true))
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.sendQuietly(ctx, s.twoFactorEmail(email, true))
 	return codes, nil
 }
 
@@ -142,7 +142,7 @@ func (s *Service) DisableTwoFactor(ctx context.Context, userID, password string)
 	if err != nil {
 		return err
 	}
-	match, _, err := checkPassword(password, row.PasswordHash)
+	match, _, err := s.checkPassword(ctx, password, row.PasswordHash)
 	if err != nil {
 		return err
 	}
@@ -152,16 +152,15 @@ func (s *Service) DisableTwoFactor(ctx context.Context, userID, password string)
 	if !row.TwoFactor {
 		return nil
 	}
-	if err := s.inTx(ctx, func(tx pgx.Tx) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
 		if err := disableTOTP(ctx, tx, row.ID, s.now()); err != nil {
 			return err
 		}
-		return auditTwoFactor(ctx, tx, row.ID, false)
-	}); err != nil {
-		return err
-	}
-	s.sendQuietly(ctx, s.twoFactorEmail(row.Email, false))
-	return nil
+		if err := auditTwoFactor(ctx, tx, row.ID, false); err != nil {
+			return err
+		}
+		return s.email(ctx, tx, s.twoFactorEmail(row.Email, false))
+	})
 }
 
 // VerifySecondFactor checks the second step of signing in, after

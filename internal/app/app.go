@@ -25,6 +25,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/idempotency"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/org"
@@ -60,12 +61,18 @@ type App struct {
 	Contacts *contacts.Service
 	// Audit reads and verifies the audit log.
 	Audit *audit.Service
+	// Idempotency remembers the Idempotency-Keys of the API's creates.
+	Idempotency *idempotency.Store
 	// Billing is nil when Stripe is not configured.
 	Billing *Billing
 	// Keys encrypt sensitive fields.
 	Keys *crypto.Keyring
-	// Mailer sends the modules' emails.
+	// Mailer sends the modules' emails, from the mail job's worker
+	// (AddWorkers); the modules never call it themselves.
 	Mailer mail.Sender
+	// Outbox is where the modules queue their emails, inside their
+	// transactions; the mail job sends them after the commit.
+	Outbox *mail.Outbox
 	// Jobs is an insert-only River client: the modules enqueue jobs with it
 	// inside their transactions; the processes that work them run their
 	// own client (see AddWorkers).
@@ -101,6 +108,7 @@ func New(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, opts Option
 	if a.Jobs, err = jobs.NewClient(pool, jobs.Config{Logger: logger}); err != nil {
 		return nil, err
 	}
+	a.Outbox = mail.NewOutbox(a.Jobs, a.Keys)
 	if cfg.Billing.Enabled() {
 		if a.Billing, err = newBilling(a, opts); err != nil {
 			return nil, err
@@ -112,13 +120,14 @@ func New(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, opts Option
 	if a.Billing != nil {
 		orgCfg.Entitlements, contactLimits = a.Billing.Enforcer, a.Billing.Enforcer
 	}
-	a.Orgs = org.NewService(pool, a.Mailer, a.clock, orgCfg, logger)
-	a.Accounts = account.NewService(pool, a.Keys, a.Mailer, a.clock,
-		account.Config{BaseURL: cfg.BaseURL, OwnedOrgs: a.Orgs}, logger)
+	a.Orgs = org.NewService(pool, a.Outbox, a.clock, orgCfg, logger)
+	a.Accounts = account.NewService(pool, a.Keys, a.Outbox, a.clock,
+		account.Config{BaseURL: cfg.BaseURL, OwnedOrgs: a.Orgs, MaxConcurrentHashes: cfg.PasswordHashConcurrency}, logger)
 	a.Contacts = contacts.NewService(pool, a.Keys, a.clock, contactLimits)
 	a.Audit = audit.NewService(pool)
+	a.Idempotency = idempotency.NewStore(pool)
 	if a.Billing != nil {
-		a.Billing.Notifier = &billing.Notifier{Pool: pool, Mailer: a.Mailer, Contacts: a.Orgs.BillingContacts,
+		a.Billing.Notifier = &billing.Notifier{Pool: pool, Outbox: a.Outbox, Contacts: a.Orgs.BillingContacts,
 			Alert: opts.Alert, BaseURL: cfg.BaseURL, Logger: logger}
 	}
 	return a, nil

@@ -9,11 +9,13 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/account"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
+	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/maintenance"
 )
 
-// AddWorkers registers the modules' job workers in workers and returns
-// their periodic jobs: the heartbeat, session pruning, key rotation's
+// AddWorkers registers the modules' job workers in workers (the emails of
+// every module among them: mail.SendWorker) and returns their periodic
+// jobs: the heartbeat, session pruning, key rotation's
 // re-encryption and, with billing, webhook processing, outbox delivery and
 // the reconciler. Backups are the database's concern and registered by the
 // commands that know it.
@@ -26,6 +28,7 @@ func (a *App) AddWorkers(workers *river.Workers) []*river.PeriodicJob {
 		Retention: a.cfg.HeartbeatRetention,
 		Logger:    a.logger,
 	})
+	river.AddWorker(workers, &mail.SendWorker{Keys: a.Keys, Sender: a.Mailer, Logger: a.logger})
 	river.AddWorker(workers, &account.PruneSessionsWorker{Accounts: a.Accounts})
 	river.AddWorker(workers, &crypto.ReencryptWorker{Keys: a.Keys, Tables: a.EncryptedTables(), Logger: a.logger})
 	periodic := slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs())

@@ -25,13 +25,17 @@ type BillingContacts func(ctx context.Context, orgID string) (orgName string, em
 // Notifier delivers the billing outbox: emails to the organisation's billing
 // contacts and alerts to error tracking. A row is marked sent in the
 // transaction that locked it, after its delivery succeeded, so each natural
-// key (invoice and attempt, dispute) is delivered once; a crash between a
-// delivery and the commit delivers it again (at least once, never zero).
+// key (invoice and attempt, dispute) is delivered once; a crash between an
+// alert and the commit delivers it again (at least once, never zero). The
+// emails are not sent here but queued in that same transaction (the mail
+// job sends them after the commit, with its own retries), so no SMTP round
+// trip holds the row's lock or a pooled connection, and each is queued
+// exactly once.
 type Notifier struct {
 	// Pool is the runtime-role pool.
 	Pool *pgxpool.Pool
-	// Mailer sends the emails.
-	Mailer gwmail.Sender
+	// Outbox queues the emails.
+	Outbox *gwmail.Outbox
 	// Contacts finds who receives them.
 	Contacts BillingContacts
 	// Alert reports a dispute to error tracking; nil only logs it.
@@ -93,7 +97,7 @@ func (n *Notifier) Deliver(ctx context.Context, orgID string) (int, error) {
 			if err != nil || !ok {
 				return err // !ok: sent meanwhile, or being sent
 			}
-			if err := n.deliver(ctx, orgID, key, kind, payload); err != nil {
+			if err := n.deliver(ctx, tx, orgID, key, kind, payload); err != nil {
 				return err
 			}
 			if err := markOutboxSent(ctx, tx, orgID, key); err != nil {
@@ -121,7 +125,9 @@ type outboxPayload struct {
 	Amount             int64  `json:"amount"`
 }
 
-func (n *Notifier) deliver(ctx context.Context, orgID, key, kind string, raw []byte) error {
+// deliver delivers one outbox row in tx, the transaction that holds it
+// locked: alerts are reported, emails queued in tx.
+func (n *Notifier) deliver(ctx context.Context, tx pgx.Tx, orgID, key, kind string, raw []byte) error {
 	var p outboxPayload
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return fmt.Errorf("decode payload: %w", err)
@@ -150,11 +156,11 @@ func (n *Notifier) deliver(ctx context.Context, orgID, key, kind string, raw []b
 		m := n.message(orgID, name, kind, p)
 		for _, to := range emails {
 			m.To = to
-			if err := n.Mailer.Send(ctx, m); err != nil {
+			if err := n.Outbox.Enqueue(ctx, tx, m); err != nil {
 				return err
 			}
 		}
-		logger.InfoContext(ctx, "billing email sent", "org_id", orgID, "key", key, "recipients", len(emails))
+		logger.InfoContext(ctx, "billing email queued", "org_id", orgID, "key", key, "recipients", len(emails))
 		return nil
 	default:
 		return fmt.Errorf("unknown outbox kind %q", kind)

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	gwmail "github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
@@ -25,7 +26,7 @@ type scenario struct {
 	*syncEnv
 	svc      *Service
 	notifier *Notifier
-	smtp     *mailtest.Server
+	smtp     *mailtest.Mailbox // the emails the mail job worker sent
 	alerts   []string
 	scope    gw.Scope
 }
@@ -49,12 +50,15 @@ func newScenario(t *testing.T, opts stripefake.Options) *scenario {
 	smtp := mailtest.Start(t)
 	mailer, err := gwmail.NewSMTP(smtp.URL(), "Groundwork <billing@app.test>")
 	require.NoError(t, err)
+	keys, err := crypto.GenerateKeyring()
+	require.NoError(t, err)
+	outbox, mailJobs := mailtest.Outbox(t, db.Runtime, keys, mailer)
 	sc := &scenario{
 		syncEnv: &syncEnv{t: t, ctx: ctx, db: db, fake: fake, syncer: syncer, ledger: ledger, org: org},
-		svc:     svc, smtp: smtp,
+		svc:     svc, smtp: mailJobs.Mailbox(t, smtp),
 		scope: gw.Scope{Actor: gw.Actor{UserID: uuid.NewString()}, OrgID: org, Role: gw.RoleOwner},
 	}
-	sc.notifier = &Notifier{Pool: db.Runtime, Mailer: mailer, BaseURL: "https://app.test",
+	sc.notifier = &Notifier{Pool: db.Runtime, Outbox: outbox, BaseURL: "https://app.test",
 		Contacts: func(context.Context, string) (string, []string, error) {
 			return "Acme", []string{"owner@acme.test", "cfo@acme.test"}, nil
 		},

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +54,25 @@ type Config struct {
 	LogLevel string
 	// ShutdownTimeout bounds graceful shutdown (GROUNDWORK_SHUTDOWN_TIMEOUT). Default 30s.
 	ShutdownTimeout time.Duration
+	// ShutdownDrain is how long serve keeps serving after SIGTERM with
+	// /readyz answering 503, so that load balancers stop sending it traffic
+	// before it stops accepting connections (GROUNDWORK_SHUTDOWN_DRAIN; 0
+	// disables it). It comes before ShutdownTimeout. Default 5s in
+	// production, 0 in development.
+	ShutdownDrain time.Duration
+	// MaxConns caps the HTTP connections serve holds open at once; more are
+	// answered 503 and closed (GROUNDWORK_MAX_CONNS). Serve lowers it to fit
+	// the process's open-file limit. Default 10000.
+	MaxConns int
+	// MetricsAddr is the host:port of a listener of its own that serves
+	// /metrics (GROUNDWORK_METRICS_ADDR). Default 127.0.0.1:9090 in
+	// production; in development empty: /metrics is served on the main
+	// listener (loopback by default) instead.
+	MetricsAddr string
+	// DBRecoveryTimeout is how long the embedded cluster may stay down, while
+	// serve restarts it, before /healthz fails so that an orchestrator
+	// restarts the process (GROUNDWORK_DB_RECOVERY_TIMEOUT). Default 60s.
+	DBRecoveryTimeout time.Duration
 	// MaxBodyBytes caps request bodies (GROUNDWORK_MAX_BODY_BYTES). Default 1048576.
 	MaxBodyBytes int64
 	// RedisURL is the Redis server that holds rate-limit state shared by
@@ -68,6 +89,11 @@ type Config struct {
 	// GROUNDWORK_RATE_<POLICY> (e.g. GROUNDWORK_RATE_LOGIN_IP=20/min; "off"
 	// disables one). Defaults: ratelimit.DefaultPolicies.
 	RateLimits ratelimit.Policies
+	// PasswordHashConcurrency bounds the argon2id password hashes running at
+	// once (19 MiB and a core each); beyond it a request waits briefly,
+	// then gets 503 with Retry-After (GROUNDWORK_PASSWORD_HASH_CONCURRENCY).
+	// Default: twice GOMAXPROCS, as account.DefaultMaxConcurrentHashes.
+	PasswordHashConcurrency int
 	// DefaultWorkers is the concurrency of the default job queue
 	// (GROUNDWORK_QUEUE_DEFAULT_WORKERS). Default 10.
 	DefaultWorkers int
@@ -164,6 +190,10 @@ func Load(getenv func(string) string) (Config, error) {
 		BlindIndexKeyset:   strings.TrimSpace(getenv("GROUNDWORK_BLIND_INDEX_KEYSET")),
 	}
 	c.Host = p.host("HOST", c.Production())
+	c.ShutdownDrain = p.drain("GROUNDWORK_SHUTDOWN_DRAIN", c.Production())
+	c.MaxConns = p.int("GROUNDWORK_MAX_CONNS", 10000, 1, 1000000)
+	c.MetricsAddr = p.metricsAddr("GROUNDWORK_METRICS_ADDR", c.Production())
+	c.DBRecoveryTimeout = p.duration("GROUNDWORK_DB_RECOVERY_TIMEOUT", time.Minute)
 	c.BackupURL = p.str("GROUNDWORK_BACKUP_URL", "file://"+filepath.Join(c.DataDir, "backups"))
 	c.BackupKeyset = strings.TrimSpace(getenv("GROUNDWORK_BACKUP_KEYSET"))
 	c.BackupDatabaseURL = p.dbURL("GROUNDWORK_BACKUP_DATABASE_URL")
@@ -176,6 +206,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.RedisURL = p.redisURL("REDIS_URL")
 	c.TrustedProxies = p.prefixes("GROUNDWORK_TRUSTED_PROXIES")
 	c.RateLimits = p.rateLimits()
+	c.PasswordHashConcurrency = p.int("GROUNDWORK_PASSWORD_HASH_CONCURRENCY", 2*runtime.GOMAXPROCS(0), 1, 10000)
 	c.Billing = p.billing()
 	if p.err == nil && c.Production() && c.SMTPURL == "" {
 		p.err = errors.New("SMTP_URL: required in production (without it, emails are only logged)")
@@ -200,6 +231,10 @@ func (c Config) Print(w io.Writer) {
 		{"GROUNDWORK_DB_MAX_CONNS", strconv.Itoa(c.DBMaxConns)},
 		{"GROUNDWORK_LOG_LEVEL", c.LogLevel},
 		{"GROUNDWORK_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()},
+		{"GROUNDWORK_SHUTDOWN_DRAIN", c.ShutdownDrain.String()},
+		{"GROUNDWORK_MAX_CONNS", strconv.Itoa(c.MaxConns)},
+		{"GROUNDWORK_METRICS_ADDR", c.MetricsAddr},
+		{"GROUNDWORK_DB_RECOVERY_TIMEOUT", c.DBRecoveryTimeout.String()},
 		{"GROUNDWORK_MAX_BODY_BYTES", strconv.FormatInt(c.MaxBodyBytes, 10)},
 		{"REDIS_URL", Redact(c.RedisURL)},
 		{"GROUNDWORK_TRUSTED_PROXIES", joinPrefixes(c.TrustedProxies)},
@@ -227,6 +262,7 @@ func (c Config) Print(w io.Writer) {
 	for _, pol := range ratelimit.AllPolicies {
 		rows = append(rows, [2]string{pol.EnvVar(), c.RateLimits[pol].String()})
 	}
+	rows = append(rows, [2]string{"GROUNDWORK_PASSWORD_HASH_CONCURRENCY", strconv.Itoa(c.PasswordHashConcurrency)})
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s=%s\n", r[0], r[1])
 	}
@@ -324,6 +360,43 @@ func (p *parser) host(name string, production bool) string {
 	}
 	if _, err := netip.ParseAddr(s); err != nil && (strings.ContainsAny(s, ":/ ") || len(s) > 253) {
 		p.fail(name, "must be an IP address or a host name, without a port (e.g. 0.0.0.0 for every interface)")
+	}
+	return s
+}
+
+// drain reads a duration that may be 0: unset, it is 5s in production
+// (long enough for a load balancer's health check to see /readyz fail)
+// and 0 in development, where nothing balances the load.
+func (p *parser) drain(name string, production bool) time.Duration {
+	s := strings.TrimSpace(p.getenv(name))
+	if s == "" {
+		if production {
+			return 5 * time.Second
+		}
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		p.fail(name, "%q is not a duration such as 5s, or 0", s)
+		return 0
+	}
+	return d
+}
+
+// metricsAddr reads a host:port to listen on. Unset, it is loopback port
+// 9090 in production and empty (the main listener) in development.
+func (p *parser) metricsAddr(name string, production bool) string {
+	s := strings.TrimSpace(p.getenv(name))
+	if s == "" {
+		if production {
+			return "127.0.0.1:9090"
+		}
+		return ""
+	}
+	_, port, err := net.SplitHostPort(s)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+		p.fail(name, "%q is not a host:port such as 127.0.0.1:9090", s)
+		return ""
 	}
 	return s
 }

@@ -80,8 +80,8 @@ func (in Input) normalize(create bool) (Input, error) {
 			fields["name"] = "Enter a name."
 		case utf8.RuneCountInString(name) > maxNameLen:
 			fields["name"] = fmt.Sprintf("Name must be at most %d characters.", maxNameLen)
-		case !isLine(name):
-			fields["name"] = "Name must be plain text on one line."
+		case !gw.PlainName(name):
+			fields["name"] = "Name must be plain text on one line, without direction-changing or invisible characters."
 		}
 		out.Name = &name
 	}

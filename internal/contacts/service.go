@@ -12,6 +12,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/idempotency"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -70,6 +71,10 @@ func (s *Service) Create(ctx context.Context, scope gw.Scope, in Input) (Contact
 		}
 		var err error
 		if c, err = insertContact(ctx, tx, s.keys, scope.OrgID, c); err != nil {
+			return err
+		}
+		// With an Idempotency-Key, the key commits with the contact.
+		if err := idempotency.RecordTx(ctx, tx, c.ID); err != nil {
 			return err
 		}
 		return recordContact(ctx, tx, scope, audit.ActionContactCreated, c.ID, nil, auditValues(c))

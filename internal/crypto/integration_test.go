@@ -23,6 +23,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/mail"
+	"github.com/groundwork-dev/groundwork/internal/mailtest"
 	"github.com/groundwork-dev/groundwork/internal/pgtest"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
@@ -44,11 +45,12 @@ type world struct {
 func newWorld(t *testing.T, db *pgtest.DB, keys *crypto.Keyring) *world {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
+	outbox, _ := mailtest.Outbox(t, db.Runtime, keys, mail.NewLogSender(logger))
 	return &world{
 		db:       db,
 		keys:     keys,
 		contacts: contacts.NewService(db.Runtime, keys, gw.SystemClock{}, nil),
-		accounts: account.NewService(db.Runtime, keys, mail.NewLogSender(logger), gw.SystemClock{}, account.Config{}, logger),
+		accounts: account.NewService(db.Runtime, keys, outbox, gw.SystemClock{}, account.Config{}, logger),
 	}
 }
 

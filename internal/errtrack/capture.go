@@ -64,7 +64,24 @@ func (rep *Reporter) CaptureRequestError(r *http.Request, err error) {
 	trimOwnFrames(ev)
 	tags, userID := describeRequest(ev, r)
 	tags["error_code"] = gw.ErrorCode(err)
+	if n := repeatsFrom(r.Context()); n > 0 {
+		ev.Contexts = map[string]sentry.Context{"repeats": {"held_back": n}}
+	}
 	rep.capture(ev, tags, userID)
+}
+
+type repeatsKey struct{}
+
+// WithRepeats returns ctx noting that n failures like the one about to be
+// reported were held back since the last report (see observe.Throttle);
+// CaptureRequestError puts the count on the event, as repeats.held_back.
+func WithRepeats(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, repeatsKey{}, n)
+}
+
+func repeatsFrom(ctx context.Context) int {
+	n, _ := ctx.Value(repeatsKey{}).(int)
+	return n
 }
 
 // CapturePanic reports the panic value v of the request r, with the stack

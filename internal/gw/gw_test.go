@@ -87,3 +87,27 @@ func TestValidID(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainName(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ok   bool
+	}{
+		{"Ada Lovelace", true},
+		{"Zoë Ørsted-Łukasz", true},
+		{"میرزا\u200cعلی", true}, // ZWNJ inside a Persian name
+		{"👩\u200d💻 Team", true},  // ZWJ emoji sequence
+		{"", true},
+		{"evil\u202egpj.exe", false}, // RIGHT-TO-LEFT OVERRIDE
+		{"a\u2066b\u2069", false},    // isolates
+		{"\u200bAcme", false},        // ZERO WIDTH SPACE
+		{"Ac\u2060me", false},        // WORD JOINER
+		{"\ufeffAcme", false},        // BOM
+		{"Ac\u00adme", false},        // soft hyphen
+		{"line\nbreak", false},
+		{"nul\x00", false},
+		{"bad \xff", false},
+	} {
+		require.Equal(t, tt.ok, PlainName(tt.name), "%q", tt.name)
+	}
+}

@@ -3,6 +3,7 @@
 package jobs
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"time"
@@ -21,7 +22,12 @@ const (
 	QueueDefault     = "default"
 	QueueMaintenance = "maintenance"
 	QueueBilling     = "billing" // Stripe webhook events and billing side effects (internal/billing)
+	QueueMail        = "mail"    // outgoing emails (internal/mail): a stalled relay holds up nothing else
 )
+
+// DefaultMailWorkers is the concurrency of the mail queue when
+// Config.MailWorkers is zero.
+const DefaultMailWorkers = 5
 
 // Config says how a River client is built.
 type Config struct {
@@ -34,6 +40,9 @@ type Config struct {
 	// BillingWorkers is the concurrency of the billing queue; zero leaves
 	// the queue unworked (billing not configured).
 	BillingWorkers int
+	// MailWorkers is the concurrency of the mail queue, which every working
+	// client works (every module sends email). Default DefaultMailWorkers.
+	MailWorkers int
 	// Workers are the registered job workers (required when Work is true).
 	Workers *river.Workers
 	// Periodic are the periodic jobs; they are scheduled by the elected leader.
@@ -44,8 +53,9 @@ type Config struct {
 	Errors *errtrack.Reporter
 }
 
-// NewClient builds a River client on pool. With cfg.Work it works the default
-// and maintenance queues (and billing, with BillingWorkers) and schedules the periodic jobs once started.
+// NewClient builds a River client on pool. With cfg.Work it works the
+// default, maintenance and mail queues (and billing, with BillingWorkers) and
+// schedules the periodic jobs once started.
 func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 	rc := &river.Config{
 		Logger:       cfg.Logger.With("component", "river"),
@@ -64,6 +74,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 		rc.Queues = map[string]river.QueueConfig{
 			QueueDefault:     {MaxWorkers: cfg.DefaultWorkers},
 			QueueMaintenance: {MaxWorkers: cfg.MaintenanceWorkers},
+			QueueMail:        {MaxWorkers: cmp.Or(cfg.MailWorkers, DefaultMailWorkers)},
 		}
 		if cfg.BillingWorkers > 0 {
 			rc.Queues[QueueBilling] = river.QueueConfig{MaxWorkers: cfg.BillingWorkers}

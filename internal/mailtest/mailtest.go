@@ -62,7 +62,9 @@ type Server struct {
 
 	mu       sync.Mutex
 	messages []Received
-	returned map[int]bool // indexes of messages WaitFor has returned
+	returned map[int]bool  // indexes of messages WaitFor has returned
+	gate     chan struct{} // non-nil while Hold holds messages; closed to release them
+	held     int           // messages waiting at the gate
 }
 
 // Start starts a plain SMTP server on 127.0.0.1 (no STARTTLS) and closes it
@@ -187,6 +189,71 @@ func (s *Server) take(to, subjectContains string) (Received, bool) {
 	return Received{}, false
 }
 
+// Hold makes the server stall like a relay that stopped answering: from now
+// on each message, once its data is sent, waits without an answer until
+// release is called (a client sees a server that never replies). A held
+// message is neither accepted nor in Messages. release lets every held
+// message through; it may be called more than once, and runs when the test
+// ends. Held and WaitHeld tell how many messages are waiting.
+func (s *Server) Hold(t testing.TB) (release func()) {
+	t.Helper()
+	gate := make(chan struct{})
+	s.mu.Lock()
+	if s.gate != nil {
+		s.mu.Unlock()
+		t.Fatalf("mailtest: Hold called while already holding")
+	}
+	s.gate = gate
+	s.mu.Unlock()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.gate = nil
+			s.mu.Unlock()
+			close(gate)
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// Held returns how many messages are waiting for Hold's release.
+func (s *Server) Held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
+}
+
+// WaitHeld waits up to 10 seconds until at least n messages are waiting
+// for Hold's release; the test fails if they are not.
+func (s *Server) WaitHeld(t testing.TB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for s.Held() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("mailtest: %d messages held, want %d, within %v", s.Held(), n, waitTimeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// wait holds a message while Hold is in effect.
+func (s *Server) wait() {
+	s.mu.Lock()
+	gate := s.gate
+	if gate == nil {
+		s.mu.Unlock()
+		return
+	}
+	s.held++
+	s.mu.Unlock()
+	<-gate
+	s.mu.Lock()
+	s.held--
+	s.mu.Unlock()
+}
+
 func (s *Server) add(m Received) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -289,6 +356,7 @@ func (s *session) Data(r io.Reader) error {
 	m.To = append([]string(nil), s.to...)
 	_, m.TLS = s.conn.TLSConnectionState()
 	m.Username = s.username
+	s.srv.wait()
 	s.srv.add(m)
 	return nil
 }

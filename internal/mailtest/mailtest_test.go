@@ -43,3 +43,26 @@ func TestServerAcceptsAnyPlainCredentials(t *testing.T) {
 	require.NoError(t, smtp.SendMail(addr, auth, "a@example.com", []string{"b@example.com"}, []byte("Subject: x\r\n\r\nhi\r\n")))
 	require.Equal(t, "someone", srv.WaitFor(t, "b@example.com", "x").Username)
 }
+
+func TestHoldStallsMessagesUntilReleased(t *testing.T) {
+	t.Parallel()
+	srv := mailtest.Start(t)
+	addr := strings.TrimPrefix(srv.URL(), "smtp://")
+	release := srv.Hold(t)
+	sent := make(chan error, 1)
+	go func() {
+		sent <- smtp.SendMail(addr, nil, "a@example.com", []string{"b@example.com"}, []byte("Subject: held\r\n\r\nhi\r\n"))
+	}()
+	srv.WaitHeld(t, 1)
+	require.Empty(t, srv.Messages(), "a held message is not accepted")
+	select {
+	case err := <-sent:
+		t.Fatalf("the client got an answer while the message was held: %v", err)
+	default:
+	}
+	release()
+	require.NoError(t, <-sent)
+	require.Equal(t, "held", srv.WaitFor(t, "b@example.com", "held").Subject)
+	require.Zero(t, srv.Held())
+	release() // twice is harmless
+}

@@ -41,7 +41,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, scope gw.Scope, name string,
 	if err := checkGrantable(scope.Role, role); err != nil {
 		return APIKey{}, "", err
 	}
-	return s.createAPIKey(ctx, scope.OrgID, name, role, scope.Actor)
+	return s.createAPIKey(ctx, scope, name, role)
 }
 
 // CreateAPIKeyAsAdmin creates an API key for organisation orgID without a
@@ -54,26 +54,30 @@ func (s *Service) CreateAPIKeyAsAdmin(ctx context.Context, orgID, name string, r
 	if !gw.ValidID(orgID) {
 		return APIKey{}, "", notFound("Organisation")
 	}
-	return s.createAPIKey(ctx, orgID, name, role, gw.Actor{})
+	return s.createAPIKey(ctx, gw.Scope{OrgID: orgID}, name, role)
 }
 
-// createAPIKey creates the key; actor (zero for the admin command line)
-// is recorded as its creator.
-func (s *Service) createAPIKey(ctx context.Context, orgID, name string, role gw.Role, actor gw.Actor) (APIKey, string, error) {
+// createAPIKey creates the key in the scope's organisation; the scope's
+// signed-in user, if any, is recorded as its creator, and must still be
+// allowed to create it (requireGranter).
+func (s *Service) createAPIKey(ctx context.Context, scope gw.Scope, name string, role gw.Role) (APIKey, string, error) {
 	name, err := checkName(name, "Name")
 	if err != nil {
 		return APIKey{}, "", err
 	}
 	key, prefix, hash := newAPIKey()
-	k := APIKey{ID: gw.NewID(), Name: name, Prefix: prefix, Role: role, CreatedAt: s.now()}
-	err = postgres.InOrgTx(ctx, s.pool, orgID, func(tx pgx.Tx) error {
-		if _, err := orgByRef(ctx, tx, orgID); err != nil {
+	k := APIKey{ID: gw.NewID(), Name: name, Prefix: prefix, Role: role, CreatedAt: s.now(), CreatedBy: scope.UserID}
+	err = postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
+		if _, err := orgByRef(ctx, tx, scope.OrgID); err != nil {
 			return err
 		}
-		if err := insertAPIKey(ctx, tx, orgID, k, hash[:], actor.UserID); err != nil {
+		if err := requireGranter(ctx, tx, scope, authz.APIKeysManage, role); err != nil {
+			return err
+		}
+		if err := insertAPIKey(ctx, tx, scope.OrgID, k, hash[:], scope.UserID); err != nil {
 			return fmt.Errorf("insert API key: %w", err)
 		}
-		return record(ctx, tx, gw.Scope{Actor: actor, OrgID: orgID}, audit.ActionAPIKeyCreated, audit.TargetAPIKey, k.ID,
+		return record(ctx, tx, scope, audit.ActionAPIKeyCreated, audit.TargetAPIKey, k.ID,
 			nil, map[string]any{"name": k.Name, "role": k.Role, "prefix": k.Prefix})
 	})
 	if err != nil {

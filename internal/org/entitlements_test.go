@@ -21,7 +21,7 @@ func setupBilled(t testing.TB) *bundle {
 	b := setup(t)
 	enforcer := billingtest.Enforcer(t, b.clock)
 	require.Equal(t, 3, enforcer.Catalog.Free().Limits.Seats)
-	b.svc = NewService(b.db.Runtime, b.mail, b.clock,
+	b.svc = NewService(b.db.Runtime, b.outbox, b.clock,
 		Config{BaseURL: "https://app.example.com/", Entitlements: enforcer},
 		slog.New(slog.NewTextHandler(t.Output(), nil)))
 	return b
@@ -53,7 +53,7 @@ func TestInviteRefusedWhenSeatsAreFull(t *testing.T) {
 	_, err := b.svc.Invite(ctx, owner, "fourth@example.com", gw.RoleMember)
 	requireRefused(t, o.ID, err)
 	require.Contains(t, gw.ErrorMessage(err), "3 seats")
-	require.Empty(t, b.mail.sent, "no invitation email")
+	require.Empty(t, b.mail.messages(t), "no invitation email")
 	list, err := b.svc.Invitations(ctx, owner)
 	require.NoError(t, err)
 	require.Empty(t, list)

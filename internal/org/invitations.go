@@ -54,7 +54,10 @@ func (s *Service) Invite(ctx context.Context, scope gw.Scope, email string, role
 		if err != nil {
 			return err
 		}
-		inv.OrgName = orgName
+		if err := requireGranter(ctx, tx, scope, authz.MembersManage, role); err != nil {
+			return err
+		}
+		inv.OrgName, inv.InvitedBy, inv.InvitedByEmail = orgName, scope.UserID, inviter
 		member, err := isMemberEmail(ctx, tx, scope.OrgID, email)
 		if err != nil {
 			return fmt.Errorf("check membership: %w", err)
@@ -72,13 +75,15 @@ func (s *Service) Invite(ctx context.Context, scope gw.Scope, email string, role
 		if err := insertInvitation(ctx, tx, inv, hash, scope.UserID); err != nil {
 			return fmt.Errorf("insert invitation: %w", postgres.Translate(err))
 		}
-		// Sent inside the transaction: if it fails, no invitation exists
-		// that nobody was told about, and inviting again is clean.
-		if err := s.mailer.Send(ctx, s.invitationMessage(inv, inviter, token)); err != nil {
-			return fmt.Errorf("send invitation: %w", err)
+		// Queued in the transaction, sent by a worker after the commit
+		// (mail.Outbox): the email exists if and only if the invitation
+		// does, and no SMTP round trip holds this transaction, its pooled
+		// connection or the seat lock; a relay that fails is retried.
+		if err := s.outbox.Enqueue(ctx, tx, s.invitationMessage(inv, inviter, token)); err != nil {
+			return fmt.Errorf("queue invitation email: %w", err)
 		}
 		// Recorded last: the audit chain's lock is held from here to the
-		// commit, not while the email is sent.
+		// commit.
 		return record(ctx, tx, scope, audit.ActionInvitationCreated, audit.TargetInvitation, inv.ID, nil,
 			map[string]any{"email": inv.Email, "role": inv.Role, "expires_at": inv.ExpiresAt})
 	})

@@ -32,16 +32,16 @@ func (s *Service) Members(ctx context.Context, scope gw.Scope) ([]Member, error)
 
 // ChangeRole gives member userID the role role. Making someone an owner, or
 // changing an owner's role, needs authz.OwnershipGrant; the last owner cannot
-// be demoted. It returns ENOTFOUND (no such member), EFORBIDDEN
-// (authz.MembersManage, authz.OwnershipGrant), EINVALID (unknown role) and
-// ECONFLICT (last owner).
+// be demoted. The API keys and pending invitations the member created with a
+// role above the new one are revoked with it (see DelegationsAbove). It
+// returns ENOTFOUND (no such member), EFORBIDDEN (authz.MembersManage,
+// authz.OwnershipGrant), EINVALID (unknown role) and ECONFLICT (last owner).
 func (s *Service) ChangeRole(ctx context.Context, scope gw.Scope, userID string, role gw.Role) error {
 	if err := authz.Require(scope, authz.MembersManage); err != nil {
 		return err
 	}
 	if !role.Valid() {
-		msg := "Choose owner, admin, member or viewer."
-		return &gw.Error{Code: gw.EINVALID, Message: msg, Fields: map[string]string{"role": msg}}
+		return errUnknownRole()
 	}
 	if role == gw.RoleOwner {
 		if err := authz.Require(scope, authz.OwnershipGrant); err != nil {
@@ -51,7 +51,8 @@ func (s *Service) ChangeRole(ctx context.Context, scope gw.Scope, userID string,
 	if !gw.ValidID(userID) {
 		return notFound("Member")
 	}
-	return postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
+	var rev revoked
+	err := postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
 		if _, err := lockOrg(ctx, tx, scope.OrgID); err != nil {
 			return err
 		}
@@ -76,15 +77,27 @@ func (s *Service) ChangeRole(ctx context.Context, scope gw.Scope, userID string,
 		if err := setRole(ctx, tx, scope.OrgID, userID, role); err != nil {
 			return err
 		}
-		return record(ctx, tx, scope, audit.ActionMemberRoleChanged, audit.TargetMember, userID,
-			roleValues(current), roleValues(role))
+		if rev, err = revokeDelegations(ctx, tx, scope.OrgID, userID, role, s.now()); err != nil {
+			return err
+		}
+		if err := record(ctx, tx, scope, audit.ActionMemberRoleChanged, audit.TargetMember, userID,
+			roleValues(current), roleValues(role)); err != nil {
+			return err
+		}
+		return rev.recordIn(ctx, tx, scope, ReasonRoleChanged)
 	})
+	if err != nil {
+		return err
+	}
+	s.forgetKeys(rev)
+	return nil
 }
 
-// RemoveMember removes userID from the scope's organisation. Only owners
-// may remove owners, and the last owner cannot be removed. It returns
-// ENOTFOUND (no such member), EFORBIDDEN (authz.MembersManage,
-// authz.OwnershipGrant) and ECONFLICT (last owner).
+// RemoveMember removes userID from the scope's organisation, revoking the
+// API keys and pending invitations they created. Only owners may remove
+// owners, and the last owner cannot be removed. It returns ENOTFOUND (no
+// such member), EFORBIDDEN (authz.MembersManage, authz.OwnershipGrant) and
+// ECONFLICT (last owner).
 func (s *Service) RemoveMember(ctx context.Context, scope gw.Scope, userID string) error {
 	if err := authz.Require(scope, authz.MembersManage); err != nil {
 		return err
@@ -92,7 +105,8 @@ func (s *Service) RemoveMember(ctx context.Context, scope gw.Scope, userID strin
 	if !gw.ValidID(userID) {
 		return notFound("Member")
 	}
-	return postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
+	var rev revoked
+	err := postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
 		if _, err := lockOrg(ctx, tx, scope.OrgID); err != nil {
 			return err
 		}
@@ -112,11 +126,24 @@ func (s *Service) RemoveMember(ctx context.Context, scope gw.Scope, userID strin
 		if err := deleteMembership(ctx, tx, scope.OrgID, userID); err != nil {
 			return err
 		}
-		return record(ctx, tx, scope, audit.ActionMemberRemoved, audit.TargetMember, userID, roleValues(current), nil)
+		if rev, err = revokeDelegations(ctx, tx, scope.OrgID, userID, "", s.now()); err != nil {
+			return err
+		}
+		if err := record(ctx, tx, scope, audit.ActionMemberRemoved, audit.TargetMember, userID,
+			roleValues(current), nil); err != nil {
+			return err
+		}
+		return rev.recordIn(ctx, tx, scope, ReasonMemberRemoved)
 	})
+	if err != nil {
+		return err
+	}
+	s.forgetKeys(rev)
+	return nil
 }
 
-// Leave removes the signed-in user of scope from its organisation. It
+// Leave removes the signed-in user of scope from its organisation,
+// revoking the API keys and pending invitations they created there. It
 // returns ENOTFOUND, EFORBIDDEN (not a signed-in user) and ECONFLICT when
 // the user is the organisation's last owner.
 func (s *Service) Leave(ctx context.Context, scope gw.Scope) error {
@@ -126,7 +153,8 @@ func (s *Service) Leave(ctx context.Context, scope gw.Scope) error {
 	if scope.UserID == "" {
 		return gw.Errorf(gw.EFORBIDDEN, "Only a signed-in user can leave an organisation.")
 	}
-	return postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
+	var rev revoked
+	err := postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
 		o, err := lockOrg(ctx, tx, scope.OrgID)
 		if err != nil {
 			return err
@@ -145,8 +173,20 @@ func (s *Service) Leave(ctx context.Context, scope gw.Scope) error {
 		if err := deleteMembership(ctx, tx, scope.OrgID, scope.UserID); err != nil {
 			return err
 		}
-		return record(ctx, tx, scope, audit.ActionMemberLeft, audit.TargetMember, scope.UserID, roleValues(current), nil)
+		if rev, err = revokeDelegations(ctx, tx, scope.OrgID, scope.UserID, "", s.now()); err != nil {
+			return err
+		}
+		if err := record(ctx, tx, scope, audit.ActionMemberLeft, audit.TargetMember, scope.UserID,
+			roleValues(current), nil); err != nil {
+			return err
+		}
+		return rev.recordIn(ctx, tx, scope, ReasonMemberLeft)
 	})
+	if err != nil {
+		return err
+	}
+	s.forgetKeys(rev)
+	return nil
 }
 
 // TransferOwnership makes member toUserID an owner and the calling owner an

@@ -189,32 +189,21 @@ func (s *Service) SetRequire2FA(ctx context.Context, scope gw.Scope, on bool) er
 }
 
 // SolelyOwnedOrgs returns the names of the organisations whose only owner is
-// userID: deleting the user's account would leave them ownerless. It returns
-// no error codes of its own.
+// userID, by name: deleting the user's account would leave them ownerless,
+// so DeleteAccount refuses (LeaveAllTx checks again, under lock). It
+// returns no error codes of its own.
 func (s *Service) SolelyOwnedOrgs(ctx context.Context, userID string) ([]string, error) {
 	if !gw.ValidID(userID) {
 		return nil, nil
 	}
 	var names []string
 	err := postgres.InTx(ctx, s.pool, postgres.TxOptions{UserID: userID}, func(tx pgx.Tx) error {
-		owned, err := ownedOrgs(ctx, tx, userID)
+		ms, err := userMemberships(ctx, tx, userID)
 		if err != nil {
-			return fmt.Errorf("list owned orgs: %w", err)
+			return fmt.Errorf("list memberships: %w", err)
 		}
-		for _, o := range owned {
-			// Counting the other owners needs that organisation's rows.
-			if err := setOrg(ctx, tx, o.ID); err != nil {
-				return err
-			}
-			n, err := ownerCount(ctx, tx, o.ID)
-			if err != nil {
-				return fmt.Errorf("count owners: %w", err)
-			}
-			if n == 1 {
-				names = append(names, o.Name)
-			}
-		}
-		return nil
+		names, err = soleOwned(ctx, tx, ms)
+		return err
 	})
 	return names, err
 }

@@ -5,7 +5,6 @@ import (
 	"net/mail"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -43,16 +42,16 @@ const (
 // one transaction under row-level security.
 type Service struct {
 	pool   *pgxpool.Pool
-	mailer gwmail.Sender
+	outbox *gwmail.Outbox
 	clock  gw.Clock
 	cfg    Config
 	logger *slog.Logger
 	keys   *keyCache
 }
 
-// NewService returns a Service on pool (the runtime role's pool) that sends
-// invitations with mailer and tells the time with clock.
-func NewService(pool *pgxpool.Pool, mailer gwmail.Sender, clock gw.Clock, cfg Config, logger *slog.Logger) *Service {
+// NewService returns a Service on pool (the runtime role's pool) that queues
+// invitation emails in outbox and tells the time with clock.
+func NewService(pool *pgxpool.Pool, outbox *gwmail.Outbox, clock gw.Clock, cfg Config, logger *slog.Logger) *Service {
 	if cfg.InviteTTL <= 0 {
 		cfg.InviteTTL = DefaultInviteTTL
 	}
@@ -60,7 +59,7 @@ func NewService(pool *pgxpool.Pool, mailer gwmail.Sender, clock gw.Clock, cfg Co
 		cfg.APIKeyCacheTTL = DefaultAPIKeyCacheTTL
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	return &Service{pool: pool, mailer: mailer, clock: clock, cfg: cfg, logger: logger,
+	return &Service{pool: pool, outbox: outbox, clock: clock, cfg: cfg, logger: logger,
 		keys: newKeyCache(cfg.APIKeyCacheTTL)}
 }
 
@@ -99,6 +98,11 @@ type Invitation struct {
 	AcceptedAt *time.Time
 	RevokedAt  *time.Time
 	OrgName    string
+	// InvitedBy is the ID of the user who sent it; "" when no user did (an
+	// API key) or their account is deleted. It is revoked when they leave
+	// or are removed, or demoted below its role.
+	InvitedBy      string
+	InvitedByEmail string // their email address, "" with InvitedBy
 }
 
 // APIKey describes an organisation's API key. The key itself is shown only
@@ -111,6 +115,12 @@ type APIKey struct {
 	CreatedAt  time.Time
 	LastUsedAt *time.Time // updated at most once a minute
 	RevokedAt  *time.Time
+	// CreatedBy is the ID of the user who created it; "" for a key of the
+	// admin command line (or whose creator's account is deleted), which no
+	// membership change revokes. A user's keys are revoked when they leave
+	// or are removed, or demoted below the key's role.
+	CreatedBy      string
+	CreatedByEmail string // their email address, "" with CreatedBy
 }
 
 // maxNameLen is the longest organisation or API key name, in characters.
@@ -129,8 +139,8 @@ func checkName(name, what string) (string, error) {
 		return "", invalid(what + " is required.")
 	case n > maxNameLen:
 		return "", invalid(what + " must be at most 100 characters.")
-	case !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return "", invalid(what + " may not contain control characters.")
+	case !gw.PlainName(name):
+		return "", invalid(what + " may not contain control, direction-changing or invisible characters.")
 	}
 	return name, nil
 }

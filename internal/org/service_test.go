@@ -10,17 +10,22 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/gwtest"
 	"github.com/groundwork-dev/groundwork/internal/mail"
+	"github.com/groundwork-dev/groundwork/internal/mailtest"
 	"github.com/groundwork-dev/groundwork/internal/pgtest"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// fakeMailer is a mail.Sender that keeps what it is given.
+// fakeMailer is a mail.Sender that keeps what it is given. The Service
+// queues its emails (mail.Outbox); a mail job worker sends them here.
 type fakeMailer struct {
+	jobs *mailtest.Jobs
+
 	mu   sync.Mutex
 	sent []mail.Message
 	err  error
@@ -36,28 +41,55 @@ func (m *fakeMailer) Send(_ context.Context, msg mail.Message) error {
 	return nil
 }
 
-func (m *fakeMailer) last(t *testing.T) mail.Message {
-	t.Helper()
+// setErr makes Send fail with err (nil: succeed again).
+func (m *fakeMailer) setErr(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	require.NotEmpty(t, m.sent, "no email was sent")
-	return m.sent[len(m.sent)-1]
+	m.err = err
+}
+
+// messages returns what was sent, once every queued email was worked.
+func (m *fakeMailer) messages(t testing.TB) []mail.Message {
+	t.Helper()
+	m.jobs.Drain(t)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]mail.Message(nil), m.sent...)
+}
+
+// last returns the last email sent to to, once every queued email was
+// worked. (The mail jobs run concurrently: emails to different addresses
+// may be sent in any order.)
+func (m *fakeMailer) last(t *testing.T, to string) mail.Message {
+	t.Helper()
+	sent := m.messages(t)
+	for i := len(sent) - 1; i >= 0; i-- {
+		if sent[i].To == to {
+			return sent[i]
+		}
+	}
+	require.FailNow(t, "no email was sent to "+to)
+	return mail.Message{}
 }
 
 // bundle is one test's world: its own database, a Service on the runtime
 // pool, a controllable clock and a mailbox.
 type bundle struct {
-	db    *pgtest.DB
-	svc   *Service
-	clock *gwtest.Clock
-	mail  *fakeMailer
+	db     *pgtest.DB
+	svc    *Service
+	clock  *gwtest.Clock
+	mail   *fakeMailer
+	outbox *mail.Outbox
 }
 
 func setup(t testing.TB) *bundle {
 	t.Helper()
 	db := pgtest.New(t)
+	keys, err := crypto.GenerateKeyring()
+	require.NoError(t, err)
 	b := &bundle{db: db, clock: gwtest.NewClock(time.Now().Truncate(time.Second)), mail: &fakeMailer{}}
-	b.svc = NewService(db.Runtime, b.mail, b.clock, Config{BaseURL: "https://app.example.com/"},
+	b.outbox, b.mail.jobs = mailtest.Outbox(t, db.Runtime, keys, b.mail)
+	b.svc = NewService(db.Runtime, b.outbox, b.clock, Config{BaseURL: "https://app.example.com/"},
 		slog.New(slog.NewTextHandler(t.Output(), nil)))
 	return b
 }
@@ -138,6 +170,9 @@ func TestCheckName(t *testing.T) {
 		{long[:200], long[:200], true}, // 100 characters
 		{long, "", false},
 		{"bad\nname", "", false},
+		{"Acme\u202e", "", false},  // right-to-left override
+		{"Ac\u200bme", "", false},  // zero-width space
+		{"Bad\x00Name", "", false}, // NUL
 	}
 	for _, tt := range tests {
 		got, err := checkName(tt.in, "Name")

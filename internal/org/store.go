@@ -175,21 +175,63 @@ func userHas2FA(ctx context.Context, tx pgx.Tx, userID string) (bool, error) {
 	return ok, err
 }
 
-// ownedOrgs returns the organisations userID owns; tx must see userID's
-// memberships (app.user_id).
-func ownedOrgs(ctx context.Context, tx pgx.Tx, userID string) ([]Org, error) {
-	rows, _ := tx.Query(ctx, `SELECT `+orgColumns+` FROM memberships m JOIN orgs o ON o.id = m.org_id
-		WHERE m.user_id = $1 AND m.role = 'owner' ORDER BY o.name, o.id`, userID)
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Org, error) { return scanOrg(row) })
+// userMemberships returns userID's memberships by organisation ID, the
+// order in which lockOrgs locks them; tx must see userID's memberships
+// (app.user_id).
+func userMemberships(ctx context.Context, tx pgx.Tx, userID string) ([]Membership, error) {
+	rows, _ := tx.Query(ctx, `SELECT `+orgColumns+`, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id
+		WHERE m.user_id = $1 ORDER BY o.id`, userID)
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Membership, error) {
+		var m Membership
+		var err error
+		m.Org, err = scanOrg(row, &m.Role)
+		return m, err
+	})
+}
+
+// lockOrgs locks the organisations ids, as lockOrg locks one, in the order
+// of their IDs, so that two transactions locking several cannot deadlock.
+// It returns how many it locked: fewer when some no longer exist.
+func lockOrgs(ctx context.Context, tx pgx.Tx, ids []string) (int, error) {
+	// With ORDER BY, rows are locked in the order sorted (PostgreSQL's
+	// LockRows runs above the Sort).
+	rows, _ := tx.Query(ctx, `SELECT o.id FROM orgs o WHERE o.id = ANY($1::uuid[]) ORDER BY o.id FOR NO KEY UPDATE`, ids)
+	locked, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return len(locked), err
+}
+
+// setUser makes userID's own memberships visible for the rest of tx.
+func setUser(ctx context.Context, tx pgx.Tx, userID string) error {
+	_, err := tx.Exec(ctx, `SELECT set_config('app.user_id', $1, true)`, userID)
+	return err
+}
+
+// lockGranter locks userID's row so that it cannot be deleted until tx
+// ends (FOR KEY SHARE, what the foreign key of a new API key or invitation
+// takes anyway), and then orgID (FOR SHARE: against changes of membership,
+// which take FOR NO KEY UPDATE, but not against other grants). Users are
+// locked before organisations everywhere.
+func lockGranter(ctx context.Context, tx pgx.Tx, orgID, userID string) error {
+	var id string
+	err := tx.QueryRow(ctx, `SELECT id FROM users WHERE id = $1 FOR KEY SHARE`, userID).Scan(&id)
+	if err != nil {
+		return noRows(err, notFound("Organisation"))
+	}
+	_, err = scanOrg(tx.QueryRow(ctx, `SELECT `+orgColumns+` FROM orgs o WHERE o.id = $1 FOR SHARE`, orgID))
+	return noRows(err, notFound("Organisation"))
 }
 
 // --- invitations ---
 
-const invitationColumns = `i.id, i.org_id, i.email, i.role, i.expires_at, i.created_at, i.accepted_at, i.revoked_at, o.name`
+// invitationColumns are the columns scanInvitation reads, from invitations
+// aliased i joined with orgs aliased o.
+const invitationColumns = `i.id, i.org_id, i.email, i.role, i.expires_at, i.created_at, i.accepted_at, i.revoked_at, o.name,
+	coalesce(i.invited_by::text, ''), coalesce((SELECT u.email FROM users u WHERE u.id = i.invited_by), '')`
 
 func scanInvitation(row pgx.Row) (Invitation, error) {
 	var i Invitation
-	err := row.Scan(&i.ID, &i.OrgID, &i.Email, &i.Role, &i.ExpiresAt, &i.CreatedAt, &i.AcceptedAt, &i.RevokedAt, &i.OrgName)
+	err := row.Scan(&i.ID, &i.OrgID, &i.Email, &i.Role, &i.ExpiresAt, &i.CreatedAt, &i.AcceptedAt, &i.RevokedAt, &i.OrgName,
+		&i.InvitedBy, &i.InvitedByEmail)
 	return i, err
 }
 
@@ -254,11 +296,14 @@ func setInvitationAccepted(ctx context.Context, tx pgx.Tx, orgID, id string, now
 
 // --- API keys ---
 
-const apiKeyColumns = `id, name, prefix, role, created_at, last_used_at, revoked_at`
+// apiKeyColumns are the columns scanAPIKey reads, from api_keys aliased k.
+const apiKeyColumns = `k.id, k.name, k.prefix, k.role, k.created_at, k.last_used_at, k.revoked_at,
+	coalesce(k.created_by::text, ''), coalesce((SELECT u.email FROM users u WHERE u.id = k.created_by), '')`
 
 func scanAPIKey(row pgx.Row) (APIKey, error) {
 	var k APIKey
-	err := row.Scan(&k.ID, &k.Name, &k.Prefix, &k.Role, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt)
+	err := row.Scan(&k.ID, &k.Name, &k.Prefix, &k.Role, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt,
+		&k.CreatedBy, &k.CreatedByEmail)
 	return k, err
 }
 
@@ -270,15 +315,15 @@ func insertAPIKey(ctx context.Context, tx pgx.Tx, orgID string, k APIKey, keyHas
 }
 
 func listAPIKeys(ctx context.Context, tx pgx.Tx, orgID string) ([]APIKey, error) {
-	rows, _ := tx.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE org_id = $1
-		ORDER BY revoked_at IS NOT NULL, created_at DESC, id`, orgID)
+	rows, _ := tx.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys k WHERE k.org_id = $1
+		ORDER BY k.revoked_at IS NOT NULL, k.created_at DESC, k.id`, orgID)
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (APIKey, error) { return scanAPIKey(row) })
 }
 
 // apiKeyForUpdate returns orgID's key id, locked, or ENOTFOUND.
 func apiKeyForUpdate(ctx context.Context, tx pgx.Tx, orgID, id string) (APIKey, error) {
-	k, err := scanAPIKey(tx.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys
-		WHERE org_id = $1 AND id = $2 FOR UPDATE`, orgID, id))
+	k, err := scanAPIKey(tx.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys k
+		WHERE k.org_id = $1 AND k.id = $2 FOR UPDATE OF k`, orgID, id))
 	return k, noRows(err, notFound("API key"))
 }
 
@@ -318,4 +363,57 @@ func seatsUsed(ctx context.Context, tx pgx.Tx, orgID string, pending bool, email
 			AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $4) ELSE 0 END`,
 		orgID, pending, email, now).Scan(&n)
 	return n, err
+}
+
+// --- delegations: the API keys and invitations a member created ---
+
+// countDelegations counts orgID's live API keys and pending invitations at
+// now that userID created with one of roles.
+func countDelegations(ctx context.Context, tx pgx.Tx, orgID, userID string, roles []string, now time.Time) (Delegations, error) {
+	var d Delegations
+	err := tx.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM api_keys WHERE org_id = $1 AND created_by = $2 AND role = ANY($3) AND revoked_at IS NULL),
+		(SELECT count(*) FROM invitations WHERE org_id = $1 AND invited_by = $2 AND role = ANY($3)
+			AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $4)`,
+		orgID, userID, roles, now).Scan(&d.APIKeys, &d.Invitations)
+	return d, err
+}
+
+// revokeAPIKeysCreatedBy revokes orgID's live API keys that userID created
+// with one of roles, and returns them as they were.
+func revokeAPIKeysCreatedBy(ctx context.Context, tx pgx.Tx, orgID, userID string, roles []string, now time.Time) ([]APIKey, error) {
+	rows, _ := tx.Query(ctx, `UPDATE api_keys k SET revoked_at = $4
+		WHERE k.org_id = $1 AND k.created_by = $2 AND k.role = ANY($3) AND k.revoked_at IS NULL
+		RETURNING k.id, k.name, k.prefix, k.role`, orgID, userID, roles, now)
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (APIKey, error) {
+		var k APIKey
+		err := row.Scan(&k.ID, &k.Name, &k.Prefix, &k.Role)
+		return k, err
+	})
+}
+
+// revokeInvitationsBy revokes orgID's pending invitations at now that
+// userID sent with one of roles, and returns them as they were.
+func revokeInvitationsBy(ctx context.Context, tx pgx.Tx, orgID, userID string, roles []string, now time.Time) ([]Invitation, error) {
+	rows, _ := tx.Query(ctx, `UPDATE invitations i SET revoked_at = $4
+		WHERE i.org_id = $1 AND i.invited_by = $2 AND i.role = ANY($3)
+			AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $4
+		RETURNING i.id, i.email, i.role`, orgID, userID, roles, now)
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Invitation, error) {
+		var i Invitation
+		err := row.Scan(&i.ID, &i.Email, &i.Role)
+		return i, err
+	})
+}
+
+// lockDelegations locks every API key and invitation of orgID that userID
+// created, whatever its state: the rows that deleting the user will update
+// (ON DELETE SET NULL), locked before the audit chain is.
+func lockDelegations(ctx context.Context, tx pgx.Tx, orgID, userID string) error {
+	if _, err := tx.Exec(ctx, `SELECT FROM api_keys WHERE org_id = $1 AND created_by = $2 FOR UPDATE`,
+		orgID, userID); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `SELECT FROM invitations WHERE org_id = $1 AND invited_by = $2 FOR UPDATE`, orgID, userID)
+	return err
 }

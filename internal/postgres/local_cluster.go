@@ -199,8 +199,8 @@ func (l *Local) writeFileAs(path string, data []byte) error {
 	return nil
 }
 
-// start starts the postmaster with pg_ctl and waits until it accepts
-// connections. A postmaster that did not come up is stopped again.
+// start starts the postmaster with pg_ctl on its configured port, or on a
+// free one when that is taken, and waits until it accepts connections.
 func (l *Local) start(ctx context.Context) error {
 	port := l.configuredPort()
 	if port == 0 || !portFree(port) {
@@ -213,10 +213,19 @@ func (l *Local) start(ctx context.Context) error {
 		}
 		port = free
 	}
+	return l.launch(ctx, port)
+}
+
+// launch writes groundwork.conf for port and starts the postmaster on it
+// with pg_ctl, waiting until it accepts connections. A postmaster that did
+// not come up is stopped again. The caller holds the launch lock.
+func (l *Local) launch(ctx context.Context, port int) error {
 	if err := l.writeConfig(l.layout.pgdata, port); err != nil {
 		return err
 	}
-	l.port = port
+	if l.port != port { // a restart keeps the port: no write that readers of URL would race with
+		l.port = port
+	}
 	logStart, err := l.prepareLog()
 	if err != nil {
 		return err

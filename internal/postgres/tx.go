@@ -52,8 +52,10 @@ func InOrgTx(ctx context.Context, pool *pgxpool.Pool, orgID string, fn func(pgx.
 // Translate maps PostgreSQL and pgx errors to kernel errors: no rows is
 // ENOTFOUND, a unique violation ECONFLICT, a check, not-null or foreign-key
 // violation or malformed value EINVALID, a row-level-security refusal
-// ENOTFOUND (the row is not visible to the caller). Kernel errors and nil
-// pass through; anything else is wrapped as is (internal).
+// ENOTFOUND (the row is not visible to the caller), a server that cannot be
+// reached or went away EUNAVAILABLE (ErrUnavailable, still wrapping the
+// cause). Kernel errors and nil pass through; anything else is wrapped as
+// is (internal).
 func Translate(err error) error {
 	if err == nil {
 		return nil
@@ -64,6 +66,10 @@ func Translate(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return gw.Errorf(gw.ENOTFOUND, "not found")
 	}
+	if Unavailable(err) {
+		// Both: the kernel code for the caller, the cause for the log.
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	pgErr, ok := errors.AsType[*pgconn.PgError](err)
 	if !ok {
 		return err
@@ -73,7 +79,10 @@ func Translate(err error) error {
 		return gw.Errorf(gw.ECONFLICT, "already exists")
 	case pgerrcode.CheckViolation, pgerrcode.NotNullViolation, pgerrcode.ForeignKeyViolation,
 		pgerrcode.InvalidTextRepresentation, pgerrcode.StringDataRightTruncationDataException,
-		pgerrcode.NumericValueOutOfRange, pgerrcode.InvalidParameterValue:
+		pgerrcode.NumericValueOutOfRange, pgerrcode.InvalidParameterValue,
+		// Text with NUL or bytes that are not UTF-8 (the web layer refuses
+		// it first; this keeps any other path from answering 500).
+		pgerrcode.CharacterNotInRepertoire, pgerrcode.UntranslatableCharacter:
 		return gw.Errorf(gw.EINVALID, "invalid value")
 	case pgerrcode.InsufficientPrivilege:
 		// A row-level-security refusal: the row is not the caller's to see.

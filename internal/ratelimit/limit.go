@@ -89,20 +89,38 @@ func ParseLimit(s string) (Limit, error) {
 type Policy string
 
 // The policies of Groundwork, with the key each is counted by.
+//
+// Log-in failures follow OWASP's device cookies ("Slow Down Online Guessing
+// Attacks with Device Cookies"): a browser that has signed in to an account
+// carries a signed device token for it, and its failures count against that
+// device's own budget (LoginDevice) instead of the account's. Every other
+// browser is untrusted: its failures count per account and client IP
+// (LoginAccountIP), the budget a person who mistypes meets, and per account
+// from anywhere (LoginAccount), a larger budget that caps a guessing attack
+// spread over many IPs. An attacker who exhausts LoginAccount then locks out
+// only untrusted browsers; the owner's own devices still get in. LoginIP
+// counts every failure of a client IP, device token or not.
 const (
-	LoginIP      Policy = "login-ip"      // failed log-ins per client IP
-	LoginAccount Policy = "login-account" // failed log-ins per account (email, lowercased)
-	SignupIP     Policy = "signup-ip"     // sign-ups per client IP
-	EmailAddress Policy = "email-address" // password-reset and verification emails per address
-	EmailIP      Policy = "email-ip"      // password-reset and verification emails per client IP
-	TwoFactor    Policy = "two-factor"    // failed two-factor codes per account (pending user)
-	APIKey       Policy = "api-key"       // API requests per API key
-	Search       Policy = "search"        // contact searches per organisation
+	LoginIP        Policy = "login-ip"         // failed log-ins per client IP
+	LoginAccountIP Policy = "login-account-ip" // failed log-ins per account and client IP, without the account's device token
+	LoginAccount   Policy = "login-account"    // failed log-ins per account (email, lowercased), without its device token
+	LoginDevice    Policy = "login-device"     // failed log-ins per device token (a device that signed in to the account before)
+	PasswordUser   Policy = "password-user"    // wrong passwords confirming a signed-in user's change (password, email, delete, two-factor off), per user
+	PasswordIP     Policy = "password-ip"      // the same wrong passwords per client IP
+	SignupIP       Policy = "signup-ip"        // sign-ups per client IP
+	EmailAddress   Policy = "email-address"    // password-reset and verification emails per address
+	EmailIP        Policy = "email-ip"         // password-reset and verification emails per client IP
+	TwoFactor      Policy = "two-factor"       // failed two-factor codes per account (pending user)
+	APIKey         Policy = "api-key"          // API requests per API key
+	APIAuthIP      Policy = "api-auth-ip"      // failed API-key authentications (missing, unknown or revoked key) per client IP
+	Search         Policy = "search"           // contact searches per caller (user or API key)
+	SearchOrg      Policy = "search-org"       // contact searches per organisation, all callers together
 )
 
 // AllPolicies lists every policy, in a stable order (for configuration and
 // documentation).
-var AllPolicies = []Policy{LoginIP, LoginAccount, SignupIP, EmailAddress, EmailIP, TwoFactor, APIKey, Search}
+var AllPolicies = []Policy{LoginIP, LoginAccountIP, LoginAccount, LoginDevice, PasswordUser, PasswordIP,
+	SignupIP, EmailAddress, EmailIP, TwoFactor, APIKey, APIAuthIP, Search, SearchOrg}
 
 // EnvVar is the environment variable that sets p's limit, e.g.
 // GROUNDWORK_RATE_LOGIN_IP for login-ip.
@@ -117,13 +135,19 @@ type Policies map[Policy]Limit
 // DefaultPolicies returns the default limit of every policy.
 func DefaultPolicies() Policies {
 	return Policies{
-		LoginIP:      {Count: 20, Period: time.Minute},
-		LoginAccount: {Count: 10, Period: time.Hour},
-		SignupIP:     {Count: 10, Period: time.Hour},
-		EmailAddress: {Count: 5, Period: time.Hour},
-		EmailIP:      {Count: 20, Period: time.Hour},
-		TwoFactor:    {Count: 10, Period: time.Hour},
-		APIKey:       {Count: 100, Period: time.Second},
-		Search:       {Count: 60, Period: time.Minute},
+		LoginIP:        {Count: 20, Period: time.Minute},
+		LoginAccountIP: {Count: 10, Period: time.Hour},
+		LoginAccount:   {Count: 30, Period: time.Hour},
+		LoginDevice:    {Count: 10, Period: time.Hour},
+		PasswordUser:   {Count: 10, Period: time.Hour},
+		PasswordIP:     {Count: 20, Period: time.Minute},
+		SignupIP:       {Count: 10, Period: time.Hour},
+		EmailAddress:   {Count: 5, Period: time.Hour},
+		EmailIP:        {Count: 20, Period: time.Hour},
+		TwoFactor:      {Count: 10, Period: time.Hour},
+		APIKey:         {Count: 100, Period: time.Second},
+		APIAuthIP:      {Count: 60, Period: time.Minute},
+		Search:         {Count: 60, Period: time.Minute},
+		SearchOrg:      {Count: 600, Period: time.Minute},
 	}
 }

@@ -15,7 +15,11 @@ import (
 const (
 	sessionUserID    = "user_id"     // the signed-in user
 	sessionPending2F = "pending_2fa" // a user who passed the password step, awaiting the second factor
-	sessionTouched   = "touched"     // unix time the session index was last updated
+	// When the password step passed (unix seconds), and the stamp of the
+	// password it passed with (account.PasswordStamp).
+	sessionPending2FAt    = "pending_2fa_at"
+	sessionPending2FStamp = "pending_2fa_stamp"
+	sessionTouched        = "touched" // unix time the session index was last updated
 )
 
 // touchEvery is how often a session's last-seen time is written.

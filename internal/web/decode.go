@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,13 +9,14 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
 // decodeJSON reads the request body as one JSON value into v. It refuses a
 // media type other than application/json (EUNSUPPORTED), malformed JSON and
-// trailing data (EMALFORMED, 400), unknown fields and wrong types
+// trailing data or bytes that are not UTF-8 (EMALFORMED, 400), unknown fields and wrong types
 // (EINVALID with the field named), and bodies over the limit (413).
 func decodeJSON(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
@@ -23,7 +25,15 @@ func decodeJSON(r *http.Request, v any) error {
 			return gw.Errorf(gw.EUNSUPPORTED, "Send the body as application/json.")
 		}
 	}
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return jsonError(err)
+	}
+	// encoding/json would quietly turn bytes that are not UTF-8 into U+FFFD.
+	if !utf8.Valid(body) {
+		return errUnstorableText
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
 	"github.com/stretchr/testify/require"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/pgtest"
 	"github.com/groundwork-dev/groundwork/internal/stripefake"
+	"github.com/riverqueue/river"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -114,12 +114,19 @@ func startEnv(t *testing.T, withBilling bool, opts ...func(*Deps)) *env {
 	}
 	mods, err := app.New(db.Runtime, cfg, logger, appOpts)
 	require.NoError(t, err)
+	// The emails the modules queue are sent by the mail job, worked here
+	// as serve works it.
+	workers := river.NewWorkers()
+	mods.AddWorkers(workers)
+	mailtest.StartJobs(t, db.Runtime, workers)
 	e.accounts, e.orgs, e.contacts = mods.Accounts, mods.Orgs, mods.Contacts
 	sm := scs.New()
-	sm.Store = pgxstore.NewWithCleanupInterval(db.Runtime, 0)
+	sm.Store = account.NewSessionStore(db.Runtime)
 	sm.Cookie.Name = "gw_session"
+	sm.IdleTimeout = 12 * time.Hour
+	sm.Lifetime = 168 * time.Hour
 	e.deps = Deps{Logger: logger, MaxBodyBytes: 1 << 20, Sessions: sm,
-		Accounts: mods.Accounts, Orgs: mods.Orgs, Contacts: mods.Contacts, Audit: mods.Audit}
+		Accounts: mods.Accounts, Orgs: mods.Orgs, Contacts: mods.Contacts, Audit: mods.Audit, Idempotency: mods.Idempotency}
 	if mods.Billing != nil {
 		e.billing = mods.Billing.Service
 		e.deps.Billing, e.deps.StripeWebhooks = mods.Billing.Service, mods.Billing.Ledger

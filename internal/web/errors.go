@@ -2,15 +2,22 @@ package web
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/errtrack"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/observe"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
 // Errors are answered in one place. A handler returns its error to
@@ -104,11 +111,35 @@ func (s *server) errorHandler(h handlerFunc) http.Handler {
 	})
 }
 
+// retryAfterUnavailable is the Retry-After, in seconds, of a 503: long
+// enough for the embedded cluster to be restarted, short enough that a
+// client waiting that long is not kept waiting for nothing.
+const retryAfterUnavailable = "5"
+
+// retryAfter is the Retry-After, in whole seconds rounded up, of a 503
+// answering err: the error's own (a RetryAfter method, as a refused password
+// check has) or retryAfterUnavailable.
+func retryAfter(err error) string {
+	if e, ok := errors.AsType[interface {
+		error
+		RetryAfter() time.Duration
+	}](err); ok {
+		return strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter().Seconds()))))
+	}
+	return retryAfterUnavailable
+}
+
 // describeError returns what err is answered with and its status, from the
 // one mapping in httpStatus. A *http.MaxBytesError anywhere in err's chain
-// (a body over Deps.MaxBodyBytes) is a 413. An internal error is described
+// (a body over Deps.MaxBodyBytes) is a 413. A database error that says the
+// server cannot be reached (postgres.Unavailable) but reached here
+// untranslated (from the session store, say) is EUNAVAILABLE, as
+// postgres.Translate would have made it. An internal error is described
 // only by a generic message.
 func describeError(err error) (errorDetail, int) {
+	if gw.ErrorCode(err) == gw.EINTERNAL && postgres.Unavailable(err) {
+		err = fmt.Errorf("%w: %w", postgres.ErrUnavailable, err)
+	}
 	d := errorDetail{Code: gw.ErrorCode(err), Message: gw.ErrorMessage(err)}
 	if e, ok := errors.AsType[*gw.Error](err); ok {
 		d.Fields = e.Fields
@@ -124,21 +155,31 @@ func describeError(err error) (errorDetail, int) {
 }
 
 // serveError answers r, which failed with err; it is the only function that
-// writes error responses. The status comes from httpStatus. A browser on a
-// page (wantsHTML) gets the HTML error page, with a link home; anyone else
-// the JSON errorResponse. Both carry the request ID. A 5xx is logged once,
-// here, and reported to error tracking (reportError), unless it is a
-// recovered panic, which recoverPanics logged and reported.
+// writes error responses. The status comes from httpStatus; a 503 says when
+// to try again (Retry-After). A browser on a page (wantsHTML) gets the HTML
+// error page, with a link home; anyone else the JSON errorResponse. Both
+// carry the request ID. A 5xx is logged once, here, and reported to error
+// tracking (reportError), unless it is a recovered panic, which
+// recoverPanics logged and reported — and the same error at most once a
+// minute (errorLogWindow), the next line counting the repeats held back.
+//
+// A request whose client went away (its context cancelled, and err saying
+// so) is not an error: nobody is there to answer, nothing is wrong with the
+// server. It is not logged as an error nor reported; it is answered 499
+// (observe.StatusClientClosedRequest), which the access log shows and the
+// metrics count as cancelled.
 func (s *server) serveError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		w.WriteHeader(observe.StatusClientClosedRequest)
+		return
+	}
 	d, status := describeError(err)
 	d.RequestID = gw.RequestID(r.Context())
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", retryAfter(err))
+	}
 	if status >= 500 && !errors.Is(err, errPanicked) {
-		s.d.Logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
-			slog.String("error", err.Error()),
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-		)
-		reportError(r, err)
+		s.logError(r, err, d.Code)
 	}
 	if !wantsHTML(r) {
 		writeJSON(w, status, errorResponse{Error: d})
@@ -149,6 +190,30 @@ func (s *server) serveError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Hint = notFoundHint
 	}
 	s.renderError(w, r, status, p)
+}
+
+// logError logs err, which r is answered with a 5xx for, and reports it to
+// error tracking — unless the same error (code and text) was logged within
+// errorLogWindow: during an outage every request fails alike, and one line
+// a minute with the count ("repeated") says as much as thousands.
+func (s *server) logError(r *http.Request, err error, code string) {
+	ok, repeated := s.errors.Allow(code + "\x00" + err.Error())
+	if !ok {
+		heldBack(r)
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("error", err.Error()),
+		slog.String("code", code),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+	}
+	if repeated > 0 {
+		attrs = append(attrs, slog.Int("repeated", repeated))
+		r = r.WithContext(errtrack.WithRepeats(r.Context(), repeated))
+	}
+	s.d.Logger.LogAttrs(r.Context(), slog.LevelError, "internal error", attrs...)
+	reportError(r, err)
 }
 
 // wantsHTML reports whether the caller is a browser on a page rather than an

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"html/template"
 	"net/http"
+	"strings"
 
 	"github.com/groundwork-dev/groundwork/internal/account"
 )
@@ -43,6 +45,7 @@ func (s *server) postChangePassword() http.Handler {
 		ctx := r.Context()
 		u := userFrom(ctx)
 		if err := s.d.Accounts.ChangePassword(ctx, u.ID, f.Get("current_password"), f.Get("new_password")); err != nil {
+			countWrongPassword(r, err, "current_password")
 			return s.accountPage(w, r, f, err)
 		}
 		// A privilege change: new session token; other sessions were revoked.
@@ -63,6 +66,7 @@ func (s *server) postChangeEmail() http.Handler {
 		}
 		u := userFrom(r.Context())
 		if err := s.d.Accounts.RequestEmailChange(r.Context(), u.ID, f.Get("password_email"), f.Get("new_email")); err != nil {
+			countWrongPassword(r, err, "password")
 			return s.accountPage(w, r, f, remapFields(err, map[string]string{"email": "new_email", "password": "password_email"}))
 		}
 		s.flash(r, "We sent a confirmation link to "+f.Get("new_email")+". Your address changes when you follow it.")
@@ -116,6 +120,7 @@ func (s *server) postDeleteAccount() http.Handler {
 		ctx := r.Context()
 		u := userFrom(ctx)
 		if err := s.d.Accounts.DeleteAccount(ctx, u.ID, f.Get("password_delete")); err != nil {
+			countWrongPassword(r, err, "password")
 			return s.accountPage(w, r, f, remapFields(err, map[string]string{"password": "password_delete"}))
 		}
 		_ = s.d.Sessions.Destroy(ctx)
@@ -126,10 +131,24 @@ func (s *server) postDeleteAccount() http.Handler {
 
 // twoFactorPage is the data of two-factor.html.
 type twoFactorPage struct {
-	Enabled       bool
-	Secret        string
-	URL           string
+	Enabled bool
+	Secret  string
+	// URL is the otpauth:// key URI for authenticator apps. html/template
+	// refuses schemes other than http(s) and mailto in href (it would
+	// render "#ZgotmplZ"), so it is marked safe here: the URI is made by
+	// pquerna/otp from our own issuer, the user's address and the secret,
+	// and otpauthURL checks its scheme.
+	URL           template.URL
 	RecoveryCodes []string
+}
+
+// otpauthURL returns u, a key URI from account.BeginTwoFactor, as a URL the
+// templates put in href, or "" when it is not an otpauth:// URI.
+func otpauthURL(u string) template.URL {
+	if !strings.HasPrefix(u, "otpauth://totp/") {
+		return ""
+	}
+	return template.URL(u)
 }
 
 // sessionTOTPSetup holds the secret being set up until the first code confirms it.
@@ -150,7 +169,7 @@ func (s *server) pageTwoFactor() http.Handler {
 		}
 		s.d.Sessions.Put(ctx, sessionTOTPSetup, secret)
 		s.render(w, r, http.StatusOK, "two-factor.html", page{Title: "Two-factor authentication", Form: newForm(),
-			Data: twoFactorPage{Secret: secret, URL: otpURL}})
+			Data: twoFactorPage{Secret: secret, URL: otpauthURL(otpURL)}})
 		return nil
 	})
 }
@@ -192,6 +211,7 @@ func (s *server) postDisableTwoFactor() http.Handler {
 		}
 		u := userFrom(r.Context())
 		if err := s.d.Accounts.DisableTwoFactor(r.Context(), u.ID, f.Get("password")); err != nil {
+			countWrongPassword(r, err, "password")
 			return s.renderForm(w, r, "two-factor.html", page{Title: "Two-factor authentication", Form: f,
 				Data: twoFactorPage{Enabled: true}}, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/account"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
@@ -138,13 +139,20 @@ func (s *server) postLogin() http.Handler {
 			if err := s.d.Sessions.RenewToken(r.Context()); err != nil {
 				return err
 			}
+			stamp, err := s.d.Accounts.PasswordStamp(r.Context(), u.ID)
+			if err != nil {
+				return err
+			}
 			s.d.Sessions.Put(r.Context(), sessionPending2F, u.ID)
+			s.d.Sessions.Put(r.Context(), sessionPending2FAt, s.d.Clock.Now().Unix())
+			s.d.Sessions.Put(r.Context(), sessionPending2FStamp, stamp)
 			redirect(w, r, "/login/two-factor?next="+url.QueryEscape(next))
 			return nil
 		}
 		if err := s.signIn(r, u.ID); err != nil {
 			return err
 		}
+		s.rememberDevice(w, r, u.Email) // exempts this browser from the account's log-in budget
 		redirect(w, r, next)
 		return nil
 	})
@@ -152,9 +160,8 @@ func (s *server) postLogin() http.Handler {
 
 func (s *server) pageLoginTwoFactor() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if s.d.Sessions.GetString(r.Context(), sessionPending2F) == "" {
-			redirect(w, r, "/login")
-			return nil
+		if userID, err := s.pendingSecondFactor(w, r); err != nil || userID == "" {
+			return err
 		}
 		f := newForm()
 		f.Values["next"] = r.URL.Query().Get("next")
@@ -165,10 +172,9 @@ func (s *server) pageLoginTwoFactor() http.Handler {
 
 func (s *server) postLoginTwoFactor() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		userID := s.d.Sessions.GetString(r.Context(), sessionPending2F)
-		if userID == "" {
-			redirect(w, r, "/login")
-			return nil
+		userID, err := s.pendingSecondFactor(w, r)
+		if err != nil || userID == "" {
+			return err
 		}
 		f, err := parseForm(r, "code", "next")
 		if err != nil {
@@ -180,15 +186,48 @@ func (s *server) postLoginTwoFactor() http.Handler {
 		if err := s.signIn(r, userID); err != nil {
 			return err
 		}
+		s.rememberDeviceOf(w, r, userID) // exempts this browser from the account's log-in budget
 		redirect(w, r, safeNext(f.Get("next"), "/orgs"))
 		return nil
 	})
 }
 
+// pendingSecondFactor returns the user whose sign-in waits for its second
+// factor in r's session, or "" after sending the browser back to /login:
+// when there is none, when it waited longer than
+// account.SecondFactorWindow, or when the password it passed with has been
+// changed or reset since (the pending state is then forgotten).
+func (s *server) pendingSecondFactor(w http.ResponseWriter, r *http.Request) (string, error) {
+	ctx := r.Context()
+	userID := s.d.Sessions.GetString(ctx, sessionPending2F)
+	if userID == "" {
+		redirect(w, r, "/login")
+		return "", nil
+	}
+	at := time.Unix(s.d.Sessions.GetInt64(ctx, sessionPending2FAt), 0)
+	stamp, err := s.d.Accounts.PasswordStamp(ctx, userID)
+	if gw.ErrorCode(err) == gw.ENOTFOUND {
+		stamp = ""
+	} else if err != nil {
+		return "", err
+	}
+	if s.d.Clock.Now().Sub(at) > account.SecondFactorWindow || stamp == "" ||
+		stamp != s.d.Sessions.GetString(ctx, sessionPending2FStamp) {
+		for _, key := range []string{sessionPending2F, sessionPending2FAt, sessionPending2FStamp} {
+			s.d.Sessions.Remove(ctx, key)
+		}
+		s.flash(r, "Your sign-in took too long or your password changed meanwhile. Log in again.")
+		redirect(w, r, "/login")
+		return "", nil
+	}
+	return userID, nil
+}
+
 func (s *server) postLogout() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		// Destroy deletes the session from the store; its index row in
-		// user_sessions no longer matches a session and is ignored.
+		// Destroy revokes the session in the store (account.SessionStore):
+		// its index row no longer matches a live session and is ignored,
+		// and a request still in flight cannot save it back.
 		if err := s.d.Sessions.Destroy(r.Context()); err != nil {
 			return err
 		}

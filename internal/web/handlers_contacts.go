@@ -121,6 +121,18 @@ func (s *server) apiCreateContact() http.Handler {
 	})
 }
 
+// replayContactCreate answers a create replayed with its Idempotency-Key
+// (idempotentCreate): the contact it created, as the create answered.
+func (s *server) replayContactCreate(w http.ResponseWriter, r *http.Request, id string) error {
+	c, err := s.d.Contacts.Get(r.Context(), gw.ScopeFrom(r.Context()), id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/contacts/"+c.ID)
+	writeJSON(w, http.StatusCreated, toContactJSON(c))
+	return nil
+}
+
 func (s *server) apiGetContact() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		c, err := s.d.Contacts.Get(r.Context(), gw.ScopeFrom(r.Context()), r.PathValue("id"))

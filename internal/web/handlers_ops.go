@@ -4,46 +4,100 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
 // readyTimeout bounds the readiness check and the schema version lookup.
 const readyTimeout = 2 * time.Second
 
-// handleHealthz reports that the process is alive. It checks no dependency.
-func handleHealthz() http.Handler {
-	type response struct {
-		Status string `json:"status"`
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+// probeResponse is the body of /healthz and /readyz. It says only whether
+// the process is alive or ready: these endpoints are public, and the reason
+// for a failure (database user, socket path, error text) is for the log.
+type probeResponse struct {
+	Status string `json:"status"`
+}
+
+// handleHealthz reports whether the process is alive: 200 unless Deps.Live
+// returns an error (the embedded database could not be brought back in
+// time), then 503, so that an orchestrator restarts the process. It checks
+// no dependency itself. The reason is logged once per change.
+func (s *server) handleHealthz() http.Handler {
+	live := s.d.Live
+	state := &probeState{logger: s.d.Logger, probe: "healthz"}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusOK, response{Status: "ok"})
+		if live != nil {
+			if err := live(r.Context()); err != nil {
+				state.note(r.Context(), err.Error())
+				writeJSON(w, http.StatusServiceUnavailable, probeResponse{Status: "unhealthy"})
+				return
+			}
+			state.note(r.Context(), "")
+		}
+		writeJSON(w, http.StatusOK, probeResponse{Status: "ok"})
 	})
 }
 
 // handleReadyz reports whether the process can serve traffic: 200 when
-// ready returns nil within readyTimeout, 503 with the reason otherwise.
-// A nil ready means always ready.
-func handleReadyz(ready func(ctx context.Context) error) http.Handler {
-	type response struct {
-		Status string `json:"status"`
-		Reason string `json:"reason,omitempty"`
-	}
+// Deps.Ready returns nil within readyTimeout and the server is not
+// draining, 503 otherwise. A nil Ready means ready. The reason is logged
+// once per change, not shown.
+func (s *server) handleReadyz() http.Handler {
+	ready, drain := s.d.Ready, s.d.Drain
+	state := &probeState{logger: s.d.Logger, probe: "readyz"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		if ready != nil {
+		reason := ""
+		if drain.Draining() {
+			reason = "shutting down: draining connections"
+		} else if ready != nil {
 			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 			defer cancel()
 			if err := ready(ctx); err != nil {
-				writeJSON(w, http.StatusServiceUnavailable, response{Status: "unavailable", Reason: err.Error()})
-				return
+				reason = err.Error()
 			}
 		}
-		writeJSON(w, http.StatusOK, response{Status: "ready"})
+		state.note(r.Context(), reason)
+		if reason != "" {
+			writeJSON(w, http.StatusServiceUnavailable, probeResponse{Status: "unavailable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, probeResponse{Status: "ready"})
 	})
+}
+
+// probeState logs a probe's failures once per change of reason, and its
+// recovery once: probes are called every few seconds by load balancers and
+// orchestrators, and an outage should be a few lines, not thousands.
+type probeState struct {
+	logger *slog.Logger
+	probe  string
+
+	mu   sync.Mutex
+	last string // the last reason logged; "" while passing
+}
+
+// note records the probe's current reason to fail ("" for passing) and
+// logs it if it differs from the last one.
+func (p *probeState) note(ctx context.Context, reason string) {
+	p.mu.Lock()
+	changed := reason != p.last
+	p.last = reason
+	p.mu.Unlock()
+	if !changed {
+		return
+	}
+	if reason == "" {
+		p.logger.InfoContext(ctx, p.probe+" passing again", "probe", p.probe)
+		return
+	}
+	p.logger.WarnContext(ctx, p.probe+" failing", "probe", p.probe, "reason", reason)
 }
 
 // handleVersion reports the build and the applied schema version. The schema
@@ -68,12 +122,34 @@ func handleVersion(v VersionInfo, schemaVersion func(ctx context.Context) (int64
 	})
 }
 
-// handleMetrics serves the metrics of g in the Prometheus exposition format.
-// Collection errors are logged and the metrics that could be gathered are
-// still served.
-func handleMetrics(g prometheus.Gatherer, logger *slog.Logger) http.Handler {
-	return promhttp.HandlerFor(g, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
+// handleMetrics serves the metrics of Deps.Gatherer in the Prometheus
+// exposition format, or answers 404 when it is nil: the metrics are then
+// served on a listener of their own (MetricsHandler), not to whoever can
+// reach the app. Collection errors are logged and the metrics that could be
+// gathered are still served.
+func (s *server) handleMetrics() http.Handler {
+	if s.d.Gatherer == nil {
+		return s.errorHandler(func(http.ResponseWriter, *http.Request) error {
+			return gw.Errorf(gw.ENOTFOUND, "The requested resource was not found.")
+		})
+	}
+	return promhttp.HandlerFor(s.d.Gatherer, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(s.d.Logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
 	})
+}
+
+// MetricsHandler is the handler of the metrics listener
+// (GROUNDWORK_METRICS_ADDR): the metrics of g at GET /metrics, as
+// handleMetrics serves them, and 404 at any other path.
+func MetricsHandler(g prometheus.Gatherer, logger *slog.Logger) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+	return mux
 }

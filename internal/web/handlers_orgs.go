@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/gw"
@@ -60,11 +62,43 @@ type membersPage struct {
 	Members     []org.Member
 	Invitations []org.Invitation
 	Roles       []gw.Role
+	// Confirm, when set, asks before an action that also revokes API keys
+	// or invitations.
+	Confirm *revocationConfirm
+}
+
+// revocationConfirm asks, on the members page, before changing a member's
+// role, removing them or leaving, when that also revokes API keys or
+// invitations they created (org.Service.DelegationsAbove).
+type revocationConfirm struct {
+	Action  string // the path the form posts to again, with confirm=yes
+	Kind    string // "role", "remove" or "leave"
+	UserID  string
+	Email   string  // the member's; membersPage fills it in
+	Role    gw.Role // the new role, for "role"
+	Revokes org.Delegations
+}
+
+// Consequence says what else the action revokes, e.g. "This will also
+// revoke 2 API keys and 1 invitation created by bob@example.com."
+func (c *revocationConfirm) Consequence() string {
+	var what []string
+	if n := c.Revokes.APIKeys; n > 0 {
+		what = append(what, strconv.Itoa(n)+map[bool]string{true: " API key", false: " API keys"}[n == 1])
+	}
+	if n := c.Revokes.Invitations; n > 0 {
+		what = append(what, strconv.Itoa(n)+map[bool]string{true: " invitation", false: " invitations"}[n == 1])
+	}
+	by := c.Email
+	if c.Kind == "leave" {
+		by = "you"
+	}
+	return "This will also revoke " + strings.Join(what, " and ") + " created by " + by + "."
 }
 
 // membersPage renders members.html with form f, showing err (a refused
-// invitation) on it when not nil.
-func (s *server) membersPage(w http.ResponseWriter, r *http.Request, f *form, err error) error {
+// invitation) on it when not nil, and confirm when not nil.
+func (s *server) membersPage(w http.ResponseWriter, r *http.Request, f *form, err error, confirm *revocationConfirm) error {
 	ctx := r.Context()
 	scope := gw.ScopeFrom(ctx)
 	members, lerr := s.d.Orgs.Members(ctx, scope)
@@ -77,8 +111,15 @@ func (s *server) membersPage(w http.ResponseWriter, r *http.Request, f *form, er
 			return lerr
 		}
 	}
+	if confirm != nil {
+		for _, m := range members {
+			if m.UserID == confirm.UserID {
+				confirm.Email = m.Email
+			}
+		}
+	}
 	p := page{Title: "Members", Form: f, Data: membersPage{Members: members, Invitations: invites,
-		Roles: []gw.Role{gw.RoleOwner, gw.RoleAdmin, gw.RoleMember, gw.RoleViewer}}}
+		Roles: []gw.Role{gw.RoleOwner, gw.RoleAdmin, gw.RoleMember, gw.RoleViewer}, Confirm: confirm}}
 	if err != nil {
 		return s.renderForm(w, r, "members.html", p, err)
 	}
@@ -90,7 +131,7 @@ func (s *server) pageMembers() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f := newForm()
 		f.Values["role"] = string(gw.RoleMember)
-		return s.membersPage(w, r, f, nil)
+		return s.membersPage(w, r, f, nil, nil)
 	})
 }
 
@@ -101,7 +142,7 @@ func (s *server) postInvite() http.Handler {
 			return err
 		}
 		if _, err := s.d.Orgs.Invite(r.Context(), gw.ScopeFrom(r.Context()), f.Get("email"), gw.Role(f.Get("role"))); err != nil {
-			return s.membersPage(w, r, f, err)
+			return s.membersPage(w, r, f, err, nil)
 		}
 		s.flash(r, "Invitation sent to "+f.Get("email")+".")
 		redirect(w, r, orgPath(r, "/members"))
@@ -120,23 +161,68 @@ func (s *server) orgAction(done, after, back string, act func(r *http.Request, s
 			return err
 		}
 		err := act(r, gw.ScopeFrom(r.Context()))
-		if err == nil {
-			s.flash(r, done)
-			if after == "/orgs" {
-				redirect(w, r, after)
-				return nil
-			}
-			redirect(w, r, orgPath(r, after))
+		if err != nil {
+			return s.orgActionRefused(w, r, back, err)
+		}
+		s.flash(r, done)
+		if after == "/orgs" {
+			redirect(w, r, after)
 			return nil
 		}
-		code := gw.ErrorCode(err)
-		if code == gw.ENOTFOUND || httpStatus(code) >= 500 {
-			return err
-		}
-		s.flash(r, gw.ErrorMessage(err))
-		redirect(w, r, orgPath(r, back))
+		redirect(w, r, orgPath(r, after))
 		return nil
 	})
+}
+
+// orgActionRefused answers an organisation action that failed with err:
+// a client error is flashed on the organisation's page back; not found and
+// internal errors are returned, for errorHandler.
+func (s *server) orgActionRefused(w http.ResponseWriter, r *http.Request, back string, err error) error {
+	code := gw.ErrorCode(err)
+	if code == gw.ENOTFOUND || httpStatus(code) >= 500 {
+		return err
+	}
+	s.flash(r, gw.ErrorMessage(err))
+	redirect(w, r, orgPath(r, back))
+	return nil
+}
+
+// confirmedMemberAction is orgAction for an action of the members page that
+// may also revoke API keys and invitations a member created: unless the
+// form says confirm=yes, ask says what it would revoke, and when that is
+// something (a non-nil confirmation), the members page asks first instead
+// of acting. The Service revokes them either way; the question is so that
+// nobody does it unawares.
+func (s *server) confirmedMemberAction(done, after string, ask func(r *http.Request, scope gw.Scope) (*revocationConfirm, error),
+	act func(r *http.Request, scope gw.Scope) error) http.Handler {
+	acting := s.orgAction(done, after, "/members", act)
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		if err := r.ParseForm(); err != nil {
+			return err
+		}
+		if r.PostForm.Get("confirm") != "yes" {
+			c, err := ask(r, gw.ScopeFrom(r.Context()))
+			if err != nil {
+				return s.orgActionRefused(w, r, "/members", err)
+			}
+			if c != nil {
+				c.Action = r.URL.Path
+				return s.membersPage(w, r, newForm(), nil, c)
+			}
+		}
+		acting.ServeHTTP(w, r)
+		return nil
+	})
+}
+
+// askRevocation returns the confirmation of kind for member userID, or nil
+// when the action (to role, "" for removal) revokes nothing of theirs.
+func (s *server) askRevocation(r *http.Request, scope gw.Scope, kind, userID string, role gw.Role) (*revocationConfirm, error) {
+	d, err := s.d.Orgs.DelegationsAbove(r.Context(), scope, userID, role)
+	if err != nil || d.None() {
+		return nil, err
+	}
+	return &revocationConfirm{Kind: kind, UserID: userID, Role: role, Revokes: d}, nil
 }
 
 func (s *server) postRevokeInvitation() http.Handler {
@@ -146,15 +232,23 @@ func (s *server) postRevokeInvitation() http.Handler {
 }
 
 func (s *server) postChangeRole() http.Handler {
-	return s.orgAction("Role changed.", "/members", "/members", func(r *http.Request, scope gw.Scope) error {
-		return s.d.Orgs.ChangeRole(r.Context(), scope, r.PathValue("user"), gw.Role(r.PostForm.Get("role")))
-	})
+	return s.confirmedMemberAction("Role changed.", "/members",
+		func(r *http.Request, scope gw.Scope) (*revocationConfirm, error) {
+			return s.askRevocation(r, scope, "role", r.PathValue("user"), gw.Role(r.PostForm.Get("role")))
+		},
+		func(r *http.Request, scope gw.Scope) error {
+			return s.d.Orgs.ChangeRole(r.Context(), scope, r.PathValue("user"), gw.Role(r.PostForm.Get("role")))
+		})
 }
 
 func (s *server) postRemoveMember() http.Handler {
-	return s.orgAction("Member removed.", "/members", "/members", func(r *http.Request, scope gw.Scope) error {
-		return s.d.Orgs.RemoveMember(r.Context(), scope, r.PathValue("user"))
-	})
+	return s.confirmedMemberAction("Member removed.", "/members",
+		func(r *http.Request, scope gw.Scope) (*revocationConfirm, error) {
+			return s.askRevocation(r, scope, "remove", r.PathValue("user"), "")
+		},
+		func(r *http.Request, scope gw.Scope) error {
+			return s.d.Orgs.RemoveMember(r.Context(), scope, r.PathValue("user"))
+		})
 }
 
 func (s *server) postTransferOwnership() http.Handler {
@@ -164,9 +258,13 @@ func (s *server) postTransferOwnership() http.Handler {
 }
 
 func (s *server) postLeave() http.Handler {
-	return s.orgAction("You left the organisation.", "/orgs", "/members", func(r *http.Request, scope gw.Scope) error {
-		return s.d.Orgs.Leave(r.Context(), scope)
-	})
+	return s.confirmedMemberAction("You left the organisation.", "/orgs",
+		func(r *http.Request, scope gw.Scope) (*revocationConfirm, error) {
+			return s.askRevocation(r, scope, "leave", scope.UserID, "")
+		},
+		func(r *http.Request, scope gw.Scope) error {
+			return s.d.Orgs.Leave(r.Context(), scope)
+		})
 }
 
 // apiKeysPage is the data of api-keys.html.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -24,8 +25,10 @@ func wrap(h http.Handler, d Deps, patterns []string) http.Handler {
 }
 
 // wrap puts h behind the middleware stack, outermost first: recover →
-// request ID → client IP (trusted proxies only) → access log + metrics →
-// security headers → body limit → cross-origin refusal → h. Rate limits apply
+// request ID (a trusted proxy's, else made) → client IP (trusted proxies
+// only) → access log + metrics → Connection: close while draining →
+// security headers → body limit → cross-origin refusal → refusal of text
+// PostgreSQL cannot store (NUL, not UTF-8) → h. Rate limits apply
 // per route (routes.go, ratelimit.go). patterns are the
 // registered route patterns; any other r.Pattern is labelled "unmatched".
 func (s *server) wrap(h http.Handler, patterns []string) http.Handler {
@@ -33,12 +36,14 @@ func (s *server) wrap(h http.Handler, patterns []string) http.Handler {
 	for _, p := range patterns {
 		routes[p] = true
 	}
+	h = s.refuseUnstorableText(h)
 	h = s.refuseCrossOrigin(h)
 	h = s.limitBody(h)
 	h = securityHeaders(s.d.Production, s.d.FormActionOrigins)(h)
+	h = closeWhileDraining(s.d.Drain)(h)
 	h = accessLog(s.d.Logger, s.d.Metrics, routes)(h)
 	h = withClient(s.d.TrustedProxies)(h) // above the access log: it copies r, which would hide r.Pattern
-	h = requestID(h)
+	h = requestID(s.d.TrustedProxies)(h)
 	h = s.recoverPanics(h)
 	return h
 }
@@ -101,18 +106,50 @@ func (s *server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// requestID keeps a well-formed inbound X-Request-ID and generates one
-// otherwise, echoes it in the X-Request-ID response header, and puts it in
-// the request context (gw.WithRequestID) so that log lines carry it.
-func requestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(requestIDHeader)
-		if !validRequestID(id) {
-			id = gw.NewID()
+// requestID gives each request its ID: the X-Request-ID a trusted proxy
+// sent (Deps.TrustedProxies, the peers whose X-Forwarded-For is believed),
+// if well-formed, and otherwise a new one. It echoes the ID in the
+// X-Request-ID response header and puts it in the request context
+// (gw.WithRequestID), so that log lines and the audit log carry it. An
+// inbound ID from anyone else is ignored: it would let any client write a
+// value of its choice into the logs and the tamper-evident audit log, or
+// pass itself off as another request (Rails and Heroku's router likewise
+// take the ID from the platform's edge, not the client).
+func requestID(trusted []netip.Prefix) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := ""
+			if peer, ok := parseIP(r.RemoteAddr); ok && isTrusted(peer, trusted) {
+				if inbound := r.Header.Get(requestIDHeader); validRequestID(inbound) {
+					id = inbound
+				}
+			}
+			if id == "" {
+				id = gw.NewID()
+			}
+			w.Header().Set(requestIDHeader, id)
+			next.ServeHTTP(w, r.WithContext(gw.WithRequestID(r.Context(), id)))
+		})
+	}
+}
+
+// closeWhileDraining sets Connection: close on every response while d
+// drains, so that net/http closes each connection after its response and a
+// keep-alive client opens a new one for its next request — through the load
+// balancer, which by then routes elsewhere — instead of writing it on a
+// connection the server is about to close.
+func closeWhileDraining(d *Drain) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if d == nil {
+			return next
 		}
-		w.Header().Set(requestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(gw.WithRequestID(r.Context(), id)))
-	})
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if d.Draining() {
+				w.Header().Set("Connection", "close")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // validRequestID reports whether id is 1 to 128 printable ASCII characters

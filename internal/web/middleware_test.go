@@ -5,12 +5,19 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
 
+// testProxies trusts httptest's requests (from 192.0.2.1) as a proxy's,
+// so that their X-Request-ID is kept.
+var testProxies = []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")}
+
+// TestRequestID: a trusted proxy's X-Request-ID is kept when it is sane,
+// else the server makes one; every log line of the request carries it.
 func TestRequestID(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -36,7 +43,7 @@ func TestRequestID(t *testing.T) {
 			h := wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				logger.InfoContext(r.Context(), "handler line")
 				writeJSON(w, http.StatusOK, map[string]string{"ok": "yes"})
-			}), Deps{Logger: logger}, nil)
+			}), Deps{Logger: logger, TrustedProxies: testProxies}, nil)
 
 			r := httptest.NewRequest(http.MethodGet, "/anything", nil)
 			if tt.set {
@@ -60,6 +67,23 @@ func TestRequestID(t *testing.T) {
 			require.Equal(t, id, access[0]["request_id"])
 		})
 	}
+}
+
+// A client that is not a trusted proxy cannot choose its request ID (which
+// goes into the logs and the tamper-evident audit log): the server's own
+// is used and echoed.
+func TestRequestID_UntrustedPeerCannotChooseIt(t *testing.T) {
+	t.Parallel()
+	h := NewServer(Deps{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	r := httptest.NewRequest(http.MethodGet, "/healthz", nil) // from 192.0.2.1
+	r.Header.Set(requestIDHeader, "forged-by-client")
+	id := serve(h, r).Header().Get(requestIDHeader)
+	require.Regexp(t, uuidRE, id)
+
+	r = httptest.NewRequest(http.MethodGet, "/healthz", nil)
+	r.RemoteAddr = "10.1.2.3:5000"
+	r.Header.Set(requestIDHeader, "from-the-proxy")
+	require.Equal(t, "from-the-proxy", serve(h, r).Header().Get(requestIDHeader))
 }
 
 func TestRequestID_GeneratedIDsDiffer(t *testing.T) {
@@ -103,7 +127,7 @@ func TestRecoverPanics(t *testing.T) {
 	h := wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Set-Cookie", "session=leak")
 		panic("kaboom")
-	}), Deps{Logger: logger}, nil)
+	}), Deps{Logger: logger, TrustedProxies: testProxies}, nil)
 
 	r := httptest.NewRequest(http.MethodGet, "/boom", nil)
 	r.Header.Set(requestIDHeader, "panic-req-1")

@@ -272,7 +272,8 @@ func accountScenarios() []scenario {
 		// Two-factor authentication.
 		{name: "two-factor set-up page", as: "cautious", path: "/account/two-factor",
 			setup:      func(t *testing.T, fx *pageFixture) { fx.addUser(t, "cautious", "cautious@acme.example") },
-			wantStatus: http.StatusOK, wantText: []string{`id="totp-secret"`, `action="/account/two-factor"`},
+			wantStatus: http.StatusOK, wantText: []string{`id="totp-secret"`, `action="/account/two-factor"`,
+				`<a href="otpauth://totp/`}, notText: []string{"ZgotmplZ"},
 			check: func(t *testing.T, fx *pageFixture, r pageResponse) {
 				m := totpSecretRE.FindStringSubmatch(r.body)
 				require.NotNil(t, m, "the page shows the secret")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"math"
 	"net/http"
@@ -23,29 +24,86 @@ type limitRule struct {
 	key    func(r *http.Request) (string, error)
 }
 
-// perClientIP counts by the client's IP (gw.ClientFrom); IPv6 clients by
-// their /64, since one host usually holds a whole /64.
+// perClientIP counts by the client's IP (clientIPKey).
 func perClientIP(p ratelimit.Policy) limitRule {
-	return limitRule{p, func(r *http.Request) (string, error) {
-		ip := gw.ClientFrom(r.Context()).IP
-		if a, err := netip.ParseAddr(ip); err == nil && a.Is6() {
-			pfx, _ := a.Prefix(64)
-			return pfx.String(), nil
-		}
-		return ip, nil
-	}}
+	return limitRule{p, func(r *http.Request) (string, error) { return clientIPKey(r), nil }}
+}
+
+// clientIPKey is the client's IP (gw.ClientFrom) as a rate-limit key; IPv6
+// clients by their /64, since one host usually holds a whole /64.
+func clientIPKey(r *http.Request) string {
+	ip := gw.ClientFrom(r.Context()).IP
+	if a, err := netip.ParseAddr(ip); err == nil && a.Is6() {
+		pfx, _ := a.Prefix(64)
+		return pfx.String()
+	}
+	return ip
 }
 
 // perFormEmail counts by the posted email field, trimmed and lowercased as
 // the account module normalises it. It parses the form (under the body
 // limit); the handler then reads the parsed form.
 func perFormEmail(p ratelimit.Policy) limitRule {
+	return limitRule{p, formEmail}
+}
+
+// formEmail is the posted email field, trimmed and lowercased.
+func formEmail(r *http.Request) (string, error) {
+	f, err := parseForm(r, "email")
+	if err != nil {
+		return "", err
+	}
+	return strings.ToLower(f.Get("email")), nil
+}
+
+// The log-in rules below split failures by whether the browser holds a
+// device token of the posted account (see ratelimit.LoginDevice and
+// account.NewDeviceToken): a known device is counted by its token alone, an
+// unknown one by the account and its IP, and by the account.
+
+// perUnknownDeviceAccount counts by the posted email, unless the browser
+// holds a device token of that account.
+func (s *server) perUnknownDeviceAccount(p ratelimit.Policy) limitRule {
 	return limitRule{p, func(r *http.Request) (string, error) {
-		f, err := parseForm(r, "email")
-		if err != nil {
+		email, err := formEmail(r)
+		if err != nil || email == "" || s.deviceID(r, email) != "" {
 			return "", err
 		}
-		return strings.ToLower(f.Get("email")), nil
+		return email, nil
+	}}
+}
+
+// perUnknownDeviceAccountIP counts by the posted email and the client's IP
+// together, unless the browser holds a device token of that account.
+func (s *server) perUnknownDeviceAccountIP(p ratelimit.Policy) limitRule {
+	return limitRule{p, func(r *http.Request) (string, error) {
+		email, err := formEmail(r)
+		if err != nil || email == "" || s.deviceID(r, email) != "" {
+			return "", err
+		}
+		return email + " " + clientIPKey(r), nil
+	}}
+}
+
+// perDevice counts by the device token the browser holds for the posted
+// account; it does not apply to a browser without one.
+func (s *server) perDevice(p ratelimit.Policy) limitRule {
+	return limitRule{p, func(r *http.Request) (string, error) {
+		email, err := formEmail(r)
+		if err != nil || email == "" {
+			return "", err
+		}
+		return s.deviceID(r, email), nil
+	}}
+}
+
+// perUser counts by the signed-in user; the route must require one.
+func perUser(p ratelimit.Policy) limitRule {
+	return limitRule{p, func(r *http.Request) (string, error) {
+		if u := userFrom(r.Context()); u != nil {
+			return u.ID, nil
+		}
+		return "", nil
 	}}
 }
 
@@ -71,6 +129,25 @@ func perAPIKey(p ratelimit.Policy) limitRule {
 	}}
 }
 
+// perCallerSearch counts searches (a non-empty ?q=) by the caller of the
+// scope: the signed-in user or the API key. The route must set the scope
+// first.
+func perCallerSearch(p ratelimit.Policy) limitRule {
+	return limitRule{p, func(r *http.Request) (string, error) {
+		if r.URL.Query().Get("q") == "" {
+			return "", nil
+		}
+		a := gw.ScopeFrom(r.Context()).Actor
+		switch {
+		case a.APIKeyID != "":
+			return "key " + a.APIKeyID, nil
+		case a.UserID != "":
+			return "user " + a.UserID, nil
+		}
+		return "", nil
+	}}
+}
+
 // perOrgSearch counts searches (a non-empty ?q=) by the organisation of the
 // caller's scope; the route must set the scope first.
 func perOrgSearch(p ratelimit.Policy) limitRule {
@@ -91,10 +168,35 @@ func (s *server) limit(next http.Handler, rules ...limitRule) http.Handler {
 
 // limitFailures is limit for attempts of which only failures count, such as
 // log-ins: the request is counted before next runs (so that concurrent
-// attempts cannot overrun the budget) and given back unless next answered
-// 401 Unauthorized. The headers are sent only with a 429.
+// attempts cannot overrun the budget) and given back unless it failed: next
+// answered 401 Unauthorized, or called countFailure (a wrong password on a
+// form that answers 422). The headers are sent only with a 429.
 func (s *server) limitFailures(next http.Handler, rules ...limitRule) http.Handler {
 	return s.limited(next, true, rules)
+}
+
+// failureMark records that a request limitFailures counts has failed.
+type failureMark struct{ failed bool }
+
+type failureMarkKey struct{}
+
+// countFailure tells limitFailures, around the handler of r, that r failed
+// and its events are to be kept, when its status alone does not say so. It
+// does nothing on a route without limitFailures. The handler runs on the
+// request's goroutine, before limitFailures reads the mark.
+func countFailure(r *http.Request) {
+	if m, ok := r.Context().Value(failureMarkKey{}).(*failureMark); ok {
+		m.failed = true
+	}
+}
+
+// countWrongPassword calls countFailure when err is the account module's
+// answer to a wrong password: EINVALID with a message on field, the name
+// the Service method documents for it ("password" or "current_password").
+func countWrongPassword(r *http.Request, err error, field string) {
+	if e, ok := errors.AsType[*gw.Error](err); ok && e.Code == gw.EINVALID && e.Fields[field] != "" {
+		countFailure(r)
+	}
 }
 
 // counted is one event a request was counted for.
@@ -110,6 +212,11 @@ func (s *server) limited(next http.Handler, failuresOnly bool, rules []limitRule
 			return
 		}
 		ctx := r.Context()
+		var mark *failureMark
+		if failuresOnly {
+			mark = &failureMark{}
+			r = r.WithContext(context.WithValue(ctx, failureMarkKey{}, mark))
+		}
 		var taken []counted
 		for _, rule := range rules {
 			key, err := rule.key(r)
@@ -146,7 +253,7 @@ func (s *server) limited(next http.Handler, failuresOnly bool, rules []limitRule
 		}
 		rec := recorderFor(w)
 		next.ServeHTTP(rec, r)
-		if rec.statusOr(http.StatusOK) != http.StatusUnauthorized {
+		if rec.statusOr(http.StatusOK) != http.StatusUnauthorized && !mark.failed {
 			s.refund(ctx, taken)
 		}
 	})
@@ -192,8 +299,10 @@ func (s *server) reject(w http.ResponseWriter, r *http.Request, d ratelimit.Deci
 // tooMany says what a policy's caller did too often.
 func tooMany(p ratelimit.Policy) string {
 	switch p {
-	case ratelimit.LoginIP, ratelimit.LoginAccount:
+	case ratelimit.LoginIP, ratelimit.LoginAccountIP, ratelimit.LoginAccount, ratelimit.LoginDevice:
 		return "Too many failed log-in attempts"
+	case ratelimit.PasswordUser, ratelimit.PasswordIP:
+		return "Too many wrong passwords"
 	case ratelimit.SignupIP:
 		return "Too many sign-ups from your network"
 	case ratelimit.EmailAddress, ratelimit.EmailIP:
@@ -202,7 +311,11 @@ func tooMany(p ratelimit.Policy) string {
 		return "Too many wrong codes"
 	case ratelimit.APIKey:
 		return "Too many requests with this API key"
+	case ratelimit.APIAuthIP:
+		return "Too many requests with a missing or invalid API key from your network"
 	case ratelimit.Search:
+		return "Too many searches"
+	case ratelimit.SearchOrg:
 		return "Too many searches in this organisation"
 	default:
 		return "Too many requests"

@@ -289,35 +289,51 @@ func TestSignupAndEmailsLimited(t *testing.T) {
 func TestAPIKeyAndSearchLimited(t *testing.T) {
 	t.Parallel()
 	apiLimit, searchLimit := ratelimit.Limit{Count: 4, Period: time.Hour}, ratelimit.Limit{Count: 2, Period: time.Hour}
-	opt, _ := limits(ratelimit.Policies{ratelimit.APIKey: apiLimit, ratelimit.Search: searchLimit})
+	orgLimit, authLimit := ratelimit.Limit{Count: 3, Period: time.Hour}, ratelimit.Limit{Count: 2, Period: time.Hour}
+	opt, _ := limits(ratelimit.Policies{ratelimit.APIKey: apiLimit, ratelimit.Search: searchLimit,
+		ratelimit.SearchOrg: orgLimit, ratelimit.APIAuthIP: authLimit})
 	e := newEnv(t, opt)
 	owner := e.user("owner@example.com")
 	o, _ := e.org(owner.ID, "Acme")
 	_, key := e.apiKey(o.ID, "k1", gw.RoleMember)
 	_, key2 := e.apiKey(o.ID, "k2", gw.RoleMember)
 	bearer := func(k string) http.Header { return http.Header{"Authorization": {"Bearer " + k}} }
+	ownerClient := e.login("owner@example.com")
+	pageSearch := func() response {
+		return do(t, ownerClient, e.srv.URL, "/o/"+o.Slug+"/contacts?q=ada", nil, http.Header{"Accept": {"text/html"}})
+	}
 
-	// Searches: two per organisation, shared by the API and the pages.
+	// Searches: two per caller (user or key), three per organisation, the
+	// API and the pages counted together.
 	for i := range 2 {
 		r := do(t, nil, e.srv.URL, "/api/v1/contacts?q=ada", nil, bearer(key))
 		require.Equal(t, http.StatusOK, r.status, r.body)
 		require.Contains(t, r.header.Values("RateLimit"), `"api-key";r=`+itoa(3-i)+";t="+itoa((i+1)*900))
 		require.Contains(t, r.header.Values("RateLimit"), `"search";r=`+itoa(1-i)+";t="+itoa((i+1)*1800))
+		require.Contains(t, r.header.Values("RateLimit"), `"search-org";r=`+itoa(2-i)+";t="+itoa((i+1)*1200))
 	}
-	page := do(t, e.login("owner@example.com"), e.srv.URL, "/o/"+o.Slug+"/contacts?q=ada", nil, http.Header{"Accept": {"text/html"}})
+	requireLimited(t, do(t, nil, e.srv.URL, "/api/v1/contacts?q=x", nil, bearer(key)), ratelimit.Search, searchLimit)
+	// One caller's spent budget does not block another's search.
+	require.Equal(t, http.StatusOK, pageSearch().status, "the owner has a budget of their own")
+	// The organisation's cap (3) is now spent, for every caller.
+	requireLimited(t, do(t, nil, e.srv.URL, "/api/v1/contacts?q=x", nil, bearer(key2)), ratelimit.SearchOrg, orgLimit)
+	page := pageSearch()
 	require.Equal(t, http.StatusTooManyRequests, page.status)
 	require.Contains(t, page.body, "Too many searches in this organisation")
-	require.Equal(t, http.StatusOK, do(t, e.login("owner@example.com"), e.srv.URL, "/o/"+o.Slug+"/contacts", nil, nil).status,
+	require.Equal(t, http.StatusOK, do(t, ownerClient, e.srv.URL, "/o/"+o.Slug+"/contacts", nil, nil).status,
 		"listing without a query is not a search")
 
-	// Per key: key has used 2 of 4; a plain list is not a search; a
-	// refused search still counts as a request.
+	// Per key: key has made 3 requests of 4 (a refused search still counts
+	// as a request); a plain list is not a search.
 	require.Equal(t, http.StatusOK, do(t, nil, e.srv.URL, "/api/v1/contacts", nil, bearer(key)).status)
-	requireLimited(t, do(t, nil, e.srv.URL, "/api/v1/contacts?q=x", nil, bearer(key)), ratelimit.Search, searchLimit)
 	requireLimited(t, do(t, nil, e.srv.URL, "/api/v1/contacts", nil, bearer(key)), ratelimit.APIKey, apiLimit)
 	require.Equal(t, http.StatusOK, do(t, nil, e.srv.URL, "/api/v1/contacts", nil, bearer(key2)).status, "another key has its own budget")
-	// Unknown keys are limited too, and still get 401 within their budget.
+
+	// Failed key authentications (unknown, missing) spend the client IP's
+	// budget, whatever key they try: 401 within it, then 429.
 	require.Equal(t, http.StatusUnauthorized, do(t, nil, e.srv.URL, "/api/v1/contacts", nil, bearer("gw_nope")).status)
+	require.Equal(t, http.StatusUnauthorized, do(t, nil, e.srv.URL, "/api/v1/contacts", nil, nil).status)
+	requireLimited(t, do(t, nil, e.srv.URL, "/api/v1/contacts", nil, bearer("gw_other")), ratelimit.APIAuthIP, authLimit)
 }
 
 // TestTrustedProxyDecidesTheClientIP: behind a trusted proxy each client

@@ -68,6 +68,15 @@ func reportError(r *http.Request, err error) {
 	st.errors.CaptureRequestError(r, err)
 }
 
+// heldBack notes that a 5xx error of r was not reported because the same
+// error was reported moments ago (serveError's throttle), so that
+// reportStatus does not report the response instead.
+func heldBack(r *http.Request) {
+	if st := reportStateFrom(r.Context()); st != nil {
+		st.reported = true
+	}
+}
+
 // reportPanic reports the panic value v of the request outer (as
 // recoverPanics saw it, with the request ID in its context).
 func (st *reportState) reportPanic(outer *http.Request, v any, stack []byte) {

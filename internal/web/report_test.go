@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/errtrack"
 	"github.com/groundwork-dev/groundwork/internal/errtrack/errtracktest"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/gwtest"
 )
 
 const (
@@ -38,6 +40,7 @@ type reportingServer struct {
 	ingest   *errtracktest.Ingest
 	reporter *errtrack.Reporter
 	logs     *logBuffer
+	clock    *gwtest.Clock
 }
 
 // newReportingServer registers the test routes (through the router, as
@@ -50,7 +53,11 @@ func newReportingServer(t *testing.T, register func(rt *router, s *server)) *rep
 	rep, err := errtrack.New(in.DSN(), reportEnv, reportRelease, nil)
 	require.NoError(t, err)
 	logger, logs := testLogger()
-	s := newServer(Deps{Logger: logger, Errors: rep})
+	// httptest's requests come from 192.0.2.1, trusted here so that the
+	// tests choose the request IDs they look for.
+	clock := gwtest.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
+	s := newServer(Deps{Logger: logger, Errors: rep, Clock: clock,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")}})
 	mux := http.NewServeMux()
 	rt := &router{mux: mux, s: s}
 	register(rt, s)
@@ -58,7 +65,7 @@ func newReportingServer(t *testing.T, register func(rt *router, s *server)) *rep
 	for _, r := range rt.routes {
 		patterns = append(patterns, r.Pattern)
 	}
-	return &reportingServer{h: s.wrap(s.answerUnmatched(mux), patterns), ingest: in, reporter: rep, logs: logs}
+	return &reportingServer{h: s.wrap(s.answerUnmatched(mux), patterns), ingest: in, reporter: rep, logs: logs, clock: clock}
 }
 
 // asMember registers pattern like router.org: the access wrapper puts the
@@ -172,29 +179,36 @@ func TestReport5xx(t *testing.T) {
 		}))
 	})
 
-	for _, tt := range []struct {
-		name, accept string
-	}{
-		{name: "json", accept: "application/json"},
-		{name: "html", accept: "text/html"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			r := secretRequest(http.MethodPost, "/o/acme/fail")
-			r.Header.Set("Accept", tt.accept)
-			r.Header.Set(requestIDHeader, "fail-"+tt.name)
-			w := serve(rs.h, r)
-			require.Equal(t, http.StatusInternalServerError, w.Code)
-			require.NotContains(t, w.Body.String(), reportEmail)
-		})
+	fail := func(name, accept string) {
+		t.Helper()
+		r := secretRequest(http.MethodPost, "/o/acme/fail")
+		r.Header.Set("Accept", accept)
+		r.Header.Set(requestIDHeader, "fail-"+name)
+		w := serve(rs.h, r)
+		require.Equal(t, http.StatusInternalServerError, w.Code)
+		require.NotContains(t, w.Body.String(), reportEmail)
 	}
+	fail("json", "application/json")
+	// The same failure again within the window: answered, not logged or
+	// reported again (an outage would otherwise log every request).
+	fail("held", "text/html")
+	fail("held", "application/json")
+	rs.clock.Advance(errorLogWindow)
+	fail("html", "text/html")
 	w := serve(rs.h, httptest.NewRequest(http.MethodGet, "/o/acme/unavailable", nil))
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
 	w = serve(rs.h, httptest.NewRequest(http.MethodGet, "/o/acme/missing", nil))
 	require.Equal(t, http.StatusNotFound, w.Code, "4xx are not reported")
-	require.Len(t, rs.logs.withMsg(t, "internal error"), 3, "each 5xx logged once")
+	logged := rs.logs.withMsg(t, "internal error")
+	require.Len(t, logged, 3, "each distinct 5xx logged once a window")
+	require.Equal(t, "fail-html", logged[1]["request_id"])
+	require.Equal(t, float64(2), logged[1]["repeated"], "the line after the window counts the repeats held back")
 
 	evs := rs.events(t)
-	require.Len(t, evs, 3, "each 5xx reported once, 4xx never")
+	require.Len(t, evs, 3, "each distinct 5xx reported once a window, 4xx never")
+	for _, ev := range evs {
+		require.NotEqual(t, "fail-held", ev.Tags["request_id"])
+	}
 	byRequest := map[string]errtracktest.Event{}
 	for _, ev := range evs {
 		byRequest[ev.Tags["request_id"]] = ev
@@ -207,6 +221,7 @@ func TestReport5xx(t *testing.T) {
 		require.Equal(t, "charge [email]: stripe: key [api-key] rejected: password=[redacted]", ev.Top().Value)
 		require.Contains(t, string(ev.Raw), `"function":"TestReport5xx`, "the stack trace shows the failing handler")
 	}
+	require.Equal(t, map[string]any{"held_back": float64(2)}, byRequest["fail-html"].Contexts["repeats"])
 	var unavailable errtracktest.Event
 	for _, ev := range evs {
 		if ev.Tags["route"] == "GET /o/{org}/unavailable" {

@@ -36,10 +36,10 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt := &router{mux: mux, s: s}
 
 	// Operations.
-	rt.ops("GET /healthz", handleHealthz())
-	rt.ops("GET /readyz", handleReadyz(s.d.Ready))
+	rt.ops("GET /healthz", s.handleHealthz())
+	rt.ops("GET /readyz", s.handleReadyz())
 	rt.ops("GET /version", handleVersion(s.d.Version, s.d.SchemaVersion))
-	rt.ops("GET /metrics", handleMetrics(s.d.Gatherer, s.d.Logger))
+	rt.ops("GET /metrics", s.handleMetrics())
 	rt.ops("GET /static/", s.handleStatic())
 	rt.ops("POST /webhooks/stripe", s.postStripeWebhook()) // authenticated by its Stripe signature
 
@@ -50,7 +50,8 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.page("GET /verify-email", s.pageVerifyEmail())
 	rt.page("POST /verify-email", s.limit(s.postResendVerification(), perClientIP(ratelimit.EmailIP), perFormEmail(ratelimit.EmailAddress)))
 	rt.page("GET /login", s.pageLogin())
-	rt.page("POST /login", s.limitFailures(s.postLogin(), perClientIP(ratelimit.LoginIP), perFormEmail(ratelimit.LoginAccount)))
+	rt.page("POST /login", s.limitFailures(s.postLogin(), perClientIP(ratelimit.LoginIP), s.perDevice(ratelimit.LoginDevice),
+		s.perUnknownDeviceAccountIP(ratelimit.LoginAccountIP), s.perUnknownDeviceAccount(ratelimit.LoginAccount)))
 	rt.page("GET /login/two-factor", s.pageLoginTwoFactor())
 	rt.page("POST /login/two-factor", s.limitFailures(s.postLoginTwoFactor(), s.perPendingUser(ratelimit.TwoFactor)))
 	rt.page("POST /logout", s.postLogout())
@@ -60,14 +61,14 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.page("POST /reset-password", s.postResetPassword())
 	rt.page("GET /confirm-email", s.pageConfirmEmail())
 	rt.user("GET /account", s.pageAccount())
-	rt.user("POST /account/password", s.postChangePassword())
-	rt.user("POST /account/email", s.postChangeEmail())
+	rt.user("POST /account/password", s.limitFailures(s.postChangePassword(), perUser(ratelimit.PasswordUser), perClientIP(ratelimit.PasswordIP)))
+	rt.user("POST /account/email", s.limitFailures(s.postChangeEmail(), perUser(ratelimit.PasswordUser), perClientIP(ratelimit.PasswordIP)))
 	rt.user("POST /account/sessions/{id}/revoke", s.postRevokeSession())
 	rt.user("POST /account/sessions/revoke-others", s.postRevokeOtherSessions())
-	rt.user("POST /account/delete", s.postDeleteAccount())
+	rt.user("POST /account/delete", s.limitFailures(s.postDeleteAccount(), perUser(ratelimit.PasswordUser), perClientIP(ratelimit.PasswordIP)))
 	rt.user("GET /account/two-factor", s.pageTwoFactor())
 	rt.user("POST /account/two-factor", s.postEnableTwoFactor())
-	rt.user("POST /account/two-factor/disable", s.postDisableTwoFactor())
+	rt.user("POST /account/two-factor/disable", s.limitFailures(s.postDisableTwoFactor(), perUser(ratelimit.PasswordUser), perClientIP(ratelimit.PasswordIP)))
 
 	// Organisations.
 	rt.user("GET /orgs", s.pageOrgs())
@@ -100,7 +101,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.org("POST /o/{org}/billing/keep-plan", authz.BillingManage, s.postBillingKeepPlan())
 
 	// Contacts: the example product module.
-	rt.org("GET /o/{org}/contacts", authz.ContactsRead, s.limit(s.pageContacts(), perOrgSearch(ratelimit.Search)))
+	rt.org("GET /o/{org}/contacts", authz.ContactsRead, s.limit(s.pageContacts(), perCallerSearch(ratelimit.Search), perOrgSearch(ratelimit.SearchOrg)))
 	rt.org("GET /o/{org}/contacts/new", authz.ContactsWrite, s.pageNewContact())
 	rt.org("POST /o/{org}/contacts", authz.ContactsWrite, s.postContact())
 	rt.org("GET /o/{org}/contacts/{id}", authz.ContactsRead, s.pageContact())
@@ -109,8 +110,8 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 
 	// JSON API, authenticated by API key.
 	rt.ops("GET /api/v1/openapi.json", handleOpenAPI())
-	rt.api("GET /api/v1/contacts", authz.ContactsRead, s.limit(s.apiListContacts(), perOrgSearch(ratelimit.Search)))
-	rt.api("POST /api/v1/contacts", authz.ContactsWrite, s.apiCreateContact())
+	rt.api("GET /api/v1/contacts", authz.ContactsRead, s.limit(s.apiListContacts(), perCallerSearch(ratelimit.Search), perOrgSearch(ratelimit.SearchOrg)))
+	rt.api("POST /api/v1/contacts", authz.ContactsWrite, s.idempotentCreate(s.apiCreateContact(), s.replayContactCreate))
 	rt.api("GET /api/v1/contacts/{id}", authz.ContactsRead, s.apiGetContact())
 	rt.api("PATCH /api/v1/contacts/{id}", authz.ContactsWrite, s.apiUpdateContact())
 	rt.api("DELETE /api/v1/contacts/{id}", authz.ContactsWrite, s.apiDeleteContact())
@@ -164,8 +165,21 @@ func (rt *router) org(pattern string, perm authz.Permission, h http.Handler) {
 }
 
 // api registers a JSON API route for API keys with perm; every request
-// counts against its key's api-key rate limit.
+// counts against its key's api-key rate limit, and a failed authentication
+// (401: a missing, unknown or revoked key) against its client IP's
+// api-auth-ip limit.
+//
+// Once a client IP's api-auth-ip budget is spent, every request from it is
+// refused with 429 until the budget comes back, a valid key's too: the
+// budget is checked before the key. Letting valid keys through would make
+// the 429 itself the answer to "is this key valid?" (a guess that is not
+// refused is a hit), so guessing would go on at full speed; the same reason
+// makes log-in refuse the right password once its budget is spent. A client
+// that shares its IP with a flood of bad keys waits too; the budget is
+// generous enough (60/min by default) that a client that merely retries a
+// revoked key does not lock out its neighbours for long.
 func (rt *router) api(pattern string, perm authz.Permission, h http.Handler) {
 	h = notingRequest(h) // for error reports: the request with its scope
-	rt.add(Route{Pattern: pattern, Access: AccessAPI, Perm: perm}, rt.s.limit(rt.s.withAPIKey(perm, h), perAPIKey(ratelimit.APIKey)))
+	h = rt.s.limit(rt.s.withAPIKey(perm, h), perAPIKey(ratelimit.APIKey))
+	rt.add(Route{Pattern: pattern, Access: AccessAPI, Perm: perm}, rt.s.limitFailures(h, perClientIP(ratelimit.APIAuthIP)))
 }

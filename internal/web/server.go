@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -22,6 +23,8 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/errtrack"
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/idempotency"
 	"github.com/groundwork-dev/groundwork/internal/observe"
 	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/ratelimit"
@@ -33,12 +36,24 @@ type Deps struct {
 	Logger *slog.Logger
 	// Metrics records request metrics. Nil records nothing.
 	Metrics *observe.HTTPMetrics
-	// Gatherer is served at /metrics. Nil serves an empty registry.
+	// Gatherer is served at /metrics. Nil: /metrics answers 404, the
+	// metrics being served on a listener of their own (MetricsHandler).
 	Gatherer prometheus.Gatherer
 	// Ready reports whether the process can serve traffic: a nil error means
-	// ready, otherwise the error text is the reason (database unreachable,
-	// schema not current). Nil means always ready.
+	// ready, otherwise the error says why (database unreachable, schema not
+	// current), which is logged, not shown. Nil means always ready.
 	Ready func(ctx context.Context) error
+	// Live reports whether the process is alive: an error makes /healthz
+	// answer 503 so that an orchestrator restarts the process (the embedded
+	// database could not be brought back in time). Nil means always alive.
+	Live func(ctx context.Context) error
+	// Drain, when started (Serve starts it on shutdown), makes /readyz
+	// answer 503 and every response ask the client to close its
+	// connection. Nil never drains.
+	Drain *Drain
+	// Clock times the throttling of repeated error logs and reports. Nil
+	// means the system clock.
+	Clock gw.Clock
 	// Version is reported at /version.
 	Version VersionInfo
 	// SchemaVersion returns the applied database schema version, reported at
@@ -57,6 +72,9 @@ type Deps struct {
 	Contacts *contacts.Service
 	// Audit reads the organisations' audit logs.
 	Audit *audit.Service
+	// Idempotency looks up the Idempotency-Keys of API creates; nil
+	// ignores the header.
+	Idempotency *idempotency.Store
 	// Billing shows and changes organisations' plans through Stripe. Nil
 	// when Stripe is not configured: the billing pages say so and no
 	// billing banner is shown.
@@ -101,16 +119,22 @@ func (d Deps) withDefaults() Deps {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	if d.Gatherer == nil {
-		d.Gatherer = prometheus.NewRegistry()
+	if d.Clock == nil {
+		d.Clock = gw.SystemClock{}
 	}
 	return d
 }
+
+// errorLogWindow is how often the same error is logged and reported at
+// most; the repeats in between are counted (see serveError).
+const errorLogWindow = time.Minute
 
 // server holds what the handlers share.
 type server struct {
 	d         Deps
 	templates templates
+	// errors throttles the logging and reporting of 5xx errors.
+	errors *observe.Throttle
 }
 
 func newServer(d Deps) *server {
@@ -118,7 +142,8 @@ func newServer(d Deps) *server {
 	if err != nil {
 		panic(err) // the templates are embedded: a parse error is a bug every test catches
 	}
-	return &server{d: d.withDefaults(), templates: t}
+	d = d.withDefaults()
+	return &server{d: d, templates: t, errors: observe.NewThrottle(d.Clock, errorLogWindow)}
 }
 
 // NewServer returns the application's HTTP handler: every route of
@@ -151,11 +176,55 @@ func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 	}
 }
 
-// Serve serves HTTP on ln until ctx is done, then shuts srv down gracefully:
-// the listener is closed so new connections are refused, and in-flight
-// requests get up to shutdownTimeout to finish. It returns nil after a clean
-// shutdown, and an error if serving fails or the shutdown times out.
-func Serve(ctx context.Context, srv *http.Server, ln net.Listener, shutdownTimeout time.Duration, logger *slog.Logger) error {
+// Drain is a server's shutdown state, shared by Serve, which starts it,
+// and the handlers, which ask the load balancer (/readyz) and the clients
+// (Connection: close) to go elsewhere while it lasts. A nil *Drain never
+// drains. It is safe for concurrent use.
+type Drain struct{ on atomic.Bool }
+
+// Start starts draining.
+func (d *Drain) Start() {
+	if d != nil {
+		d.on.Store(true)
+	}
+}
+
+// Draining reports whether Start was called.
+func (d *Drain) Draining() bool { return d != nil && d.on.Load() }
+
+// ServeOptions says how Serve shuts down.
+type ServeOptions struct {
+	// Drain is started when shutdown begins; it should be the Deps.Drain of
+	// the server's handler. Nil: no drain state is shared.
+	Drain *Drain
+	// DrainTimeout is how long the server keeps serving, draining, before
+	// it stops accepting connections (GROUNDWORK_SHUTDOWN_DRAIN). Zero
+	// stops at once.
+	DrainTimeout time.Duration
+	// ShutdownTimeout is how long in-flight requests then get to finish
+	// (GROUNDWORK_SHUTDOWN_TIMEOUT).
+	ShutdownTimeout time.Duration
+	// Logger receives the server's progress; nil discards it.
+	Logger *slog.Logger
+}
+
+// Serve serves HTTP on ln until ctx is done, then shuts srv down in three
+// steps, as a load balancer expects of a backend it health-checks:
+//
+//  1. Drain for opts.DrainTimeout: everything is still served, but /readyz
+//     answers 503, so that the load balancer takes the server out of
+//     rotation, and every response carries Connection: close, so that
+//     keep-alive clients reconnect (through the balancer, elsewhere) instead
+//     of sending their next request on a connection about to close.
+//  2. Stop accepting: the listener and idle connections are closed
+//     (http.Server.Shutdown).
+//  3. Let in-flight requests finish within opts.ShutdownTimeout; their
+//     responses carry Connection: close.
+//
+// It returns nil after a clean shutdown, and an error if serving fails or
+// the shutdown times out.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, opts ServeOptions) error {
+	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -172,8 +241,20 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, shutdownTimeo
 	case <-ctx.Done():
 	}
 
-	logger.InfoContext(ctx, "http server shutting down", "timeout", shutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	opts.Drain.Start()
+	if opts.DrainTimeout > 0 {
+		logger.InfoContext(ctx, "http server draining", "drain", opts.DrainTimeout.String())
+		select {
+		case err := <-errc: // the listener failed while draining
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return fmt.Errorf("serve http: %w", err)
+		case <-time.After(opts.DrainTimeout):
+		}
+	}
+	logger.InfoContext(ctx, "http server shutting down", "timeout", opts.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		_ = srv.Close()

@@ -45,7 +45,7 @@ func TestServe_GracefulShutdown(t *testing.T) {
 	served := make(chan error, 1)
 	srv := NewHTTPServer(h, logger)
 	srv.RegisterOnShutdown(func() { close(shuttingDown) })
-	go func() { served <- Serve(ctx, srv, ln, 10*time.Second, logger) }()
+	go func() { served <- Serve(ctx, srv, ln, ServeOptions{ShutdownTimeout: 10 * time.Second, Logger: logger}) }()
 
 	type result struct {
 		status int
@@ -91,7 +91,9 @@ func TestServe_ShutdownTimeout(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, NewHTTPServer(h, nil), ln, 50*time.Millisecond, nil) }()
+	go func() {
+		served <- Serve(ctx, NewHTTPServer(h, nil), ln, ServeOptions{ShutdownTimeout: 50 * time.Millisecond})
+	}()
 	go func() {
 		resp, err := http.Get("http://" + ln.Addr().String() + "/")
 		if err == nil {
@@ -110,6 +112,6 @@ func TestServe_ListenerError(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	require.NoError(t, ln.Close())
-	err = Serve(context.Background(), NewHTTPServer(http.NotFoundHandler(), nil), ln, time.Second, nil)
+	err = Serve(context.Background(), NewHTTPServer(http.NotFoundHandler(), nil), ln, ServeOptions{ShutdownTimeout: time.Second})
 	require.Error(t, err)
 }

@@ -12,7 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/authz"
+	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/idempotency"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -214,6 +216,10 @@ func TestRowLevelSecurityCoversEveryTenantTable(t *testing.T) {
 	require.NoError(t, err)
 	e.apiKey(acme.ID, "ci", gw.RoleMember)
 	e.contact(ownerScope, "Ada", "ada@acme.example")
+	seedCtx := idempotency.WithKey(ctx, idempotency.Key{OrgID: acme.ID, Caller: idempotency.CallerOf(ownerScope), Value: "seed", Hash: "seed"})
+	name := "Idempotent"
+	_, err = e.contacts.Create(seedCtx, ownerScope, contacts.Input{Name: &name}) // idempotency_keys
+	require.NoError(t, err)
 	require.NoError(t, postgres.InOrgTx(ctx, e.db.Runtime, acme.ID, func(tx pgx.Tx) error { // billing (internal/billing)
 		if _, err := tx.Exec(ctx, `INSERT INTO billing_accounts (org_id) VALUES ($1)`, acme.ID); err != nil {
 			return err
