@@ -91,3 +91,12 @@ func (e *busyError) Unwrap() error { return e.err }
 
 // RetryAfter is how long the caller should wait before trying again.
 func (e *busyError) RetryAfter() time.Duration { return busyRetryAfter }
+
+// WithHashSlot runs fn in one of the Service's password-hashing slots, as a
+// password hash or check runs: when none is free within Config.HashWait it
+// returns EUNAVAILABLE (with RetryAfter) without running fn. It lets a
+// caller outside the package, such as the web tests, hold the slots and so
+// make the Service busy deterministically.
+func (s *Service) WithHashSlot(ctx context.Context, fn func() error) error {
+	return s.hashes.do(ctx, fn)
+}
