@@ -146,17 +146,41 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 }
 
 // ensureCustomer creates the organisation's Stripe customer unless it has
-// one, and commits its ID at once: whatever happens next, the organisation
-// keeps this customer. The idempotency key makes a retry after a lost
-// response return the same customer.
+// one that Stripe has not deleted, and commits its ID at once: whatever
+// happens next, the organisation keeps this customer. A customer deleted in
+// Stripe (in the Dashboard, say) is forgotten first, with everything of it,
+// as when its customer.deleted event is processed.
+//
+// The idempotency key is this attempt's own (attemptKey): stripe-go resends
+// it on its network retries, so a lost response still gives one customer.
+// A key per organisation would be answered, for 24 hours, with the first
+// customer even after Stripe deleted it, and refused (idempotency_error) to
+// another owner whose email or organisation name differs. Should the
+// commit fail after Stripe created the customer, the next attempt creates
+// another: the first stays unused, which costs nothing.
 func (s *Service) ensureCustomer(ctx context.Context, orgID string, in CheckoutInput) error {
 	return postgres.InOrgTx(ctx, s.syncer.cfg.Pool, orgID, func(tx pgx.Tx) error {
 		if err := insertAccount(ctx, tx, orgID); err != nil {
 			return err
 		}
 		a, err := loadAccount(ctx, tx, orgID, true)
-		if err != nil || a.CustomerID != "" {
+		if err != nil {
 			return err
+		}
+		if a.CustomerID != "" {
+			c, err := s.stripe.V1Customers.Retrieve(ctx, a.CustomerID, nil)
+			if err != nil {
+				return stripeError("fetch customer", err)
+			}
+			if !c.Deleted {
+				return nil
+			}
+			if err := storeAccount(ctx, tx, withoutCustomer(a)); err != nil {
+				return err
+			}
+			if err := markCustomerDeleted(ctx, tx, a.CustomerID, orgID); err != nil {
+				return err
+			}
 		}
 		p := &stripe.CustomerCreateParams{Metadata: map[string]string{CustomerOrgMetadata: orgID}}
 		if in.Email != "" {
@@ -165,12 +189,15 @@ func (s *Service) ensureCustomer(ctx context.Context, orgID string, in CheckoutI
 		if in.OrgName != "" {
 			p.Name = stripe.String(in.OrgName)
 		}
-		p.SetIdempotencyKey("groundwork-customer-" + orgID)
+		p.SetIdempotencyKey(attemptKey("customer", orgID))
 		c, err := s.stripe.V1Customers.Create(ctx, p)
 		if err != nil {
 			return stripeError("create customer", err)
 		}
-		return setCustomer(ctx, tx, orgID, c.ID)
+		if err := setCustomer(ctx, tx, orgID, c.ID); err != nil {
+			return err
+		}
+		return mapCustomer(ctx, tx, c.ID, orgID)
 	})
 }
 

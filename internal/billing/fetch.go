@@ -33,16 +33,23 @@ type fetched struct {
 	// dispute is the newer of the stored dispute and the event's; nil when
 	// there is neither.
 	dispute *stripe.Dispute
+	// customerDeleted: Stripe deleted the customer (the event said so, or
+	// it read back deleted); nothing else is read then.
+	customerDeleted bool
 }
 
 // fetch reads what a sync of prev with hint h needs, for the organisation
-// that is Stripe customer customerID, in this order: the subscriptions,
+// that is Stripe customer customerID, in this order: whether the customer
+// was deleted (then nothing else), the subscriptions,
 // the schedule, the latest invoice, the first recorded failure (in tx), the
 // event's invoice and the disputes. It decides nothing beyond what to read
 // next; the first error stops it.
 func (s *Syncer) fetch(ctx context.Context, tx pgx.Tx, prev Account, customerID string, h syncHint) (fetched, error) {
 	var f fetched
 	var err error
+	if f.customerDeleted, err = s.customerDeleted(ctx, customerID, h); err != nil || f.customerDeleted {
+		return f, err
+	}
 	if f.sub, err = s.fetchSubscription(ctx, customerID, prev.SubscriptionID, h.subscriptionID); err != nil {
 		return f, err
 	}
@@ -70,6 +77,25 @@ func (s *Syncer) fetch(ctx context.Context, tx pgx.Tx, prev Account, customerID 
 		return f, err
 	}
 	return f, nil
+}
+
+// customerDeleted reports whether Stripe deleted customer customerID: the
+// event being processed says so, or, when h asks to check, the customer
+// reads back deleted.
+func (s *Syncer) customerDeleted(ctx context.Context, customerID string, h syncHint) (bool, error) {
+	switch {
+	case customerID == "":
+		return false, nil
+	case h.customerDeleted && h.customerID == customerID:
+		return true, nil
+	case !h.checkCustomer:
+		return false, nil
+	}
+	c, err := s.cfg.Stripe.V1Customers.Retrieve(ctx, customerID, nil)
+	if err != nil {
+		return false, fmt.Errorf("billing: fetch customer %s: %w", customerID, err)
+	}
+	return c.Deleted, nil
 }
 
 // fetchSubscription fetches the subscriptions ids (with their latest

@@ -227,6 +227,43 @@ func orgIDs(ctx context.Context, db querier) ([]string, error) {
 	return ids, nil
 }
 
+// --- stripe_customers (which organisation a Stripe customer is) ---
+
+// mapCustomer records that Stripe customer customerID is organisation
+// orgID's, unless it is recorded already (the first organisation stays).
+func mapCustomer(ctx context.Context, db querier, customerID, orgID string) error {
+	if _, err := db.Exec(ctx, `INSERT INTO stripe_customers (customer_id, org_ref) VALUES ($1, $2)
+		ON CONFLICT (customer_id) DO NOTHING`, customerID, orgID); err != nil {
+		return fmt.Errorf("billing: record customer %s of %s: %w", customerID, orgID, err)
+	}
+	return nil
+}
+
+// customerOrgOf returns the organisation Stripe customer customerID was
+// recorded for and whether it was deleted; "" when it was not recorded.
+func customerOrgOf(ctx context.Context, db querier, customerID string) (orgID string, deleted bool, err error) {
+	err = db.QueryRow(ctx, `SELECT org_ref::text, deleted_at IS NOT NULL FROM stripe_customers WHERE customer_id = $1`,
+		customerID).Scan(&orgID, &deleted)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("billing: look up customer %s: %w", customerID, err)
+	}
+	return orgID, deleted, nil
+}
+
+// markCustomerDeleted records that Stripe deleted customer customerID, of
+// organisation orgID (recorded with it if it was not yet).
+func markCustomerDeleted(ctx context.Context, db querier, customerID, orgID string) error {
+	if _, err := db.Exec(ctx, `INSERT INTO stripe_customers (customer_id, org_ref, deleted_at) VALUES ($1, $2, now())
+		ON CONFLICT (customer_id) DO UPDATE SET deleted_at = coalesce(stripe_customers.deleted_at, EXCLUDED.deleted_at)`,
+		customerID, orgID); err != nil {
+		return fmt.Errorf("billing: record deletion of customer %s: %w", customerID, err)
+	}
+	return nil
+}
+
 // --- stripe_events (the webhook ledger) ---
 
 // insertEvent records ev, whose JSON is payload, in the ledger unless it is
