@@ -339,14 +339,28 @@ func firstRecordedFailure(ctx context.Context, db querier, invoiceID string) (*t
 	return at, nil
 }
 
-// newestEventTime returns when the newest recorded event was created; nil
-// for an empty ledger.
-func newestEventTime(ctx context.Context, db querier) (*time.Time, error) {
-	var newest *time.Time
-	if err := db.QueryRow(ctx, `SELECT max(created) FROM stripe_events`).Scan(&newest); err != nil {
-		return nil, fmt.Errorf("billing: newest recorded event: %w", err)
+// backfillCursor returns the start of the reconciler's last complete
+// backfill; nil before the first.
+func backfillCursor(ctx context.Context, db querier) (*time.Time, error) {
+	var at *time.Time
+	if err := db.QueryRow(ctx, `SELECT events_backfilled_until FROM billing_state`).Scan(&at); err != nil {
+		return nil, fmt.Errorf("billing: backfill cursor: %w", err)
 	}
-	return newest, nil
+	if at != nil {
+		u := at.UTC()
+		at = &u
+	}
+	return at, nil
+}
+
+// setBackfillCursor records at as the start of the last complete backfill
+// (never moving it back: a slower run that started earlier ends later).
+func setBackfillCursor(ctx context.Context, db querier, at time.Time) error {
+	if _, err := db.Exec(ctx, `UPDATE billing_state SET events_backfilled_until = greatest(events_backfilled_until, $1),
+		updated_at = now()`, at); err != nil {
+		return fmt.Errorf("billing: set backfill cursor: %w", err)
+	}
+	return nil
 }
 
 // pendingEvents returns the IDs of the unprocessed events the reconciler
