@@ -78,9 +78,13 @@ func nextAccount(prev Account, customerID string, h syncHint, f fetched) (Accoun
 	var outbox []outboxRow
 	cur.Snapshot.FirstPaymentFailedAt, outbox = dunning(prev.Snapshot.FirstPaymentFailedAt, h, f)
 	outbox = append(outbox, paymentFailedEmails(cur.Snapshot.Status, customerID, h, f)...)
-	if f.dispute != nil {
-		cur = withDispute(cur, f.dispute)
-		outbox = append(outbox, disputeAlerts(f.dispute, cur.Dispute)...)
+	at := h.eventTime
+	if at.IsZero() {
+		at = f.now
+	}
+	cur = withDisputes(cur, mergeDisputes(f.storedDisputes, f.disputes, f.invoice, at))
+	for _, d := range f.disputes {
+		outbox = append(outbox, disputeAlerts(d, DisputeState{Status: disputeStatus(d.Status), FundsWithdrawn: fundsWithdrawn(d)})...)
 	}
 	return cur, outbox
 }

@@ -420,7 +420,7 @@ func TestNextAccount(t *testing.T) {
 		{name: "dispute with funds withdrawn, beside a recovery", customer: "cus_1",
 			prev: func() Account { a := prev; a.Snapshot.FirstPaymentFailedAt = syncT0; return a }(),
 			f: fetched{sub: testSub("sub_1", stripe.SubscriptionStatusActive, "price_pro"),
-				invoice: testInvoice("in_1", stripe.InvoiceStatusPaid, 2), dispute: withdrawn},
+				invoice: testInvoice("in_1", stripe.InvoiceStatusPaid, 2), disputes: []*stripe.Dispute{withdrawn}},
 			want: func(a *Account) {
 				a.Snapshot.CurrentPeriodEnd = syncPeriodEnd
 				a.Snapshot.FirstPaymentFailedAt = time.Time{} // recovered
@@ -435,6 +435,7 @@ func TestNextAccount(t *testing.T) {
 			want := tc.prev
 			tc.want(&want)
 			got, rows := nextAccount(tc.prev, tc.customer, tc.h, tc.f)
+			got.disputes = nil // mergeDisputes' own test
 			require.Equal(t, want, got)
 			require.Equal(t, tc.wantRows, rowKeys(rows))
 		})

@@ -227,6 +227,43 @@ func orgIDs(ctx context.Context, db querier) ([]string, error) {
 	return ids, nil
 }
 
+// --- billing_disputes (every dispute of the organisation) ---
+
+// loadDisputes returns orgID's disputes, oldest first.
+func loadDisputes(ctx context.Context, tx pgx.Tx, orgID string) ([]disputeRow, error) {
+	rows, err := tx.Query(ctx, `SELECT dispute_id, status, funds_withdrawn, amount, currency, created,
+		lost_at, cleared_at, cleared_by FROM billing_disputes WHERE org_id = $1 ORDER BY created, dispute_id`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("billing: load disputes of %s: %w", orgID, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (disputeRow, error) {
+		var r disputeRow
+		var status string
+		var lost, cleared *time.Time
+		err := row.Scan(&r.ID, &status, &r.State.FundsWithdrawn, &r.Amount, &r.Currency, &r.Created, &lost, &cleared, &r.ClearedBy)
+		r.State.Status, r.Created, r.LostAt, r.ClearedAt = DisputeStatus(status), r.Created.UTC(), utc(lost), utc(cleared)
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("billing: load disputes of %s: %w", orgID, err)
+	}
+	return out, nil
+}
+
+// upsertDispute stores dispute row r of orgID.
+func upsertDispute(ctx context.Context, tx pgx.Tx, orgID string, r disputeRow) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO billing_disputes (org_id, dispute_id, status, funds_withdrawn, amount, currency,
+		created, lost_at, cleared_at, cleared_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (org_id, dispute_id) DO UPDATE SET status = EXCLUDED.status, funds_withdrawn = EXCLUDED.funds_withdrawn,
+		amount = EXCLUDED.amount, currency = EXCLUDED.currency, lost_at = EXCLUDED.lost_at, cleared_at = EXCLUDED.cleared_at,
+		cleared_by = EXCLUDED.cleared_by, updated_at = now()`,
+		orgID, r.ID, string(r.State.Status), r.State.FundsWithdrawn, r.Amount, r.Currency, r.Created,
+		nullTime(r.LostAt), nullTime(r.ClearedAt), r.ClearedBy); err != nil {
+		return fmt.Errorf("billing: store dispute %s of %s: %w", r.ID, orgID, err)
+	}
+	return nil
+}
+
 // --- stripe_customers (which organisation a Stripe customer is) ---
 
 // mapCustomer records that Stripe customer customerID is organisation

@@ -102,6 +102,9 @@ type Account struct {
 	// SyncedAt is when the account was last synced from Stripe; zero
 	// before the first sync.
 	SyncedAt time.Time
+	// disputes are the organisation's disputes after a sync (nil when not
+	// loaded); the changed ones are stored with the account.
+	disputes []disputeRow
 }
 
 // syncHint names the Stripe objects an event concerns, on top of those the
@@ -233,8 +236,7 @@ func (s *Syncer) syncTx(ctx context.Context, tx pgx.Tx, orgID string, h syncHint
 	if err := s.writeOutbox(ctx, tx, orgID, outbox); err != nil {
 		return Entitlements{}, err
 	}
-	// Audit last: it takes the organisation's chain lock until the commit.
-	if err := auditDispute(ctx, tx, prev, cur); err != nil {
+	if err := storeDisputes(ctx, tx, cur); err != nil {
 		return Entitlements{}, err
 	}
 	return s.compute(cur), nil
