@@ -2,6 +2,9 @@ package billing
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -264,7 +267,7 @@ func (s *Service) PortalURL(ctx context.Context, scope gw.Scope) (string, error)
 		return "", gw.Errorf(gw.ECONFLICT, "This organisation has no billing account yet: choose a plan first.")
 	}
 	page := s.cfg.BaseURL + BillingPage(scope.OrgID)
-	conf, err := s.portalConfiguration(ctx, page)
+	conf, err := s.portalConfiguration(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -276,17 +279,45 @@ func (s *Service) PortalURL(ctx context.Context, scope gw.Scope) (string, error)
 	return ps.URL, nil
 }
 
-func (s *Service) portalConfiguration(ctx context.Context, returnURL string) (string, error) {
+// portalConfiguration returns the Customer Portal configuration: the one
+// configured (STRIPE_PORTAL_CONFIGURATION), else the one created for every
+// process and recorded in billing_state, else a new one. Its parameters are
+// the same for every organisation (the default return URL is the
+// application's; each portal session sets its own), and its idempotency
+// key names their fingerprint: every process asks for the same thing, so
+// Stripe answers all with one configuration, where a fixed key with
+// per-organisation parameters was refused with idempotency_error for 24
+// hours (https://docs.stripe.com/api/idempotent_requests: a key reused
+// with other parameters is an error). Changed parameters (a new release)
+// make a new configuration.
+func (s *Service) portalConfiguration(ctx context.Context) (string, error) {
 	s.portalMu.Lock()
 	defer s.portalMu.Unlock()
 	if s.portalID != "" {
 		return s.portalID, nil
 	}
-	p := PortalConfigurationParams(returnURL)
-	p.SetIdempotencyKey("groundwork-portal-configuration-v1")
+	p := PortalConfigurationParams(s.cfg.BaseURL)
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("billing: encode portal configuration: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	hash := hex.EncodeToString(sum[:])
+	id, stored, err := portalConfigurationOf(ctx, s.syncer.cfg.Pool)
+	if err != nil {
+		return "", err
+	}
+	if id != "" && stored == hash {
+		s.portalID = id
+		return id, nil
+	}
+	p.SetIdempotencyKey("groundwork-portal-configuration-" + hash[:32])
 	conf, err := s.stripe.V1BillingPortalConfigurations.Create(ctx, p)
 	if err != nil {
 		return "", stripeError("create portal configuration", err)
+	}
+	if err := setPortalConfiguration(ctx, s.syncer.cfg.Pool, conf.ID, hash); err != nil {
+		return "", err
 	}
 	s.portalID = conf.ID
 	return conf.ID, nil

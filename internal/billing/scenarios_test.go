@@ -608,6 +608,19 @@ func TestPortal(t *testing.T) {
 	member.Role = gw.RoleMember
 	_, err = s.svc.PortalURL(s.ctx, member)
 	require.Equal(t, gw.EFORBIDDEN, gw.ErrorCode(err))
+
+	// Item 6. Another process, whose first portal request comes from
+	// another organisation, gets the same configuration (before: the same
+	// idempotency key with another return URL, refused for 24 hours).
+	b := s.otherOrg("Beta")
+	s.deliver()
+	other, err := NewService(ServiceConfig{Syncer: s.syncer, BaseURL: "https://app.test"})
+	require.NoError(t, err)
+	u3, err := other.PortalURL(s.ctx, gw.Scope{Actor: s.scope.Actor, OrgID: b.org, Role: gw.RoleOwner})
+	require.NoError(t, err)
+	ps3 := s.fake.PortalSession(u3[strings.LastIndex(u3, "/")+1:])
+	require.Equal(t, ps.Configuration.ID, ps3.Configuration.ID)
+	require.Equal(t, "https://app.test/o/"+b.org+"/billing", ps3.ReturnURL)
 }
 
 // Events of an organisation deleted since (its customer still names it)

@@ -264,6 +264,28 @@ func upsertDispute(ctx context.Context, tx pgx.Tx, orgID string, r disputeRow) e
 	return nil
 }
 
+// --- billing_state (shared by every process) ---
+
+// portalConfigurationOf returns the Customer Portal configuration created
+// for every process and the fingerprint of its parameters; "" for none.
+func portalConfigurationOf(ctx context.Context, db querier) (id, hash string, err error) {
+	if err := db.QueryRow(ctx, `SELECT portal_configuration_id, portal_configuration_hash FROM billing_state`).
+		Scan(&id, &hash); err != nil {
+		return "", "", fmt.Errorf("billing: portal configuration: %w", err)
+	}
+	return id, hash, nil
+}
+
+// setPortalConfiguration records id as the Customer Portal configuration
+// of the parameters whose fingerprint is hash.
+func setPortalConfiguration(ctx context.Context, db querier, id, hash string) error {
+	if _, err := db.Exec(ctx, `UPDATE billing_state SET portal_configuration_id = $1, portal_configuration_hash = $2,
+		updated_at = now()`, id, hash); err != nil {
+		return fmt.Errorf("billing: record portal configuration: %w", err)
+	}
+	return nil
+}
+
 // --- stripe_customers (which organisation a Stripe customer is) ---
 
 // mapCustomer records that Stripe customer customerID is organisation
