@@ -224,7 +224,10 @@ func TestRowLevelSecurityCoversEveryTenantTable(t *testing.T) {
 		if _, err := tx.Exec(ctx, `INSERT INTO billing_accounts (org_id) VALUES ($1)`, acme.ID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO billing_outbox (org_id, key, kind) VALUES ($1, 'seed', 'seed')`, acme.ID)
+		if _, err := tx.Exec(ctx, `INSERT INTO billing_outbox (org_id, key, kind) VALUES ($1, 'seed', 'seed')`, acme.ID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO billing_disputes (org_id, dispute_id, created) VALUES ($1, 'du_seed', now())`, acme.ID)
 		return err
 	}))
 	outsider := e.user("outsider@other.example")
