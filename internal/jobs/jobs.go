@@ -21,6 +21,7 @@ const (
 	QueueDefault     = "default"
 	QueueMaintenance = "maintenance"
 	QueueBilling     = "billing" // Stripe webhook events and billing side effects (internal/billing)
+	QueueExports     = "exports" // data exports (internal/exports), on their own connection pool
 )
 
 // Config says how a River client is built.
@@ -34,6 +35,9 @@ type Config struct {
 	// BillingWorkers is the concurrency of the billing queue; zero leaves
 	// the queue unworked (billing not configured).
 	BillingWorkers int
+	// ExportWorkers is the concurrency of the exports queue; zero leaves
+	// the queue unworked.
+	ExportWorkers int
 	// Workers are the registered job workers (required when Work is true).
 	Workers *river.Workers
 	// Periodic are the periodic jobs; they are scheduled by the elected leader.
@@ -45,7 +49,7 @@ type Config struct {
 }
 
 // NewClient builds a River client on pool. With cfg.Work it works the default
-// and maintenance queues (and billing, with BillingWorkers) and schedules the periodic jobs once started.
+// and maintenance queues (billing with BillingWorkers, exports with ExportWorkers) and schedules the periodic jobs once started.
 func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 	rc := &river.Config{
 		Logger:       cfg.Logger.With("component", "river"),
@@ -64,6 +68,9 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 		rc.Queues = map[string]river.QueueConfig{
 			QueueDefault:     {MaxWorkers: cfg.DefaultWorkers},
 			QueueMaintenance: {MaxWorkers: cfg.MaintenanceWorkers},
+		}
+		if cfg.ExportWorkers > 0 {
+			rc.Queues[QueueExports] = river.QueueConfig{MaxWorkers: cfg.ExportWorkers}
 		}
 		if cfg.BillingWorkers > 0 {
 			rc.Queues[QueueBilling] = river.QueueConfig{MaxWorkers: cfg.BillingWorkers}
