@@ -348,4 +348,3 @@ func exportBatch(ctx context.Context, tx pgx.Tx, keys *crypto.Keyring, orgID, af
 	}
 	return list, nil
 }
-
