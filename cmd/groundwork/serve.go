@@ -94,6 +94,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Orgs:          mods.Orgs,
 		Contacts:      mods.Contacts,
 		Audit:         mods.Audit,
+		Exports:       mods.Exports,
 		Errors:        reporter,
 
 		// Client IP, security headers and rate limits.

@@ -20,6 +20,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
+	"github.com/groundwork-dev/groundwork/internal/exports"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
@@ -43,6 +44,7 @@ type env struct {
 	accounts *account.Service
 	orgs     *org.Service
 	contacts *contacts.Service
+	exports  *exports.Service
 	deps     Deps       // what the server was built with
 	logs     *logBuffer // the server's log lines
 
@@ -114,12 +116,12 @@ func startEnv(t *testing.T, withBilling bool, opts ...func(*Deps)) *env {
 	}
 	mods, err := app.New(db.Runtime, cfg, logger, appOpts)
 	require.NoError(t, err)
-	e.accounts, e.orgs, e.contacts = mods.Accounts, mods.Orgs, mods.Contacts
+	e.accounts, e.orgs, e.contacts, e.exports = mods.Accounts, mods.Orgs, mods.Contacts, mods.Exports
 	sm := scs.New()
 	sm.Store = pgxstore.NewWithCleanupInterval(db.Runtime, 0)
 	sm.Cookie.Name = "gw_session"
 	e.deps = Deps{Logger: logger, MaxBodyBytes: 1 << 20, Sessions: sm,
-		Accounts: mods.Accounts, Orgs: mods.Orgs, Contacts: mods.Contacts, Audit: mods.Audit}
+		Accounts: mods.Accounts, Orgs: mods.Orgs, Contacts: mods.Contacts, Audit: mods.Audit, Exports: mods.Exports}
 	if mods.Billing != nil {
 		e.billing = mods.Billing.Service
 		e.deps.Billing, e.deps.StripeWebhooks = mods.Billing.Service, mods.Billing.Ledger

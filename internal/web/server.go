@@ -22,6 +22,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/errtrack"
+	"github.com/groundwork-dev/groundwork/internal/exports"
 	"github.com/groundwork-dev/groundwork/internal/observe"
 	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/ratelimit"
@@ -57,6 +58,8 @@ type Deps struct {
 	Contacts *contacts.Service
 	// Audit reads the organisations' audit logs.
 	Audit *audit.Service
+	// Exports requests, follows, cancels and serves data exports.
+	Exports *exports.Service
 	// Billing shows and changes organisations' plans through Stripe. Nil
 	// when Stripe is not configured: the billing pages say so and no
 	// billing banner is shown.
