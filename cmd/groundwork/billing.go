@@ -86,3 +86,26 @@ func runBillingSync(ctx context.Context, args []string, e cmdEnv) error {
 		return nil
 	})
 }
+
+// runBillingClearDispute runs "groundwork billing clear-dispute".
+func runBillingClearDispute(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("billing clear-dispute", "End the effect of an organisation's lost dispute (read-only or free plan,\nGROUNDWORK_BILLING_LOST_DISPUTE) on an operator's decision; audited.\nA later paid invoice clears it by itself.")
+	orgRef := fs.String("org", "", "the organisation: its slug or ID (required)")
+	dispute := fs.String("dispute", "", "the Stripe dispute ID, du_… (required)")
+	operator := fs.String("operator", "", "who decides, recorded in the audit log (required)")
+	return withBilling(ctx, fs, args, e, func(b *app.Billing, a *admin) error {
+		if *orgRef == "" || *dispute == "" || *operator == "" {
+			return errors.New("billing clear-dispute: -org, -dispute and -operator are required")
+		}
+		o, err := a.mods.Orgs.ResolveOrg(ctx, *orgRef)
+		if err != nil {
+			return cliError("billing clear-dispute: organisation "+*orgRef, err)
+		}
+		ent, err := b.Syncer.ClearLostDispute(ctx, o.ID, *dispute, *operator)
+		if err != nil {
+			return cliError("billing clear-dispute", err)
+		}
+		fmt.Fprintf(e.stdout, "%s: dispute %s cleared; plan %s, access %s (%s)\n", o.Slug, *dispute, ent.Plan, ent.Access, ent.Reason)
+		return nil
+	})
+}

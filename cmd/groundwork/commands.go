@@ -56,6 +56,7 @@ func commandTable() []command {
 			{name: "events", args: "[-unprocessed] [-limit N]", summary: "the webhook ledger, newest first, with attempts and last errors", run: runBillingEvents},
 			{name: "reconcile", summary: "run the reconciler now: backfill, retry failed events, re-sync ended periods", run: runBillingReconcile},
 			{name: "sync", args: "-org ORG", summary: "re-fetch an organisation's subscription from Stripe, print its entitlements", run: runBillingSync},
+			{name: "clear-dispute", args: "-org ORG -dispute ID -operator WHO", summary: "end a lost dispute's effect on an organisation, audited", run: runBillingClearDispute},
 		}},
 		{name: "audit", summary: "check the audit log", actions: []command{
 			{name: "verify", args: "[-org ORG] [-v]", summary: "check the audit log's hash chains, name the first broken event", run: runAuditVerify},

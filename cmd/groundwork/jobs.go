@@ -43,6 +43,7 @@ func newJobClient(mods *app.App, db *database, backups *backup.Service, cfg conf
 		DefaultWorkers:     cfg.DefaultWorkers,
 		MaintenanceWorkers: cfg.MaintenanceWorkers,
 		BillingWorkers:     billingWorkers,
+		ExportWorkers:      cfg.ExportWorkers,
 		Workers:            workers,
 		Periodic:           periodic,
 		Logger:             logger,

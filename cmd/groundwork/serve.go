@@ -74,7 +74,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	mods, err := app.New(pool, cfg, logger, app.Options{Alert: reporter.CaptureError})
+	exportPool, err := app.OpenExportPool(ctx, db.runtimeURL, cfg)
+	if err != nil {
+		return err
+	}
+	defer exportPool.Close()
+	mods, err := app.New(pool, cfg, logger, app.Options{Alert: reporter.CaptureError, ExportPool: exportPool})
 	if err != nil {
 		return err
 	}
@@ -109,6 +114,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Contacts:      mods.Contacts,
 		Audit:         mods.Audit,
 		Idempotency:   mods.Idempotency,
+		Exports:       mods.Exports,
 		Errors:        reporter,
 
 		// Client IP, security headers and rate limits.

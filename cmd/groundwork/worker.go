@@ -28,7 +28,12 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer db.close(ctx, logger)
-	mods, err := app.New(db.pool, cfg, logger, app.Options{Alert: reporter.CaptureError})
+	exportPool, err := app.OpenExportPool(ctx, db.runtimeURL, cfg)
+	if err != nil {
+		return err
+	}
+	defer exportPool.Close()
+	mods, err := app.New(db.pool, cfg, logger, app.Options{Alert: reporter.CaptureError, ExportPool: exportPool})
 	if err != nil {
 		return err
 	}

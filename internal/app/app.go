@@ -17,18 +17,23 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/stripe/stripe-go/v85"
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/memblob" // mem:// buckets, when GROUNDWORK_EXPORT_URL is empty (tests)
 
 	"github.com/groundwork-dev/groundwork/internal/account"
 	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/backup"
 	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
+	"github.com/groundwork-dev/groundwork/internal/exports"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/idempotency"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/org"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
 // Options are the parts of the outside world New would otherwise build from
@@ -49,6 +54,13 @@ type Options struct {
 	// Alert reports billing incidents (disputes) to error tracking. Nil
 	// only logs them.
 	Alert func(ctx context.Context, err error)
+	// ExportPool is the exports' own connection pool (OpenExportPool), so
+	// that an export never takes the interactive pool's connections. Nil
+	// runs exports on the runtime pool (tests, admin commands).
+	ExportPool *pgxpool.Pool
+	// ExportBucket is the blob store of exports. Default: the one at
+	// GROUNDWORK_EXPORT_URL, or an in-memory one when that is empty (tests).
+	ExportBucket *blob.Bucket
 }
 
 // App is every module, wired to each other and to the database.
@@ -63,6 +75,8 @@ type App struct {
 	Audit *audit.Service
 	// Idempotency remembers the Idempotency-Keys of the API's creates.
 	Idempotency *idempotency.Store
+	// Exports exports organisations' data.
+	Exports *exports.Service
 	// Billing is nil when Stripe is not configured.
 	Billing *Billing
 	// Keys encrypt sensitive fields.
@@ -126,6 +140,19 @@ func New(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, opts Option
 	a.Contacts = contacts.NewService(pool, a.Keys, a.clock, contactLimits)
 	a.Audit = audit.NewService(pool)
 	a.Idempotency = idempotency.NewStore(pool)
+	bucket := opts.ExportBucket
+	if bucket == nil {
+		url := cfg.ExportURL
+		if url == "" {
+			url = "mem://"
+		}
+		if bucket, err = backup.OpenBucket(context.Background(), url); err != nil {
+			return nil, fmt.Errorf("GROUNDWORK_EXPORT_URL: %w", err)
+		}
+	}
+	a.Exports = exports.NewService(pool, opts.ExportPool, bucket, a.Keys, a.Jobs, a.clock,
+		exports.Sources{Contacts: a.Contacts, Members: a.Orgs, Audit: a.Audit},
+		exports.Config{Retention: cfg.ExportRetention, Logger: logger})
 	if a.Billing != nil {
 		a.Billing.Notifier = &billing.Notifier{Pool: pool, Outbox: a.Outbox, Contacts: a.Orgs.BillingContacts,
 			Alert: opts.Alert, BaseURL: cfg.BaseURL, Logger: logger}
@@ -160,4 +187,19 @@ func newMailer(cfg config.Config, logger *slog.Logger) (mail.Sender, error) {
 		return nil, fmt.Errorf("SMTP_URL: %w", err)
 	}
 	return m, nil
+}
+
+// OpenExportPool opens the exports' own connection pool on url (the
+// runtime role): at most cfg.ExportMaxConns connections, whose sessions
+// run with cfg's export statement_timeout and work_mem.
+func OpenExportPool(ctx context.Context, url string, cfg config.Config) (*pgxpool.Pool, error) {
+	pool, err := postgres.OpenIsolated(ctx, url, cfg.ExportMaxConns, map[string]string{
+		"statement_timeout": fmt.Sprint(cfg.ExportStatementTimeout.Milliseconds()),
+		"work_mem":          cfg.ExportWorkMem,
+		"application_name":  "groundwork-exports",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("exports pool: %w", err)
+	}
+	return pool, nil
 }

@@ -62,13 +62,14 @@ func newBilling(a *App, opts Options) (*Billing, error) {
 	return &Billing{Enforcer: syncer.Enforcer(), Syncer: syncer, Service: service, Ledger: ledger}, nil
 }
 
-// addWorkers registers the billing workers and returns the reconciler's
-// periodic job.
+// addWorkers registers the billing workers and returns the periodic jobs
+// of the reconciler and the daily sweep.
 func (b *Billing) addWorkers(workers *river.Workers, cfg config.Billing) []*river.PeriodicJob {
 	river.AddWorker(workers, &billing.ProcessEventWorker{Syncer: b.Syncer})
 	river.AddWorker(workers, &billing.DeliverOutboxWorker{Notifier: b.Notifier})
 	river.AddWorker(workers, &billing.ReconcileWorker{Reconciler: &billing.Reconciler{Syncer: b.Syncer}})
-	return []*river.PeriodicJob{billing.PeriodicReconcile(cfg.ReconcileInterval)}
+	river.AddWorker(workers, &billing.SweepWorker{Sweeper: &billing.Sweeper{Syncer: b.Syncer}})
+	return []*river.PeriodicJob{billing.PeriodicReconcile(cfg.ReconcileInterval), billing.PeriodicSweep(cfg.SweepInterval)}
 }
 
 // StripeClient is the Stripe API client on STRIPE_API_BASE.

@@ -9,14 +9,16 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/account"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
+	"github.com/groundwork-dev/groundwork/internal/exports"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/maintenance"
 )
 
 // AddWorkers registers the modules' job workers in workers (the emails of
 // every module among them: mail.SendWorker) and returns their periodic
-// jobs: the heartbeat, session pruning, key rotation's
-// re-encryption and, with billing, webhook processing, outbox delivery and
+// jobs: the heartbeat, session pruning, key rotation's re-encryption,
+// exports and their retention and, with billing, webhook processing,
+// outbox delivery and
 // the reconciler. Backups are the database's concern and registered by the
 // commands that know it.
 func (a *App) AddWorkers(workers *river.Workers) []*river.PeriodicJob {
@@ -31,7 +33,9 @@ func (a *App) AddWorkers(workers *river.Workers) []*river.PeriodicJob {
 	river.AddWorker(workers, &mail.SendWorker{Keys: a.Keys, Sender: a.Mailer, Logger: a.logger})
 	river.AddWorker(workers, &account.PruneSessionsWorker{Accounts: a.Accounts})
 	river.AddWorker(workers, &crypto.ReencryptWorker{Keys: a.Keys, Tables: a.EncryptedTables(), Logger: a.logger})
-	periodic := slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs())
+	river.AddWorker(workers, &exports.ExportWorker{Exports: a.Exports})
+	river.AddWorker(workers, &exports.RetentionWorker{Exports: a.Exports})
+	periodic := slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs(), exports.PeriodicJobs())
 	if a.Billing != nil {
 		periodic = append(periodic, a.Billing.addWorkers(workers, a.cfg.Billing)...)
 	}

@@ -31,7 +31,6 @@ import (
 
 // Actions recorded. An action is "<thing>.<what happened>"; the list is
 // the one place naming them, so that filters and pages can offer them.
-// Reserved for work to come: "export.created".
 const (
 	ActionOrgCreated           = "org.created"
 	ActionOrgRenamed           = "org.renamed"
@@ -53,6 +52,9 @@ const (
 	ActionBillingCanceled      = "billing.cancel_requested"
 	ActionBillingReactivated   = "billing.reactivated"
 	ActionBillingDispute       = "billing.dispute_changed"
+	ActionExportRequested      = "export.requested"
+	ActionExportDownloaded     = "export.downloaded"
+	ActionExportCancelled      = "export.cancelled"
 
 	ActionSignInNewDevice   = "user.sign_in_new_device"
 	ActionPasswordChanged   = "user.password_changed"
@@ -72,6 +74,7 @@ var OrgActions = []string{
 	ActionAPIKeyCreated, ActionAPIKeyRevoked,
 	ActionContactCreated, ActionContactUpdated, ActionContactDeleted,
 	ActionBillingPlanChanged, ActionBillingCanceled, ActionBillingReactivated, ActionBillingDispute,
+	ActionExportRequested, ActionExportDownloaded, ActionExportCancelled,
 }
 
 // Target types.
@@ -84,6 +87,7 @@ const (
 	TargetUser         = "user"
 	TargetSubscription = "subscription"
 	TargetDispute      = "dispute"
+	TargetExport       = "export"
 )
 
 // Redacted replaces a sensitive value in Before and After.

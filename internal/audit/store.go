@@ -189,3 +189,28 @@ func SignedInBefore(ctx context.Context, tx pgx.Tx, userID, ip, userAgent string
 	}
 	return known, nil
 }
+
+// exportEvents returns up to limit events of orgID with an id above after,
+// oldest (by id) first: one keyset batch of an export.
+func exportEvents(ctx context.Context, tx pgx.Tx, orgID, after string, limit int) ([]Entry, error) {
+	rows, err := tx.Query(ctx, `SELECT org_id::text, `+rowColumns+` FROM audit_events
+		WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3`, orgID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(cr pgx.CollectableRow) (Entry, error) {
+		var r row
+		var org string
+		if err := cr.Scan(append([]any{&org}, rowScanTargets(&r)...)...); err != nil {
+			return Entry{}, err
+		}
+		return r.entry(org), nil
+	})
+}
+
+// countEvents counts orgID's events.
+func countEvents(ctx context.Context, tx pgx.Tx, orgID string) (int64, error) {
+	var n int64
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE org_id = $1`, orgID).Scan(&n)
+	return n, err
+}

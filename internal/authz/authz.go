@@ -20,14 +20,15 @@ const (
 	ContactsWrite  Permission = "contacts.write"  // create, edit and delete contacts
 	AuditRead      Permission = "audit.read"      // read the audit log
 	BillingManage  Permission = "billing.manage"  // see and change the plan and payment details
+	ExportsManage  Permission = "exports.manage"  // request, follow, cancel and download data exports
 )
 
 // roleTable is the one table of what each role may do.
 var roleTable = map[gw.Role][]Permission{
 	gw.RoleOwner: {OrgRead, OrgManage, OrgDelete, MembersManage, OwnershipGrant,
-		APIKeysManage, ContactsRead, ContactsWrite, AuditRead, BillingManage},
+		APIKeysManage, ContactsRead, ContactsWrite, AuditRead, BillingManage, ExportsManage},
 	gw.RoleAdmin: {OrgRead, OrgManage, MembersManage, APIKeysManage,
-		ContactsRead, ContactsWrite, AuditRead},
+		ContactsRead, ContactsWrite, AuditRead, ExportsManage},
 	gw.RoleMember: {OrgRead, ContactsRead, ContactsWrite},
 	gw.RoleViewer: {OrgRead, ContactsRead},
 }

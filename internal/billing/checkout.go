@@ -2,6 +2,9 @@ package billing
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -146,17 +149,41 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 }
 
 // ensureCustomer creates the organisation's Stripe customer unless it has
-// one, and commits its ID at once: whatever happens next, the organisation
-// keeps this customer. The idempotency key makes a retry after a lost
-// response return the same customer.
+// one that Stripe has not deleted, and commits its ID at once: whatever
+// happens next, the organisation keeps this customer. A customer deleted in
+// Stripe (in the Dashboard, say) is forgotten first, with everything of it,
+// as when its customer.deleted event is processed.
+//
+// The idempotency key is this attempt's own (attemptKey): stripe-go resends
+// it on its network retries, so a lost response still gives one customer.
+// A key per organisation would be answered, for 24 hours, with the first
+// customer even after Stripe deleted it, and refused (idempotency_error) to
+// another owner whose email or organisation name differs. Should the
+// commit fail after Stripe created the customer, the next attempt creates
+// another: the first stays unused, which costs nothing.
 func (s *Service) ensureCustomer(ctx context.Context, orgID string, in CheckoutInput) error {
 	return postgres.InOrgTx(ctx, s.syncer.cfg.Pool, orgID, func(tx pgx.Tx) error {
 		if err := insertAccount(ctx, tx, orgID); err != nil {
 			return err
 		}
 		a, err := loadAccount(ctx, tx, orgID, true)
-		if err != nil || a.CustomerID != "" {
+		if err != nil {
 			return err
+		}
+		if a.CustomerID != "" {
+			c, err := s.stripe.V1Customers.Retrieve(ctx, a.CustomerID, nil)
+			if err != nil {
+				return stripeError("fetch customer", err)
+			}
+			if !c.Deleted {
+				return nil
+			}
+			if err := storeAccount(ctx, tx, withoutCustomer(a)); err != nil {
+				return err
+			}
+			if err := markCustomerDeleted(ctx, tx, a.CustomerID, orgID); err != nil {
+				return err
+			}
 		}
 		p := &stripe.CustomerCreateParams{Metadata: map[string]string{CustomerOrgMetadata: orgID}}
 		if in.Email != "" {
@@ -165,12 +192,15 @@ func (s *Service) ensureCustomer(ctx context.Context, orgID string, in CheckoutI
 		if in.OrgName != "" {
 			p.Name = stripe.String(in.OrgName)
 		}
-		p.SetIdempotencyKey("groundwork-customer-" + orgID)
+		p.SetIdempotencyKey(attemptKey("customer", orgID))
 		c, err := s.stripe.V1Customers.Create(ctx, p)
 		if err != nil {
 			return stripeError("create customer", err)
 		}
-		return setCustomer(ctx, tx, orgID, c.ID)
+		if err := setCustomer(ctx, tx, orgID, c.ID); err != nil {
+			return err
+		}
+		return mapCustomer(ctx, tx, c.ID, orgID)
 	})
 }
 
@@ -237,7 +267,7 @@ func (s *Service) PortalURL(ctx context.Context, scope gw.Scope) (string, error)
 		return "", gw.Errorf(gw.ECONFLICT, "This organisation has no billing account yet: choose a plan first.")
 	}
 	page := s.cfg.BaseURL + BillingPage(scope.OrgID)
-	conf, err := s.portalConfiguration(ctx, page)
+	conf, err := s.portalConfiguration(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -249,17 +279,45 @@ func (s *Service) PortalURL(ctx context.Context, scope gw.Scope) (string, error)
 	return ps.URL, nil
 }
 
-func (s *Service) portalConfiguration(ctx context.Context, returnURL string) (string, error) {
+// portalConfiguration returns the Customer Portal configuration: the one
+// configured (STRIPE_PORTAL_CONFIGURATION), else the one created for every
+// process and recorded in billing_state, else a new one. Its parameters are
+// the same for every organisation (the default return URL is the
+// application's; each portal session sets its own), and its idempotency
+// key names their fingerprint: every process asks for the same thing, so
+// Stripe answers all with one configuration, where a fixed key with
+// per-organisation parameters was refused with idempotency_error for 24
+// hours (https://docs.stripe.com/api/idempotent_requests: a key reused
+// with other parameters is an error). Changed parameters (a new release)
+// make a new configuration.
+func (s *Service) portalConfiguration(ctx context.Context) (string, error) {
 	s.portalMu.Lock()
 	defer s.portalMu.Unlock()
 	if s.portalID != "" {
 		return s.portalID, nil
 	}
-	p := PortalConfigurationParams(returnURL)
-	p.SetIdempotencyKey("groundwork-portal-configuration-v1")
+	p := PortalConfigurationParams(s.cfg.BaseURL)
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("billing: encode portal configuration: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	hash := hex.EncodeToString(sum[:])
+	id, stored, err := portalConfigurationOf(ctx, s.syncer.cfg.Pool)
+	if err != nil {
+		return "", err
+	}
+	if id != "" && stored == hash {
+		s.portalID = id
+		return id, nil
+	}
+	p.SetIdempotencyKey("groundwork-portal-configuration-" + hash[:32])
 	conf, err := s.stripe.V1BillingPortalConfigurations.Create(ctx, p)
 	if err != nil {
 		return "", stripeError("create portal configuration", err)
+	}
+	if err := setPortalConfiguration(ctx, s.syncer.cfg.Pool, conf.ID, hash); err != nil {
+		return "", err
 	}
 	s.portalID = conf.ID
 	return conf.ID, nil

@@ -2,6 +2,7 @@ package billing
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/stripe/stripe-go/v85"
@@ -19,7 +20,9 @@ func TestDisputeStatus(t *testing.T) {
 		stripe.DisputeStatusUnderReview:          DisputeOpen,
 		stripe.DisputeStatusWon:                  DisputeWon,
 		stripe.DisputeStatusLost:                 DisputeLost,
-		"some_new_status":                        DisputeOpen,
+		// Item 13: prevented is not open (no dispute, no funds withdrawn).
+		stripe.DisputeStatusPrevented: DisputeNone,
+		"some_new_status":             DisputeOpen,
 	} {
 		require.Equal(t, want, disputeStatus(st), st)
 	}
@@ -53,30 +56,81 @@ func TestFundsWithdrawn(t *testing.T) {
 	}
 }
 
-func TestNewestDispute(t *testing.T) {
+// Item 4: every dispute counts, not only the newest: a later inquiry on
+// another charge does not lift an earlier dispute's funds withdrawn, nor a
+// lost one.
+func TestGoverningDispute(t *testing.T) {
 	t.Parallel()
-	d := func(id string, created int64) *stripe.Dispute { return &stripe.Dispute{ID: id, Created: created} }
+	at := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	row := func(id string, day int, st DisputeStatus, withdrawn bool) disputeRow {
+		return disputeRow{ID: id, Created: at.AddDate(0, 0, day), State: DisputeState{Status: st, FundsWithdrawn: withdrawn}}
+	}
+	cleared := row("dp_lost", 1, DisputeLost, true)
+	cleared.ClearedAt = at.AddDate(0, 1, 0)
 	for _, tc := range []struct {
 		name string
-		in   []*stripe.Dispute
+		rows []disputeRow
 		want string
+		st   DisputeState
 	}{
-		{name: "none"},
-		{name: "one", in: []*stripe.Dispute{d("dp_1", 1)}, want: "dp_1"},
-		{name: "the newer, stored first", in: []*stripe.Dispute{d("dp_1", 1), d("dp_2", 2)}, want: "dp_2"},
-		{name: "the newer, event first", in: []*stripe.Dispute{d("dp_2", 2), d("dp_1", 1)}, want: "dp_2"},
-		{name: "same time: the greater ID", in: []*stripe.Dispute{d("dp_b", 1), d("dp_a", 1)}, want: "dp_b"},
+		{name: "none", st: DisputeState{}},
+		{name: "funds withdrawn beats a later inquiry",
+			rows: []disputeRow{row("dp_1", 1, DisputeOpen, true), row("dp_2", 2, DisputeInquiry, false)},
+			want: "dp_1", st: DisputeState{Status: DisputeOpen, FundsWithdrawn: true}},
+		{name: "lost beats a later inquiry and a later win",
+			rows: []disputeRow{row("dp_1", 1, DisputeLost, true), row("dp_2", 2, DisputeInquiry, false), row("dp_3", 3, DisputeWon, false)},
+			want: "dp_1", st: DisputeState{Status: DisputeLost, FundsWithdrawn: true}},
+		{name: "funds withdrawn beats lost",
+			rows: []disputeRow{row("dp_1", 1, DisputeLost, true), row("dp_2", 2, DisputeOpen, true)},
+			want: "dp_2", st: DisputeState{Status: DisputeOpen, FundsWithdrawn: true}},
+		{name: "a cleared lost dispute counts as none",
+			rows: []disputeRow{cleared}, want: "dp_lost", st: DisputeState{}},
+		{name: "an inquiry beats a cleared lost dispute",
+			rows: []disputeRow{cleared, row("dp_2", 2, DisputeInquiry, false)}, want: "dp_2", st: DisputeState{Status: DisputeInquiry}},
+		{name: "the newest of equals", rows: []disputeRow{row("dp_1", 1, DisputeWon, false), row("dp_2", 2, DisputeNone, false)},
+			want: "dp_2", st: DisputeState{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := newestDispute(tc.in)
-			if tc.want == "" {
-				require.Nil(t, got)
-				return
-			}
-			require.Equal(t, tc.want, got.ID)
+			a := withDisputes(Account{OrgID: "org"}, tc.rows)
+			require.Equal(t, tc.want, a.DisputeID)
+			require.Equal(t, tc.st, a.Dispute)
 		})
 	}
+}
+
+// Item 5: a lost dispute is cleared by an invoice paid after it was lost,
+// not by one paid before, nor by a free one.
+func TestMergeDisputesClearsALostDisputeOnALaterPayment(t *testing.T) {
+	t.Parallel()
+	lostAt := time.Date(2026, 5, 10, 0, 0, 0, 0, time.UTC)
+	lost := &stripe.Dispute{ID: "dp_1", Status: stripe.DisputeStatusLost, Amount: 3000, Currency: "eur",
+		BalanceTransactions: []*stripe.BalanceTransaction{{Amount: -3000}}}
+	inv := func(paid time.Time, amount int64) *stripe.Invoice {
+		return &stripe.Invoice{ID: "in_1", Status: stripe.InvoiceStatusPaid, AmountPaid: amount,
+			StatusTransitions: &stripe.InvoiceStatusTransitions{PaidAt: paid.Unix()}}
+	}
+	rows := mergeDisputes(nil, []*stripe.Dispute{lost}, inv(lostAt.Add(-time.Hour), 3000), lostAt)
+	require.Len(t, rows, 1)
+	require.Equal(t, lostAt, rows[0].LostAt)
+	require.True(t, rows[0].ClearedAt.IsZero(), "paid before it was lost")
+	require.True(t, rows[0].changed)
+	stored := rows[0]
+	stored.before, stored.changed = nil, false
+
+	rows = mergeDisputes([]disputeRow{stored}, []*stripe.Dispute{lost}, inv(lostAt.Add(30*24*time.Hour), 0), lostAt.Add(time.Hour))
+	require.True(t, rows[0].ClearedAt.IsZero(), "a free invoice")
+	require.False(t, rows[0].changed, "a redelivered event changes nothing")
+	require.Equal(t, lostAt, rows[0].LostAt, "first seen lost")
+
+	paid := lostAt.Add(30 * 24 * time.Hour)
+	rows = mergeDisputes([]disputeRow{stored}, nil, inv(paid, 3000), paid)
+	require.Equal(t, paid, rows[0].ClearedAt)
+	require.Equal(t, "invoice:in_1", rows[0].ClearedBy)
+	require.True(t, rows[0].changed)
+	require.NotNil(t, rows[0].before)
+	a := withDisputes(Account{OrgID: "org"}, rows)
+	require.Equal(t, DisputeState{}, a.Dispute)
 }
 
 func TestWithDisputeAndAlerts(t *testing.T) {
@@ -106,7 +160,8 @@ func TestWithDisputeAndAlerts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.d.Amount, tc.d.Currency = 1999, "eur"
-			a := withDispute(Account{OrgID: "org", DisputeID: "dp_0"}, tc.d)
+			a := withDisputes(Account{OrgID: "org", DisputeID: "dp_0"}, mergeDisputes(nil, []*stripe.Dispute{tc.d}, nil, time.Unix(0, 0)))
+			a.disputes = nil
 			require.Equal(t, Account{OrgID: "org", DisputeID: "dp_1", Dispute: tc.want, DisputeAmount: 1999, DisputeCurrency: "eur"}, a)
 			require.Equal(t, tc.rows, rowKeys(disputeAlerts(tc.d, a.Dispute)))
 		})
@@ -115,42 +170,39 @@ func TestWithDisputeAndAlerts(t *testing.T) {
 
 func TestDisputeAudit(t *testing.T) {
 	t.Parallel()
-	acct := func(id string, st DisputeStatus, withdrawn bool) Account {
-		return Account{OrgID: "org", DisputeID: id, Dispute: DisputeState{Status: st, FundsWithdrawn: withdrawn},
-			DisputeAmount: 1999, DisputeCurrency: "eur"}
+	row := func(id string, st DisputeStatus, withdrawn bool) disputeRow {
+		return disputeRow{ID: id, State: DisputeState{Status: st, FundsWithdrawn: withdrawn}, Amount: 1999, Currency: "eur"}
 	}
 	values := func(id string, st DisputeStatus, withdrawn bool) map[string]any {
 		return map[string]any{"dispute_id": id, "status": string(st), "funds_withdrawn": withdrawn,
 			"amount": int64(1999), "currency": "eur"}
 	}
+	changed := func(before *disputeRow, r disputeRow) disputeRow { r.before, r.changed = before, true; return r }
+	openRow, withdrawnRow := row("dp_1", DisputeOpen, false), row("dp_1", DisputeOpen, true)
 	for _, tc := range []struct {
 		name       string
-		prev, cur  Account
+		r          disputeRow
 		wantNil    bool
 		wantBefore map[string]any
 		wantAfter  map[string]any
 	}{
-		{name: "no dispute", prev: Account{OrgID: "org"}, cur: Account{OrgID: "org"}, wantNil: true},
-		{name: "unchanged (a redelivered event)", prev: acct("dp_1", DisputeOpen, true), cur: acct("dp_1", DisputeOpen, true), wantNil: true},
-		{name: "new dispute", prev: Account{OrgID: "org"}, cur: acct("dp_1", DisputeOpen, false),
-			wantAfter: values("dp_1", DisputeOpen, false)},
-		{name: "funds withdrawn", prev: acct("dp_1", DisputeOpen, false), cur: acct("dp_1", DisputeOpen, true),
+		{name: "unchanged (a redelivered event)", r: withdrawnRow, wantNil: true},
+		{name: "new dispute", r: changed(nil, openRow), wantAfter: values("dp_1", DisputeOpen, false)},
+		{name: "funds withdrawn", r: changed(&openRow, withdrawnRow),
 			wantBefore: values("dp_1", DisputeOpen, false), wantAfter: values("dp_1", DisputeOpen, true)},
-		{name: "lost", prev: acct("dp_1", DisputeOpen, true), cur: acct("dp_1", DisputeLost, true),
+		{name: "lost", r: changed(&withdrawnRow, row("dp_1", DisputeLost, true)),
 			wantBefore: values("dp_1", DisputeOpen, true), wantAfter: values("dp_1", DisputeLost, true)},
-		{name: "another dispute replaces the stored one: no before", prev: acct("dp_1", DisputeWon, false),
-			cur: acct("dp_2", DisputeOpen, false), wantAfter: values("dp_2", DisputeOpen, false)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ev := disputeAudit(tc.prev, tc.cur)
+			ev := disputeAudit("org", tc.r)
 			if tc.wantNil {
 				require.Nil(t, ev)
 				return
 			}
 			require.NotNil(t, ev)
 			require.Equal(t, audit.Event{OrgID: "org", Action: audit.ActionBillingDispute, TargetType: audit.TargetDispute,
-				TargetID: tc.cur.DisputeID, Before: tc.wantBefore, After: tc.wantAfter}, *ev)
+				TargetID: tc.r.ID, Before: tc.wantBefore, After: tc.wantAfter}, *ev)
 		})
 	}
 }

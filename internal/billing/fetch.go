@@ -30,19 +30,30 @@ type fetched struct {
 	// eventInvoice is the invoice of the invoice.payment_failed event being
 	// processed (invoice itself when it is the same); nil for other events.
 	eventInvoice *stripe.Invoice
-	// dispute is the newer of the stored dispute and the event's; nil when
-	// there is neither.
-	dispute *stripe.Dispute
+	// disputes are the event's dispute, the account's governing one and
+	// every stored dispute still open, re-fetched.
+	disputes []*stripe.Dispute
+	// storedDisputes are the organisation's disputes as stored (in tx).
+	storedDisputes []disputeRow
+	// now is the Syncer's clock when the fetch began.
+	now time.Time
+	// customerDeleted: Stripe deleted the customer (the event said so, or
+	// it read back deleted); nothing else is read then.
+	customerDeleted bool
 }
 
 // fetch reads what a sync of prev with hint h needs, for the organisation
-// that is Stripe customer customerID, in this order: the subscriptions,
+// that is Stripe customer customerID, in this order: whether the customer
+// was deleted (then nothing else), the subscriptions,
 // the schedule, the latest invoice, the first recorded failure (in tx), the
 // event's invoice and the disputes. It decides nothing beyond what to read
 // next; the first error stops it.
 func (s *Syncer) fetch(ctx context.Context, tx pgx.Tx, prev Account, customerID string, h syncHint) (fetched, error) {
-	var f fetched
+	f := fetched{now: s.cfg.Clock.Now()}
 	var err error
+	if f.customerDeleted, err = s.customerDeleted(ctx, customerID, h); err != nil || f.customerDeleted {
+		return f, err
+	}
 	if f.sub, err = s.fetchSubscription(ctx, customerID, prev.SubscriptionID, h.subscriptionID); err != nil {
 		return f, err
 	}
@@ -66,10 +77,38 @@ func (s *Syncer) fetch(ctx context.Context, tx pgx.Tx, prev Account, customerID 
 			return f, err
 		}
 	}
-	if f.dispute, err = s.fetchDispute(ctx, prev.DisputeID, h.disputeID); err != nil {
+	if f.storedDisputes, err = loadDisputes(ctx, tx, prev.OrgID); err != nil {
+		return f, err
+	}
+	ids := []string{h.disputeID, prev.DisputeID}
+	for _, r := range f.storedDisputes {
+		if r.State.Status == DisputeOpen || r.State.Status == DisputeInquiry {
+			ids = append(ids, r.ID)
+		}
+	}
+	if f.disputes, err = s.fetchDisputes(ctx, ids...); err != nil {
 		return f, err
 	}
 	return f, nil
+}
+
+// customerDeleted reports whether Stripe deleted customer customerID: the
+// event being processed says so, or, when h asks to check, the customer
+// reads back deleted.
+func (s *Syncer) customerDeleted(ctx context.Context, customerID string, h syncHint) (bool, error) {
+	switch {
+	case customerID == "":
+		return false, nil
+	case h.customerDeleted && h.customerID == customerID:
+		return true, nil
+	case !h.checkCustomer:
+		return false, nil
+	}
+	c, err := s.cfg.Stripe.V1Customers.Retrieve(ctx, customerID, nil)
+	if err != nil {
+		return false, fmt.Errorf("billing: fetch customer %s: %w", customerID, err)
+	}
+	return c.Deleted, nil
 }
 
 // fetchSubscription fetches the subscriptions ids (with their latest
@@ -126,9 +165,8 @@ func (s *Syncer) fetchInvoice(ctx context.Context, id string) (*stripe.Invoice, 
 	return inv, nil
 }
 
-// fetchDispute fetches the disputes ids and returns the newest
-// (newestDispute); nil when ids are all "".
-func (s *Syncer) fetchDispute(ctx context.Context, ids ...string) (*stripe.Dispute, error) {
+// fetchDisputes fetches the disputes ids (each once, "" skipped).
+func (s *Syncer) fetchDisputes(ctx context.Context, ids ...string) ([]*stripe.Dispute, error) {
 	var disputes []*stripe.Dispute
 	for _, id := range distinctIDs(ids...) {
 		got, err := s.cfg.Stripe.V1Disputes.Retrieve(ctx, id, nil)
@@ -137,5 +175,5 @@ func (s *Syncer) fetchDispute(ctx context.Context, ids ...string) (*stripe.Dispu
 		}
 		disputes = append(disputes, got)
 	}
-	return newestDispute(disputes), nil
+	return disputes, nil
 }

@@ -94,76 +94,99 @@ func eventObjectOf(ev *stripe.Event) (eventObject, bool) {
 }
 
 // customerOrg is the organisation a Stripe customer's metadata names; ""
-// for a customer this application did not create.
+// for a customer this application did not create, or a deleted one.
 func customerOrg(c *stripe.Customer) string {
 	return strings.TrimSpace(c.Metadata[CustomerOrgMetadata])
 }
 
 // resolve finds the organisation and the Stripe objects an event concerns,
-// from re-fetched objects: the event's payload gives only their IDs.
+// from re-fetched objects: the event's payload gives only their IDs. The
+// organisation is, in this order of trust: the one recorded for the
+// customer (stripe_customers), the one the subscription's metadata or the
+// Checkout Session's client_reference_id names (both set by the
+// application's checkout), the one the customer's metadata names.
 func (s *Syncer) resolve(ctx context.Context, ev *stripe.Event) (string, syncHint, error) {
 	h := syncHint{eventTime: time.Unix(ev.Created, 0).UTC()}
 	obj, ok := eventObjectOf(ev)
 	if !ok {
 		return "", h, nil
 	}
-	var orgID string
+	var named string // the organisation the objects name
 	var err error
 	switch obj.Object {
 	case "subscription":
 		h.subscriptionID = obj.ID
-		h.customerID, err = s.subscriptionCustomer(ctx, obj.ID)
+		h.customerID, named, err = s.subscriptionCustomer(ctx, obj.ID)
 	case "invoice":
 		h.invoiceID = obj.ID
 		if ev.Type == stripe.EventTypeInvoicePaymentFailed {
 			h.failedEvent, h.failedAttempt = true, obj.AttemptCount
 		}
-		h.customerID, h.subscriptionID, err = s.invoiceCustomer(ctx, obj.ID)
+		h.customerID, h.subscriptionID, named, err = s.invoiceCustomer(ctx, obj.ID)
 	case "dispute":
 		h.disputeID = obj.ID
 		h.customerID, err = s.disputeCustomer(ctx, obj.ID)
 	case "checkout.session":
-		h.customerID, h.subscriptionID, orgID, err = s.sessionCustomer(ctx, obj.ID)
+		h.customerID, h.subscriptionID, named, err = s.sessionCustomer(ctx, obj.ID)
+	case "subscription_schedule":
+		h.customerID, h.subscriptionID, err = s.scheduleCustomer(ctx, obj.ID)
 	case "customer":
 		h.customerID = obj.ID
 	default:
 		return "", h, nil
 	}
+	if err != nil || h.customerID == "" {
+		return named, h, err
+	}
+	orgID, deleted, err := customerOrgOf(ctx, s.cfg.Pool, h.customerID)
 	if err != nil {
 		return "", h, err
 	}
-	if h.customerID != "" {
-		c, err := s.cfg.Stripe.V1Customers.Retrieve(ctx, h.customerID, nil)
-		if err != nil {
-			return "", h, fmt.Errorf("billing: fetch customer %s: %w", h.customerID, err)
-		}
-		if id := customerOrg(c); id != "" {
-			orgID = id
-		}
+	h.customerDeleted = deleted || ev.Type == stripe.EventTypeCustomerDeleted
+	if orgID != "" && (h.customerDeleted || obj.Object != "customer") {
+		return orgID, h, nil
 	}
-	return orgID, h, nil
+	// Not recorded yet, or an event of the customer itself: what Stripe
+	// says of it now (deleted, or the organisation its metadata names).
+	c, err := s.cfg.Stripe.V1Customers.Retrieve(ctx, h.customerID, nil)
+	if err != nil {
+		return "", h, fmt.Errorf("billing: fetch customer %s: %w", h.customerID, err)
+	}
+	h.customerDeleted = h.customerDeleted || c.Deleted
+	switch {
+	case orgID != "":
+		return orgID, h, nil
+	case named != "":
+		return named, h, nil
+	}
+	return customerOrg(c), h, nil
 }
 
-// subscriptionCustomer returns subscription id's customer.
-func (s *Syncer) subscriptionCustomer(ctx context.Context, id string) (string, error) {
+// subscriptionCustomer returns subscription id's customer and the
+// organisation its metadata names.
+func (s *Syncer) subscriptionCustomer(ctx context.Context, id string) (customerID, orgID string, err error) {
 	sub, err := s.cfg.Stripe.V1Subscriptions.Retrieve(ctx, id, nil)
 	if err != nil {
-		return "", fmt.Errorf("billing: fetch subscription %s: %w", id, err)
+		return "", "", fmt.Errorf("billing: fetch subscription %s: %w", id, err)
 	}
-	return customerOf(sub.Customer), nil
+	return customerOf(sub.Customer), strings.TrimSpace(sub.Metadata[CustomerOrgMetadata]), nil
 }
 
 // invoiceCustomer returns invoice id's customer and subscription ("" for
-// an invoice of no subscription).
-func (s *Syncer) invoiceCustomer(ctx context.Context, id string) (customerID, subscriptionID string, err error) {
+// an invoice of no subscription), and the organisation the subscription's
+// metadata names.
+func (s *Syncer) invoiceCustomer(ctx context.Context, id string) (customerID, subscriptionID, orgID string, err error) {
 	inv, err := s.cfg.Stripe.V1Invoices.Retrieve(ctx, id, nil)
 	if err != nil {
-		return "", "", fmt.Errorf("billing: fetch invoice %s: %w", id, err)
+		return "", "", "", fmt.Errorf("billing: fetch invoice %s: %w", id, err)
 	}
-	if p := inv.Parent; p != nil && p.SubscriptionDetails != nil && p.SubscriptionDetails.Subscription != nil {
-		subscriptionID = p.SubscriptionDetails.Subscription.ID
+	if p := inv.Parent; p != nil && p.SubscriptionDetails != nil {
+		if p.SubscriptionDetails.Subscription != nil {
+			subscriptionID = p.SubscriptionDetails.Subscription.ID
+		}
+		orgID = strings.TrimSpace(p.SubscriptionDetails.Metadata[CustomerOrgMetadata])
 	}
-	return customerOf(inv.Customer), subscriptionID, nil
+	return customerOf(inv.Customer), subscriptionID, orgID, nil
 }
 
 // disputeCustomer returns the customer of dispute id's charge; "" when it
@@ -194,6 +217,22 @@ func (s *Syncer) sessionCustomer(ctx context.Context, id string) (customerID, su
 		subscriptionID = cs.Subscription.ID
 	}
 	return customerOf(cs.Customer), subscriptionID, cs.ClientReferenceID, nil
+}
+
+// scheduleCustomer returns subscription schedule id's customer and its
+// subscription (the released one, once released).
+func (s *Syncer) scheduleCustomer(ctx context.Context, id string) (customerID, subscriptionID string, err error) {
+	sched, err := s.cfg.Stripe.V1SubscriptionSchedules.Retrieve(ctx, id, nil)
+	if err != nil {
+		return "", "", fmt.Errorf("billing: fetch subscription schedule %s: %w", id, err)
+	}
+	switch {
+	case sched.Subscription != nil:
+		subscriptionID = sched.Subscription.ID
+	case sched.ReleasedSubscription != nil:
+		subscriptionID = sched.ReleasedSubscription.ID
+	}
+	return customerOf(sched.Customer), subscriptionID, nil
 }
 
 // ProcessEventWorker is the River worker of ProcessEventArgs.

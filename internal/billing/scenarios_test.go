@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"github.com/stripe/stripe-go/v85"
 
@@ -45,7 +46,12 @@ func TestScenario01HappyCheckout(t *testing.T) {
 		}
 	}
 	require.NotNil(t, created)
-	require.Equal(t, "groundwork-customer-"+s.org, created.IdempotencyKey)
+	// The key is this attempt's (item 17): the organisation and a random
+	// part, never the organisation alone, which Stripe would replay for
+	// 24 hours with the first customer, deleted or not.
+	require.True(t, strings.HasPrefix(created.IdempotencyKey, "groundwork-customer-"+s.org+"-"), created.IdempotencyKey)
+	_, err := uuid.Parse(strings.TrimPrefix(created.IdempotencyKey, "groundwork-customer-"+s.org+"-"))
+	require.NoError(t, err, created.IdempotencyKey)
 	require.Equal(t, s.org, created.Form.Get("metadata[org_id]"))
 	require.NotNil(t, session)
 	for k, v := range map[string]string{
@@ -602,6 +608,19 @@ func TestPortal(t *testing.T) {
 	member.Role = gw.RoleMember
 	_, err = s.svc.PortalURL(s.ctx, member)
 	require.Equal(t, gw.EFORBIDDEN, gw.ErrorCode(err))
+
+	// Item 6. Another process, whose first portal request comes from
+	// another organisation, gets the same configuration (before: the same
+	// idempotency key with another return URL, refused for 24 hours).
+	b := s.otherOrg("Beta")
+	s.deliver()
+	other, err := NewService(ServiceConfig{Syncer: s.syncer, BaseURL: "https://app.test"})
+	require.NoError(t, err)
+	u3, err := other.PortalURL(s.ctx, gw.Scope{Actor: s.scope.Actor, OrgID: b.org, Role: gw.RoleOwner})
+	require.NoError(t, err)
+	ps3 := s.fake.PortalSession(u3[strings.LastIndex(u3, "/")+1:])
+	require.Equal(t, ps.Configuration.ID, ps3.Configuration.ID)
+	require.Equal(t, "https://app.test/o/"+b.org+"/billing", ps3.ReturnURL)
 }
 
 // Events of an organisation deleted since (its customer still names it)

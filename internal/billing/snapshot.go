@@ -1,7 +1,6 @@
 package billing
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/stripe/stripe-go/v85"
@@ -19,24 +18,54 @@ func hasBilling(prev Account, h syncHint) bool {
 	return prev.CustomerID != "" || prev.SubscriptionID != "" || h.customerID != ""
 }
 
+// withoutOtherCustomer is h without the objects of its customer when that
+// customer is not (or no longer) the account's: a customer Stripe deleted,
+// or one a checkout attempt created whose commit failed (ensureCustomer:
+// the next attempt creates another, and the first stays unused). Such an
+// event names nothing the organisation has now and must neither fail for
+// ever nor give the account that customer; the rest of the hint still says
+// what to re-fetch (the account's own objects). A customer is the
+// account's once stored; before that, the event's customer is adopted
+// (first contact).
+func withoutOtherCustomer(prev Account, h syncHint) syncHint {
+	if h.customerID == "" || h.customerID == prev.CustomerID {
+		return h
+	}
+	if prev.CustomerID == "" && !h.customerDeleted {
+		return h
+	}
+	return syncHint{eventTime: h.eventTime, checkCustomer: h.checkCustomer}
+}
+
+// withoutCustomer is the account once Stripe deleted its customer: the
+// customer and everything of it (the subscription Stripe canceled with it,
+// its invoices and schedule) forgotten, so the organisation is on the free
+// plan and its next checkout creates a new customer. The dispute is kept:
+// a lost dispute's policy still applies to the organisation.
+func withoutCustomer(prev Account) Account {
+	return Account{OrgID: prev.OrgID, DisputeID: prev.DisputeID, Dispute: prev.Dispute,
+		DisputeAmount: prev.DisputeAmount, DisputeCurrency: prev.DisputeCurrency,
+		CheckoutSessionID: prev.CheckoutSessionID}
+}
+
 // accountCustomer is the Stripe customer a sync of prev with hint h is for:
-// the stored one, else the event's. An event of another customer than the
-// stored one is refused.
-func accountCustomer(prev Account, h syncHint) (string, error) {
+// the stored one, else the event's (h has been through
+// withoutOtherCustomer, so it names no other customer than the stored one).
+func accountCustomer(prev Account, h syncHint) string {
 	if prev.CustomerID == "" {
-		return h.customerID, nil
+		return h.customerID
 	}
-	if h.customerID != "" && h.customerID != prev.CustomerID {
-		return prev.CustomerID, fmt.Errorf("billing: event for customer %s, but organisation %s is customer %s",
-			h.customerID, prev.OrgID, prev.CustomerID)
-	}
-	return prev.CustomerID, nil
+	return prev.CustomerID
 }
 
 // nextAccount is prev after a sync for customerID with hint h that read f,
 // with the outbox rows the change calls for, in order: a payment recovered,
-// payments failed, a dispute.
+// payments failed, a dispute. A customer Stripe deleted is forgotten
+// (withoutCustomer).
 func nextAccount(prev Account, customerID string, h syncHint, f fetched) (Account, []outboxRow) {
+	if f.customerDeleted {
+		return withoutCustomer(prev), nil
+	}
 	cur := prev
 	cur.CustomerID = customerID
 	if f.sub != nil {
@@ -49,9 +78,13 @@ func nextAccount(prev Account, customerID string, h syncHint, f fetched) (Accoun
 	var outbox []outboxRow
 	cur.Snapshot.FirstPaymentFailedAt, outbox = dunning(prev.Snapshot.FirstPaymentFailedAt, h, f)
 	outbox = append(outbox, paymentFailedEmails(cur.Snapshot.Status, customerID, h, f)...)
-	if f.dispute != nil {
-		cur = withDispute(cur, f.dispute)
-		outbox = append(outbox, disputeAlerts(f.dispute, cur.Dispute)...)
+	at := h.eventTime
+	if at.IsZero() {
+		at = f.now
+	}
+	cur = withDisputes(cur, mergeDisputes(f.storedDisputes, f.disputes, f.invoice, at))
+	for _, d := range f.disputes {
+		outbox = append(outbox, disputeAlerts(d, DisputeState{Status: disputeStatus(d.Status), FundsWithdrawn: fundsWithdrawn(d)})...)
 	}
 	return cur, outbox
 }

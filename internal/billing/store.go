@@ -227,6 +227,102 @@ func orgIDs(ctx context.Context, db querier) ([]string, error) {
 	return ids, nil
 }
 
+// --- billing_disputes (every dispute of the organisation) ---
+
+// loadDisputes returns orgID's disputes, oldest first.
+func loadDisputes(ctx context.Context, tx pgx.Tx, orgID string) ([]disputeRow, error) {
+	rows, err := tx.Query(ctx, `SELECT dispute_id, status, funds_withdrawn, amount, currency, created,
+		lost_at, cleared_at, cleared_by FROM billing_disputes WHERE org_id = $1 ORDER BY created, dispute_id`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("billing: load disputes of %s: %w", orgID, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (disputeRow, error) {
+		var r disputeRow
+		var status string
+		var lost, cleared *time.Time
+		err := row.Scan(&r.ID, &status, &r.State.FundsWithdrawn, &r.Amount, &r.Currency, &r.Created, &lost, &cleared, &r.ClearedBy)
+		r.State.Status, r.Created, r.LostAt, r.ClearedAt = DisputeStatus(status), r.Created.UTC(), utc(lost), utc(cleared)
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("billing: load disputes of %s: %w", orgID, err)
+	}
+	return out, nil
+}
+
+// upsertDispute stores dispute row r of orgID.
+func upsertDispute(ctx context.Context, tx pgx.Tx, orgID string, r disputeRow) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO billing_disputes (org_id, dispute_id, status, funds_withdrawn, amount, currency,
+		created, lost_at, cleared_at, cleared_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (org_id, dispute_id) DO UPDATE SET status = EXCLUDED.status, funds_withdrawn = EXCLUDED.funds_withdrawn,
+		amount = EXCLUDED.amount, currency = EXCLUDED.currency, lost_at = EXCLUDED.lost_at, cleared_at = EXCLUDED.cleared_at,
+		cleared_by = EXCLUDED.cleared_by, updated_at = now()`,
+		orgID, r.ID, string(r.State.Status), r.State.FundsWithdrawn, r.Amount, r.Currency, r.Created,
+		nullTime(r.LostAt), nullTime(r.ClearedAt), r.ClearedBy); err != nil {
+		return fmt.Errorf("billing: store dispute %s of %s: %w", r.ID, orgID, err)
+	}
+	return nil
+}
+
+// --- billing_state (shared by every process) ---
+
+// portalConfigurationOf returns the Customer Portal configuration created
+// for every process and the fingerprint of its parameters; "" for none.
+func portalConfigurationOf(ctx context.Context, db querier) (id, hash string, err error) {
+	if err := db.QueryRow(ctx, `SELECT portal_configuration_id, portal_configuration_hash FROM billing_state`).
+		Scan(&id, &hash); err != nil {
+		return "", "", fmt.Errorf("billing: portal configuration: %w", err)
+	}
+	return id, hash, nil
+}
+
+// setPortalConfiguration records id as the Customer Portal configuration
+// of the parameters whose fingerprint is hash.
+func setPortalConfiguration(ctx context.Context, db querier, id, hash string) error {
+	if _, err := db.Exec(ctx, `UPDATE billing_state SET portal_configuration_id = $1, portal_configuration_hash = $2,
+		updated_at = now()`, id, hash); err != nil {
+		return fmt.Errorf("billing: record portal configuration: %w", err)
+	}
+	return nil
+}
+
+// --- stripe_customers (which organisation a Stripe customer is) ---
+
+// mapCustomer records that Stripe customer customerID is organisation
+// orgID's, unless it is recorded already (the first organisation stays).
+func mapCustomer(ctx context.Context, db querier, customerID, orgID string) error {
+	if _, err := db.Exec(ctx, `INSERT INTO stripe_customers (customer_id, org_ref) VALUES ($1, $2)
+		ON CONFLICT (customer_id) DO NOTHING`, customerID, orgID); err != nil {
+		return fmt.Errorf("billing: record customer %s of %s: %w", customerID, orgID, err)
+	}
+	return nil
+}
+
+// customerOrgOf returns the organisation Stripe customer customerID was
+// recorded for and whether it was deleted; "" when it was not recorded.
+func customerOrgOf(ctx context.Context, db querier, customerID string) (orgID string, deleted bool, err error) {
+	err = db.QueryRow(ctx, `SELECT org_ref::text, deleted_at IS NOT NULL FROM stripe_customers WHERE customer_id = $1`,
+		customerID).Scan(&orgID, &deleted)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("billing: look up customer %s: %w", customerID, err)
+	}
+	return orgID, deleted, nil
+}
+
+// markCustomerDeleted records that Stripe deleted customer customerID, of
+// organisation orgID (recorded with it if it was not yet).
+func markCustomerDeleted(ctx context.Context, db querier, customerID, orgID string) error {
+	if _, err := db.Exec(ctx, `INSERT INTO stripe_customers (customer_id, org_ref, deleted_at) VALUES ($1, $2, now())
+		ON CONFLICT (customer_id) DO UPDATE SET deleted_at = coalesce(stripe_customers.deleted_at, EXCLUDED.deleted_at)`,
+		customerID, orgID); err != nil {
+		return fmt.Errorf("billing: record deletion of customer %s: %w", customerID, err)
+	}
+	return nil
+}
+
 // --- stripe_events (the webhook ledger) ---
 
 // insertEvent records ev, whose JSON is payload, in the ledger unless it is
@@ -302,14 +398,28 @@ func firstRecordedFailure(ctx context.Context, db querier, invoiceID string) (*t
 	return at, nil
 }
 
-// newestEventTime returns when the newest recorded event was created; nil
-// for an empty ledger.
-func newestEventTime(ctx context.Context, db querier) (*time.Time, error) {
-	var newest *time.Time
-	if err := db.QueryRow(ctx, `SELECT max(created) FROM stripe_events`).Scan(&newest); err != nil {
-		return nil, fmt.Errorf("billing: newest recorded event: %w", err)
+// backfillCursor returns the start of the reconciler's last complete
+// backfill; nil before the first.
+func backfillCursor(ctx context.Context, db querier) (*time.Time, error) {
+	var at *time.Time
+	if err := db.QueryRow(ctx, `SELECT events_backfilled_until FROM billing_state`).Scan(&at); err != nil {
+		return nil, fmt.Errorf("billing: backfill cursor: %w", err)
 	}
-	return newest, nil
+	if at != nil {
+		u := at.UTC()
+		at = &u
+	}
+	return at, nil
+}
+
+// setBackfillCursor records at as the start of the last complete backfill
+// (never moving it back: a slower run that started earlier ends later).
+func setBackfillCursor(ctx context.Context, db querier, at time.Time) error {
+	if _, err := db.Exec(ctx, `UPDATE billing_state SET events_backfilled_until = greatest(events_backfilled_until, $1),
+		updated_at = now()`, at); err != nil {
+		return fmt.Errorf("billing: set backfill cursor: %w", err)
+	}
+	return nil
 }
 
 // pendingEvents returns the IDs of the unprocessed events the reconciler

@@ -14,11 +14,13 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
-// CustomerOrgMetadata is the Stripe customer metadata key holding the
-// organisation's ID. The customer is created with it (one customer per
-// organisation), and the worker reads it from the re-fetched customer to
-// find which organisation an event concerns: billing_accounts is under
-// row-level security, so it cannot be searched by customer ID.
+// CustomerOrgMetadata is the metadata key holding the organisation's ID on
+// the Stripe customer and subscription the application creates. The worker
+// finds the organisation an event concerns in its own record of customers
+// (stripe_customers) first; the metadata, the Checkout Session's
+// client_reference_id and, last, the customer's metadata are fallbacks for
+// customers not recorded yet (created before that record existed). A
+// deleted customer no longer returns its metadata.
 const CustomerOrgMetadata = "org_id"
 
 // SyncerConfig configures a Syncer.
@@ -100,6 +102,9 @@ type Account struct {
 	// SyncedAt is when the account was last synced from Stripe; zero
 	// before the first sync.
 	SyncedAt time.Time
+	// disputes are the organisation's disputes after a sync (nil when not
+	// loaded); the changed ones are stored with the account.
+	disputes []disputeRow
 }
 
 // syncHint names the Stripe objects an event concerns, on top of those the
@@ -113,14 +118,22 @@ type syncHint struct {
 	failedEvent   bool
 	failedAttempt int64
 	eventTime     time.Time
+	// customerDeleted says Stripe deleted customerID (customer.deleted, or
+	// the customer read back deleted).
+	customerDeleted bool
+	// checkCustomer re-fetches the account's customer to notice that Stripe
+	// deleted it (the sweep, the reconciler and the sync command).
+	checkCustomer bool
 }
 
-// Sync re-fetches the organisation's subscription (and latest invoice and
-// dispute) from Stripe and stores the snapshot. It is what the checkout
-// success redirect and the reconciler run; an organisation without a
-// billing account is left alone (free plan).
+// Sync re-fetches the organisation's customer, subscription (and latest
+// invoice and dispute) from Stripe and stores the snapshot; a customer
+// deleted in Stripe is forgotten (the organisation is on the free plan and
+// may subscribe again). It is what the reconciler, the daily sweep and
+// `groundwork billing sync` run; an organisation without a billing account
+// is left alone (free plan).
 func (s *Syncer) Sync(ctx context.Context, orgID string) error {
-	_, err := s.sync(ctx, orgID, syncHint{})
+	_, err := s.sync(ctx, orgID, syncHint{checkCustomer: true})
 	return err
 }
 
@@ -189,7 +202,12 @@ func (s *Syncer) sync(ctx context.Context, orgID string, h syncHint) (Entitlemen
 
 // syncTx is sync inside tx, a transaction scoped to orgID.
 func (s *Syncer) syncTx(ctx context.Context, tx pgx.Tx, orgID string, h syncHint) (Entitlements, error) {
-	if h.customerID != "" {
+	if h.customerDeleted && h.customerID != "" {
+		if err := markCustomerDeleted(ctx, tx, h.customerID, orgID); err != nil {
+			return Entitlements{}, err
+		}
+	}
+	if h.customerID != "" && !h.customerDeleted {
 		// First contact: the account row names the customer.
 		if err := insertCustomerAccount(ctx, tx, orgID, h.customerID); err != nil {
 			return Entitlements{}, err
@@ -201,6 +219,7 @@ func (s *Syncer) syncTx(ctx context.Context, tx pgx.Tx, orgID string, h syncHint
 	if err != nil {
 		return Entitlements{}, err
 	}
+	h = withoutOtherCustomer(prev, h)
 	if !hasBilling(prev, h) {
 		return s.compute(prev), nil // no account: free plan
 	}
@@ -211,14 +230,29 @@ func (s *Syncer) syncTx(ctx context.Context, tx pgx.Tx, orgID string, h syncHint
 	if err := storeAccount(ctx, tx, cur); err != nil {
 		return Entitlements{}, err
 	}
+	if err := s.recordCustomer(ctx, tx, prev, cur); err != nil {
+		return Entitlements{}, err
+	}
 	if err := s.writeOutbox(ctx, tx, orgID, outbox); err != nil {
 		return Entitlements{}, err
 	}
-	// Audit last: it takes the organisation's chain lock until the commit.
-	if err := auditDispute(ctx, tx, prev, cur); err != nil {
+	if err := storeDisputes(ctx, tx, cur); err != nil {
 		return Entitlements{}, err
 	}
 	return s.compute(cur), nil
+}
+
+// recordCustomer records the account's customer after a sync from prev to
+// cur: which organisation it is, or, when the sync forgot it, that Stripe
+// deleted it.
+func (s *Syncer) recordCustomer(ctx context.Context, tx pgx.Tx, prev, cur Account) error {
+	if prev.CustomerID != "" && cur.CustomerID == "" {
+		return markCustomerDeleted(ctx, tx, prev.CustomerID, cur.OrgID)
+	}
+	if cur.CustomerID != "" {
+		return mapCustomer(ctx, tx, cur.CustomerID, cur.OrgID)
+	}
+	return nil
 }
 
 // writeOutbox adds rows to orgID's outbox (each key once) and, if any was
@@ -244,10 +278,7 @@ func (s *Syncer) writeOutbox(ctx context.Context, tx pgx.Tx, orgID string, rows 
 // refer to and returns the new account state and the side effects it calls
 // for, storing nothing: the reads are fetch's, the decisions nextAccount's.
 func (s *Syncer) fetchOnly(ctx context.Context, tx pgx.Tx, prev Account, h syncHint) (Account, []outboxRow, error) {
-	customerID, err := accountCustomer(prev, h)
-	if err != nil {
-		return prev, nil, err
-	}
+	customerID := accountCustomer(prev, h)
 	f, err := s.fetch(ctx, tx, prev, customerID, h)
 	if err != nil {
 		return prev, nil, err

@@ -42,6 +42,9 @@ type Billing struct {
 	// ReconcileInterval is how often the reconciler runs
 	// (GROUNDWORK_BILLING_RECONCILE_INTERVAL, default 15m).
 	ReconcileInterval time.Duration
+	// SweepInterval is how often every organisation with a Stripe customer
+	// is re-synced, slowly (GROUNDWORK_BILLING_SWEEP_INTERVAL, default 24h).
+	SweepInterval time.Duration
 	// Workers is the concurrency of the billing job queue
 	// (GROUNDWORK_QUEUE_BILLING_WORKERS, default 10).
 	Workers int
@@ -62,6 +65,7 @@ func (p *parser) billing() Billing {
 		GraceDays:            p.int("GROUNDWORK_BILLING_GRACE_DAYS", 7, 1, 365),
 		LostDispute:          p.oneOf("GROUNDWORK_BILLING_LOST_DISPUTE", "restrict", "restrict", "keep", "free"),
 		ReconcileInterval:    p.duration("GROUNDWORK_BILLING_RECONCILE_INTERVAL", 15*time.Minute),
+		SweepInterval:        p.duration("GROUNDWORK_BILLING_SWEEP_INTERVAL", 24*time.Hour),
 		Workers:              p.int("GROUNDWORK_QUEUE_BILLING_WORKERS", 10, 1, 10000),
 	}
 	b.AllowWhileDisputed = p.oneOf("GROUNDWORK_BILLING_ALLOW_WHILE_DISPUTED", "false", "true", "false") == "true"
@@ -112,6 +116,7 @@ func (b Billing) rows() [][2]string {
 		{"GROUNDWORK_BILLING_LOST_DISPUTE", b.LostDispute},
 		{"GROUNDWORK_BILLING_ALLOW_WHILE_DISPUTED", strconv.FormatBool(b.AllowWhileDisputed)},
 		{"GROUNDWORK_BILLING_RECONCILE_INTERVAL", b.ReconcileInterval.String()},
+		{"GROUNDWORK_BILLING_SWEEP_INTERVAL", b.SweepInterval.String()},
 		{"GROUNDWORK_QUEUE_BILLING_WORKERS", strconv.Itoa(b.Workers)},
 	}
 }

@@ -28,6 +28,7 @@ func TestBillingOffByDefault(t *testing.T) {
 	require.Equal(t, 7, c.Billing.GraceDays)
 	require.Equal(t, "restrict", c.Billing.LostDispute)
 	require.Equal(t, 15*time.Minute, c.Billing.ReconcileInterval)
+	require.Equal(t, 24*time.Hour, c.Billing.SweepInterval)
 	require.Equal(t, "https://api.stripe.com", c.Billing.APIBase)
 }
 

@@ -154,6 +154,24 @@ type Config struct {
 	// restore-rehearsal jobs (GROUNDWORK_BACKUP_INTERVAL, default 24h;
 	// GROUNDWORK_BACKUP_REHEARSAL_INTERVAL, default 168h).
 	BackupInterval, BackupRehearsalInterval time.Duration
+	// ExportURL is the blob store of data exports (GROUNDWORK_EXPORT_URL),
+	// the same kinds as BackupURL. Default file://$GROUNDWORK_DATA_DIR/exports.
+	ExportURL string
+	// ExportMaxConns caps the exports' own connection pool, apart from the
+	// runtime pool (GROUNDWORK_EXPORT_MAX_CONNS). Default 2.
+	ExportMaxConns int
+	// ExportWorkers is the concurrency of the exports job queue
+	// (GROUNDWORK_QUEUE_EXPORTS_WORKERS). Default 1.
+	ExportWorkers int
+	// ExportRetention is how long finished exports' files are kept
+	// (GROUNDWORK_EXPORT_RETENTION). Default 168h (7 days).
+	ExportRetention time.Duration
+	// ExportStatementTimeout is the statement_timeout of the exports' pool,
+	// per batch (GROUNDWORK_EXPORT_STATEMENT_TIMEOUT). Default 1m.
+	ExportStatementTimeout time.Duration
+	// ExportWorkMem is the work_mem of the exports' pool
+	// (GROUNDWORK_EXPORT_WORK_MEM). Default 16MB.
+	ExportWorkMem string
 	// Billing is the Stripe billing configuration (see Billing).
 	Billing Billing
 }
@@ -202,6 +220,12 @@ func Load(getenv func(string) string) (Config, error) {
 	c.BackupKeepMonthly = p.int("GROUNDWORK_BACKUP_KEEP_MONTHLY", 6, 0, 10000)
 	c.BackupInterval = p.duration("GROUNDWORK_BACKUP_INTERVAL", 24*time.Hour)
 	c.BackupRehearsalInterval = p.duration("GROUNDWORK_BACKUP_REHEARSAL_INTERVAL", 168*time.Hour)
+	c.ExportURL = p.str("GROUNDWORK_EXPORT_URL", "file://"+filepath.Join(c.DataDir, "exports"))
+	c.ExportMaxConns = p.int("GROUNDWORK_EXPORT_MAX_CONNS", 2, 2, 100)
+	c.ExportWorkers = p.int("GROUNDWORK_QUEUE_EXPORTS_WORKERS", 1, 1, 100)
+	c.ExportRetention = p.duration("GROUNDWORK_EXPORT_RETENTION", 168*time.Hour)
+	c.ExportStatementTimeout = p.duration("GROUNDWORK_EXPORT_STATEMENT_TIMEOUT", time.Minute)
+	c.ExportWorkMem = p.str("GROUNDWORK_EXPORT_WORK_MEM", "16MB")
 	c.BaseURL = p.baseURL("GROUNDWORK_BASE_URL", fmt.Sprintf("http://localhost:%d", c.Port))
 	c.RedisURL = p.redisURL("REDIS_URL")
 	c.TrustedProxies = p.prefixes("GROUNDWORK_TRUSTED_PROXIES")
@@ -257,6 +281,12 @@ func (c Config) Print(w io.Writer) {
 		{"GROUNDWORK_BACKUP_KEEP_MONTHLY", strconv.Itoa(c.BackupKeepMonthly)},
 		{"GROUNDWORK_BACKUP_INTERVAL", c.BackupInterval.String()},
 		{"GROUNDWORK_BACKUP_REHEARSAL_INTERVAL", c.BackupRehearsalInterval.String()},
+		{"GROUNDWORK_EXPORT_URL", Redact(c.ExportURL)},
+		{"GROUNDWORK_EXPORT_MAX_CONNS", strconv.Itoa(c.ExportMaxConns)},
+		{"GROUNDWORK_QUEUE_EXPORTS_WORKERS", strconv.Itoa(c.ExportWorkers)},
+		{"GROUNDWORK_EXPORT_RETENTION", c.ExportRetention.String()},
+		{"GROUNDWORK_EXPORT_STATEMENT_TIMEOUT", c.ExportStatementTimeout.String()},
+		{"GROUNDWORK_EXPORT_WORK_MEM", c.ExportWorkMem},
 	}
 	rows = append(rows, c.Billing.rows()...)
 	for _, pol := range ratelimit.AllPolicies {

@@ -48,13 +48,17 @@ func TestOpenAPIDocument(t *testing.T) {
 
 	// method and path → the statuses it documents.
 	want := map[string][]string{
-		"get /api/v1/contacts":         {"200", "401", "403", "422", "429", "500"},
-		"post /api/v1/contacts":        {"201", "400", "401", "403", "409", "413", "415", "422", "429", "500"},
-		"get /api/v1/contacts/{id}":    {"200", "401", "403", "404", "429", "500"},
-		"patch /api/v1/contacts/{id}":  {"200", "400", "401", "403", "404", "413", "415", "422", "429", "500"},
-		"delete /api/v1/contacts/{id}": {"204", "401", "403", "404", "429", "500"},
-		"get /api/v1/openapi.json":     {"200", "429", "500"},
-		"get /api/v1/audit-events":     {"200", "401", "403", "422", "429", "500"},
+		"get /api/v1/contacts":             {"200", "401", "403", "422", "429", "500"},
+		"post /api/v1/contacts":            {"201", "400", "401", "403", "409", "413", "415", "422", "429", "500"},
+		"get /api/v1/exports":              {"200", "401", "403", "429", "500"},
+		"post /api/v1/exports":             {"202", "400", "401", "403", "409", "413", "415", "422", "429", "500"},
+		"get /api/v1/exports/{id}":         {"200", "401", "403", "404", "429", "500"},
+		"post /api/v1/exports/{id}/cancel": {"200", "401", "403", "404", "409", "429", "500"},
+		"get /api/v1/contacts/{id}":        {"200", "401", "403", "404", "429", "500"},
+		"patch /api/v1/contacts/{id}":      {"200", "400", "401", "403", "404", "413", "415", "422", "429", "500"},
+		"delete /api/v1/contacts/{id}":     {"204", "401", "403", "404", "429", "500"},
+		"get /api/v1/openapi.json":         {"200", "429", "500"},
+		"get /api/v1/audit-events":         {"200", "401", "403", "422", "429", "500"},
 	}
 	got := map[string][]string{}
 	for path, item := range api.Paths.PathItems.FromOldest() {

@@ -23,6 +23,7 @@ const (
 	QueueMaintenance = "maintenance"
 	QueueBilling     = "billing" // Stripe webhook events and billing side effects (internal/billing)
 	QueueMail        = "mail"    // outgoing emails (internal/mail): a stalled relay holds up nothing else
+	QueueExports     = "exports" // data exports (internal/exports), on their own connection pool
 )
 
 // DefaultMailWorkers is the concurrency of the mail queue when
@@ -43,6 +44,9 @@ type Config struct {
 	// MailWorkers is the concurrency of the mail queue, which every working
 	// client works (every module sends email). Default DefaultMailWorkers.
 	MailWorkers int
+	// ExportWorkers is the concurrency of the exports queue; zero leaves
+	// the queue unworked.
+	ExportWorkers int
 	// Workers are the registered job workers (required when Work is true).
 	Workers *river.Workers
 	// Periodic are the periodic jobs; they are scheduled by the elected leader.
@@ -54,8 +58,8 @@ type Config struct {
 }
 
 // NewClient builds a River client on pool. With cfg.Work it works the
-// default, maintenance and mail queues (and billing, with BillingWorkers) and
-// schedules the periodic jobs once started.
+// default, maintenance and mail queues (billing with BillingWorkers, exports
+// with ExportWorkers) and schedules the periodic jobs once started.
 func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 	rc := &river.Config{
 		Logger:       cfg.Logger.With("component", "river"),
@@ -75,6 +79,9 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 			QueueDefault:     {MaxWorkers: cfg.DefaultWorkers},
 			QueueMaintenance: {MaxWorkers: cfg.MaintenanceWorkers},
 			QueueMail:        {MaxWorkers: cmp.Or(cfg.MailWorkers, DefaultMailWorkers)},
+		}
+		if cfg.ExportWorkers > 0 {
+			rc.Queues[QueueExports] = river.QueueConfig{MaxWorkers: cfg.ExportWorkers}
 		}
 		if cfg.BillingWorkers > 0 {
 			rc.Queues[QueueBilling] = river.QueueConfig{MaxWorkers: cfg.BillingWorkers}

@@ -287,6 +287,9 @@ func baseDirs(forNew bool) []string {
 // sweepStale removes the clusters of test binaries that died without
 // cleaning up (go test's -timeout panic, SIGKILL): gwpgtest-<pid>-* dirs
 // whose pid is gone. Their postmasters are shut down immediately first.
+// staleAfter is how long a dead binary's directory is left alone.
+const staleAfter = 10 * time.Minute
+
 func sweepStale() {
 	var dirs []string
 	for _, base := range baseDirs(false) {
@@ -297,6 +300,12 @@ func sweepStale() {
 		pidText, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(dir), dirPrefix), "-")
 		pid, err := strconv.Atoi(pidText)
 		if err != nil || pid == os.Getpid() || alive(pid) {
+			continue
+		}
+		// A directory touched in the last minutes may still be set up:
+		// TestStaleSweep makes one for a dead PID, and another test binary
+		// starting meanwhile must not sweep it from under its initdb.
+		if st, err := os.Stat(dir); err != nil || time.Since(st.ModTime()) < staleAfter {
 			continue
 		}
 		killPostmaster(dir)

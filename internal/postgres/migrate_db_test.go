@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -110,10 +111,14 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 	rolledBack, err := m.DownTo(ctx, 0)
 	require.NoError(t, err)
-	require.Len(t, rolledBack, int(postgres.LatestVersion()), "every Groundwork migration is rolled back")
+	// One per file (a branch's numbers may have gaps until the merge
+	// renumbers them).
+	files, err := fs.ReadDir(postgres.Migrations(), ".")
+	require.NoError(t, err)
+	require.Len(t, rolledBack, len(files), "every Groundwork migration is rolled back")
 	pending, err := m.Pending(ctx)
 	require.NoError(t, err)
-	require.Len(t, pending, int(postgres.LatestVersion()))
+	require.Len(t, pending, len(files))
 	down := catalog(t, url)
 	for _, table := range []string{"users", "contacts", "audit_events", "schema_compat"} {
 		require.NotContains(t, down, table+" |", "after rolling everything back")

@@ -37,3 +37,24 @@ func Open(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) 
 func NewPoolCollector(pool *pgxpool.Pool) prometheus.Collector {
 	return pgxpoolprometheus.NewCollector(pool, map[string]string{"pool": "runtime"})
 }
+
+// OpenIsolated connects a pool of its own to url for heavy work (exports),
+// with at most maxConns connections whose sessions run with params (say,
+// statement_timeout and work_mem): that work then never takes the
+// interactive pool's connections, and its settings never leak into them.
+func OpenIsolated(ctx context.Context, url string, maxConns int, params map[string]string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database URL: %w", err)
+	}
+	cfg.MaxConns = int32(maxConns)
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	for k, v := range params {
+		cfg.ConnConfig.RuntimeParams[k] = v
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return pool, nil
+}

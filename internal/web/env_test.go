@@ -19,6 +19,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
+	"github.com/groundwork-dev/groundwork/internal/exports"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
@@ -43,6 +44,7 @@ type env struct {
 	accounts *account.Service
 	orgs     *org.Service
 	contacts *contacts.Service
+	exports  *exports.Service
 	deps     Deps       // what the server was built with
 	logs     *logBuffer // the server's log lines
 
@@ -119,14 +121,15 @@ func startEnv(t *testing.T, withBilling bool, opts ...func(*Deps)) *env {
 	workers := river.NewWorkers()
 	mods.AddWorkers(workers)
 	mailtest.StartJobs(t, db.Runtime, workers)
-	e.accounts, e.orgs, e.contacts = mods.Accounts, mods.Orgs, mods.Contacts
+	e.accounts, e.orgs, e.contacts, e.exports = mods.Accounts, mods.Orgs, mods.Contacts, mods.Exports
 	sm := scs.New()
 	sm.Store = account.NewSessionStore(db.Runtime)
 	sm.Cookie.Name = "gw_session"
 	sm.IdleTimeout = 12 * time.Hour
 	sm.Lifetime = 168 * time.Hour
 	e.deps = Deps{Logger: logger, MaxBodyBytes: 1 << 20, Sessions: sm,
-		Accounts: mods.Accounts, Orgs: mods.Orgs, Contacts: mods.Contacts, Audit: mods.Audit, Idempotency: mods.Idempotency}
+		Accounts: mods.Accounts, Orgs: mods.Orgs, Contacts: mods.Contacts, Audit: mods.Audit, Idempotency: mods.Idempotency,
+		Exports: mods.Exports}
 	if mods.Billing != nil {
 		e.billing = mods.Billing.Service
 		e.deps.Billing, e.deps.StripeWebhooks = mods.Billing.Service, mods.Billing.Ledger

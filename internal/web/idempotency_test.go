@@ -127,3 +127,40 @@ func TestContactCreateIsIdempotent(t *testing.T) {
 	require.Equal(t, "true", retry.replayed)
 	require.Equal(t, before+2, count())
 }
+
+// TestExportRequestIsIdempotent: POST /api/v1/exports with an
+// Idempotency-Key answers a retry with the export the first request
+// queued (where a second request would be refused while it runs).
+func TestExportRequestIsIdempotent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	owner := e.user("owner@acme.example")
+	acme, _ := e.org(owner.ID, "Acme")
+	_, bearer := e.apiKey(acme.ID, "a", gw.RoleAdmin)
+	post := func(key string) (int, string, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/exports", strings.NewReader(`{"format":"csv"}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out struct {
+			ID string `json:"id"`
+		}
+		b, _ := io.ReadAll(resp.Body)
+		require.NoError(t, json.Unmarshal(b, &out), "%s", b)
+		return resp.StatusCode, out.ID, resp.Header.Get("Idempotent-Replayed")
+	}
+	status, id, replayed := post("weekly-1")
+	require.Equal(t, http.StatusAccepted, status)
+	require.Empty(t, replayed)
+	status, again, replayed := post("weekly-1")
+	require.Equal(t, http.StatusAccepted, status)
+	require.Equal(t, id, again)
+	require.Equal(t, "true", replayed)
+	status, _, _ = post("weekly-2")
+	require.Equal(t, http.StatusConflict, status, "a new key is a new request: one export runs at a time")
+}

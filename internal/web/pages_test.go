@@ -279,6 +279,7 @@ func pageScenarioTables() map[string][]scenario {
 		"api keys": apiKeyScenarios(),
 		"audit":    auditScenarios(),
 		"contacts": contactScenarios(),
+		"exports":  exportScenarios(),
 		"billing":  billingScenarios(),
 		"errors":   errorPageScenarios(),
 	}

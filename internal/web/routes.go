@@ -120,6 +120,17 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.org("GET /o/{org}/audit", authz.AuditRead, s.pageAudit())
 	rt.api("GET /api/v1/audit-events", authz.AuditRead, s.apiListAuditEvents())
 
+	// Data exports: requested, followed and cancelled by owners and admins;
+	// downloaded through a link whose signature authorises it.
+	rt.org("GET /o/{org}/exports", authz.ExportsManage, s.pageExports())
+	rt.org("POST /o/{org}/exports", authz.ExportsManage, s.postExport())
+	rt.org("POST /o/{org}/exports/{id}/cancel", authz.ExportsManage, s.postCancelExport())
+	rt.api("GET /api/v1/exports", authz.ExportsManage, s.apiListExports())
+	rt.api("POST /api/v1/exports", authz.ExportsManage, s.idempotentCreate(s.apiCreateExport(), s.replayExportCreate))
+	rt.api("GET /api/v1/exports/{id}", authz.ExportsManage, s.apiGetExport())
+	rt.api("POST /api/v1/exports/{id}/cancel", authz.ExportsManage, s.apiCancelExport())
+	rt.page("GET /downloads/{token}", s.getExportDownload())
+
 	return rt.routes
 }
 

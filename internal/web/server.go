@@ -23,6 +23,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/errtrack"
+	"github.com/groundwork-dev/groundwork/internal/exports"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/idempotency"
 	"github.com/groundwork-dev/groundwork/internal/observe"
@@ -75,6 +76,8 @@ type Deps struct {
 	// Idempotency looks up the Idempotency-Keys of API creates; nil
 	// ignores the header.
 	Idempotency *idempotency.Store
+	// Exports requests, follows, cancels and serves data exports.
+	Exports *exports.Service
 	// Billing shows and changes organisations' plans through Stripe. Nil
 	// when Stripe is not configured: the billing pages say so and no
 	// billing banner is shown.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
+	"github.com/groundwork-dev/groundwork/internal/exports"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/idempotency"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
@@ -47,6 +48,8 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 	contact := e.contact(ownerScope, "Zebulon Secret", "zebulon@secret.example")
 	inv, err := e.orgs.Invite(ctx, ownerScope, "invitee@hidden.example", gw.RoleMember)
 	require.NoError(t, err)
+	hiddenExport, err := e.exports.Request(ctx, ownerScope, exports.Request{})
+	require.NoError(t, err)
 	hiddenKey, _ := e.apiKey(acme.ID, "hidden-key", gw.RoleAdmin)
 	_, viewerKey := e.apiKey(acme.ID, "viewer-key", gw.RoleViewer)
 	_, outsiderKey := e.apiKey(other.ID, "outsider-key", gw.RoleAdmin)
@@ -56,7 +59,7 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 	require.NotEmpty(t, ownerSessions)
 
 	secrets := []string{"Zebulon Secret", "zebulon@secret.example", "Acme Hidden Org", "invitee@hidden.example",
-		"hidden-key", contact.ID, inv.ID, hiddenKey.ID}
+		"hidden-key", contact.ID, inv.ID, hiddenKey.ID, hiddenExport.ID}
 
 	// idFor names the object of acme a route's {id} refers to.
 	idFor := func(pattern string) string {
@@ -67,6 +70,8 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 			return inv.ID
 		case strings.Contains(pattern, "/api-keys/"):
 			return hiddenKey.ID
+		case strings.Contains(pattern, "/exports/"):
+			return hiddenExport.ID
 		case strings.Contains(pattern, "/sessions/"):
 			return ownerSessions[0].ID
 		}
@@ -191,6 +196,9 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 		require.Nil(t, k.RevokedAt, "key %s", k.Name)
 	}
 	require.Equal(t, gw.RoleOwner, e.scope(owner.ID, acme.ID).Role)
+	stillQueued, err := e.exports.Get(ctx, ownerScope, hiddenExport.ID)
+	require.NoError(t, err)
+	require.Equal(t, exports.StatusQueued, stillQueued.Status, "no outsider cancelled acme's export")
 	resp, err := ownerClient.Get(e.srv.URL + "/account")
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -220,11 +228,16 @@ func TestRowLevelSecurityCoversEveryTenantTable(t *testing.T) {
 	name := "Idempotent"
 	_, err = e.contacts.Create(seedCtx, ownerScope, contacts.Input{Name: &name}) // idempotency_keys
 	require.NoError(t, err)
+	_, err = e.exports.Request(ctx, ownerScope, exports.Request{}) // exports (internal/exports)
+	require.NoError(t, err)
 	require.NoError(t, postgres.InOrgTx(ctx, e.db.Runtime, acme.ID, func(tx pgx.Tx) error { // billing (internal/billing)
 		if _, err := tx.Exec(ctx, `INSERT INTO billing_accounts (org_id) VALUES ($1)`, acme.ID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO billing_outbox (org_id, key, kind) VALUES ($1, 'seed', 'seed')`, acme.ID)
+		if _, err := tx.Exec(ctx, `INSERT INTO billing_outbox (org_id, key, kind) VALUES ($1, 'seed', 'seed')`, acme.ID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO billing_disputes (org_id, dispute_id, created) VALUES ($1, 'du_seed', now())`, acme.ID)
 		return err
 	}))
 	outsider := e.user("outsider@other.example")

@@ -1,0 +1,205 @@
+package exports
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
+)
+
+// The SQL of the module. Every statement names org_id, although row-level
+// security already limits it to the organisation in app.org_id.
+
+const exportColumns = `id::text, org_id::text, requested_by, format, packaging, tables, status,
+	rows_written, rows_estimated, files, error, created_at, started_at, finished_at, expires_at`
+
+func errNotFound() error { return gw.Errorf(gw.ENOTFOUND, "Export not found.") }
+
+func scanExport(row pgx.Row) (Export, error) {
+	var e Export
+	var files []byte
+	err := row.Scan(&e.ID, &e.OrgID, &e.RequestedBy, &e.Format, &e.Packaging, &e.Tables, &e.Status,
+		&e.RowsWritten, &e.RowsEstimated, &files, &e.Error, &e.CreatedAt, &e.StartedAt, &e.FinishedAt, &e.ExpiresAt)
+	if err != nil {
+		return Export{}, err
+	}
+	if err := json.Unmarshal(files, &e.Files); err != nil {
+		return Export{}, fmt.Errorf("decode export files: %w", err)
+	}
+	e.CreatedAt = e.CreatedAt.UTC()
+	for _, t := range []**time.Time{&e.StartedAt, &e.FinishedAt, &e.ExpiresAt} {
+		if *t != nil {
+			u := (*t).UTC()
+			*t = &u
+		}
+	}
+	return e, nil
+}
+
+// insertExport inserts e as queued, unless orgID already has an active
+// export: then it returns false.
+func insertExport(ctx context.Context, tx pgx.Tx, e Export) (bool, error) {
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO exports (org_id, id, requested_by, format, packaging, tables, status, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7)
+		ON CONFLICT (org_id) WHERE status IN ('queued', 'running') DO NOTHING`,
+		e.OrgID, e.ID, e.RequestedBy, e.Format, e.Packaging, e.Tables, e.CreatedAt)
+	if err != nil {
+		return false, fmt.Errorf("insert export: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// getExport returns export id of orgID, or ENOTFOUND.
+func getExport(ctx context.Context, q postgres.Queryer, orgID, id string) (Export, error) {
+	rows, err := q.Query(ctx, `SELECT `+exportColumns+` FROM exports WHERE org_id = $1 AND id = $2`, orgID, id)
+	if err != nil {
+		return Export{}, fmt.Errorf("select export: %w", err)
+	}
+	e, err := pgx.CollectExactlyOneRow(rows, func(r pgx.CollectableRow) (Export, error) { return scanExport(r) })
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Export{}, errNotFound()
+	}
+	if err != nil {
+		return Export{}, fmt.Errorf("select export: %w", err)
+	}
+	return e, nil
+}
+
+// listExports returns orgID's newest limit exports, newest first.
+func listExports(ctx context.Context, q postgres.Queryer, orgID string, limit int) ([]Export, error) {
+	rows, err := q.Query(ctx, `SELECT `+exportColumns+` FROM exports WHERE org_id = $1 ORDER BY id DESC LIMIT $2`,
+		orgID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list exports: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Export, error) { return scanExport(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list exports: %w", err)
+	}
+	return list, nil
+}
+
+// cancelExport marks export id of orgID cancelled if it is active, and
+// reports whether it was.
+func cancelExport(ctx context.Context, tx pgx.Tx, orgID, id string, now time.Time) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE exports SET status = 'cancelled', finished_at = $3
+		WHERE org_id = $1 AND id = $2 AND status IN ('queued', 'running')`, orgID, id, now)
+	if err != nil {
+		return false, fmt.Errorf("cancel export: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// startExport marks export id running for attempt, clearing what an
+// earlier attempt recorded, and returns it; ok is false when it is no
+// longer active (cancelled meanwhile).
+func startExport(ctx context.Context, tx pgx.Tx, orgID, id string, attempt int, now time.Time) (e Export, ok bool, err error) {
+	row := tx.QueryRow(ctx, `UPDATE exports SET status = 'running', started_at = $3, attempts = $4,
+			rows_written = 0, rows_estimated = 0, files = '[]', error = ''
+		WHERE org_id = $1 AND id = $2 AND status IN ('queued', 'running')
+		RETURNING `+exportColumns, orgID, id, now, attempt)
+	e, err = scanExport(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Export{}, false, nil
+	}
+	if err != nil {
+		return Export{}, false, fmt.Errorf("start export: %w", err)
+	}
+	return e, true, nil
+}
+
+// setProgress records the rows written and estimated of a running export,
+// and reports whether it is still running (false: cancelled).
+func setProgress(ctx context.Context, tx pgx.Tx, orgID, id string, written, estimated int64) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE exports SET rows_written = $3, rows_estimated = $4
+		WHERE org_id = $1 AND id = $2 AND status = 'running'`, orgID, id, written, estimated)
+	if err != nil {
+		return false, fmt.Errorf("record export progress: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// finishExport marks a running export succeeded with files, and reports
+// whether it was still running (false: cancelled meanwhile).
+func finishExport(ctx context.Context, tx pgx.Tx, orgID, id string, written int64, files []File, now, expires time.Time) (bool, error) {
+	b, err := json.Marshal(files)
+	if err != nil {
+		return false, err
+	}
+	tag, err := tx.Exec(ctx, `UPDATE exports SET status = 'succeeded', rows_written = $3, files = $4,
+			finished_at = $5, expires_at = $6
+		WHERE org_id = $1 AND id = $2 AND status = 'running'`, orgID, id, written, b, now, expires)
+	if err != nil {
+		return false, fmt.Errorf("finish export: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// failExport marks a running export failed with msg.
+func failExport(ctx context.Context, tx pgx.Tx, orgID, id, msg string, now time.Time) error {
+	_, err := tx.Exec(ctx, `UPDATE exports SET status = 'failed', error = $3, files = '[]', finished_at = $4
+		WHERE org_id = $1 AND id = $2 AND status = 'running'`, orgID, id, msg, now)
+	if err != nil {
+		return fmt.Errorf("fail export: %w", err)
+	}
+	return nil
+}
+
+// expiredExports returns the IDs of orgID's succeeded exports whose files
+// expired by now.
+func expiredExports(ctx context.Context, tx pgx.Tx, orgID string, now time.Time) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT id::text FROM exports
+		WHERE org_id = $1 AND status = 'succeeded' AND expires_at <= $2`, orgID, now)
+	if err != nil {
+		return nil, fmt.Errorf("list expired exports: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// expireExport marks export id expired, its files gone.
+func expireExport(ctx context.Context, tx pgx.Tx, orgID, id string) error {
+	_, err := tx.Exec(ctx, `UPDATE exports SET status = 'expired', files = '[]'
+		WHERE org_id = $1 AND id = $2 AND status = 'succeeded'`, orgID, id)
+	if err != nil {
+		return fmt.Errorf("expire export: %w", err)
+	}
+	return nil
+}
+
+// listOrgIDs returns up to limit organisation IDs above after ("" for the
+// first), in order: the retention job visits every organisation's exports,
+// which row-level security shows one organisation at a time, and orgs (the
+// tenant registry, not tenant-owned) is where their IDs are.
+func listOrgIDs(ctx context.Context, q postgres.Queryer, after string, limit int) ([]string, error) {
+	if after == "" {
+		after = "00000000-0000-0000-0000-000000000000"
+	}
+	rows, err := q.Query(ctx, `SELECT id::text FROM orgs WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list organisations: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// beginSnapshot starts the read-only REPEATABLE READ transaction an export
+// reads in, seeing orgID: every batch reads the same moment.
+func beginSnapshot(ctx context.Context, pool interface {
+	BeginTx(context.Context, pgx.TxOptions) (pgx.Tx, error)
+}, orgID string) (pgx.Tx, error) {
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("begin export snapshot: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT set_config('app.org_id', $1, true)`, orgID); err != nil {
+		_ = tx.Rollback(ctx)
+		return nil, fmt.Errorf("begin export snapshot: %w", err)
+	}
+	return tx, nil
+}
