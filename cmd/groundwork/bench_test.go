@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -17,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -49,13 +52,14 @@ func benchPort(b *testing.B) int {
 
 // serveProcess starts `groundwork serve` as a child process and returns it
 // with the time it took until /readyz answered 200.
-func serveProcess(b *testing.B, bin, dir string, port int) (*exec.Cmd, time.Duration) {
+func serveProcess(b *testing.B, bin, dir string, port int, env ...string) (*exec.Cmd, time.Duration) {
 	b.Helper()
 	cmd := exec.Command(bin, "serve")
 	// The API-key rate limit is off: the benchmark measures throughput, not
 	// the limiter (which has its own benchmark in internal/ratelimit).
 	cmd.Env = append(os.Environ(), "GROUNDWORK_DATA_DIR="+dir, "PORT="+strconv.Itoa(port), "GROUNDWORK_LOG_LEVEL=warn",
 		"GROUNDWORK_RATE_API_KEY=off")
+	cmd.Env = append(cmd.Env, env...)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -344,5 +348,77 @@ func TestRawSelectServer(t *testing.T) {
 	go func() { <-ctx.Done(); _ = srv.Close() }()
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkWrongPasswordMemory: 64 clients of one signed-in user send a
+// wrong current password to POST /account/password at once, with the
+// password and log-in rate limits off, so that only the bound on password
+// hashes running at once (GROUNDWORK_PASSWORD_HASH_CONCURRENCY, 2× CPUs by
+// default; about 19 MiB per argon2id hash) stands between them and the
+// server's memory. It reports the serve process's peak RSS (VmHWM) and how
+// the requests were answered: 422 (the hash ran: wrong password) or 503
+// (no free slot within the wait, Retry-After). The goal is a peak under
+// 300 MB.
+func BenchmarkWrongPasswordMemory(b *testing.B) {
+	bin := buildBinary(b)
+	dir := benchDir(b)
+	port := benchPort(b)
+	cmd, _ := serveProcess(b, bin, dir, port, "GROUNDWORK_RATE_PASSWORD_USER=off", "GROUNDWORK_RATE_PASSWORD_IP=off",
+		"GROUNDWORK_RATE_LOGIN_IP=off", "GROUNDWORK_RATE_LOGIN_ACCOUNT_IP=off", "GROUNDWORK_RATE_LOGIN_ACCOUNT=off")
+	defer stopProcess(b, cmd)
+	const password = "a long enough passphrase"
+	cli(b, bin, dir, password+"\n", "user", "create", "-email", "bench@example.com")
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Transport: &http.Transport{MaxIdleConnsPerHost: 64},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(base+"/login", url.Values{"email": {"bench@example.com"}, "password": {password}})
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		b.Fatalf("log in: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	const clients = 64
+	var answered422, answered503, other atomic.Int64
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Go(func() {
+				resp, err := client.PostForm(base+"/account/password", url.Values{
+					"current_password": {"not the password at all"}, "new_password": {"another long passphrase"}})
+				if err != nil {
+					other.Add(1)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				switch resp.StatusCode {
+				case http.StatusUnprocessableEntity:
+					answered422.Add(1)
+				case http.StatusServiceUnavailable:
+					answered503.Add(1)
+				default:
+					other.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(status), "\n") {
+		if kb, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB")))
+			b.ReportMetric(float64(n)/1024, "peak-RSS-MB")
+		}
+	}
+	total := float64(answered422.Load() + answered503.Load() + other.Load())
+	b.ReportMetric(float64(answered422.Load())/total*100, "%422")
+	b.ReportMetric(float64(answered503.Load())/total*100, "%503")
+	if other.Load() > 0 {
+		b.Fatalf("%d requests were answered neither 422 nor 503", other.Load())
 	}
 }
