@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 	"github.com/stripe/stripe-go/v85"
 
 	"github.com/groundwork-dev/groundwork/internal/jobs"
@@ -240,9 +239,7 @@ func (ReconcileArgs) Kind() string { return "billing.reconcile" }
 // InsertOpts implements river.JobArgsWithInsertOpts: the billing queue, one
 // pending run at a time.
 func (ReconcileArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: jobs.QueueBilling, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
-		rivertype.JobStateRetryable, rivertype.JobStateScheduled}}}
+	return river.InsertOpts{Queue: jobs.QueueBilling, UniqueOpts: jobs.OnePending}
 }
 
 // ReconcileWorker runs the Reconciler.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/groundwork-dev/groundwork/internal/jobs"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
@@ -92,9 +91,7 @@ func (SweepArgs) Kind() string { return "billing.sweep" }
 // InsertOpts implements river.JobArgsWithInsertOpts: the billing queue, one
 // pending sweep at a time.
 func (SweepArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: jobs.QueueBilling, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
-		rivertype.JobStateRetryable, rivertype.JobStateScheduled}}}
+	return river.InsertOpts{Queue: jobs.QueueBilling, UniqueOpts: jobs.OnePending}
 }
 
 // SweepWorker runs the Sweeper.

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/groundwork-dev/groundwork/internal/errtrack"
 )
@@ -93,3 +94,10 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 	}
 	return client, nil
 }
+
+// OnePending is the UniqueOpts of a job of which at most one may wait or
+// run at a time (a sweep, a reconciliation): another insert while one is
+// available, pending, scheduled, running or retryable is skipped.
+var OnePending = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+	rivertype.JobStateRetryable, rivertype.JobStateScheduled}}

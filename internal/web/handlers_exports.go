@@ -103,14 +103,20 @@ func (s *server) apiCreateExport() http.Handler {
 		if err != nil {
 			return err
 		}
-		j, err := s.toExportJSON(r, e)
-		if err != nil {
-			return err
-		}
-		w.Header().Set("Location", "/api/v1/exports/"+e.ID)
-		writeJSON(w, http.StatusAccepted, j)
-		return nil
+		return s.writeExportAccepted(w, r, e)
 	})
+}
+
+// writeExportAccepted answers a request for an export with the export
+// queued for it: 202, its Location and its JSON.
+func (s *server) writeExportAccepted(w http.ResponseWriter, r *http.Request, e exports.Export) error {
+	j, err := s.toExportJSON(r, e)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/exports/"+e.ID)
+	writeJSON(w, http.StatusAccepted, j)
+	return nil
 }
 
 // replayExportCreate answers an export request replayed with its
@@ -121,13 +127,7 @@ func (s *server) replayExportCreate(w http.ResponseWriter, r *http.Request, id s
 	if err != nil {
 		return err
 	}
-	j, err := s.toExportJSON(r, e)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Location", "/api/v1/exports/"+e.ID)
-	writeJSON(w, http.StatusAccepted, j)
-	return nil
+	return s.writeExportAccepted(w, r, e)
 }
 
 func (s *server) apiGetExport() http.Handler {
