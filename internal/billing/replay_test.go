@@ -237,7 +237,10 @@ func requireOrgTruth(t *testing.T, s *scenario, o *replayOrg) {
 	var a Account
 	require.NoError(t, postgres.InOrgTx(s.ctx, s.db.Runtime, o.id, func(tx pgx.Tx) error {
 		var err error
-		a, err = loadAccount(s.ctx, tx, o.id, false)
+		if a, err = loadAccount(s.ctx, tx, o.id, false); err != nil {
+			return err
+		}
+		a.disputes, err = loadDisputes(s.ctx, tx, o.id)
 		return err
 	}))
 	truth := s.fake.Subscription(o.sub)
@@ -258,8 +261,20 @@ func requireOrgTruth(t *testing.T, s *scenario, o *replayOrg) {
 	require.Equal(t, inv.Status, a.Snapshot.LatestInvoiceStatus, msg)
 	if a.DisputeID != "" {
 		d := s.fake.Dispute(a.DisputeID)
-		require.Equal(t, disputeStatus(d.Status), a.Dispute.Status, msg)
-		require.Equal(t, fundsWithdrawn(d), a.Dispute.FundsWithdrawn, msg)
+		want := disputeStatus(d.Status)
+		if want == DisputeLost && a.Dispute.Status == DisputeNone {
+			// A lost dispute stops counting once an invoice is paid after
+			// it (withDisputes): the stored row says it was cleared.
+			cleared := false
+			for _, r := range a.disputes {
+				cleared = cleared || (r.ID == a.DisputeID && !r.ClearedAt.IsZero())
+			}
+			require.True(t, cleared, "lost dispute %s shown as none without being cleared; %s", a.DisputeID, msg)
+			require.Equal(t, DisputeState{Status: DisputeNone}, a.Dispute, msg)
+		} else {
+			require.Equal(t, want, a.Dispute.Status, msg)
+			require.Equal(t, fundsWithdrawn(d), a.Dispute.FundsWithdrawn, msg)
+		}
 	}
 	failing := truth.Status == stripe.SubscriptionStatusPastDue || truth.Status == stripe.SubscriptionStatusUnpaid
 	require.Equal(t, failing, !a.Snapshot.FirstPaymentFailedAt.IsZero(), msg)
