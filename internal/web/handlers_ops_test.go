@@ -25,6 +25,20 @@ func TestHealthz(t *testing.T) {
 	require.JSONEq(t, `{"status":"ok"}`, w.Body.String())
 }
 
+// TestHealthzFailsWhenNotLive: when Deps.Live fails (the embedded
+// PostgreSQL could not be brought back within its recovery time), /healthz
+// answers 503 so that an orchestrator restarts the process; the reason is
+// logged, not shown.
+func TestHealthzFailsWhenNotLive(t *testing.T) {
+	t.Parallel()
+	logger, logs := testLogger()
+	live := func(context.Context) error { return errors.New("embedded PostgreSQL has been down for 1m1s") }
+	w := serve(NewServer(Deps{Logger: logger, Live: live}), httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	require.Equal(t, http.StatusServiceUnavailable, w.Code)
+	require.NotContains(t, w.Body.String(), "PostgreSQL")
+	require.Contains(t, logs.buf.String(), "embedded PostgreSQL has been down")
+}
+
 func TestReadyz(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
