@@ -6,9 +6,10 @@ BIN      := bin/groundwork
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILT    := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+IMAGE    ?= groundwork:$(COMMIT)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildTime=$(BUILT)
 
-.PHONY: run build test lint audit bench deps clean
+.PHONY: run build test lint audit bench deps clean image e2e
 
 ## run: install missing system packages, build, and serve on :8080 with the embedded database
 run: build
@@ -43,6 +44,17 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'WebhookAccept' -benchtime 20000x -count 1 ./internal/billing/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'EventProcessing' -benchtime 3x -count 1 ./internal/billing/ | tee -a bench.txt
 	GROUNDWORK_BENCH_BACKUP_MB=$${GROUNDWORK_BENCH_BACKUP_MB:-1024} $(GO) test -run '^$$' -bench 'Backup|Rehearse|Pitr|WriteDuringBackup' -benchtime 1x -count 1 -timeout 30m ./internal/backup/ | tee -a bench.txt
+
+## image: build the container image $(IMAGE) from the Dockerfile with docker or podman (whichever is present; stand-in base images are built when they cannot be pulled)
+image:
+	@engine=$$(scripts/container-setup.sh) && \
+	  nf=$$([ "$$engine" = podman ] && echo "--network host") && \
+	  $$engine build $$nf --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg BUILD_TIME=$(BUILT) -t $(IMAGE) .
+
+## e2e: heavy proofs: every e2e-tagged Go test, then the container proofs with real containers (podman or docker)
+e2e: deps
+	$(GO) test -tags e2e -count=1 -timeout 60m ./...
+	GROUNDWORK_PODMAN_SANDBOX=1 deploy/e2e.sh
 
 ## deps: install the system packages the commands and tests need (idempotent)
 deps:
