@@ -25,12 +25,13 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-## lint: check formatting, vet, scan the tree for committed secrets (gitleaks, pinned in tools/go.mod), and lint migrations for locking hazards (squawk, pinned in package.json)
+## lint: check formatting, vet, lint the GitHub workflows (actionlint, pinned in tools/go.mod), scan the tree for committed secrets (gitleaks, pinned in tools/go.mod), and lint migrations for locking hazards (squawk, pinned in package.json)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool -modfile=tools/go.mod gitleaks dir . --no-banner --redact --exit-code 1
 	scripts/lint-migrations.sh
+	$(GO) tool -modfile=tools/go.mod actionlint
 
 ## audit: known vulnerabilities in dependencies (govulncheck); says so when its database is unreachable
 audit:
