@@ -59,4 +59,112 @@ hs=$($engine healthcheck run "$tag-b" 2>&1 && echo healthy) || true
 say "healthcheck: ${hs:-unhealthy}"
 say "item 1 ok: embedded default, /version = labels = $commit, runs as 65532, data survived a new container"
 $engine rm -f "$tag-b" >/dev/null
+
+# 3. zero-downtime deploys behind Caddy against an external PostgreSQL (the test's own cluster)
+command -v caddy >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends caddy >/dev/null; }
+work=$(mktemp -d /tmp/gw-e2e.XXXXXX); chmod 0755 "$work"
+pgport=${GW_E2E_PG_PORT:-18500}; pubport=${GW_E2E_PUBLIC_PORT:-18490}; admin=127.0.0.1:${GW_E2E_CADDY_ADMIN:-18519}
+asdb() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pgbin=$(ls -d /usr/lib/postgresql/*/bin | tail -n1)
+install -d -o "$( [ "$(id -u)" = 0 ] && echo postgres || id -un)" "$work/pg"
+asdb "$pgbin/initdb" -D "$work/pg/data" -U postgres --auth=trust >/dev/null
+asdb "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -o "-p $pgport -k $work/pg -c listen_addresses=127.0.0.1" -w start >/dev/null
+cleanup2() {
+	for c in $($engine ps -aq --filter name=groundwork-1848); do $engine rm -f "$c" >/dev/null 2>&1; done
+	[ -n "${caddy_pid:-}" ] && kill "$caddy_pid" 2>/dev/null
+	asdb "$pgbin/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true
+	rm -rf "$work"; cleanup
+}
+trap cleanup2 EXIT
+psql -q -h 127.0.0.1 -p "$pgport" -U postgres -v ON_ERROR_STOP=1 -d postgres <<'SQL'
+CREATE ROLE groundwork_owner LOGIN PASSWORD 'ownerpw' NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+CREATE ROLE groundwork_app LOGIN PASSWORD 'apppw' NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+CREATE DATABASE groundwork OWNER groundwork_owner;
+\c groundwork
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+GRANT USAGE, CREATE ON SCHEMA public TO groundwork_owner;
+GRANT USAGE ON SCHEMA public TO groundwork_app;
+ALTER DEFAULT PRIVILEGES FOR ROLE groundwork_owner IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO groundwork_app;
+ALTER DEFAULT PRIVILEGES FOR ROLE groundwork_owner IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO groundwork_app;
+ALTER DEFAULT PRIVILEGES FOR ROLE groundwork_owner IN SCHEMA public GRANT EXECUTE ON FUNCTIONS TO groundwork_app;
+SQL
+cat >"$work/env" <<ENV
+DATABASE_URL=postgres://groundwork_app:apppw@127.0.0.1:$pgport/groundwork?sslmode=disable
+DATABASE_OWNER_URL=postgres://groundwork_owner:ownerpw@127.0.0.1:$pgport/groundwork?sslmode=disable
+ENV
+install -d -o 65532 -g 65532 -m 0700 "$work/data"   # shared keysets for every release's container
+
+# v2: one more backward-compatible migration; v3: broken (its labels name a commit its binary does not report)
+v1=$image; v2=groundwork:$commit-v2; v3=groundwork:$commit-v3
+mkdir "$work/src"; git archive HEAD cmd internal go.mod go.sum Dockerfile .dockerignore | tar -C "$work/src" -xf -
+cat >"$work/src/internal/postgres/migrations/00090_e2e_deploy_marker.sql" <<'SQL'
+-- groundwork: backward-compatible
+-- Test-only: the e2e deploy proof's newer schema (never committed).
+-- +goose Up
+CREATE TABLE e2e_deploy_marker (id int PRIMARY KEY);
+INSERT INTO schema_compat (version) VALUES (90);
+-- +goose Down
+DELETE FROM schema_compat WHERE version = 90;
+DROP TABLE e2e_deploy_marker;
+SQL
+t1=$SECONDS
+$engine build $([ "$engine" = podman ] && echo --network host) --build-arg VERSION="$commit-v2" --build-arg COMMIT="$commit-v2" \
+	--build-arg BUILD_TIME="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -t "$v2" "$work/src" >/dev/null
+printf 'FROM %s\nLABEL org.opencontainers.image.revision=%s-v3\n' "$v2" "$commit" | $engine build -t "$v3" - >/dev/null
+say "v2 and v3 images built in $((SECONDS - t1))s"
+
+caddy_cfg() { printf '{"admin": {"listen": "%s"}}' "$admin"; }
+caddy_cfg >"$work/caddy.json"
+caddy run --config "$work/caddy.json" >"$work/caddy.log" 2>&1 & caddy_pid=$!
+export GW_STATE=$work/state GW_ENV_FILE=$work/env GW_PROXY_ADMIN=http://$admin GW_PUBLIC_PORT=$pubport \
+	GW_PORTS="18481 18482" GW_ENGINE=$engine GW_APP_ENV=development GW_RUN_EXTRA="-v $work/data:/data"
+deploy=deploy/gw-deploy.sh
+
+t1=$SECONDS; GW_SMOKE_NO_KEY=1 $deploy deploy "$v1" || fail "first deploy of v1"
+say "first deploy (v1) took $((SECONDS - t1))s"
+# the canary account and key the smoke test reads through the API with
+cur=groundwork-$(cut -d' ' -f2 "$GW_STATE/current")
+echo canary-password-123 | $engine exec -i "$cur" groundwork user create -email canary@example.com >/dev/null
+orgid=$($engine exec "$cur" groundwork org create -name Canary -owner canary@example.com | tail -n1)
+GW_SMOKE_API_KEY=$($engine exec "$cur" groundwork apikey create -org "$orgid" -name smoke -role viewer | tail -n1)
+export GW_SMOKE_API_KEY
+deploy/smoke.sh "http://127.0.0.1:$pubport" || fail "smoke through the proxy"
+
+# steady bounded load: 4 sequential clients through the proxy, every answer recorded
+load_start() {
+	rm -f "$work/stop"; : >"$work/codes"
+	for i in 1 2 3 4; do
+		( while [ ! -e "$work/stop" ]; do
+			curl -s -o /dev/null -m 10 -w '%{http_code}\n' -H "Authorization: Bearer $GW_SMOKE_API_KEY" "http://127.0.0.1:$pubport/api/v1/contacts" >>"$work/codes.$i"
+		done ) &
+	done
+}
+load_stop() { # NAME: prints requests and failures, fails on any non-200
+	touch "$work/stop"; wait $(jobs -p | grep -v "^$caddy_pid\$") 2>/dev/null || true
+	cat "$work"/codes.* >"$work/codes"; rm -f "$work"/codes.*
+	local n bad; n=$(wc -l <"$work/codes"); bad=$(grep -vc '^200$' "$work/codes" || true)
+	say "$1: $n requests through the proxy, $bad failed"
+	[ "$n" -gt 0 ] && [ "$bad" = 0 ] || fail "$1: $bad of $n requests failed ($(sort "$work/codes" | uniq -c | tr '\n' ' '))"
+}
+wait_for_load() { sleep 2; }
+
+load_start; wait_for_load
+t1=$SECONDS; $deploy deploy "$v2" || fail "deploy of v2"; say "deploy v1 -> v2 took $((SECONDS - t1))s"
+wait_for_load; load_stop "deploy v1 -> v2"
+curl -fsS "http://127.0.0.1:$pubport/version" | grep -q "\"commit\":\"$commit-v2\"" || fail "v2 is not serving"
+
+load_start; wait_for_load
+if $deploy deploy "$v3"; then fail "broken v3 was deployed"; fi
+wait_for_load; load_stop "broken v3 refused, v2 kept"
+curl -fsS "http://127.0.0.1:$pubport/version" | grep -q "\"commit\":\"$commit-v2\"" || fail "v2 is not serving after the refused v3"
+
+load_start; wait_for_load
+t1=$SECONDS; $deploy rollback "$v1" || fail "rollback to v1"; say "rollback v2 -> v1 took $((SECONDS - t1))s"
+wait_for_load; load_stop "rollback v2 -> v1"
+curl -fsS "http://127.0.0.1:$pubport/version" | grep -q "\"commit\":\"$commit\"" || fail "v1 is not serving after rollback"
+psql -tA -h 127.0.0.1 -p "$pgport" -U postgres -d groundwork -c "SELECT to_regclass('e2e_deploy_marker') IS NOT NULL" | grep -q t ||
+	fail "the newer schema is gone"
+$deploy releases
+say "item 3 ok: v1 -> v2 (new migration) -> broken v3 refused -> rollback v1 on v2's schema, 0 failed requests"
+
 say "all container proofs passed in $((SECONDS - t0))s"
