@@ -53,9 +53,14 @@ if ! have "$GO_IMAGE" && ! pull "$GO_IMAGE"; then
 	goroot=$(go env GOROOT)
 	ctx=$(mktemp -d); trap 'rm -rf "$ctx"' EXIT
 	cp -a "$goroot" "$ctx/go"
+	# The host's CA bundle: where HTTPS goes through an intercepting proxy
+	# (as on these build machines), the module downloads in the build stage
+	# trust what the host trusts. A pulled golang image has its own bundle.
+	cp /etc/ssl/certs/ca-certificates.crt "$ctx/ca-certificates.crt"
 	cat >"$ctx/Dockerfile" <<'DF'
 FROM docker.io/library/debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends git gcc libc6-dev && rm -rf /var/lib/apt/lists/*
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY go /usr/local/go
 ENV PATH=/usr/local/go/bin:/go/bin:$PATH GOPATH=/go GOTOOLCHAIN=local
 DF
