@@ -49,7 +49,7 @@ bench: deps
 ## image: build the container image $(IMAGE) from the Dockerfile with docker or podman (whichever is present; stand-in base images are built when they cannot be pulled)
 image:
 	@engine=$$(scripts/container-setup.sh) && \
-	  nf=$$([ "$$engine" = podman ] && echo "--network host") && \
+	  nf=$$([ "$$engine" = podman ] && echo "--network host --format docker") && \
 	  $$engine build $$nf --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg BUILD_TIME=$(BUILT) -t $(IMAGE) .
 
 ## e2e: heavy proofs: every e2e-tagged Go test, then the container proofs with real containers (podman or docker)
