@@ -48,7 +48,7 @@ echo "$ver" | grep -q "\"version\":\"$labv\"" || fail "/version $ver does not ma
 uid=$($engine exec "$tag-a" id -u); [ "$uid" = 65532 ] || fail "runs as uid $uid, not 65532"
 $engine exec "$tag-a" pg_dump --version | grep -q ' 15\.' || fail "no pg_dump 15"
 $engine exec "$tag-a" pgbackrest version >/dev/null || fail "no pgbackrest"
-echo "a long enough e2e passphrase" | $engine exec -i "$tag-a" groundwork user create -email e2e@example.com >/dev/null || fail "user create"
+echo "correct horse battery staple 42" | $engine exec -i "$tag-a" groundwork user create -email e2e@example.com >/dev/null || fail "user create"
 $engine stop -t 30 "$tag-a" >/dev/null; $engine rm "$tag-a" >/dev/null
 last=$tag-b; run "$tag-b" >/dev/null
 t1=$(date +%s%N)
