@@ -40,12 +40,13 @@ notify() {
 
 # proxy_to PORT points Caddy at 127.0.0.1:PORT, loading the whole config at once
 # (Caddy swaps it gracefully: in-flight requests finish on the old upstream).
+# No health_checks block: Debian's Caddy 2.6 answers "no upstreams available"
+# (503) to every request when passive checks are set with fail_duration 0s.
 proxy_to() {
 	curl -fsS -m 10 -H 'Content-Type: application/json' -X POST "$PROXY_ADMIN/load" -d @- <<JSON
 {"admin": {"listen": "${PROXY_ADMIN#http://}"},
  "apps": {"http": {"servers": {"groundwork": {"listen": [":$PUBLIC_PORT"],
-  "routes": [{"handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": "127.0.0.1:$1"}],
-   "health_checks": {"passive": {"fail_duration": "0s"}}}]}]}}}}}
+  "routes": [{"handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": "127.0.0.1:$1"}]}]}]}}}}}
 JSON
 }
 
