@@ -97,14 +97,17 @@ install -d -o 65532 -g 65532 -m 0700 "$work/data"   # shared keysets for every r
 # v2: one more backward-compatible migration; v3: broken (its labels name a commit its binary does not report)
 v1=$image; v2=groundwork:$commit-v2; v3=groundwork:$commit-v3
 mkdir "$work/src"; git archive HEAD cmd internal go.mod go.sum Dockerfile .dockerignore | tar -C "$work/src" -xf -
-cat >"$work/src/internal/postgres/migrations/00090_e2e_deploy_marker.sql" <<'SQL'
+# the next migration number: v1 accepts a schema exactly one version ahead
+# when that migration marks itself backward-compatible
+next=$(( 10#$(ls internal/postgres/migrations | sort | tail -n1 | cut -c1-5) + 1 ))
+cat >"$work/src/internal/postgres/migrations/$(printf %05d "$next")_e2e_deploy_marker.sql" <<SQL
 -- groundwork: backward-compatible
 -- Test-only: the e2e deploy proof's newer schema (never committed).
 -- +goose Up
 CREATE TABLE e2e_deploy_marker (id int PRIMARY KEY);
-INSERT INTO schema_compat (version) VALUES (90);
+INSERT INTO schema_compat (version) VALUES ($next);
 -- +goose Down
-DELETE FROM schema_compat WHERE version = 90;
+DELETE FROM schema_compat WHERE version = $next;
 DROP TABLE e2e_deploy_marker;
 SQL
 t1=$SECONDS
