@@ -6,9 +6,10 @@ BIN      := bin/groundwork
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILT    := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+IMAGE    ?= groundwork:$(COMMIT)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildTime=$(BUILT)
 
-.PHONY: run build test fuzz lint audit bench deps clean
+.PHONY: run build test fuzz lint audit bench deps clean image e2e
 
 ## run: install missing system packages, build, and serve on :8080 with the embedded database
 run: build
@@ -29,12 +30,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzFormDecoding$$' -fuzztime $${FUZZTIME:-20s} ./internal/web/
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONDecoding$$' -fuzztime $${FUZZTIME:-20s} ./internal/web/
 
-## lint: check formatting, vet, scan the tree for committed secrets (gitleaks, pinned in tools/go.mod), and lint migrations for locking hazards (squawk, pinned in package.json)
+## lint: check formatting, vet, lint the GitHub workflows (actionlint, pinned in tools/go.mod), scan the tree for committed secrets (gitleaks, pinned in tools/go.mod), and lint migrations for locking hazards (squawk, pinned in package.json)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool -modfile=tools/go.mod gitleaks dir . --no-banner --redact --exit-code 1
 	scripts/lint-migrations.sh
+	$(GO) tool -modfile=tools/go.mod actionlint
 
 ## audit: known vulnerabilities in dependencies (govulncheck); says so when its database is unreachable
 audit:
@@ -49,6 +51,17 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'WebhookAccept' -benchtime 20000x -count 1 ./internal/billing/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'EventProcessing' -benchtime 3x -count 1 ./internal/billing/ | tee -a bench.txt
 	GROUNDWORK_BENCH_BACKUP_MB=$${GROUNDWORK_BENCH_BACKUP_MB:-1024} $(GO) test -run '^$$' -bench 'Backup|Rehearse|Pitr|WriteDuringBackup' -benchtime 1x -count 1 -timeout 30m ./internal/backup/ | tee -a bench.txt
+
+## image: build the container image $(IMAGE) from the Dockerfile with docker or podman (whichever is present; stand-in base images are built when they cannot be pulled)
+image:
+	@engine=$$(scripts/container-setup.sh) && \
+	  nf=$$([ "$$engine" = podman ] && echo "--network host --format docker") && \
+	  $$engine build $$nf --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg BUILD_TIME=$(BUILT) -t $(IMAGE) .
+
+## e2e: heavy proofs: the e2e-tagged Go tests (named TestE2E...), then the container proofs with real containers (podman or docker)
+e2e: deps
+	$(GO) test -tags e2e -run 'E2E' -count=1 -timeout 60m ./...
+	GROUNDWORK_PODMAN_SANDBOX=1 deploy/e2e.sh
 
 ## deps: install the system packages the commands and tests need (idempotent)
 deps:
