@@ -33,6 +33,7 @@ func commandTable() []command {
 			run: func(ctx context.Context, args []string, e cmdEnv) error {
 				return runWorker(ctx, args, e.getenv, e.stdout, e.stderr)
 			}},
+		{name: "releases", args: "[-limit N]", summary: "what runs in production: the recent starts of serve and worker", run: runReleases},
 		{name: "migrate", summary: "manage the database schema", about: migrateAbout, actions: []command{
 			{name: "up", summary: "apply every pending migration (River's, then Groundwork's)", run: runMigrateUp},
 			{name: "down", summary: "roll back the newest Groundwork migration", run: runMigrateDown},

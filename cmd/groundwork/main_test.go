@@ -163,9 +163,21 @@ func TestServeEndToEnd(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(body), &v))
 	require.Equal(t, "dev", v["version"])
 	require.EqualValues(t, postgres.LatestVersion(), v["schema_version"])
+	// What runs: this serve's start is recorded and listed, without its host.
+	deployments, _ := v["deployments"].([]any)
+	require.NotEmpty(t, deployments, body)
+	newest, _ := deployments[0].(map[string]any)
+	require.Equal(t, "serve", newest["role"])
+	require.Equal(t, "dev", newest["version"])
+	require.NotContains(t, newest, "host")
+	out, _, err := runCmd(t, env, "releases")
+	require.NoError(t, err)
+	host, _ := os.Hostname()
+	require.Regexp(t, `STARTED\s+ROLE\s+VERSION\s+COMMIT`, out)
+	require.Regexp(t, `\sserve\s+dev\s+\S+\s+\S+\s+`+regexp.QuoteMeta(host), out)
 
 	// A CLI command reuses the running cluster instead of starting another.
-	out, _, err := runCmd(t, env, "migrate", "status")
+	out, _, err = runCmd(t, env, "migrate", "status")
 	require.NoError(t, err)
 	require.Regexp(t, `00001_heartbeats\.sql\s+applied`, out)
 	require.NotContains(t, out, "pending")

@@ -15,6 +15,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
+	"github.com/groundwork-dev/groundwork/internal/maintenance"
 	"github.com/groundwork-dev/groundwork/internal/observe"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 	"github.com/groundwork-dev/groundwork/internal/ratelimit"
@@ -107,15 +108,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Drain:         drain,
 		Version:       web.VersionInfo{Version: version, Commit: commit, BuildTime: buildTime},
 		SchemaVersion: schema.Version,
-		MaxBodyBytes:  cfg.MaxBodyBytes,
-		Sessions:      newSessions(pool, cfg),
-		Accounts:      mods.Accounts,
-		Orgs:          mods.Orgs,
-		Contacts:      mods.Contacts,
-		Audit:         mods.Audit,
-		Idempotency:   mods.Idempotency,
-		Exports:       mods.Exports,
-		Errors:        reporter,
+		Deployments: func(ctx context.Context) ([]maintenance.Deployment, error) {
+			return maintenance.NewStore(pool).Deployments(ctx, recentDeployments)
+		},
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Sessions:     newSessions(pool, cfg),
+		Accounts:     mods.Accounts,
+		Orgs:         mods.Orgs,
+		Contacts:     mods.Contacts,
+		Audit:        mods.Audit,
+		Idempotency:  mods.Idempotency,
+		Exports:      mods.Exports,
+		Errors:       reporter,
 
 		// Client IP, security headers and rate limits.
 		TrustedProxies: cfg.TrustedProxies,
@@ -149,6 +153,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		metricsAt = "http://" + metricsLn.Addr().String() + "/metrics"
 	}
 	maxConns := connectionLimit(cfg, logger)
+	recordStart(ctx, pool, "serve", logger)
 	logger.Info("serving", "url", localURL(cfg.Host, port), "listen", ln.Addr().String(), "env", cfg.Env,
 		"workers", *work, "embedded_db", cfg.Embedded(), "version", version, "metrics", metricsAt, "max_conns", maxConns)
 

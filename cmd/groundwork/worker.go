@@ -49,6 +49,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if err := jobClient.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
 	}
+	recordStart(ctx, db.pool, "worker", logger)
 	logger.Info("working jobs", "env", cfg.Env, "version", version)
 	<-ctx.Done()
 	logger.Info("stopping")

@@ -51,5 +51,9 @@ func TestWorkerWorksJobsForServeWithoutWorkers(t *testing.T) {
 		t.Fatal("worker did not stop")
 	}
 	require.Contains(t, logs.String(), "working jobs")
+	out, _, err := runCmd(t, env, "releases")
+	require.NoError(t, err)
+	require.Regexp(t, `\sworker\s+dev\s`, out, "the worker's start is recorded")
+	require.Regexp(t, `\sserve\s+dev\s`, out)
 	require.NoError(t, s.stop(t))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/maintenance"
 )
 
 // readyTimeout bounds the readiness check and the schema version lookup.
@@ -100,23 +101,30 @@ func (p *probeState) note(ctx context.Context, reason string) {
 	p.logger.WarnContext(ctx, p.probe+" failing", "probe", p.probe, "reason", reason)
 }
 
-// handleVersion reports the build and the applied schema version. The schema
-// version is null when schemaVersion is nil or fails within readyTimeout.
-func handleVersion(v VersionInfo, schemaVersion func(ctx context.Context) (int64, error)) http.Handler {
+// handleVersion reports the build, the applied schema version and the
+// recent starts of serve and worker (what runs in production; without
+// hosts). The schema version is null, and the starts are absent, when their
+// function is nil or fails within readyTimeout.
+func handleVersion(v VersionInfo, schemaVersion func(ctx context.Context) (int64, error),
+	deployments func(ctx context.Context) ([]maintenance.Deployment, error)) http.Handler {
 	type response struct {
-		Version       string `json:"version"`
-		Commit        string `json:"commit"`
-		BuildTime     string `json:"build_time"`
-		SchemaVersion *int64 `json:"schema_version"`
+		Version       string                   `json:"version"`
+		Commit        string                   `json:"commit"`
+		BuildTime     string                   `json:"build_time"`
+		SchemaVersion *int64                   `json:"schema_version"`
+		Deployments   []maintenance.Deployment `json:"deployments,omitempty"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp := response{Version: v.Version, Commit: v.Commit, BuildTime: v.BuildTime}
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
 		if schemaVersion != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-			defer cancel()
 			if n, err := schemaVersion(ctx); err == nil {
 				resp.SchemaVersion = &n
 			}
+		}
+		if deployments != nil {
+			resp.Deployments, _ = deployments(ctx)
 		}
 		writeJSON(w, http.StatusOK, resp)
 	})

@@ -38,7 +38,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	// Operations.
 	rt.ops("GET /healthz", s.handleHealthz())
 	rt.ops("GET /readyz", s.handleReadyz())
-	rt.ops("GET /version", handleVersion(s.d.Version, s.d.SchemaVersion))
+	rt.ops("GET /version", handleVersion(s.d.Version, s.d.SchemaVersion, s.d.Deployments))
 	rt.ops("GET /metrics", s.handleMetrics())
 	rt.ops("GET /static/", s.handleStatic())
 	rt.ops("POST /webhooks/stripe", s.postStripeWebhook()) // authenticated by its Stripe signature

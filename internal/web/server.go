@@ -26,6 +26,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/exports"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/idempotency"
+	"github.com/groundwork-dev/groundwork/internal/maintenance"
 	"github.com/groundwork-dev/groundwork/internal/observe"
 	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/ratelimit"
@@ -60,6 +61,9 @@ type Deps struct {
 	// SchemaVersion returns the applied database schema version, reported at
 	// /version. Nil reports null.
 	SchemaVersion func(ctx context.Context) (int64, error)
+	// Deployments returns the recent starts of serve and worker, listed at
+	// /version. Nil lists none.
+	Deployments func(ctx context.Context) ([]maintenance.Deployment, error)
 	// MaxBodyBytes caps request bodies; larger ones get 413. Zero or less
 	// means no cap.
 	MaxBodyBytes int64
