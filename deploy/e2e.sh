@@ -16,7 +16,7 @@ image=${IMAGE:-groundwork:$commit}
 tag=e2e-$$
 port=${GW_E2E_PORT:-18480}
 cleanup() {
-	$engine rm -f "$tag-a" "$tag-b" >/dev/null 2>&1 || true
+	$engine rm -f "$tag-a" "$tag-b" "$tag-serve" "$tag-worker" >/dev/null 2>&1 || true
 	$engine volume rm -f "$tag-data" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -169,5 +169,28 @@ psql -tA -h 127.0.0.1 -p "$pgport" -U postgres -d groundwork -c "SELECT to_regcl
 	fail "the newer schema is gone"
 $deploy releases
 say "item 3 ok: v1 -> v2 (new migration) -> broken v3 refused -> rollback v1 on v2's schema, 0 failed requests"
+
+# 2. one image, every role: serve without workers and a separate worker
+#    container on the external database; an export requested through the API
+#    is written by the worker (the deployed releases, which work jobs too,
+#    are stopped first, so nothing else can run it)
+for c in $($engine ps -aq --filter name=groundwork-1848); do $engine rm -f "$c" >/dev/null; done
+apiport=18483
+roleargs=(--network host --env-file "$work/env" -e GROUNDWORK_ENV=development -v "$work/data:/data")
+$engine run -d --name "$tag-serve" "${roleargs[@]}" -e PORT=$apiport "$v1" serve -workers=false >/dev/null
+$engine run -d --name "$tag-worker" "${roleargs[@]}" "$v1" worker >/dev/null
+last=$tag-serve; ready "http://127.0.0.1:$apiport" 120 || fail "serve -workers=false never became ready"
+adminkey=$($engine exec "$tag-serve" groundwork apikey create -org "$orgid" -name e2e-export -role admin | tail -n1)
+api() { curl -fsS -m 10 -H "Authorization: Bearer $adminkey" -H 'Content-Type: application/json' "$@"; }
+export_id=$(api -X POST -d '{"format":"csv"}' "http://127.0.0.1:$apiport/api/v1/exports" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+[ -n "$export_id" ] || fail "POST /api/v1/exports"
+status=""
+for ((i = 0; i < 600; i++)); do
+	status=$(api "http://127.0.0.1:$apiport/api/v1/exports/$export_id" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')
+	[ "$status" = succeeded ] && break
+	sleep 0.2
+done
+[ "$status" = succeeded ] || { last=$tag-worker; fail "export $export_id is '$status': the worker container did not write it"; }
+say "item 2 ok: serve -workers=false and a worker container on the external database; the export requested through the API was written by the worker"
 
 say "all container proofs passed in $((SECONDS - t0))s"
