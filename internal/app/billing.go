@@ -59,6 +59,7 @@ func newBilling(a *App, opts Options) (*Billing, error) {
 	if err != nil {
 		return nil, err
 	}
+	ledger.OnVersionSkew = opts.Alert
 	return &Billing{Enforcer: syncer.Enforcer(), Syncer: syncer, Service: service, Ledger: ledger}, nil
 }
 

@@ -28,11 +28,15 @@ const MaxWebhookBody = 256 << 10
 // deliveries are refused as possible replays.
 const WebhookTolerance = 300 * time.Second
 
-// ErrAPIVersionMismatch is in the chain of the error Receive returns for an
-// event whose API version is not stripe.APIVersion, the version this build
-// of stripe-go decodes. The caller alerts on it (error tracking): it means
-// the webhook endpoint in Stripe is configured with another API version, and
-// every event will be refused until it is fixed.
+// ErrAPIVersionMismatch is in the chain of the error Ledger.OnVersionSkew
+// is given for an event whose API version is not stripe.APIVersion, the
+// version this build of stripe-go decodes. Such an event is recorded and
+// processed all the same: processing reads only IDs from it and re-fetches
+// every object through the API in our version
+// (https://docs.stripe.com/upgrades#how-can-i-upgrade-my-api: an endpoint
+// keeps its version while the account's changes). Refusing it would fail
+// every delivery until Stripe disables the endpoint. The skew is alerted so
+// that the endpoint is upgraded (docs/billing.md, "API version upgrades").
 var ErrAPIVersionMismatch = errors.New("stripe webhook event API version mismatch")
 
 // ProcessEventArgs is the River job that processes one recorded Stripe event
@@ -61,6 +65,10 @@ type Ledger struct {
 	pool    *pgxpool.Pool
 	jobs    JobInserter
 	secrets []string
+	// OnVersionSkew, when set, is told of each newly recorded event whose
+	// API version is not stripe.APIVersion (ErrAPIVersionMismatch in the
+	// error's chain): serve points it at error tracking.
+	OnVersionSkew func(ctx context.Context, err error)
 }
 
 // NewLedger returns a Ledger writing to pool (as the runtime role) and
@@ -87,9 +95,8 @@ func NewLedger(pool *pgxpool.Pool, jobs JobInserter, secrets ...string) (*Ledger
 //
 // It refuses, storing nothing: a body over MaxWebhookBody (ETOOLARGE); a
 // missing or wrong signature, or one older than WebhookTolerance (EINVALID);
-// a body that is not a Stripe event (EMALFORMED); an event whose API version
-// is not stripe.APIVersion (EINVALID, with ErrAPIVersionMismatch in the
-// chain).
+// a body that is not a Stripe event (EMALFORMED). An event in another API
+// version is recorded like any other, and reported to OnVersionSkew.
 func (l *Ledger) Receive(ctx context.Context, payload []byte, sigHeader string) (eventID string, duplicate bool, err error) {
 	if len(payload) > MaxWebhookBody {
 		return "", false, gw.Errorf(gw.ETOOLARGE, "webhook body over %d bytes", MaxWebhookBody)
@@ -100,11 +107,6 @@ func (l *Ledger) Receive(ctx context.Context, payload []byte, sigHeader string) 
 	}
 	if ev.ID == "" || ev.Type == "" {
 		return "", false, gw.Errorf(gw.EMALFORMED, "webhook event without id or type")
-	}
-	if ev.APIVersion != stripe.APIVersion {
-		return "", false, errors.Join(ErrAPIVersionMismatch, gw.Errorf(gw.EINVALID,
-			"Stripe event %s has API version %q but this build expects %q: set the webhook endpoint's API version to %s",
-			ev.ID, ev.APIVersion, stripe.APIVersion, stripe.APIVersion))
 	}
 	err = postgres.InTx(ctx, l.pool, postgres.TxOptions{}, func(tx pgx.Tx) error {
 		added, err := insertEvent(ctx, tx, &ev, payload)
@@ -123,13 +125,18 @@ func (l *Ledger) Receive(ctx context.Context, payload []byte, sigHeader string) 
 	if err != nil {
 		return "", false, err
 	}
+	if !duplicate && ev.APIVersion != stripe.APIVersion && l.OnVersionSkew != nil {
+		// No event ID in the message: error tracking groups the alerts.
+		l.OnVersionSkew(ctx, fmt.Errorf("%w: the webhook endpoint sends API version %q, this build expects %q; "+
+			"events are recorded and processed, but upgrade the endpoint (docs/billing.md, API version upgrades)",
+			ErrAPIVersionMismatch, ev.APIVersion, stripe.APIVersion))
+	}
 	return ev.ID, duplicate, nil
 }
 
 // verify checks the signature against each configured secret (any of the
-// header's v1 signatures may match) and decodes the event. The API version
-// is checked by the caller, exactly rather than by stripe-go's release-train
-// rule, and with a clearer error.
+// header's v1 signatures may match) and decodes the event, whatever its API
+// version (see ErrAPIVersionMismatch).
 func (l *Ledger) verify(payload []byte, sigHeader string) (stripe.Event, error) {
 	opts := webhook.ConstructEventOptions{Tolerance: WebhookTolerance, IgnoreAPIVersionMismatch: true}
 	for _, secret := range l.secrets {

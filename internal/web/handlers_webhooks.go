@@ -58,16 +58,7 @@ func (s *server) postStripeWebhook() http.Handler {
 		}
 		switch code := gw.ErrorCode(err); code {
 		case gw.EINVALID, gw.EMALFORMED:
-			level := slog.LevelWarn
-			if errors.Is(err, billing.ErrAPIVersionMismatch) {
-				// Every event fails until the endpoint's API version is
-				// fixed in Stripe: alert.
-				level = slog.LevelError
-				if s.d.OnError != nil {
-					s.d.OnError(ctx, err)
-				}
-			}
-			s.d.Logger.LogAttrs(ctx, level, "stripe webhook refused", slog.String("error", err.Error()))
+			s.d.Logger.LogAttrs(ctx, slog.LevelWarn, "stripe webhook refused", slog.String("error", err.Error()))
 			// 400 whatever the code: the delivery is refused, not the
 			// fields of a form.
 			return gw.Errorf(gw.EMALFORMED, "%s", webhookRefusal(err))
@@ -84,8 +75,6 @@ func (s *server) postStripeWebhook() http.Handler {
 // webhookRefusal is the short reason a refused delivery is answered with.
 func webhookRefusal(err error) string {
 	switch {
-	case errors.Is(err, billing.ErrAPIVersionMismatch):
-		return "The event's API version is not the one this endpoint expects."
 	case gw.ErrorCode(err) == gw.EMALFORMED:
 		return "The body is not a Stripe event."
 	default:
