@@ -16,14 +16,26 @@ import (
 )
 
 // OpenBucket opens the blob store at url: file:///abs/dir (created when
-// missing, with ?create_dir=true added) or s3://bucket?region=...
+// missing, temporary files beside the objects: create_dir and no_tmp_dir
+// are added) or s3://bucket?region=...
 func OpenBucket(ctx context.Context, url string) (*blob.Bucket, error) {
-	if strings.HasPrefix(url, "file://") && !strings.Contains(url, "create_dir") {
-		sep := "?"
-		if strings.Contains(url, "?") {
-			sep = "&"
+	if strings.HasPrefix(url, "file://") {
+		// create_dir: the directory is made on first use. no_tmp_dir: an
+		// object is written to a temporary file beside it, not in
+		// os.TempDir, and renamed into place; a rename from /tmp into a
+		// directory on another filesystem (a container's volume, a mounted
+		// disk) fails with "invalid cross-device link".
+		for _, opt := range []string{"create_dir=true", "no_tmp_dir=true"} {
+			name, _, _ := strings.Cut(opt, "=")
+			if strings.Contains(url, name+"=") {
+				continue
+			}
+			sep := "?"
+			if strings.Contains(url, "?") {
+				sep = "&"
+			}
+			url += sep + opt
 		}
-		url += sep + "create_dir=true"
 	}
 	b, err := blob.OpenBucket(ctx, url)
 	if err != nil {
