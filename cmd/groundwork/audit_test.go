@@ -67,5 +67,5 @@ func TestAuditVerifyNamesTheBrokenEvent(t *testing.T) {
 	_, _, err = runCmd(t, env, "audit", "verify", "-org", "no-such-org")
 	require.ErrorContains(t, err, "organisation no-such-org")
 	_, _, err = runCmd(t, env, "audit")
-	require.ErrorContains(t, err, `audit: say verify (run "groundwork audit -h")`)
+	require.ErrorContains(t, err, `audit: say verify or seal (run "groundwork audit -h")`)
 }
