@@ -325,6 +325,13 @@ func reencryptBatch(ctx context.Context, tx pgx.Tx, keys *crypto.Keyring, orgID 
 	return len(list), nil
 }
 
+// countContactsUpTo counts orgID's contacts, stopping at most.
+func countContactsUpTo(ctx context.Context, tx pgx.Tx, orgID string, most int) (int, error) {
+	var n int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT FROM contacts WHERE org_id = $1 LIMIT $2) c`, orgID, most).Scan(&n)
+	return n, err
+}
+
 // countContacts returns how many contacts orgID has.
 func countContacts(ctx context.Context, tx pgx.Tx, orgID string) (int, error) {
 	var n int
