@@ -259,7 +259,7 @@ func TestRuntimeRoleCannotChangeAuditRows(t *testing.T) {
 		`TRUNCATE account_audit_events`,
 		`DELETE FROM audit_chains`,
 		`UPDATE audit_chains SET started_at = now()`,
-		`UPDATE audit_unsealed SET id = org_id`,
+		`UPDATE audit_unsealed SET id = chain_id`,
 		`TRUNCATE audit_unsealed`,
 	} {
 		err := pgx.BeginFunc(ctx, b.db.Runtime, func(tx pgx.Tx) error {

@@ -46,7 +46,7 @@ func NewSealer(pool *pgxpool.Pool) *Sealer { return &Sealer{pool: pool} }
 func (s *Sealer) SealAll(ctx context.Context) (int, error) {
 	var orgs []string
 	err := postgres.InTx(ctx, s.pool, postgres.TxOptions{}, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `SELECT DISTINCT org_id::text FROM audit_unsealed ORDER BY 1`)
+		rows, _ := tx.Query(ctx, `SELECT DISTINCT chain_id::text FROM audit_unsealed ORDER BY 1`)
 		var err error
 		orgs, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
@@ -111,8 +111,8 @@ func sealBatchTx(ctx context.Context, tx pgx.Tx, orgID string) (int, error) {
 	}
 	if len(pending) == 0 {
 		// Queue rows whose events were sealed (or rolled back) already.
-		_, err := tx.Exec(ctx, `DELETE FROM audit_unsealed u WHERE org_id = $1
-			AND NOT EXISTS (SELECT FROM audit_events e WHERE e.org_id = u.org_id AND e.id = u.id AND e.hash IS NULL)`, orgID)
+		_, err := tx.Exec(ctx, `DELETE FROM audit_unsealed u WHERE chain_id = $1
+			AND NOT EXISTS (SELECT FROM audit_events e WHERE e.org_id = u.chain_id AND e.id = u.id AND e.hash IS NULL)`, orgID)
 		return 0, err
 	}
 	b := &pgx.Batch{}
@@ -126,7 +126,7 @@ func sealBatchTx(ctx context.Context, tx pgx.Tx, orgID string) (int, error) {
 		b.Queue(`UPDATE audit_events SET seq = $3, prev_hash = $4, hash = $5
 			WHERE org_id = $1 AND id = $2 AND hash IS NULL`, orgID, r.id, r.seq, r.prevHash, r.hash)
 	}
-	b.Queue(`DELETE FROM audit_unsealed WHERE org_id = $1 AND id = ANY($2::uuid[])`, orgID, ids)
+	b.Queue(`DELETE FROM audit_unsealed WHERE chain_id = $1 AND id = ANY($2::uuid[])`, orgID, ids)
 	b.Queue(`INSERT INTO audit_chains (chain_id) VALUES ($1) ON CONFLICT DO NOTHING`, orgID)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return 0, fmt.Errorf("seal events: %w", err)

@@ -51,7 +51,7 @@ func insertArgs(r *row) []any {
 func insertUnsealed(ctx context.Context, tx pgx.Tx, r *row) error {
 	b := &pgx.Batch{}
 	b.Queue(insertQuery(tableOf(kindOrg)), insertArgs(r)...)
-	b.Queue(`INSERT INTO audit_unsealed (org_id, id) VALUES ($1, $2)`, r.chain, r.id)
+	b.Queue(`INSERT INTO audit_unsealed (chain_id, id) VALUES ($1, $2)`, r.chain, r.id)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("insert event: %w", err)
 	}
@@ -151,7 +151,7 @@ func rowScanTargets(r *row) []any {
 // waiting to be sealed.
 func orgChains(ctx context.Context, tx pgx.Tx) ([]string, error) {
 	rows, _ := tx.Query(ctx, `SELECT chain_id::text FROM audit_chains
-		UNION SELECT org_id::text FROM audit_unsealed ORDER BY 1`)
+		UNION SELECT chain_id::text FROM audit_unsealed ORDER BY 1`)
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 

@@ -14,8 +14,9 @@
 --     (column privileges), and only while they are NULL: the trigger
 --     refuses to change a sealed event. Content stays immutable, and
 --     UPDATE of any other column, DELETE and TRUNCATE stay revoked.
---   * audit_unsealed holds ids only (like audit_chains), so it is not
---     under row-level security: the sealer reads it across organisations.
+--   * audit_unsealed holds ids only (like audit_chains, and named like it:
+--     chain_id, not org_id), so it is not under row-level security: the
+--     sealer reads it across organisations.
 --     Removing a row from it leaves its event unsealed, which verify
 --     reports.
 -- Account chains (account_audit_events) are unchanged: they are written
@@ -42,9 +43,9 @@ ALTER TABLE audit_events ADD CONSTRAINT audit_events_sealed_together
     CHECK ((seq IS NULL) = (hash IS NULL) AND (hash IS NULL) = (prev_hash IS NULL)) NOT VALID;
 
 CREATE TABLE audit_unsealed (
-    org_id uuid NOT NULL,
-    id     uuid NOT NULL,
-    PRIMARY KEY (org_id, id)
+    chain_id uuid NOT NULL,  -- an organisation's id
+    id       uuid NOT NULL,  -- its event's id
+    PRIMARY KEY (chain_id, id)
 );
 
 -- +goose StatementBegin
