@@ -52,11 +52,41 @@ func emailIndexAD(orgID string) crypto.AD {
 	return crypto.NewAD("contacts", "email", canonicalID(orgID))
 }
 
+// canonicalID returns id, a UUID, in the lower-case hyphenated form
+// PostgreSQL prints (what associated data binds to); anything else is
+// returned as it is. IDs read back from the database are in that form
+// already: they are returned without parsing, as a list decrypts two
+// fields of every row.
 func canonicalID(id string) string {
+	if isCanonicalUUID(id) {
+		return id
+	}
 	if u, err := uuid.Parse(id); err == nil {
 		return u.String()
 	}
 	return id
+}
+
+// isCanonicalUUID reports whether s is a UUID in lower-case hyphenated
+// form.
+func isCanonicalUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // normalizeEmail is the form of an address that its blind index is of:
