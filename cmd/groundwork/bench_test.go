@@ -184,19 +184,7 @@ func httpGet(client *http.Client, url string, header http.Header) func() error {
 			return err
 		}
 		req.Header = header
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
-		}
-		return nil
+		return send(client, req, http.StatusOK)
 	}
 }
 
@@ -213,20 +201,25 @@ func httpCreate(client *http.Client, url string, keys []string) func() error {
 		}
 		req.Header.Set("Authorization", "Bearer "+keys[i%uint64(len(keys))])
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusCreated {
-			return fmt.Errorf("POST %s: status %d", url, resp.StatusCode)
-		}
-		return nil
+		return send(client, req, http.StatusCreated)
 	}
+}
+
+// send sends req, reads the whole answer and expects status want.
+func send(client *http.Client, req *http.Request, want int) error {
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: status %d", req.Method, req.URL, resp.StatusCode)
+	}
+	return nil
 }
 
 // BenchmarkReadyz measures /readyz (one database round trip) against a
