@@ -184,20 +184,42 @@ func httpGet(client *http.Client, url string, header http.Header) func() error {
 			return err
 		}
 		req.Header = header
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
-		}
-		return nil
+		return send(client, req, http.StatusOK)
 	}
+}
+
+// httpCreate returns an op that POSTs a new contact to url (the contacts
+// collection) with the keys in turn and expects 201.
+func httpCreate(client *http.Client, url string, keys []string) func() error {
+	var n atomic.Uint64
+	return func() error {
+		i := n.Add(1)
+		body := fmt.Sprintf(`{"name":"Created %d","email":"created%d@example.com","company":"Bench","tags":["bench"],"custom":{"n":%d}}`, i, i, i)
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+keys[i%uint64(len(keys))])
+		req.Header.Set("Content-Type", "application/json")
+		return send(client, req, http.StatusCreated)
+	}
+}
+
+// send sends req, reads the whole answer and expects status want.
+func send(client *http.Client, req *http.Request, want int) error {
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: status %d", req.Method, req.URL, resp.StatusCode)
+	}
+	return nil
 }
 
 // BenchmarkReadyz measures /readyz (one database round trip) against a
@@ -278,6 +300,19 @@ func BenchmarkContactsAPI(b *testing.B) {
 
 	b.Run("api-get-one", func(b *testing.B) { measure(b, httpGet(client, base+"/"+id, header)) })
 	b.Run("api-list-50", func(b *testing.B) { measure(b, httpGet(client, base+"?limit=50", header)) })
+
+	// Creates with 32 clients in one organisation against 32 clients spread
+	// over 32 organisations (round robin over their keys): the first
+	// reaches the second when writes of one organisation do not wait for
+	// each other (the audit chain is sealed after commit).
+	b.Run("api-create-one-org", func(b *testing.B) { measure(b, httpCreate(client, base, []string{key})) })
+	keys := []string{key}
+	for i := range 31 {
+		org := strings.TrimSpace(cli(b, bin, dir, "", "org", "create", "-name", fmt.Sprintf("Bench %d", i), "-owner", "bench@example.com"))
+		out := strings.Split(strings.TrimSpace(cli(b, bin, dir, "", "apikey", "create", "-org", org, "-role", "member", "-name", "bench")), "\n")
+		keys = append(keys, out[len(out)-1])
+	}
+	b.Run("api-create-32-orgs", func(b *testing.B) { measure(b, httpCreate(client, base, keys)) })
 
 	local, err := postgres.StartLocal(context.Background(), postgres.LocalOptions{DataDir: dir})
 	if err != nil {

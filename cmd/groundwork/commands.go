@@ -61,6 +61,7 @@ func commandTable() []command {
 		}},
 		{name: "audit", summary: "check the audit log", actions: []command{
 			{name: "verify", args: "[-org ORG] [-v]", summary: "check the audit log's hash chains, name the first broken event", run: runAuditVerify},
+			{name: "seal", summary: "seal recorded events into their chains now (workers do it every few seconds)", run: runAuditSeal},
 		}},
 		{name: "keys", summary: "manage the field encryption keys", about: keysAbout, actions: []command{
 			{name: "new", args: "[-keyset K]", summary: "print a fresh keyset (Tink JSON) for K", run: runKeysNew},

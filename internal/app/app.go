@@ -73,6 +73,9 @@ type App struct {
 	Contacts *contacts.Service
 	// Audit reads and verifies the audit log.
 	Audit *audit.Service
+	// AuditSealer seals organisations' audit events into their chains
+	// after commit (the audit.seal job and "groundwork audit seal").
+	AuditSealer *audit.Sealer
 	// Idempotency remembers the Idempotency-Keys of the API's creates.
 	Idempotency *idempotency.Store
 	// Exports exports organisations' data.
@@ -139,6 +142,7 @@ func New(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, opts Option
 		account.Config{BaseURL: cfg.BaseURL, OwnedOrgs: a.Orgs, MaxConcurrentHashes: cfg.PasswordHashConcurrency}, logger)
 	a.Contacts = contacts.NewService(pool, a.Keys, a.clock, contactLimits)
 	a.Audit = audit.NewService(pool)
+	a.AuditSealer = audit.NewSealer(pool)
 	a.Idempotency = idempotency.NewStore(pool)
 	bucket := opts.ExportBucket
 	if bucket == nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/groundwork-dev/groundwork/internal/account"
+	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/exports"
 	"github.com/groundwork-dev/groundwork/internal/mail"
@@ -16,7 +17,7 @@ import (
 
 // AddWorkers registers the modules' job workers in workers (the emails of
 // every module among them: mail.SendWorker) and returns their periodic
-// jobs: the heartbeat, session pruning, key rotation's re-encryption,
+// jobs: the heartbeat, the audit sealer, session pruning, key rotation's re-encryption,
 // exports and their retention and, with billing, webhook processing,
 // outbox delivery and
 // the reconciler. Backups are the database's concern and registered by the
@@ -35,7 +36,8 @@ func (a *App) AddWorkers(workers *river.Workers) []*river.PeriodicJob {
 	river.AddWorker(workers, &crypto.ReencryptWorker{Keys: a.Keys, Tables: a.EncryptedTables(), Logger: a.logger})
 	river.AddWorker(workers, &exports.ExportWorker{Exports: a.Exports})
 	river.AddWorker(workers, &exports.RetentionWorker{Exports: a.Exports})
-	periodic := slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs(), exports.PeriodicJobs())
+	river.AddWorker(workers, &audit.SealWorker{Sealer: a.AuditSealer})
+	periodic := slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs(), exports.PeriodicJobs(), audit.PeriodicJobs())
 	if a.Billing != nil {
 		periodic = append(periodic, a.Billing.addWorkers(workers, a.cfg.Billing)...)
 	}

@@ -147,21 +147,30 @@ const (
 	maxRequestIDLen = 128
 )
 
-// Record appends e to its chain inside tx, the transaction of the change
-// it records: the event is committed, or rolled back, with the change. It
-// takes the chain's lock until tx ends, so concurrent appends to one chain
-// queue behind each other. Call it last in tx, after every other write:
-// the lock is then held only until the commit, and a transaction holding
-// it never waits for a row lock (which could deadlock with one holding
-// that row and waiting for the chain). tx must run at READ COMMITTED (the
-// default): at a stricter level a concurrent append makes Record fail
-// instead of queueing. It costs two round trips.
+// Record records e inside tx, the transaction of the change it records:
+// the event is committed, or rolled back, with the change.
+//
+// An organisation's event is inserted unsealed, without a lock, in one
+// round trip: concurrent writes of one organisation do not wait for each
+// other. The sealer (Sealer, run every few seconds by a job) numbers and
+// hashes it into the organisation's chain after it commits; until then its
+// Seq is 0 and its hashes nil. An account's event is appended to the
+// user's chain at once, under the chain's lock until tx ends (a user's own
+// actions come one at a time): call Record last in tx then, after every
+// other write, so that the lock is held only until the commit and a
+// transaction holding it never waits for a row lock. tx must run at READ
+// COMMITTED (the default).
 func Record(ctx context.Context, tx pgx.Tx, e Event) error {
 	r, err := newRow(ctx, e)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", e.Action, err)
 	}
-	if err := appendRow(ctx, tx, &r); err != nil {
+	if r.kind == kindOrg {
+		err = insertUnsealed(ctx, tx, &r)
+	} else {
+		err = appendRow(ctx, tx, &r)
+	}
+	if err != nil {
 		return fmt.Errorf("audit %s: %w", e.Action, err)
 	}
 	return nil

@@ -38,7 +38,8 @@ func NewService(pool *pgxpool.Pool) *Service {
 type Entry struct {
 	// ID is a UUIDv7, so IDs sort by recording time.
 	ID string
-	// Seq numbers the event in its chain, from 1.
+	// Seq numbers the event in its chain, from 1; 0 until the event is
+	// sealed (see Record).
 	Seq int64
 	// OrgID is the organisation whose chain holds the event.
 	OrgID string
@@ -54,9 +55,13 @@ type Entry struct {
 	IP, UserAgent, RequestID string
 	// Before and After are JSON objects, or nil.
 	Before, After json.RawMessage
-	// PrevHash and Hash link the event into its chain (SHA-256).
+	// PrevHash and Hash link the event into its chain (SHA-256); nil
+	// until the event is sealed.
 	PrevHash, Hash []byte
 }
+
+// Sealed reports whether the event is sealed into its chain.
+func (e Entry) Sealed() bool { return e.Seq > 0 }
 
 // entry converts r, an event of organisation orgID, to an Entry.
 func (r *row) entry(orgID string) Entry {

@@ -30,12 +30,41 @@ func tableOf(kind string) table {
 // Two chains whose hashes collide merely queue behind each other.
 const lockSpace int32 = 0x61756474
 
-// appendRow locks r's chain until the transaction ends, reads its head,
-// numbers and hashes r after it, and inserts it. The lock is taken in a
-// statement of its own, before the head is read: at READ COMMITTED the
-// next statement's snapshot then sees every append committed before the
-// lock was granted. Two round trips: the lock, the head and the JSON
-// normalisation go as one batch, the inserts as another.
+// insertQuery inserts a row of table t, sealed (seq, prev_hash and hash
+// set) or not (NULL).
+func insertQuery(t table) string {
+	return `INSERT INTO ` + t.name + ` (` + t.chainCol + `, seq, id, occurred_at, actor_user_id, actor_api_key_id,
+			action, target_type, target_id, ip, user_agent, request_id, before, after, prev_hash, hash)
+		VALUES ($1, NULLIF($2, 0), $3, $4, NULLIF($5, '')::uuid, NULLIF($6, '')::uuid,
+			$7, $8, $9, $10, $11, $12, NULLIF($13, '')::jsonb, NULLIF($14, '')::jsonb, $15, $16)`
+}
+
+// insertArgs are insertQuery's arguments for r.
+func insertArgs(r *row) []any {
+	return []any{r.chain, r.seq, r.id, r.time, r.actorUser, r.actorKey,
+		r.action, r.targetType, r.targetID, r.ip, r.userAgent, r.requestID, r.before, r.after, r.prevHash, r.hash}
+}
+
+// insertUnsealed inserts r, an organisation's event, unsealed, and queues
+// it for the sealer: one round trip, no lock. Its content is final; the
+// sealer only numbers and hashes it (seal.go).
+func insertUnsealed(ctx context.Context, tx pgx.Tx, r *row) error {
+	b := &pgx.Batch{}
+	b.Queue(insertQuery(tableOf(kindOrg)), insertArgs(r)...)
+	b.Queue(`INSERT INTO audit_unsealed (chain_id, id) VALUES ($1, $2)`, r.chain, r.id)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("insert event: %w", err)
+	}
+	return nil
+}
+
+// appendRow appends r, an account's event, to its chain: it locks the
+// chain until the transaction ends, reads its head, numbers and hashes r
+// after it, and inserts it. The lock is taken in a statement of its own,
+// before the head is read: at READ COMMITTED the next statement's snapshot
+// then sees every append committed before the lock was granted. Two round
+// trips: the lock, the head and the JSON normalisation go as one batch,
+// the insert as another.
 func appendRow(ctx context.Context, tx pgx.Tx, r *row) error {
 	t := tableOf(r.kind)
 	b := &pgx.Batch{}
@@ -70,17 +99,7 @@ func appendRow(ctx context.Context, tx pgx.Tx, r *row) error {
 
 	r.seq++
 	r.hash = r.computeHash()
-	b = &pgx.Batch{}
-	b.Queue(`INSERT INTO `+t.name+` (`+t.chainCol+`, seq, id, occurred_at, actor_user_id, actor_api_key_id,
-			action, target_type, target_id, ip, user_agent, request_id, before, after, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, NULLIF($5, '')::uuid, NULLIF($6, '')::uuid,
-			$7, $8, $9, $10, $11, $12, NULLIF($13, '')::jsonb, NULLIF($14, '')::jsonb, $15, $16)`,
-		r.chain, r.seq, r.id, r.time, r.actorUser, r.actorKey,
-		r.action, r.targetType, r.targetID, r.ip, r.userAgent, r.requestID, r.before, r.after, r.prevHash, r.hash)
-	if r.kind == kindOrg && r.seq == 1 {
-		b.Queue(`INSERT INTO audit_chains (chain_id) VALUES ($1) ON CONFLICT DO NOTHING`, r.chain)
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	if _, err := tx.Exec(ctx, insertQuery(t), insertArgs(r)...); err != nil {
 		return fmt.Errorf("insert event: %w", err)
 	}
 	return nil
@@ -101,7 +120,7 @@ func deref(s *string) string {
 }
 
 // rowColumns are the columns rowScanTargets reads, after the chain column.
-const rowColumns = `seq, id::text, occurred_at, coalesce(actor_user_id::text, ''), coalesce(actor_api_key_id::text, ''),
+const rowColumns = `coalesce(seq, 0), id::text, occurred_at, coalesce(actor_user_id::text, ''), coalesce(actor_api_key_id::text, ''),
 	action, target_type, target_id, ip, user_agent, request_id,
 	coalesce(before::text, ''), coalesce(after::text, ''), prev_hash, hash`
 
@@ -128,9 +147,11 @@ func rowScanTargets(r *row) []any {
 		&r.before, &r.after, &r.prevHash, &r.hash}
 }
 
-// orgChains lists the organisations with a chain.
+// orgChains lists the organisations with a chain: a sealed event, or one
+// waiting to be sealed.
 func orgChains(ctx context.Context, tx pgx.Tx) ([]string, error) {
-	rows, _ := tx.Query(ctx, `SELECT chain_id::text FROM audit_chains ORDER BY chain_id`)
+	rows, _ := tx.Query(ctx, `SELECT chain_id::text FROM audit_chains
+		UNION SELECT chain_id::text FROM audit_unsealed ORDER BY 1`)
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 

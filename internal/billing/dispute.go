@@ -240,7 +240,7 @@ func storeDisputes(ctx context.Context, tx pgx.Tx, cur Account) error {
 			return err
 		}
 	}
-	// Audit last: it takes the organisation's chain lock until the commit.
+	// Audit last, as every audit event (audit.Record).
 	for _, r := range cur.disputes {
 		if ev := disputeAudit(cur.OrgID, r); ev != nil {
 			if err := audit.Record(ctx, tx, *ev); err != nil {

@@ -95,7 +95,7 @@ func TestClearLostDisputeByAnOperator(t *testing.T) {
 	s.entitled(PlanPro, AccessFull)
 	var afters []string
 	require.NoError(t, postgres.InOrgTx(s.ctx, s.db.Runtime, s.org, func(tx pgx.Tx) error {
-		rows, err := tx.Query(s.ctx, `SELECT after::text FROM audit_events WHERE org_id = $1 AND action = $2 ORDER BY seq`,
+		rows, err := tx.Query(s.ctx, `SELECT after::text FROM audit_events WHERE org_id = $1 AND action = $2 ORDER BY id`,
 			s.org, audit.ActionBillingDispute)
 		if err != nil {
 			return err

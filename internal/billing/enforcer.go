@@ -75,6 +75,20 @@ func (p *Enforcer) CheckSeatsTx(ctx context.Context, tx pgx.Tx, orgID string, us
 	return e.CheckSeats(used)
 }
 
+// ContactLimitTx returns how many contacts orgID's plan includes, and
+// EFORBIDDEN, pointing to the billing page, while orgID is read-only; tx
+// is scoped to orgID.
+func (p *Enforcer) ContactLimitTx(ctx context.Context, tx pgx.Tx, orgID string) (int, error) {
+	e, err := p.EntitlementsTx(ctx, tx, orgID)
+	if err != nil {
+		return 0, err
+	}
+	if err := e.CheckWrite(); err != nil {
+		return 0, err
+	}
+	return e.Limits.Contacts, nil
+}
+
 // CheckContactsTx returns EFORBIDDEN, pointing to the billing page, when
 // orgID may not add n contacts to the used ones (see
 // Entitlements.CheckContacts); tx is scoped to orgID.

@@ -132,7 +132,7 @@ func (s *scenario) auditActions() []string {
 	s.t.Helper()
 	var out []string
 	require.NoError(s.t, postgres.InOrgTx(s.ctx, s.db.Runtime, s.org, func(tx pgx.Tx) error {
-		rows, err := tx.Query(s.ctx, `SELECT action FROM audit_events WHERE org_id = $1 ORDER BY seq`, s.org)
+		rows, err := tx.Query(s.ctx, `SELECT action FROM audit_events WHERE org_id = $1 ORDER BY id`, s.org)
 		if err != nil {
 			return err
 		}

@@ -78,6 +78,9 @@ func TestContactChangesAreAudited(t *testing.T) {
 	require.JSONEq(t, `{"name":"Ada Lovelace","email":"[redacted]","phone":"","company":"","tags":["vip"],"custom":{}}`, string(log[0].Before))
 	require.Nil(t, log[0].After)
 
+	sealed, err := audit.NewSealer(b.db.Runtime).SealAll(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, sealed)
 	rep, err := audit.NewService(b.db.Runtime).Verify(ctx, audit.VerifyOptions{OrgID: scope.OrgID})
 	require.NoError(t, err)
 	require.True(t, rep.OK())

@@ -14,6 +14,9 @@ import (
 // postgres.InOrgTx does), so that a check and the change it allows commit
 // together. billing.Enforcer is one; nil (no billing) limits nothing.
 type Entitlements interface {
+	// ContactLimitTx returns how many contacts orgID's plan includes, and
+	// EFORBIDDEN (pointing to the billing page) while it is read-only.
+	ContactLimitTx(ctx context.Context, tx pgx.Tx, orgID string) (int, error)
 	// CheckContactsTx returns nil when orgID, holding used contacts, may
 	// add n more, and EFORBIDDEN (its message pointing to the billing
 	// page) beyond its plan's limit or while it is read-only.
@@ -23,27 +26,54 @@ type Entitlements interface {
 	CheckWriteTx(ctx context.Context, tx pgx.Tx, orgID string) error
 }
 
-// contactLockSpace is the first key of the advisory locks that serialise
+// contactLockSpace is the first key of the advisory locks that order
 // contact-limit checks per organisation ("cont"); the second is hashtext of
 // its ID. Two organisations whose hashes collide merely queue behind each
 // other.
 const contactLockSpace int32 = 0x636f6e74
 
+// contactHeadroom is how far below its plan's contact limit an
+// organisation must stay for its creates to run side by side (see
+// checkAdd).
+const contactHeadroom = 1000
+
 // checkAdd refuses adding n contacts to orgID beyond its plan's limit or
-// while it is read-only; it does nothing without an entitlement source. It
-// holds a per-organisation lock until tx ends, taken in a statement of its
-// own before counting: at READ COMMITTED the count then sees every contact
-// committed by a check that went before, so concurrent creates cannot
-// overshoot the limit.
+// while it is read-only; it does nothing without an entitlement source.
+//
+// Far from the limit (the contacts counted, plus n, plus contactHeadroom,
+// within it), creates of one organisation do not wait for each other: each
+// holds the organisation's lock in shared mode. Near the limit, a create
+// holds it exclusively and counts again under it: it waits for every
+// create in flight to end, its count then sees them all, and creates after
+// it wait for it, so the last contact is taken once. The limit can be
+// overshot only if more than contactHeadroom contacts are added at once by
+// creates that each checked while far from it; the connection pools bound
+// that far below it. Counting stops at limit+1 rows, so it costs
+// at most the plan's limit in index entries.
 func (s *Service) checkAdd(ctx context.Context, tx pgx.Tx, orgID string, n int) error {
 	if s.entitlements == nil {
 		return nil
 	}
+	limit, err := s.entitlements.ContactLimitTx(ctx, tx, orgID)
+	if err != nil {
+		return err
+	}
+	used, err := countContactsUpTo(ctx, tx, orgID, limit+1)
+	if err != nil {
+		return fmt.Errorf("count contacts: %w", err)
+	}
+	if used+n+contactHeadroom <= limit {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1, hashtext($2))`, contactLockSpace, orgID); err != nil {
+			return fmt.Errorf("lock contact count: %w", err)
+		}
+		return nil
+	}
+	// The lock in a statement of its own, before counting again: at READ
+	// COMMITTED the count then sees every create that held it before.
 	if err := postgres.LockTx(ctx, tx, contactLockSpace, orgID); err != nil {
 		return fmt.Errorf("lock contact count: %w", err)
 	}
-	used, err := countContacts(ctx, tx, orgID)
-	if err != nil {
+	if used, err = countContactsUpTo(ctx, tx, orgID, limit+1); err != nil {
 		return fmt.Errorf("count contacts: %w", err)
 	}
 	return s.entitlements.CheckContactsTx(ctx, tx, orgID, used, n)

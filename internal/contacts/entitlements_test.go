@@ -2,11 +2,14 @@ package contacts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/billing/billingtest"
@@ -149,4 +152,46 @@ func TestNoEntitlementSourceMeansNoContactLimit(t *testing.T) {
 	_, err := b.svc.Update(ctx, b.member, c.ID, Input{Name: ptr("Renamed")})
 	require.NoError(t, err)
 	require.Equal(t, 501, b.count(t, b.member.OrgID))
+}
+
+// TestCreatesFarFromTheLimitDoNotWaitForEachOther: while an organisation
+// is far below its plan's contact limit, a create does not wait for
+// another create of the same organisation still in flight (before, every
+// create took the organisation's lock exclusively until its commit).
+func TestCreatesFarFromTheLimitDoNotWaitForEachOther(t *testing.T) {
+	t.Parallel()
+	b := setupBilled(t)
+	ctx := context.Background()
+	b.setPlan(t, b.member.OrgID, "active", "price_pm") // Pro: 25,000 contacts
+
+	first, err := b.db.Runtime.Begin(ctx)
+	require.NoError(t, err)
+	defer first.Rollback(ctx)
+	_, err = first.Exec(ctx, `SELECT set_config('app.org_id', $1, true)`, b.member.OrgID)
+	require.NoError(t, err)
+	require.NoError(t, b.svc.checkAdd(ctx, first, b.member.OrgID, 1))
+
+	// A wait behind the first's lock would end in 55P03, whatever the
+	// machine's speed.
+	err = postgres.InOrgTx(ctx, b.db.Runtime, b.member.OrgID, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '200ms'`); err != nil {
+			return err
+		}
+		return b.svc.checkAdd(ctx, tx, b.member.OrgID, 1)
+	})
+	require.NoError(t, err)
+
+	// Near the limit, a create waits for those in flight.
+	b.seed(t, b.member.OrgID, 25_000-contactHeadroom)
+	err = postgres.InOrgTx(ctx, b.db.Runtime, b.member.OrgID, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '200ms'`); err != nil {
+			return err
+		}
+		return b.svc.checkAdd(ctx, tx, b.member.OrgID, 1)
+	})
+	pgErr, ok := errors.AsType[*pgconn.PgError](err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, pgerrcode.LockNotAvailable, pgErr.Code)
+	require.NoError(t, first.Rollback(ctx))
+	b.create(t, b.member, "After the first")
 }

@@ -52,11 +52,41 @@ func emailIndexAD(orgID string) crypto.AD {
 	return crypto.NewAD("contacts", "email", canonicalID(orgID))
 }
 
+// canonicalID returns id, a UUID, in the lower-case hyphenated form
+// PostgreSQL prints (what associated data binds to); anything else is
+// returned as it is. IDs read back from the database are in that form
+// already: they are returned without parsing, as a list decrypts two
+// fields of every row.
 func canonicalID(id string) string {
+	if isCanonicalUUID(id) {
+		return id
+	}
 	if u, err := uuid.Parse(id); err == nil {
 		return u.String()
 	}
 	return id
+}
+
+// isCanonicalUUID reports whether s is a UUID in lower-case hyphenated
+// form.
+func isCanonicalUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // normalizeEmail is the form of an address that its blind index is of:
@@ -323,6 +353,13 @@ func reencryptBatch(ctx context.Context, tx pgx.Tx, keys *crypto.Keyring, orgID 
 		return 0, fmt.Errorf("re-encrypt contacts: %w", err)
 	}
 	return len(list), nil
+}
+
+// countContactsUpTo counts orgID's contacts, stopping at most.
+func countContactsUpTo(ctx context.Context, tx pgx.Tx, orgID string, most int) (int, error) {
+	var n int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT FROM contacts WHERE org_id = $1 LIMIT $2) c`, orgID, most).Scan(&n)
+	return n, err
 }
 
 // countContacts returns how many contacts orgID has.

@@ -33,7 +33,20 @@ type AD struct{ s string }
 // row's, e.g. NewAD("contacts", "email", orgID, id) is
 // "contacts|email|<org_id>|<id>".
 func NewAD(table, column string, ids ...string) AD {
-	return AD{s: strings.Join(append([]string{table, column}, ids...), "|")}
+	n := len(table) + 1 + len(column)
+	for _, id := range ids {
+		n += 1 + len(id)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(table)
+	b.WriteByte('|')
+	b.WriteString(column)
+	for _, id := range ids {
+		b.WriteByte('|')
+		b.WriteString(id)
+	}
+	return AD{s: b.String()}
 }
 
 // String is the associated data as text; it holds no secret.

@@ -131,6 +131,8 @@ func TestOrgActionsWriteOneAuditEventEach(t *testing.T) {
 	require.Equal(t, heir.UserID, log[0].Actor.UserID)
 	require.JSONEq(t, `{"name":"Acme Ltd","slug":"acme"}`, string(log[0].Before))
 
+	_, err := audit.NewSealer(b.db.Runtime).SealAll(ctx)
+	require.NoError(t, err)
 	rep, err := audit.NewService(b.db.Runtime).Verify(ctx, audit.VerifyOptions{})
 	require.NoError(t, err)
 	require.True(t, rep.OK(), "%v", rep.Breaks)

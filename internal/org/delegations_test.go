@@ -224,6 +224,8 @@ func TestDelegationsFollowTheirCreatorsRole(t *testing.T) {
 	_, err = b.svc.DelegationsAbove(ctx, owner, admin.UserID, "")
 	gwtest.RequireCode(t, gw.ENOTFOUND, err, "no longer a member")
 
+	_, err = audit.NewSealer(b.db.Runtime).SealAll(ctx)
+	require.NoError(t, err)
 	rep, err := audit.NewService(b.db.Runtime).Verify(ctx, audit.VerifyOptions{})
 	require.NoError(t, err)
 	require.True(t, rep.OK(), "%v", rep.Breaks)

@@ -82,8 +82,7 @@ func (s *Service) Invite(ctx context.Context, scope gw.Scope, email string, role
 		if err := s.outbox.Enqueue(ctx, tx, s.invitationMessage(inv, inviter, token)); err != nil {
 			return fmt.Errorf("queue invitation email: %w", err)
 		}
-		// Recorded last: the audit chain's lock is held from here to the
-		// commit.
+		// Recorded last, as every audit event (audit.Record).
 		return record(ctx, tx, scope, audit.ActionInvitationCreated, audit.TargetInvitation, inv.ID, nil,
 			map[string]any{"email": inv.Email, "role": inv.Role, "expires_at": inv.ExpiresAt})
 	})

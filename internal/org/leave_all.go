@@ -61,8 +61,9 @@ func (s *Service) LeaveAllTx(ctx context.Context, tx pgx.Tx, userID string) (don
 		return nil, err
 	}
 
-	// Every write first, then the audit records: a transaction holding an
-	// audit chain's lock must not wait for a row lock (audit.Record). The
+	// Every write first, then the audit records: the user's account event
+	// takes the user's audit chain lock, and a transaction holding it must
+	// not wait for a row lock (audit.Record). The
 	// user's keys and invitations are locked too, whatever their state,
 	// because deleting the user updates them (ON DELETE SET NULL).
 	now := s.now()

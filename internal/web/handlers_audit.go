@@ -19,8 +19,9 @@ import (
 
 // auditEventJSON is an audit event in the JSON API (see openapi.json).
 type auditEventJSON struct {
-	ID         string          `json:"id"`
-	Seq        int64           `json:"seq"`
+	ID  string `json:"id"`
+	Seq *int64 `json:"seq"` // nil until sealed
+
 	OccurredAt time.Time       `json:"occurred_at"`
 	ActorType  string          `json:"actor_type"`
 	ActorID    *string         `json:"actor_id"`
@@ -32,8 +33,8 @@ type auditEventJSON struct {
 	RequestID  string          `json:"request_id"`
 	Before     json.RawMessage `json:"before"`
 	After      json.RawMessage `json:"after"`
-	Hash       string          `json:"hash"`
-	PrevHash   string          `json:"prev_hash"`
+	Hash       *string         `json:"hash"`
+	PrevHash   *string         `json:"prev_hash"`
 }
 
 // actorOf names the kind and ID of e's actor: "user", "api_key", or
@@ -49,9 +50,13 @@ func actorOf(a gw.Actor) (string, *string) {
 }
 
 func toAuditEventJSON(e audit.Entry) auditEventJSON {
-	j := auditEventJSON{ID: e.ID, Seq: e.Seq, OccurredAt: e.Time, Action: e.Action,
+	j := auditEventJSON{ID: e.ID, OccurredAt: e.Time, Action: e.Action,
 		TargetType: e.TargetType, TargetID: e.TargetID, IP: e.IP, UserAgent: e.UserAgent, RequestID: e.RequestID,
-		Before: e.Before, After: e.After, Hash: hex.EncodeToString(e.Hash), PrevHash: hex.EncodeToString(e.PrevHash)}
+		Before: e.Before, After: e.After}
+	if e.Sealed() {
+		hash, prev := hex.EncodeToString(e.Hash), hex.EncodeToString(e.PrevHash)
+		j.Seq, j.Hash, j.PrevHash = &e.Seq, &hash, &prev
+	}
 	j.ActorType, j.ActorID = actorOf(e.Actor)
 	return j
 }
