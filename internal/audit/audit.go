@@ -55,6 +55,8 @@ const (
 	ActionExportRequested      = "export.requested"
 	ActionExportDownloaded     = "export.downloaded"
 	ActionExportCancelled      = "export.cancelled"
+	ActionImportRequested      = "import.requested"
+	ActionContactsImported     = "contacts.imported"
 
 	ActionSignInNewDevice   = "user.sign_in_new_device"
 	ActionPasswordChanged   = "user.password_changed"
@@ -75,6 +77,7 @@ var OrgActions = []string{
 	ActionContactCreated, ActionContactUpdated, ActionContactDeleted,
 	ActionBillingPlanChanged, ActionBillingCanceled, ActionBillingReactivated, ActionBillingDispute,
 	ActionExportRequested, ActionExportDownloaded, ActionExportCancelled,
+	ActionImportRequested, ActionContactsImported,
 }
 
 // Target types.
@@ -88,6 +91,7 @@ const (
 	TargetSubscription = "subscription"
 	TargetDispute      = "dispute"
 	TargetExport       = "export"
+	TargetImport       = "import"
 )
 
 // Redacted replaces a sensitive value in Before and After.
