@@ -43,7 +43,7 @@ type bundle struct {
 
 type options struct {
 	billed   bool
-	bucket   string                                         // default mem://
+	bucket   string                                            // default mem://
 	wrap     func(imports.ContactWriter) imports.ContactWriter // wraps the contacts module
 	maxBytes int64
 }
