@@ -10,6 +10,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/account"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/exports"
+	"github.com/groundwork-dev/groundwork/internal/imports"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/maintenance"
 )
@@ -35,6 +36,7 @@ func (a *App) AddWorkers(workers *river.Workers) []*river.PeriodicJob {
 	river.AddWorker(workers, &crypto.ReencryptWorker{Keys: a.Keys, Tables: a.EncryptedTables(), Logger: a.logger})
 	river.AddWorker(workers, &exports.ExportWorker{Exports: a.Exports})
 	river.AddWorker(workers, &exports.RetentionWorker{Exports: a.Exports})
+	river.AddWorker(workers, &imports.ImportWorker{Imports: a.Imports})
 	periodic := slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs(), exports.PeriodicJobs())
 	if a.Billing != nil {
 		periodic = append(periodic, a.Billing.addWorkers(workers, a.cfg.Billing)...)

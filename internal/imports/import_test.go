@@ -240,7 +240,7 @@ func TestFileDefects(t *testing.T) {
 	_, err := b.svc.Start(ctx, b.owner, imports.Upload{Body: strings.NewReader("")})
 	require.Equal(t, gw.EINVALID, gw.ErrorCode(err), "empty")
 	_, err = b.svc.Start(ctx, b.owner, imports.Upload{Body: strings.NewReader("name\n" + strings.Repeat("Ada\n", 20))})
-	require.Equal(t, gw.EINVALID, gw.ErrorCode(err), "too large")
+	require.Equal(t, gw.ETOOLARGE, gw.ErrorCode(err), "too large")
 	require.Contains(t, gw.ErrorMessage(err), "larger than")
 	_, err = b.svc.Start(ctx, b.owner, imports.Upload{Mode: "merge", Body: strings.NewReader("name\nAda\n")})
 	require.Equal(t, gw.EINVALID, gw.ErrorCode(err), "mode")

@@ -94,8 +94,8 @@ type Upload struct {
 }
 
 // Start streams u's file into the blob store, records the import and
-// enqueues its job, and returns it, queued. An unknown mode, an empty
-// file or one over the size limit is EINVALID; an organisation with an
+// enqueues its job, and returns it, queued. An unknown mode or an empty
+// file is EINVALID, a file over MaxBytes ETOOLARGE; an organisation with an
 // import already queued or running is ECONFLICT; a body that fails to
 // read returns its error (an *http.MaxBytesError, say).
 func (s *Service) Start(ctx context.Context, scope gw.Scope, u Upload) (Import, error) {
@@ -176,7 +176,7 @@ func (s *Service) store(ctx context.Context, key string, body io.Reader) (int64,
 	switch {
 	case err != nil:
 	case n > s.cfg.MaxBytes:
-		err = gw.Errorf(gw.EINVALID, "The file is larger than %d MiB: split it into smaller files.", s.cfg.MaxBytes>>20)
+		err = gw.Errorf(gw.ETOOLARGE, "The file is larger than %d MiB: split it into smaller files.", s.cfg.MaxBytes>>20)
 	case n == 0:
 		err = gw.Errorf(gw.EINVALID, "The file is empty.")
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -82,7 +83,9 @@ func getImport(ctx context.Context, q postgres.Queryer, orgID, id string) (state
 // listImports returns orgID's newest limit imports, newest first, without
 // their reports.
 func listImports(ctx context.Context, q postgres.Queryer, orgID string, limit int) ([]Import, error) {
-	rows, err := q.Query(ctx, `SELECT `+importColumns+` FROM imports WHERE org_id = $1 ORDER BY id DESC LIMIT $2`,
+	// Without their reports: a list shows counts.
+	cols := strings.Replace(importColumns, " rejected,", " '[]'::jsonb,", 1)
+	rows, err := q.Query(ctx, `SELECT `+cols+` FROM imports WHERE org_id = $1 ORDER BY id DESC LIMIT $2`,
 		orgID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list imports: %w", err)
