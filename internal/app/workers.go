@@ -36,6 +36,7 @@ func (a *App) AddWorkers(workers *river.Workers) []*river.PeriodicJob {
 	river.AddWorker(workers, &crypto.ReencryptWorker{Keys: a.Keys, Tables: a.EncryptedTables(), Logger: a.logger})
 	river.AddWorker(workers, &exports.ExportWorker{Exports: a.Exports})
 	river.AddWorker(workers, &exports.RetentionWorker{Exports: a.Exports})
+	river.AddWorker(workers, &exports.ScheduleWorker{Exports: a.Exports})
 	river.AddWorker(workers, &imports.ImportWorker{Imports: a.Imports})
 	periodic := slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs(), exports.PeriodicJobs())
 	if a.Billing != nil {

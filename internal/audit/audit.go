@@ -55,6 +55,8 @@ const (
 	ActionExportRequested      = "export.requested"
 	ActionExportDownloaded     = "export.downloaded"
 	ActionExportCancelled      = "export.cancelled"
+	ActionExportScheduled      = "export.scheduled"
+	ActionExportUnscheduled    = "export.unscheduled"
 	ActionImportRequested      = "import.requested"
 	ActionContactsImported     = "contacts.imported"
 
@@ -77,7 +79,7 @@ var OrgActions = []string{
 	ActionContactCreated, ActionContactUpdated, ActionContactDeleted,
 	ActionBillingPlanChanged, ActionBillingCanceled, ActionBillingReactivated, ActionBillingDispute,
 	ActionExportRequested, ActionExportDownloaded, ActionExportCancelled,
-	ActionImportRequested, ActionContactsImported,
+	ActionExportScheduled, ActionExportUnscheduled, ActionImportRequested, ActionContactsImported,
 }
 
 // Target types.

@@ -14,9 +14,9 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/exports"
-	"github.com/groundwork-dev/groundwork/internal/imports"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/idempotency"
+	"github.com/groundwork-dev/groundwork/internal/imports"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
