@@ -125,6 +125,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.org("GET /o/{org}/exports", authz.ExportsManage, s.pageExports())
 	rt.org("POST /o/{org}/exports", authz.ExportsManage, s.postExport())
 	rt.org("POST /o/{org}/exports/{id}/cancel", authz.ExportsManage, s.postCancelExport())
+	rt.org("POST /o/{org}/exports/schedule", authz.ExportsManage, s.postExportSchedule())
 	rt.api("GET /api/v1/exports", authz.ExportsManage, s.apiListExports())
 	rt.api("POST /api/v1/exports", authz.ExportsManage, s.idempotentCreate(s.apiCreateExport(), s.replayExportCreate))
 	rt.api("GET /api/v1/exports/{id}", authz.ExportsManage, s.apiGetExport())

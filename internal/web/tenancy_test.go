@@ -237,6 +237,8 @@ func TestRowLevelSecurityCoversEveryTenantTable(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.imports.Start(ctx, ownerScope, imports.Upload{Body: strings.NewReader("name\nAda\n")}) // imports (internal/imports)
 	require.NoError(t, err)
+	_, err = e.exports.SetSchedule(ctx, ownerScope, exports.ScheduleInput{Frequency: exports.FrequencyDaily}) // export_schedules
+	require.NoError(t, err)
 	require.NoError(t, postgres.InOrgTx(ctx, e.db.Runtime, acme.ID, func(tx pgx.Tx) error { // billing (internal/billing)
 		if _, err := tx.Exec(ctx, `INSERT INTO billing_accounts (org_id) VALUES ($1)`, acme.ID); err != nil {
 			return err
