@@ -3,6 +3,7 @@ package exports_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,4 +179,38 @@ func TestScheduledExports(t *testing.T) {
 	n, err = svc.RunSchedules(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
+}
+
+// TestKilledWorkerRetry: a worker killed mid-export runs no cleanup: the
+// export stays running with its progress half-way, and a store that
+// publishes as it writes (or a crashed upload) may hold a partial file and
+// stray parts. The retry (River's next attempt) starts from scratch:
+// nothing of the dead attempt survives, and the files hold every row once.
+func TestKilledWorkerRetry(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	for _, n := range []string{"Ada", "Grace", "Katherine"} {
+		b.contact(t, n, strings.ToLower(n)+"@example.com", "")
+	}
+	e, err := b.svc.Request(ctx, b.owner, exports.Request{Tables: []string{exports.TableContacts}})
+	require.NoError(t, err)
+
+	// What the dead attempt 1 left: the row running half-way, a truncated
+	// file and a stray part under the export's prefix.
+	_, err = b.db.Owner.Exec(ctx, `UPDATE exports SET status = 'running', attempts = 1, rows_written = 2,
+		rows_estimated = 3 WHERE id = $1`, e.ID)
+	require.NoError(t, err)
+	prefix := "exports/" + e.OrgID + "/" + e.ID + "/"
+	require.NoError(t, b.bucket.WriteAll(ctx, prefix+"contacts.csv.gz", []byte("\x1f\x8b truncated"), nil))
+	require.NoError(t, b.bucket.WriteAll(ctx, prefix+"contacts.csv.gz.part-0001", []byte("stray"), nil))
+
+	require.NoError(t, b.svc.Run(ctx, e.OrgID, e.ID, 2, 3))
+	e, err = b.svc.Get(ctx, b.owner, e.ID)
+	require.NoError(t, err)
+	require.Equal(t, exports.StatusSucceeded, e.Status)
+	require.EqualValues(t, 3, e.RowsWritten)
+	require.Equal(t, []string{prefix + "contacts.csv.gz"}, b.objects(t), "the stray part is gone")
+	got := records(t, exports.FormatCSV, gunzip(t, b.download(t, e, "contacts.csv.gz")))
+	require.Len(t, got, 3, "every row once")
 }
