@@ -192,7 +192,7 @@ func (s *Service) DeleteSchedule(ctx context.Context, scope gw.Scope) error {
 func (s *Service) RunSchedules(ctx context.Context) (int, error) {
 	n, after := 0, ""
 	for {
-		orgs, err := listOrgIDs(ctx, postgres.Reader(s.pool, postgres.TxOptions{}), after, 500)
+		orgs, err := listOrgIDs(ctx, postgres.Reader(s.exportPool, postgres.TxOptions{}), after, 500)
 		if err != nil || len(orgs) == 0 {
 			return n, err
 		}
@@ -209,11 +209,18 @@ func (s *Service) RunSchedules(ctx context.Context) (int, error) {
 	}
 }
 
-// runSchedule requests orgID's scheduled export if it is due.
+// runSchedule requests orgID's scheduled export if it is due. It runs on
+// the exports' pool: visiting every organisation takes none of the
+// interactive pool's connections, and one round trip for an organisation
+// with nothing due.
 func (s *Service) runSchedule(ctx context.Context, orgID string) (bool, error) {
 	now := s.now()
+	due, err := isDue(ctx, postgres.Reader(s.exportPool, postgres.TxOptions{OrgID: orgID}), orgID, now)
+	if err != nil || !due {
+		return false, err
+	}
 	requested := false
-	err := postgres.InOrgTx(ctx, s.pool, orgID, func(tx pgx.Tx) error {
+	err = postgres.InOrgTx(ctx, s.exportPool, orgID, func(tx pgx.Tx) error {
 		sc, err := dueSchedule(ctx, tx, orgID, now)
 		if err != nil || sc == nil {
 			return err

@@ -285,3 +285,14 @@ func deleteSchedule(ctx context.Context, tx pgx.Tx, orgID string) (bool, error) 
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// isDue reports whether orgID has a schedule due by now.
+func isDue(ctx context.Context, q postgres.Queryer, orgID string, now time.Time) (bool, error) {
+	rows, err := q.Query(ctx, `SELECT FROM export_schedules WHERE org_id = $1 AND next_run_at <= $2`, orgID, now)
+	if err != nil {
+		return false, fmt.Errorf("look for a due export schedule: %w", postgres.Translate(err))
+	}
+	defer rows.Close()
+	due := rows.Next()
+	return due, rows.Err()
+}
