@@ -119,6 +119,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Audit:        mods.Audit,
 		Idempotency:  mods.Idempotency,
 		Exports:      mods.Exports,
+		Imports:      mods.Imports,
 		Errors:       reporter,
 
 		// Client IP, security headers and rate limits.

@@ -30,6 +30,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/exports"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/idempotency"
+	"github.com/groundwork-dev/groundwork/internal/imports"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/org"
@@ -80,6 +81,8 @@ type App struct {
 	Idempotency *idempotency.Store
 	// Exports exports organisations' data.
 	Exports *exports.Service
+	// Imports imports contacts from CSV files.
+	Imports *imports.Service
 	// Billing is nil when Stripe is not configured.
 	Billing *Billing
 	// Keys encrypt sensitive fields.
@@ -156,7 +159,9 @@ func New(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, opts Option
 	}
 	a.Exports = exports.NewService(pool, opts.ExportPool, bucket, a.Keys, a.Jobs, a.clock,
 		exports.Sources{Contacts: a.Contacts, Members: a.Orgs, Audit: a.Audit},
-		exports.Config{Retention: cfg.ExportRetention, Logger: logger})
+		exports.Config{Retention: cfg.ExportRetention, Logger: logger, Outbox: a.Outbox, BaseURL: cfg.BaseURL})
+	a.Imports = imports.NewService(pool, opts.ExportPool, bucket, a.Contacts, a.Jobs, a.clock,
+		imports.Config{MaxBytes: cfg.ImportMaxBytes, Logger: logger})
 	if a.Billing != nil {
 		a.Billing.Notifier = &billing.Notifier{Pool: pool, Outbox: a.Outbox, Contacts: a.Orgs.BillingContacts,
 			Alert: opts.Alert, BaseURL: cfg.BaseURL, Logger: logger}

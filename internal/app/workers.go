@@ -11,6 +11,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/exports"
+	"github.com/groundwork-dev/groundwork/internal/imports"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/maintenance"
 )
@@ -36,6 +37,8 @@ func (a *App) AddWorkers(workers *river.Workers) []*river.PeriodicJob {
 	river.AddWorker(workers, &crypto.ReencryptWorker{Keys: a.Keys, Tables: a.EncryptedTables(), Logger: a.logger})
 	river.AddWorker(workers, &exports.ExportWorker{Exports: a.Exports})
 	river.AddWorker(workers, &exports.RetentionWorker{Exports: a.Exports})
+	river.AddWorker(workers, &exports.ScheduleWorker{Exports: a.Exports})
+	river.AddWorker(workers, &imports.ImportWorker{Imports: a.Imports})
 	river.AddWorker(workers, &audit.SealWorker{Sealer: a.AuditSealer})
 	periodic := slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs(), exports.PeriodicJobs(), audit.PeriodicJobs())
 	if a.Billing != nil {

@@ -55,6 +55,10 @@ const (
 	ActionExportRequested      = "export.requested"
 	ActionExportDownloaded     = "export.downloaded"
 	ActionExportCancelled      = "export.cancelled"
+	ActionExportScheduled      = "export.scheduled"
+	ActionExportUnscheduled    = "export.unscheduled"
+	ActionImportRequested      = "import.requested"
+	ActionContactsImported     = "contacts.imported"
 
 	ActionSignInNewDevice   = "user.sign_in_new_device"
 	ActionPasswordChanged   = "user.password_changed"
@@ -75,6 +79,7 @@ var OrgActions = []string{
 	ActionContactCreated, ActionContactUpdated, ActionContactDeleted,
 	ActionBillingPlanChanged, ActionBillingCanceled, ActionBillingReactivated, ActionBillingDispute,
 	ActionExportRequested, ActionExportDownloaded, ActionExportCancelled,
+	ActionExportScheduled, ActionExportUnscheduled, ActionImportRequested, ActionContactsImported,
 }
 
 // Target types.
@@ -88,6 +93,7 @@ const (
 	TargetSubscription = "subscription"
 	TargetDispute      = "dispute"
 	TargetExport       = "export"
+	TargetImport       = "import"
 )
 
 // Redacted replaces a sensitive value in Before and After.

@@ -21,14 +21,15 @@ const (
 	AuditRead      Permission = "audit.read"      // read the audit log
 	BillingManage  Permission = "billing.manage"  // see and change the plan and payment details
 	ExportsManage  Permission = "exports.manage"  // request, follow, cancel and download data exports
+	ContactsImport Permission = "contacts.import" // import contacts from CSV files and read their reports
 )
 
 // roleTable is the one table of what each role may do.
 var roleTable = map[gw.Role][]Permission{
 	gw.RoleOwner: {OrgRead, OrgManage, OrgDelete, MembersManage, OwnershipGrant,
-		APIKeysManage, ContactsRead, ContactsWrite, AuditRead, BillingManage, ExportsManage},
+		APIKeysManage, ContactsRead, ContactsWrite, AuditRead, BillingManage, ExportsManage, ContactsImport},
 	gw.RoleAdmin: {OrgRead, OrgManage, MembersManage, APIKeysManage,
-		ContactsRead, ContactsWrite, AuditRead, ExportsManage},
+		ContactsRead, ContactsWrite, AuditRead, ExportsManage, ContactsImport},
 	gw.RoleMember: {OrgRead, ContactsRead, ContactsWrite},
 	gw.RoleViewer: {OrgRead, ContactsRead},
 }

@@ -23,6 +23,10 @@ func TestRoleTable(t *testing.T) {
 		{gw.RoleViewer, ContactsRead, true},
 		{gw.RoleViewer, ContactsWrite, false},
 		{gw.Role("intruder"), ContactsRead, false},
+		{gw.RoleOwner, ContactsImport, true},
+		{gw.RoleAdmin, ContactsImport, true},
+		{gw.RoleMember, ContactsImport, false},
+		{gw.RoleViewer, ContactsImport, false},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, Can(tt.role, tt.perm), "%s %s", tt.role, tt.perm)

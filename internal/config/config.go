@@ -169,6 +169,10 @@ type Config struct {
 	// ExportStatementTimeout is the statement_timeout of the exports' pool,
 	// per batch (GROUNDWORK_EXPORT_STATEMENT_TIMEOUT). Default 1m.
 	ExportStatementTimeout time.Duration
+	// ImportMaxBytes caps a CSV file uploaded for an import
+	// (GROUNDWORK_IMPORT_MAX_BYTES), apart from MaxBodyBytes. Default
+	// 104857600 (100 MiB).
+	ImportMaxBytes int64
 	// ExportWorkMem is the work_mem of the exports' pool
 	// (GROUNDWORK_EXPORT_WORK_MEM). Default 16MB.
 	ExportWorkMem string
@@ -226,6 +230,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ExportRetention = p.duration("GROUNDWORK_EXPORT_RETENTION", 168*time.Hour)
 	c.ExportStatementTimeout = p.duration("GROUNDWORK_EXPORT_STATEMENT_TIMEOUT", time.Minute)
 	c.ExportWorkMem = p.str("GROUNDWORK_EXPORT_WORK_MEM", "16MB")
+	c.ImportMaxBytes = int64(p.int("GROUNDWORK_IMPORT_MAX_BYTES", 100<<20, 1, 1<<40))
 	c.BaseURL = p.baseURL("GROUNDWORK_BASE_URL", fmt.Sprintf("http://localhost:%d", c.Port))
 	c.RedisURL = p.redisURL("REDIS_URL")
 	c.TrustedProxies = p.prefixes("GROUNDWORK_TRUSTED_PROXIES")
@@ -287,6 +292,7 @@ func (c Config) Print(w io.Writer) {
 		{"GROUNDWORK_EXPORT_RETENTION", c.ExportRetention.String()},
 		{"GROUNDWORK_EXPORT_STATEMENT_TIMEOUT", c.ExportStatementTimeout.String()},
 		{"GROUNDWORK_EXPORT_WORK_MEM", c.ExportWorkMem},
+		{"GROUNDWORK_IMPORT_MAX_BYTES", strconv.FormatInt(c.ImportMaxBytes, 10)},
 	}
 	rows = append(rows, c.Billing.rows()...)
 	for _, pol := range ratelimit.AllPolicies {

@@ -39,6 +39,20 @@ const contactHeadroom = 1000
 
 // checkAdd refuses adding n contacts to orgID beyond its plan's limit or
 // while it is read-only; it does nothing without an entitlement source.
+func (s *Service) checkAdd(ctx context.Context, tx pgx.Tx, orgID string, n int) error {
+	if s.entitlements == nil {
+		return nil
+	}
+	used, _, err := s.countForAdd(ctx, tx, orgID, n)
+	if err != nil {
+		return err
+	}
+	return s.entitlements.CheckContactsTx(ctx, tx, orgID, used, n)
+}
+
+// countForAdd takes orgID's contact-count lock for adding n contacts in tx
+// and returns the contacts it counted and the plan's limit; EFORBIDDEN
+// while orgID is read-only. s.entitlements must be set.
 //
 // Far from the limit (the contacts counted, plus n, plus contactHeadroom,
 // within it), creates of one organisation do not wait for each other: each
@@ -48,35 +62,30 @@ const contactHeadroom = 1000
 // it wait for it, so the last contact is taken once. The limit can be
 // overshot only if more than contactHeadroom contacts are added at once by
 // creates that each checked while far from it; the connection pools bound
-// that far below it. Counting stops at limit+1 rows, so it costs
-// at most the plan's limit in index entries.
-func (s *Service) checkAdd(ctx context.Context, tx pgx.Tx, orgID string, n int) error {
-	if s.entitlements == nil {
-		return nil
+// that far below it. Counting stops at limit+1 rows, so it costs at most
+// the plan's limit in index entries.
+func (s *Service) countForAdd(ctx context.Context, tx pgx.Tx, orgID string, n int) (used, limit int, err error) {
+	if limit, err = s.entitlements.ContactLimitTx(ctx, tx, orgID); err != nil {
+		return 0, 0, err
 	}
-	limit, err := s.entitlements.ContactLimitTx(ctx, tx, orgID)
-	if err != nil {
-		return err
-	}
-	used, err := countContactsUpTo(ctx, tx, orgID, limit+1)
-	if err != nil {
-		return fmt.Errorf("count contacts: %w", err)
+	if used, err = countContactsUpTo(ctx, tx, orgID, limit+1); err != nil {
+		return 0, 0, fmt.Errorf("count contacts: %w", err)
 	}
 	if used+n+contactHeadroom <= limit {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1, hashtext($2))`, contactLockSpace, orgID); err != nil {
-			return fmt.Errorf("lock contact count: %w", err)
+			return 0, 0, fmt.Errorf("lock contact count: %w", err)
 		}
-		return nil
+		return used, limit, nil
 	}
 	// The lock in a statement of its own, before counting again: at READ
 	// COMMITTED the count then sees every create that held it before.
 	if err := postgres.LockTx(ctx, tx, contactLockSpace, orgID); err != nil {
-		return fmt.Errorf("lock contact count: %w", err)
+		return 0, 0, fmt.Errorf("lock contact count: %w", err)
 	}
 	if used, err = countContactsUpTo(ctx, tx, orgID, limit+1); err != nil {
-		return fmt.Errorf("count contacts: %w", err)
+		return 0, 0, fmt.Errorf("count contacts: %w", err)
 	}
-	return s.entitlements.CheckContactsTx(ctx, tx, orgID, used, n)
+	return used, limit, nil
 }
 
 // checkWrite refuses a change to orgID's contacts while it is read-only; it

@@ -59,6 +59,9 @@ func TestOpenAPIDocument(t *testing.T) {
 		"delete /api/v1/contacts/{id}":     {"204", "401", "403", "404", "429", "500"},
 		"get /api/v1/openapi.json":         {"200", "429", "500"},
 		"get /api/v1/audit-events":         {"200", "401", "403", "422", "429", "500"},
+		"get /api/v1/imports":              {"200", "401", "403", "429", "500"},
+		"post /api/v1/imports":             {"202", "400", "401", "403", "409", "413", "415", "422", "429", "500"},
+		"get /api/v1/imports/{id}":         {"200", "401", "403", "404", "429", "500"},
 	}
 	got := map[string][]string{}
 	for path, item := range api.Paths.PathItems.FromOldest() {

@@ -70,10 +70,46 @@ func (w *RetentionWorker) Work(ctx context.Context, _ *river.Job[RetentionArgs])
 	return err
 }
 
-// PeriodicJobs schedules the retention job hourly.
+// ScheduleArgs is the periodic job that requests the scheduled exports
+// that are due.
+type ScheduleArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ScheduleArgs) Kind() string { return "export_schedules" }
+
+// InsertOpts runs it on the maintenance queue (the exports it requests run
+// on theirs).
+func (ScheduleArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: jobs.QueueMaintenance, MaxAttempts: 3}
+}
+
+// ScheduleWorker requests the scheduled exports that are due
+// (Service.RunSchedules).
+type ScheduleWorker struct {
+	river.WorkerDefaults[ScheduleArgs]
+	// Exports requests them.
+	Exports *Service
+}
+
+// Work implements river.Worker.
+func (w *ScheduleWorker) Work(ctx context.Context, _ *river.Job[ScheduleArgs]) error {
+	_, err := w.Exports.RunSchedules(ctx)
+	return err
+}
+
+// scheduleInterval is how often the due schedules are looked for: an
+// export scheduled at an hour is requested within this of it.
+const scheduleInterval = 5 * time.Minute
+
+// PeriodicJobs schedules the retention job hourly and the scheduled
+// exports' job every five minutes.
 func PeriodicJobs() []*river.PeriodicJob {
-	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
-		func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil }, nil)}
+	return []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil }, nil),
+		river.NewPeriodicJob(river.PeriodicInterval(scheduleInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return ScheduleArgs{}, nil }, nil),
+	}
 }
 
 // Expire deletes the files of every organisation's exports whose retention

@@ -44,6 +44,9 @@ func (s *Service) Run(ctx context.Context, orgID, id string, attempt, maxAttempt
 			if err == nil && !ok {
 				err = errCancelled
 			}
+			if err == nil {
+				err = s.tellReady(ctx, tx, e, written, files, now.Add(s.cfg.Retention))
+			}
 			return err
 		})
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/idempotency"
+	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -35,6 +36,17 @@ type Config struct {
 	LinkTTL time.Duration
 	// Logger receives the jobs' logs. Nil discards them.
 	Logger *slog.Logger
+	// Outbox queues the email that tells the member who requested an
+	// export (or set its schedule) that it is ready, in the transaction
+	// that marks it succeeded. Nil sends no email.
+	Outbox Outbox
+	// BaseURL is the app's external URL, for the link in that email.
+	BaseURL string
+}
+
+// Outbox queues emails inside a transaction (*mail.Outbox).
+type Outbox interface {
+	Enqueue(ctx context.Context, tx pgx.Tx, m mail.Message) error
 }
 
 // Service requests, follows, cancels, runs and serves exports. Methods

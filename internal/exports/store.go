@@ -203,3 +203,96 @@ func beginSnapshot(ctx context.Context, pool interface {
 	}
 	return tx, nil
 }
+
+const scheduleColumns = `frequency, weekday, hour, timezone, format, packaging, tables, created_by, next_run_at,
+	COALESCE(last_export_id::text, '')`
+
+func scanSchedule(row pgx.Row) (*Schedule, error) {
+	var sc Schedule
+	var weekday int
+	err := row.Scan(&sc.Frequency, &weekday, &sc.Hour, &sc.Timezone, &sc.Request.Format, &sc.Request.Packaging,
+		&sc.Request.Tables, &sc.CreatedBy, &sc.NextRunAt, &sc.LastExportID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	sc.Weekday, sc.NextRunAt = time.Weekday(weekday), sc.NextRunAt.UTC()
+	return &sc, nil
+}
+
+// upsertSchedule sets orgID's schedule to sc.
+func upsertSchedule(ctx context.Context, tx pgx.Tx, orgID string, sc Schedule, now time.Time) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO export_schedules (org_id, frequency, weekday, hour, timezone, format, packaging, tables,
+			created_by, next_run_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+		ON CONFLICT (org_id) DO UPDATE SET frequency = $2, weekday = $3, hour = $4, timezone = $5, format = $6,
+			packaging = $7, tables = $8, created_by = $9, next_run_at = $10, updated_at = $11`,
+		orgID, sc.Frequency, int(sc.Weekday), sc.Hour, sc.Timezone, sc.Request.Format, sc.Request.Packaging,
+		sc.Request.Tables, sc.CreatedBy, sc.NextRunAt, now)
+	if err != nil {
+		return fmt.Errorf("save export schedule: %w", err)
+	}
+	return nil
+}
+
+// getSchedule returns orgID's schedule, or nil.
+func getSchedule(ctx context.Context, q postgres.Queryer, orgID string) (*Schedule, error) {
+	rows, err := q.Query(ctx, `SELECT `+scheduleColumns+` FROM export_schedules WHERE org_id = $1`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("select export schedule: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	sc, err := scanSchedule(rows)
+	if err != nil {
+		return nil, fmt.Errorf("select export schedule: %w", err)
+	}
+	return sc, nil
+}
+
+// dueSchedule returns orgID's schedule, locked, if it is due by now; nil otherwise.
+func dueSchedule(ctx context.Context, tx pgx.Tx, orgID string, now time.Time) (*Schedule, error) {
+	sc, err := scanSchedule(tx.QueryRow(ctx, `SELECT `+scheduleColumns+` FROM export_schedules
+		WHERE org_id = $1 AND next_run_at <= $2 FOR UPDATE SKIP LOCKED`, orgID, now))
+	if err != nil {
+		return nil, fmt.Errorf("select due export schedule: %w", err)
+	}
+	return sc, nil
+}
+
+// moveSchedule sets orgID's schedule's next time, and the export it
+// requested (unless exportID is "").
+func moveSchedule(ctx context.Context, tx pgx.Tx, orgID string, next time.Time, exportID string) error {
+	_, err := tx.Exec(ctx, `UPDATE export_schedules SET next_run_at = $2,
+			last_export_id = COALESCE(NULLIF($3, '')::uuid, last_export_id)
+		WHERE org_id = $1`, orgID, next, exportID)
+	if err != nil {
+		return fmt.Errorf("move export schedule: %w", err)
+	}
+	return nil
+}
+
+// deleteSchedule deletes orgID's schedule and reports whether it had one.
+func deleteSchedule(ctx context.Context, tx pgx.Tx, orgID string) (bool, error) {
+	tag, err := tx.Exec(ctx, `DELETE FROM export_schedules WHERE org_id = $1`, orgID)
+	if err != nil {
+		return false, fmt.Errorf("delete export schedule: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// isDue reports whether orgID has a schedule due by now.
+func isDue(ctx context.Context, q postgres.Queryer, orgID string, now time.Time) (bool, error) {
+	rows, err := q.Query(ctx, `SELECT FROM export_schedules WHERE org_id = $1 AND next_run_at <= $2`, orgID, now)
+	if err != nil {
+		return false, fmt.Errorf("look for a due export schedule: %w", postgres.Translate(err))
+	}
+	defer rows.Close()
+	due := rows.Next()
+	return due, rows.Err()
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/exports"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/imports"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
 	"github.com/groundwork-dev/groundwork/internal/org"
@@ -45,6 +46,7 @@ type env struct {
 	orgs     *org.Service
 	contacts *contacts.Service
 	exports  *exports.Service
+	imports  *imports.Service
 	deps     Deps       // what the server was built with
 	logs     *logBuffer // the server's log lines
 
@@ -122,6 +124,7 @@ func startEnv(t *testing.T, withBilling bool, opts ...func(*Deps)) *env {
 	mods.AddWorkers(workers)
 	mailtest.StartJobs(t, db.Runtime, workers)
 	e.accounts, e.orgs, e.contacts, e.exports = mods.Accounts, mods.Orgs, mods.Contacts, mods.Exports
+	e.imports = mods.Imports
 	sm := scs.New()
 	sm.Store = account.NewSessionStore(db.Runtime)
 	sm.Cookie.Name = "gw_session"
@@ -129,7 +132,7 @@ func startEnv(t *testing.T, withBilling bool, opts ...func(*Deps)) *env {
 	sm.Lifetime = 168 * time.Hour
 	e.deps = Deps{Logger: logger, MaxBodyBytes: 1 << 20, Sessions: sm,
 		Accounts: mods.Accounts, Orgs: mods.Orgs, Contacts: mods.Contacts, Audit: mods.Audit, Idempotency: mods.Idempotency,
-		Exports: mods.Exports}
+		Exports: mods.Exports, Imports: mods.Imports}
 	if mods.Billing != nil {
 		e.billing = mods.Billing.Service
 		e.deps.Billing, e.deps.StripeWebhooks = mods.Billing.Service, mods.Billing.Ledger

@@ -185,6 +185,10 @@ func (s *server) apiCancelExport() http.Handler {
 type exportsPage struct {
 	Exports []exportRow
 	Tables  []string
+	// Schedule is the organisation's scheduled export; nil when none.
+	Schedule *exports.Schedule
+	// Weekdays name the days for the schedule's form, Sunday first.
+	Weekdays []time.Weekday
 	// Active says an export is queued or running: the page offers to
 	// refresh, and no new request.
 	Active bool
@@ -201,7 +205,11 @@ func (s *server) exportsData(r *http.Request) (exportsPage, error) {
 	if err != nil {
 		return exportsPage{}, err
 	}
-	data := exportsPage{Tables: exports.AllTables}
+	data := exportsPage{Tables: exports.AllTables,
+		Weekdays: []time.Weekday{time.Sunday, time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday}}
+	if data.Schedule, err = s.d.Exports.GetSchedule(r.Context(), gw.ScopeFrom(r.Context())); err != nil {
+		return exportsPage{}, err
+	}
 	for _, e := range list {
 		files, err := s.exportFiles(e, "")
 		if err != nil {
@@ -258,6 +266,46 @@ func (s *server) postCancelExport() http.Handler {
 		} else {
 			s.flash(r, "Export cancelled; nothing of it is kept.")
 		}
+		redirect(w, r, orgPath(r, "/exports"))
+		return nil
+	})
+}
+
+// postExportSchedule sets the organisation's scheduled export, or stops
+// it (frequency "none").
+func (s *server) postExportSchedule() http.Handler {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		if err := r.ParseForm(); err != nil {
+			return gw.Errorf(gw.EINVALID, "The form could not be read.")
+		}
+		scope := gw.ScopeFrom(r.Context())
+		if r.PostFormValue("frequency") == "none" {
+			if err := s.d.Exports.DeleteSchedule(r.Context(), scope); err != nil && gw.ErrorCode(err) != gw.ENOTFOUND {
+				return err
+			}
+			s.flash(r, "Scheduled exports stopped.")
+			redirect(w, r, orgPath(r, "/exports"))
+			return nil
+		}
+		weekday, _ := strconv.Atoi(r.PostFormValue("weekday"))
+		hour, herr := strconv.Atoi(r.PostFormValue("hour"))
+		if herr != nil {
+			hour = -1
+		}
+		in := exports.ScheduleInput{Frequency: r.PostFormValue("frequency"), Weekday: weekday, Hour: hour,
+			Timezone: r.PostFormValue("timezone"), Request: exports.Request{Tables: r.PostForm["tables"],
+				Format: r.PostFormValue("format"), Packaging: r.PostFormValue("packaging")}}
+		sc, err := s.d.Exports.SetSchedule(r.Context(), scope, in)
+		if err != nil {
+			data, derr := s.exportsData(r)
+			if derr != nil {
+				return derr
+			}
+			f := newForm()
+			f.Values["format"], f.Values["packaging"] = exports.FormatCSV, exports.PackagingGzip
+			return s.renderForm(w, r, "exports.html", page{Title: "Exports", Form: f, Data: data}, err)
+		}
+		s.flash(r, "Scheduled: the next export is requested at "+sc.NextRunAt.Format("2006-01-02 15:04")+" UTC, and you are emailed when it is ready.")
 		redirect(w, r, orgPath(r, "/exports"))
 		return nil
 	})

@@ -213,7 +213,17 @@ func (s *server) limitBody(next http.Handler) http.Handler {
 	if maxBytes <= 0 {
 		return next
 	}
+	// The upload routes take files up to the imports' limit, with room for
+	// the form's other fields.
+	uploads := http.NewServeMux()
+	for _, p := range uploadRoutes {
+		uploads.Handle(p, http.NotFoundHandler())
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		maxBytes := maxBytes
+		if _, p := uploads.Handler(r); p != "" && s.d.Imports != nil {
+			maxBytes = max(maxBytes, s.d.Imports.MaxBytes()+maxBytes)
+		}
 		if r.ContentLength > maxBytes {
 			s.serveError(w, r, &http.MaxBytesError{Limit: maxBytes})
 			return

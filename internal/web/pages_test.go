@@ -280,6 +280,7 @@ func pageScenarioTables() map[string][]scenario {
 		"audit":    auditScenarios(),
 		"contacts": contactScenarios(),
 		"exports":  exportScenarios(),
+		"imports":  importScenarios(),
 		"billing":  billingScenarios(),
 		"errors":   errorPageScenarios(),
 	}

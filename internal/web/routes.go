@@ -125,11 +125,21 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.org("GET /o/{org}/exports", authz.ExportsManage, s.pageExports())
 	rt.org("POST /o/{org}/exports", authz.ExportsManage, s.postExport())
 	rt.org("POST /o/{org}/exports/{id}/cancel", authz.ExportsManage, s.postCancelExport())
+	rt.org("POST /o/{org}/exports/schedule", authz.ExportsManage, s.postExportSchedule())
 	rt.api("GET /api/v1/exports", authz.ExportsManage, s.apiListExports())
 	rt.api("POST /api/v1/exports", authz.ExportsManage, s.idempotentCreate(s.apiCreateExport(), s.replayExportCreate))
 	rt.api("GET /api/v1/exports/{id}", authz.ExportsManage, s.apiGetExport())
 	rt.api("POST /api/v1/exports/{id}/cancel", authz.ExportsManage, s.apiCancelExport())
 	rt.page("GET /downloads/{token}", s.getExportDownload())
+
+	// CSV imports of contacts, by owners and admins; the uploads stream
+	// (uploadRoutes take files past the body limit).
+	rt.org("GET /o/{org}/imports", authz.ContactsImport, s.pageImports())
+	rt.org("POST /o/{org}/imports", authz.ContactsImport, s.postImport())
+	rt.org("GET /o/{org}/imports/{id}", authz.ContactsImport, s.pageImport())
+	rt.api("GET /api/v1/imports", authz.ContactsImport, s.apiListImports())
+	rt.api("POST /api/v1/imports", authz.ContactsImport, s.apiCreateImport())
+	rt.api("GET /api/v1/imports/{id}", authz.ContactsImport, s.apiGetImport())
 
 	return rt.routes
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/exports"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/idempotency"
+	"github.com/groundwork-dev/groundwork/internal/imports"
 	"github.com/groundwork-dev/groundwork/internal/maintenance"
 	"github.com/groundwork-dev/groundwork/internal/observe"
 	"github.com/groundwork-dev/groundwork/internal/org"
@@ -82,6 +83,9 @@ type Deps struct {
 	Idempotency *idempotency.Store
 	// Exports requests, follows, cancels and serves data exports.
 	Exports *exports.Service
+	// Imports uploads and reports CSV imports of contacts; its routes
+	// take files up to its MaxBytes, past MaxBodyBytes.
+	Imports *imports.Service
 	// Billing shows and changes organisations' plans through Stripe. Nil
 	// when Stripe is not configured: the billing pages say so and no
 	// billing banner is shown.

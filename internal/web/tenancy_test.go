@@ -16,6 +16,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/exports"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/idempotency"
+	"github.com/groundwork-dev/groundwork/internal/imports"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -50,6 +51,8 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 	require.NoError(t, err)
 	hiddenExport, err := e.exports.Request(ctx, ownerScope, exports.Request{})
 	require.NoError(t, err)
+	hiddenImport, err := e.imports.Start(ctx, ownerScope, imports.Upload{FileName: "hidden.csv", Body: strings.NewReader("name\nZebulon Secret\n")})
+	require.NoError(t, err)
 	hiddenKey, _ := e.apiKey(acme.ID, "hidden-key", gw.RoleAdmin)
 	_, viewerKey := e.apiKey(acme.ID, "viewer-key", gw.RoleViewer)
 	_, outsiderKey := e.apiKey(other.ID, "outsider-key", gw.RoleAdmin)
@@ -59,7 +62,7 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 	require.NotEmpty(t, ownerSessions)
 
 	secrets := []string{"Zebulon Secret", "zebulon@secret.example", "Acme Hidden Org", "invitee@hidden.example",
-		"hidden-key", contact.ID, inv.ID, hiddenKey.ID, hiddenExport.ID}
+		"hidden-key", contact.ID, inv.ID, hiddenKey.ID, hiddenExport.ID, hiddenImport.ID, "hidden.csv"}
 
 	// idFor names the object of acme a route's {id} refers to.
 	idFor := func(pattern string) string {
@@ -72,6 +75,8 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 			return hiddenKey.ID
 		case strings.Contains(pattern, "/exports/"):
 			return hiddenExport.ID
+		case strings.Contains(pattern, "/imports/"):
+			return hiddenImport.ID
 		case strings.Contains(pattern, "/sessions/"):
 			return ownerSessions[0].ID
 		}
@@ -229,6 +234,10 @@ func TestRowLevelSecurityCoversEveryTenantTable(t *testing.T) {
 	_, err = e.contacts.Create(seedCtx, ownerScope, contacts.Input{Name: &name}) // idempotency_keys
 	require.NoError(t, err)
 	_, err = e.exports.Request(ctx, ownerScope, exports.Request{}) // exports (internal/exports)
+	require.NoError(t, err)
+	_, err = e.imports.Start(ctx, ownerScope, imports.Upload{Body: strings.NewReader("name\nAda\n")}) // imports (internal/imports)
+	require.NoError(t, err)
+	_, err = e.exports.SetSchedule(ctx, ownerScope, exports.ScheduleInput{Frequency: exports.FrequencyDaily}) // export_schedules
 	require.NoError(t, err)
 	require.NoError(t, postgres.InOrgTx(ctx, e.db.Runtime, acme.ID, func(tx pgx.Tx) error { // billing (internal/billing)
 		if _, err := tx.Exec(ctx, `INSERT INTO billing_accounts (org_id) VALUES ($1)`, acme.ID); err != nil {
