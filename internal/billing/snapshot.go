@@ -75,6 +75,7 @@ func nextAccount(prev Account, customerID string, h syncHint, f fetched) (Accoun
 	if f.invoice != nil {
 		cur.LatestInvoiceID, cur.Snapshot.LatestInvoiceStatus = f.invoice.ID, f.invoice.Status
 	}
+	cur.Snapshot.FinalizationFailedAt = finalizationFailedAt(prev, h, f.invoice)
 	var outbox []outboxRow
 	cur.Snapshot.FirstPaymentFailedAt, outbox = dunning(prev.Snapshot.FirstPaymentFailedAt, h, f)
 	outbox = append(outbox, paymentFailedEmails(cur.Snapshot.Status, customerID, h, f)...)
@@ -176,6 +177,7 @@ func withSubscription(a Account, sub *stripe.Subscription, sched *stripe.Subscri
 	a.SubscriptionID = sub.ID
 	a.Snapshot.Status = sub.Status
 	a.Snapshot.CancelAtPeriodEnd = sub.CancelAtPeriodEnd
+	a.Snapshot.CancelAt = cancelAt(sub)
 	a.Snapshot.PriceID, a.Snapshot.CurrentPeriodEnd = itemPrice(sub)
 	a.Snapshot.PendingPriceID = pendingPrice(sub)
 	a.ScheduledPriceID, a.ScheduledChangeAt = "", time.Time{}

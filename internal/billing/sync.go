@@ -117,6 +117,9 @@ type syncHint struct {
 	// failedEvent is an invoice.payment_failed event for invoiceID.
 	failedEvent   bool
 	failedAttempt int64
+	// finalizationFailedEvent is an invoice.finalization_failed event for
+	// invoiceID.
+	finalizationFailedEvent bool
 	eventTime     time.Time
 	// customerDeleted says Stripe deleted customerID (customer.deleted, or
 	// the customer read back deleted).

@@ -296,7 +296,7 @@ func (s *Server) CompleteCheckoutWith(sessionID string, o CheckoutOutcome) (stri
 		sub.TrialStart = now
 		sub.TrialEnd = s.now.AddDate(0, 0, int(trialDays)).Unix()
 		sub.TrialSettings = &stripe.SubscriptionTrialSettings{EndBehavior: &stripe.SubscriptionTrialSettingsEndBehavior{
-			MissingPaymentMethod: stripe.SubscriptionTrialSettingsEndBehaviorMissingPaymentMethodCancel}}
+			MissingPaymentMethod: st.trialEndBehavior}}
 		end = sub.TrialEnd
 		sub.BillingCycleAnchor = end
 		sub.Status = stripe.SubscriptionStatusTrialing
@@ -483,6 +483,12 @@ func (s *Server) updateSubscription(w http.ResponseWriter, r *http.Request) {
 		} else {
 			sub.CancelAt, sub.CanceledAt, sub.CancellationDetails = 0, 0, nil
 		}
+	}
+	if v, ok := f["cancel_at"]; ok && !s.setCancelAt(w, sub, v[0], end) {
+		return
+	}
+	if !s.updateTrialSettings(w, sub, f) {
+		return
 	}
 	for k, v := range f {
 		if strings.HasPrefix(k, "metadata[") && strings.HasSuffix(k, "]") {

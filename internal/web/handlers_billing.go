@@ -277,3 +277,10 @@ func (s *server) postBillingKeepPlan() http.Handler {
 	return s.billingAction("You keep your current plan: the scheduled change is canceled.",
 		func(b *billing.Service, r *http.Request, scope gw.Scope) error { return b.KeepPlan(r.Context(), scope) })
 }
+
+// postBillingResume resumes a paused subscription (a trial that ended
+// without a payment method): Stripe invoices a new period at once.
+func (s *server) postBillingResume() http.Handler {
+	return s.billingAction("The subscription is resumed: a new billing period starts now.",
+		func(b *billing.Service, r *http.Request, scope gw.Scope) error { return b.Resume(r.Context(), scope) })
+}

@@ -1,0 +1,117 @@
+package billing
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/stripe/stripe-go/v85"
+
+	"github.com/groundwork-dev/groundwork/internal/audit"
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/stripefake"
+)
+
+// Issue 11, items 10, 11, 14, 15, 16 and 20: dunning and the ways a
+// subscription ends or stalls that Stripe documents.
+
+// 20. A cancellation date set in the Dashboard (cancel_at) is shown and
+// honoured like cancel_at_period_end: the plan stays until then, the
+// organisation is not "subscribed" for ever (it may be deleted), Reactivate
+// removes the date, and at the date the organisation is on the free plan.
+func TestScenario20CancelAtDate(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	s.subscribe(PlanPro)
+	s.deliver()
+	dashboard := s.fake.Client() // the operator, in Stripe's Dashboard
+	at := s.fake.Now().Add(10 * 24 * time.Hour).Truncate(time.Second)
+	_, err := dashboard.V1Subscriptions.Update(s.ctx, s.sub, &stripe.SubscriptionUpdateParams{CancelAt: stripe.Int64(at.Unix())})
+	require.NoError(t, err)
+	s.deliver()
+	s.requireTruth()
+	require.Equal(t, at.UTC(), s.account().Snapshot.CancelAt)
+	e := s.entitled(PlanPro, AccessFull)
+	require.False(t, e.Subscribed, "set to end: the organisation may be deleted")
+	require.Contains(t, e.Reason, "ends on "+at.Format("2 January 2006"))
+	// Cancel again is refused with the date; Reactivate removes it.
+	err = s.svc.Cancel(s.ctx, s.scope)
+	require.Equal(t, gw.ECONFLICT, gw.ErrorCode(err))
+	require.Contains(t, gw.ErrorMessage(err), at.Format("2 January 2006"))
+	require.NoError(t, s.svc.Reactivate(s.ctx, s.scope))
+	require.Zero(t, s.fake.Subscription(s.sub).CancelAt)
+	require.True(t, s.account().Snapshot.CancelAt.IsZero())
+	require.True(t, s.entitled(PlanPro, AccessFull).Subscribed)
+
+	_, err = dashboard.V1Subscriptions.Update(s.ctx, s.sub, &stripe.SubscriptionUpdateParams{CancelAt: stripe.Int64(at.Unix())})
+	require.NoError(t, err)
+	s.deliver()
+	// The date passes before Stripe's cancellation event arrives: the
+	// entitlements already end.
+	s.fake.Advance(at.Sub(s.fake.Now()))
+	s.entitled(PlanFree, AccessFull)
+	_, err = s.fake.Renew(s.sub) // Stripe cancels at cancel_at
+	require.NoError(t, err)
+	s.deliver()
+	s.requireTruth()
+	require.Equal(t, stripe.SubscriptionStatusCanceled, s.account().Snapshot.Status)
+	s.entitled(PlanFree, AccessFull)
+}
+
+// 14. A trial that ends without a payment method pauses the subscription
+// when Stripe's trial settings say so: read-only, and Resume (after adding
+// a payment method) starts a paid period; resuming anything else is refused.
+func TestScenario14ResumePausedSubscription(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	cs := s.checkout(PlanPro, CheckoutInput{TrialDays: 14})
+	sub, err := s.fake.CompleteCheckoutWith(cs, stripefake.CheckoutOutcome{NoPaymentMethod: true})
+	require.NoError(t, err)
+	s.sub = sub
+	s.deliver()
+	s.cus = s.account().CustomerID
+	require.Equal(t, gw.ECONFLICT, gw.ErrorCode(s.svc.Resume(s.ctx, s.scope)), "a trial is not paused")
+	// The operator sets the trial to pause rather than cancel (Dashboard).
+	_, err = s.fake.Client().V1Subscriptions.Update(s.ctx, sub, &stripe.SubscriptionUpdateParams{
+		TrialSettings: &stripe.SubscriptionUpdateTrialSettingsParams{EndBehavior: &stripe.SubscriptionUpdateTrialSettingsEndBehaviorParams{
+			MissingPaymentMethod: stripe.String("pause")}}})
+	require.NoError(t, err)
+	_, err = s.fake.TrialEnd(sub)
+	require.NoError(t, err)
+	s.deliver()
+	s.requireTruth()
+	require.True(t, s.account().Paused())
+	s.entitled(PlanPro, AccessReadOnly)
+
+	require.NoError(t, s.fake.SetPaymentMethod(s.cus, true)) // in the portal
+	require.NoError(t, s.svc.Resume(s.ctx, s.scope))
+	s.deliver()
+	s.requireTruth()
+	require.Equal(t, stripe.SubscriptionStatusActive, s.account().Snapshot.Status)
+	s.entitled(PlanPro, AccessFull)
+	require.Equal(t, stripe.InvoiceStatusPaid, s.fake.Invoice(s.fake.LatestInvoice(sub)).Status)
+	require.True(t, slices.Contains(s.auditActions(), audit.ActionBillingResumed))
+	require.Equal(t, gw.ECONFLICT, gw.ErrorCode(s.svc.Resume(s.ctx, s.scope)), "active is not paused")
+	require.Empty(t, s.mails())
+}
+
+// requireMailContaining asserts that an email whose subject contains
+// subject was sent and that its text contains every want and no notWant.
+func (s *scenario) requireMailContaining(subject string, want, notWant []string) {
+	s.t.Helper()
+	for _, m := range s.smtp.Messages() {
+		if !strings.Contains(m.Subject, subject) {
+			continue
+		}
+		for _, w := range want {
+			require.Contains(s.t, m.Text, w)
+		}
+		for _, w := range notWant {
+			require.NotContains(s.t, m.Text, w)
+		}
+		return
+	}
+	s.t.Fatalf("no email %q among %v", subject, s.mails())
+}

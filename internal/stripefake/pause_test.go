@@ -1,0 +1,151 @@
+package stripefake_test
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v85"
+
+	"github.com/groundwork-dev/groundwork/internal/stripefake"
+)
+
+// trialCheckout completes a 14-day trial checkout without a payment method
+// whose trial ends as behavior says ("" sends no trial_settings: Stripe's
+// default, create_invoice).
+func (e env) trialCheckout(t *testing.T, behavior string) (cus, sub string) {
+	t.Helper()
+	c := e.customer(t, "trial-"+behavior)
+	p := &stripe.CheckoutSessionCreateParams{
+		Mode: stripe.String("subscription"), Customer: stripe.String(c.ID), SuccessURL: stripe.String("https://app.example/s"),
+		LineItems:        []*stripe.CheckoutSessionCreateLineItemParams{{Price: stripe.String("price_basic_monthly"), Quantity: stripe.Int64(1)}},
+		SubscriptionData: &stripe.CheckoutSessionCreateSubscriptionDataParams{TrialPeriodDays: stripe.Int64(14)},
+	}
+	if behavior != "" {
+		p.SubscriptionData.TrialSettings = &stripe.CheckoutSessionCreateSubscriptionDataTrialSettingsParams{
+			EndBehavior: &stripe.CheckoutSessionCreateSubscriptionDataTrialSettingsEndBehaviorParams{MissingPaymentMethod: stripe.String(behavior)}}
+	}
+	cs, err := e.sc.V1CheckoutSessions.Create(e.ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err = e.fake.CompleteCheckoutWith(cs.ID, stripefake.CheckoutOutcome{NoPaymentMethod: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.ID, sub
+}
+
+// lastEvent returns the newest event of type typ; nil for none.
+func (e env) lastEvent(typ string) *stripe.Event {
+	evs := e.fake.Events()
+	for i := len(evs) - 1; i >= 0; i-- {
+		if string(evs[i].Type) == typ {
+			return evs[i]
+		}
+	}
+	return nil
+}
+
+// https://docs.stripe.com/billing/subscriptions/trials: a trial ending
+// without a payment method cancels, pauses or invoices (the default,
+// create_invoice: the payment fails, past_due) per trial_settings;
+// trial_will_end is sent three days before the end.
+func TestTrialEndBehaviors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		behavior string
+		want     stripe.SubscriptionStatus
+	}{
+		{"cancel", stripe.SubscriptionStatusCanceled},
+		{"pause", stripe.SubscriptionStatusPaused},
+		{"", stripe.SubscriptionStatusPastDue},
+		{"create_invoice", stripe.SubscriptionStatusPastDue},
+	} {
+		t.Run(tc.behavior, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, stripefake.Options{})
+			_, sub := e.trialCheckout(t, tc.behavior)
+			trialEnd := time.Unix(e.fake.Subscription(sub).TrialEnd, 0)
+			if _, err := e.fake.TrialEnd(sub); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.fake.Subscription(sub).Status; got != tc.want {
+				t.Fatalf("status %s, want %s", got, tc.want)
+			}
+			warn := e.lastEvent("customer.subscription.trial_will_end")
+			if warn == nil || time.Unix(warn.Created, 0).UTC() != trialEnd.Add(-stripefake.TrialWillEndLead).UTC() {
+				t.Fatalf("trial_will_end %+v, want it three days before %s", warn, trialEnd)
+			}
+			if tc.want == stripe.SubscriptionStatusPaused && e.lastEvent("customer.subscription.paused") == nil {
+				t.Fatal("no customer.subscription.paused")
+			}
+		})
+	}
+}
+
+// https://docs.stripe.com/api/subscriptions/resume: only a paused
+// subscription resumes; billing_cycle_anchor=now starts a period with an
+// invoice; paid → active, failed → past_due.
+func TestResumePausedSubscription(t *testing.T) {
+	t.Parallel()
+	e := setup(t, stripefake.Options{})
+	cus, sub := e.trialCheckout(t, "pause")
+	if _, err := e.sc.V1Subscriptions.Resume(e.ctx, sub, nil); err == nil {
+		t.Fatal("resumed a trialing subscription")
+	}
+	if _, err := e.fake.TrialEnd(sub); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fake.SetPaymentMethod(cus, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fake.SetCardDeclines(cus, true); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.sc.V1Subscriptions.Resume(e.ctx, sub, &stripe.SubscriptionResumeParams{BillingCycleAnchor: stripe.String("now")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != stripe.SubscriptionStatusPastDue || e.lastEvent("customer.subscription.resumed") == nil {
+		t.Fatalf("resumed with a declining card: %s", got.Status)
+	}
+	inv := e.fake.Invoice(e.fake.LatestInvoice(sub))
+	if inv.Status != stripe.InvoiceStatusOpen || inv.AmountDue != 1000 || got.Items.Data[0].CurrentPeriodStart != e.fake.Now().Unix() {
+		t.Fatalf("resumption invoice %s %d, period start %d", inv.Status, inv.AmountDue, got.Items.Data[0].CurrentPeriodStart)
+	}
+	_, err = e.sc.V1Subscriptions.Resume(e.ctx, sub, nil)
+	requireStripeError(t, err, http.StatusBadRequest, stripe.ErrorTypeInvalidRequest)
+}
+
+// https://docs.stripe.com/billing/subscriptions/cancel#cancel-at: a
+// cancel_at date cancels the subscription then, before its period ends;
+// "" removes it; a date in the past is refused.
+func TestCancelAtDate(t *testing.T) {
+	t.Parallel()
+	e := setup(t, stripefake.Options{})
+	_, sub := e.subscribe(t, "price_basic_monthly")
+	at := e.fake.Now().Add(10 * 24 * time.Hour)
+	_, err := e.sc.V1Subscriptions.Update(e.ctx, sub, &stripe.SubscriptionUpdateParams{CancelAt: stripe.Int64(e.fake.Now().Add(-time.Hour).Unix())})
+	requireStripeError(t, err, http.StatusBadRequest, stripe.ErrorTypeInvalidRequest)
+	got, err := e.sc.V1Subscriptions.Update(e.ctx, sub, &stripe.SubscriptionUpdateParams{CancelAt: stripe.Int64(at.Unix())})
+	if err != nil || got.CancelAt != at.Unix() || got.CancelAtPeriodEnd {
+		t.Fatalf("set cancel_at: %v %d %t", err, got.CancelAt, got.CancelAtPeriodEnd)
+	}
+	clear := &stripe.SubscriptionUpdateParams{}
+	clear.AddUnsetField(stripe.SubscriptionUpdateParamsUnsetFieldCancelAt)
+	if got, err = e.sc.V1Subscriptions.Update(e.ctx, sub, clear); err != nil || got.CancelAt != 0 {
+		t.Fatalf("clear cancel_at: %v %d", err, got.CancelAt)
+	}
+	if _, err = e.sc.V1Subscriptions.Update(e.ctx, sub, &stripe.SubscriptionUpdateParams{CancelAt: stripe.Int64(at.Unix())}); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := e.fake.Renew(sub); err != nil || id != "" {
+		t.Fatalf("renew past cancel_at: %q %v", id, err)
+	}
+	s := e.fake.Subscription(sub)
+	if s.Status != stripe.SubscriptionStatusCanceled || s.EndedAt != at.Unix() || !slices.Contains(e.fake.EventTypes(), "customer.subscription.deleted") {
+		t.Fatalf("at cancel_at: %s ended %d, want %d", s.Status, s.EndedAt, at.Unix())
+	}
+}
