@@ -120,7 +120,7 @@ type syncHint struct {
 	// finalizationFailedEvent is an invoice.finalization_failed event for
 	// invoiceID.
 	finalizationFailedEvent bool
-	eventTime     time.Time
+	eventTime               time.Time
 	// customerDeleted says Stripe deleted customerID (customer.deleted, or
 	// the customer read back deleted).
 	customerDeleted bool
