@@ -115,3 +115,36 @@ func (s *scenario) requireMailContaining(subject string, want, notWant []string)
 	}
 	s.t.Fatalf("no email %q among %v", subject, s.mails())
 }
+
+// 15. The payment of an upgrade fails: the email says the change is not
+// applied and when Stripe discards it (the pending update's expires_at),
+// not that Stripe will retry; at expires_at Stripe voids the invoice, the
+// pending plan is gone and the plan is unchanged, with no further email.
+func TestScenario15FailedUpgradeEmailSaysWhatHappens(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	s.subscribe(PlanPro)
+	s.deliver()
+	s.fake.Advance(3 * 24 * time.Hour)
+	require.NoError(t, s.fake.SetCardDeclines(s.cus, true))
+	p, err := s.svc.PreviewChange(s.ctx, s.scope, PlanBusiness)
+	require.NoError(t, err)
+	require.NoError(t, s.svc.ChangePlan(s.ctx, s.scope, PlanBusiness, p.ProrationDate))
+	s.deliver()
+	expires := time.Unix(s.fake.Subscription(s.sub).PendingUpdate.ExpiresAt, 0).UTC()
+	s.requireMailContaining("Payment failed for the plan change of Acme",
+		[]string{"has not been applied", "stays on its current plan", expires.Format("2 January 2006 at 15:04 UTC"),
+			"Stripe discards the change and voids the invoice"},
+		[]string{"will try again"})
+	s.entitled(PlanPro, AccessFull)
+
+	upgradeInvoice := s.fake.LatestInvoice(s.sub)
+	require.NoError(t, s.fake.ExpirePendingUpdate(s.sub))
+	s.deliver()
+	s.requireTruth()
+	require.Equal(t, stripe.InvoiceStatusVoid, s.fake.Invoice(upgradeInvoice).Status)
+	require.Empty(t, s.account().Snapshot.PendingPriceID)
+	e := s.entitled(PlanPro, AccessFull)
+	require.Empty(t, e.PendingPlan)
+	require.Len(t, s.mails()["owner@acme.test"], 1, "no email for the expiry")
+}

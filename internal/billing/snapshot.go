@@ -290,12 +290,12 @@ func firstFailureAt(inv *stripe.Invoice, h syncHint, recorded *time.Time) time.T
 func paymentFailedEmails(status stripe.SubscriptionStatus, customerID string, h syncHint, f fetched) []outboxRow {
 	var out []outboxRow
 	if f.invoice != nil {
-		if o, ok := paymentFailedEmail(status, f.invoice, f.invoice.AttemptCount); ok {
+		if o, ok := paymentFailedEmail(status, f.invoice, f.invoice.AttemptCount, pendingExpiry(f.sub, f.invoice)); ok {
 			out = append(out, o)
 		}
 	}
 	if f.eventInvoice != nil && customerOf(f.eventInvoice.Customer) == customerID {
-		if o, ok := paymentFailedEmail(status, f.eventInvoice, h.failedAttempt); ok {
+		if o, ok := paymentFailedEmail(status, f.eventInvoice, h.failedAttempt, pendingExpiry(f.sub, f.eventInvoice)); ok {
 			out = append(out, o)
 		}
 	}
@@ -306,10 +306,12 @@ func paymentFailedEmails(status stripe.SubscriptionStatus, customerID string, h 
 // at invoice in, for a subscription in status; false when none is due: the
 // invoice is no longer open, or the subscription ended or is incomplete
 // (its first payment is the customer's to retry in Checkout, not dunning).
-func paymentFailedEmail(status stripe.SubscriptionStatus, in *stripe.Invoice, attempt int64) (outboxRow, bool) {
+// A failed plan change (pendingExpiresAt not zero) says what Stripe does
+// with it instead of a retry.
+func paymentFailedEmail(status stripe.SubscriptionStatus, in *stripe.Invoice, attempt int64, pendingExpiresAt time.Time) (outboxRow, bool) {
 	if in.Status != stripe.InvoiceStatusOpen || attempt <= 0 || !subLive(status) ||
 		status == stripe.SubscriptionStatusIncomplete {
 		return outboxRow{}, false
 	}
-	return paymentFailedRow(in, attempt), true
+	return paymentFailedRow(in, attempt, pendingExpiresAt), true
 }
