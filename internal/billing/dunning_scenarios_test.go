@@ -148,3 +148,29 @@ func TestScenario15FailedUpgradeEmailSaysWhatHappens(t *testing.T) {
 	require.Empty(t, e.PendingPlan)
 	require.Len(t, s.mails()["owner@acme.test"], 1, "no email for the expiry")
 }
+
+// 16. The webhooks of a renewal's first failed attempt never arrive; the
+// second attempt's, three days later, do: the grace period still counts
+// from the first attempt, which Stripe shows (the invoice was finalised and
+// charged at once), not from the first failure the application heard of.
+func TestScenario16GraceCountsFromStripesFirstAttempt(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	s.subscribe(PlanPro)
+	s.deliver()
+	require.NoError(t, s.fake.SetCardDeclines(s.cus, true))
+	inv, err := s.fake.Renew(s.sub)
+	require.NoError(t, err)
+	firstAttempt := s.fake.Now()
+	require.Equal(t, firstAttempt.Unix(), s.fake.Invoice(inv).StatusTransitions.FinalizedAt)
+	s.skip() // the renewal's webhooks are lost
+	s.fake.Advance(3 * 24 * time.Hour)
+	require.NoError(t, s.fake.FailPayment(inv)) // Stripe's retry
+	s.deliver()
+	s.requireTruth()
+	require.Equal(t, firstAttempt, s.account().Snapshot.FirstPaymentFailedAt)
+	e := s.entitled(PlanPro, AccessBanner)
+	require.Equal(t, firstAttempt.Add(7*24*time.Hour), e.GraceEndsAt)
+	s.fake.Advance(4 * 24 * time.Hour) // seven days after the first attempt
+	s.entitled(PlanPro, AccessReadOnly)
+}

@@ -256,31 +256,50 @@ func dunning(prevFailedAt time.Time, h syncHint, f fetched) (time.Time, []outbox
 	return prevFailedAt, nil
 }
 
-// firstFailureAt is when the current dunning cycle's first payment failed:
-// the earliest of the invoice.payment_failed event being processed (if it
-// is for inv) and the earliest recorded one for inv, else inv's
-// finalisation, else its creation. Never "now".
+// firstFailureAt is when the current dunning cycle's first payment failed,
+// from Stripe's times, never "now": the earliest of Stripe's first attempt
+// at inv (firstAttemptAt), the invoice.payment_failed event being
+// processed (if it is for inv) and the earliest one recorded for inv; else
+// inv's creation. Reading the first attempt from the invoice means a
+// missed first webhook does not move the start of the grace period to a
+// later retry's event.
 func firstFailureAt(inv *stripe.Invoice, h syncHint, recorded *time.Time) time.Time {
 	var at time.Time
+	earliest := func(t time.Time) {
+		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
+			at = t.UTC()
+		}
+	}
 	if h.failedEvent && !h.eventTime.IsZero() && (inv == nil || h.invoiceID == inv.ID) {
-		at = h.eventTime
+		earliest(h.eventTime)
 	}
 	if inv == nil {
 		return at
 	}
-	if recorded != nil && (at.IsZero() || recorded.Before(at)) {
-		at = recorded.UTC()
+	if recorded != nil {
+		earliest(*recorded)
 	}
-	if !at.IsZero() {
-		return at
-	}
-	switch {
-	case inv.StatusTransitions != nil && inv.StatusTransitions.FinalizedAt > 0:
-		return time.Unix(inv.StatusTransitions.FinalizedAt, 0).UTC()
-	case inv.Created > 0:
+	earliest(firstAttemptAt(inv))
+	if at.IsZero() && inv.Created > 0 {
 		return time.Unix(inv.Created, 0).UTC()
 	}
 	return at
+}
+
+// firstAttemptAt is when Stripe first tried to collect inv, if it has: an
+// invoice of a subscription charged automatically is paid, or its payment
+// attempted, when it is finalised
+// (https://docs.stripe.com/billing/subscriptions/overview#invoice-lifecycle,
+// https://docs.stripe.com/invoicing/integration/automatic-advancement-collection),
+// so an attempted invoice's status_transitions.finalized_at is its first
+// attempt. Zero when it was not attempted, not finalised, or is sent to
+// the customer to pay (send_invoice).
+func firstAttemptAt(inv *stripe.Invoice) time.Time {
+	if inv.AttemptCount <= 0 || inv.CollectionMethod == stripe.InvoiceCollectionMethodSendInvoice ||
+		inv.StatusTransitions == nil || inv.StatusTransitions.FinalizedAt <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(inv.StatusTransitions.FinalizedAt, 0).UTC()
 }
 
 // paymentFailedEmails returns the payment-failed emails a sync calls for:

@@ -188,10 +188,18 @@ func (s *Server) cycle(sub *stripe.Subscription) string {
 	inv := s.newInvoice(sub, sub.Customer.ID, stripe.InvoiceBillingReasonSubscriptionCycle, lines, string(sub.Currency))
 	sub.LatestInvoice = &stripe.Invoice{ID: fmt.Sprintf("in_fake%06d", s.seq["in"]+1)}
 	s.emitUpdated(sub, prev)
-	s.finalize(inv)
+	// The renewal invoice is a draft for about an hour, then finalised and
+	// charged (https://docs.stripe.com/billing/subscriptions/overview#subscription-lifecycle).
+	s.draft(inv)
+	s.now = s.now.Add(RenewalDraftPeriod)
+	s.finalizeDraft(inv)
 	s.attempt(inv)
 	return inv.ID
 }
+
+// RenewalDraftPeriod is how long a renewal invoice stays a draft before
+// Stripe finalises it and attempts its payment.
+const RenewalDraftPeriod = time.Hour
 
 // TrialEnd ends a trialing subscription at its trial_end (moving the clock
 // there): customer.subscription.trial_will_end is emitted three days

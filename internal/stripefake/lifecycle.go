@@ -78,6 +78,12 @@ func (s *Server) newInvoice(sub *stripe.Subscription, cus string, reason stripe.
 
 // finalize stores a draft invoice and opens it (paying it at once when nothing is due).
 func (s *Server) finalize(inv *stripe.Invoice) {
+	s.draft(inv)
+	s.finalizeDraft(inv)
+}
+
+// draft stores inv as a draft invoice (invoice.created).
+func (s *Server) draft(inv *stripe.Invoice) {
 	inv.ID = s.newID("in")
 	inv.Number = fmt.Sprintf("FAKE-%04d", s.seq["in"])
 	for _, l := range inv.Lines.Data {
@@ -85,6 +91,11 @@ func (s *Server) finalize(inv *stripe.Invoice) {
 	}
 	s.invoices[inv.ID] = inv
 	s.emit("invoice.created", "invoice", inv, nil)
+}
+
+// finalizeDraft opens the stored draft inv (paying it at once when nothing
+// is due), or leaves it a draft when Stripe Tax cannot finalise it.
+func (s *Server) finalizeDraft(inv *stripe.Invoice) {
 	if finalizationBlocked(inv) {
 		// Stripe Tax cannot compute tax: the invoice stays a draft.
 		inv.LastFinalizationError = &stripe.Error{Type: stripe.ErrorTypeInvalidRequest,

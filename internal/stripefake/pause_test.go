@@ -149,3 +149,27 @@ func TestCancelAtDate(t *testing.T) {
 		t.Fatalf("at cancel_at: %s ended %d, want %d", s.Status, s.EndedAt, at.Unix())
 	}
 }
+
+// https://docs.stripe.com/billing/subscriptions/overview#subscription-lifecycle:
+// a renewal invoice is a draft for about an hour, then finalised and
+// charged.
+func TestRenewalInvoiceDraftedAnHourBeforeFinalisation(t *testing.T) {
+	t.Parallel()
+	e := setup(t, stripefake.Options{})
+	_, sub := e.subscribe(t, "price_basic_monthly")
+	end := e.fake.Subscription(sub).Items.Data[0].CurrentPeriodEnd
+	id, err := e.fake.Renew(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := e.fake.Invoice(id)
+	if inv.Created != end || inv.StatusTransitions.FinalizedAt != end+int64(stripefake.RenewalDraftPeriod/time.Second) ||
+		inv.StatusTransitions.PaidAt != inv.StatusTransitions.FinalizedAt {
+		t.Fatalf("created %d, finalised %d, paid %d; period end %d", inv.Created, inv.StatusTransitions.FinalizedAt,
+			inv.StatusTransitions.PaidAt, end)
+	}
+	created, finalized := e.lastEvent("invoice.created"), e.lastEvent("invoice.finalized")
+	if created.Created != end || finalized.Created != end+3600 {
+		t.Fatalf("invoice.created at %d, invoice.finalized at %d", created.Created, finalized.Created)
+	}
+}
