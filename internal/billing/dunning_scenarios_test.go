@@ -174,3 +174,36 @@ func TestScenario16GraceCountsFromStripesFirstAttempt(t *testing.T) {
 	s.fake.Advance(4 * 24 * time.Hour) // seven days after the first attempt
 	s.entitled(PlanPro, AccessReadOnly)
 }
+
+// 10. Stripe Tax cannot finalise the renewal invoice (the customer's
+// location is not recognised): nothing is charged and the subscription
+// stays active, so without a rule the organisation kept full access for
+// ever. The failure is stored once (the invoice's creation, Stripe's time); the grace period
+// starts FinalizationDays (3) later and ends GraceDays (7) after that, then
+// the organisation is read-only.
+func TestScenario10InvoiceThatCannotBeFinalised(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	s.subscribe(PlanPro)
+	s.deliver()
+	require.NoError(t, s.fake.SetTaxLocation(s.cus, stripe.CustomerTaxAutomaticTaxUnrecognizedLocation))
+	inv, err := s.fake.Renew(s.sub)
+	require.NoError(t, err)
+	require.Equal(t, stripe.InvoiceStatusDraft, s.fake.Invoice(inv).Status)
+	failedAt := time.Unix(s.fake.Invoice(inv).Created, 0).UTC() // drafted an hour before the finalisation failed
+	s.deliver()
+	s.requireTruth()
+	require.Equal(t, failedAt, s.account().Snapshot.FinalizationFailedAt)
+	e := s.entitled(PlanPro, AccessFull)
+	require.True(t, e.InvoiceNotFinalised)
+	require.Contains(t, e.Reason, "cannot be finalised")
+
+	s.fake.Advance(3 * 24 * time.Hour)
+	require.NoError(t, s.svc.syncer.Sync(s.ctx, s.org)) // the reconciler: the first failure stays
+	require.Equal(t, failedAt, s.account().Snapshot.FinalizationFailedAt)
+	e = s.entitled(PlanPro, AccessBanner)
+	require.Equal(t, failedAt.Add(10*24*time.Hour), e.GraceEndsAt)
+	s.fake.Advance(7 * 24 * time.Hour)
+	s.entitled(PlanPro, AccessReadOnly)
+	require.Empty(t, s.mails(), "no payment failed")
+}

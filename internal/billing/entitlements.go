@@ -177,6 +177,10 @@ type Entitlements struct {
 	GraceEndsAt time.Time
 	// PendingPlan is the plan of an upgrade awaiting payment; "" if none.
 	PendingPlan PlanID
+	// InvoiceNotFinalised says the latest invoice cannot be finalised
+	// (Stripe Tax needs the billing address): GraceEndsAt counts from that,
+	// not from a failed payment.
+	InvoiceNotFinalised bool
 	// Subscribed says a subscription is live and not set to end: Stripe
 	// will keep charging, so the organisation must not be deleted before
 	// it is cancelled.
@@ -330,7 +334,9 @@ func finalizationGrace(paid func(Access, string) Entitlements, failedAt time.Tim
 	var e Entitlements
 	switch {
 	case now.Before(starts):
-		return paid(AccessFull, reason+why)
+		e = paid(AccessFull, reason+why)
+		e.InvoiceNotFinalised = true
+		return e
 	case now.Before(ends):
 		e = paid(AccessBanner, reason+why+": grace period")
 	default:
@@ -339,6 +345,7 @@ func finalizationGrace(paid func(Access, string) Entitlements, failedAt time.Tim
 	if e.Plan != PlanFree {
 		e.GraceEndsAt = ends
 	}
+	e.InvoiceNotFinalised = true
 	return e
 }
 

@@ -23,20 +23,17 @@ func finalizationFailed(inv *stripe.Invoice) bool {
 }
 
 // finalizationFailedAt is the account's FinalizationFailedAt after a sync
-// of prev with hint h that read the latest invoice inv: kept while the same
-// invoice stays unfinalised; for a newly failed invoice, the time of the
-// invoice.finalization_failed event being processed for it, else the
-// invoice's creation (Stripe's times, never "now"); zero once it is
-// finalised or replaced by one that was.
-func finalizationFailedAt(prev Account, h syncHint, inv *stripe.Invoice) time.Time {
+// of prev that read the latest invoice inv: kept while the same invoice
+// stays unfinalised; for a newly failed invoice, its creation (Stripe's
+// time, never "now", and the same whichever event or sync sees it first:
+// a renewal is drafted about an hour before Stripe tries to finalise it);
+// zero once it is finalised or replaced by one that was.
+func finalizationFailedAt(prev Account, inv *stripe.Invoice) time.Time {
 	if !finalizationFailed(inv) {
 		return time.Time{}
 	}
 	if prev.LatestInvoiceID == inv.ID && !prev.Snapshot.FinalizationFailedAt.IsZero() {
 		return prev.Snapshot.FinalizationFailedAt
-	}
-	if h.finalizationFailedEvent && h.invoiceID == inv.ID && !h.eventTime.IsZero() {
-		return h.eventTime
 	}
 	return time.Unix(inv.Created, 0).UTC()
 }

@@ -122,7 +122,6 @@ func (s *Syncer) resolve(ctx context.Context, ev *stripe.Event) (string, syncHin
 		if ev.Type == stripe.EventTypeInvoicePaymentFailed {
 			h.failedEvent, h.failedAttempt = true, obj.AttemptCount
 		}
-		h.finalizationFailedEvent = ev.Type == stripe.EventTypeInvoiceFinalizationFailed
 		h.customerID, h.subscriptionID, named, err = s.invoiceCustomer(ctx, obj.ID)
 	case "dispute":
 		h.disputeID = obj.ID

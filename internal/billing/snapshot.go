@@ -75,7 +75,7 @@ func nextAccount(prev Account, customerID string, h syncHint, f fetched) (Accoun
 	if f.invoice != nil {
 		cur.LatestInvoiceID, cur.Snapshot.LatestInvoiceStatus = f.invoice.ID, f.invoice.Status
 	}
-	cur.Snapshot.FinalizationFailedAt = finalizationFailedAt(prev, h, f.invoice)
+	cur.Snapshot.FinalizationFailedAt = finalizationFailedAt(prev, f.invoice)
 	var outbox []outboxRow
 	cur.Snapshot.FirstPaymentFailedAt, outbox = dunning(prev.Snapshot.FirstPaymentFailedAt, h, f)
 	outbox = append(outbox, paymentFailedEmails(cur.Snapshot.Status, customerID, h, f)...)

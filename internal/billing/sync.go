@@ -117,10 +117,7 @@ type syncHint struct {
 	// failedEvent is an invoice.payment_failed event for invoiceID.
 	failedEvent   bool
 	failedAttempt int64
-	// finalizationFailedEvent is an invoice.finalization_failed event for
-	// invoiceID.
-	finalizationFailedEvent bool
-	eventTime               time.Time
+	eventTime     time.Time
 	// customerDeleted says Stripe deleted customerID (customer.deleted, or
 	// the customer read back deleted).
 	customerDeleted bool

@@ -37,6 +37,9 @@ type billingBanner struct {
 	// the failure has not been recorded yet).
 	Grace       bool
 	GraceEndsAt time.Time
+	// NotFinalised: the grace is for an invoice Stripe cannot finalise
+	// (the billing address is incomplete), not for a failed payment.
+	NotFinalised bool
 	// ReadOnly: the organisation is read-only, for Reason.
 	ReadOnly bool
 	Reason   string
@@ -47,7 +50,7 @@ type billingBanner struct {
 func bannerOf(e billing.Entitlements) *billingBanner {
 	switch e.Access {
 	case billing.AccessBanner:
-		return &billingBanner{Grace: true, GraceEndsAt: e.GraceEndsAt}
+		return &billingBanner{Grace: true, GraceEndsAt: e.GraceEndsAt, NotFinalised: e.InvoiceNotFinalised}
 	case billing.AccessReadOnly:
 		return &billingBanner{ReadOnly: true, Reason: e.Reason}
 	}
