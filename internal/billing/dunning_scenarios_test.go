@@ -207,3 +207,68 @@ func TestScenario10InvoiceThatCannotBeFinalised(t *testing.T) {
 	s.entitled(PlanPro, AccessReadOnly)
 	require.Empty(t, s.mails(), "no payment failed")
 }
+
+// 11. A checkout paid by SEPA or ACH Direct Debit completes while the
+// payment processes: the success page says "payment processing" (not that
+// the subscription is set up), the plan is free until Stripe sends
+// checkout.session.async_payment_succeeded, then the plan applies; a
+// failed asynchronous payment leaves the free plan, sends no dunning email,
+// and once the subscription expires a new checkout is allowed.
+func TestScenario11AsynchronousPaymentMethods(t *testing.T) {
+	t.Parallel()
+	for _, succeeded := range []bool{true, false} {
+		t.Run(map[bool]string{true: "succeeded", false: "failed"}[succeeded], func(t *testing.T) {
+			t.Parallel()
+			s := newScenario(t, stripefake.Options{})
+			cs := s.checkout(PlanPro, CheckoutInput{})
+			sub, err := s.fake.CompleteCheckoutWith(cs, stripefake.CheckoutOutcome{AsyncPayment: true})
+			require.NoError(t, err)
+			s.sub = sub
+			outcome, err := s.svc.FinishCheckoutOutcome(s.ctx, s.scope, cs) // back before any webhook
+			require.NoError(t, err)
+			require.Equal(t, CheckoutProcessing, outcome)
+			s.cus = s.account().CustomerID
+			e := s.entitled(PlanFree, AccessFull)
+			require.Equal(t, PaymentProcessingReason, e.Reason)
+			s.deliver()
+			s.requireTruth()
+			s.entitled(PlanFree, AccessFull)
+
+			require.NoError(t, s.fake.SettleAsyncPayment(cs, succeeded))
+			_, types := s.receive()
+			want := map[bool]string{true: "checkout.session.async_payment_succeeded", false: "checkout.session.async_payment_failed"}[succeeded]
+			require.Contains(t, types, want)
+			// Only the asynchronous payment's own event arrives: it is enough.
+			ids := s.eventIDs(want)
+			require.Len(t, ids, 1)
+			s.process(ids...)
+			s.requireProcessed(ids...)
+			s.send()
+			s.requireTruth()
+			if succeeded {
+				s.entitled(PlanPro, AccessFull)
+				outcome, err = s.svc.FinishCheckoutOutcome(s.ctx, s.scope, cs)
+				require.NoError(t, err)
+				require.Equal(t, CheckoutSubscribed, outcome)
+			} else {
+				s.entitled(PlanFree, AccessFull)
+				require.NoError(t, s.fake.ExpireIncomplete(sub))
+				s.deliver()
+				s.requireTruth()
+				s.checkout(PlanPro, CheckoutInput{}) // allowed again
+			}
+			require.Empty(t, s.mails())
+		})
+	}
+}
+
+// eventIDs returns the IDs of the fake's events of type typ, oldest first.
+func (e *syncEnv) eventIDs(typ string) []string {
+	var ids []string
+	for _, ev := range e.fake.Events() {
+		if string(ev.Type) == typ {
+			ids = append(ids, ev.ID)
+		}
+	}
+	return ids
+}

@@ -262,7 +262,7 @@ func (c *Catalog) fromSubscription(s Snapshot, p GracePolicy, now time.Time) Ent
 	case stripe.SubscriptionStatusIncompleteExpired:
 		return free("first payment never completed")
 	case stripe.SubscriptionStatusIncomplete:
-		return free("first payment pending: the plan starts once it is paid")
+		return free(PaymentProcessingReason)
 	case stripe.SubscriptionStatusActive, stripe.SubscriptionStatusTrialing:
 		if ends := s.endsAt(); !ends.IsZero() && !now.Before(ends) {
 			if s.CancelAtPeriodEnd {

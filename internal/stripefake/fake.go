@@ -93,6 +93,8 @@ type Server struct {
 	pendingUpdates map[string]pendingUpdate
 	// trialWarned: subscriptions whose trial_will_end was sent.
 	trialWarned map[string]bool
+	// asyncSessions: Checkout Sessions whose payment is processing (async.go).
+	asyncSessions map[string]bool
 
 	apiVersion string // the account's default API version (SetAPIVersion)
 	events     []*stripe.Event
@@ -151,6 +153,7 @@ func New(opts Options) *Server {
 		portalSessions: map[string]*stripe.BillingPortalSession{},
 		apiVersion:     opts.APIVersion, endpoints: map[string]bool{}, delivered: map[string]bool{},
 		abandoned: map[string]bool{}, idem: map[string]*idemEntry{}, trialWarned: map[string]bool{},
+		asyncSessions: map[string]bool{},
 	}
 	for _, p := range opts.Prices {
 		if p.Currency == "" {

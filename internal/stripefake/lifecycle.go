@@ -259,6 +259,10 @@ type CheckoutOutcome struct {
 	PaymentFails bool
 	// NoPaymentMethod completes a trial checkout without collecting a card.
 	NoPaymentMethod bool
+	// AsyncPayment pays with a delayed notification payment method (SEPA
+	// Direct Debit, ACH): the session completes unpaid, the subscription
+	// is incomplete until SettleAsyncPayment (async.go).
+	AsyncPayment bool
 }
 
 // CompleteCheckout completes an open checkout session as the customer paying
@@ -285,6 +289,9 @@ func (s *Server) CompleteCheckoutWith(sessionID string, o CheckoutOutcome) (stri
 	cus := s.customers[cs.Customer.ID]
 	cus.hasPM = !o.NoPaymentMethod
 	cus.declines = o.PaymentFails
+	if o.AsyncPayment && (o.PaymentFails || o.NoPaymentMethod) {
+		return "", fmt.Errorf("stripefake: AsyncPayment settles later (SettleAsyncPayment)")
+	}
 	if cs.AutomaticTax.Enabled && s.taxStatus(cus.obj.ID) == stripe.CustomerTaxAutomaticTaxUnrecognizedLocation {
 		// Checkout collected a billing address Stripe Tax recognizes.
 		s.setTaxStatus(cus, stripe.CustomerTaxAutomaticTaxSupported)
@@ -329,6 +336,12 @@ func (s *Server) CompleteCheckoutWith(sessionID string, o CheckoutOutcome) (stri
 		[]*stripe.InvoiceLineItem{s.line(sub.ID, item.ID, p, qty, amount, now, end, false, desc)}, p.Currency)
 	inv.PeriodStart, inv.PeriodEnd = now, now
 	s.emit("customer.subscription.created", "subscription", sub, nil)
+	if o.AsyncPayment && trialDays == 0 {
+		sub.LatestInvoice = &stripe.Invoice{ID: fmt.Sprintf("in_fake%06d", s.seq["in"]+1)}
+		s.finalize(inv) // open: the payment is processing
+		s.completeAsync(cs, sub, inv)
+		return sub.ID, nil
+	}
 	s.finalizeFor(sub, inv)
 	if inv.Status != stripe.InvoiceStatusPaid {
 		s.fail(inv, false)

@@ -173,3 +173,40 @@ func TestRenewalInvoiceDraftedAnHourBeforeFinalisation(t *testing.T) {
 		t.Fatalf("invoice.created at %d, invoice.finalized at %d", created.Created, finalized.Created)
 	}
 }
+
+// https://docs.stripe.com/payments/checkout/fulfill-orders#delayed-notification:
+// with a delayed notification payment method Checkout completes unpaid,
+// the subscription is incomplete while the payment processes, then
+// async_payment_succeeded (active) or async_payment_failed (still
+// incomplete, the invoice open with a failed attempt).
+func TestAsyncPaymentMethods(t *testing.T) {
+	t.Parallel()
+	for _, succeeded := range []bool{true, false} {
+		e := setup(t, stripefake.Options{})
+		c := e.customer(t, "async")
+		cs := e.checkout(t, c.ID, "price_basic_monthly")
+		sub, err := e.fake.CompleteCheckoutWith(cs.ID, stripefake.CheckoutOutcome{AsyncPayment: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := e.fake.CheckoutSession(cs.ID)
+		if got.Status != stripe.CheckoutSessionStatusComplete || got.PaymentStatus != stripe.CheckoutSessionPaymentStatusUnpaid ||
+			e.fake.Subscription(sub).Status != stripe.SubscriptionStatusIncomplete ||
+			e.fake.Invoice(e.fake.LatestInvoice(sub)).Status != stripe.InvoiceStatusOpen || e.lastEvent("checkout.session.completed") == nil {
+			t.Fatalf("processing: session %s/%s, subscription %s", got.Status, got.PaymentStatus, e.fake.Subscription(sub).Status)
+		}
+		if err := e.fake.SettleAsyncPayment(cs.ID, succeeded); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.fake.SettleAsyncPayment(cs.ID, succeeded); err == nil {
+			t.Fatal("settled twice")
+		}
+		status, event := stripe.SubscriptionStatusActive, "checkout.session.async_payment_succeeded"
+		if !succeeded {
+			status, event = stripe.SubscriptionStatusIncomplete, "checkout.session.async_payment_failed"
+		}
+		if e.fake.Subscription(sub).Status != status || e.lastEvent(event) == nil {
+			t.Fatalf("succeeded=%t: %s, events %v", succeeded, e.fake.Subscription(sub).Status, e.fake.EventTypes())
+		}
+	}
+}

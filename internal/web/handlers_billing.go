@@ -180,10 +180,15 @@ func (s *server) postBillingCheckout() http.Handler {
 
 func (s *server) pageBillingSuccess() http.Handler {
 	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) error {
-		if err := b.FinishCheckout(r.Context(), gw.ScopeFrom(r.Context()), r.URL.Query().Get("session_id")); err != nil {
+		outcome, err := b.FinishCheckoutOutcome(r.Context(), gw.ScopeFrom(r.Context()), r.URL.Query().Get("session_id"))
+		if err != nil {
 			return s.billingRefused(w, r, b, err)
 		}
-		s.flash(r, "Thank you: your subscription is set up.")
+		if outcome == billing.CheckoutProcessing {
+			s.flash(r, "Thank you: your payment is processing. The plan starts once your bank confirms it, which can take a few days; this page will show it.")
+		} else {
+			s.flash(r, "Thank you: your subscription is set up.")
+		}
 		redirect(w, r, orgPath(r, "/billing"))
 		return nil
 	})
