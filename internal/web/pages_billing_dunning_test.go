@@ -22,17 +22,20 @@ func TestBillingPagesDunning(t *testing.T) {
 	t.Parallel()
 	e := newBillingEnv(t)
 	fx := newPageFixtureWith(t, e, gw.RoleMember)
-	var subID string
+	fx.run(t, billingDunningScenarios())
+}
+
+// billingDunningScenarios are TestBillingPagesDunning's scenarios, in order.
+func billingDunningScenarios() []scenario {
 	checkout := func(o stripefake.CheckoutOutcome) func(t *testing.T, fx *pageFixture, r pageResponse) {
 		return func(t *testing.T, fx *pageFixture, r pageResponse) {
 			session := r.location[strings.LastIndex(r.location, "/")+1:]
-			var err error
-			subID, err = fx.e.stripe.CompleteCheckoutWith(session, o)
+			sub, err := fx.e.stripe.CompleteCheckoutWith(session, o)
 			require.NoError(t, err)
-			fx.vars["session"] = url.QueryEscape(session)
+			fx.vars["session"], fx.vars["sub"] = url.QueryEscape(session), sub
 		}
 	}
-	fx.run(t, []scenario{
+	return []scenario{
 		{name: "checkout paid by direct debit", as: "owner", method: http.MethodPost, path: "/o/{org}/billing/checkout",
 			form: url.Values{"plan": {"pro"}, "interval": {"month"}}, wantStatus: http.StatusSeeOther,
 			check: checkout(stripefake.CheckoutOutcome{AsyncPayment: true})},
@@ -61,7 +64,7 @@ func TestBillingPagesDunning(t *testing.T) {
 		{name: "a cancellation date set in Stripe's Dashboard", as: "owner", path: "/o/{org}/billing/success?session_id={session}",
 			setup: func(t *testing.T, fx *pageFixture) {
 				at := fx.e.stripe.Now().Add(5 * 24 * time.Hour)
-				_, err := fx.e.stripe.Client().V1Subscriptions.Update(t.Context(), subID,
+				_, err := fx.e.stripe.Client().V1Subscriptions.Update(t.Context(), fx.vars["sub"],
 					&stripe.SubscriptionUpdateParams{CancelAt: stripe.Int64(at.Unix())})
 				require.NoError(t, err)
 			}, // the success page syncs, as the webhook would
@@ -78,13 +81,13 @@ func TestBillingPagesDunning(t *testing.T) {
 			check: func(t *testing.T, fx *pageFixture, _ pageResponse) {
 				body := fx.follow(t, "owner", "/o/{org}/billing")
 				require.NotContains(t, body, `id="cancel-notice"`)
-				require.Zero(t, fx.e.stripe.Subscription(subID).CancelAt)
+				require.Zero(t, fx.e.stripe.Subscription(fx.vars["sub"]).CancelAt)
 			}},
 		{name: "resume is forbidden to members", as: "member", method: http.MethodPost, path: "/o/{org}/billing/resume",
 			wantStatus: http.StatusForbidden, wantText: forbidden("member")},
 		{name: "resume an active subscription", as: "owner", method: http.MethodPost, path: "/o/{org}/billing/resume",
 			wantStatus: http.StatusConflict, wantText: []string{"not paused: there is nothing to resume"}},
-	})
+	}
 }
 
 func mustUnescape(t *testing.T, s string) string {
