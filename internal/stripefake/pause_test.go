@@ -210,3 +210,42 @@ func TestAsyncPaymentMethods(t *testing.T) {
 		}
 	}
 }
+
+// https://docs.stripe.com/disputes/how-disputes-work: an inquiry escalates
+// to a chargeback (funds withdrawn); a prevented dispute is closed at once;
+// each charge keeps its own disputes.
+func TestDisputeEscalationAndPrevented(t *testing.T) {
+	t.Parallel()
+	e := setup(t, stripefake.Options{})
+	_, sub := e.subscribe(t, "price_basic_monthly")
+	first := e.fake.InvoiceCharge(e.fake.LatestInvoice(sub))
+	inquiry, err := e.fake.OpenDispute(first, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fake.EscalateInquiry(inquiry); err != nil {
+		t.Fatal(err)
+	}
+	d := e.fake.Dispute(inquiry)
+	if d.Status != stripe.DisputeStatusNeedsResponse || len(d.BalanceTransactions) != 1 || d.BalanceTransactions[0].Amount != -d.Amount ||
+		e.lastEvent("charge.dispute.funds_withdrawn") == nil || e.lastEvent("charge.dispute.updated") == nil {
+		t.Fatalf("escalated: %s %+v", d.Status, d.BalanceTransactions)
+	}
+	if err := e.fake.EscalateInquiry(inquiry); err == nil {
+		t.Fatal("escalated a chargeback")
+	}
+	renewal, err := e.fake.Renew(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prevented, err := e.fake.PreventDispute(e.fake.InvoiceCharge(renewal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := e.fake.Dispute(prevented); p.Status != stripe.DisputeStatusPrevented || p.Charge.ID == first || len(p.BalanceTransactions) != 0 {
+		t.Fatalf("prevented: %s on %s", p.Status, p.Charge.ID)
+	}
+	if e.fake.Dispute(inquiry).Status != stripe.DisputeStatusNeedsResponse {
+		t.Fatal("a dispute on another charge changed the first")
+	}
+}
