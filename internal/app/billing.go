@@ -45,7 +45,7 @@ func newBilling(a *App, opts Options) (*Billing, error) {
 		sc = StripeClient(b)
 	}
 	syncer, err := billing.NewSyncer(billing.SyncerConfig{Pool: a.pool, Stripe: sc, Catalog: cat,
-		Grace: billing.GracePolicy{GraceDays: b.GraceDays}, DisputeAllowWhileOpen: b.AllowWhileDisputed,
+		Grace: billing.GracePolicy{GraceDays: b.GraceDays, FinalizationDays: b.FinalizationDays}, DisputeAllowWhileOpen: b.AllowWhileDisputed,
 		DisputeOnLost: lost, Clock: a.clock, Jobs: a.Jobs})
 	if err != nil {
 		return nil, err

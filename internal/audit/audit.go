@@ -51,6 +51,7 @@ const (
 	ActionBillingPlanChanged   = "billing.plan_changed"
 	ActionBillingCanceled      = "billing.cancel_requested"
 	ActionBillingReactivated   = "billing.reactivated"
+	ActionBillingResumed       = "billing.resumed"
 	ActionBillingDispute       = "billing.dispute_changed"
 	ActionExportRequested      = "export.requested"
 	ActionExportDownloaded     = "export.downloaded"
@@ -78,6 +79,7 @@ var OrgActions = []string{
 	ActionAPIKeyCreated, ActionAPIKeyRevoked,
 	ActionContactCreated, ActionContactUpdated, ActionContactDeleted,
 	ActionBillingPlanChanged, ActionBillingCanceled, ActionBillingReactivated, ActionBillingDispute,
+	ActionBillingResumed,
 	ActionExportRequested, ActionExportDownloaded, ActionExportCancelled,
 	ActionExportScheduled, ActionExportUnscheduled, ActionImportRequested, ActionContactsImported,
 }

@@ -345,7 +345,8 @@ func (s *Service) Cancel(ctx context.Context, scope gw.Scope) error {
 	return s.setCancelAtPeriodEnd(ctx, scope, true)
 }
 
-// Reactivate undoes Cancel before the period ends.
+// Reactivate undoes Cancel before the period ends, and removes a
+// cancellation date (cancel_at) set in the Dashboard.
 func (s *Service) Reactivate(ctx context.Context, scope gw.Scope) error {
 	return s.setCancelAtPeriodEnd(ctx, scope, false)
 }
@@ -364,12 +365,17 @@ func (s *Service) setCancelAtPeriodEnd(ctx context.Context, scope gw.Scope, canc
 			return nil, stripeError("fetch subscription", err)
 		}
 		subID = sub.ID
+		// A cancel_at date (set in the Dashboard) ends it as
+		// cancel_at_period_end does (https://docs.stripe.com/billing/subscriptions/cancel#cancel-at).
+		dated := !sub.CancelAtPeriodEnd && sub.CancelAt > 0
 		switch {
 		case !subLive(sub.Status):
 			return nil, gw.Errorf(gw.ECONFLICT, "The subscription has ended: choose a plan to subscribe again.")
 		case sub.CancelAtPeriodEnd == cancel && cancel:
 			return nil, gw.Errorf(gw.ECONFLICT, "The subscription already ends at the period end.")
-		case sub.CancelAtPeriodEnd == cancel:
+		case cancel && dated:
+			return nil, gw.Errorf(gw.ECONFLICT, "The subscription already ends on %s.", cancelAt(sub).Format("2 January 2006"))
+		case sub.CancelAtPeriodEnd == cancel && !dated:
 			return nil, gw.Errorf(gw.ECONFLICT, "The subscription is not set to end: there is nothing to reactivate.")
 		}
 		if cancel && sub.Schedule != nil && sub.Schedule.ID != "" {
@@ -378,13 +384,18 @@ func (s *Service) setCancelAtPeriodEnd(ctx context.Context, scope gw.Scope, canc
 			}
 		}
 		p := &stripe.SubscriptionUpdateParams{CancelAtPeriodEnd: stripe.Bool(cancel)}
+		if dated {
+			p = &stripe.SubscriptionUpdateParams{}
+			p.AddUnsetField(stripe.SubscriptionUpdateParamsUnsetFieldCancelAt) // cancel_at="" removes the date
+		}
 		p.SetIdempotencyKey(attemptKey(map[bool]string{true: "cancel", false: "reactivate"}[cancel], sub.ID))
 		updated, err := s.stripe.V1Subscriptions.Update(ctx, sub.ID, p)
 		if err != nil {
 			return nil, stripeError("update subscription", err)
 		}
-		if updated.CancelAtPeriodEnd != cancel {
-			return nil, fmt.Errorf("billing: set cancel_at_period_end=%t on %s: Stripe answered %t", cancel, sub.ID, updated.CancelAtPeriodEnd)
+		if updated.CancelAtPeriodEnd != cancel || (!cancel && updated.CancelAt != 0) {
+			return nil, fmt.Errorf("billing: set cancel_at_period_end=%t on %s: Stripe answered %t (cancel_at %d)",
+				cancel, sub.ID, updated.CancelAtPeriodEnd, updated.CancelAt)
 		}
 		action := audit.ActionBillingCanceled
 		if !cancel {

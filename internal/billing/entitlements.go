@@ -66,6 +66,15 @@ type Snapshot struct {
 	CurrentPeriodEnd time.Time
 	// CancelAtPeriodEnd says the subscription ends at CurrentPeriodEnd.
 	CancelAtPeriodEnd bool
+	// CancelAt is when Stripe cancels the subscription (its cancel_at): a
+	// date set in the Dashboard or the API, or the period end when
+	// CancelAtPeriodEnd; zero when it is not set to end.
+	CancelAt time.Time
+	// FinalizationFailedAt is when Stripe first failed to finalise the
+	// latest invoice (Stripe Tax needs the customer's location), while it
+	// stays a draft; zero otherwise. Nothing is charged meanwhile, so the
+	// grace period starts GracePolicy.FinalizationDays after it.
+	FinalizationFailedAt time.Time
 	// FirstPaymentFailedAt is when the first payment of the current dunning
 	// cycle failed, as stored when the failure was processed; zero when no
 	// payment is failing. The grace period is counted from it.
@@ -78,12 +87,30 @@ type Snapshot struct {
 // GROUNDWORK_BILLING_GRACE_DAYS is not set.
 const DefaultGraceDays = 7
 
+// DefaultFinalizationDays is how long an invoice may fail to finalise
+// before the grace period starts, when GracePolicy.FinalizationDays is not
+// set.
+const DefaultFinalizationDays = 3
+
 // GracePolicy says how long an organisation keeps full access after a
 // payment fails.
 type GracePolicy struct {
 	// GraceDays counts from Snapshot.FirstPaymentFailedAt; zero or less
 	// means DefaultGraceDays.
 	GraceDays int
+	// FinalizationDays is how long the latest invoice may fail to finalise
+	// (Snapshot.FinalizationFailedAt) before the grace period starts; zero
+	// or less means DefaultFinalizationDays.
+	FinalizationDays int
+}
+
+// finalizationPeriod is FinalizationDays as a duration.
+func (p GracePolicy) finalizationPeriod() time.Duration {
+	days := p.FinalizationDays
+	if days <= 0 {
+		days = DefaultFinalizationDays
+	}
+	return time.Duration(days) * 24 * time.Hour
 }
 
 func (p GracePolicy) period() time.Duration {
@@ -150,6 +177,10 @@ type Entitlements struct {
 	GraceEndsAt time.Time
 	// PendingPlan is the plan of an upgrade awaiting payment; "" if none.
 	PendingPlan PlanID
+	// InvoiceNotFinalised says the latest invoice cannot be finalised
+	// (Stripe Tax needs the billing address): GraceEndsAt counts from that,
+	// not from a failed payment.
+	InvoiceNotFinalised bool
 	// Subscribed says a subscription is live and not set to end: Stripe
 	// will keep charging, so the organisation must not be deleted before
 	// it is cancelled.
@@ -165,8 +196,10 @@ type Entitlements struct {
 //   - no subscription, canceled or incomplete_expired: the free plan;
 //   - incomplete (first payment not made): the free plan until it is paid;
 //   - active or trialing: the subscribed plan, and the free plan once a
-//     cancel_at_period_end subscription's period is over (in case the
-//     cancellation event is late); an upgrade pending payment grants nothing;
+//     cancel_at_period_end subscription's period is over or its cancel_at
+//     date has passed (in case the cancellation event is late); an upgrade
+//     pending payment grants nothing; an invoice Stripe could not finalise
+//     for FinalizationDays starts the grace period as a failed payment does;
 //   - past_due: the plan with a banner until GraceDays after the stored
 //     first failure, read-only after;
 //   - unpaid (retries exhausted) or paused (trial ended without a payment
@@ -179,7 +212,7 @@ type Entitlements struct {
 // price must not grant more than was paid for.
 func (c *Catalog) Compute(s Snapshot, p GracePolicy, d DisputeState, now time.Time) Entitlements {
 	e := c.fromSubscription(s, p, now)
-	e.Subscribed = subLive(s.Status) && !s.CancelAtPeriodEnd
+	e.Subscribed = subLive(s.Status) && s.endsAt().IsZero()
 	switch {
 	case d.Status == DisputeOpen && d.FundsWithdrawn && !d.AllowWhileOpen:
 		e.restrict("a payment is disputed and its funds were withdrawn")
@@ -229,17 +262,26 @@ func (c *Catalog) fromSubscription(s Snapshot, p GracePolicy, now time.Time) Ent
 	case stripe.SubscriptionStatusIncompleteExpired:
 		return free("first payment never completed")
 	case stripe.SubscriptionStatusIncomplete:
-		return free("first payment pending: the plan starts once it is paid")
+		return free(PaymentProcessingReason)
 	case stripe.SubscriptionStatusActive, stripe.SubscriptionStatusTrialing:
-		if s.CancelAtPeriodEnd && !s.CurrentPeriodEnd.IsZero() && !now.Before(s.CurrentPeriodEnd) {
-			return free("subscription ended at period end")
+		if ends := s.endsAt(); !ends.IsZero() && !now.Before(ends) {
+			if s.CancelAtPeriodEnd {
+				return free("subscription ended at period end")
+			}
+			return free("subscription ended on its cancellation date")
 		}
 		reason := "subscription active"
 		if s.Status == stripe.SubscriptionStatusTrialing {
 			reason = "trial"
 		}
-		if s.CancelAtPeriodEnd {
+		switch {
+		case s.CancelAtPeriodEnd:
 			reason += ", ends at period end"
+		case !s.CancelAt.IsZero():
+			reason += ", ends on " + s.CancelAt.Format("2 January 2006")
+		}
+		if !s.FinalizationFailedAt.IsZero() {
+			return finalizationGrace(paid, s.FinalizationFailedAt, p, now, reason)
 		}
 		return paid(AccessFull, reason)
 	case stripe.SubscriptionStatusPastDue:
@@ -265,6 +307,46 @@ func (c *Catalog) fromSubscription(s Snapshot, p GracePolicy, now time.Time) Ent
 	default:
 		return free(fmt.Sprintf("unknown subscription status %q: free plan", s.Status))
 	}
+}
+
+// endsAt is when the subscription is set to end: its cancel_at, else the
+// period end of cancel_at_period_end; zero when it is not set to end.
+func (s Snapshot) endsAt() time.Time {
+	switch {
+	case !s.CancelAt.IsZero():
+		return s.CancelAt
+	case s.CancelAtPeriodEnd:
+		return s.CurrentPeriodEnd
+	}
+	return time.Time{}
+}
+
+// finalizationGrace is the entitlements of a live subscription whose latest
+// invoice Stripe has failed to finalise since failedAt: full access for
+// FinalizationDays (the customer is asked to fix the billing address), then
+// a grace period of GraceDays with a banner, then read-only. Without it an
+// organisation whose location Stripe Tax cannot determine is never charged
+// and never restricted.
+func finalizationGrace(paid func(Access, string) Entitlements, failedAt time.Time, p GracePolicy, now time.Time, reason string) Entitlements {
+	starts := failedAt.Add(p.finalizationPeriod())
+	ends := starts.Add(p.period())
+	why := "; the invoice cannot be finalised: Stripe needs the billing address to compute tax"
+	var e Entitlements
+	switch {
+	case now.Before(starts):
+		e = paid(AccessFull, reason+why)
+		e.InvoiceNotFinalised = true
+		return e
+	case now.Before(ends):
+		e = paid(AccessBanner, reason+why+": grace period")
+	default:
+		e = paid(AccessReadOnly, reason+why+" and the grace period is over")
+	}
+	if e.Plan != PlanFree {
+		e.GraceEndsAt = ends
+	}
+	e.InvoiceNotFinalised = true
+	return e
 }
 
 // BillingPage is the path of the organisation's billing page, which shows

@@ -88,7 +88,7 @@ func TestCompute(t *testing.T) {
 				s.Status = stripe.SubscriptionStatusIncomplete
 				s.LatestInvoiceStatus = stripe.InvoiceStatusOpen
 			}),
-			plan: PlanFree, access: AccessFull, reason: "first payment pending"},
+			plan: PlanFree, access: AccessFull, reason: "payment processing"},
 		{name: "incomplete_expired", s: with(active, func(s *Snapshot) { s.Status = stripe.SubscriptionStatusIncompleteExpired }),
 			plan: PlanFree, access: AccessFull, reason: "never completed"},
 		{name: "unknown status", s: with(active, func(s *Snapshot) { s.Status = "hibernating" }),

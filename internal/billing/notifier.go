@@ -123,6 +123,9 @@ type outboxPayload struct {
 	NextPaymentAttempt int64  `json:"next_payment_attempt"`
 	DisputeID          string `json:"dispute_id"`
 	Amount             int64  `json:"amount"`
+	// PendingUpdateExpiresAt is set for the invoice of a plan change
+	// pending its payment: Stripe discards the change then.
+	PendingUpdateExpiresAt int64 `json:"pending_update_expires_at"`
 }
 
 // deliver delivers one outbox row in tx, the transaction that holds it
@@ -176,6 +179,9 @@ func (n *Notifier) message(orgID, orgName, kind string, p outboxPayload) gwmail.
 				"Billing: %s\n", orgName, p.InvoiceID, page),
 		}
 	}
+	if p.PendingUpdateExpiresAt > 0 {
+		return failedPlanChangeMessage(orgName, page, p)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "The payment of %s for %s failed (invoice %s, attempt %d).\n\n", FormatAmount(p.AmountDue, p.Currency), orgName, p.InvoiceID, p.Attempt)
 	if p.NextPaymentAttempt > 0 {
@@ -187,6 +193,26 @@ func (n *Notifier) message(orgID, orgName, kind string, p outboxPayload) gwmail.
 	}
 	fmt.Fprintf(&b, "Billing: %s\n", page)
 	return gwmail.Message{Subject: fmt.Sprintf("Payment failed for %s", orgName), Text: b.String()}
+}
+
+// failedPlanChangeMessage is the email for the failed payment of a plan
+// change made with payment_behavior=pending_if_incomplete. Stripe does not
+// treat it as a renewal in dunning: the change waits for the invoice to be
+// paid, and at the pending update's expires_at Stripe discards the change
+// and voids the invoice (https://docs.stripe.com/billing/subscriptions/pending-updates).
+// So the email says the change is not applied, the plan and access are
+// unchanged, and until when paying applies it; it promises no retry.
+func failedPlanChangeMessage(orgName, page string, p outboxPayload) gwmail.Message {
+	expires := time.Unix(p.PendingUpdateExpiresAt, 0).UTC().Format("2 January 2006 at 15:04 UTC")
+	var b strings.Builder
+	fmt.Fprintf(&b, "The payment of %s for the plan change of %s failed (invoice %s).\n\n", FormatAmount(p.AmountDue, p.Currency), orgName, p.InvoiceID)
+	b.WriteString("The change has not been applied: your organisation stays on its current plan, with the same access.\n\n")
+	fmt.Fprintf(&b, "To apply it, pay the invoice before %s. After that, Stripe discards the change and voids the invoice: nothing is owed, and you can request the change again from the billing page.\n\n", expires)
+	if p.HostedInvoiceURL != "" {
+		fmt.Fprintf(&b, "Pay the invoice: %s\n", p.HostedInvoiceURL)
+	}
+	fmt.Fprintf(&b, "Billing: %s\n", page)
+	return gwmail.Message{Subject: fmt.Sprintf("Payment failed for the plan change of %s", orgName), Text: b.String()}
 }
 
 // FormatAmount formats an amount in a currency's minor unit, e.g. 1999 "eur"

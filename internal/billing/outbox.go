@@ -3,6 +3,7 @@ package billing
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/stripe/stripe-go/v85"
 )
@@ -34,13 +35,19 @@ func newOutbox(key, kind string, payload map[string]any) outboxRow {
 }
 
 // paymentFailedRow is the email for failed attempt number attempt at
-// invoice in: once per invoice and attempt.
-func paymentFailedRow(in *stripe.Invoice, attempt int64) outboxRow {
+// invoice in: once per invoice and attempt. pendingExpiresAt, when not
+// zero, says in is the invoice of a plan change pending its payment, which
+// Stripe discards (voiding in) at that time.
+func paymentFailedRow(in *stripe.Invoice, attempt int64, pendingExpiresAt time.Time) outboxRow {
 	key := fmt.Sprintf("invoice:%s:attempt:%d:%s", in.ID, attempt, OutboxPaymentFailedEmail)
-	return newOutbox(key, OutboxPaymentFailedEmail, map[string]any{
+	payload := map[string]any{
 		"invoice_id": in.ID, "attempt": attempt, "amount_due": in.AmountDue, "currency": in.Currency,
 		"hosted_invoice_url": in.HostedInvoiceURL, "next_payment_attempt": in.NextPaymentAttempt,
-	})
+	}
+	if !pendingExpiresAt.IsZero() {
+		payload["pending_update_expires_at"] = pendingExpiresAt.Unix()
+	}
+	return newOutbox(key, OutboxPaymentFailedEmail, payload)
 }
 
 // paymentRecoveredRow is the email saying that invoice in, which ended a

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/stripe/stripe-go/v85"
@@ -65,9 +66,13 @@ func TestOutboxPayloads(t *testing.T) {
 		key, kind   string
 		wantPayload string
 	}{
-		{row: paymentFailedRow(inv, 2), key: "invoice:in_1:attempt:2:payment_failed_email", kind: OutboxPaymentFailedEmail,
+		{row: paymentFailedRow(inv, 2, time.Time{}), key: "invoice:in_1:attempt:2:payment_failed_email", kind: OutboxPaymentFailedEmail,
 			wantPayload: `{"invoice_id":"in_1","attempt":2,"amount_due":1999,"currency":"eur",
 				"hosted_invoice_url":"https://pay.test/in_1","next_payment_attempt":` + jsonInt(syncT0.Unix()) + `}`},
+		{row: paymentFailedRow(inv, 1, syncT0), key: "invoice:in_1:attempt:1:payment_failed_email", kind: OutboxPaymentFailedEmail,
+			wantPayload: `{"invoice_id":"in_1","attempt":1,"amount_due":1999,"currency":"eur",
+				"hosted_invoice_url":"https://pay.test/in_1","next_payment_attempt":` + jsonInt(syncT0.Unix()) +
+				`,"pending_update_expires_at":` + jsonInt(syncT0.Unix()) + `}`},
 		{row: paymentRecoveredRow(inv), key: "invoice:in_1:payment_recovered_email", kind: OutboxPaymentRecoveredEmail,
 			wantPayload: `{"invoice_id":"in_1"}`},
 		{row: disputeAlertRow(OutboxDisputeAlert, d), key: "dispute:dp_1:dispute_funds_withdrawn_alert", kind: OutboxDisputeAlert,

@@ -99,6 +99,10 @@ type Overview struct {
 	Interval      Interval
 	PendingPlan   *Plan
 	ScheduledPlan *Plan
+	// Processing is the plan whose first payment is processing (an
+	// incomplete subscription, e.g. paid by direct debit): Plan stays the
+	// free plan until it is confirmed, and no plan change applies.
+	Processing *Plan
 	// Plans are every plan, for the upgrade and downgrade actions.
 	Plans []Plan
 	// Live says a subscription exists that is not canceled: plan changes,
@@ -134,6 +138,9 @@ func (s *Service) Overview(ctx context.Context, scope gw.Scope) (Overview, error
 		Live: a.SubscriptionID != "" && subLive(a.Snapshot.Status)}
 	if p, iv, ok := cat.ByPrice(a.Snapshot.PriceID); ok && o.Live {
 		o.Plan, o.Interval = p, iv
+		if a.Snapshot.Status == stripe.SubscriptionStatusIncomplete {
+			o.Plan, o.Interval, o.Processing = cat.Free(), "", &p
+		}
 	}
 	if p, _, ok := cat.ByPrice(a.Snapshot.PendingPriceID); ok && o.Live {
 		o.PendingPlan = &p

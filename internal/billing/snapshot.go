@@ -75,6 +75,7 @@ func nextAccount(prev Account, customerID string, h syncHint, f fetched) (Accoun
 	if f.invoice != nil {
 		cur.LatestInvoiceID, cur.Snapshot.LatestInvoiceStatus = f.invoice.ID, f.invoice.Status
 	}
+	cur.Snapshot.FinalizationFailedAt = finalizationFailedAt(prev, f.invoice)
 	var outbox []outboxRow
 	cur.Snapshot.FirstPaymentFailedAt, outbox = dunning(prev.Snapshot.FirstPaymentFailedAt, h, f)
 	outbox = append(outbox, paymentFailedEmails(cur.Snapshot.Status, customerID, h, f)...)
@@ -176,6 +177,7 @@ func withSubscription(a Account, sub *stripe.Subscription, sched *stripe.Subscri
 	a.SubscriptionID = sub.ID
 	a.Snapshot.Status = sub.Status
 	a.Snapshot.CancelAtPeriodEnd = sub.CancelAtPeriodEnd
+	a.Snapshot.CancelAt = cancelAt(sub)
 	a.Snapshot.PriceID, a.Snapshot.CurrentPeriodEnd = itemPrice(sub)
 	a.Snapshot.PendingPriceID = pendingPrice(sub)
 	a.ScheduledPriceID, a.ScheduledChangeAt = "", time.Time{}
@@ -254,31 +256,50 @@ func dunning(prevFailedAt time.Time, h syncHint, f fetched) (time.Time, []outbox
 	return prevFailedAt, nil
 }
 
-// firstFailureAt is when the current dunning cycle's first payment failed:
-// the earliest of the invoice.payment_failed event being processed (if it
-// is for inv) and the earliest recorded one for inv, else inv's
-// finalisation, else its creation. Never "now".
+// firstFailureAt is when the current dunning cycle's first payment failed,
+// from Stripe's times, never "now": the earliest of Stripe's first attempt
+// at inv (firstAttemptAt), the invoice.payment_failed event being
+// processed (if it is for inv) and the earliest one recorded for inv; else
+// inv's creation. Reading the first attempt from the invoice means a
+// missed first webhook does not move the start of the grace period to a
+// later retry's event.
 func firstFailureAt(inv *stripe.Invoice, h syncHint, recorded *time.Time) time.Time {
 	var at time.Time
+	earliest := func(t time.Time) {
+		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
+			at = t.UTC()
+		}
+	}
 	if h.failedEvent && !h.eventTime.IsZero() && (inv == nil || h.invoiceID == inv.ID) {
-		at = h.eventTime
+		earliest(h.eventTime)
 	}
 	if inv == nil {
 		return at
 	}
-	if recorded != nil && (at.IsZero() || recorded.Before(at)) {
-		at = recorded.UTC()
+	if recorded != nil {
+		earliest(*recorded)
 	}
-	if !at.IsZero() {
-		return at
-	}
-	switch {
-	case inv.StatusTransitions != nil && inv.StatusTransitions.FinalizedAt > 0:
-		return time.Unix(inv.StatusTransitions.FinalizedAt, 0).UTC()
-	case inv.Created > 0:
+	earliest(firstAttemptAt(inv))
+	if at.IsZero() && inv.Created > 0 {
 		return time.Unix(inv.Created, 0).UTC()
 	}
 	return at
+}
+
+// firstAttemptAt is when Stripe first tried to collect inv, if it has: an
+// invoice of a subscription charged automatically is paid, or its payment
+// attempted, when it is finalised
+// (https://docs.stripe.com/billing/subscriptions/overview#invoice-lifecycle,
+// https://docs.stripe.com/invoicing/integration/automatic-advancement-collection),
+// so an attempted invoice's status_transitions.finalized_at is its first
+// attempt. Zero when it was not attempted, not finalised, or is sent to
+// the customer to pay (send_invoice).
+func firstAttemptAt(inv *stripe.Invoice) time.Time {
+	if inv.AttemptCount <= 0 || inv.CollectionMethod == stripe.InvoiceCollectionMethodSendInvoice ||
+		inv.StatusTransitions == nil || inv.StatusTransitions.FinalizedAt <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(inv.StatusTransitions.FinalizedAt, 0).UTC()
 }
 
 // paymentFailedEmails returns the payment-failed emails a sync calls for:
@@ -288,12 +309,12 @@ func firstFailureAt(inv *stripe.Invoice, h syncHint, recorded *time.Time) time.T
 func paymentFailedEmails(status stripe.SubscriptionStatus, customerID string, h syncHint, f fetched) []outboxRow {
 	var out []outboxRow
 	if f.invoice != nil {
-		if o, ok := paymentFailedEmail(status, f.invoice, f.invoice.AttemptCount); ok {
+		if o, ok := paymentFailedEmail(status, f.invoice, f.invoice.AttemptCount, pendingExpiry(f.sub, f.invoice)); ok {
 			out = append(out, o)
 		}
 	}
 	if f.eventInvoice != nil && customerOf(f.eventInvoice.Customer) == customerID {
-		if o, ok := paymentFailedEmail(status, f.eventInvoice, h.failedAttempt); ok {
+		if o, ok := paymentFailedEmail(status, f.eventInvoice, h.failedAttempt, pendingExpiry(f.sub, f.eventInvoice)); ok {
 			out = append(out, o)
 		}
 	}
@@ -304,10 +325,12 @@ func paymentFailedEmails(status stripe.SubscriptionStatus, customerID string, h 
 // at invoice in, for a subscription in status; false when none is due: the
 // invoice is no longer open, or the subscription ended or is incomplete
 // (its first payment is the customer's to retry in Checkout, not dunning).
-func paymentFailedEmail(status stripe.SubscriptionStatus, in *stripe.Invoice, attempt int64) (outboxRow, bool) {
+// A failed plan change (pendingExpiresAt not zero) says what Stripe does
+// with it instead of a retry.
+func paymentFailedEmail(status stripe.SubscriptionStatus, in *stripe.Invoice, attempt int64, pendingExpiresAt time.Time) (outboxRow, bool) {
 	if in.Status != stripe.InvoiceStatusOpen || attempt <= 0 || !subLive(status) ||
 		status == stripe.SubscriptionStatusIncomplete {
 		return outboxRow{}, false
 	}
-	return paymentFailedRow(in, attempt), true
+	return paymentFailedRow(in, attempt, pendingExpiresAt), true
 }

@@ -303,14 +303,25 @@ func TestWithSubscription(t *testing.T) {
 	}
 }
 
+// Item 16: grace starts at the invoice's first failed attempt as Stripe
+// shows it (finalisation of an attempted invoice charged automatically),
+// not at the first failure event that reached us.
 func TestFirstFailureAt(t *testing.T) {
 	t.Parallel()
-	inv := testInvoice("in_1", stripe.InvoiceStatusOpen, 1)
+	inv := testInvoice("in_1", stripe.InvoiceStatusOpen, 2)
 	finalized, created := syncT0.Add(-time.Hour), syncT0.Add(-2*time.Hour)
+	notFinalized := func() *stripe.Invoice {
+		i := testInvoice("in_1", stripe.InvoiceStatusOpen, 1)
+		i.StatusTransitions = nil
+		return i
+	}()
+	notAttempted := testInvoice("in_1", stripe.InvoiceStatusOpen, 0)
+	sendInvoice := testInvoice("in_1", stripe.InvoiceStatusOpen, 1)
+	sendInvoice.CollectionMethod = stripe.InvoiceCollectionMethodSendInvoice
 	failedEvent := func(invoiceID string, at time.Time) syncHint {
 		return syncHint{failedEvent: true, invoiceID: invoiceID, eventTime: at}
 	}
-	earlier, later := syncT0.Add(-30*time.Minute), syncT0.Add(30*time.Minute)
+	earlier, later, first := syncT0.Add(-30*time.Minute), syncT0.Add(30*time.Minute), syncT0.Add(-90*time.Minute)
 	for _, tc := range []struct {
 		name     string
 		inv      *stripe.Invoice
@@ -318,20 +329,21 @@ func TestFirstFailureAt(t *testing.T) {
 		recorded *time.Time
 		want     time.Time
 	}{
-		{name: "the failure event being processed", inv: inv, h: failedEvent("in_1", syncT0), want: syncT0},
-		{name: "an earlier recorded failure wins", inv: inv, h: failedEvent("in_1", syncT0), recorded: &earlier, want: earlier},
-		{name: "a later recorded failure does not", inv: inv, h: failedEvent("in_1", syncT0), recorded: &later, want: syncT0},
-		{name: "recorded only (another event type)", inv: inv, h: syncHint{eventTime: syncT0}, recorded: &earlier, want: earlier},
-		{name: "recorded in another zone is stored in UTC", inv: inv,
+		{name: "the first attempt (finalisation) precedes a later attempt's event", inv: inv, h: failedEvent("in_1", syncT0), want: finalized},
+		{name: "the first attempt precedes every recorded event", inv: inv, h: failedEvent("in_1", syncT0), recorded: &earlier, want: finalized},
+		{name: "an earlier recorded failure still wins", inv: inv, recorded: &first, want: first},
+		{name: "the first attempt, with no event", inv: inv, want: finalized},
+		{name: "the failure event being processed", inv: notFinalized, h: failedEvent("in_1", syncT0), want: syncT0},
+		{name: "an earlier recorded failure wins", inv: notFinalized, h: failedEvent("in_1", syncT0), recorded: &earlier, want: earlier},
+		{name: "a later recorded failure does not", inv: notFinalized, h: failedEvent("in_1", syncT0), recorded: &later, want: syncT0},
+		{name: "recorded only (another event type)", inv: notFinalized, h: syncHint{eventTime: syncT0}, recorded: &earlier, want: earlier},
+		{name: "recorded in another zone is stored in UTC", inv: notFinalized,
 			recorded: func() *time.Time { x := earlier.In(time.FixedZone("X", 3600)); return &x }(), want: earlier},
-		{name: "an event for another invoice is not this failure", inv: inv, h: failedEvent("in_2", syncT0), want: finalized},
-		{name: "a failure event without a time", inv: inv, h: failedEvent("in_1", time.Time{}), want: finalized},
-		{name: "nothing recorded: finalisation", inv: inv, want: finalized},
-		{name: "not finalised: creation", inv: func() *stripe.Invoice {
-			i := testInvoice("in_1", stripe.InvoiceStatusOpen, 1)
-			i.StatusTransitions = nil
-			return i
-		}(), want: created},
+		{name: "an event for another invoice is not this failure", inv: notFinalized, h: failedEvent("in_2", syncT0), want: created},
+		{name: "a failure event without a time", inv: notFinalized, h: failedEvent("in_1", time.Time{}), want: created},
+		{name: "not attempted: finalisation is no failure", inv: notAttempted, h: failedEvent("in_1", syncT0), want: syncT0},
+		{name: "sent to pay: finalisation is no attempt", inv: sendInvoice, h: failedEvent("in_1", syncT0), want: syncT0},
+		{name: "nothing else: creation", inv: notFinalized, want: created},
 		{name: "no time at all", inv: &stripe.Invoice{ID: "in_1"}},
 		{name: "no invoice: the event", h: failedEvent("in_9", syncT0), want: syncT0},
 		{name: "no invoice, no event"},
@@ -340,7 +352,9 @@ func TestFirstFailureAt(t *testing.T) {
 			t.Parallel()
 			got := firstFailureAt(tc.inv, tc.h, tc.recorded)
 			require.Equal(t, tc.want, got)
-			require.Equal(t, time.UTC, got.Location())
+			if !got.IsZero() {
+				require.Equal(t, time.UTC, got.Location())
+			}
 		})
 	}
 }
@@ -414,7 +428,7 @@ func TestNextAccount(t *testing.T) {
 			want: func(a *Account) {
 				a.Snapshot.Status, a.Snapshot.CurrentPeriodEnd = stripe.SubscriptionStatusPastDue, syncPeriodEnd
 				a.LatestInvoiceID, a.Snapshot.LatestInvoiceStatus = "in_1", stripe.InvoiceStatusOpen
-				a.Snapshot.FirstPaymentFailedAt = syncT0.Add(-time.Minute)
+				a.Snapshot.FirstPaymentFailedAt = syncT0.Add(-time.Hour) // Stripe's first attempt: the invoice's finalisation
 			},
 			wantRows: []string{"invoice:in_1:attempt:1:payment_failed_email", "invoice:in_1:attempt:1:payment_failed_email"}},
 		{name: "dispute with funds withdrawn, beside a recovery", customer: "cus_1",

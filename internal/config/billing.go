@@ -33,6 +33,10 @@ type Billing struct {
 	// payment, counted from the first failure (GROUNDWORK_BILLING_GRACE_DAYS,
 	// default 7).
 	GraceDays int
+	// FinalizationDays is how long the latest invoice may fail to be
+	// finalised (Stripe Tax needs the customer's location) before the grace
+	// period starts (GROUNDWORK_BILLING_FINALIZATION_DAYS, default 3).
+	FinalizationDays int
 	// LostDispute is what a lost dispute does (GROUNDWORK_BILLING_LOST_DISPUTE:
 	// restrict (default, read-only), keep, or free).
 	LostDispute string
@@ -63,6 +67,7 @@ func (p *parser) billing() Billing {
 		PriceBusinessYearly:  p.str("STRIPE_PRICE_BUSINESS_YEARLY", ""),
 		PortalConfiguration:  p.str("STRIPE_PORTAL_CONFIGURATION", ""),
 		GraceDays:            p.int("GROUNDWORK_BILLING_GRACE_DAYS", 7, 1, 365),
+		FinalizationDays:     p.int("GROUNDWORK_BILLING_FINALIZATION_DAYS", 3, 1, 365),
 		LostDispute:          p.oneOf("GROUNDWORK_BILLING_LOST_DISPUTE", "restrict", "restrict", "keep", "free"),
 		ReconcileInterval:    p.duration("GROUNDWORK_BILLING_RECONCILE_INTERVAL", 15*time.Minute),
 		SweepInterval:        p.duration("GROUNDWORK_BILLING_SWEEP_INTERVAL", 24*time.Hour),
@@ -113,6 +118,7 @@ func (b Billing) rows() [][2]string {
 		{"STRIPE_PRICE_BUSINESS_YEARLY", b.PriceBusinessYearly},
 		{"STRIPE_PORTAL_CONFIGURATION", b.PortalConfiguration},
 		{"GROUNDWORK_BILLING_GRACE_DAYS", strconv.Itoa(b.GraceDays)},
+		{"GROUNDWORK_BILLING_FINALIZATION_DAYS", strconv.Itoa(b.FinalizationDays)},
 		{"GROUNDWORK_BILLING_LOST_DISPUTE", b.LostDispute},
 		{"GROUNDWORK_BILLING_ALLOW_WHILE_DISPUTED", strconv.FormatBool(b.AllowWhileDisputed)},
 		{"GROUNDWORK_BILLING_RECONCILE_INTERVAL", b.ReconcileInterval.String()},

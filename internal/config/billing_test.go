@@ -26,6 +26,7 @@ func TestBillingOffByDefault(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, c.Billing.Enabled())
 	require.Equal(t, 7, c.Billing.GraceDays)
+	require.Equal(t, 3, c.Billing.FinalizationDays)
 	require.Equal(t, "restrict", c.Billing.LostDispute)
 	require.Equal(t, 15*time.Minute, c.Billing.ReconcileInterval)
 	require.Equal(t, 24*time.Hour, c.Billing.SweepInterval)
@@ -34,12 +35,13 @@ func TestBillingOffByDefault(t *testing.T) {
 
 func TestBillingSettings(t *testing.T) {
 	t.Parallel()
-	c, err := Load(env(stripeEnv(map[string]string{"GROUNDWORK_BILLING_GRACE_DAYS": "10",
+	c, err := Load(env(stripeEnv(map[string]string{"GROUNDWORK_BILLING_GRACE_DAYS": "10", "GROUNDWORK_BILLING_FINALIZATION_DAYS": "5",
 		"STRIPE_API_BASE": "http://127.0.0.1:12111", "GROUNDWORK_BILLING_LOST_DISPUTE": "free"})))
 	require.NoError(t, err)
 	require.True(t, c.Billing.Enabled())
 	require.Equal(t, []string{"whsec_old", "whsec_new"}, c.Billing.WebhookSecrets)
 	require.Equal(t, 10, c.Billing.GraceDays)
+	require.Equal(t, 5, c.Billing.FinalizationDays)
 	require.Equal(t, "free", c.Billing.LostDispute)
 	require.Equal(t, "http://127.0.0.1:12111", c.Billing.APIBase)
 

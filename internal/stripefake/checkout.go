@@ -43,6 +43,15 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	if d, ok := formInt(f, "subscription_data[trial_period_days]"); ok {
 		st.trialDays = d
 	}
+	st.trialEndBehavior = stripe.SubscriptionTrialSettingsEndBehaviorMissingPaymentMethodCreateInvoice
+	if v, ok := f["subscription_data[trial_settings][end_behavior][missing_payment_method]"]; ok {
+		b, valid := trialEndBehavior(v[0])
+		if !valid {
+			writeErrParam(w, 400, "invalid_request_error", "", "subscription_data[trial_settings][end_behavior][missing_payment_method]", "Invalid missing_payment_method: "+v[0])
+			return
+		}
+		st.trialEndBehavior = b
+	}
 	autoTax := f.Get("automatic_tax[enabled]") == "true"
 	if autoTax && cus != "" && s.customers[cus].taxStatus == stripe.CustomerTaxAutomaticTaxUnrecognizedLocation &&
 		st.customerUpdateAddress != "auto" && f.Get("customer_update[shipping]") != "auto" {

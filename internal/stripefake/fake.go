@@ -64,6 +64,8 @@ type sessionState struct {
 	price, customerUpdateAddress, customerUpdateName string
 	quantity, trialDays                              int64
 	subscriptionMetadata                             map[string]string
+	// trialEndBehavior is subscription_data[trial_settings][end_behavior][missing_payment_method].
+	trialEndBehavior stripe.SubscriptionTrialSettingsEndBehaviorMissingPaymentMethod
 }
 
 // Server is the fake. All methods are safe for concurrent use.
@@ -89,6 +91,10 @@ type Server struct {
 	pendingLines map[string][]*stripe.InvoiceLineItem
 	// sub ID -> params of an update waiting for its invoice to be paid.
 	pendingUpdates map[string]pendingUpdate
+	// trialWarned: subscriptions whose trial_will_end was sent.
+	trialWarned map[string]bool
+	// asyncSessions: Checkout Sessions whose payment is processing (async.go).
+	asyncSessions map[string]bool
 
 	apiVersion string // the account's default API version (SetAPIVersion)
 	events     []*stripe.Event
@@ -146,7 +152,8 @@ func New(opts Options) *Server {
 		schedules: map[string]*stripe.SubscriptionSchedule{}, portalConfigs: map[string]*stripe.BillingPortalConfiguration{},
 		portalSessions: map[string]*stripe.BillingPortalSession{},
 		apiVersion:     opts.APIVersion, endpoints: map[string]bool{}, delivered: map[string]bool{},
-		abandoned: map[string]bool{}, idem: map[string]*idemEntry{},
+		abandoned: map[string]bool{}, idem: map[string]*idemEntry{}, trialWarned: map[string]bool{},
+		asyncSessions: map[string]bool{},
 	}
 	for _, p := range opts.Prices {
 		if p.Currency == "" {
@@ -167,6 +174,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /v1/subscriptions/{id}", s.getter("subscription"))
 	mux.HandleFunc("POST /v1/subscriptions/{id}", s.updateSubscription)
 	mux.HandleFunc("DELETE /v1/subscriptions/{id}", s.cancelSubscription)
+	mux.HandleFunc("POST /v1/subscriptions/{id}/resume", s.resumeSubscription)
 	mux.HandleFunc("GET /v1/invoices/{id}", s.getter("invoice"))
 	mux.HandleFunc("POST /v1/invoices/create_preview", s.createPreview)
 	mux.HandleFunc("GET /v1/disputes/{id}", s.getter("dispute"))

@@ -341,8 +341,11 @@ func TestTrialAndIncomplete(t *testing.T) {
 	c := e.customer(t, "k")
 	cs, err := e.sc.V1CheckoutSessions.Create(e.ctx, &stripe.CheckoutSessionCreateParams{
 		Mode: stripe.String("subscription"), Customer: stripe.String(c.ID), SuccessURL: stripe.String("https://app.example/s"),
-		LineItems:        []*stripe.CheckoutSessionCreateLineItemParams{{Price: stripe.String("price_basic_monthly"), Quantity: stripe.Int64(1)}},
-		SubscriptionData: &stripe.CheckoutSessionCreateSubscriptionDataParams{TrialPeriodDays: stripe.Int64(14)},
+		LineItems: []*stripe.CheckoutSessionCreateLineItemParams{{Price: stripe.String("price_basic_monthly"), Quantity: stripe.Int64(1)}},
+		SubscriptionData: &stripe.CheckoutSessionCreateSubscriptionDataParams{TrialPeriodDays: stripe.Int64(14),
+			TrialSettings: &stripe.CheckoutSessionCreateSubscriptionDataTrialSettingsParams{
+				EndBehavior: &stripe.CheckoutSessionCreateSubscriptionDataTrialSettingsEndBehaviorParams{
+					MissingPaymentMethod: stripe.String("cancel")}}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -160,10 +160,13 @@ func (s *Server) Renew(subID string) (string, error) {
 
 func (s *Server) cycle(sub *stripe.Subscription) string {
 	_, end := period(sub)
+	if sub.CancelAt > 0 && sub.CancelAt < end {
+		end = sub.CancelAt // canceled on its date, before the period ends
+	}
 	if s.unix() < end {
 		s.now = time.Unix(end, 0).UTC()
 	}
-	if sub.CancelAtPeriodEnd {
+	if sub.CancelAtPeriodEnd || (sub.CancelAt > 0 && sub.CancelAt <= end) {
 		s.endSub(sub, stripe.SubscriptionStatusCanceled, stripe.SubscriptionCancellationDetailsReasonCancellationRequested)
 		return ""
 	}
@@ -185,16 +188,27 @@ func (s *Server) cycle(sub *stripe.Subscription) string {
 	inv := s.newInvoice(sub, sub.Customer.ID, stripe.InvoiceBillingReasonSubscriptionCycle, lines, string(sub.Currency))
 	sub.LatestInvoice = &stripe.Invoice{ID: fmt.Sprintf("in_fake%06d", s.seq["in"]+1)}
 	s.emitUpdated(sub, prev)
-	s.finalize(inv)
+	// The renewal invoice is a draft for about an hour, then finalised and
+	// charged (https://docs.stripe.com/billing/subscriptions/overview#subscription-lifecycle).
+	s.draft(inv)
+	s.now = s.now.Add(RenewalDraftPeriod)
+	s.finalizeDraft(inv)
 	s.attempt(inv)
 	return inv.ID
 }
 
+// RenewalDraftPeriod is how long a renewal invoice stays a draft before
+// Stripe finalises it and attempts its payment.
+const RenewalDraftPeriod = time.Hour
+
 // TrialEnd ends a trialing subscription at its trial_end (moving the clock
-// there): customer.subscription.trial_will_end is emitted first; with a
-// payment method the first paid period is invoiced and charged, without one
-// the subscription is canceled (trial_settings missing_payment_method=cancel).
-// It returns the invoice ID ("" when canceled).
+// there): customer.subscription.trial_will_end is emitted three days
+// before (TrialWillEnd) if it was not yet; with a payment method the first
+// paid period is invoiced and charged; without one the subscription does
+// what its trial_settings[end_behavior][missing_payment_method] says:
+// cancel, pause (no invoice), or create_invoice (the default: the invoice's
+// payment fails and the subscription is past_due).
+// It returns the invoice ID ("" when canceled or paused).
 func (s *Server) TrialEnd(subID string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -202,13 +216,19 @@ func (s *Server) TrialEnd(subID string) (string, error) {
 	if sub == nil || sub.Status != stripe.SubscriptionStatusTrialing {
 		return "", fmt.Errorf("stripefake: subscription %q is not trialing", subID)
 	}
-	s.emit("customer.subscription.trial_will_end", "subscription", sub, nil)
+	s.trialWillEnd(sub)
+	if s.unix() < sub.TrialEnd {
+		s.now = time.Unix(sub.TrialEnd, 0).UTC()
+	}
 	if c := s.customers[sub.Customer.ID]; !c.hasPM {
-		if s.unix() < sub.TrialEnd {
-			s.now = time.Unix(sub.TrialEnd, 0).UTC()
+		switch missingPaymentMethod(sub) {
+		case stripe.SubscriptionTrialSettingsEndBehaviorMissingPaymentMethodCancel:
+			s.endSub(sub, stripe.SubscriptionStatusCanceled, stripe.SubscriptionCancellationDetailsReasonPaymentFailed)
+			return "", nil
+		case stripe.SubscriptionTrialSettingsEndBehaviorMissingPaymentMethodPause:
+			s.pause(sub)
+			return "", nil
 		}
-		s.endSub(sub, stripe.SubscriptionStatusCanceled, stripe.SubscriptionCancellationDetailsReasonPaymentFailed)
-		return "", nil
 	}
 	prev := s.render("subscription", sub, nil)
 	sub.Status = stripe.SubscriptionStatusActive

@@ -78,6 +78,12 @@ func (s *Server) newInvoice(sub *stripe.Subscription, cus string, reason stripe.
 
 // finalize stores a draft invoice and opens it (paying it at once when nothing is due).
 func (s *Server) finalize(inv *stripe.Invoice) {
+	s.draft(inv)
+	s.finalizeDraft(inv)
+}
+
+// draft stores inv as a draft invoice (invoice.created).
+func (s *Server) draft(inv *stripe.Invoice) {
 	inv.ID = s.newID("in")
 	inv.Number = fmt.Sprintf("FAKE-%04d", s.seq["in"])
 	for _, l := range inv.Lines.Data {
@@ -85,6 +91,11 @@ func (s *Server) finalize(inv *stripe.Invoice) {
 	}
 	s.invoices[inv.ID] = inv
 	s.emit("invoice.created", "invoice", inv, nil)
+}
+
+// finalizeDraft opens the stored draft inv (paying it at once when nothing
+// is due), or leaves it a draft when Stripe Tax cannot finalise it.
+func (s *Server) finalizeDraft(inv *stripe.Invoice) {
 	if finalizationBlocked(inv) {
 		// Stripe Tax cannot compute tax: the invoice stays a draft.
 		inv.LastFinalizationError = &stripe.Error{Type: stripe.ErrorTypeInvalidRequest,
@@ -248,6 +259,10 @@ type CheckoutOutcome struct {
 	PaymentFails bool
 	// NoPaymentMethod completes a trial checkout without collecting a card.
 	NoPaymentMethod bool
+	// AsyncPayment pays with a delayed notification payment method (SEPA
+	// Direct Debit, ACH): the session completes unpaid, the subscription
+	// is incomplete until SettleAsyncPayment (async.go).
+	AsyncPayment bool
 }
 
 // CompleteCheckout completes an open checkout session as the customer paying
@@ -274,6 +289,9 @@ func (s *Server) CompleteCheckoutWith(sessionID string, o CheckoutOutcome) (stri
 	cus := s.customers[cs.Customer.ID]
 	cus.hasPM = !o.NoPaymentMethod
 	cus.declines = o.PaymentFails
+	if o.AsyncPayment && (o.PaymentFails || o.NoPaymentMethod) {
+		return "", fmt.Errorf("stripefake: AsyncPayment settles later (SettleAsyncPayment)")
+	}
 	if cs.AutomaticTax.Enabled && s.taxStatus(cus.obj.ID) == stripe.CustomerTaxAutomaticTaxUnrecognizedLocation {
 		// Checkout collected a billing address Stripe Tax recognizes.
 		s.setTaxStatus(cus, stripe.CustomerTaxAutomaticTaxSupported)
@@ -296,7 +314,7 @@ func (s *Server) CompleteCheckoutWith(sessionID string, o CheckoutOutcome) (stri
 		sub.TrialStart = now
 		sub.TrialEnd = s.now.AddDate(0, 0, int(trialDays)).Unix()
 		sub.TrialSettings = &stripe.SubscriptionTrialSettings{EndBehavior: &stripe.SubscriptionTrialSettingsEndBehavior{
-			MissingPaymentMethod: stripe.SubscriptionTrialSettingsEndBehaviorMissingPaymentMethodCancel}}
+			MissingPaymentMethod: st.trialEndBehavior}}
 		end = sub.TrialEnd
 		sub.BillingCycleAnchor = end
 		sub.Status = stripe.SubscriptionStatusTrialing
@@ -318,6 +336,12 @@ func (s *Server) CompleteCheckoutWith(sessionID string, o CheckoutOutcome) (stri
 		[]*stripe.InvoiceLineItem{s.line(sub.ID, item.ID, p, qty, amount, now, end, false, desc)}, p.Currency)
 	inv.PeriodStart, inv.PeriodEnd = now, now
 	s.emit("customer.subscription.created", "subscription", sub, nil)
+	if o.AsyncPayment && trialDays == 0 {
+		sub.LatestInvoice = &stripe.Invoice{ID: fmt.Sprintf("in_fake%06d", s.seq["in"]+1)}
+		s.finalize(inv) // open: the payment is processing
+		s.completeAsync(cs, sub, inv)
+		return sub.ID, nil
+	}
 	s.finalizeFor(sub, inv)
 	if inv.Status != stripe.InvoiceStatusPaid {
 		s.fail(inv, false)
@@ -483,6 +507,12 @@ func (s *Server) updateSubscription(w http.ResponseWriter, r *http.Request) {
 		} else {
 			sub.CancelAt, sub.CanceledAt, sub.CancellationDetails = 0, 0, nil
 		}
+	}
+	if v, ok := f["cancel_at"]; ok && !s.setCancelAt(w, sub, v[0], end) {
+		return
+	}
+	if !s.updateTrialSettings(w, sub, f) {
+		return
 	}
 	for k, v := range f {
 		if strings.HasPrefix(k, "metadata[") && strings.HasSuffix(k, "]") {

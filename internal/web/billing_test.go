@@ -276,7 +276,7 @@ func TestBillingRefusesWithoutBillingManage(t *testing.T) {
 			}
 			require.Equal(t, http.StatusForbidden, status, "%s as %s: %s", r.Pattern, role, body)
 		}
-		require.Equal(t, 9, n, "every billing route")
+		require.Equal(t, 10, n, "every billing route")
 		_, _, body := get(t, c, e.srv.URL+"/o/"+o.Slug+"/contacts")
 		require.NotContains(t, body, `/billing">Billing</a>`, "no Billing link for %s", role)
 	}

@@ -37,6 +37,9 @@ type billingBanner struct {
 	// the failure has not been recorded yet).
 	Grace       bool
 	GraceEndsAt time.Time
+	// NotFinalised: the grace is for an invoice Stripe cannot finalise
+	// (the billing address is incomplete), not for a failed payment.
+	NotFinalised bool
 	// ReadOnly: the organisation is read-only, for Reason.
 	ReadOnly bool
 	Reason   string
@@ -47,7 +50,7 @@ type billingBanner struct {
 func bannerOf(e billing.Entitlements) *billingBanner {
 	switch e.Access {
 	case billing.AccessBanner:
-		return &billingBanner{Grace: true, GraceEndsAt: e.GraceEndsAt}
+		return &billingBanner{Grace: true, GraceEndsAt: e.GraceEndsAt, NotFinalised: e.InvoiceNotFinalised}
 	case billing.AccessReadOnly:
 		return &billingBanner{ReadOnly: true, Reason: e.Reason}
 	}
@@ -177,10 +180,15 @@ func (s *server) postBillingCheckout() http.Handler {
 
 func (s *server) pageBillingSuccess() http.Handler {
 	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) error {
-		if err := b.FinishCheckout(r.Context(), gw.ScopeFrom(r.Context()), r.URL.Query().Get("session_id")); err != nil {
+		outcome, err := b.FinishCheckoutOutcome(r.Context(), gw.ScopeFrom(r.Context()), r.URL.Query().Get("session_id"))
+		if err != nil {
 			return s.billingRefused(w, r, b, err)
 		}
-		s.flash(r, "Thank you: your subscription is set up.")
+		if outcome == billing.CheckoutProcessing {
+			s.flash(r, "Thank you: your payment is processing. The plan starts once your bank confirms it, which can take a few days; this page will show it.")
+		} else {
+			s.flash(r, "Thank you: your subscription is set up.")
+		}
 		redirect(w, r, orgPath(r, "/billing"))
 		return nil
 	})
@@ -276,4 +284,11 @@ func (s *server) postBillingReactivate() http.Handler {
 func (s *server) postBillingKeepPlan() http.Handler {
 	return s.billingAction("You keep your current plan: the scheduled change is canceled.",
 		func(b *billing.Service, r *http.Request, scope gw.Scope) error { return b.KeepPlan(r.Context(), scope) })
+}
+
+// postBillingResume resumes a paused subscription (a trial that ended
+// without a payment method): Stripe invoices a new period at once.
+func (s *server) postBillingResume() http.Handler {
+	return s.billingAction("The subscription is resumed: a new billing period starts now.",
+		func(b *billing.Service, r *http.Request, scope gw.Scope) error { return b.Resume(r.Context(), scope) })
 }

@@ -272,17 +272,18 @@ func (fx *pageFixture) follow(t *testing.T, name, path string) string {
 // pageScenarioTables are every table of page scenarios, by group.
 func pageScenarioTables() map[string][]scenario {
 	return map[string][]scenario{
-		"auth":     authScenarios(),
-		"account":  accountScenarios(),
-		"orgs":     orgScenarios(),
-		"members":  memberScenarios(),
-		"api keys": apiKeyScenarios(),
-		"audit":    auditScenarios(),
-		"contacts": contactScenarios(),
-		"exports":  exportScenarios(),
-		"imports":  importScenarios(),
-		"billing":  billingScenarios(),
-		"errors":   errorPageScenarios(),
+		"auth":            authScenarios(),
+		"account":         accountScenarios(),
+		"orgs":            orgScenarios(),
+		"members":         memberScenarios(),
+		"api keys":        apiKeyScenarios(),
+		"audit":           auditScenarios(),
+		"contacts":        contactScenarios(),
+		"exports":         exportScenarios(),
+		"imports":         importScenarios(),
+		"billing":         billingScenarios(),
+		"billing dunning": billingDunningScenarios(),
+		"errors":          errorPageScenarios(),
 	}
 }
 

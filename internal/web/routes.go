@@ -99,6 +99,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.org("POST /o/{org}/billing/cancel", authz.BillingManage, s.postBillingCancel())
 	rt.org("POST /o/{org}/billing/reactivate", authz.BillingManage, s.postBillingReactivate())
 	rt.org("POST /o/{org}/billing/keep-plan", authz.BillingManage, s.postBillingKeepPlan())
+	rt.org("POST /o/{org}/billing/resume", authz.BillingManage, s.postBillingResume())
 
 	// Contacts: the example product module.
 	rt.org("GET /o/{org}/contacts", authz.ContactsRead, s.limit(s.pageContacts(), perCallerSearch(ratelimit.Search), perOrgSearch(ratelimit.SearchOrg)))
