@@ -22,7 +22,7 @@ billing configuration (docs/billing.md).`
 func withBilling(ctx context.Context, fs *flag.FlagSet, args []string, e cmdEnv, fn func(b *app.Billing, a *admin) error) error {
 	return withAdmin(ctx, fs, args, e, func(a *admin) error {
 		if a.mods.Billing == nil {
-			return fmt.Errorf("%s: Stripe billing is not configured (set STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET and STRIPE_PRICE_*)", fs.Name())
+			return fmt.Errorf("%s: Stripe billing is not configured (set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET)", fs.Name())
 		}
 		return fn(a.mods.Billing, a)
 	})

@@ -72,21 +72,57 @@ func (s *Service) planChange(ctx context.Context, a Account, to PlanID) (change,
 		return c, gw.Errorf(gw.ECONFLICT, "An upgrade is waiting for its payment: pay or wait for it before changing again.")
 	case sub.CancelAtPeriodEnd:
 		return c, gw.Errorf(gw.ECONFLICT, "The subscription ends at the period end: reactivate it before changing plans.")
-	case sub.Items == nil || len(sub.Items.Data) != 1 || sub.Items.Data[0].Price == nil:
-		return c, fmt.Errorf("billing: subscription %s does not have exactly one item", sub.ID)
+	case sub.Items == nil || len(sub.Items.Data) == 0:
+		return c, fmt.Errorf("billing: subscription %s has no items", sub.ID)
 	}
-	c.sub, c.item = sub, sub.Items.Data[0]
-	from, iv, ok := cat.ByPrice(c.item.Price.ID)
+	// The plan's item, among add-ons in any order (Catalog.Resolve).
+	prices := make([]*stripe.Price, len(sub.Items.Data))
+	for i, it := range sub.Items.Data {
+		prices[i] = it.Price
+	}
+	i, from, iv, ok := cat.planPrice(prices)
 	if !ok {
-		return c, fmt.Errorf("billing: subscription %s has price %s, which no plan has", sub.ID, c.item.Price.ID)
+		return c, fmt.Errorf("billing: subscription %s has no price the plan catalogue knows", sub.ID)
 	}
+	c.sub, c.item = sub, sub.Items.Data[i]
 	if from.ID == toPlan.ID {
 		return c, gw.Errorf(gw.EINVALID, "This organisation is already on the %s plan.", toPlan.Name)
 	}
 	c.from, c.to, c.interval = from, toPlan, iv
-	c.price, _ = cat.Price(toPlan.ID, iv)
+	price, err := s.sellingPrice(ctx, toPlan, iv)
+	if err != nil {
+		return c, err
+	}
+	c.price = price
 	c.upgrade = cat.rank(toPlan.ID) > cat.rank(from.ID)
 	return c, nil
+}
+
+// subItem is the item of sub with ID id; nil if none.
+func subItem(sub *stripe.Subscription, id string) *stripe.SubscriptionItem {
+	if sub == nil || sub.Items == nil {
+		return nil
+	}
+	for _, it := range sub.Items.Data {
+		if it.ID == id {
+			return it
+		}
+	}
+	return nil
+}
+
+// pendingItemPrice is the price sub's pending update gives item id; "" if
+// it changes none.
+func pendingItemPrice(sub *stripe.Subscription, id string) string {
+	if sub == nil || sub.PendingUpdate == nil {
+		return ""
+	}
+	for _, it := range sub.PendingUpdate.SubscriptionItems {
+		if it.ID == id && it.Price != nil {
+			return it.Price.ID
+		}
+	}
+	return ""
 }
 
 // PreviewChange previews moving the organisation's subscription to plan
@@ -186,8 +222,12 @@ func (s *Service) upgrade(ctx context.Context, c change, prorationDate time.Time
 	}
 	// Applied, or pending until its invoice is paid: anything else is not
 	// the change asked for, and must not be reported as made.
-	if price, _ := itemPrice(sub); price != c.price && pendingPrice(sub) != c.price {
-		return fmt.Errorf("billing: upgrade of %s to %s: Stripe answered price %q, pending %q", c.sub.ID, c.price, price, pendingPrice(sub))
+	var price string
+	if it := subItem(sub, c.item.ID); it != nil && it.Price != nil {
+		price = it.Price.ID
+	}
+	if pending := pendingItemPrice(sub, c.item.ID); price != c.price && pending != c.price {
+		return fmt.Errorf("billing: upgrade of %s to %s: Stripe answered price %q, pending %q", c.sub.ID, c.price, price, pending)
 	}
 	return nil
 }
@@ -230,23 +270,33 @@ func (s *Service) scheduleDowngrade(ctx context.Context, c change) error {
 		phaseStart = c.item.CurrentPeriodStart
 	}
 	end := c.item.CurrentPeriodEnd
-	qty := c.item.Quantity
-	if qty <= 0 {
-		qty = 1
-	}
 	next := time.Unix(end, 0).UTC().AddDate(0, 1, 0)
 	if c.interval == IntervalYear {
 		next = time.Unix(end, 0).UTC().AddDate(1, 0, 0)
 	}
+	// Both phases keep every item (add-ons too): a phase's items replace
+	// the subscription's. Only the plan item's price changes.
+	var current, after []*stripe.SubscriptionScheduleUpdatePhaseItemParams
+	for _, it := range c.sub.Items.Data {
+		qty := it.Quantity
+		if qty <= 0 {
+			qty = 1
+		}
+		price := it.Price.ID
+		current = append(current, &stripe.SubscriptionScheduleUpdatePhaseItemParams{Price: stripe.String(price), Quantity: stripe.Int64(qty)})
+		if it.ID == c.item.ID {
+			price = c.price
+		}
+		after = append(after, &stripe.SubscriptionScheduleUpdatePhaseItemParams{Price: stripe.String(price), Quantity: stripe.Int64(qty)})
+	}
 	up := &stripe.SubscriptionScheduleUpdateParams{
 		EndBehavior: stripe.String("release"),
 		Phases: []*stripe.SubscriptionScheduleUpdatePhaseParams{
-			{Items: []*stripe.SubscriptionScheduleUpdatePhaseItemParams{{Price: stripe.String(c.item.Price.ID), Quantity: stripe.Int64(qty)}},
-				StartDate: stripe.Int64(phaseStart), EndDate: stripe.Int64(end)},
-			{Items: []*stripe.SubscriptionScheduleUpdatePhaseItemParams{{Price: stripe.String(c.price), Quantity: stripe.Int64(qty)}},
-				EndDate: stripe.Int64(next.Unix()), ProrationBehavior: stripe.String("none")},
+			{Items: current, StartDate: stripe.Int64(phaseStart), EndDate: stripe.Int64(end)},
+			{Items: after, EndDate: stripe.Int64(next.Unix()), ProrationBehavior: stripe.String("none")},
 		},
 	}
+	up.AddExpand("phases.items.price")
 	up.SetIdempotencyKey(attemptKey("downgrade", schedID))
 	sched, err := s.stripe.V1SubscriptionSchedules.Update(ctx, schedID, up)
 	if err != nil {
@@ -255,7 +305,7 @@ func (s *Service) scheduleDowngrade(ctx context.Context, c change) error {
 	if err := scheduleOf(sched, c.sub.ID); err != nil {
 		return err
 	}
-	if price, at := scheduledChange(sched, time.Unix(end, 0)); price != c.price || at.Unix() != end {
+	if price, _, at, _ := scheduledPlan(s.Catalog(), sched, time.Unix(end, 0)); price != c.price || at.Unix() != end {
 		return fmt.Errorf("billing: downgrade of %s to %s at %d: Stripe's schedule %s changes to %q at %s",
 			c.sub.ID, c.price, end, sched.ID, price, at)
 	}
@@ -329,8 +379,8 @@ func (s *Service) KeepPlan(ctx context.Context, scope gw.Scope) error {
 			return nil, err
 		}
 		cat := s.Catalog()
-		cur, _, _ := cat.ByPrice(a.Snapshot.PriceID)
-		scheduled, _, _ := cat.ByPrice(a.ScheduledPriceID)
+		cur, _ := cat.snapshotPlan(a.Snapshot.Plan, a.Snapshot.PriceID)
+		scheduled, _ := cat.snapshotPlan(a.ScheduledPlan, a.ScheduledPriceID)
 		return &audit.Event{OrgID: scope.OrgID, Actor: scope.Actor, Action: audit.ActionBillingPlanChanged,
 			TargetType: audit.TargetSubscription, TargetID: sub.ID,
 			Before: map[string]any{"plan": cur.ID, "scheduled_plan": scheduled.ID},

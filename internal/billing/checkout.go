@@ -59,9 +59,12 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 	if in.Interval == "" {
 		in.Interval = IntervalMonth
 	}
-	price, ok := s.Catalog().Price(plan.ID, in.Interval)
-	if !ok {
+	if in.Interval != IntervalMonth && in.Interval != IntervalYear {
 		return "", &gw.Error{Code: gw.EINVALID, Message: "Choose a monthly or yearly billing interval.", Fields: map[string]string{"interval": "Unknown interval."}}
+	}
+	price, err := s.sellingPrice(ctx, plan, in.Interval)
+	if err != nil {
+		return "", err
 	}
 	orgID := scope.OrgID
 	if err := s.ensureCustomer(ctx, orgID, in); err != nil {
@@ -70,7 +73,7 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 	var url string
 	var hint syncHint
 	var refused error
-	err := s.inLockedAccount(ctx, orgID, func() syncHint { return hint }, func(tx pgx.Tx, a Account) (*audit.Event, error) {
+	err = s.inLockedAccount(ctx, orgID, func() syncHint { return hint }, func(tx pgx.Tx, a Account) (*audit.Event, error) {
 		if a.CustomerID == "" {
 			return nil, errors.New("billing: no customer after ensureCustomer")
 		}

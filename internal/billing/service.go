@@ -29,6 +29,9 @@ type ServiceConfig struct {
 	// (STRIPE_PORTAL_CONFIGURATION). Empty: the Service creates one, the
 	// first time it is needed, with PortalConfigurationParams.
 	PortalConfiguration string
+	// PriceCacheTTL is how long the plans' prices fetched from Stripe are
+	// used (default DefaultPriceCacheTTL).
+	PriceCacheTTL time.Duration
 }
 
 // Service is what the billing page does: it shows an organisation's plan,
@@ -43,6 +46,8 @@ type Service struct {
 
 	portalMu sync.Mutex
 	portalID string
+
+	prices *priceBook
 }
 
 // NewService returns a Service.
@@ -54,7 +59,15 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		return nil, errors.New("billing: Service needs the application's base URL")
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	return &Service{cfg: cfg, syncer: cfg.Syncer, stripe: cfg.Syncer.cfg.Stripe, portalID: cfg.PortalConfiguration}, nil
+	if cfg.PriceCacheTTL <= 0 {
+		cfg.PriceCacheTTL = DefaultPriceCacheTTL
+	}
+	clock := cfg.Syncer.cfg.Clock
+	if clock == nil {
+		clock = gw.SystemClock{}
+	}
+	return &Service{cfg: cfg, syncer: cfg.Syncer, stripe: cfg.Syncer.cfg.Stripe, portalID: cfg.PortalConfiguration,
+		prices: &priceBook{stripe: cfg.Syncer.cfg.Stripe, cat: cfg.Syncer.cfg.Catalog, clock: clock, ttl: cfg.PriceCacheTTL}}, nil
 }
 
 // Catalog returns the plans.
@@ -132,13 +145,16 @@ func (s *Service) Overview(ctx context.Context, scope gw.Scope) (Overview, error
 	cat := s.Catalog()
 	o := Overview{Account: a, Entitlements: s.syncer.compute(a), Plans: cat.Plans(), Plan: cat.Free(),
 		Live: a.SubscriptionID != "" && subLive(a.Snapshot.Status)}
-	if p, iv, ok := cat.ByPrice(a.Snapshot.PriceID); ok && o.Live {
-		o.Plan, o.Interval = p, iv
+	if p, ok := cat.snapshotPlan(a.Snapshot.Plan, a.Snapshot.PriceID); ok && o.Live {
+		o.Plan, o.Interval = p, a.Snapshot.Interval
+		if o.Interval == "" {
+			_, o.Interval, _ = cat.ByPrice(a.Snapshot.PriceID)
+		}
 	}
-	if p, _, ok := cat.ByPrice(a.Snapshot.PendingPriceID); ok && o.Live {
+	if p, ok := cat.snapshotPlan(a.Snapshot.PendingPlan, a.Snapshot.PendingPriceID); ok && o.Live && a.Snapshot.PendingPriceID != "" {
 		o.PendingPlan = &p
 	}
-	if p, _, ok := cat.ByPrice(a.ScheduledPriceID); ok && o.Live {
+	if p, ok := cat.snapshotPlan(a.ScheduledPlan, a.ScheduledPriceID); ok && o.Live && a.ScheduledPriceID != "" {
 		o.ScheduledPlan = &p
 	}
 	if a.CustomerID == "" {

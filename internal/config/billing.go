@@ -22,9 +22,10 @@ type Billing struct {
 	// https://api.stripe.com), for a fake or stripe-mock in tests and
 	// development.
 	APIBase string
-	// Price IDs of the paid plans (STRIPE_PRICE_PRO_MONTHLY,
-	// STRIPE_PRICE_PRO_YEARLY, STRIPE_PRICE_BUSINESS_MONTHLY,
-	// STRIPE_PRICE_BUSINESS_YEARLY).
+	// Price IDs overriding the plan catalogue's (internal/billing/plans.json)
+	// for Pro and Business (STRIPE_PRICE_PRO_MONTHLY, STRIPE_PRICE_PRO_YEARLY,
+	// STRIPE_PRICE_BUSINESS_MONTHLY, STRIPE_PRICE_BUSINESS_YEARLY; default
+	// empty: the catalogue's price, else its lookup key, resolved in Stripe).
 	PriceProMonthly, PriceProYearly, PriceBusinessMonthly, PriceBusinessYearly string
 	// PortalConfiguration is a Customer Portal configuration ID
 	// (STRIPE_PORTAL_CONFIGURATION); empty creates one on first use.
@@ -87,8 +88,8 @@ func (p *parser) billing() Billing {
 		"STRIPE_PRICE_PRO_MONTHLY": b.PriceProMonthly, "STRIPE_PRICE_PRO_YEARLY": b.PriceProYearly,
 		"STRIPE_PRICE_BUSINESS_MONTHLY": b.PriceBusinessMonthly, "STRIPE_PRICE_BUSINESS_YEARLY": b.PriceBusinessYearly,
 	} {
-		if v == "" {
-			p.fail(name, "required when STRIPE_SECRET_KEY is set (a Stripe price ID, price_…)")
+		if v != "" && !strings.HasPrefix(v, "price_") && !strings.HasPrefix(v, "plan_") {
+			p.fail(name, "%q is not a Stripe price ID (price_…); leave it empty to sell the plan by its lookup key in plans.json", v)
 		}
 	}
 	if p.err == nil && !strings.HasPrefix(b.SecretKey, "sk_") && !strings.HasPrefix(b.SecretKey, "rk_") {
