@@ -17,7 +17,10 @@ import (
 // ChangePreview is what a plan change will do, shown before it is applied.
 type ChangePreview struct {
 	From, To Plan
-	Interval Interval
+	// Interval is the billing interval after the change; FromInterval the
+	// one before (they differ for a monthly ↔ yearly switch).
+	Interval     Interval
+	FromInterval Interval
 	// Upgrade: the change applies now and Invoice is the prorated invoice
 	// charged at once, computed by Stripe at ProrationDate, the date the
 	// change must be applied with to charge exactly this. Otherwise (a
@@ -39,14 +42,17 @@ type change struct {
 	sub      *stripe.Subscription
 	item     *stripe.SubscriptionItem
 	from, to Plan
-	interval Interval
-	price    string
-	upgrade  bool
+	// interval is the subscription's billing interval, toInterval the
+	// one after the change.
+	interval, toInterval Interval
+	price                string
+	upgrade              bool
 }
 
 // planChange checks that the organisation's subscription can move to plan
-// and re-fetches it from Stripe.
-func (s *Service) planChange(ctx context.Context, a Account, to PlanID) (change, error) {
+// to, billed every toInterval ("" keeps the current interval), and
+// re-fetches it from Stripe.
+func (s *Service) planChange(ctx context.Context, a Account, to PlanID, toInterval Interval) (change, error) {
 	cat := s.Catalog()
 	c := change{account: a}
 	if a.SubscriptionID == "" || !subLive(a.Snapshot.Status) {
@@ -85,16 +91,30 @@ func (s *Service) planChange(ctx context.Context, a Account, to PlanID) (change,
 		return c, fmt.Errorf("billing: subscription %s has no price the plan catalogue knows", sub.ID)
 	}
 	c.sub, c.item = sub, sub.Items.Data[i]
-	if from.ID == toPlan.ID {
-		return c, gw.Errorf(gw.EINVALID, "This organisation is already on the %s plan.", toPlan.Name)
+	if toInterval == "" {
+		toInterval = iv
 	}
-	c.from, c.to, c.interval = from, toPlan, iv
-	price, err := s.sellingPrice(ctx, toPlan, iv)
+	switch {
+	case toInterval != IntervalMonth && toInterval != IntervalYear:
+		return c, &gw.Error{Code: gw.EINVALID, Message: "Choose a monthly or yearly billing interval.", Fields: map[string]string{"interval": "Unknown interval."}}
+	case from.ID == toPlan.ID && toInterval == iv:
+		return c, gw.Errorf(gw.EINVALID, "This organisation is already on the %s plan, billed %sly.", toPlan.Name, iv)
+	case toInterval != iv && len(sub.Items.Data) > 1:
+		// Every item of a subscription bills on one interval; the add-ons'
+		// prices in the other interval are not the catalogue's to choose.
+		return c, gw.Errorf(gw.ECONFLICT, "The subscription has add-ons: its billing interval cannot be switched here. Contact support.")
+	}
+	c.from, c.to, c.interval, c.toInterval = from, toPlan, iv, toInterval
+	price, err := s.sellingPrice(ctx, toPlan, toInterval)
 	if err != nil {
 		return c, err
 	}
 	c.price = price
-	c.upgrade = cat.rank(toPlan.ID) > cat.rank(from.ID)
+	// A higher plan, or the same plan billed yearly instead of monthly,
+	// applies now (Stripe invoices an interval change at once and starts a
+	// new period); a lower plan, or yearly to monthly, at the period end.
+	c.upgrade = cat.rank(toPlan.ID) > cat.rank(from.ID) ||
+		cat.rank(toPlan.ID) == cat.rank(from.ID) && iv == IntervalMonth && toInterval == IntervalYear
 	return c, nil
 }
 
@@ -130,6 +150,18 @@ func pendingItemPrice(sub *stripe.Subscription, id string) string {
 // invoices.create_preview at a fixed proration date, which ChangePlan must
 // be given back.
 func (s *Service) PreviewChange(ctx context.Context, scope gw.Scope, to PlanID) (ChangePreview, error) {
+	return s.PreviewChangeTo(ctx, scope, to, "")
+}
+
+// PreviewChangeTo is PreviewChange to plan to billed every interval iv (""
+// keeps the current one): switching monthly ↔ yearly, with or without a
+// plan change, goes through the same preview. Monthly to yearly applies now
+// (Stripe invoices an interval change at once, crediting the unused time,
+// and starts a new yearly period:
+// https://docs.stripe.com/billing/subscriptions/billing-cycle#changing-the-billing-cycle);
+// yearly to monthly at the period end. ECONFLICT: the subscription has
+// add-on items (all items bill on one interval).
+func (s *Service) PreviewChangeTo(ctx context.Context, scope gw.Scope, to PlanID, iv Interval) (ChangePreview, error) {
 	if err := authz.Require(scope, authz.BillingManage); err != nil {
 		return ChangePreview{}, err
 	}
@@ -137,11 +169,11 @@ func (s *Service) PreviewChange(ctx context.Context, scope gw.Scope, to PlanID) 
 	if err != nil {
 		return ChangePreview{}, err
 	}
-	c, err := s.planChange(ctx, a, to)
+	c, err := s.planChange(ctx, a, to, iv)
 	if err != nil {
 		return ChangePreview{}, err
 	}
-	p := ChangePreview{From: c.from, To: c.to, Interval: c.interval, Upgrade: c.upgrade,
+	p := ChangePreview{From: c.from, To: c.to, Interval: c.toInterval, FromInterval: c.interval, Upgrade: c.upgrade,
 		EffectiveAt: time.Unix(c.item.CurrentPeriodEnd, 0).UTC()}
 	details := &stripe.InvoiceCreatePreviewSubscriptionDetailsParams{
 		Items: []*stripe.InvoiceCreatePreviewSubscriptionDetailsItemParams{{ID: stripe.String(c.item.ID), Price: stripe.String(c.price)}},
@@ -171,12 +203,18 @@ func (s *Service) PreviewChange(ctx context.Context, scope gw.Scope, to PlanID) 
 // with a subscription schedule, without proration: no credit, and the plan
 // paid for stays until then.
 func (s *Service) ChangePlan(ctx context.Context, scope gw.Scope, to PlanID, prorationDate time.Time) error {
+	return s.ChangePlanTo(ctx, scope, to, "", prorationDate)
+}
+
+// ChangePlanTo is ChangePlan to plan to billed every interval iv ("" keeps
+// the current one); see PreviewChangeTo.
+func (s *Service) ChangePlanTo(ctx context.Context, scope gw.Scope, to PlanID, iv Interval, prorationDate time.Time) error {
 	if err := authz.Require(scope, authz.BillingManage); err != nil {
 		return err
 	}
 	var subID string
 	return s.inLockedAccount(ctx, scope.OrgID, func() syncHint { return syncHint{subscriptionID: subID} }, func(tx pgx.Tx, a Account) (*audit.Event, error) {
-		c, err := s.planChange(ctx, a, to)
+		c, err := s.planChange(ctx, a, to, iv)
 		if err != nil {
 			return nil, err
 		}
@@ -192,7 +230,7 @@ func (s *Service) ChangePlan(ctx context.Context, scope gw.Scope, to PlanID, pro
 		return &audit.Event{OrgID: scope.OrgID, Actor: scope.Actor, Action: audit.ActionBillingPlanChanged,
 			TargetType: audit.TargetSubscription, TargetID: c.sub.ID,
 			Before: map[string]any{"plan": c.from.ID, "interval": c.interval},
-			After:  map[string]any{"plan": c.to.ID, "interval": c.interval, "upgrade": c.upgrade}}, nil
+			After:  map[string]any{"plan": c.to.ID, "interval": c.toInterval, "upgrade": c.upgrade}}, nil
 	})
 }
 
@@ -271,7 +309,7 @@ func (s *Service) scheduleDowngrade(ctx context.Context, c change) error {
 	}
 	end := c.item.CurrentPeriodEnd
 	next := time.Unix(end, 0).UTC().AddDate(0, 1, 0)
-	if c.interval == IntervalYear {
+	if c.toInterval == IntervalYear {
 		next = time.Unix(end, 0).UTC().AddDate(1, 0, 0)
 	}
 	// Both phases keep every item (add-ons too): a phase's items replace

@@ -54,6 +54,7 @@ func billingScenarios() []scenario {
 				require.Contains(t, body, "Thank you: your subscription is set up.")
 				require.Contains(t, body, "Your plan: Pro (monthly)")
 				require.Contains(t, body, "Upgrade to Business")
+				require.Contains(t, body, `href="/o/`+fx.vars["org"]+`/billing/change?plan=pro&amp;interval=year">Switch to yearly billing`)
 			}},
 		{name: "back from checkout without a session", as: "owner", path: "/o/{org}/billing/success",
 			wantStatus: http.StatusUnprocessableEntity, wantText: []string{"Missing checkout session.", "Your plan: Pro (monthly)"}},
@@ -114,5 +115,23 @@ func billingScenarios() []scenario {
 			}},
 		{name: "keep my current plan with nothing scheduled", as: "owner", method: http.MethodPost, path: "/o/{org}/billing/keep-plan",
 			wantStatus: http.StatusConflict, wantText: []string{"No plan change is scheduled.", "Your plan: Business"}},
+		{name: "switch to yearly billing: preview", as: "owner", path: "/o/{org}/billing/change?plan=business&interval=year", wantStatus: http.StatusOK,
+			wantText: []string{"Change plan: Business (monthly) → Business (yearly)", "Charged now", `name="interval" value="year"`},
+			check: func(t *testing.T, fx *pageFixture, r pageResponse) {
+				m := prorationRE.FindStringSubmatch(r.body)
+				require.NotNil(t, m)
+				fx.vars["proration"] = m[1]
+			}},
+		{name: "switch to an unknown interval", as: "owner", path: "/o/{org}/billing/change?plan=business&interval=week",
+			wantStatus: http.StatusUnprocessableEntity, wantText: []string{"Choose a monthly or yearly billing interval."}},
+		{name: "switch to yearly billing", as: "owner", method: http.MethodPost, path: "/o/{org}/billing/change",
+			form:       url.Values{"plan": {"business"}, "interval": {"year"}, "proration_date": {"{proration}"}},
+			wantStatus: http.StatusSeeOther, wantLocation: "/o/{org}/billing",
+			check: func(t *testing.T, fx *pageFixture, _ pageResponse) {
+				body := fx.follow(t, "owner", "/o/{org}/billing")
+				require.Contains(t, body, "You are now on the Business, billed yearly, plan.")
+				require.Contains(t, body, "Your plan: Business (yearly)")
+				require.Contains(t, body, "Switch to monthly billing")
+			}},
 	}
 }
