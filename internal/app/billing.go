@@ -51,7 +51,7 @@ func newBilling(a *App, opts Options) (*Billing, error) {
 		return nil, err
 	}
 	service, err := billing.NewService(billing.ServiceConfig{Syncer: syncer, BaseURL: a.cfg.BaseURL,
-		PortalConfiguration: b.PortalConfiguration})
+		PortalConfiguration: b.PortalConfiguration, NoPromotionCodes: !b.PromotionCodes})
 	if err != nil {
 		return nil, err
 	}

@@ -125,6 +125,11 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 			SuccessURL: stripe.String(page + "/success?session_id={CHECKOUT_SESSION_ID}"),
 			CancelURL:  stripe.String(page),
 		}
+		if !s.cfg.NoPromotionCodes {
+			// Checkout shows a field for the promotion codes created in
+			// Stripe (https://docs.stripe.com/payments/checkout/discounts#promotion-codes).
+			p.AllowPromotionCodes = stripe.Bool(true)
+		}
 		if in.TrialDays > 0 {
 			p.SubscriptionData.TrialPeriodDays = stripe.Int64(in.TrialDays)
 			p.SubscriptionData.TrialSettings = &stripe.CheckoutSessionCreateSubscriptionDataTrialSettingsParams{

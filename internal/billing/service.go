@@ -32,6 +32,10 @@ type ServiceConfig struct {
 	// PriceCacheTTL is how long the plans' prices fetched from Stripe are
 	// used (default DefaultPriceCacheTTL).
 	PriceCacheTTL time.Duration
+	// NoPromotionCodes hides the promotion code field of Checkout
+	// (GROUNDWORK_BILLING_PROMOTION_CODES=false); by default customers may
+	// enter the codes created in Stripe.
+	NoPromotionCodes bool
 }
 
 // Service is what the billing page does: it shows an organisation's plan,

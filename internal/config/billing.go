@@ -46,6 +46,9 @@ type Billing struct {
 	// SweepInterval is how often every organisation with a Stripe customer
 	// is re-synced, slowly (GROUNDWORK_BILLING_SWEEP_INTERVAL, default 24h).
 	SweepInterval time.Duration
+	// PromotionCodes lets customers enter promotion codes in Checkout
+	// (GROUNDWORK_BILLING_PROMOTION_CODES, default true).
+	PromotionCodes bool
 	// Workers is the concurrency of the billing job queue
 	// (GROUNDWORK_QUEUE_BILLING_WORKERS, default 10).
 	Workers int
@@ -70,6 +73,7 @@ func (p *parser) billing() Billing {
 		Workers:              p.int("GROUNDWORK_QUEUE_BILLING_WORKERS", 10, 1, 10000),
 	}
 	b.AllowWhileDisputed = p.oneOf("GROUNDWORK_BILLING_ALLOW_WHILE_DISPUTED", "false", "true", "false") == "true"
+	b.PromotionCodes = p.oneOf("GROUNDWORK_BILLING_PROMOTION_CODES", "true", "true", "false") == "true"
 	for _, s := range strings.Split(p.getenv("STRIPE_WEBHOOK_SECRET"), ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			b.WebhookSecrets = append(b.WebhookSecrets, s)
@@ -116,6 +120,7 @@ func (b Billing) rows() [][2]string {
 		{"GROUNDWORK_BILLING_GRACE_DAYS", strconv.Itoa(b.GraceDays)},
 		{"GROUNDWORK_BILLING_LOST_DISPUTE", b.LostDispute},
 		{"GROUNDWORK_BILLING_ALLOW_WHILE_DISPUTED", strconv.FormatBool(b.AllowWhileDisputed)},
+		{"GROUNDWORK_BILLING_PROMOTION_CODES", strconv.FormatBool(b.PromotionCodes)},
 		{"GROUNDWORK_BILLING_RECONCILE_INTERVAL", b.ReconcileInterval.String()},
 		{"GROUNDWORK_BILLING_SWEEP_INTERVAL", b.SweepInterval.String()},
 		{"GROUNDWORK_QUEUE_BILLING_WORKERS", strconv.Itoa(b.Workers)},

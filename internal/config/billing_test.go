@@ -82,3 +82,17 @@ func TestBillingPricesAreOptional(t *testing.T) {
 	require.True(t, c.Billing.Enabled())
 	require.Empty(t, c.Billing.PriceProMonthly)
 }
+
+// TestBillingPromotionCodes: promotion codes are offered in Checkout
+// unless GROUNDWORK_BILLING_PROMOTION_CODES=false.
+func TestBillingPromotionCodes(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(stripeEnv(nil)))
+	require.NoError(t, err)
+	require.True(t, c.Billing.PromotionCodes)
+	c, err = Load(env(stripeEnv(map[string]string{"GROUNDWORK_BILLING_PROMOTION_CODES": "false"})))
+	require.NoError(t, err)
+	require.False(t, c.Billing.PromotionCodes)
+	_, err = Load(env(stripeEnv(map[string]string{"GROUNDWORK_BILLING_PROMOTION_CODES": "sometimes"})))
+	require.ErrorContains(t, err, "GROUNDWORK_BILLING_PROMOTION_CODES")
+}

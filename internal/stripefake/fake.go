@@ -55,6 +55,17 @@ type Options struct {
 	// APIVersion is the account's default API version, which events are
 	// created in (default stripe.APIVersion); see SetAPIVersion.
 	APIVersion string
+	// PromotionCodes are the customer-facing codes a customer may enter in
+	// a Checkout Session created with allow_promotion_codes=true
+	// (CheckoutOutcome.PromotionCode), each a percentage off once.
+	PromotionCodes []PromotionCode
+}
+
+// PromotionCode is a customer-facing promotion code of a coupon taking
+// PercentOff percent off the first invoice (duration once).
+type PromotionCode struct {
+	Code       string
+	PercentOff int64
 }
 
 // Request is one recorded API request.

@@ -257,6 +257,12 @@ type CheckoutOutcome struct {
 	PaymentFails bool
 	// NoPaymentMethod completes a trial checkout without collecting a card.
 	NoPaymentMethod bool
+	// PromotionCode is a code the customer enters (Options.PromotionCodes).
+	// Checkout shows the field only when the session was created with
+	// allow_promotion_codes=true
+	// (https://docs.stripe.com/payments/checkout/discounts#promotion-codes):
+	// completing another session with a code is an error.
+	PromotionCode string
 }
 
 // CompleteCheckout completes an open checkout session as the customer paying
@@ -334,6 +340,12 @@ func (s *Server) CompleteCheckoutWith(sessionID string, o CheckoutOutcome) (stri
 	}
 	s.subs[sub.ID] = sub
 	inv := s.newInvoice(sub, cus.obj.ID, stripe.InvoiceBillingReasonSubscriptionCreate, invLines, p.Currency)
+	if o.PromotionCode != "" {
+		if err := s.applyPromotionCode(sub, inv, st, o.PromotionCode); err != nil {
+			delete(s.subs, sub.ID)
+			return "", err
+		}
+	}
 	inv.PeriodStart, inv.PeriodEnd = now, now
 	s.emit("customer.subscription.created", "subscription", sub, nil)
 	s.finalizeFor(sub, inv)
