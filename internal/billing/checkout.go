@@ -30,7 +30,14 @@ type CheckoutInput struct {
 	// without asking for a card; at the trial's end without a payment
 	// method Stripe cancels it (and the organisation is on the free plan).
 	TrialDays int64
+	// Trial starts the subscription with the plan's trial (Plan.TrialDays,
+	// from the catalogue), as the billing page offers it.
+	Trial bool
 }
+
+// ErrTrialUsed is in the chain of StartCheckout's ECONFLICT error when a
+// trial is asked for by an organisation that has had a subscription.
+var ErrTrialUsed = errors.New("billing: the organisation has had a subscription")
 
 // ErrLiveSubscription is in the chain of StartCheckout's ECONFLICT error
 // when the organisation already has a subscription: the page sends the user
@@ -61,6 +68,12 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 	}
 	if in.Interval != IntervalMonth && in.Interval != IntervalYear {
 		return "", &gw.Error{Code: gw.EINVALID, Message: "Choose a monthly or yearly billing interval.", Fields: map[string]string{"interval": "Unknown interval."}}
+	}
+	if in.Trial {
+		if plan.TrialDays <= 0 {
+			return "", gw.Errorf(gw.EINVALID, "The %s plan has no trial.", plan.Name)
+		}
+		in.TrialDays = plan.TrialDays
 	}
 	price, err := s.sellingPrice(ctx, plan, in.Interval)
 	if err != nil {
@@ -101,6 +114,12 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 		if cur.SubscriptionID != "" && subLive(cur.Snapshot.Status) {
 			refused = fmt.Errorf("%w: %w", gw.Errorf(gw.ECONFLICT,
 				"This organisation already has a subscription. Change the plan on the billing page or in the billing portal."), ErrLiveSubscription)
+			return nil, nil
+		}
+		if in.TrialDays > 0 && (a.SubscribedBefore || cur.SubscriptionID != "") {
+			// A trial is for an organisation's first subscription only.
+			refused = fmt.Errorf("%w: %w", gw.Errorf(gw.ECONFLICT,
+				"Trials are for a first subscription; this organisation has had one. Choose a plan without a trial."), ErrTrialUsed)
 			return nil, nil
 		}
 		if cur.Snapshot.LatestInvoiceStatus == stripe.InvoiceStatusOpen {

@@ -121,6 +121,9 @@ type Overview struct {
 	// Live says a subscription exists that is not canceled: plan changes,
 	// cancel and reactivate apply; checkout does not.
 	Live bool
+	// TrialEligible says the organisation never had a subscription: the
+	// plans' trials (Plan.TrialDays) are offered.
+	TrialEligible bool
 	// NextInvoice is the upcoming renewal; LatestInvoice the last one issued.
 	NextInvoice, LatestInvoice *Invoice
 	// TaxProblem says what the customer must fix when Stripe cannot
@@ -148,7 +151,7 @@ func (s *Service) Overview(ctx context.Context, scope gw.Scope) (Overview, error
 	}
 	cat := s.Catalog()
 	o := Overview{Account: a, Entitlements: s.syncer.compute(a), Plans: cat.Plans(), Plan: cat.Free(),
-		Live: a.SubscriptionID != "" && subLive(a.Snapshot.Status)}
+		Live: a.SubscriptionID != "" && subLive(a.Snapshot.Status), TrialEligible: !a.SubscribedBefore && a.SubscriptionID == ""}
 	if p, ok := cat.snapshotPlan(a.Snapshot.Plan, a.Snapshot.PriceID); ok && o.Live {
 		o.Plan, o.Interval = p, a.Snapshot.Interval
 		if o.Interval == "" {

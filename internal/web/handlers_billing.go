@@ -155,7 +155,7 @@ func (s *server) pageBilling() http.Handler {
 
 func (s *server) postBillingCheckout() http.Handler {
 	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) error {
-		f, err := parseForm(r, "plan", "interval")
+		f, err := parseForm(r, "plan", "interval", "trial")
 		if err != nil {
 			return err
 		}
@@ -163,7 +163,7 @@ func (s *server) postBillingCheckout() http.Handler {
 		scope := gw.ScopeFrom(ctx)
 		u, o := userFrom(ctx), orgFrom(ctx)
 		url, err := b.StartCheckout(ctx, scope, billing.CheckoutInput{Plan: billing.PlanID(f.Get("plan")),
-			Interval: billing.Interval(f.Get("interval")), Email: u.Email, OrgName: o.Name})
+			Interval: billing.Interval(f.Get("interval")), Email: u.Email, OrgName: o.Name, Trial: f.Get("trial") == "true"})
 		if errors.Is(err, billing.ErrLiveSubscription) {
 			// Already subscribed: payment methods and invoices are managed
 			// in the Customer Portal, plan changes on the billing page.

@@ -30,7 +30,8 @@ func billingScenarios() []scenario {
 	return []scenario{
 		{name: "billing page on the free plan", as: "owner", path: "/o/{org}/billing", wantStatus: http.StatusOK,
 			wantText: []string{"Your plan: Free", `action="/o/{org}/billing/checkout"`, "Choose Pro monthly",
-				`href="/o/{org}/billing">Billing</a>`}},
+				`href="/o/{org}/billing">Billing</a>`, `name="trial" value="true"`, "Start a 14-day free trial of Pro monthly"},
+			notText: []string{"free trial of Business"}},
 		{name: "billing page is forbidden to admins", as: "admin", path: "/o/{org}/billing",
 			wantStatus: http.StatusForbidden, wantText: forbidden("admin")},
 		{name: "checkout of an unknown plan", as: "owner", method: http.MethodPost, path: "/o/{org}/billing/checkout",
