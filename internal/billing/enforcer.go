@@ -37,7 +37,9 @@ func (p *Enforcer) Of(a Account) Entitlements {
 	}
 	d := a.Dispute
 	d.AllowWhileOpen, d.OnLost = p.DisputeAllowWhileOpen, p.DisputeOnLost
-	e := p.Catalog.Compute(a.Snapshot, p.Grace, d, clock.Now())
+	now := clock.Now()
+	e := p.Catalog.Compute(a.Snapshot, p.Grace, d, now)
+	e = p.Catalog.withGrant(e, a.Grant, now)
 	e.OrgID = a.OrgID
 	return e
 }
