@@ -124,6 +124,11 @@ type Overview struct {
 	// TrialEligible says the organisation never had a subscription: the
 	// plans' trials (Plan.TrialDays) are offered.
 	TrialEligible bool
+	// Prices are the prices the plans are sold at, from Stripe (cached);
+	// PricesUnavailable says Stripe could not be reached and none were
+	// fetched before: the plan cards show no amounts.
+	Prices            map[PlanID]map[Interval]PlanPrice
+	PricesUnavailable bool
 	// NextInvoice is the upcoming renewal; LatestInvoice the last one issued.
 	NextInvoice, LatestInvoice *Invoice
 	// TaxProblem says what the customer must fix when Stripe cannot
@@ -164,6 +169,9 @@ func (s *Service) Overview(ctx context.Context, scope gw.Scope) (Overview, error
 	if p, ok := cat.snapshotPlan(a.ScheduledPlan, a.ScheduledPriceID); ok && o.Live && a.ScheduledPriceID != "" {
 		o.ScheduledPlan = &p
 	}
+	var ok bool
+	o.Prices, ok = s.Prices(ctx)
+	o.PricesUnavailable = !ok
 	if a.CustomerID == "" {
 		return o, nil
 	}
@@ -281,4 +289,20 @@ func (s *Service) inLockedAccount(ctx context.Context, orgID string, hint func()
 		}
 		return nil
 	})
+}
+
+// PriceOf is the price of plan in interval iv as the plan cards show it,
+// e.g. "30.00 EUR / month" (per seat for a per-seat plan); "" when Stripe's
+// prices are not known.
+func (o Overview) PriceOf(plan PlanID, iv Interval) string {
+	p, ok := o.Prices[plan][iv]
+	if !ok {
+		return ""
+	}
+	for _, pl := range o.Plans {
+		if pl.ID == plan && pl.PerSeat {
+			return FormatAmount(p.UnitAmount, p.Currency) + " per seat / " + string(iv)
+		}
+	}
+	return p.Label()
 }

@@ -30,7 +30,8 @@ func billingScenarios() []scenario {
 	return []scenario{
 		{name: "billing page on the free plan", as: "owner", path: "/o/{org}/billing", wantStatus: http.StatusOK,
 			wantText: []string{"Your plan: Free", `action="/o/{org}/billing/checkout"`, "Choose Pro monthly",
-				`href="/o/{org}/billing">Billing</a>`, `name="trial" value="true"`, "Start a 14-day free trial of Pro monthly"},
+				`href="/o/{org}/billing">Billing</a>`, `name="trial" value="true"`, "Start a 14-day free trial of Pro monthly",
+				`<p class="price">30.00 EUR / month</p>`, `<p class="price">900.00 EUR / year</p>`},
 			notText: []string{"free trial of Business"}},
 		{name: "billing page is forbidden to admins", as: "admin", path: "/o/{org}/billing",
 			wantStatus: http.StatusForbidden, wantText: forbidden("admin")},
@@ -54,7 +55,7 @@ func billingScenarios() []scenario {
 				body := fx.follow(t, "owner", "/o/{org}/billing")
 				require.Contains(t, body, "Thank you: your subscription is set up.")
 				require.Contains(t, body, "Your plan: Pro (monthly)")
-				require.Contains(t, body, "Upgrade to Business")
+				require.Contains(t, body, "Upgrade to Business</a> (90.00 EUR / month, ")
 				require.Contains(t, body, `href="/o/`+fx.vars["org"]+`/billing/change?plan=pro&amp;interval=year">Switch to yearly billing`)
 			}},
 		{name: "back from checkout without a session", as: "owner", path: "/o/{org}/billing/success",
