@@ -27,6 +27,9 @@ type Enforcer struct {
 	DisputeOnLost LostDisputePolicy
 	// Clock tells the time; nil is the system clock.
 	Clock gw.Clock
+	// Jobs enqueues the seat sync of per-seat plans (SeatsChangedTx); nil:
+	// none.
+	Jobs JobInserter
 }
 
 // Of returns the entitlements of a stored account now.

@@ -68,7 +68,7 @@ func NewSyncer(cfg SyncerConfig) (*Syncer, error) {
 		cfg.Clock = gw.SystemClock{}
 	}
 	return &Syncer{cfg: cfg, enforcer: &Enforcer{Catalog: cfg.Catalog, Grace: cfg.Grace,
-		DisputeAllowWhileOpen: cfg.DisputeAllowWhileOpen, DisputeOnLost: cfg.DisputeOnLost, Clock: cfg.Clock}}, nil
+		DisputeAllowWhileOpen: cfg.DisputeAllowWhileOpen, DisputeOnLost: cfg.DisputeOnLost, Clock: cfg.Clock, Jobs: cfg.Jobs}}, nil
 }
 
 // Account is an organisation's stored billing state.
