@@ -22,7 +22,7 @@ type seatRecorder struct {
 }
 
 func (r *seatRecorder) CheckSeatsTx(context.Context, pgx.Tx, string, int) error { return nil }
-func (r *seatRecorder) CheckDeleteTx(context.Context, pgx.Tx, string) error      { return nil }
+func (r *seatRecorder) CheckDeleteTx(context.Context, pgx.Tx, string) error     { return nil }
 func (r *seatRecorder) SeatsChangedTx(ctx context.Context, tx pgx.Tx, orgID string) error {
 	n, err := seatsUsed(ctx, tx, orgID, false, "", gw.SystemClock{}.Now())
 	if err != nil {
