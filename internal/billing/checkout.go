@@ -33,6 +33,9 @@ type CheckoutInput struct {
 	// Trial starts the subscription with the plan's trial (Plan.TrialDays,
 	// from the catalogue), as the billing page offers it.
 	Trial bool
+	// Seats is the organisation's member count: the quantity of a per-seat
+	// plan (Plan.PerSeat; at least 1). Ignored for other plans.
+	Seats int
 }
 
 // ErrTrialUsed is in the chain of StartCheckout's ECONFLICT error when a
@@ -78,6 +81,10 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 	price, err := s.sellingPrice(ctx, plan, in.Interval)
 	if err != nil {
 		return "", err
+	}
+	quantity := int64(1)
+	if plan.PerSeat && in.Seats > 1 {
+		quantity = int64(in.Seats)
 	}
 	orgID := scope.OrgID
 	if err := s.ensureCustomer(ctx, orgID, in); err != nil {
@@ -131,7 +138,7 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 			Mode:                     stripe.String(string(stripe.CheckoutSessionModeSubscription)),
 			Customer:                 stripe.String(a.CustomerID),
 			ClientReferenceID:        stripe.String(orgID),
-			LineItems:                []*stripe.CheckoutSessionCreateLineItemParams{{Price: stripe.String(price), Quantity: stripe.Int64(1)}},
+			LineItems:                []*stripe.CheckoutSessionCreateLineItemParams{{Price: stripe.String(price), Quantity: stripe.Int64(quantity)}},
 			AutomaticTax:             &stripe.CheckoutSessionCreateAutomaticTaxParams{Enabled: stripe.Bool(true)},
 			TaxIDCollection:          &stripe.CheckoutSessionCreateTaxIDCollectionParams{Enabled: stripe.Bool(true)},
 			BillingAddressCollection: stripe.String(string(stripe.CheckoutSessionBillingAddressCollectionRequired)),

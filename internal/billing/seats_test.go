@@ -68,3 +68,20 @@ func TestPerSeatQuantityFollowsMembers(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(500+7*3000+6*3000), s.fake.Invoice(inv).Subtotal)
 }
+
+// TestPerSeatCheckoutBuysEveryMember: a per-seat plan is checked out with
+// the member count as its quantity; another plan with one.
+func TestPerSeatCheckoutBuysEveryMember(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{Prices: catalogPrices})
+	cat, err := LoadCatalog([]byte(strings.Replace(catalogJSON, `"products": ["prod_pro"]`, `"products": ["prod_pro"], "per_seat": true`, 1)), PriceIDs{})
+	require.NoError(t, err)
+	syncer, err := NewSyncer(SyncerConfig{Pool: s.db.Runtime, Stripe: s.fake.Client(), Catalog: cat, Clock: s.fake})
+	require.NoError(t, err)
+	s.svc, err = NewService(ServiceConfig{Syncer: syncer, BaseURL: "https://app.test"})
+	require.NoError(t, err)
+	cs := s.checkout(PlanPro, CheckoutInput{Seats: 4})
+	require.Equal(t, int64(4), s.fake.CheckoutSessionParams(cs).Quantity)
+	cs = s.checkout(PlanBusiness, CheckoutInput{Seats: 4})
+	require.Equal(t, int64(1), s.fake.CheckoutSessionParams(cs).Quantity)
+}

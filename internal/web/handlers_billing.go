@@ -162,8 +162,17 @@ func (s *server) postBillingCheckout() http.Handler {
 		ctx := r.Context()
 		scope := gw.ScopeFrom(ctx)
 		u, o := userFrom(ctx), orgFrom(ctx)
-		url, err := b.StartCheckout(ctx, scope, billing.CheckoutInput{Plan: billing.PlanID(f.Get("plan")),
-			Interval: billing.Interval(f.Get("interval")), Email: u.Email, OrgName: o.Name, Trial: f.Get("trial") == "true"})
+		in := billing.CheckoutInput{Plan: billing.PlanID(f.Get("plan")),
+			Interval: billing.Interval(f.Get("interval")), Email: u.Email, OrgName: o.Name, Trial: f.Get("trial") == "true"}
+		if p, ok := b.Catalog().Plan(in.Plan); ok && p.PerSeat {
+			// A per-seat plan is bought for every member (then kept in sync).
+			members, err := s.d.Orgs.Members(ctx, scope)
+			if err != nil {
+				return err
+			}
+			in.Seats = len(members)
+		}
+		url, err := b.StartCheckout(ctx, scope, in)
 		if errors.Is(err, billing.ErrLiveSubscription) {
 			// Already subscribed: payment methods and invoices are managed
 			// in the Customer Portal, plan changes on the billing page.
