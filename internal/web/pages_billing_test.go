@@ -82,6 +82,7 @@ func billingScenarios() []scenario {
 			wantStatus: http.StatusForbidden, wantText: forbidden("member")},
 		{name: "plan change preview", as: "owner", path: "/o/{org}/billing/change?plan=business", wantStatus: http.StatusOK,
 			wantText: []string{"Change plan: Pro → Business", "Charged now", `name="proration_date"`},
+			notText:  []string{`name="interval"`},
 			check: func(t *testing.T, fx *pageFixture, r pageResponse) {
 				m := prorationRE.FindStringSubmatch(r.body)
 				require.NotNil(t, m)
@@ -96,7 +97,9 @@ func billingScenarios() []scenario {
 			form:       url.Values{"plan": {"business"}, "proration_date": {"{proration}"}},
 			wantStatus: http.StatusSeeOther, wantLocation: "/o/{org}/billing",
 			check: func(t *testing.T, fx *pageFixture, _ pageResponse) {
-				require.Contains(t, fx.follow(t, "owner", "/o/{org}/billing"), "Business")
+				body := fx.follow(t, "owner", "/o/{org}/billing")
+				require.Contains(t, body, "Business")
+				require.Contains(t, body, "You are now on the Business plan.")
 			}},
 		{name: "downgrade at the period end", as: "owner", method: http.MethodPost, path: "/o/{org}/billing/change",
 			form: url.Values{"plan": {"pro"}}, wantStatus: http.StatusSeeOther, wantLocation: "/o/{org}/billing",
