@@ -3,6 +3,7 @@ package stripefake_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/stripe/stripe-go/v85"
@@ -111,5 +112,51 @@ func TestCheckoutSeveralItems(t *testing.T) {
 		require.True(t, errors.As(err, &se), "%v: %v", tc.prices, err)
 		require.Equal(t, 400, se.HTTPStatusCode, tc.prices)
 	}
+	stripefake.CheckShapesAgainstStripeMock(t, e.fake.Requests())
+}
+
+// TestIntervalChange: moving a subscription to a price of another
+// interval invoices at once, crediting the unused time and charging a
+// whole new period from now, and restarts the period; the preview at the
+// same proration date equals the invoice. A subscription whose items
+// would end on different intervals is refused.
+func TestIntervalChange(t *testing.T) {
+	t.Parallel()
+	e := setup(t, stripefake.Options{})
+	_, subID := e.subscribe(t, "price_pro_monthly")
+	e.fake.Advance(10 * 24 * time.Hour)
+	item := e.fake.Subscription(subID).Items.Data[0]
+	d := e.fake.Now().Unix()
+	preview, err := e.sc.V1Invoices.CreatePreview(e.ctx, &stripe.InvoiceCreatePreviewParams{Subscription: stripe.String(subID),
+		SubscriptionDetails: &stripe.InvoiceCreatePreviewSubscriptionDetailsParams{ProrationDate: stripe.Int64(d),
+			Items: []*stripe.InvoiceCreatePreviewSubscriptionDetailsItemParams{{ID: stripe.String(item.ID), Price: stripe.String("price_pro_yearly")}}}})
+	require.NoError(t, err)
+	sub, err := e.sc.V1Subscriptions.Update(e.ctx, subID, &stripe.SubscriptionUpdateParams{ProrationDate: stripe.Int64(d),
+		Items: []*stripe.SubscriptionUpdateItemParams{{ID: stripe.String(item.ID), Price: stripe.String("price_pro_yearly")}}})
+	require.NoError(t, err)
+	it := sub.Items.Data[0]
+	require.Equal(t, "price_pro_yearly", it.Price.ID)
+	require.Equal(t, d, it.CurrentPeriodStart)
+	require.Equal(t, e.fake.Now().AddDate(1, 0, 0).Unix(), it.CurrentPeriodEnd)
+	require.Equal(t, d, sub.BillingCycleAnchor)
+	inv := e.fake.Invoice(sub.LatestInvoice.ID)
+	require.Equal(t, stripe.InvoiceBillingReasonSubscriptionUpdate, inv.BillingReason)
+	require.Equal(t, int64(30000-2032), inv.Total, "a year charged, 21 of 31 days of 30.00 credited")
+	require.Equal(t, preview.Total, inv.Total)
+
+	// An add-on left monthly beside a yearly plan item is refused.
+	c := e.customer(t, "k2")
+	cs, err := e.sc.V1CheckoutSessions.Create(e.ctx, &stripe.CheckoutSessionCreateParams{Mode: stripe.String("subscription"),
+		Customer: stripe.String(c.ID), SuccessURL: stripe.String("https://app.example/ok"),
+		LineItems: []*stripe.CheckoutSessionCreateLineItemParams{{Price: stripe.String("price_basic_monthly")}, {Price: stripe.String("price_pro_monthly")}}})
+	require.NoError(t, err)
+	two, err := e.fake.CompleteCheckout(cs.ID)
+	require.NoError(t, err)
+	items := e.fake.Subscription(two).Items.Data
+	_, err = e.sc.V1Subscriptions.Update(e.ctx, two, &stripe.SubscriptionUpdateParams{
+		Items: []*stripe.SubscriptionUpdateItemParams{{ID: stripe.String(items[1].ID), Price: stripe.String("price_pro_yearly")}}})
+	var se *stripe.Error
+	require.True(t, errors.As(err, &se), "%v", err)
+	require.Equal(t, 400, se.HTTPStatusCode)
 	stripefake.CheckShapesAgainstStripeMock(t, e.fake.Requests())
 }
