@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -22,7 +23,7 @@ billing configuration (docs/billing.md).`
 func withBilling(ctx context.Context, fs *flag.FlagSet, args []string, e cmdEnv, fn func(b *app.Billing, a *admin) error) error {
 	return withAdmin(ctx, fs, args, e, func(a *admin) error {
 		if a.mods.Billing == nil {
-			return fmt.Errorf("%s: Stripe billing is not configured (set STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET and STRIPE_PRICE_*)", fs.Name())
+			return fmt.Errorf("%s: Stripe billing is not configured (set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET)", fs.Name())
 		}
 		return fn(a.mods.Billing, a)
 	})
@@ -106,6 +107,44 @@ func runBillingClearDispute(ctx context.Context, args []string, e cmdEnv) error 
 			return cliError("billing clear-dispute", err)
 		}
 		fmt.Fprintf(e.stdout, "%s: dispute %s cleared; plan %s, access %s (%s)\n", o.Slug, *dispute, ent.Plan, ent.Access, ent.Reason)
+		return nil
+	})
+}
+
+// runBillingGrantPlan runs "groundwork billing grant-plan". The
+// organisation and the plan may come first, as positional arguments:
+// "grant-plan ORG PLAN -until DATE -operator WHO".
+func runBillingGrantPlan(ctx context.Context, args []string, e cmdEnv) error {
+	fs := newFlagSet("billing grant-plan", "Grant an organisation a plan outside Stripe (a pilot, a partner, support),\nuntil a date or until revoked (plan free revokes); it gets the better of the\ngrant and its subscription. Audited (billing.plan_changed).")
+	orgRef := fs.String("org", "", "the organisation: its slug or ID (required; or the first argument)")
+	plan := fs.String("plan", "", "the plan ID, e.g. business; free revokes the grant (required; or the second argument)")
+	until := fs.String("until", "", "when the grant ends: a date (2027-01-31, midnight UTC) or an RFC 3339 time; empty: until revoked")
+	operator := fs.String("operator", "", "who decides, recorded in the audit log (required)")
+	if len(args) >= 2 && !strings.HasPrefix(args[0], "-") && !strings.HasPrefix(args[1], "-") {
+		args = append([]string{"-org", args[0], "-plan", args[1]}, args[2:]...)
+	}
+	return withBilling(ctx, fs, args, e, func(b *app.Billing, a *admin) error {
+		if *orgRef == "" || *plan == "" || *operator == "" {
+			return errors.New("billing grant-plan: the organisation, the plan and -operator are required")
+		}
+		var end time.Time
+		if *until != "" {
+			var err error
+			if end, err = time.Parse(time.DateOnly, *until); err != nil {
+				if end, err = time.Parse(time.RFC3339, *until); err != nil {
+					return fmt.Errorf("billing grant-plan: -until %q is not a date (2027-01-31) or an RFC 3339 time", *until)
+				}
+			}
+		}
+		o, err := a.mods.Orgs.ResolveOrg(ctx, *orgRef)
+		if err != nil {
+			return cliError("billing grant-plan: organisation "+*orgRef, err)
+		}
+		ent, err := b.Syncer.GrantPlan(ctx, o.ID, billing.PlanID(*plan), end, *operator)
+		if err != nil {
+			return cliError("billing grant-plan", err)
+		}
+		fmt.Fprintf(e.stdout, "%s: plan %s, access %s (%s)\n", o.Slug, ent.Plan, ent.Access, ent.Reason)
 		return nil
 	})
 }

@@ -58,6 +58,7 @@ func commandTable() []command {
 			{name: "reconcile", summary: "run the reconciler now: backfill, retry failed events, re-sync ended periods", run: runBillingReconcile},
 			{name: "sync", args: "-org ORG", summary: "re-fetch an organisation's subscription from Stripe, print its entitlements", run: runBillingSync},
 			{name: "clear-dispute", args: "-org ORG -dispute ID -operator WHO", summary: "end a lost dispute's effect on an organisation, audited", run: runBillingClearDispute},
+			{name: "grant-plan", args: "ORG PLAN [-until DATE] -operator WHO", summary: "grant an organisation a plan outside Stripe, audited (plan free revokes)", run: runBillingGrantPlan},
 		}},
 		{name: "audit", summary: "check the audit log", actions: []command{
 			{name: "verify", args: "[-org ORG] [-v]", summary: "check the audit log's hash chains, name the first broken event", run: runAuditVerify},

@@ -165,6 +165,7 @@ func New(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, opts Option
 	if a.Billing != nil {
 		a.Billing.Notifier = &billing.Notifier{Pool: pool, Outbox: a.Outbox, Contacts: a.Orgs.BillingContacts,
 			Alert: opts.Alert, BaseURL: cfg.BaseURL, Logger: logger}
+		a.Billing.members = memberCounter(pool, a.Orgs)
 	}
 	return a, nil
 }

@@ -1,13 +1,19 @@
 package app
 
 import (
+	"context"
 	"net/url"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riverqueue/river"
 	"github.com/stripe/stripe-go/v85"
 
 	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/config"
+	"github.com/groundwork-dev/groundwork/internal/org"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
 // Billing is the billing module's parts, wired together.
@@ -22,6 +28,24 @@ type Billing struct {
 	Ledger *billing.Ledger
 	// Notifier delivers the billing emails and alerts of the outbox.
 	Notifier *billing.Notifier
+
+	// members counts an organisation's members, for per-seat plans (New
+	// sets it with the Notifier, once the organisations module exists).
+	members func(ctx context.Context, orgID string) (int, error)
+}
+
+// memberCounter counts an organisation's members through the
+// organisations module, in a transaction scoped to it.
+func memberCounter(pool *pgxpool.Pool, orgs *org.Service) func(ctx context.Context, orgID string) (int, error) {
+	return func(ctx context.Context, orgID string) (int, error) {
+		var n int
+		err := postgres.InOrgTx(ctx, pool, orgID, func(tx pgx.Tx) error {
+			ms, err := orgs.ExportMembers(ctx, tx, orgID)
+			n = len(ms)
+			return err
+		})
+		return n, err
+	}
 }
 
 // newBilling builds the billing parts but the Notifier, which needs the
@@ -51,7 +75,7 @@ func newBilling(a *App, opts Options) (*Billing, error) {
 		return nil, err
 	}
 	service, err := billing.NewService(billing.ServiceConfig{Syncer: syncer, BaseURL: a.cfg.BaseURL,
-		PortalConfiguration: b.PortalConfiguration})
+		PortalConfiguration: b.PortalConfiguration, NoPromotionCodes: !b.PromotionCodes})
 	if err != nil {
 		return nil, err
 	}
@@ -70,6 +94,7 @@ func (b *Billing) addWorkers(workers *river.Workers, cfg config.Billing) []*rive
 	river.AddWorker(workers, &billing.DeliverOutboxWorker{Notifier: b.Notifier})
 	river.AddWorker(workers, &billing.ReconcileWorker{Reconciler: &billing.Reconciler{Syncer: b.Syncer}})
 	river.AddWorker(workers, &billing.SweepWorker{Sweeper: &billing.Sweeper{Syncer: b.Syncer}})
+	river.AddWorker(workers, &billing.SyncSeatsWorker{Service: b.Service, Members: b.members})
 	return []*river.PeriodicJob{billing.PeriodicReconcile(cfg.ReconcileInterval), billing.PeriodicSweep(cfg.SweepInterval)}
 }
 

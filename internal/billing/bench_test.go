@@ -158,7 +158,9 @@ type module struct {
 func newModule(tb testing.TB, opts stripefake.Options) *module {
 	tb.Helper()
 	db := pgtest.New(tb)
-	opts.Prices = scenarioPrices
+	if opts.Prices == nil {
+		opts.Prices = scenarioPrices
+	}
 	fake := stripefake.New(opts).Start(tb)
 	cat, err := NewCatalog(PriceIDs{ProMonth: "price_pro_monthly", ProYear: "price_pro_yearly",
 		BusinessMonth: "price_business_monthly", BusinessYear: "price_business_yearly"})

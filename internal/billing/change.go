@@ -17,7 +17,10 @@ import (
 // ChangePreview is what a plan change will do, shown before it is applied.
 type ChangePreview struct {
 	From, To Plan
-	Interval Interval
+	// Interval is the billing interval after the change; FromInterval the
+	// one before (they differ for a monthly ↔ yearly switch).
+	Interval     Interval
+	FromInterval Interval
 	// Upgrade: the change applies now and Invoice is the prorated invoice
 	// charged at once, computed by Stripe at ProrationDate, the date the
 	// change must be applied with to charge exactly this. Otherwise (a
@@ -39,14 +42,17 @@ type change struct {
 	sub      *stripe.Subscription
 	item     *stripe.SubscriptionItem
 	from, to Plan
-	interval Interval
-	price    string
-	upgrade  bool
+	// interval is the subscription's billing interval, toInterval the
+	// one after the change.
+	interval, toInterval Interval
+	price                string
+	upgrade              bool
 }
 
 // planChange checks that the organisation's subscription can move to plan
-// and re-fetches it from Stripe.
-func (s *Service) planChange(ctx context.Context, a Account, to PlanID) (change, error) {
+// to, billed every toInterval ("" keeps the current interval), and
+// re-fetches it from Stripe.
+func (s *Service) planChange(ctx context.Context, a Account, to PlanID, toInterval Interval) (change, error) {
 	cat := s.Catalog()
 	c := change{account: a}
 	if a.SubscriptionID == "" || !subLive(a.Snapshot.Status) {
@@ -72,21 +78,71 @@ func (s *Service) planChange(ctx context.Context, a Account, to PlanID) (change,
 		return c, gw.Errorf(gw.ECONFLICT, "An upgrade is waiting for its payment: pay or wait for it before changing again.")
 	case sub.CancelAtPeriodEnd:
 		return c, gw.Errorf(gw.ECONFLICT, "The subscription ends at the period end: reactivate it before changing plans.")
-	case sub.Items == nil || len(sub.Items.Data) != 1 || sub.Items.Data[0].Price == nil:
-		return c, fmt.Errorf("billing: subscription %s does not have exactly one item", sub.ID)
+	case sub.Items == nil || len(sub.Items.Data) == 0:
+		return c, fmt.Errorf("billing: subscription %s has no items", sub.ID)
 	}
-	c.sub, c.item = sub, sub.Items.Data[0]
-	from, iv, ok := cat.ByPrice(c.item.Price.ID)
+	// The plan's item, among add-ons in any order (Catalog.Resolve).
+	prices := make([]*stripe.Price, len(sub.Items.Data))
+	for i, it := range sub.Items.Data {
+		prices[i] = it.Price
+	}
+	i, from, iv, ok := cat.planPrice(prices)
 	if !ok {
-		return c, fmt.Errorf("billing: subscription %s has price %s, which no plan has", sub.ID, c.item.Price.ID)
+		return c, fmt.Errorf("billing: subscription %s has no price the plan catalogue knows", sub.ID)
 	}
-	if from.ID == toPlan.ID {
-		return c, gw.Errorf(gw.EINVALID, "This organisation is already on the %s plan.", toPlan.Name)
+	c.sub, c.item = sub, sub.Items.Data[i]
+	if toInterval == "" {
+		toInterval = iv
 	}
-	c.from, c.to, c.interval = from, toPlan, iv
-	c.price, _ = cat.Price(toPlan.ID, iv)
-	c.upgrade = cat.rank(toPlan.ID) > cat.rank(from.ID)
+	switch {
+	case toInterval != IntervalMonth && toInterval != IntervalYear:
+		return c, &gw.Error{Code: gw.EINVALID, Message: "Choose a monthly or yearly billing interval.", Fields: map[string]string{"interval": "Unknown interval."}}
+	case from.ID == toPlan.ID && toInterval == iv:
+		return c, gw.Errorf(gw.EINVALID, "This organisation is already on the %s plan, billed %sly.", toPlan.Name, iv)
+	case toInterval != iv && len(sub.Items.Data) > 1:
+		// Every item of a subscription bills on one interval; the add-ons'
+		// prices in the other interval are not the catalogue's to choose.
+		return c, gw.Errorf(gw.ECONFLICT, "The subscription has add-ons: its billing interval cannot be switched here. Contact support.")
+	}
+	c.from, c.to, c.interval, c.toInterval = from, toPlan, iv, toInterval
+	price, err := s.sellingPrice(ctx, toPlan, toInterval)
+	if err != nil {
+		return c, err
+	}
+	c.price = price
+	// A higher plan, or the same plan billed yearly instead of monthly,
+	// applies now (Stripe invoices an interval change at once and starts a
+	// new period); a lower plan, or yearly to monthly, at the period end.
+	c.upgrade = cat.rank(toPlan.ID) > cat.rank(from.ID) ||
+		cat.rank(toPlan.ID) == cat.rank(from.ID) && iv == IntervalMonth && toInterval == IntervalYear
 	return c, nil
+}
+
+// subItem is the item of sub with ID id; nil if none.
+func subItem(sub *stripe.Subscription, id string) *stripe.SubscriptionItem {
+	if sub == nil || sub.Items == nil {
+		return nil
+	}
+	for _, it := range sub.Items.Data {
+		if it.ID == id {
+			return it
+		}
+	}
+	return nil
+}
+
+// pendingItemPrice is the price sub's pending update gives item id; "" if
+// it changes none.
+func pendingItemPrice(sub *stripe.Subscription, id string) string {
+	if sub == nil || sub.PendingUpdate == nil {
+		return ""
+	}
+	for _, it := range sub.PendingUpdate.SubscriptionItems {
+		if it.ID == id && it.Price != nil {
+			return it.Price.ID
+		}
+	}
+	return ""
 }
 
 // PreviewChange previews moving the organisation's subscription to plan
@@ -94,6 +150,18 @@ func (s *Service) planChange(ctx context.Context, a Account, to PlanID) (change,
 // invoices.create_preview at a fixed proration date, which ChangePlan must
 // be given back.
 func (s *Service) PreviewChange(ctx context.Context, scope gw.Scope, to PlanID) (ChangePreview, error) {
+	return s.PreviewChangeTo(ctx, scope, to, "")
+}
+
+// PreviewChangeTo is PreviewChange to plan to billed every interval iv (""
+// keeps the current one): switching monthly ↔ yearly, with or without a
+// plan change, goes through the same preview. Monthly to yearly applies now
+// (Stripe invoices an interval change at once, crediting the unused time,
+// and starts a new yearly period:
+// https://docs.stripe.com/billing/subscriptions/billing-cycle#changing-the-billing-cycle);
+// yearly to monthly at the period end. ECONFLICT: the subscription has
+// add-on items (all items bill on one interval).
+func (s *Service) PreviewChangeTo(ctx context.Context, scope gw.Scope, to PlanID, iv Interval) (ChangePreview, error) {
 	if err := authz.Require(scope, authz.BillingManage); err != nil {
 		return ChangePreview{}, err
 	}
@@ -101,11 +169,11 @@ func (s *Service) PreviewChange(ctx context.Context, scope gw.Scope, to PlanID) 
 	if err != nil {
 		return ChangePreview{}, err
 	}
-	c, err := s.planChange(ctx, a, to)
+	c, err := s.planChange(ctx, a, to, iv)
 	if err != nil {
 		return ChangePreview{}, err
 	}
-	p := ChangePreview{From: c.from, To: c.to, Interval: c.interval, Upgrade: c.upgrade,
+	p := ChangePreview{From: c.from, To: c.to, Interval: c.toInterval, FromInterval: c.interval, Upgrade: c.upgrade,
 		EffectiveAt: time.Unix(c.item.CurrentPeriodEnd, 0).UTC()}
 	details := &stripe.InvoiceCreatePreviewSubscriptionDetailsParams{
 		Items: []*stripe.InvoiceCreatePreviewSubscriptionDetailsItemParams{{ID: stripe.String(c.item.ID), Price: stripe.String(c.price)}},
@@ -135,12 +203,18 @@ func (s *Service) PreviewChange(ctx context.Context, scope gw.Scope, to PlanID) 
 // with a subscription schedule, without proration: no credit, and the plan
 // paid for stays until then.
 func (s *Service) ChangePlan(ctx context.Context, scope gw.Scope, to PlanID, prorationDate time.Time) error {
+	return s.ChangePlanTo(ctx, scope, to, "", prorationDate)
+}
+
+// ChangePlanTo is ChangePlan to plan to billed every interval iv ("" keeps
+// the current one); see PreviewChangeTo.
+func (s *Service) ChangePlanTo(ctx context.Context, scope gw.Scope, to PlanID, iv Interval, prorationDate time.Time) error {
 	if err := authz.Require(scope, authz.BillingManage); err != nil {
 		return err
 	}
 	var subID string
 	return s.inLockedAccount(ctx, scope.OrgID, func() syncHint { return syncHint{subscriptionID: subID} }, func(tx pgx.Tx, a Account) (*audit.Event, error) {
-		c, err := s.planChange(ctx, a, to)
+		c, err := s.planChange(ctx, a, to, iv)
 		if err != nil {
 			return nil, err
 		}
@@ -156,7 +230,7 @@ func (s *Service) ChangePlan(ctx context.Context, scope gw.Scope, to PlanID, pro
 		return &audit.Event{OrgID: scope.OrgID, Actor: scope.Actor, Action: audit.ActionBillingPlanChanged,
 			TargetType: audit.TargetSubscription, TargetID: c.sub.ID,
 			Before: map[string]any{"plan": c.from.ID, "interval": c.interval},
-			After:  map[string]any{"plan": c.to.ID, "interval": c.interval, "upgrade": c.upgrade}}, nil
+			After:  map[string]any{"plan": c.to.ID, "interval": c.toInterval, "upgrade": c.upgrade}}, nil
 	})
 }
 
@@ -186,8 +260,12 @@ func (s *Service) upgrade(ctx context.Context, c change, prorationDate time.Time
 	}
 	// Applied, or pending until its invoice is paid: anything else is not
 	// the change asked for, and must not be reported as made.
-	if price, _ := itemPrice(sub); price != c.price && pendingPrice(sub) != c.price {
-		return fmt.Errorf("billing: upgrade of %s to %s: Stripe answered price %q, pending %q", c.sub.ID, c.price, price, pendingPrice(sub))
+	var price string
+	if it := subItem(sub, c.item.ID); it != nil && it.Price != nil {
+		price = it.Price.ID
+	}
+	if pending := pendingItemPrice(sub, c.item.ID); price != c.price && pending != c.price {
+		return fmt.Errorf("billing: upgrade of %s to %s: Stripe answered price %q, pending %q", c.sub.ID, c.price, price, pending)
 	}
 	return nil
 }
@@ -230,23 +308,33 @@ func (s *Service) scheduleDowngrade(ctx context.Context, c change) error {
 		phaseStart = c.item.CurrentPeriodStart
 	}
 	end := c.item.CurrentPeriodEnd
-	qty := c.item.Quantity
-	if qty <= 0 {
-		qty = 1
-	}
 	next := time.Unix(end, 0).UTC().AddDate(0, 1, 0)
-	if c.interval == IntervalYear {
+	if c.toInterval == IntervalYear {
 		next = time.Unix(end, 0).UTC().AddDate(1, 0, 0)
+	}
+	// Both phases keep every item (add-ons too): a phase's items replace
+	// the subscription's. Only the plan item's price changes.
+	var current, after []*stripe.SubscriptionScheduleUpdatePhaseItemParams
+	for _, it := range c.sub.Items.Data {
+		qty := it.Quantity
+		if qty <= 0 {
+			qty = 1
+		}
+		price := it.Price.ID
+		current = append(current, &stripe.SubscriptionScheduleUpdatePhaseItemParams{Price: stripe.String(price), Quantity: stripe.Int64(qty)})
+		if it.ID == c.item.ID {
+			price = c.price
+		}
+		after = append(after, &stripe.SubscriptionScheduleUpdatePhaseItemParams{Price: stripe.String(price), Quantity: stripe.Int64(qty)})
 	}
 	up := &stripe.SubscriptionScheduleUpdateParams{
 		EndBehavior: stripe.String("release"),
 		Phases: []*stripe.SubscriptionScheduleUpdatePhaseParams{
-			{Items: []*stripe.SubscriptionScheduleUpdatePhaseItemParams{{Price: stripe.String(c.item.Price.ID), Quantity: stripe.Int64(qty)}},
-				StartDate: stripe.Int64(phaseStart), EndDate: stripe.Int64(end)},
-			{Items: []*stripe.SubscriptionScheduleUpdatePhaseItemParams{{Price: stripe.String(c.price), Quantity: stripe.Int64(qty)}},
-				EndDate: stripe.Int64(next.Unix()), ProrationBehavior: stripe.String("none")},
+			{Items: current, StartDate: stripe.Int64(phaseStart), EndDate: stripe.Int64(end)},
+			{Items: after, EndDate: stripe.Int64(next.Unix()), ProrationBehavior: stripe.String("none")},
 		},
 	}
+	up.AddExpand("phases.items.price")
 	up.SetIdempotencyKey(attemptKey("downgrade", schedID))
 	sched, err := s.stripe.V1SubscriptionSchedules.Update(ctx, schedID, up)
 	if err != nil {
@@ -255,7 +343,7 @@ func (s *Service) scheduleDowngrade(ctx context.Context, c change) error {
 	if err := scheduleOf(sched, c.sub.ID); err != nil {
 		return err
 	}
-	if price, at := scheduledChange(sched, time.Unix(end, 0)); price != c.price || at.Unix() != end {
+	if price, _, at, _ := scheduledPlan(s.Catalog(), sched, time.Unix(end, 0)); price != c.price || at.Unix() != end {
 		return fmt.Errorf("billing: downgrade of %s to %s at %d: Stripe's schedule %s changes to %q at %s",
 			c.sub.ID, c.price, end, sched.ID, price, at)
 	}
@@ -329,8 +417,8 @@ func (s *Service) KeepPlan(ctx context.Context, scope gw.Scope) error {
 			return nil, err
 		}
 		cat := s.Catalog()
-		cur, _, _ := cat.ByPrice(a.Snapshot.PriceID)
-		scheduled, _, _ := cat.ByPrice(a.ScheduledPriceID)
+		cur, _ := cat.snapshotPlan(a.Snapshot.Plan, a.Snapshot.PriceID)
+		scheduled, _ := cat.snapshotPlan(a.ScheduledPlan, a.ScheduledPriceID)
 		return &audit.Event{OrgID: scope.OrgID, Actor: scope.Actor, Action: audit.ActionBillingPlanChanged,
 			TargetType: audit.TargetSubscription, TargetID: sub.ID,
 			Before: map[string]any{"plan": cur.ID, "scheduled_plan": scheduled.ID},

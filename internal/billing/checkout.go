@@ -30,7 +30,17 @@ type CheckoutInput struct {
 	// without asking for a card; at the trial's end without a payment
 	// method Stripe cancels it (and the organisation is on the free plan).
 	TrialDays int64
+	// Trial starts the subscription with the plan's trial (Plan.TrialDays,
+	// from the catalogue), as the billing page offers it.
+	Trial bool
+	// Seats is the organisation's member count: the quantity of a per-seat
+	// plan (Plan.PerSeat; at least 1). Ignored for other plans.
+	Seats int
 }
+
+// ErrTrialUsed is in the chain of StartCheckout's ECONFLICT error when a
+// trial is asked for by an organisation that has had a subscription.
+var ErrTrialUsed = errors.New("billing: the organisation has had a subscription")
 
 // ErrLiveSubscription is in the chain of StartCheckout's ECONFLICT error
 // when the organisation already has a subscription: the page sends the user
@@ -59,9 +69,22 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 	if in.Interval == "" {
 		in.Interval = IntervalMonth
 	}
-	price, ok := s.Catalog().Price(plan.ID, in.Interval)
-	if !ok {
+	if in.Interval != IntervalMonth && in.Interval != IntervalYear {
 		return "", &gw.Error{Code: gw.EINVALID, Message: "Choose a monthly or yearly billing interval.", Fields: map[string]string{"interval": "Unknown interval."}}
+	}
+	if in.Trial {
+		if plan.TrialDays <= 0 {
+			return "", gw.Errorf(gw.EINVALID, "The %s plan has no trial.", plan.Name)
+		}
+		in.TrialDays = plan.TrialDays
+	}
+	price, err := s.sellingPrice(ctx, plan, in.Interval)
+	if err != nil {
+		return "", err
+	}
+	quantity := int64(1)
+	if plan.PerSeat && in.Seats > 1 {
+		quantity = int64(in.Seats)
 	}
 	orgID := scope.OrgID
 	if err := s.ensureCustomer(ctx, orgID, in); err != nil {
@@ -70,7 +93,7 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 	var url string
 	var hint syncHint
 	var refused error
-	err := s.inLockedAccount(ctx, orgID, func() syncHint { return hint }, func(tx pgx.Tx, a Account) (*audit.Event, error) {
+	err = s.inLockedAccount(ctx, orgID, func() syncHint { return hint }, func(tx pgx.Tx, a Account) (*audit.Event, error) {
 		if a.CustomerID == "" {
 			return nil, errors.New("billing: no customer after ensureCustomer")
 		}
@@ -100,6 +123,12 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 				"This organisation already has a subscription. Change the plan on the billing page or in the billing portal."), ErrLiveSubscription)
 			return nil, nil
 		}
+		if in.TrialDays > 0 && (a.SubscribedBefore || cur.SubscriptionID != "") {
+			// A trial is for an organisation's first subscription only.
+			refused = fmt.Errorf("%w: %w", gw.Errorf(gw.ECONFLICT,
+				"Trials are for a first subscription; this organisation has had one. Choose a plan without a trial."), ErrTrialUsed)
+			return nil, nil
+		}
 		if cur.Snapshot.LatestInvoiceStatus == stripe.InvoiceStatusOpen {
 			refused = gw.Errorf(gw.ECONFLICT, "An invoice is unpaid. Pay it in the billing portal before subscribing again.")
 			return nil, nil
@@ -109,7 +138,7 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 			Mode:                     stripe.String(string(stripe.CheckoutSessionModeSubscription)),
 			Customer:                 stripe.String(a.CustomerID),
 			ClientReferenceID:        stripe.String(orgID),
-			LineItems:                []*stripe.CheckoutSessionCreateLineItemParams{{Price: stripe.String(price), Quantity: stripe.Int64(1)}},
+			LineItems:                []*stripe.CheckoutSessionCreateLineItemParams{{Price: stripe.String(price), Quantity: stripe.Int64(quantity)}},
 			AutomaticTax:             &stripe.CheckoutSessionCreateAutomaticTaxParams{Enabled: stripe.Bool(true)},
 			TaxIDCollection:          &stripe.CheckoutSessionCreateTaxIDCollectionParams{Enabled: stripe.Bool(true)},
 			BillingAddressCollection: stripe.String(string(stripe.CheckoutSessionBillingAddressCollectionRequired)),
@@ -121,6 +150,11 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 				Metadata: map[string]string{CustomerOrgMetadata: orgID}},
 			SuccessURL: stripe.String(page + "/success?session_id={CHECKOUT_SESSION_ID}"),
 			CancelURL:  stripe.String(page),
+		}
+		if !s.cfg.NoPromotionCodes {
+			// Checkout shows a field for the promotion codes created in
+			// Stripe (https://docs.stripe.com/payments/checkout/discounts#promotion-codes).
+			p.AllowPromotionCodes = stripe.Bool(true)
 		}
 		if in.TrialDays > 0 {
 			p.SubscriptionData.TrialPeriodDays = stripe.Int64(in.TrialDays)

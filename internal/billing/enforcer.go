@@ -27,6 +27,9 @@ type Enforcer struct {
 	DisputeOnLost LostDisputePolicy
 	// Clock tells the time; nil is the system clock.
 	Clock gw.Clock
+	// Jobs enqueues the seat sync of per-seat plans (SeatsChangedTx); nil:
+	// none.
+	Jobs JobInserter
 }
 
 // Of returns the entitlements of a stored account now.
@@ -37,7 +40,9 @@ func (p *Enforcer) Of(a Account) Entitlements {
 	}
 	d := a.Dispute
 	d.AllowWhileOpen, d.OnLost = p.DisputeAllowWhileOpen, p.DisputeOnLost
-	e := p.Catalog.Compute(a.Snapshot, p.Grace, d, clock.Now())
+	now := clock.Now()
+	e := p.Catalog.Compute(a.Snapshot, p.Grace, d, now)
+	e = p.Catalog.withGrant(e, a.Grant, now)
 	e.OrgID = a.OrgID
 	return e
 }

@@ -55,9 +55,18 @@ func (a Access) rank() int {
 type Snapshot struct {
 	// Status is Stripe's subscription status; "" when there is none.
 	Status stripe.SubscriptionStatus
-	// PriceID is the price of the subscription's item: the price Stripe
-	// shows the organisation subscribed (and, unless incomplete, paid) for.
+	// PriceID is the price of the subscription's plan item: the price
+	// Stripe shows the organisation subscribed (and, unless incomplete,
+	// paid) for.
 	PriceID string
+	// Plan and Interval are the plan and interval the catalogue resolved
+	// from the subscription's items at the sync (Catalog.Resolve); Plan
+	// "" in a row stored before plans were resolved, whose PriceID is
+	// looked up instead (Catalog.ByPrice).
+	Plan     PlanID
+	Interval Interval
+	// PendingPlan is the plan of PendingPriceID, resolved likewise.
+	PendingPlan PlanID
 	// PendingPriceID is the price of a pending update made with
 	// payment_behavior=pending_if_incomplete: Stripe applies it only once
 	// its invoice is paid, so it grants nothing yet.
@@ -208,8 +217,11 @@ type Entitlements struct {
 //     read-only unless AllowWhileOpen; lost applies OnLost; an inquiry or a
 //     won dispute changes nothing.
 //
-// A price the catalog does not know grants the free plan: a misconfigured
-// price must not grant more than was paid for.
+// The plan is the one resolved at the sync (Snapshot.Plan), which keeps a
+// paying customer's plan when a price the catalogue does not know appears
+// (withPlans, with an alert); a stored price no plan has, with no plan
+// resolved, grants the free plan: a misconfigured price must not grant
+// more than was paid for.
 func (c *Catalog) Compute(s Snapshot, p GracePolicy, d DisputeState, now time.Time) Entitlements {
 	e := c.fromSubscription(s, p, now)
 	e.Subscribed = subLive(s.Status) && s.endsAt().IsZero()
@@ -240,13 +252,16 @@ func (c *Catalog) fromSubscription(s Snapshot, p GracePolicy, now time.Time) Ent
 		return Entitlements{Plan: f.ID, Limits: f.Limits, Access: AccessFull, Reason: reason}
 	}
 	paid := func(access Access, reason string) Entitlements {
-		plan, _, ok := c.ByPrice(s.PriceID)
+		plan, ok := c.snapshotPlan(s.Plan, s.PriceID)
 		if !ok {
+			if s.Plan != "" {
+				return free(fmt.Sprintf("plan %q is not in the catalogue: free plan", s.Plan))
+			}
 			return free(fmt.Sprintf("unknown Stripe price %q: free plan", s.PriceID))
 		}
 		e := Entitlements{Plan: plan.ID, Limits: plan.Limits, Access: access, Reason: reason}
 		if s.PendingPriceID != "" && s.PendingPriceID != s.PriceID {
-			if pending, _, ok := c.ByPrice(s.PendingPriceID); ok {
+			if pending, ok := c.snapshotPlan(s.PendingPlan, s.PendingPriceID); ok {
 				e.PendingPlan = pending.ID
 				e.Reason += fmt.Sprintf("; change to %s awaits payment", pending.Name)
 			}
@@ -388,4 +403,16 @@ func (e Entitlements) CheckContacts(used, n int) error {
 		return gw.Errorf(gw.EFORBIDDEN, "Your plan includes %d contacts and %d are in use. Upgrade at %s.", e.Limits.Contacts, used, e.billingPage())
 	}
 	return nil
+}
+
+// snapshotPlan is the plan a snapshot names: plan when set (resolved at the
+// sync), else the plan of price by its catalogue ID (a row stored before
+// plans were resolved).
+func (c *Catalog) snapshotPlan(plan PlanID, price string) (Plan, bool) {
+	if plan != "" {
+		p, ok := c.Plan(plan)
+		return p, ok && !p.Free()
+	}
+	p, _, ok := c.ByPrice(price)
+	return p, ok
 }

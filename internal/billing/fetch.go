@@ -130,7 +130,11 @@ func (s *Syncer) fetchSubscription(ctx context.Context, customerID string, ids .
 
 // fetchSchedule fetches subscription schedule id.
 func (s *Syncer) fetchSchedule(ctx context.Context, id string) (*stripe.SubscriptionSchedule, error) {
-	sched, err := s.cfg.Stripe.V1SubscriptionSchedules.Retrieve(ctx, id, nil)
+	// The phases' prices are expanded so that their plan resolves by lookup
+	// key, metadata or product too (withPlans), not only by a catalogue ID.
+	sp := &stripe.SubscriptionScheduleRetrieveParams{}
+	sp.AddExpand("phases.items.price")
+	sched, err := s.cfg.Stripe.V1SubscriptionSchedules.Retrieve(ctx, id, sp)
 	if err != nil {
 		return nil, fmt.Errorf("billing: fetch subscription schedule %s: %w", id, err)
 	}

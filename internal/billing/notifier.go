@@ -115,14 +115,16 @@ func (n *Notifier) Deliver(ctx context.Context, orgID string) (int, error) {
 
 // outboxPayload is the union of the outbox kinds' payloads.
 type outboxPayload struct {
-	InvoiceID          string `json:"invoice_id"`
-	Attempt            int64  `json:"attempt"`
-	AmountDue          int64  `json:"amount_due"`
-	Currency           string `json:"currency"`
-	HostedInvoiceURL   string `json:"hosted_invoice_url"`
-	NextPaymentAttempt int64  `json:"next_payment_attempt"`
-	DisputeID          string `json:"dispute_id"`
-	Amount             int64  `json:"amount"`
+	InvoiceID          string   `json:"invoice_id"`
+	Attempt            int64    `json:"attempt"`
+	AmountDue          int64    `json:"amount_due"`
+	Currency           string   `json:"currency"`
+	HostedInvoiceURL   string   `json:"hosted_invoice_url"`
+	NextPaymentAttempt int64    `json:"next_payment_attempt"`
+	DisputeID          string   `json:"dispute_id"`
+	Amount             int64    `json:"amount"`
+	SubscriptionID     string   `json:"subscription_id"`
+	PriceIDs           []string `json:"price_ids"`
 	// PendingUpdateExpiresAt is set for the invoice of a plan change
 	// pending its payment: Stripe discards the change then.
 	PendingUpdateExpiresAt int64 `json:"pending_update_expires_at"`
@@ -147,6 +149,15 @@ func (n *Notifier) deliver(ctx context.Context, tx pgx.Tx, orgID, key, kind stri
 		}
 		err := fmt.Errorf("billing: organisation %s: %s (dispute %s, %s)", orgID, what, p.DisputeID, FormatAmount(p.Amount, p.Currency))
 		logger.WarnContext(ctx, "billing dispute", "org_id", orgID, "dispute_id", p.DisputeID, "kind", kind)
+		if n.Alert != nil {
+			n.Alert(ctx, err)
+		}
+		return nil
+	case OutboxUnknownPriceAlert:
+		err := fmt.Errorf("billing: organisation %s: subscription %s has no price the plan catalogue knows (%s): "+
+			"add it to plans.json (prices, other_prices, lookup_keys or products) or set metadata[%s] on the price",
+			orgID, p.SubscriptionID, strings.Join(p.PriceIDs, ", "), PlanMetadata)
+		logger.ErrorContext(ctx, "billing unknown price", "org_id", orgID, "subscription_id", p.SubscriptionID, "price_ids", p.PriceIDs)
 		if n.Alert != nil {
 			n.Alert(ctx, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"strings"
 
 	"github.com/stripe/stripe-go/v85"
 )
@@ -19,6 +20,7 @@ const (
 	OutboxPaymentRecoveredEmail = "payment_recovered_email"
 	OutboxDisputeAlert          = "dispute_funds_withdrawn_alert"
 	OutboxDisputeLostAlert      = "dispute_lost_alert"
+	OutboxUnknownPriceAlert     = "unknown_price_alert"
 )
 
 // outboxRow is one side effect: its natural key, its kind and its JSON
@@ -62,4 +64,12 @@ func paymentRecoveredRow(in *stripe.Invoice) outboxRow {
 func disputeAlertRow(kind string, d *stripe.Dispute) outboxRow {
 	return newOutbox("dispute:"+d.ID+":"+kind, kind,
 		map[string]any{"dispute_id": d.ID, "amount": d.Amount, "currency": d.Currency})
+}
+
+// unknownPriceRow is the alert that subscription subID has no item whose
+// price the plan catalogue knows (prices are its items' price IDs): once
+// per subscription and set of prices.
+func unknownPriceRow(subID string, prices []string) outboxRow {
+	return newOutbox("subscription:"+subID+":prices:"+strings.Join(prices, ",")+":"+OutboxUnknownPriceAlert,
+		OutboxUnknownPriceAlert, map[string]any{"subscription_id": subID, "price_ids": prices})
 }

@@ -1,7 +1,10 @@
 package billing
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/stripe/stripe-go/v85"
 
 	"github.com/stretchr/testify/require"
 )
@@ -26,8 +29,10 @@ func TestNewCatalogValidatesPriceIDs(t *testing.T) {
 		err  string
 	}{
 		{"all set", testPrices, ""},
-		{"missing", PriceIDs{ProMonth: "a", ProYear: "b", BusinessMonth: "c"}, "no Stripe price ID for plan business, interval year"},
-		{"duplicate", PriceIDs{ProMonth: "a", ProYear: "b", BusinessMonth: "a", BusinessYear: "d"}, "used by both pro/month and business/month"},
+		// An interval without an override is sold by the shipped lookup key.
+		{"some set", PriceIDs{ProMonth: "a", ProYear: "b", BusinessMonth: "c"}, ""},
+		{"none set", PriceIDs{}, ""},
+		{"duplicate", PriceIDs{ProMonth: "a", ProYear: "b", BusinessMonth: "a", BusinessYear: "d"}, `price "a" is used by both plan "pro" and plan "business"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -39,6 +44,126 @@ func TestNewCatalogValidatesPriceIDs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoadCatalogErrorsAreOneLine: a founder's mistake in plans.json is
+// refused at start with one line naming the plan and the field.
+func TestLoadCatalogErrorsAreOneLine(t *testing.T) {
+	t.Parallel()
+	const free = `{"id": "free", "name": "Free", "seats": 1, "contacts": 1}`
+	const pro = `{"id": "pro", "name": "Pro", "seats": 5, "contacts": 5, "prices": {"month": "price_a"}}`
+	for _, tc := range []struct {
+		name, json, err string
+		ids             PriceIDs
+	}{
+		{"valid", `{"plans": [` + free + `, ` + pro + `]}`, "", PriceIDs{}},
+		{"syntax", `{"plans": [` + free + `,]}`, "invalid JSON: invalid character ']'", PriceIDs{}},
+		{"unknown field", `{"plans": [{"id": "free", "name": "Free", "seats": 1, "contacts": 1, "seat": 3}, ` + pro + `]}`,
+			`invalid JSON: json: unknown field "seat"`, PriceIDs{}},
+		{"only free", `{"plans": [` + free + `]}`, "needs the free plan first and at least one paid plan", PriceIDs{}},
+		{"free with a price", `{"plans": [{"id": "free", "name": "Free", "seats": 1, "contacts": 1, "prices": {"month": "p"}}, ` + pro + `]}`,
+			`plan "free" is the free plan (the first): it takes no prices`, PriceIDs{}},
+		{"bad id", `{"plans": [` + free + `, {"id": "Pro Plan", "name": "Pro", "seats": 5, "contacts": 5, "prices": {"month": "p"}}]}`,
+			`plan 2: id "Pro Plan" must be lower-case`, PriceIDs{}},
+		{"twice", `{"plans": [` + free + `, ` + pro + `, {"id": "pro", "name": "Pro", "seats": 5, "contacts": 5, "prices": {"month": "p"}}]}`,
+			`plan "pro" is defined twice`, PriceIDs{}},
+		{"nothing to sell", `{"plans": [` + free + `, {"id": "pro", "name": "Pro", "seats": 5, "contacts": 5, "products": ["prod_pro"]}]}`,
+			`plan "pro": no Stripe price to sell: set prices or lookup_keys for month and/or year`, PriceIDs{}},
+		{"bad interval", `{"plans": [` + free + `, {"id": "pro", "name": "Pro", "seats": 5, "contacts": 5, "prices": {"week": "p"}}]}`,
+			`plan "pro": prices: interval "week" is not month or year`, PriceIDs{}},
+		{"shared product", `{"plans": [` + free + `, {"id": "pro", "name": "Pro", "seats": 5, "contacts": 5, "prices": {"month": "p"}, "products": ["prod_x"]},
+			{"id": "biz", "name": "Biz", "seats": 9, "contacts": 9, "prices": {"month": "q"}, "products": ["prod_x"]}]}`,
+			`product "prod_x" is used by both plan "pro" and plan "biz"`, PriceIDs{}},
+		{"no seats", `{"plans": [` + free + `, {"id": "pro", "name": "Pro", "seats": 0, "contacts": 5, "prices": {"month": "p"}}]}`,
+			`plan "pro": seats and contacts must be at least 1`, PriceIDs{}},
+		{"override of a missing plan", `{"plans": [` + free + `, ` + pro + `]}`,
+			`STRIPE_PRICE_BUSINESS_YEARLY is set but the catalogue has no paid plan "business"`, PriceIDs{BusinessYear: "price_b"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := LoadCatalog([]byte(tc.json), tc.ids)
+			if tc.err == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			require.NotContains(t, err.Error(), "\n", "one line")
+			require.True(t, strings.HasPrefix(err.Error(), "billing: plan catalogue: "), err.Error())
+			require.Contains(t, err.Error(), tc.err)
+		})
+	}
+}
+
+// TestShippedCatalogue: plans.json as shipped loads, sells every paid plan
+// monthly and yearly by lookup key, and the STRIPE_PRICE_* overrides win.
+func TestShippedCatalogue(t *testing.T) {
+	t.Parallel()
+	c, err := LoadCatalog(DefaultPlans(), PriceIDs{})
+	require.NoError(t, err)
+	for _, p := range c.Plans()[1:] {
+		require.Equal(t, []Interval{IntervalMonth, IntervalYear}, p.Intervals(), p.ID)
+		_, ok := c.Price(p.ID, IntervalMonth)
+		require.False(t, ok, "sold by lookup key")
+		require.NotEmpty(t, p.LookupKeys[IntervalMonth])
+	}
+	c = testCatalog(t)
+	id, ok := c.Price(PlanPro, IntervalYear)
+	require.True(t, ok)
+	require.Equal(t, "price_pro_y", id)
+}
+
+// TestResolve: a price maps to its plan by ID, other_prices ID, lookup
+// key, metadata[groundwork_plan] or product, in that order; anything else
+// (an add-on) is no plan's.
+func TestResolve(t *testing.T) {
+	t.Parallel()
+	c, err := LoadCatalog([]byte(`{"plans": [
+		{"id": "free", "name": "Free", "seats": 1, "contacts": 1},
+		{"id": "pro", "name": "Pro", "seats": 5, "contacts": 5, "prices": {"month": "price_pro_m"},
+		 "lookup_keys": {"year": "pro_yearly"}, "other_prices": ["price_pro_2019"], "products": ["prod_pro"]},
+		{"id": "business", "name": "Business", "seats": 9, "contacts": 9, "lookup_keys": {"month": "biz_monthly"}}]}`), PriceIDs{})
+	require.NoError(t, err)
+	price := func(id, key, product, plan string, iv stripe.PriceRecurringInterval) *stripe.Price {
+		p := &stripe.Price{ID: id, LookupKey: key, Metadata: map[string]string{}}
+		if product != "" {
+			p.Product = &stripe.Product{ID: product}
+		}
+		if plan != "" {
+			p.Metadata[PlanMetadata] = plan
+		}
+		if iv != "" {
+			p.Recurring = &stripe.PriceRecurring{Interval: iv}
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name  string
+		price *stripe.Price
+		plan  PlanID
+		iv    Interval
+	}{
+		{"catalogue ID", price("price_pro_m", "", "", "", ""), PlanPro, IntervalMonth},
+		{"grandfathered ID", price("price_pro_2019", "", "", "", "year"), PlanPro, IntervalYear},
+		{"lookup key (the price moved on)", price("price_new", "pro_yearly", "", "", "year"), PlanPro, IntervalYear},
+		{"metadata (another currency)", price("price_usd", "", "prod_other", "business", "month"), PlanBusiness, IntervalMonth},
+		{"product (price increase)", price("price_pro_2027", "", "prod_pro", "", "month"), PlanPro, IntervalMonth},
+		{"lookup key before product", price("price_x", "biz_monthly", "prod_pro", "", "month"), PlanBusiness, IntervalMonth},
+		{"metadata naming the free plan", price("price_y", "", "", "free", "month"), "", ""},
+		{"metadata naming no plan", price("price_y", "", "", "enterprise", "month"), "", ""},
+		{"add-on", price("price_addon", "extra_storage", "prod_storage", "", "month"), "", ""},
+		{"nil", nil, "", ""},
+	} {
+		p, iv, ok := c.Resolve(tc.price)
+		require.Equal(t, tc.plan != "", ok, tc.name)
+		require.Equal(t, tc.plan, p.ID, tc.name)
+		require.Equal(t, tc.iv, iv, tc.name)
+	}
+	// Of several items, the plan's (the highest plan's) price is chosen.
+	i, p, _, ok := c.planPrice([]*stripe.Price{price("price_addon", "", "prod_storage", "", "month"),
+		price("price_pro_m", "", "", "", "month")})
+	require.True(t, ok)
+	require.Equal(t, 1, i)
+	require.Equal(t, PlanPro, p.ID)
 }
 
 func TestCatalogLookups(t *testing.T) {

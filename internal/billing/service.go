@@ -29,6 +29,13 @@ type ServiceConfig struct {
 	// (STRIPE_PORTAL_CONFIGURATION). Empty: the Service creates one, the
 	// first time it is needed, with PortalConfigurationParams.
 	PortalConfiguration string
+	// PriceCacheTTL is how long the plans' prices fetched from Stripe are
+	// used (default DefaultPriceCacheTTL).
+	PriceCacheTTL time.Duration
+	// NoPromotionCodes hides the promotion code field of Checkout
+	// (GROUNDWORK_BILLING_PROMOTION_CODES=false); by default customers may
+	// enter the codes created in Stripe.
+	NoPromotionCodes bool
 }
 
 // Service is what the billing page does: it shows an organisation's plan,
@@ -43,6 +50,8 @@ type Service struct {
 
 	portalMu sync.Mutex
 	portalID string
+
+	prices *priceBook
 }
 
 // NewService returns a Service.
@@ -54,7 +63,15 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		return nil, errors.New("billing: Service needs the application's base URL")
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	return &Service{cfg: cfg, syncer: cfg.Syncer, stripe: cfg.Syncer.cfg.Stripe, portalID: cfg.PortalConfiguration}, nil
+	if cfg.PriceCacheTTL <= 0 {
+		cfg.PriceCacheTTL = DefaultPriceCacheTTL
+	}
+	clock := cfg.Syncer.cfg.Clock
+	if clock == nil {
+		clock = gw.SystemClock{}
+	}
+	return &Service{cfg: cfg, syncer: cfg.Syncer, stripe: cfg.Syncer.cfg.Stripe, portalID: cfg.PortalConfiguration,
+		prices: &priceBook{stripe: cfg.Syncer.cfg.Stripe, cat: cfg.Syncer.cfg.Catalog, clock: clock, ttl: cfg.PriceCacheTTL}}, nil
 }
 
 // Catalog returns the plans.
@@ -108,6 +125,14 @@ type Overview struct {
 	// Live says a subscription exists that is not canceled: plan changes,
 	// cancel and reactivate apply; checkout does not.
 	Live bool
+	// TrialEligible says the organisation never had a subscription: the
+	// plans' trials (Plan.TrialDays) are offered.
+	TrialEligible bool
+	// Prices are the prices the plans are sold at, from Stripe (cached);
+	// PricesUnavailable says Stripe could not be reached and none were
+	// fetched before: the plan cards show no amounts.
+	Prices            map[PlanID]map[Interval]PlanPrice
+	PricesUnavailable bool
 	// NextInvoice is the upcoming renewal; LatestInvoice the last one issued.
 	NextInvoice, LatestInvoice *Invoice
 	// TaxProblem says what the customer must fix when Stripe cannot
@@ -135,19 +160,25 @@ func (s *Service) Overview(ctx context.Context, scope gw.Scope) (Overview, error
 	}
 	cat := s.Catalog()
 	o := Overview{Account: a, Entitlements: s.syncer.compute(a), Plans: cat.Plans(), Plan: cat.Free(),
-		Live: a.SubscriptionID != "" && subLive(a.Snapshot.Status)}
-	if p, iv, ok := cat.ByPrice(a.Snapshot.PriceID); ok && o.Live {
-		o.Plan, o.Interval = p, iv
+		Live: a.SubscriptionID != "" && subLive(a.Snapshot.Status), TrialEligible: !a.SubscribedBefore && a.SubscriptionID == ""}
+	if p, ok := cat.snapshotPlan(a.Snapshot.Plan, a.Snapshot.PriceID); ok && o.Live {
+		o.Plan, o.Interval = p, a.Snapshot.Interval
+		if o.Interval == "" {
+			_, o.Interval, _ = cat.ByPrice(a.Snapshot.PriceID)
+		}
 		if a.Snapshot.Status == stripe.SubscriptionStatusIncomplete {
 			o.Plan, o.Interval, o.Processing = cat.Free(), "", &p
 		}
 	}
-	if p, _, ok := cat.ByPrice(a.Snapshot.PendingPriceID); ok && o.Live {
+	if p, ok := cat.snapshotPlan(a.Snapshot.PendingPlan, a.Snapshot.PendingPriceID); ok && o.Live && a.Snapshot.PendingPriceID != "" {
 		o.PendingPlan = &p
 	}
-	if p, _, ok := cat.ByPrice(a.ScheduledPriceID); ok && o.Live {
+	if p, ok := cat.snapshotPlan(a.ScheduledPlan, a.ScheduledPriceID); ok && o.Live && a.ScheduledPriceID != "" {
 		o.ScheduledPlan = &p
 	}
+	var ok bool
+	o.Prices, ok = s.Prices(ctx)
+	o.PricesUnavailable = !ok
 	if a.CustomerID == "" {
 		return o, nil
 	}
@@ -265,4 +296,20 @@ func (s *Service) inLockedAccount(ctx context.Context, orgID string, hint func()
 		}
 		return nil
 	})
+}
+
+// PriceOf is the price of plan in interval iv as the plan cards show it,
+// e.g. "30.00 EUR / month" (per seat for a per-seat plan); "" when Stripe's
+// prices are not known.
+func (o Overview) PriceOf(plan PlanID, iv Interval) string {
+	p, ok := o.Prices[plan][iv]
+	if !ok {
+		return ""
+	}
+	for _, pl := range o.Plans {
+		if pl.ID == plan && pl.PerSeat {
+			return FormatAmount(p.UnitAmount, p.Currency) + " per seat / " + string(iv)
+		}
+	}
+	return p.Label()
 }

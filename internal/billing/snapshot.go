@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"slices"
 	"time"
 
 	"github.com/stripe/stripe-go/v85"
@@ -333,4 +334,98 @@ func paymentFailedEmail(status stripe.SubscriptionStatus, in *stripe.Invoice, at
 		return outboxRow{}, false
 	}
 	return paymentFailedRow(in, attempt, pendingExpiresAt), true
+}
+
+// withPlans is cur, the account a sync of prev read f for, with its plans
+// resolved by the catalogue from every item of the subscription (not only
+// the first: an add-on may be listed first), and the alert the sync calls
+// for when no item's price is a plan's. The plan item's price and period
+// end replace the first item's (withSubscription).
+//
+// A live subscription whose items' prices the catalogue does not know
+// (a new price created in the Dashboard and not added to plans.json)
+// keeps the plan it had, if it is the same subscription, and an alert is
+// written (OutboxUnknownPriceAlert): a paying customer is never dropped to
+// the free plan silently. Without a previous plan it is the free plan, with
+// the alert.
+func withPlans(cat *Catalog, prev, cur Account, f fetched, outbox []outboxRow) (Account, []outboxRow) {
+	if f.customerDeleted || cur.SubscriptionID == "" {
+		cur.Snapshot.Plan, cur.Snapshot.Interval, cur.Snapshot.PendingPlan, cur.ScheduledPlan = "", "", "", ""
+		return cur, outbox
+	}
+	if f.sub == nil {
+		return cur, outbox
+	}
+	sub := f.sub
+	var items []*stripe.SubscriptionItem
+	if sub.Items != nil {
+		items = sub.Items.Data
+	}
+	prices := make([]*stripe.Price, len(items))
+	for i, it := range items {
+		prices[i] = it.Price
+	}
+	if i, plan, iv, ok := cat.planPrice(prices); ok {
+		it := items[i]
+		cur.Snapshot.Plan, cur.Snapshot.Interval, cur.Snapshot.PriceID = plan.ID, iv, it.Price.ID
+		if it.CurrentPeriodEnd > 0 {
+			cur.Snapshot.CurrentPeriodEnd = time.Unix(it.CurrentPeriodEnd, 0).UTC()
+		}
+	} else {
+		cur.Snapshot.Plan, cur.Snapshot.Interval = "", ""
+		if len(items) > 0 && subLive(sub.Status) {
+			if prevPlan, ok := cat.snapshotPlan(prev.Snapshot.Plan, prev.Snapshot.PriceID); ok && prev.SubscriptionID == sub.ID {
+				cur.Snapshot.Plan, cur.Snapshot.Interval = prevPlan.ID, prev.Snapshot.Interval
+			}
+			var ids []string
+			for _, p := range prices {
+				if p != nil {
+					ids = append(ids, p.ID)
+				}
+			}
+			slices.Sort(ids)
+			outbox = append(outbox, unknownPriceRow(sub.ID, ids))
+		}
+	}
+	cur.Snapshot.PendingPlan = ""
+	if pu := sub.PendingUpdate; pu != nil {
+		pending := make([]*stripe.Price, len(pu.SubscriptionItems))
+		for i, it := range pu.SubscriptionItems {
+			pending[i] = it.Price
+		}
+		if i, plan, _, ok := cat.planPrice(pending); ok {
+			cur.Snapshot.PendingPlan, cur.Snapshot.PendingPriceID = plan.ID, pending[i].ID
+		}
+	}
+	cur.ScheduledPlan = ""
+	if f.schedule != nil && cur.ScheduledPriceID != "" {
+		if price, plan, at, ok := scheduledPlan(cat, f.schedule, cur.Snapshot.CurrentPeriodEnd); ok {
+			cur.ScheduledPriceID, cur.ScheduledPlan, cur.ScheduledChangeAt = price, plan.ID, at
+		}
+	}
+	return cur, outbox
+}
+
+// scheduledPlan is scheduledChange by plan: the plan price and plan of the
+// first phase of sched starting at or after periodEnd, and when it starts;
+// false when no such phase has a price the catalogue knows.
+func scheduledPlan(cat *Catalog, sched *stripe.SubscriptionSchedule, periodEnd time.Time) (string, Plan, time.Time, bool) {
+	if sched.Status != stripe.SubscriptionScheduleStatusActive && sched.Status != stripe.SubscriptionScheduleStatusNotStarted {
+		return "", Plan{}, time.Time{}, false
+	}
+	for _, ph := range sched.Phases {
+		if ph.StartDate < periodEnd.Unix() || len(ph.Items) == 0 {
+			continue
+		}
+		prices := make([]*stripe.Price, len(ph.Items))
+		for i, it := range ph.Items {
+			prices[i] = it.Price
+		}
+		i, plan, _, ok := cat.planPrice(prices)
+		if !ok {
+			return "", Plan{}, time.Time{}, false
+		}
+		return prices[i].ID, plan, time.Unix(ph.StartDate, 0).UTC(), true
+	}
+	return "", Plan{}, time.Time{}, false
 }

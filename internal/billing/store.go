@@ -71,18 +71,22 @@ func loadAccount(ctx context.Context, tx pgx.Tx, orgID string, lock bool) (Accou
 	q := `SELECT coalesce(stripe_customer_id, ''), subscription_id, status, price_id, pending_price_id,
 		current_period_end, cancel_at_period_end, first_payment_failed_at, latest_invoice_id, latest_invoice_status,
 		dispute_id, dispute_status, dispute_funds_withdrawn, dispute_amount, dispute_currency, synced_at,
-		scheduled_price_id, scheduled_change_at, checkout_session_id, cancel_at, finalization_failed_at
+		scheduled_price_id, scheduled_change_at, checkout_session_id, cancel_at, finalization_failed_at,
+		plan_id, plan_interval, pending_plan_id, scheduled_plan_id, subscribed_before,
+		granted_plan_id, granted_until, granted_by
 		FROM billing_accounts WHERE org_id = $1`
 	if lock {
 		q += " FOR UPDATE"
 	}
 	a := Account{OrgID: orgID}
 	var status, invStatus, dispStatus string
-	var periodEnd, firstFailed, synced, scheduled, cancelAt, finalizationFailed *time.Time
+	var periodEnd, firstFailed, synced, scheduled, cancelAt, finalizationFailed, grantedUntil *time.Time
 	err := tx.QueryRow(ctx, q, orgID).Scan(&a.CustomerID, &a.SubscriptionID, &status, &a.Snapshot.PriceID,
 		&a.Snapshot.PendingPriceID, &periodEnd, &a.Snapshot.CancelAtPeriodEnd, &firstFailed, &a.LatestInvoiceID,
 		&invStatus, &a.DisputeID, &dispStatus, &a.Dispute.FundsWithdrawn, &a.DisputeAmount, &a.DisputeCurrency, &synced,
-		&a.ScheduledPriceID, &scheduled, &a.CheckoutSessionID, &cancelAt, &finalizationFailed)
+		&a.ScheduledPriceID, &scheduled, &a.CheckoutSessionID, &cancelAt, &finalizationFailed,
+		&a.Snapshot.Plan, &a.Snapshot.Interval, &a.Snapshot.PendingPlan, &a.ScheduledPlan, &a.SubscribedBefore,
+		&a.Grant.Plan, &grantedUntil, &a.Grant.By)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, nil
 	}
@@ -98,6 +102,7 @@ func loadAccount(ctx context.Context, tx pgx.Tx, orgID string, lock bool) (Accou
 	a.ScheduledChangeAt = utc(scheduled)
 	a.Snapshot.CancelAt = utc(cancelAt)
 	a.Snapshot.FinalizationFailedAt = utc(finalizationFailed)
+	a.Grant.Until = utc(grantedUntil)
 	return a, nil
 }
 
@@ -111,6 +116,8 @@ func storeAccount(ctx context.Context, tx pgx.Tx, a Account) error {
 		dispute_id = $12, dispute_status = $13, dispute_funds_withdrawn = $14, dispute_amount = $15, dispute_currency = $16,
 		scheduled_price_id = $17, scheduled_change_at = $18,
 		cancel_at = $19, finalization_failed_at = $20,
+		plan_id = $21, plan_interval = $22, pending_plan_id = $23, scheduled_plan_id = $24,
+		subscribed_before = subscribed_before OR $3 <> '',
 		synced_at = now(), updated_at = now()
 		WHERE org_id = $1`,
 		a.OrgID, a.CustomerID, a.SubscriptionID, string(a.Snapshot.Status), a.Snapshot.PriceID, a.Snapshot.PendingPriceID,
@@ -118,7 +125,8 @@ func storeAccount(ctx context.Context, tx pgx.Tx, a Account) error {
 		a.LatestInvoiceID, string(a.Snapshot.LatestInvoiceStatus),
 		a.DisputeID, string(a.Dispute.Status), a.Dispute.FundsWithdrawn, a.DisputeAmount, a.DisputeCurrency,
 		a.ScheduledPriceID, nullTime(a.ScheduledChangeAt),
-		nullTime(a.Snapshot.CancelAt), nullTime(a.Snapshot.FinalizationFailedAt))
+		nullTime(a.Snapshot.CancelAt), nullTime(a.Snapshot.FinalizationFailedAt),
+		string(a.Snapshot.Plan), string(a.Snapshot.Interval), string(a.Snapshot.PendingPlan), string(a.ScheduledPlan))
 	if err != nil {
 		return fmt.Errorf("store billing account of %s: %w", a.OrgID, err)
 	}

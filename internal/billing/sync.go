@@ -68,7 +68,7 @@ func NewSyncer(cfg SyncerConfig) (*Syncer, error) {
 		cfg.Clock = gw.SystemClock{}
 	}
 	return &Syncer{cfg: cfg, enforcer: &Enforcer{Catalog: cfg.Catalog, Grace: cfg.Grace,
-		DisputeAllowWhileOpen: cfg.DisputeAllowWhileOpen, DisputeOnLost: cfg.DisputeOnLost, Clock: cfg.Clock}}, nil
+		DisputeAllowWhileOpen: cfg.DisputeAllowWhileOpen, DisputeOnLost: cfg.DisputeOnLost, Clock: cfg.Clock, Jobs: cfg.Jobs}}, nil
 }
 
 // Account is an organisation's stored billing state.
@@ -97,8 +97,16 @@ type Account struct {
 	// ScheduledChangeAt (a Stripe subscription schedule); "" if none.
 	ScheduledPriceID  string
 	ScheduledChangeAt time.Time
+	// ScheduledPlan is the plan of ScheduledPriceID as the catalogue
+	// resolved it at the sync (withPlans); "" if none.
+	ScheduledPlan PlanID
 	// CheckoutSessionID is the organisation's latest Checkout Session.
 	CheckoutSessionID string
+	// SubscribedBefore says the organisation has had a subscription (it is
+	// never cleared): trials are offered only to those that never had one.
+	SubscribedBefore bool
+	// Grant is a plan an operator granted (GrantPlan); zero for none.
+	Grant Grant
 	// SyncedAt is when the account was last synced from Stripe; zero
 	// before the first sync.
 	SyncedAt time.Time
@@ -284,5 +292,6 @@ func (s *Syncer) fetchOnly(ctx context.Context, tx pgx.Tx, prev Account, h syncH
 		return prev, nil, err
 	}
 	cur, outbox := nextAccount(prev, customerID, h, f)
+	cur, outbox = withPlans(s.cfg.Catalog, prev, cur, f, outbox)
 	return cur, outbox, nil
 }

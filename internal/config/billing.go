@@ -22,9 +22,10 @@ type Billing struct {
 	// https://api.stripe.com), for a fake or stripe-mock in tests and
 	// development.
 	APIBase string
-	// Price IDs of the paid plans (STRIPE_PRICE_PRO_MONTHLY,
-	// STRIPE_PRICE_PRO_YEARLY, STRIPE_PRICE_BUSINESS_MONTHLY,
-	// STRIPE_PRICE_BUSINESS_YEARLY).
+	// Price IDs overriding the plan catalogue's (internal/billing/plans.json)
+	// for Pro and Business (STRIPE_PRICE_PRO_MONTHLY, STRIPE_PRICE_PRO_YEARLY,
+	// STRIPE_PRICE_BUSINESS_MONTHLY, STRIPE_PRICE_BUSINESS_YEARLY; default
+	// empty: the catalogue's price, else its lookup key, resolved in Stripe).
 	PriceProMonthly, PriceProYearly, PriceBusinessMonthly, PriceBusinessYearly string
 	// PortalConfiguration is a Customer Portal configuration ID
 	// (STRIPE_PORTAL_CONFIGURATION); empty creates one on first use.
@@ -49,6 +50,9 @@ type Billing struct {
 	// SweepInterval is how often every organisation with a Stripe customer
 	// is re-synced, slowly (GROUNDWORK_BILLING_SWEEP_INTERVAL, default 24h).
 	SweepInterval time.Duration
+	// PromotionCodes lets customers enter promotion codes in Checkout
+	// (GROUNDWORK_BILLING_PROMOTION_CODES, default true).
+	PromotionCodes bool
 	// Workers is the concurrency of the billing job queue
 	// (GROUNDWORK_QUEUE_BILLING_WORKERS, default 10).
 	Workers int
@@ -74,6 +78,7 @@ func (p *parser) billing() Billing {
 		Workers:              p.int("GROUNDWORK_QUEUE_BILLING_WORKERS", 10, 1, 10000),
 	}
 	b.AllowWhileDisputed = p.oneOf("GROUNDWORK_BILLING_ALLOW_WHILE_DISPUTED", "false", "true", "false") == "true"
+	b.PromotionCodes = p.oneOf("GROUNDWORK_BILLING_PROMOTION_CODES", "true", "true", "false") == "true"
 	for _, s := range strings.Split(p.getenv("STRIPE_WEBHOOK_SECRET"), ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			b.WebhookSecrets = append(b.WebhookSecrets, s)
@@ -92,8 +97,8 @@ func (p *parser) billing() Billing {
 		"STRIPE_PRICE_PRO_MONTHLY": b.PriceProMonthly, "STRIPE_PRICE_PRO_YEARLY": b.PriceProYearly,
 		"STRIPE_PRICE_BUSINESS_MONTHLY": b.PriceBusinessMonthly, "STRIPE_PRICE_BUSINESS_YEARLY": b.PriceBusinessYearly,
 	} {
-		if v == "" {
-			p.fail(name, "required when STRIPE_SECRET_KEY is set (a Stripe price ID, price_…)")
+		if v != "" && !strings.HasPrefix(v, "price_") && !strings.HasPrefix(v, "plan_") {
+			p.fail(name, "%q is not a Stripe price ID (price_…); leave it empty to sell the plan by its lookup key in plans.json", v)
 		}
 	}
 	if p.err == nil && !strings.HasPrefix(b.SecretKey, "sk_") && !strings.HasPrefix(b.SecretKey, "rk_") {
@@ -121,6 +126,7 @@ func (b Billing) rows() [][2]string {
 		{"GROUNDWORK_BILLING_FINALIZATION_DAYS", strconv.Itoa(b.FinalizationDays)},
 		{"GROUNDWORK_BILLING_LOST_DISPUTE", b.LostDispute},
 		{"GROUNDWORK_BILLING_ALLOW_WHILE_DISPUTED", strconv.FormatBool(b.AllowWhileDisputed)},
+		{"GROUNDWORK_BILLING_PROMOTION_CODES", strconv.FormatBool(b.PromotionCodes)},
 		{"GROUNDWORK_BILLING_RECONCILE_INTERVAL", b.ReconcileInterval.String()},
 		{"GROUNDWORK_BILLING_SWEEP_INTERVAL", b.SweepInterval.String()},
 		{"GROUNDWORK_QUEUE_BILLING_WORKERS", strconv.Itoa(b.Workers)},

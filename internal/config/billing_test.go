@@ -60,7 +60,7 @@ func TestBillingRejectsIncompleteSettings(t *testing.T) {
 		want string
 	}{
 		{"no webhook secret", stripeEnv(map[string]string{"STRIPE_WEBHOOK_SECRET": " , "}), "STRIPE_WEBHOOK_SECRET: required"},
-		{"no price", stripeEnv(map[string]string{"STRIPE_PRICE_BUSINESS_YEARLY": ""}), "STRIPE_PRICE_BUSINESS_YEARLY: required"},
+		{"not a price", stripeEnv(map[string]string{"STRIPE_PRICE_BUSINESS_YEARLY": "prod_business"}), "STRIPE_PRICE_BUSINESS_YEARLY: \"prod_business\" is not a Stripe price ID"},
 		{"publishable key", stripeEnv(map[string]string{"STRIPE_SECRET_KEY": "pk_test_1"}), "STRIPE_SECRET_KEY: not a Stripe secret key"},
 		{"grace days", stripeEnv(map[string]string{"GROUNDWORK_BILLING_GRACE_DAYS": "0"}), "GROUNDWORK_BILLING_GRACE_DAYS"},
 		{"dispute policy", stripeEnv(map[string]string{"GROUNDWORK_BILLING_LOST_DISPUTE": "refund"}), "GROUNDWORK_BILLING_LOST_DISPUTE"},
@@ -71,4 +71,30 @@ func TestBillingRejectsIncompleteSettings(t *testing.T) {
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+// TestBillingPricesAreOptional: the STRIPE_PRICE_* variables only override
+// the plan catalogue (internal/billing/plans.json), which sells its plans
+// by lookup key without them.
+func TestBillingPricesAreOptional(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(stripeEnv(map[string]string{"STRIPE_PRICE_PRO_MONTHLY": "", "STRIPE_PRICE_PRO_YEARLY": "",
+		"STRIPE_PRICE_BUSINESS_MONTHLY": "", "STRIPE_PRICE_BUSINESS_YEARLY": ""})))
+	require.NoError(t, err)
+	require.True(t, c.Billing.Enabled())
+	require.Empty(t, c.Billing.PriceProMonthly)
+}
+
+// TestBillingPromotionCodes: promotion codes are offered in Checkout
+// unless GROUNDWORK_BILLING_PROMOTION_CODES=false.
+func TestBillingPromotionCodes(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(stripeEnv(nil)))
+	require.NoError(t, err)
+	require.True(t, c.Billing.PromotionCodes)
+	c, err = Load(env(stripeEnv(map[string]string{"GROUNDWORK_BILLING_PROMOTION_CODES": "false"})))
+	require.NoError(t, err)
+	require.False(t, c.Billing.PromotionCodes)
+	_, err = Load(env(stripeEnv(map[string]string{"GROUNDWORK_BILLING_PROMOTION_CODES": "sometimes"})))
+	require.ErrorContains(t, err, "GROUNDWORK_BILLING_PROMOTION_CODES")
 }

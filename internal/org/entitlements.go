@@ -21,6 +21,21 @@ type Entitlements interface {
 	// CheckDeleteTx returns nil when orgID may be deleted, and ECONFLICT
 	// while a subscription would keep charging it.
 	CheckDeleteTx(ctx context.Context, tx pgx.Tx, orgID string) error
+	// SeatsChangedTx is told, in tx, that orgID's members changed: a plan
+	// billed per seat updates its quantity (through a job enqueued in tx).
+	SeatsChangedTx(ctx context.Context, tx pgx.Tx, orgID string) error
+}
+
+// seatsChanged tells the entitlements that orgID's members changed, in tx
+// (scoped to orgID); nothing without billing.
+func (s *Service) seatsChanged(ctx context.Context, tx pgx.Tx, orgID string) error {
+	if s.cfg.Entitlements == nil {
+		return nil
+	}
+	if err := s.cfg.Entitlements.SeatsChangedTx(ctx, tx, orgID); err != nil {
+		return fmt.Errorf("seats changed: %w", err)
+	}
+	return nil
 }
 
 // seatLockSpace is the first key of the advisory locks that serialise seat

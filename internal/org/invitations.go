@@ -224,6 +224,9 @@ func (s *Service) AcceptInvitation(ctx context.Context, userID, userEmail, token
 		if err := insertMembershipIfNew(ctx, tx, inv.OrgID, userID, inv.Role, now); err != nil {
 			return fmt.Errorf("insert membership: %w", err)
 		}
+		if err := s.seatsChanged(ctx, tx, inv.OrgID); err != nil {
+			return err
+		}
 		if err := setInvitationAccepted(ctx, tx, inv.OrgID, inv.ID, now); err != nil {
 			return fmt.Errorf("mark invitation accepted: %w", err)
 		}

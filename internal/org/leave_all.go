@@ -78,6 +78,9 @@ func (s *Service) LeaveAllTx(ctx context.Context, tx pgx.Tx, userID string) (don
 		if err := deleteMembership(ctx, tx, m.Org.ID, userID); err != nil {
 			return nil, err
 		}
+		if err := s.seatsChanged(ctx, tx, m.Org.ID); err != nil {
+			return nil, err
+		}
 		if revs[i], err = revokeDelegations(ctx, tx, m.Org.ID, userID, "", now); err != nil {
 			return nil, err
 		}

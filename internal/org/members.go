@@ -126,6 +126,9 @@ func (s *Service) RemoveMember(ctx context.Context, scope gw.Scope, userID strin
 		if err := deleteMembership(ctx, tx, scope.OrgID, userID); err != nil {
 			return err
 		}
+		if err := s.seatsChanged(ctx, tx, scope.OrgID); err != nil {
+			return err
+		}
 		if rev, err = revokeDelegations(ctx, tx, scope.OrgID, userID, "", s.now()); err != nil {
 			return err
 		}
@@ -171,6 +174,9 @@ func (s *Service) Leave(ctx context.Context, scope gw.Scope) error {
 			}
 		}
 		if err := deleteMembership(ctx, tx, scope.OrgID, scope.UserID); err != nil {
+			return err
+		}
+		if err := s.seatsChanged(ctx, tx, scope.OrgID); err != nil {
 			return err
 		}
 		if rev, err = revokeDelegations(ctx, tx, scope.OrgID, scope.UserID, "", s.now()); err != nil {

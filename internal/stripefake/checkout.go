@@ -1,6 +1,7 @@
 package stripefake
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -29,16 +30,49 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 		writeErrParam(w, 400, "invalid_request_error", "", "customer_update", "`customer_update` can only be used with `customer`.")
 		return
 	}
-	if _, ok := s.prices[st.price]; !ok {
-		writeErrParam(w, 400, "invalid_request_error", "resource_missing", "line_items[0][price]", "No such price: '"+st.price+"'")
-		return
-	}
-	if q, ok := formInt(f, "line_items[0][quantity]"); ok {
-		if q < 1 {
-			writeErrParam(w, 400, "invalid_request_error", "", "line_items[0][quantity]", "Quantity must be at least 1.")
+	// Several line items make a subscription with several items; their
+	// recurring prices must share the interval and currency
+	// (https://docs.stripe.com/payments/checkout/how-checkout-works: a
+	// subscription's prices bill on one cycle, in one currency).
+	for i := 0; ; i++ {
+		k := fmt.Sprintf("line_items[%d]", i)
+		price := f.Get(k + "[price]")
+		if price == "" {
+			if i == 0 || hasPrefix(f, k) {
+				writeErrParam(w, 400, "invalid_request_error", "", k+"[price]", "Missing required param: "+k+"[price].")
+				return
+			}
+			break
+		}
+		p, ok := s.prices[price]
+		if !ok {
+			writeErrParam(w, 400, "invalid_request_error", "resource_missing", k+"[price]", "No such price: '"+price+"'")
 			return
 		}
-		st.quantity = q
+		if p.Inactive {
+			writeErrParam(w, 400, "invalid_request_error", "", k+"[price]", "The price specified is inactive. This field only accepts active prices.")
+			return
+		}
+		if first := s.prices[st.price]; i > 0 && (first.Interval != p.Interval || first.Currency != p.Currency) {
+			writeErrParam(w, 400, "invalid_request_error", "", k+"[price]", "All prices on a subscription must have the same `recurring.interval` and `currency`.")
+			return
+		}
+		q := int64(1)
+		if v, ok := formInt(f, k+"[quantity]"); ok {
+			if v < 1 {
+				writeErrParam(w, 400, "invalid_request_error", "", k+"[quantity]", "Quantity must be at least 1.")
+				return
+			}
+			q = v
+		}
+		st.lines = append(st.lines, sessionLine{price: price, qty: q})
+	}
+	st.quantity = st.lines[0].qty
+	st.allowPromotionCodes = f.Get("allow_promotion_codes") == "true"
+	if st.allowPromotionCodes && f.Get("discounts[0][coupon]") != "" || st.allowPromotionCodes && f.Get("discounts[0][promotion_code]") != "" {
+		// https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-allow_promotion_codes
+		writeErrParam(w, 400, "invalid_request_error", "", "allow_promotion_codes", "You may only specify one of these parameters: allow_promotion_codes, discounts.")
+		return
 	}
 	if d, ok := formInt(f, "subscription_data[trial_period_days]"); ok {
 		st.trialDays = d
@@ -67,6 +101,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 		TaxIDCollection:          &stripe.CheckoutSessionTaxIDCollection{Enabled: f.Get("tax_id_collection[enabled]") == "true"},
 		BillingAddressCollection: stripe.CheckoutSessionBillingAddressCollection(f.Get("billing_address_collection")),
 		Metadata:                 formMetadata(f, "metadata"),
+		AllowPromotionCodes:      st.allowPromotionCodes,
 		Currency:                 stripe.Currency(s.prices[st.price].Currency),
 	}
 	if autoTax {
@@ -96,6 +131,8 @@ func (s *Server) CheckoutSession(id string) *stripe.CheckoutSession {
 type CheckoutSessionParams struct {
 	Price                 string            // line_items[0][price]
 	Quantity              int64             // line_items[0][quantity] (default 1)
+	Prices                []string          // line_items[i][price], every line
+	AllowPromotionCodes   bool              // allow_promotion_codes
 	TrialPeriodDays       int64             // subscription_data[trial_period_days]
 	SubscriptionMetadata  map[string]string // subscription_data[metadata]
 	CustomerUpdateAddress string            // customer_update[address]
@@ -115,6 +152,11 @@ func (s *Server) CheckoutSessionParams(id string) CheckoutSessionParams {
 	for k, v := range st.subscriptionMetadata {
 		md[k] = v
 	}
+	var prices []string
+	for _, l := range st.lines {
+		prices = append(prices, l.price)
+	}
 	return CheckoutSessionParams{Price: st.price, Quantity: st.quantity, TrialPeriodDays: st.trialDays,
+		Prices: prices, AllowPromotionCodes: st.allowPromotionCodes,
 		SubscriptionMetadata: md, CustomerUpdateAddress: st.customerUpdateAddress, CustomerUpdateName: st.customerUpdateName}
 }

@@ -26,6 +26,14 @@ type Price struct {
 	UnitAmount int64  // in the currency's minor unit
 	Currency   string // default "eur"
 	Interval   string // "month" (default) or "year"
+	// LookupKey is the price's lookup_key (unique among prices, as in
+	// Stripe); "" for none.
+	LookupKey string
+	// Metadata is the price's metadata.
+	Metadata map[string]string
+	// Inactive prices are listed only with active=false and cannot be
+	// sold (Checkout refuses them), as in Stripe.
+	Inactive bool
 }
 
 // Options configure a Server.
@@ -47,6 +55,17 @@ type Options struct {
 	// APIVersion is the account's default API version, which events are
 	// created in (default stripe.APIVersion); see SetAPIVersion.
 	APIVersion string
+	// PromotionCodes are the customer-facing codes a customer may enter in
+	// a Checkout Session created with allow_promotion_codes=true
+	// (CheckoutOutcome.PromotionCode), each a percentage off once.
+	PromotionCodes []PromotionCode
+}
+
+// PromotionCode is a customer-facing promotion code of a coupon taking
+// PercentOff percent off the first invoice (duration once).
+type PromotionCode struct {
+	Code       string
+	PercentOff int64
 }
 
 // Request is one recorded API request.
@@ -66,6 +85,17 @@ type sessionState struct {
 	subscriptionMetadata                             map[string]string
 	// trialEndBehavior is subscription_data[trial_settings][end_behavior][missing_payment_method].
 	trialEndBehavior stripe.SubscriptionTrialSettingsEndBehaviorMissingPaymentMethod
+	// lines are every line item (the first is price and quantity).
+	lines []sessionLine
+	// allowPromotionCodes is allow_promotion_codes; promotionCode the code
+	// the customer entered (CheckoutOutcome.PromotionCode).
+	allowPromotionCodes bool
+}
+
+// sessionLine is one line item of a checkout session.
+type sessionLine struct {
+	price string
+	qty   int64
 }
 
 // Server is the fake. All methods are safe for concurrent use.
@@ -75,15 +105,17 @@ type Server struct {
 	now  time.Time
 	seq  map[string]int
 
-	prices    map[string]Price
-	customers map[string]*customerState
-	sessions  map[string]*stripe.CheckoutSession
-	sessionSt map[string]*sessionState
-	subs      map[string]*stripe.Subscription
-	invoices  map[string]*stripe.Invoice
-	charges   map[string]*stripe.Charge
-	disputes  map[string]*stripe.Dispute
-	schedules map[string]*stripe.SubscriptionSchedule
+	prices     map[string]Price
+	priceOrder []string // price IDs in creation order
+	down       bool     // SetUnavailable
+	customers  map[string]*customerState
+	sessions   map[string]*stripe.CheckoutSession
+	sessionSt  map[string]*sessionState
+	subs       map[string]*stripe.Subscription
+	invoices   map[string]*stripe.Invoice
+	charges    map[string]*stripe.Charge
+	disputes   map[string]*stripe.Dispute
+	schedules  map[string]*stripe.SubscriptionSchedule
 	// customer portal
 	portalConfigs  map[string]*stripe.BillingPortalConfiguration
 	portalSessions map[string]*stripe.BillingPortalSession
@@ -111,6 +143,9 @@ type Server struct {
 type pendingUpdate struct {
 	invoice string
 	items   []itemChange
+	// newPeriod: the update changes the billing interval, so applying it
+	// starts a new period (restartPeriod).
+	newPeriod bool
 }
 
 type itemChange struct {
@@ -162,7 +197,15 @@ func New(opts Options) *Server {
 		if p.Interval == "" {
 			p.Interval = "month"
 		}
+		if p.LookupKey != "" {
+			for _, q := range s.prices {
+				if q.LookupKey == p.LookupKey {
+					panic("stripefake: lookup key " + p.LookupKey + " on two prices")
+				}
+			}
+		}
 		s.prices[p.ID] = p
+		s.priceOrder = append(s.priceOrder, p.ID)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/customers", s.createCustomer)
@@ -179,6 +222,8 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /v1/invoices/create_preview", s.createPreview)
 	mux.HandleFunc("GET /v1/disputes/{id}", s.getter("dispute"))
 	mux.HandleFunc("GET /v1/charges/{id}", s.getter("charge"))
+	mux.HandleFunc("GET /v1/prices", s.listPrices)
+	mux.HandleFunc("GET /v1/prices/{id}", s.getPrice)
 	mux.HandleFunc("GET /v1/events", s.listEvents)
 	mux.HandleFunc("GET /v1/events/{id}", s.getter("event"))
 	mux.HandleFunc("POST /v1/subscription_schedules", s.createSchedule)
@@ -286,7 +331,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Form: form,
 		IdempotencyKey: key, StripeVersion: r.Header.Get("Stripe-Version")})
+	down := s.down
 	s.mu.Unlock()
+	if down {
+		writeErr(w, http.StatusServiceUnavailable, "api_error", "stripefake: unavailable (SetUnavailable)")
+		return
+	}
 	if r.Method == http.MethodPost && key != "" {
 		s.serveIdempotent(w, r, key, form)
 		return
@@ -307,6 +357,7 @@ var refs = map[string][]refSpec{
 	"invoice":                {{"customer", "customer"}, {"parent.subscription_details.subscription", "subscription"}},
 	"charge":                 {{"customer", "customer"}},
 	"dispute":                {{"charge", "charge"}},
+	"price":                  {{"product", "product"}},
 }
 
 func (s *Server) lookup(kind, id string) any {
@@ -341,7 +392,7 @@ func (s *Server) lookup(kind, id string) any {
 			}
 		}
 	}
-	if reflect.ValueOf(v).IsNil() {
+	if v == nil || reflect.ValueOf(v).IsNil() {
 		return nil
 	}
 	return v

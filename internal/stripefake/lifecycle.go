@@ -33,7 +33,13 @@ func (s *Server) addInterval(t int64, price Price) int64 {
 }
 
 func (s *Server) stripePrice(p Price) *stripe.Price {
-	return &stripe.Price{ID: p.ID, Object: "price", Active: true, Currency: stripe.Currency(p.Currency),
+	md := map[string]string{}
+	for k, v := range p.Metadata {
+		md[k] = v
+	}
+	return &stripe.Price{ID: p.ID, Object: "price", Active: !p.Inactive, Currency: stripe.Currency(p.Currency),
+		LookupKey: p.LookupKey, Metadata: md, UnitAmountDecimal: float64(p.UnitAmount),
+		BillingScheme: stripe.PriceBillingSchemePerUnit, Livemode: false,
 		UnitAmount: p.UnitAmount, Type: stripe.PriceTypeRecurring, Product: &stripe.Product{ID: p.Product},
 		Recurring: &stripe.PriceRecurring{Interval: stripe.PriceRecurringInterval(p.Interval), IntervalCount: 1,
 			UsageType: stripe.PriceRecurringUsageTypeLicensed}}
@@ -165,6 +171,9 @@ func (s *Server) pay(inv *stripe.Invoice) {
 	}
 	if pu, ok := s.pendingUpdates[subID]; ok && pu.invoice == inv.ID {
 		s.applyItems(sub, pu.items)
+		if pu.newPeriod {
+			s.restartPeriod(sub)
+		}
 		sub.PendingUpdate = nil
 		delete(s.pendingUpdates, subID)
 		s.syncSchedule(sub)
@@ -263,6 +272,12 @@ type CheckoutOutcome struct {
 	// Direct Debit, ACH): the session completes unpaid, the subscription
 	// is incomplete until SettleAsyncPayment (async.go).
 	AsyncPayment bool
+	// PromotionCode is a code the customer enters (Options.PromotionCodes).
+	// Checkout shows the field only when the session was created with
+	// allow_promotion_codes=true
+	// (https://docs.stripe.com/payments/checkout/discounts#promotion-codes):
+	// completing another session with a code is an error.
+	PromotionCode string
 }
 
 // CompleteCheckout completes an open checkout session as the customer paying
@@ -319,21 +334,36 @@ func (s *Server) CompleteCheckoutWith(sessionID string, o CheckoutOutcome) (stri
 		sub.BillingCycleAnchor = end
 		sub.Status = stripe.SubscriptionStatusTrialing
 	}
-	item := &stripe.SubscriptionItem{ID: s.newID("si"), Object: "subscription_item", Created: now, Subscription: sub.ID,
-		Price: s.stripePrice(p), Quantity: qty, CurrentPeriodStart: now, CurrentPeriodEnd: end, Metadata: map[string]string{}}
-	sub.Items = &stripe.SubscriptionItemList{ListMeta: stripe.ListMeta{URL: "/v1/subscription_items?subscription=" + sub.ID}, Data: []*stripe.SubscriptionItem{item}}
+	lines := st.lines
+	if len(lines) == 0 {
+		lines = []sessionLine{{price: st.price, qty: qty}}
+	}
+	sub.Items = &stripe.SubscriptionItemList{ListMeta: stripe.ListMeta{URL: "/v1/subscription_items?subscription=" + sub.ID}}
+	var invLines []*stripe.InvoiceLineItem
+	for _, l := range lines {
+		lp := s.prices[l.price]
+		item := &stripe.SubscriptionItem{ID: s.newID("si"), Object: "subscription_item", Created: now, Subscription: sub.ID,
+			Price: s.stripePrice(lp), Quantity: l.qty, CurrentPeriodStart: now, CurrentPeriodEnd: end, Metadata: map[string]string{}}
+		sub.Items.Data = append(sub.Items.Data, item)
+		amount := lp.UnitAmount * l.qty
+		desc := fmt.Sprintf("%d × %s", l.qty, lp.Product)
+		if trialDays > 0 {
+			amount = 0
+			desc = "Trial period for " + lp.Product
+		}
+		invLines = append(invLines, s.line(sub.ID, item.ID, lp, l.qty, amount, now, end, false, desc))
+	}
 	for k, v := range st.subscriptionMetadata {
 		sub.Metadata[k] = v
 	}
 	s.subs[sub.ID] = sub
-	amount := p.UnitAmount * qty
-	desc := fmt.Sprintf("%d × %s", qty, p.Product)
-	if trialDays > 0 {
-		amount = 0
-		desc = "Trial period for " + p.Product
+	inv := s.newInvoice(sub, cus.obj.ID, stripe.InvoiceBillingReasonSubscriptionCreate, invLines, p.Currency)
+	if o.PromotionCode != "" {
+		if err := s.applyPromotionCode(sub, inv, st, o.PromotionCode); err != nil {
+			delete(s.subs, sub.ID)
+			return "", err
+		}
 	}
-	inv := s.newInvoice(sub, cus.obj.ID, stripe.InvoiceBillingReasonSubscriptionCreate,
-		[]*stripe.InvoiceLineItem{s.line(sub.ID, item.ID, p, qty, amount, now, end, false, desc)}, p.Currency)
 	inv.PeriodStart, inv.PeriodEnd = now, now
 	s.emit("customer.subscription.created", "subscription", sub, nil)
 	if o.AsyncPayment && trialDays == 0 {
@@ -417,9 +447,6 @@ func (s *Server) resolve(sub *stripe.Subscription, changes []itemChange) ([]item
 		if _, ok := s.prices[ch.price]; !ok {
 			return nil, fmt.Errorf("No such price: '%s'", ch.price)
 		}
-		if s.prices[ch.price].Interval != string(it.Price.Recurring.Interval) {
-			return nil, fmt.Errorf("stripefake: changing the billing interval is not supported")
-		}
 		if ch.qty == 0 {
 			ch.qty = it.Quantity
 		}
@@ -479,6 +506,11 @@ func (s *Server) updateSubscription(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, 400, "invalid_request_error", err.Error())
 		return
 	}
+	newInterval, err := s.intervalChange(sub, changes)
+	if err != nil {
+		writeErrParam(w, 400, "invalid_request_error", "", "items", err.Error())
+		return
+	}
 	automaticTax := subAutomaticTax(sub)
 	if v := f.Get("automatic_tax[enabled]"); v != "" {
 		automaticTax = v == "true"
@@ -526,15 +558,18 @@ func (s *Server) updateSubscription(w http.ResponseWriter, r *http.Request) {
 	if behavior != "none" {
 		lines = s.prorationLines(sub, changes, d)
 	}
+	if newInterval {
+		lines = s.intervalChangeLines(sub, changes, d, behavior)
+	}
 	switch {
-	case behavior == "always_invoice" && len(lines) > 0:
+	case (behavior == "always_invoice" || newInterval) && len(lines) > 0:
 		lines = append(s.pendingLines[sub.ID], lines...)
 		delete(s.pendingLines, sub.ID)
 		inv := s.newInvoice(sub, sub.Customer.ID, stripe.InvoiceBillingReasonSubscriptionUpdate, lines, string(sub.Currency))
 		inv.Parent.SubscriptionDetails.SubscriptionProrationDate = d
 		if pb == "pending_if_incomplete" {
 			id := fmt.Sprintf("in_fake%06d", s.seq["in"]+1)
-			s.pendingUpdates[sub.ID] = pendingUpdate{invoice: id, items: changes}
+			s.pendingUpdates[sub.ID] = pendingUpdate{invoice: id, items: changes, newPeriod: newInterval}
 			var items []*stripe.SubscriptionItem
 			for _, ch := range changes {
 				items = append(items, &stripe.SubscriptionItem{ID: ch.itemID, Object: "subscription_item",
@@ -543,6 +578,9 @@ func (s *Server) updateSubscription(w http.ResponseWriter, r *http.Request) {
 			sub.PendingUpdate = &stripe.SubscriptionPendingUpdate{ExpiresAt: s.now.Add(23 * time.Hour).Unix(), SubscriptionItems: items}
 		} else {
 			s.applyItems(sub, changes)
+			if newInterval {
+				s.restartPeriod(sub)
+			}
 		}
 		sub.LatestInvoice = &stripe.Invoice{ID: fmt.Sprintf("in_fake%06d", s.seq["in"]+1)}
 		s.finalize(inv)
@@ -589,6 +627,11 @@ func (s *Server) createPreview(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, 400, "invalid_request_error", err.Error())
 		return
 	}
+	newInterval, err := s.intervalChange(sub, changes)
+	if err != nil {
+		writeErrParam(w, 400, "invalid_request_error", "", "subscription_details[items]", err.Error())
+		return
+	}
 	automaticTax := subAutomaticTax(sub)
 	if v := f.Get("automatic_tax[enabled]"); v != "" {
 		automaticTax = v == "true"
@@ -615,7 +658,10 @@ func (s *Server) createPreview(w http.ResponseWriter, r *http.Request) {
 		lines = append(lines, s.prorationLines(sub, changes, d)...)
 	}
 	reason := stripe.InvoiceBillingReasonSubscriptionUpdate
-	if behavior != "always_invoice" {
+	if newInterval {
+		// Invoiced at once whatever the proration behavior (see intervalChange).
+		lines = append(append([]*stripe.InvoiceLineItem(nil), s.pendingLines[sub.ID]...), s.intervalChangeLines(sub, changes, d, behavior)...)
+	} else if behavior != "always_invoice" {
 		// The upcoming renewal at the new prices.
 		reason = stripe.InvoiceBillingReasonUpcoming
 		for _, it := range sub.Items.Data {

@@ -80,6 +80,9 @@ type billingPageData struct {
 	Checkouts []checkoutOption
 	// Upgrades and Downgrades are the plans a live subscription may move to.
 	Upgrades, Downgrades []billing.Plan
+	// SwitchInterval is the other billing interval the current plan is sold
+	// in ("" for none): monthly ↔ yearly, through the change preview.
+	SwitchInterval billing.Interval
 }
 
 // checkoutOption is one paid plan and billing interval.
@@ -101,12 +104,17 @@ func newBillingPageData(ov billing.Overview, problem string) billingPageData {
 			continue
 		}
 		if !ov.Live {
-			for _, iv := range []billing.Interval{billing.IntervalMonth, billing.IntervalYear} {
-				if _, ok := p.Prices[iv]; ok {
-					d.Checkouts = append(d.Checkouts, checkoutOption{Plan: p, Interval: iv})
-				}
+			for _, iv := range p.Intervals() {
+				d.Checkouts = append(d.Checkouts, checkoutOption{Plan: p, Interval: iv})
 			}
 			continue
+		}
+		if i == cur && ov.Interval != "" {
+			for _, iv := range p.Intervals() {
+				if iv != ov.Interval {
+					d.SwitchInterval = iv
+				}
+			}
 		}
 		switch {
 		case i > cur:
@@ -150,15 +158,24 @@ func (s *server) pageBilling() http.Handler {
 
 func (s *server) postBillingCheckout() http.Handler {
 	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) error {
-		f, err := parseForm(r, "plan", "interval")
+		f, err := parseForm(r, "plan", "interval", "trial")
 		if err != nil {
 			return err
 		}
 		ctx := r.Context()
 		scope := gw.ScopeFrom(ctx)
 		u, o := userFrom(ctx), orgFrom(ctx)
-		url, err := b.StartCheckout(ctx, scope, billing.CheckoutInput{Plan: billing.PlanID(f.Get("plan")),
-			Interval: billing.Interval(f.Get("interval")), Email: u.Email, OrgName: o.Name})
+		in := billing.CheckoutInput{Plan: billing.PlanID(f.Get("plan")),
+			Interval: billing.Interval(f.Get("interval")), Email: u.Email, OrgName: o.Name, Trial: f.Get("trial") == "true"}
+		if p, ok := b.Catalog().Plan(in.Plan); ok && p.PerSeat {
+			// A per-seat plan is bought for every member (then kept in sync).
+			members, err := s.d.Orgs.Members(ctx, scope)
+			if err != nil {
+				return err
+			}
+			in.Seats = len(members)
+		}
+		url, err := b.StartCheckout(ctx, scope, in)
 		if errors.Is(err, billing.ErrLiveSubscription) {
 			// Already subscribed: payment methods and invoices are managed
 			// in the Customer Portal, plan changes on the billing page.
@@ -207,7 +224,8 @@ func (s *server) postBillingPortal() http.Handler {
 
 func (s *server) pageBillingChange() http.Handler {
 	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) error {
-		p, err := b.PreviewChange(r.Context(), gw.ScopeFrom(r.Context()), billing.PlanID(r.URL.Query().Get("plan")))
+		q := r.URL.Query()
+		p, err := b.PreviewChangeTo(r.Context(), gw.ScopeFrom(r.Context()), billing.PlanID(q.Get("plan")), billing.Interval(q.Get("interval")))
 		if err != nil {
 			return s.billingRefused(w, r, b, err)
 		}
@@ -218,7 +236,7 @@ func (s *server) pageBillingChange() http.Handler {
 
 func (s *server) postBillingChange() http.Handler {
 	return s.withBilling(func(w http.ResponseWriter, r *http.Request, b *billing.Service) error {
-		f, err := parseForm(r, "plan", "proration_date")
+		f, err := parseForm(r, "plan", "interval", "proration_date")
 		if err != nil {
 			return err
 		}
@@ -230,18 +248,24 @@ func (s *server) postBillingChange() http.Handler {
 			}
 			date = time.Unix(n, 0).UTC()
 		}
-		to := billing.PlanID(f.Get("plan"))
-		if err := b.ChangePlan(r.Context(), gw.ScopeFrom(r.Context()), to, date); err != nil {
+		to, iv := billing.PlanID(f.Get("plan")), billing.Interval(f.Get("interval"))
+		if err := b.ChangePlanTo(r.Context(), gw.ScopeFrom(r.Context()), to, iv, date); err != nil {
 			return s.billingRefused(w, r, b, err)
 		}
 		name := string(to)
 		if p, ok := b.Catalog().Plan(to); ok {
 			name = p.Name
 		}
+		switch iv {
+		case billing.IntervalYear:
+			name += ", billed yearly,"
+		case billing.IntervalMonth:
+			name += ", billed monthly,"
+		}
 		switch e, err := b.Entitlements(r.Context(), gw.ScopeFrom(r.Context())); {
 		case date.IsZero():
 			s.flash(r, "The change to "+name+" is scheduled for the end of the billing period.")
-		case err == nil && e.Plan == to:
+		case err == nil && e.Plan == to && e.PendingPlan == "":
 			s.flash(r, "You are now on the "+name+" plan.")
 		default: // the prorated invoice is not paid yet
 			s.flash(r, "The change to "+name+" is requested: it applies once its invoice is paid.")

@@ -30,7 +30,9 @@ func billingScenarios() []scenario {
 	return []scenario{
 		{name: "billing page on the free plan", as: "owner", path: "/o/{org}/billing", wantStatus: http.StatusOK,
 			wantText: []string{"Your plan: Free", `action="/o/{org}/billing/checkout"`, "Choose Pro monthly",
-				`href="/o/{org}/billing">Billing</a>`}},
+				`href="/o/{org}/billing">Billing</a>`, `name="trial" value="true"`, "Start a 14-day free trial of Pro monthly",
+				`<p class="price">30.00 EUR / month</p>`, `<p class="price">900.00 EUR / year</p>`},
+			notText: []string{"free trial of Business"}},
 		{name: "billing page is forbidden to admins", as: "admin", path: "/o/{org}/billing",
 			wantStatus: http.StatusForbidden, wantText: forbidden("admin")},
 		{name: "checkout of an unknown plan", as: "owner", method: http.MethodPost, path: "/o/{org}/billing/checkout",
@@ -53,7 +55,8 @@ func billingScenarios() []scenario {
 				body := fx.follow(t, "owner", "/o/{org}/billing")
 				require.Contains(t, body, "Thank you: your subscription is set up.")
 				require.Contains(t, body, "Your plan: Pro (monthly)")
-				require.Contains(t, body, "Upgrade to Business")
+				require.Contains(t, body, "Upgrade to Business</a> (90.00 EUR / month, ")
+				require.Contains(t, body, `href="/o/`+fx.vars["org"]+`/billing/change?plan=pro&amp;interval=year">Switch to yearly billing`)
 			}},
 		{name: "back from checkout without a session", as: "owner", path: "/o/{org}/billing/success",
 			wantStatus: http.StatusUnprocessableEntity, wantText: []string{"Missing checkout session.", "Your plan: Pro (monthly)"}},
@@ -79,6 +82,7 @@ func billingScenarios() []scenario {
 			wantStatus: http.StatusForbidden, wantText: forbidden("member")},
 		{name: "plan change preview", as: "owner", path: "/o/{org}/billing/change?plan=business", wantStatus: http.StatusOK,
 			wantText: []string{"Change plan: Pro → Business", "Charged now", `name="proration_date"`},
+			notText:  []string{`name="interval"`},
 			check: func(t *testing.T, fx *pageFixture, r pageResponse) {
 				m := prorationRE.FindStringSubmatch(r.body)
 				require.NotNil(t, m)
@@ -93,7 +97,9 @@ func billingScenarios() []scenario {
 			form:       url.Values{"plan": {"business"}, "proration_date": {"{proration}"}},
 			wantStatus: http.StatusSeeOther, wantLocation: "/o/{org}/billing",
 			check: func(t *testing.T, fx *pageFixture, _ pageResponse) {
-				require.Contains(t, fx.follow(t, "owner", "/o/{org}/billing"), "Business")
+				body := fx.follow(t, "owner", "/o/{org}/billing")
+				require.Contains(t, body, "Business")
+				require.Contains(t, body, "You are now on the Business plan.")
 			}},
 		{name: "downgrade at the period end", as: "owner", method: http.MethodPost, path: "/o/{org}/billing/change",
 			form: url.Values{"plan": {"pro"}}, wantStatus: http.StatusSeeOther, wantLocation: "/o/{org}/billing",
@@ -114,5 +120,23 @@ func billingScenarios() []scenario {
 			}},
 		{name: "keep my current plan with nothing scheduled", as: "owner", method: http.MethodPost, path: "/o/{org}/billing/keep-plan",
 			wantStatus: http.StatusConflict, wantText: []string{"No plan change is scheduled.", "Your plan: Business"}},
+		{name: "switch to yearly billing: preview", as: "owner", path: "/o/{org}/billing/change?plan=business&interval=year", wantStatus: http.StatusOK,
+			wantText: []string{"Change plan: Business (monthly) → Business (yearly)", "Charged now", `name="interval" value="year"`},
+			check: func(t *testing.T, fx *pageFixture, r pageResponse) {
+				m := prorationRE.FindStringSubmatch(r.body)
+				require.NotNil(t, m)
+				fx.vars["proration"] = m[1]
+			}},
+		{name: "switch to an unknown interval", as: "owner", path: "/o/{org}/billing/change?plan=business&interval=week",
+			wantStatus: http.StatusUnprocessableEntity, wantText: []string{"Choose a monthly or yearly billing interval."}},
+		{name: "switch to yearly billing", as: "owner", method: http.MethodPost, path: "/o/{org}/billing/change",
+			form:       url.Values{"plan": {"business"}, "interval": {"year"}, "proration_date": {"{proration}"}},
+			wantStatus: http.StatusSeeOther, wantLocation: "/o/{org}/billing",
+			check: func(t *testing.T, fx *pageFixture, _ pageResponse) {
+				body := fx.follow(t, "owner", "/o/{org}/billing")
+				require.Contains(t, body, "You are now on the Business, billed yearly, plan.")
+				require.Contains(t, body, "Your plan: Business (yearly)")
+				require.Contains(t, body, "Switch to monthly billing")
+			}},
 	}
 }
