@@ -3,8 +3,8 @@ package billing
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 	"strings"
+	"time"
 
 	"github.com/stripe/stripe-go/v85"
 )
