@@ -21,59 +21,77 @@ var ErrUnresolvedOrg = errors.New("billing: event concerns no known organisation
 // that was deleted since; the event is marked processed.
 var ErrDeletedOrg = errors.New("billing: the organisation was deleted")
 
-// ProcessEvent processes one recorded event: it finds the organisation the
-// event concerns and syncs it. Processing an event again, or events out of
-// order, leaves the same state. On failure it records attempts and
-// last_error on the ledger row and returns the error (River retries).
+// ProcessEvent processes one recorded event at once: it finds the
+// organisation the event concerns and syncs it. Processing an event again,
+// or events out of order, leaves the same state. On failure it records
+// attempts and last_error on the ledger row and returns the error. The
+// reconciler uses it; the webhook worker coalesces instead (QueueEvent).
 func (s *Syncer) ProcessEvent(ctx context.Context, eventID string) error {
+	orgID, h, done, err := s.resolveEvent(ctx, eventID)
+	if err != nil || done {
+		return err
+	}
+	if _, err := s.sync(ctx, orgID, h); err != nil {
+		return s.recordFailure(ctx, eventID, orgID, err)
+	}
+	return markEventProcessed(ctx, s.cfg.Pool, eventID, orgID)
+}
+
+// resolveEvent reads recorded event eventID and finds the organisation and
+// the objects it concerns. done says the event was marked processed
+// without a sync (no organisation of ours, or a deleted one); a failure is
+// recorded on the ledger row and returned.
+func (s *Syncer) resolveEvent(ctx context.Context, eventID string) (orgID string, h syncHint, done bool, err error) {
 	db := s.cfg.Pool
 	payload, orgRef, err := loadEvent(ctx, db, eventID)
 	if err != nil {
-		return err
+		return "", h, false, err
 	}
 	var ev stripe.Event
 	if err := json.Unmarshal(payload, &ev); err != nil {
-		return s.recordFailure(ctx, eventID, "", fmt.Errorf("billing: decode Stripe event %s: %w", eventID, err))
+		return "", h, false, s.recordFailure(ctx, eventID, "", fmt.Errorf("billing: decode Stripe event %s: %w", eventID, err))
 	}
-	orgID, h, err := s.resolve(ctx, &ev)
+	orgID, h, err = s.resolve(ctx, &ev)
 	if orgID == "" && orgRef != nil {
 		orgID = *orgRef
 	}
 	if err != nil {
-		return s.recordFailure(ctx, eventID, orgID, err)
+		return "", h, false, s.recordFailure(ctx, eventID, orgID, err)
 	}
 	if orgID != "" && !gw.ValidID(orgID) {
 		orgID = "" // metadata this application did not write
 	}
 	if orgID == "" {
 		// Nothing of ours (or an event type that names no customer).
-		return markEventSkipped(ctx, db, eventID, ErrUnresolvedOrg)
+		return "", h, true, markEventSkipped(ctx, db, eventID, ErrUnresolvedOrg)
 	}
 	exists, err := orgExists(ctx, db, orgID)
 	if err != nil {
-		return s.recordFailure(ctx, eventID, orgID, err)
+		return "", h, false, s.recordFailure(ctx, eventID, orgID, err)
 	}
 	if !exists {
 		// Deleted (its billing rows with it): nothing to sync, nothing to retry.
-		return markEventSkipped(ctx, db, eventID, ErrDeletedOrg)
+		return "", h, true, markEventSkipped(ctx, db, eventID, ErrDeletedOrg)
 	}
-	if _, err := s.sync(ctx, orgID, h); err != nil {
-		return s.recordFailure(ctx, eventID, orgID, err)
-	}
-	return markEventProcessed(ctx, db, eventID, orgID)
+	return orgID, h, false, nil
 }
 
 // recordFailure records cause as event eventID's last error, and orgID as
 // its organisation if not "", and returns cause (joined with any error
 // recording it).
 func (s *Syncer) recordFailure(ctx context.Context, eventID, orgID string, cause error) error {
-	msg := cause.Error()
+	// A background context: the failure is recorded even when ctx ended.
+	err := recordEventFailure(context.WithoutCancel(ctx), s.cfg.Pool, eventID, orgID, failureMessage(cause))
+	return errors.Join(cause, err)
+}
+
+// failureMessage is err as a ledger row's last_error: at most 2000 bytes.
+func failureMessage(err error) string {
+	msg := err.Error()
 	if len(msg) > 2000 {
 		msg = msg[:2000]
 	}
-	// A background context: the failure is recorded even when ctx ended.
-	err := recordEventFailure(context.WithoutCancel(ctx), s.cfg.Pool, eventID, orgID, msg)
-	return errors.Join(cause, err)
+	return msg
 }
 
 // eventObject is what resolve reads of an event's data.object: only its
@@ -241,7 +259,8 @@ type ProcessEventWorker struct {
 	Syncer *Syncer
 }
 
-// Work processes the event; an error makes River retry the job.
+// Work resolves the event and hands it to the coalesced sync of its
+// organisation (Syncer.QueueEvent); an error makes River retry the job.
 func (w *ProcessEventWorker) Work(ctx context.Context, job *river.Job[ProcessEventArgs]) error {
-	return w.Syncer.ProcessEvent(ctx, job.Args.EventID)
+	return w.Syncer.QueueEvent(ctx, job.Args.EventID)
 }
