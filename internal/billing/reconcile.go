@@ -42,6 +42,9 @@ type Reconciler struct {
 	// Window is how far back every backfill looks at least; zero is
 	// StripeRetryWindow.
 	Window time.Duration
+	// chunk is how many organisations one round trip reads; zero is
+	// reconcileChunk (tests make it small).
+	chunk int
 }
 
 // StripeRetryWindow is how long Stripe retries a webhook delivery in live
@@ -182,7 +185,11 @@ func (r *Reconciler) resyncEnded(ctx context.Context) (synced, failed int, err e
 	}
 	now := s.cfg.Clock.Now()
 	var errs []error
-	for chunk := range slices.Chunk(orgs, reconcileChunk) {
+	size := r.chunk
+	if size <= 0 {
+		size = reconcileChunk
+	}
+	for chunk := range slices.Chunk(orgs, size) {
 		states, err := reconcileStates(ctx, s.cfg.Pool, chunk, now)
 		if err != nil {
 			return synced, failed, errors.Join(append(errs, err)...)

@@ -481,12 +481,19 @@ func pruneProcessedEvents(ctx context.Context, db querier, cutoff time.Time, lim
 	return tag.RowsAffected(), nil
 }
 
+// firstFailureSQL is firstRecordedFailure's query.
+const firstFailureSQL = `SELECT min(created) FROM stripe_events
+	WHERE type = 'invoice.payment_failed' AND payload #>> '{data,object,id}' = $1`
+
 // firstRecordedFailure returns when the earliest invoice.payment_failed
 // event recorded for invoiceID was created; nil if none was.
+//
+// The expression and the predicate are those of the partial index
+// stripe_events_failed_invoice_idx (migration 00022): an index lookup,
+// whatever the size of the ledger.
 func firstRecordedFailure(ctx context.Context, db querier, invoiceID string) (*time.Time, error) {
 	var at *time.Time
-	if err := db.QueryRow(ctx, `SELECT min(created) FROM stripe_events
-		WHERE type = 'invoice.payment_failed' AND payload #>> '{data,object,id}' = $1`, invoiceID).Scan(&at); err != nil {
+	if err := db.QueryRow(ctx, firstFailureSQL, invoiceID).Scan(&at); err != nil {
 		return nil, fmt.Errorf("billing: first failure of %s: %w", invoiceID, err)
 	}
 	return at, nil
