@@ -100,6 +100,44 @@ type eventObject struct {
 	ID           string `json:"id"`
 	Object       string `json:"object"`
 	AttemptCount int64  `json:"attempt_count"`
+	// Customer and Subscription are the IDs of the object's customer and
+	// (an invoice's, before API version 2025-03-31.basil) subscription: a
+	// string, or an expanded object.
+	Customer     json.RawMessage `json:"customer"`
+	Subscription json.RawMessage `json:"subscription"`
+	// Parent names an invoice's subscription from 2025-03-31.basil on.
+	Parent *struct {
+		SubscriptionDetails *struct {
+			Subscription json.RawMessage `json:"subscription"`
+		} `json:"subscription_details"`
+	} `json:"parent"`
+}
+
+// idOf is the ID a reference field holds: the string itself, or an
+// expanded object's "id"; "" for none.
+func idOf(raw json.RawMessage) string {
+	var id string
+	if json.Unmarshal(raw, &id) == nil {
+		return id
+	}
+	var obj struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(raw, &obj) == nil {
+		return obj.ID
+	}
+	return ""
+}
+
+// invoiceSubscription is the subscription an invoice object names, in
+// either API version's place; "" for none.
+func (o eventObject) invoiceSubscription() string {
+	if p := o.Parent; p != nil && p.SubscriptionDetails != nil {
+		if id := idOf(p.SubscriptionDetails.Subscription); id != "" {
+			return id
+		}
+	}
+	return idOf(o.Subscription)
 }
 
 // eventObjectOf decodes the object ev concerns; false when it names none.
@@ -128,6 +166,9 @@ func (s *Syncer) resolve(ctx context.Context, ev *stripe.Event) (string, syncHin
 	obj, ok := eventObjectOf(ev)
 	if !ok {
 		return "", h, nil
+	}
+	if orgID, ok, err := s.resolveRecorded(ctx, ev, obj, &h); err != nil || ok {
+		return orgID, h, err
 	}
 	var named string // the organisation the objects name
 	var err error
@@ -178,6 +219,34 @@ func (s *Syncer) resolve(ctx context.Context, ev *stripe.Event) (string, syncHin
 		return named, h, nil
 	}
 	return customerOrg(c), h, nil
+}
+
+// resolveRecorded resolves an event about a subscription or an invoice
+// without asking Stripe, when the event's object names its customer (and
+// an invoice its subscription) and that customer is recorded
+// (stripe_customers): these IDs never change, so the event's rendering of
+// them, in whatever API version, is as good as a re-fetch, which costs a
+// Stripe request per event (item 8 of issue 11). ok is false when it
+// cannot: the caller resolves by re-fetching.
+func (s *Syncer) resolveRecorded(ctx context.Context, ev *stripe.Event, obj eventObject, h *syncHint) (string, bool, error) {
+	customerID := idOf(obj.Customer)
+	if customerID == "" || (obj.Object != "subscription" && obj.Object != "invoice") {
+		return "", false, nil
+	}
+	orgID, deleted, err := customerOrgOf(ctx, s.cfg.Pool, customerID)
+	if err != nil || orgID == "" {
+		return "", false, err
+	}
+	h.customerID, h.customerDeleted = customerID, deleted
+	if obj.Object == "subscription" {
+		h.subscriptionID = obj.ID
+		return orgID, true, nil
+	}
+	h.invoiceID, h.subscriptionID = obj.ID, obj.invoiceSubscription()
+	if ev.Type == stripe.EventTypeInvoicePaymentFailed {
+		h.failedEvent, h.failedAttempt = true, obj.AttemptCount
+	}
+	return orgID, true, nil
 }
 
 // subscriptionCustomer returns subscription id's customer and the
