@@ -164,6 +164,7 @@ func TestWebhookEventsOfARenewalShareOneSync(t *testing.T) {
 	s.requireTruth()
 	t.Logf("renewal: %d events, %d Stripe calls to resolve them, %d for the one sync", len(ids), resolveCalls, syncCalls)
 	require.LessOrEqual(t, syncCalls, 3, "one sync: the subscription with its latest invoice, and little else")
+	require.Zero(t, resolveCalls, "events of a recorded customer are resolved from their IDs")
 
 	// An event delivered again after its sync is processed by a new job.
 	_, err = s.db.Owner.Exec(s.ctx, `UPDATE stripe_events SET processed_at = NULL WHERE id = $1`, ids[0])
