@@ -174,6 +174,38 @@ func TestWebhookEventsOfARenewalShareOneSync(t *testing.T) {
 	s.requireProcessed(ids...)
 }
 
+// TestAnEventDuringItsRunningSyncGetsAFollowup: an event resolved while
+// the sync job of its organisation and hint is running would be skipped as
+// a duplicate of it, and that job may have looked at the ledger for the
+// last time: a follow-up job is enqueued instead, and processes it.
+func TestAnEventDuringItsRunningSyncGetsAFollowup(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	s.subscribe(PlanPro)
+	s.deliver()
+	_, err := s.fake.Renew(s.sub)
+	require.NoError(t, err)
+	ids, _ := s.receive()
+	w := &ProcessEventWorker{Syncer: s.syncer}
+	require.NoError(t, workEvent(s.ctx, w, ids[0]))
+	jobs := s.syncJobs()
+	require.Len(t, jobs, 1)
+	require.False(t, jobs[0].Followup)
+	// The job starts; the other events arrive meanwhile.
+	_, err = s.db.Owner.Exec(s.ctx, `UPDATE river_job SET state = 'running', attempted_at = now(), attempt = 1
+		WHERE kind = $1`, SyncOrgArgs{}.Kind())
+	require.NoError(t, err)
+	for _, id := range ids[1:] {
+		require.NoError(t, workEvent(s.ctx, w, id))
+	}
+	jobs = s.syncJobs()
+	require.Len(t, jobs, 1, "one follow-up for all of them")
+	require.True(t, jobs[0].Followup)
+	require.Equal(t, 1, s.runSyncJobs(s.syncer))
+	s.requireProcessed(ids...)
+	s.requireTruth()
+}
+
 // TestSyncNeverStoresAnOlderFetch: a sync fetches with no row locked, so
 // another sync may store newer state between its fetch and its store; the
 // version check then drops its older result (the other fetch began later)

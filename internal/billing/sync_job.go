@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/groundwork-dev/groundwork/internal/jobs"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
@@ -86,6 +87,11 @@ func (a SyncHintArgs) key() []byte {
 type SyncOrgArgs struct {
 	OrgID string       `json:"org_id" river:"unique"`
 	Hint  SyncHintArgs `json:"hint"`
+	// Followup marks the job enqueued while the same organisation and
+	// hint's job was already running (enqueueSync): a running job may have
+	// read the ledger for the last time, so the event would wait for the
+	// reconciler. Follow-ups coalesce among themselves.
+	Followup bool `json:"followup,omitempty" river:"unique"`
 }
 
 // Kind implements river.JobArgs.
@@ -111,7 +117,15 @@ func (s *Syncer) enqueueSync(ctx context.Context, tx pgx.Tx, orgID string, h syn
 	// River schedules by the database's clock, not the Syncer's (a test
 	// clock may be anywhere): the wall clock it is.
 	opts := &river.InsertOpts{ScheduledAt: time.Now().Add(debounce)}
-	if _, err := s.cfg.Jobs.InsertTx(ctx, tx, SyncOrgArgs{OrgID: orgID, Hint: hintArgsOf(h)}, opts); err != nil {
+	args := SyncOrgArgs{OrgID: orgID, Hint: hintArgsOf(h)}
+	res, err := s.cfg.Jobs.InsertTx(ctx, tx, args, opts)
+	if err == nil && res.UniqueSkippedAsDuplicate && res.Job != nil && res.Job.State == rivertype.JobStateRunning {
+		// The waiting job is running: it may be past its last look at the
+		// ledger. A follow-up syncs again after it.
+		args.Followup = true
+		_, err = s.cfg.Jobs.InsertTx(ctx, tx, args, opts)
+	}
+	if err != nil {
 		return fmt.Errorf("billing: enqueue sync of %s: %w", orgID, err)
 	}
 	return nil
