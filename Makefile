@@ -51,6 +51,8 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'WebhookAccept' -benchtime 20000x -count 1 ./internal/billing/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Import100k' -benchtime 1x -count 1 ./internal/imports/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'EventProcessing' -benchtime 3x -count 1 ./internal/billing/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'RenewalStripeCalls' -benchtime 5x -count 1 ./internal/billing/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'OtherOrgReadWhileStripeSlow' -benchtime 1x -count 1 -timeout 20m ./internal/billing/ | tee -a bench.txt
 	GROUNDWORK_BENCH_BACKUP_MB=$${GROUNDWORK_BENCH_BACKUP_MB:-1024} $(GO) test -run '^$$' -bench 'Backup|Rehearse|Pitr|WriteDuringBackup' -benchtime 1x -count 1 -timeout 30m ./internal/backup/ | tee -a bench.txt
 
 ## image: build the container image $(IMAGE) from the Dockerfile with docker or podman (whichever is present; stand-in base images are built when they cannot be pulled)

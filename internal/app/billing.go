@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"log/slog"
 	"net/url"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,6 +30,8 @@ type Billing struct {
 	Ledger *billing.Ledger
 	// Notifier delivers the billing emails and alerts of the outbox.
 	Notifier *billing.Notifier
+	// Pruner keeps the webhook ledger to its retention (daily job).
+	Pruner *billing.LedgerPruner
 
 	// members counts an organisation's members, for per-seat plans (New
 	// sets it with the Notifier, once the organisations module exists).
@@ -75,7 +79,10 @@ func newBilling(a *App, opts Options) (*Billing, error) {
 		return nil, err
 	}
 	service, err := billing.NewService(billing.ServiceConfig{Syncer: syncer, BaseURL: a.cfg.BaseURL,
-		PortalConfiguration: b.PortalConfiguration, NoPromotionCodes: !b.PromotionCodes})
+		PortalConfiguration: b.PortalConfiguration, NoPromotionCodes: !b.PromotionCodes,
+		OnSyncError: func(ctx context.Context, err error) {
+			a.logger.LogAttrs(ctx, slog.LevelWarn, "billing sync after a change failed", slog.String("error", err.Error()))
+		}})
 	if err != nil {
 		return nil, err
 	}
@@ -84,18 +91,22 @@ func newBilling(a *App, opts Options) (*Billing, error) {
 		return nil, err
 	}
 	ledger.OnVersionSkew = opts.Alert
-	return &Billing{Enforcer: syncer.Enforcer(), Syncer: syncer, Service: service, Ledger: ledger}, nil
+	return &Billing{Enforcer: syncer.Enforcer(), Syncer: syncer, Service: service, Ledger: ledger,
+		Pruner: &billing.LedgerPruner{Pool: a.pool, Clock: a.clock}}, nil
 }
 
 // addWorkers registers the billing workers and returns the periodic jobs
 // of the reconciler and the daily sweep.
 func (b *Billing) addWorkers(workers *river.Workers, cfg config.Billing) []*river.PeriodicJob {
 	river.AddWorker(workers, &billing.ProcessEventWorker{Syncer: b.Syncer})
+	river.AddWorker(workers, &billing.SyncOrgWorker{Syncer: b.Syncer})
 	river.AddWorker(workers, &billing.DeliverOutboxWorker{Notifier: b.Notifier})
 	river.AddWorker(workers, &billing.ReconcileWorker{Reconciler: &billing.Reconciler{Syncer: b.Syncer}})
 	river.AddWorker(workers, &billing.SweepWorker{Sweeper: &billing.Sweeper{Syncer: b.Syncer}})
 	river.AddWorker(workers, &billing.SyncSeatsWorker{Service: b.Service, Members: b.members})
-	return []*river.PeriodicJob{billing.PeriodicReconcile(cfg.ReconcileInterval), billing.PeriodicSweep(cfg.SweepInterval)}
+	river.AddWorker(workers, &billing.PruneLedgerWorker{Pruner: b.Pruner})
+	return []*river.PeriodicJob{billing.PeriodicReconcile(cfg.ReconcileInterval), billing.PeriodicSweep(cfg.SweepInterval),
+		billing.PeriodicPruneLedger(24 * time.Hour)}
 }
 
 // StripeClient is the Stripe API client on STRIPE_API_BASE.

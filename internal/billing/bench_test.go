@@ -93,10 +93,12 @@ func BenchmarkWebhookAccept(b *testing.B) {
 }
 
 // BenchmarkEventProcessing measures Stripe events processed per second by
-// the billing queue's workers (10, River): each event re-fetches its objects
-// from the fake Stripe on loopback, locks the organisation's billing row,
-// stores the snapshot and writes the outbox. 40 organisations check out and
-// renew twice; their events are recorded first, then the workers start.
+// the billing queue's workers (10, River): each event is resolved to its
+// organisation and handed to the organisation's coalesced sync job
+// (DefaultSyncDebounce later), which re-fetches from the fake Stripe on
+// loopback, stores the snapshot and writes the outbox. 40 organisations
+// check out and renew twice; their events are recorded first, then the
+// workers start. It reports the Stripe requests made per event too.
 func BenchmarkEventProcessing(b *testing.B) {
 	for range b.N {
 		env := newLedgerBench(b)
@@ -121,9 +123,11 @@ func BenchmarkEventProcessing(b *testing.B) {
 		}
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &ProcessEventWorker{Syncer: env.syncer})
+		river.AddWorker(workers, &SyncOrgWorker{Syncer: env.syncer})
 		client, err := jobs.NewClient(env.db.Runtime, jobs.Config{Work: true, DefaultWorkers: 1, MaintenanceWorkers: 1,
 			BillingWorkers: 10, Workers: workers, Logger: slog.New(slog.DiscardHandler)})
 		require.NoError(b, err)
+		calls := len(env.fake.Requests())
 		b.ResetTimer()
 		start := time.Now()
 		require.NoError(b, client.Start(env.ctx))
@@ -140,6 +144,7 @@ func BenchmarkEventProcessing(b *testing.B) {
 		require.NoError(b, client.Stop(context.Background()))
 		b.ReportMetric(float64(len(evs))/elapsed.Seconds(), "events/s")
 		b.ReportMetric(float64(len(evs)), "events")
+		b.ReportMetric(float64(len(env.fake.Requests())-calls)/float64(len(evs)), "stripe-calls/event")
 	}
 }
 

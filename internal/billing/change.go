@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/stripe/stripe-go/v85"
 
 	"github.com/groundwork-dev/groundwork/internal/audit"
@@ -212,25 +211,23 @@ func (s *Service) ChangePlanTo(ctx context.Context, scope gw.Scope, to PlanID, i
 	if err := authz.Require(scope, authz.BillingManage); err != nil {
 		return err
 	}
-	var subID string
-	return s.inLockedAccount(ctx, scope.OrgID, func() syncHint { return syncHint{subscriptionID: subID} }, func(tx pgx.Tx, a Account) (*audit.Event, error) {
+	return s.act(ctx, scope.OrgID, func(a Account) (*audit.Event, string, error) {
 		c, err := s.planChange(ctx, a, to, iv)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		subID = c.sub.ID
 		if c.upgrade {
 			err = s.upgrade(ctx, c, prorationDate)
 		} else {
 			err = s.scheduleDowngrade(ctx, c)
 		}
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		return &audit.Event{OrgID: scope.OrgID, Actor: scope.Actor, Action: audit.ActionBillingPlanChanged,
 			TargetType: audit.TargetSubscription, TargetID: c.sub.ID,
 			Before: map[string]any{"plan": c.from.ID, "interval": c.interval},
-			After:  map[string]any{"plan": c.to.ID, "interval": c.toInterval, "upgrade": c.upgrade}}, nil
+			After:  map[string]any{"plan": c.to.ID, "interval": c.toInterval, "upgrade": c.upgrade}}, c.sub.ID, nil
 	})
 }
 
@@ -400,21 +397,19 @@ func (s *Service) KeepPlan(ctx context.Context, scope gw.Scope) error {
 	if err := authz.Require(scope, authz.BillingManage); err != nil {
 		return err
 	}
-	var subID string
-	return s.inLockedAccount(ctx, scope.OrgID, func() syncHint { return syncHint{subscriptionID: subID} }, func(tx pgx.Tx, a Account) (*audit.Event, error) {
+	return s.act(ctx, scope.OrgID, func(a Account) (*audit.Event, string, error) {
 		if a.SubscriptionID == "" || !subLive(a.Snapshot.Status) {
-			return nil, gw.Errorf(gw.ECONFLICT, "This organisation has no subscription.")
+			return nil, "", gw.Errorf(gw.ECONFLICT, "This organisation has no subscription.")
 		}
 		sub, err := s.stripe.V1Subscriptions.Retrieve(ctx, a.SubscriptionID, nil)
 		if err != nil {
-			return nil, stripeError("fetch subscription", err)
+			return nil, "", stripeError("fetch subscription", err)
 		}
-		subID = sub.ID
 		if sub.Schedule == nil || sub.Schedule.ID == "" {
-			return nil, gw.Errorf(gw.ECONFLICT, "No plan change is scheduled.")
+			return nil, "", gw.Errorf(gw.ECONFLICT, "No plan change is scheduled.")
 		}
 		if err := s.releaseSchedule(ctx, sub.Schedule.ID); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		cat := s.Catalog()
 		cur, _ := cat.snapshotPlan(a.Snapshot.Plan, a.Snapshot.PriceID)
@@ -422,7 +417,7 @@ func (s *Service) KeepPlan(ctx context.Context, scope gw.Scope) error {
 		return &audit.Event{OrgID: scope.OrgID, Actor: scope.Actor, Action: audit.ActionBillingPlanChanged,
 			TargetType: audit.TargetSubscription, TargetID: sub.ID,
 			Before: map[string]any{"plan": cur.ID, "scheduled_plan": scheduled.ID},
-			After:  map[string]any{"plan": cur.ID, "scheduled_plan": nil}}, nil
+			After:  map[string]any{"plan": cur.ID, "scheduled_plan": nil}}, sub.ID, nil
 	})
 }
 
@@ -443,32 +438,30 @@ func (s *Service) setCancelAtPeriodEnd(ctx context.Context, scope gw.Scope, canc
 	if err := authz.Require(scope, authz.BillingManage); err != nil {
 		return err
 	}
-	var subID string
-	return s.inLockedAccount(ctx, scope.OrgID, func() syncHint { return syncHint{subscriptionID: subID} }, func(tx pgx.Tx, a Account) (*audit.Event, error) {
+	return s.act(ctx, scope.OrgID, func(a Account) (*audit.Event, string, error) {
 		if a.SubscriptionID == "" || !subLive(a.Snapshot.Status) {
-			return nil, gw.Errorf(gw.ECONFLICT, "This organisation has no subscription.")
+			return nil, "", gw.Errorf(gw.ECONFLICT, "This organisation has no subscription.")
 		}
 		sub, err := s.stripe.V1Subscriptions.Retrieve(ctx, a.SubscriptionID, nil)
 		if err != nil {
-			return nil, stripeError("fetch subscription", err)
+			return nil, "", stripeError("fetch subscription", err)
 		}
-		subID = sub.ID
 		// A cancel_at date (set in the Dashboard) ends it as
 		// cancel_at_period_end does (https://docs.stripe.com/billing/subscriptions/cancel#cancel-at).
 		dated := !sub.CancelAtPeriodEnd && sub.CancelAt > 0
 		switch {
 		case !subLive(sub.Status):
-			return nil, gw.Errorf(gw.ECONFLICT, "The subscription has ended: choose a plan to subscribe again.")
+			return nil, "", gw.Errorf(gw.ECONFLICT, "The subscription has ended: choose a plan to subscribe again.")
 		case sub.CancelAtPeriodEnd == cancel && cancel:
-			return nil, gw.Errorf(gw.ECONFLICT, "The subscription already ends at the period end.")
+			return nil, "", gw.Errorf(gw.ECONFLICT, "The subscription already ends at the period end.")
 		case cancel && dated:
-			return nil, gw.Errorf(gw.ECONFLICT, "The subscription already ends on %s.", cancelAt(sub).Format("2 January 2006"))
+			return nil, "", gw.Errorf(gw.ECONFLICT, "The subscription already ends on %s.", cancelAt(sub).Format("2 January 2006"))
 		case sub.CancelAtPeriodEnd == cancel && !dated:
-			return nil, gw.Errorf(gw.ECONFLICT, "The subscription is not set to end: there is nothing to reactivate.")
+			return nil, "", gw.Errorf(gw.ECONFLICT, "The subscription is not set to end: there is nothing to reactivate.")
 		}
 		if cancel && sub.Schedule != nil && sub.Schedule.ID != "" {
 			if err := s.releaseSchedule(ctx, sub.Schedule.ID); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 		}
 		p := &stripe.SubscriptionUpdateParams{CancelAtPeriodEnd: stripe.Bool(cancel)}
@@ -479,10 +472,10 @@ func (s *Service) setCancelAtPeriodEnd(ctx context.Context, scope gw.Scope, canc
 		p.SetIdempotencyKey(attemptKey(map[bool]string{true: "cancel", false: "reactivate"}[cancel], sub.ID))
 		updated, err := s.stripe.V1Subscriptions.Update(ctx, sub.ID, p)
 		if err != nil {
-			return nil, stripeError("update subscription", err)
+			return nil, "", stripeError("update subscription", err)
 		}
 		if updated.CancelAtPeriodEnd != cancel || (!cancel && updated.CancelAt != 0) {
-			return nil, fmt.Errorf("billing: set cancel_at_period_end=%t on %s: Stripe answered %t (cancel_at %d)",
+			return nil, "", fmt.Errorf("billing: set cancel_at_period_end=%t on %s: Stripe answered %t (cancel_at %d)",
 				cancel, sub.ID, updated.CancelAtPeriodEnd, updated.CancelAt)
 		}
 		action := audit.ActionBillingCanceled
@@ -491,6 +484,6 @@ func (s *Service) setCancelAtPeriodEnd(ctx context.Context, scope gw.Scope, canc
 		}
 		return &audit.Event{OrgID: scope.OrgID, Actor: scope.Actor, Action: action,
 			TargetType: audit.TargetSubscription, TargetID: sub.ID,
-			Before: map[string]any{"cancel_at_period_end": !cancel}, After: map[string]any{"cancel_at_period_end": cancel}}, nil
+			Before: map[string]any{"cancel_at_period_end": !cancel}, After: map[string]any{"cancel_at_period_end": cancel}}, sub.ID, nil
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stripe/stripe-go/v85"
 )
 
@@ -33,7 +32,8 @@ type fetched struct {
 	// disputes are the event's dispute, the account's governing one and
 	// every stored dispute still open, re-fetched.
 	disputes []*stripe.Dispute
-	// storedDisputes are the organisation's disputes as stored (in tx).
+	// storedDisputes are the organisation's disputes as stored when the
+	// account was read.
 	storedDisputes []disputeRow
 	// now is the Syncer's clock when the fetch began.
 	now time.Time
@@ -43,13 +43,14 @@ type fetched struct {
 }
 
 // fetch reads what a sync of prev with hint h needs, for the organisation
-// that is Stripe customer customerID, in this order: whether the customer
-// was deleted (then nothing else), the subscriptions,
-// the schedule, the latest invoice, the first recorded failure (in tx), the
-// event's invoice and the disputes. It decides nothing beyond what to read
-// next; the first error stops it.
-func (s *Syncer) fetch(ctx context.Context, tx pgx.Tx, prev Account, customerID string, h syncHint) (fetched, error) {
-	f := fetched{now: s.cfg.Clock.Now()}
+// that is Stripe customer customerID and has the stored disputes, in this
+// order: whether the customer was deleted (then nothing else), the
+// subscriptions, the schedule, the latest invoice, the first recorded
+// failure (in the ledger, through the pool), the event's invoice and the
+// disputes. It decides nothing beyond what to read next, and holds no
+// transaction; the first error stops it.
+func (s *Syncer) fetch(ctx context.Context, prev Account, customerID string, h syncHint, stored []disputeRow) (fetched, error) {
+	f := fetched{now: s.cfg.Clock.Now(), storedDisputes: stored}
 	var err error
 	if f.customerDeleted, err = s.customerDeleted(ctx, customerID, h); err != nil || f.customerDeleted {
 		return f, err
@@ -68,7 +69,7 @@ func (s *Syncer) fetch(ctx context.Context, tx pgx.Tx, prev Account, customerID 
 		}
 	}
 	if needsFirstFailure(prev, f.sub) && f.invoice != nil {
-		if f.recordedFailure, err = firstRecordedFailure(ctx, tx, f.invoice.ID); err != nil {
+		if f.recordedFailure, err = firstRecordedFailure(ctx, s.cfg.Pool, f.invoice.ID); err != nil {
 			return f, err
 		}
 	}
@@ -76,9 +77,6 @@ func (s *Syncer) fetch(ctx context.Context, tx pgx.Tx, prev Account, customerID 
 		if f.eventInvoice, err = s.eventInvoice(ctx, f.invoice, h.invoiceID); err != nil {
 			return f, err
 		}
-	}
-	if f.storedDisputes, err = loadDisputes(ctx, tx, prev.OrgID); err != nil {
-		return f, err
 	}
 	ids := []string{h.disputeID, prev.DisputeID}
 	for _, r := range f.storedDisputes {

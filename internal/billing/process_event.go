@@ -21,59 +21,77 @@ var ErrUnresolvedOrg = errors.New("billing: event concerns no known organisation
 // that was deleted since; the event is marked processed.
 var ErrDeletedOrg = errors.New("billing: the organisation was deleted")
 
-// ProcessEvent processes one recorded event: it finds the organisation the
-// event concerns and syncs it. Processing an event again, or events out of
-// order, leaves the same state. On failure it records attempts and
-// last_error on the ledger row and returns the error (River retries).
+// ProcessEvent processes one recorded event at once: it finds the
+// organisation the event concerns and syncs it. Processing an event again,
+// or events out of order, leaves the same state. On failure it records
+// attempts and last_error on the ledger row and returns the error. The
+// reconciler uses it; the webhook worker coalesces instead (QueueEvent).
 func (s *Syncer) ProcessEvent(ctx context.Context, eventID string) error {
+	orgID, h, done, err := s.resolveEvent(ctx, eventID)
+	if err != nil || done {
+		return err
+	}
+	if _, err := s.sync(ctx, orgID, h); err != nil {
+		return s.recordFailure(ctx, eventID, orgID, err)
+	}
+	return markEventProcessed(ctx, s.cfg.Pool, eventID, orgID)
+}
+
+// resolveEvent reads recorded event eventID and finds the organisation and
+// the objects it concerns. done says the event was marked processed
+// without a sync (no organisation of ours, or a deleted one); a failure is
+// recorded on the ledger row and returned.
+func (s *Syncer) resolveEvent(ctx context.Context, eventID string) (orgID string, h syncHint, done bool, err error) {
 	db := s.cfg.Pool
 	payload, orgRef, err := loadEvent(ctx, db, eventID)
 	if err != nil {
-		return err
+		return "", h, false, err
 	}
 	var ev stripe.Event
 	if err := json.Unmarshal(payload, &ev); err != nil {
-		return s.recordFailure(ctx, eventID, "", fmt.Errorf("billing: decode Stripe event %s: %w", eventID, err))
+		return "", h, false, s.recordFailure(ctx, eventID, "", fmt.Errorf("billing: decode Stripe event %s: %w", eventID, err))
 	}
-	orgID, h, err := s.resolve(ctx, &ev)
+	orgID, h, err = s.resolve(ctx, &ev)
 	if orgID == "" && orgRef != nil {
 		orgID = *orgRef
 	}
 	if err != nil {
-		return s.recordFailure(ctx, eventID, orgID, err)
+		return "", h, false, s.recordFailure(ctx, eventID, orgID, err)
 	}
 	if orgID != "" && !gw.ValidID(orgID) {
 		orgID = "" // metadata this application did not write
 	}
 	if orgID == "" {
 		// Nothing of ours (or an event type that names no customer).
-		return markEventSkipped(ctx, db, eventID, ErrUnresolvedOrg)
+		return "", h, true, markEventSkipped(ctx, db, eventID, ErrUnresolvedOrg)
 	}
 	exists, err := orgExists(ctx, db, orgID)
 	if err != nil {
-		return s.recordFailure(ctx, eventID, orgID, err)
+		return "", h, false, s.recordFailure(ctx, eventID, orgID, err)
 	}
 	if !exists {
 		// Deleted (its billing rows with it): nothing to sync, nothing to retry.
-		return markEventSkipped(ctx, db, eventID, ErrDeletedOrg)
+		return "", h, true, markEventSkipped(ctx, db, eventID, ErrDeletedOrg)
 	}
-	if _, err := s.sync(ctx, orgID, h); err != nil {
-		return s.recordFailure(ctx, eventID, orgID, err)
-	}
-	return markEventProcessed(ctx, db, eventID, orgID)
+	return orgID, h, false, nil
 }
 
 // recordFailure records cause as event eventID's last error, and orgID as
 // its organisation if not "", and returns cause (joined with any error
 // recording it).
 func (s *Syncer) recordFailure(ctx context.Context, eventID, orgID string, cause error) error {
-	msg := cause.Error()
+	// A background context: the failure is recorded even when ctx ended.
+	err := recordEventFailure(context.WithoutCancel(ctx), s.cfg.Pool, eventID, orgID, failureMessage(cause))
+	return errors.Join(cause, err)
+}
+
+// failureMessage is err as a ledger row's last_error: at most 2000 bytes.
+func failureMessage(err error) string {
+	msg := err.Error()
 	if len(msg) > 2000 {
 		msg = msg[:2000]
 	}
-	// A background context: the failure is recorded even when ctx ended.
-	err := recordEventFailure(context.WithoutCancel(ctx), s.cfg.Pool, eventID, orgID, msg)
-	return errors.Join(cause, err)
+	return msg
 }
 
 // eventObject is what resolve reads of an event's data.object: only its
@@ -82,6 +100,44 @@ type eventObject struct {
 	ID           string `json:"id"`
 	Object       string `json:"object"`
 	AttemptCount int64  `json:"attempt_count"`
+	// Customer and Subscription are the IDs of the object's customer and
+	// (an invoice's, before API version 2025-03-31.basil) subscription: a
+	// string, or an expanded object.
+	Customer     json.RawMessage `json:"customer"`
+	Subscription json.RawMessage `json:"subscription"`
+	// Parent names an invoice's subscription from 2025-03-31.basil on.
+	Parent *struct {
+		SubscriptionDetails *struct {
+			Subscription json.RawMessage `json:"subscription"`
+		} `json:"subscription_details"`
+	} `json:"parent"`
+}
+
+// idOf is the ID a reference field holds: the string itself, or an
+// expanded object's "id"; "" for none.
+func idOf(raw json.RawMessage) string {
+	var id string
+	if json.Unmarshal(raw, &id) == nil {
+		return id
+	}
+	var obj struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(raw, &obj) == nil {
+		return obj.ID
+	}
+	return ""
+}
+
+// invoiceSubscription is the subscription an invoice object names, in
+// either API version's place; "" for none.
+func (o eventObject) invoiceSubscription() string {
+	if p := o.Parent; p != nil && p.SubscriptionDetails != nil {
+		if id := idOf(p.SubscriptionDetails.Subscription); id != "" {
+			return id
+		}
+	}
+	return idOf(o.Subscription)
 }
 
 // eventObjectOf decodes the object ev concerns; false when it names none.
@@ -110,6 +166,9 @@ func (s *Syncer) resolve(ctx context.Context, ev *stripe.Event) (string, syncHin
 	obj, ok := eventObjectOf(ev)
 	if !ok {
 		return "", h, nil
+	}
+	if orgID, ok, err := s.resolveRecorded(ctx, ev, obj, &h); err != nil || ok {
+		return orgID, h, err
 	}
 	var named string // the organisation the objects name
 	var err error
@@ -160,6 +219,34 @@ func (s *Syncer) resolve(ctx context.Context, ev *stripe.Event) (string, syncHin
 		return named, h, nil
 	}
 	return customerOrg(c), h, nil
+}
+
+// resolveRecorded resolves an event about a subscription or an invoice
+// without asking Stripe, when the event's object names its customer (and
+// an invoice its subscription) and that customer is recorded
+// (stripe_customers): these IDs never change, so the event's rendering of
+// them, in whatever API version, is as good as a re-fetch, which costs a
+// Stripe request per event (item 8 of issue 11). ok is false when it
+// cannot: the caller resolves by re-fetching.
+func (s *Syncer) resolveRecorded(ctx context.Context, ev *stripe.Event, obj eventObject, h *syncHint) (string, bool, error) {
+	customerID := idOf(obj.Customer)
+	if customerID == "" || (obj.Object != "subscription" && obj.Object != "invoice") {
+		return "", false, nil
+	}
+	orgID, deleted, err := customerOrgOf(ctx, s.cfg.Pool, customerID)
+	if err != nil || orgID == "" {
+		return "", false, err
+	}
+	h.customerID, h.customerDeleted = customerID, deleted
+	if obj.Object == "subscription" {
+		h.subscriptionID = obj.ID
+		return orgID, true, nil
+	}
+	h.invoiceID, h.subscriptionID = obj.ID, obj.invoiceSubscription()
+	if ev.Type == stripe.EventTypeInvoicePaymentFailed {
+		h.failedEvent, h.failedAttempt = true, obj.AttemptCount
+	}
+	return orgID, true, nil
 }
 
 // subscriptionCustomer returns subscription id's customer and the
@@ -241,7 +328,8 @@ type ProcessEventWorker struct {
 	Syncer *Syncer
 }
 
-// Work processes the event; an error makes River retry the job.
+// Work resolves the event and hands it to the coalesced sync of its
+// organisation (Syncer.QueueEvent); an error makes River retry the job.
 func (w *ProcessEventWorker) Work(ctx context.Context, job *river.Job[ProcessEventArgs]) error {
-	return w.Syncer.ProcessEvent(ctx, job.Args.EventID)
+	return w.Syncer.QueueEvent(ctx, job.Args.EventID)
 }

@@ -42,6 +42,9 @@ type Reconciler struct {
 	// Window is how far back every backfill looks at least; zero is
 	// StripeRetryWindow.
 	Window time.Duration
+	// chunk is how many organisations one round trip reads; zero is
+	// reconcileChunk (tests make it small).
+	chunk int
 }
 
 // StripeRetryWindow is how long Stripe retries a webhook delivery in live
@@ -164,10 +167,16 @@ func (r *Reconciler) pending(ctx context.Context, fresh []string) ([]string, err
 	return pendingEvents(ctx, r.Syncer.cfg.Pool, after, fresh)
 }
 
+// reconcileChunk is how many organisations resyncEnded reads in one round
+// trip.
+const reconcileChunk = 500
+
 // resyncEnded syncs every organisation whose live subscription's period has
 // ended by the Syncer's clock, and enqueues the delivery of outbox rows left
-// unsent. orgs has no row-level security; each
-// billing_accounts row is read in its organisation's transaction.
+// unsent. orgs has no row-level security and billing_accounts has: the
+// state of reconcileChunk organisations at a time is read in one round
+// trip (reconcileStates), and only the organisations found due or with
+// unsent rows cost more (a sync, an enqueue).
 func (r *Reconciler) resyncEnded(ctx context.Context) (synced, failed int, err error) {
 	s := r.Syncer
 	orgs, err := orgIDs(ctx, s.cfg.Pool)
@@ -176,29 +185,32 @@ func (r *Reconciler) resyncEnded(ctx context.Context) (synced, failed int, err e
 	}
 	now := s.cfg.Clock.Now()
 	var errs []error
-	for _, org := range orgs {
-		var due bool
-		err := postgres.InOrgTx(ctx, s.cfg.Pool, org, func(tx pgx.Tx) error {
-			var unsent bool
-			var err error
-			if due, unsent, err = reconcileState(ctx, tx, org, now); err != nil {
-				return err
-			}
-			if unsent && s.cfg.Jobs != nil { // outbox rows whose delivery job failed for good
-				_, err := s.cfg.Jobs.InsertTx(ctx, tx, DeliverOutboxArgs{OrgID: org}, nil)
-				return err
-			}
-			return nil
-		})
-		if err == nil && due {
-			err = s.Sync(ctx, org)
-			if err == nil {
-				synced++
-			}
-		}
+	size := r.chunk
+	if size <= 0 {
+		size = reconcileChunk
+	}
+	for chunk := range slices.Chunk(orgs, size) {
+		states, err := reconcileStates(ctx, s.cfg.Pool, chunk, now)
 		if err != nil {
-			failed++
-			errs = append(errs, fmt.Errorf("billing: reconcile organisation %s: %w", org, err))
+			return synced, failed, errors.Join(append(errs, err)...)
+		}
+		for _, st := range states {
+			var err error
+			if st.unsent && s.cfg.Jobs != nil { // outbox rows whose delivery job failed for good
+				err = postgres.InOrgTx(ctx, s.cfg.Pool, st.orgID, func(tx pgx.Tx) error {
+					_, err := s.cfg.Jobs.InsertTx(ctx, tx, DeliverOutboxArgs{OrgID: st.orgID}, nil)
+					return err
+				})
+			}
+			if err == nil && st.due {
+				if err = s.Sync(ctx, st.orgID); err == nil {
+					synced++
+				}
+			}
+			if err != nil {
+				failed++
+				errs = append(errs, fmt.Errorf("billing: reconcile organisation %s: %w", st.orgID, err))
+			}
 		}
 	}
 	return synced, failed, errors.Join(errs...)

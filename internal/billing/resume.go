@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stripe/stripe-go/v85"
 
 	"github.com/groundwork-dev/groundwork/internal/audit"
@@ -24,31 +23,29 @@ func (s *Service) Resume(ctx context.Context, scope gw.Scope) error {
 	if err := authz.Require(scope, authz.BillingManage); err != nil {
 		return err
 	}
-	var subID string
-	return s.inLockedAccount(ctx, scope.OrgID, func() syncHint { return syncHint{subscriptionID: subID} }, func(tx pgx.Tx, a Account) (*audit.Event, error) {
+	return s.act(ctx, scope.OrgID, func(a Account) (*audit.Event, string, error) {
 		if a.SubscriptionID == "" || !subLive(a.Snapshot.Status) {
-			return nil, gw.Errorf(gw.ECONFLICT, "This organisation has no subscription.")
+			return nil, "", gw.Errorf(gw.ECONFLICT, "This organisation has no subscription.")
 		}
 		sub, err := s.stripe.V1Subscriptions.Retrieve(ctx, a.SubscriptionID, nil)
 		if err != nil {
-			return nil, stripeError("fetch subscription", err)
+			return nil, "", stripeError("fetch subscription", err)
 		}
-		subID = sub.ID
 		if sub.Status != stripe.SubscriptionStatusPaused {
-			return nil, gw.Errorf(gw.ECONFLICT, "The subscription is %s, not paused: there is nothing to resume.", sub.Status)
+			return nil, "", gw.Errorf(gw.ECONFLICT, "The subscription is %s, not paused: there is nothing to resume.", sub.Status)
 		}
 		p := &stripe.SubscriptionResumeParams{BillingCycleAnchor: stripe.String("now")}
 		p.SetIdempotencyKey(attemptKey("resume", sub.ID))
 		resumed, err := s.stripe.V1Subscriptions.Resume(ctx, sub.ID, p)
 		if err != nil {
-			return nil, stripeError("resume subscription", err)
+			return nil, "", stripeError("resume subscription", err)
 		}
 		if resumed.Status == stripe.SubscriptionStatusPaused || !subLive(resumed.Status) {
-			return nil, fmt.Errorf("billing: resume of %s: Stripe answered status %s", sub.ID, resumed.Status)
+			return nil, "", fmt.Errorf("billing: resume of %s: Stripe answered status %s", sub.ID, resumed.Status)
 		}
 		return &audit.Event{OrgID: scope.OrgID, Actor: scope.Actor, Action: audit.ActionBillingResumed,
 			TargetType: audit.TargetSubscription, TargetID: sub.ID,
-			Before: map[string]any{"status": sub.Status}, After: map[string]any{"status": resumed.Status}}, nil
+			Before: map[string]any{"status": sub.Status}, After: map[string]any{"status": resumed.Status}}, sub.ID, nil
 	})
 }
 

@@ -36,13 +36,17 @@ type ServiceConfig struct {
 	// (GROUNDWORK_BILLING_PROMOTION_CODES=false); by default customers may
 	// enter the codes created in Stripe.
 	NoPromotionCodes bool
+	// OnSyncError, if set, is told when the sync right after a change made
+	// in Stripe fails (the change stands; its sync job repeats the sync).
+	OnSyncError func(ctx context.Context, err error)
 }
 
 // Service is what the billing page does: it shows an organisation's plan,
 // starts checkouts, opens the Customer Portal, and changes, cancels and
-// reactivates subscriptions. Every change is made in Stripe and then synced
-// under the organisation's billing row lock, so the page shows the result at
-// once and the webhooks that follow change nothing.
+// reactivates subscriptions. Every change is made in Stripe, then recorded
+// (its audit event, and a sync job to follow it) in a transaction of its
+// own, then synced at once so that the page shows the result; a sync that
+// fails then is the job's to repeat, and the change stands (act).
 type Service struct {
 	cfg    ServiceConfig
 	syncer *Syncer
@@ -265,6 +269,41 @@ func stripeError(what string, err error) error {
 		return fmt.Errorf("%w (%w)", gw.Errorf(gw.EINVALID, "Stripe declined: %s", se.Msg), err)
 	}
 	return fmt.Errorf("billing: %s: %w (%w)", what, gw.Errorf(gw.EUNAVAILABLE, "Stripe is unavailable; please try again in a minute."), err)
+}
+
+// act runs a billing action on organisation orgID: fn reads the stored
+// account, makes the change in Stripe and returns its audit event and the
+// subscription it changed. Once Stripe made the change it is a fact: the
+// audit event and a coalesced sync job are committed in a transaction of
+// their own, then the account is synced at once, holding no transaction
+// across Stripe's answers. A sync that fails now does not undo the change
+// or fail the action: the job (and the webhooks Stripe sends) repeat it.
+// fn's errors are returned as they are (stripeError maps Stripe's).
+func (s *Service) act(ctx context.Context, orgID string, fn func(a Account) (*audit.Event, string, error)) error {
+	a, err := s.syncer.Account(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	ev, subID, err := fn(a)
+	if err != nil {
+		return err
+	}
+	h := syncHint{subscriptionID: subID}
+	err = postgres.InOrgTx(ctx, s.syncer.cfg.Pool, orgID, func(tx pgx.Tx) error {
+		if ev != nil {
+			if err := audit.Record(ctx, tx, *ev); err != nil {
+				return err
+			}
+		}
+		return s.syncer.enqueueSync(ctx, tx, orgID, h)
+	})
+	if err != nil {
+		return fmt.Errorf("billing: record the change made in Stripe: %w", err)
+	}
+	if _, err := s.syncer.sync(ctx, orgID, h); err != nil && s.cfg.OnSyncError != nil {
+		s.cfg.OnSyncError(ctx, fmt.Errorf("billing: sync of %s after a change (the sync job repeats it): %w", orgID, err))
+	}
+	return nil
 }
 
 // inLockedAccount runs fn with the organisation's billing row locked (and

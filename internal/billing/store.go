@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stripe/stripe-go/v85"
 )
 
@@ -73,7 +74,7 @@ func loadAccount(ctx context.Context, tx pgx.Tx, orgID string, lock bool) (Accou
 		dispute_id, dispute_status, dispute_funds_withdrawn, dispute_amount, dispute_currency, synced_at,
 		scheduled_price_id, scheduled_change_at, checkout_session_id, cancel_at, finalization_failed_at,
 		plan_id, plan_interval, pending_plan_id, scheduled_plan_id, subscribed_before,
-		granted_plan_id, granted_until, granted_by
+		granted_plan_id, granted_until, granted_by, sync_version
 		FROM billing_accounts WHERE org_id = $1`
 	if lock {
 		q += " FOR UPDATE"
@@ -86,7 +87,7 @@ func loadAccount(ctx context.Context, tx pgx.Tx, orgID string, lock bool) (Accou
 		&invStatus, &a.DisputeID, &dispStatus, &a.Dispute.FundsWithdrawn, &a.DisputeAmount, &a.DisputeCurrency, &synced,
 		&a.ScheduledPriceID, &scheduled, &a.CheckoutSessionID, &cancelAt, &finalizationFailed,
 		&a.Snapshot.Plan, &a.Snapshot.Interval, &a.Snapshot.PendingPlan, &a.ScheduledPlan, &a.SubscribedBefore,
-		&a.Grant.Plan, &grantedUntil, &a.Grant.By)
+		&a.Grant.Plan, &grantedUntil, &a.Grant.By, &a.version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, nil
 	}
@@ -106,8 +107,10 @@ func loadAccount(ctx context.Context, tx pgx.Tx, orgID string, lock bool) (Accou
 	return a, nil
 }
 
-// storeAccount stores what a sync fetched into a's existing row and marks
-// it synced now. The checkout session is left as it is.
+// storeAccount stores what a sync fetched into a's existing row, raises its
+// version and marks it synced at a.SyncedAt (when its fetch began; an
+// operator's change keeps the last sync's). The checkout session is left
+// as it is.
 func storeAccount(ctx context.Context, tx pgx.Tx, a Account) error {
 	_, err := tx.Exec(ctx, `UPDATE billing_accounts SET
 		stripe_customer_id = NULLIF($2, ''), subscription_id = $3, status = $4, price_id = $5, pending_price_id = $6,
@@ -118,7 +121,7 @@ func storeAccount(ctx context.Context, tx pgx.Tx, a Account) error {
 		cancel_at = $19, finalization_failed_at = $20,
 		plan_id = $21, plan_interval = $22, pending_plan_id = $23, scheduled_plan_id = $24,
 		subscribed_before = subscribed_before OR $3 <> '',
-		synced_at = now(), updated_at = now()
+		synced_at = $25, updated_at = now(), sync_version = sync_version + 1
 		WHERE org_id = $1`,
 		a.OrgID, a.CustomerID, a.SubscriptionID, string(a.Snapshot.Status), a.Snapshot.PriceID, a.Snapshot.PendingPriceID,
 		nullTime(a.Snapshot.CurrentPeriodEnd), a.Snapshot.CancelAtPeriodEnd, nullTime(a.Snapshot.FirstPaymentFailedAt),
@@ -126,16 +129,27 @@ func storeAccount(ctx context.Context, tx pgx.Tx, a Account) error {
 		a.DisputeID, string(a.Dispute.Status), a.Dispute.FundsWithdrawn, a.DisputeAmount, a.DisputeCurrency,
 		a.ScheduledPriceID, nullTime(a.ScheduledChangeAt),
 		nullTime(a.Snapshot.CancelAt), nullTime(a.Snapshot.FinalizationFailedAt),
-		string(a.Snapshot.Plan), string(a.Snapshot.Interval), string(a.Snapshot.PendingPlan), string(a.ScheduledPlan))
+		string(a.Snapshot.Plan), string(a.Snapshot.Interval), string(a.Snapshot.PendingPlan), string(a.ScheduledPlan), nullTime(a.SyncedAt))
 	if err != nil {
 		return fmt.Errorf("store billing account of %s: %w", a.OrgID, err)
 	}
 	return nil
 }
 
-// setCustomer stores orgID's Stripe customer.
+// txTime returns the database's time at the start of tx (now()).
+func txTime(ctx context.Context, tx pgx.Tx) (time.Time, error) {
+	var t time.Time
+	if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&t); err != nil {
+		return time.Time{}, fmt.Errorf("billing: read the time: %w", err)
+	}
+	return t.UTC(), nil
+}
+
+// setCustomer stores orgID's Stripe customer and raises the account's
+// version (a sync that read the account before must not store over it).
 func setCustomer(ctx context.Context, tx pgx.Tx, orgID, customerID string) error {
-	if _, err := tx.Exec(ctx, `UPDATE billing_accounts SET stripe_customer_id = $2 WHERE org_id = $1`, orgID, customerID); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE billing_accounts SET stripe_customer_id = $2, sync_version = sync_version + 1
+		WHERE org_id = $1`, orgID, customerID); err != nil {
 		return fmt.Errorf("billing: store customer of %s: %w", orgID, err)
 	}
 	return nil
@@ -149,17 +163,47 @@ func setCheckoutSession(ctx context.Context, tx pgx.Tx, orgID, sessionID string)
 	return nil
 }
 
-// reconcileState reports whether orgID's live subscription's period ended
-// by now (due) and whether it has outbox rows left unsent.
-func reconcileState(ctx context.Context, tx pgx.Tx, orgID string, now time.Time) (due, unsent bool, err error) {
-	err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM billing_accounts WHERE org_id = $1
-		AND subscription_id <> '' AND status NOT IN ('canceled', 'incomplete_expired')
-		AND current_period_end <= $2),
-		EXISTS (SELECT 1 FROM billing_outbox WHERE org_id = $1 AND sent_at IS NULL)`, orgID, now).Scan(&due, &unsent)
-	if err != nil {
-		return false, false, fmt.Errorf("read reconcile state: %w", err)
+// orgReconcileState is what the reconciler needs of an organisation: its
+// live subscription's period ended (due), it has outbox rows left unsent.
+type orgReconcileState struct {
+	orgID       string
+	due, unsent bool
+}
+
+// reconcileStates returns the state of those of orgs that are due or have
+// unsent outbox rows at now, in one round trip: a batch, which pgx runs in
+// one implicit transaction, setting app.org_id (set_config(..., true), as
+// InOrgTx does) before each organisation's query, so row-level security
+// shows each query its own organisation's rows only.
+func reconcileStates(ctx context.Context, pool *pgxpool.Pool, orgs []string, now time.Time) ([]orgReconcileState, error) {
+	b := &pgx.Batch{}
+	for _, org := range orgs {
+		b.Queue(`SELECT set_config('app.org_id', $1, true)`, org)
+		b.Queue(`SELECT EXISTS (SELECT 1 FROM billing_accounts WHERE org_id = $1
+			AND subscription_id <> '' AND status NOT IN ('canceled', 'incomplete_expired')
+			AND current_period_end <= $2),
+			EXISTS (SELECT 1 FROM billing_outbox WHERE org_id = $1 AND sent_at IS NULL)`, org, now)
 	}
-	return due, unsent, nil
+	res := pool.SendBatch(ctx, b)
+	var out []orgReconcileState
+	for _, org := range orgs {
+		if _, err := res.Exec(); err != nil {
+			_ = res.Close()
+			return nil, fmt.Errorf("billing: read reconcile state: %w", err)
+		}
+		st := orgReconcileState{orgID: org}
+		if err := res.QueryRow().Scan(&st.due, &st.unsent); err != nil {
+			_ = res.Close()
+			return nil, fmt.Errorf("billing: read reconcile state of %s: %w", org, err)
+		}
+		if st.due || st.unsent {
+			out = append(out, st)
+		}
+	}
+	if err := res.Close(); err != nil {
+		return nil, fmt.Errorf("billing: read reconcile state: %w", err)
+	}
+	return out, nil
 }
 
 // --- billing_outbox ---
@@ -399,12 +443,69 @@ func recordEventFailure(ctx context.Context, db querier, eventID, orgID, msg str
 	return nil
 }
 
+// setEventHint records that event eventID concerns organisation orgID and
+// is processed by the coalesced sync of hint key (SyncHintArgs.key).
+func setEventHint(ctx context.Context, db querier, eventID, orgID string, key []byte) error {
+	if _, err := db.Exec(ctx, `UPDATE stripe_events SET org_ref = $2, sync_hint = $3::jsonb WHERE id = $1`,
+		eventID, orgID, string(key)); err != nil {
+		return fmt.Errorf("billing: record sync of Stripe event %s: %w", eventID, err)
+	}
+	return nil
+}
+
+// coveredEvents returns the IDs of orgID's unprocessed events waiting for
+// the coalesced sync of hint key, at most 1000 (through the partial index
+// of unprocessed rows).
+func coveredEvents(ctx context.Context, db querier, orgID string, key []byte) ([]string, error) {
+	rows, err := db.Query(ctx, `SELECT id FROM stripe_events WHERE processed_at IS NULL AND org_ref = $1
+		AND sync_hint = $2::jsonb ORDER BY created, id LIMIT 1000`, orgID, string(key))
+	if err != nil {
+		return nil, fmt.Errorf("billing: events of the sync of %s: %w", orgID, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("billing: events of the sync of %s: %w", orgID, err)
+	}
+	return ids, nil
+}
+
+// markEventsProcessed marks events ids processed for organisation orgID.
+func markEventsProcessed(ctx context.Context, db querier, ids []string, orgID string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := db.Exec(ctx, `UPDATE stripe_events SET processed_at = now(), attempts = attempts + 1,
+		last_error = '', org_ref = $2 WHERE id = ANY($1) AND processed_at IS NULL`, ids, orgID)
+	if err != nil {
+		return fmt.Errorf("billing: mark Stripe events processed: %w", err)
+	}
+	return nil
+}
+
+// pruneProcessedEvents deletes at most limit ledger rows processed before
+// cutoff (through stripe_events_processed_idx) and returns how many.
+func pruneProcessedEvents(ctx context.Context, db querier, cutoff time.Time, limit int) (int64, error) {
+	tag, err := db.Exec(ctx, `DELETE FROM stripe_events WHERE id IN (SELECT id FROM stripe_events
+		WHERE processed_at IS NOT NULL AND processed_at < $1 LIMIT $2)`, cutoff, limit)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// firstFailureSQL is firstRecordedFailure's query.
+const firstFailureSQL = `SELECT min(created) FROM stripe_events
+	WHERE type = 'invoice.payment_failed' AND payload #>> '{data,object,id}' = $1`
+
 // firstRecordedFailure returns when the earliest invoice.payment_failed
 // event recorded for invoiceID was created; nil if none was.
+//
+// The expression and the predicate are those of the partial index
+// stripe_events_failed_invoice_idx (migration 00022): an index lookup,
+// whatever the size of the ledger.
 func firstRecordedFailure(ctx context.Context, db querier, invoiceID string) (*time.Time, error) {
 	var at *time.Time
-	if err := db.QueryRow(ctx, `SELECT min(created) FROM stripe_events
-		WHERE type = 'invoice.payment_failed' AND payload #>> '{data,object,id}' = $1`, invoiceID).Scan(&at); err != nil {
+	if err := db.QueryRow(ctx, firstFailureSQL, invoiceID).Scan(&at); err != nil {
 		return nil, fmt.Errorf("billing: first failure of %s: %w", invoiceID, err)
 	}
 	return at, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,9 +44,14 @@ type SyncerConfig struct {
 	// entitlements and date previews, never as the time of a payment failure.
 	Clock gw.Clock
 	// Jobs, if set, enqueues the delivery of new outbox rows in the
-	// transaction that writes them; without it they wait for the
-	// reconciler's sweep.
+	// transaction that writes them (without it they wait for the
+	// reconciler's sweep), and the coalesced syncs of webhook events and
+	// of the Service's actions (without it events are synced one by one,
+	// and an action's sync that fails waits for the webhooks).
 	Jobs JobInserter
+	// Debounce is how long a coalesced sync waits for more events of its
+	// organisation; zero is DefaultSyncDebounce.
+	Debounce time.Duration
 }
 
 // Syncer brings an organisation's billing snapshot to Stripe's truth: it
@@ -57,6 +63,9 @@ type SyncerConfig struct {
 type Syncer struct {
 	cfg      SyncerConfig
 	enforcer *Enforcer
+	// beforeStore, if set (tests), runs between a sync's fetch and its
+	// store.
+	beforeStore func(orgID string)
 }
 
 // NewSyncer returns a Syncer.
@@ -107,12 +116,15 @@ type Account struct {
 	SubscribedBefore bool
 	// Grant is a plan an operator granted (GrantPlan); zero for none.
 	Grant Grant
-	// SyncedAt is when the account was last synced from Stripe; zero
-	// before the first sync.
+	// SyncedAt is when the fetch of the account's last sync from Stripe
+	// began (the database's clock); zero before the first sync.
 	SyncedAt time.Time
 	// disputes are the organisation's disputes after a sync (nil when not
 	// loaded); the changed ones are stored with the account.
 	disputes []disputeRow
+	// version is the account's sync_version when it was read: every write
+	// of the snapshot raises it (storeIfCurrent).
+	version int64
 }
 
 // syncHint names the Stripe objects an event concerns, on top of those the
@@ -197,32 +209,172 @@ func (s *Syncer) compute(a Account) Entitlements { return s.enforcer.Of(a) }
 // one the product modules enforce the plans with.
 func (s *Syncer) Enforcer() *Enforcer { return s.enforcer }
 
-// sync is the one synchronisation path: webhook job, redirect and reconciler.
+// maxSyncAttempts is how many times sync fetches from Stripe when, each
+// time, another write of the account came in between its read and its
+// store and did not make its fetch redundant (storeIfCurrent).
+const maxSyncAttempts = 8
+
+// errSyncOvertaken is returned when every attempt of a sync was overtaken by
+// another write of the account; the caller (a job) retries later.
+var errSyncOvertaken = errors.New("billing: the account changed during every attempt to sync it")
+
+// sync is the one synchronisation path: webhook job, redirect, reconciler
+// and the Service's actions. No transaction is open and no row is locked
+// while Stripe is asked: it reads the account (its version, and the
+// database's time as the fetch's start), fetches from Stripe, then locks the
+// row and stores only if nothing was written meanwhile (storeIfCurrent).
+// An older fetch is never stored over a newer one: when another write came
+// in between, the sync fetches again (at most maxSyncAttempts times), or
+// drops its result when that write was a sync whose fetch began after its
+// own and its hint names nothing the account does not already refer to.
 func (s *Syncer) sync(ctx context.Context, orgID string, h syncHint) (Entitlements, error) {
-	var ent Entitlements
-	err := postgres.InOrgTx(ctx, s.cfg.Pool, orgID, func(tx pgx.Tx) error {
-		var err error
-		ent, err = s.syncTx(ctx, tx, orgID, h)
-		return err
-	})
-	return ent, err
+	for attempt := 1; ; attempt++ {
+		ent, done, err := s.syncOnce(ctx, orgID, h)
+		if err != nil || done {
+			return ent, err
+		}
+		if attempt == maxSyncAttempts {
+			return Entitlements{}, errSyncOvertaken
+		}
+		// Let the syncs that overtook this one finish before fetching again.
+		backoff := time.Duration(attempt*attempt) * time.Duration(5+rand.IntN(20)) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return Entitlements{}, ctx.Err()
+		case <-time.After(backoff):
+		}
+	}
 }
 
-// syncTx is sync inside tx, a transaction scoped to orgID.
-func (s *Syncer) syncTx(ctx context.Context, tx pgx.Tx, orgID string, h syncHint) (Entitlements, error) {
+// syncOnce is one attempt of sync; done is false when another write of the
+// account overtook it and it must fetch again (nothing was stored).
+func (s *Syncer) syncOnce(ctx context.Context, orgID string, h syncHint) (ent Entitlements, done bool, err error) {
+	var prev Account
+	var disputes []disputeRow
+	var start time.Time
+	err = postgres.InOrgTx(ctx, s.cfg.Pool, orgID, func(tx pgx.Tx) error {
+		if err := s.recordHintCustomer(ctx, tx, orgID, h); err != nil {
+			return err
+		}
+		var err error
+		if start, err = txTime(ctx, tx); err != nil {
+			return err
+		}
+		if prev, err = loadAccount(ctx, tx, orgID, false); err != nil {
+			return err
+		}
+		disputes, err = loadDisputes(ctx, tx, orgID)
+		return err
+	})
+	if err != nil {
+		return Entitlements{}, false, err
+	}
+	h = withoutOtherCustomer(prev, h)
+	if !hasBilling(prev, h) {
+		return s.compute(prev), true, nil // no account: free plan
+	}
+	customerID := accountCustomer(prev, h)
+	f, err := s.fetch(ctx, prev, customerID, h, disputes)
+	if err != nil {
+		return Entitlements{}, false, err
+	}
+	cur, outbox := nextAccount(prev, customerID, h, f)
+	cur.SyncedAt = start
+	if s.beforeStore != nil {
+		s.beforeStore(orgID)
+	}
+	err = postgres.InOrgTx(ctx, s.cfg.Pool, orgID, func(tx pgx.Tx) error {
+		var err error
+		ent, done, err = s.storeIfCurrent(ctx, tx, prev, cur, outbox, redundantHint(prev, disputes, h))
+		return err
+	})
+	if err != nil {
+		return Entitlements{}, false, err
+	}
+	return ent, done, nil
+}
+
+// storeIfCurrent locks the account and, if its version is still prev's,
+// stores cur (a sync's result from prev, fetched from cur.SyncedAt on)
+// with its outbox rows. Otherwise another write changed the account since
+// prev was read: if it was a sync whose fetch began at or after cur's and
+// cur's hint was redundant (redundantHint), that sync's state is at least
+// as fresh and cur is dropped, but its outbox rows are written (each is
+// something Stripe really did, keyed so it happens once); else done is
+// false and nothing is written: the caller fetches again.
+func (s *Syncer) storeIfCurrent(ctx context.Context, tx pgx.Tx, prev, cur Account, outbox []outboxRow, redundant bool) (Entitlements, bool, error) {
+	locked, err := loadAccount(ctx, tx, prev.OrgID, true)
+	if err != nil {
+		return Entitlements{}, false, err
+	}
+	switch {
+	case locked.version == prev.version:
+		return s.compute(cur), true, s.store(ctx, tx, prev, cur, outbox)
+	case redundant && !locked.SyncedAt.IsZero() && !locked.SyncedAt.Before(cur.SyncedAt):
+		return s.compute(locked), true, s.writeOutbox(ctx, tx, prev.OrgID, outbox)
+	}
+	return Entitlements{}, false, nil
+}
+
+// redundantHint reports whether hint h names nothing beyond what account
+// prev (with its stored disputes) refers to, so that any later sync of the
+// account re-fetches everything h does: no deleted customer, no customer,
+// subscription or dispute the account does not know.
+func redundantHint(prev Account, disputes []disputeRow, h syncHint) bool {
+	if h.customerDeleted || (h.customerID != "" && h.customerID != prev.CustomerID) ||
+		(h.subscriptionID != "" && h.subscriptionID != prev.SubscriptionID) {
+		return false
+	}
+	if h.disputeID == "" || h.disputeID == prev.DisputeID {
+		return true
+	}
+	for _, d := range disputes {
+		if d.ID == h.disputeID && (d.State.Status == DisputeOpen || d.State.Status == DisputeInquiry) {
+			return true // a later sync re-fetches every open stored dispute
+		}
+	}
+	return false
+}
+
+// recordHintCustomer records what the hint says of its customer before a
+// sync reads the account: that Stripe deleted it, or (first contact) that
+// it is the organisation's.
+func (s *Syncer) recordHintCustomer(ctx context.Context, tx pgx.Tx, orgID string, h syncHint) error {
 	if h.customerDeleted && h.customerID != "" {
 		if err := markCustomerDeleted(ctx, tx, h.customerID, orgID); err != nil {
-			return Entitlements{}, err
+			return err
 		}
 	}
 	if h.customerID != "" && !h.customerDeleted {
 		// First contact: the account row names the customer.
-		if err := insertCustomerAccount(ctx, tx, orgID, h.customerID); err != nil {
-			return Entitlements{}, err
-		}
+		return insertCustomerAccount(ctx, tx, orgID, h.customerID)
 	}
-	// The lock serialises every sync of the organisation, and the Stripe
-	// fetches happen under it: a fetch can never be stored over a later one.
+	return nil
+}
+
+// store writes cur, a sync's result from prev, in tx: the account (raising
+// its version), the customer record, the outbox rows and the disputes.
+func (s *Syncer) store(ctx context.Context, tx pgx.Tx, prev, cur Account, outbox []outboxRow) error {
+	if err := storeAccount(ctx, tx, cur); err != nil {
+		return err
+	}
+	if err := s.recordCustomer(ctx, tx, prev, cur); err != nil {
+		return err
+	}
+	if err := s.writeOutbox(ctx, tx, cur.OrgID, outbox); err != nil {
+		return err
+	}
+	return storeDisputes(ctx, tx, cur)
+}
+
+// syncTx is a sync inside tx, a transaction scoped to orgID, with the
+// account row locked across the Stripe fetches: only for the checkout,
+// which must decide under the lock. Every other path uses sync, which
+// holds no lock while Stripe is asked.
+func (s *Syncer) syncTx(ctx context.Context, tx pgx.Tx, orgID string, h syncHint) (Entitlements, error) {
+	if err := s.recordHintCustomer(ctx, tx, orgID, h); err != nil {
+		return Entitlements{}, err
+	}
 	prev, err := loadAccount(ctx, tx, orgID, true)
 	if err != nil {
 		return Entitlements{}, err
@@ -231,20 +383,16 @@ func (s *Syncer) syncTx(ctx context.Context, tx pgx.Tx, orgID string, h syncHint
 	if !hasBilling(prev, h) {
 		return s.compute(prev), nil // no account: free plan
 	}
+	start, err := txTime(ctx, tx)
+	if err != nil {
+		return Entitlements{}, err
+	}
 	cur, outbox, err := s.fetchOnly(ctx, tx, prev, h)
 	if err != nil {
 		return Entitlements{}, err
 	}
-	if err := storeAccount(ctx, tx, cur); err != nil {
-		return Entitlements{}, err
-	}
-	if err := s.recordCustomer(ctx, tx, prev, cur); err != nil {
-		return Entitlements{}, err
-	}
-	if err := s.writeOutbox(ctx, tx, orgID, outbox); err != nil {
-		return Entitlements{}, err
-	}
-	if err := storeDisputes(ctx, tx, cur); err != nil {
+	cur.SyncedAt = start
+	if err := s.store(ctx, tx, prev, cur, outbox); err != nil {
 		return Entitlements{}, err
 	}
 	return s.compute(cur), nil
@@ -285,9 +433,14 @@ func (s *Syncer) writeOutbox(ctx context.Context, tx pgx.Tx, orgID string, rows 
 // fetchOnly re-fetches from Stripe everything the account and the hint
 // refer to and returns the new account state and the side effects it calls
 // for, storing nothing: the reads are fetch's, the decisions nextAccount's.
+// tx (scoped to the organisation) reads the stored disputes.
 func (s *Syncer) fetchOnly(ctx context.Context, tx pgx.Tx, prev Account, h syncHint) (Account, []outboxRow, error) {
+	disputes, err := loadDisputes(ctx, tx, prev.OrgID)
+	if err != nil {
+		return prev, nil, err
+	}
 	customerID := accountCustomer(prev, h)
-	f, err := s.fetch(ctx, tx, prev, customerID, h)
+	f, err := s.fetch(ctx, prev, customerID, h, disputes)
 	if err != nil {
 		return prev, nil, err
 	}
