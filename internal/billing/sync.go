@@ -279,6 +279,7 @@ func (s *Syncer) syncOnce(ctx context.Context, orgID string, h syncHint) (ent En
 		return Entitlements{}, false, err
 	}
 	cur, outbox := nextAccount(prev, customerID, h, f)
+	cur, outbox = withPlans(s.cfg.Catalog, prev, cur, f, outbox)
 	cur.SyncedAt = start
 	if s.beforeStore != nil {
 		s.beforeStore(orgID)
