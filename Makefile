@@ -50,6 +50,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./internal/account/ ./internal/contacts/ ./internal/org/ ./internal/ratelimit/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'WebhookAccept' -benchtime 20000x -count 1 ./internal/billing/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Import100k' -benchtime 1x -count 1 ./internal/imports/ | tee -a bench.txt
+	GROUNDWORK_BENCH_EXPORT_ROWS=$${GROUNDWORK_BENCH_EXPORT_ROWS:-1000000} $(GO) test -run '^$$' -bench 'ExportContacts' -benchtime 1x -count 1 -timeout 30m ./cmd/groundwork/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'EventProcessing' -benchtime 3x -count 1 ./internal/billing/ | tee -a bench.txt
 	GROUNDWORK_BENCH_BACKUP_MB=$${GROUNDWORK_BENCH_BACKUP_MB:-1024} $(GO) test -run '^$$' -bench 'Backup|Rehearse|Pitr|WriteDuringBackup' -benchtime 1x -count 1 -timeout 30m ./internal/backup/ | tee -a bench.txt
 
