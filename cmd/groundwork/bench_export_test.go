@@ -95,8 +95,7 @@ func BenchmarkExportContacts(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	took := seedContacts(b, runtime, keys, orgID, rows)
-	b.ReportMetric(float64(rows)/took.Seconds(), "seed-rows/s")
+	seedRate := float64(rows) / seedContacts(b, runtime, keys, orgID, rows).Seconds()
 	if _, err := super.Exec(ctx, `VACUUM ANALYZE contacts`); err != nil {
 		b.Fatal(err)
 	}
@@ -143,6 +142,7 @@ func BenchmarkExportContacts(b *testing.B) {
 	b.StopTimer()
 	copyRate := float64(rows) / copyTook.Seconds()
 	exportRate := float64(rows) / exp.took.Seconds()
+	b.ReportMetric(seedRate, "seed-rows/s") // after ResetTimer, which drops metrics
 	b.ReportMetric(copyTook.Seconds(), "copy-s")
 	b.ReportMetric(copyRate, "copy-rows/s")
 	b.ReportMetric(exp.took.Seconds(), "export-s")
