@@ -50,6 +50,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./internal/account/ ./internal/contacts/ ./internal/org/ ./internal/ratelimit/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'WebhookAccept' -benchtime 20000x -count 1 ./internal/billing/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Import100k' -benchtime 1x -count 1 ./internal/imports/ | tee -a bench.txt
+	GROUNDWORK_BENCH_EXPORT_ROWS=$${GROUNDWORK_BENCH_EXPORT_ROWS:-1000000} $(GO) test -run '^$$' -bench 'ExportContacts' -benchtime 1x -count 1 -timeout 30m ./cmd/groundwork/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'EventProcessing' -benchtime 3x -count 1 ./internal/billing/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'RenewalStripeCalls' -benchtime 5x -count 1 ./internal/billing/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'OtherOrgReadWhileStripeSlow' -benchtime 1x -count 1 -timeout 20m ./internal/billing/ | tee -a bench.txt
