@@ -106,3 +106,42 @@ func TestClearLostDisputeByAnOperator(t *testing.T) {
 	require.NotEmpty(t, afters)
 	require.True(t, strings.Contains(afters[len(afters)-1], "operator:ops@groundwork.test"), "audited with the operator: %v", afters)
 }
+
+// An inquiry that Stripe escalates to a chargeback withdraws the funds:
+// the organisation, fully entitled while the inquiry was open, is
+// read-only once the escalation reaches it (the default policy), and a
+// dispute that a prevention program resolved (status prevented) on another
+// charge changes nothing.
+func TestScenario15InquiryEscalatedToAChargeback(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{})
+	s.subscribe(PlanPro)
+	s.deliver()
+	charge := s.fake.InvoiceCharge(s.fake.LatestInvoice(s.sub))
+
+	inquiry, err := s.fake.OpenDispute(charge, false)
+	require.NoError(t, err)
+	s.deliver()
+	s.entitled(PlanPro, AccessFull)
+	require.Equal(t, DisputeInquiry, s.account().Dispute.Status)
+
+	require.NoError(t, s.fake.EscalateInquiry(inquiry))
+	s.deliver()
+	s.entitled(PlanPro, AccessReadOnly)
+	require.Equal(t, inquiry, s.account().DisputeID)
+	require.True(t, s.account().Dispute.FundsWithdrawn)
+
+	_, err = s.fake.Renew(s.sub)
+	require.NoError(t, err)
+	s.deliver()
+	prevented, err := s.fake.PreventDispute(s.fake.InvoiceCharge(s.fake.LatestInvoice(s.sub)))
+	require.NoError(t, err)
+	s.deliver()
+	s.entitled(PlanPro, AccessReadOnly) // still the chargeback's doing
+	require.Equal(t, inquiry, s.account().DisputeID, "a prevented dispute does not govern")
+	require.NotEqual(t, inquiry, prevented)
+
+	require.NoError(t, s.fake.CloseDispute(inquiry, true))
+	s.deliver()
+	s.entitled(PlanPro, AccessFull)
+}
