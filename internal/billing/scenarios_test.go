@@ -646,3 +646,64 @@ func TestEventsOfADeletedOrganisation(t *testing.T) {
 	require.Zero(t, unprocessed)
 	require.Equal(t, ErrDeletedOrg.Error(), lastError)
 }
+
+// 9c. Smart-Retries-like schedule (stripefake.DefaultRetrySchedule: seven
+// retries within two weeks): every failed attempt emails each billing
+// contact once while the subscription lives, and the last one ends the
+// subscription as the account's setting says (canceled: the free plan). A payment that succeeds on a
+// retry ends dunning with full access.
+func TestScenario09SmartRetries(t *testing.T) {
+	t.Parallel()
+	t.Run("exhausted", func(t *testing.T) {
+		t.Parallel()
+		s := newScenario(t, stripefake.Options{RetrySchedule: stripefake.DefaultRetrySchedule})
+		s.subscribe(PlanPro)
+		s.deliver()
+		require.NoError(t, s.fake.SetCardDeclines(s.cus, true))
+		_, err := s.fake.Renew(s.sub)
+		require.NoError(t, err)
+		s.deliver()
+		s.entitled(PlanPro, AccessBanner)
+		retries := 0
+		for more := true; more; {
+			more, err = s.fake.RetryNext(s.sub, false)
+			require.NoError(t, err)
+			retries++
+			s.deliver() // as the retries happen, days apart
+		}
+		require.Equal(t, len(stripefake.DefaultRetrySchedule), retries)
+		s.requireTruth()
+		s.entitled(PlanFree, AccessFull)
+		// One email per failed attempt while the subscription lives; the
+		// last failure ended it, and no email says Stripe will retry.
+		m := s.mails()
+		require.Len(t, m["owner@acme.test"], retries, "%v", m)
+		require.Len(t, m["cfo@acme.test"], retries)
+	})
+	t.Run("recovered", func(t *testing.T) {
+		t.Parallel()
+		s := newScenario(t, stripefake.Options{RetrySchedule: stripefake.DefaultRetrySchedule})
+		s.subscribe(PlanPro)
+		s.deliver()
+		require.NoError(t, s.fake.SetCardDeclines(s.cus, true))
+		_, err := s.fake.Renew(s.sub)
+		require.NoError(t, err)
+		s.deliver()
+		for range 2 {
+			more, err := s.fake.RetryNext(s.sub, false)
+			require.NoError(t, err)
+			require.True(t, more)
+			s.deliver()
+		}
+		s.entitled(PlanPro, AccessBanner)
+		more, err := s.fake.RetryNext(s.sub, true)
+		require.NoError(t, err)
+		require.False(t, more)
+		s.deliver()
+		s.requireTruth()
+		s.entitled(PlanPro, AccessFull)
+		m := s.mails()
+		require.ElementsMatch(t, []string{"Payment failed for Acme", "Payment failed for Acme", "Payment failed for Acme", "Payment received for Acme"},
+			m["owner@acme.test"], "the first attempt, two failed retries, the recovery")
+	})
+}

@@ -50,8 +50,17 @@ type Options struct {
 	// TaxBasisPoints is the standard tax rate Stripe Tax applies to invoices
 	// with automatic tax (e.g. 2000 = 20%); see the package doc, Tax.
 	TaxBasisPoints int64
-	// RetryInterval is next_payment_attempt after a failure (default 72h).
+	// RetryInterval is next_payment_attempt after a failure (default 72h)
+	// when RetrySchedule is empty.
 	RetryInterval time.Duration
+	// RetrySchedule, when set, is a Smart-Retries-like schedule: the
+	// retries of a failed invoice happen this long after its first failed
+	// attempt, one per entry, and the failure of the last one ends the
+	// subscription as RetriesExhausted says (RunRetries). Stripe's default
+	// is 8 tries within 2 weeks
+	// (https://docs.stripe.com/billing/revenue-recovery/smart-retries);
+	// DefaultRetrySchedule is such a schedule.
+	RetrySchedule []time.Duration
 	// APIVersion is the account's default API version, which events are
 	// created in (default stripe.APIVersion); see SetAPIVersion.
 	APIVersion string
@@ -115,7 +124,9 @@ type Server struct {
 	invoices   map[string]*stripe.Invoice
 	charges    map[string]*stripe.Charge
 	disputes   map[string]*stripe.Dispute
-	schedules  map[string]*stripe.SubscriptionSchedule
+	// firstFailure is when each invoice first failed (RetrySchedule).
+	firstFailure map[string]time.Time
+	schedules    map[string]*stripe.SubscriptionSchedule
 	// customer portal
 	portalConfigs  map[string]*stripe.BillingPortalConfiguration
 	portalSessions map[string]*stripe.BillingPortalSession
@@ -182,7 +193,7 @@ func New(opts Options) *Server {
 		prices: map[string]Price{}, customers: map[string]*customerState{},
 		sessions: map[string]*stripe.CheckoutSession{}, subs: map[string]*stripe.Subscription{},
 		invoices: map[string]*stripe.Invoice{}, charges: map[string]*stripe.Charge{},
-		disputes: map[string]*stripe.Dispute{}, pendingLines: map[string][]*stripe.InvoiceLineItem{},
+		disputes: map[string]*stripe.Dispute{}, firstFailure: map[string]time.Time{}, pendingLines: map[string][]*stripe.InvoiceLineItem{},
 		pendingUpdates: map[string]pendingUpdate{}, sessionSt: map[string]*sessionState{},
 		schedules: map[string]*stripe.SubscriptionSchedule{}, portalConfigs: map[string]*stripe.BillingPortalConfiguration{},
 		portalSessions: map[string]*stripe.BillingPortalSession{},

@@ -106,14 +106,80 @@ func (s *Server) ExhaustRetries(subID string) error {
 		return err
 	}
 	s.fail(inv, false)
+	s.exhaust(sub)
+	return nil
+}
+
+// exhaust leaves sub, whose last retry failed, as Options.RetriesExhausted
+// says: unpaid, or canceled (customer.subscription.deleted).
+func (s *Server) exhaust(sub *stripe.Subscription) {
 	if s.opts.RetriesExhausted == "unpaid" {
 		prev := s.render("subscription", sub, nil)
 		sub.Status = stripe.SubscriptionStatusUnpaid
 		s.emitUpdated(sub, prev)
-		return nil
+		return
 	}
 	s.endSub(sub, stripe.SubscriptionStatusCanceled, stripe.SubscriptionCancellationDetailsReasonPaymentFailed)
-	return nil
+}
+
+// DefaultRetrySchedule is a Smart-Retries-like schedule for
+// Options.RetrySchedule: seven retries within two weeks of the first
+// failed attempt, eight tries in all, as Stripe's recommended default.
+var DefaultRetrySchedule = []time.Duration{
+	1 * 24 * time.Hour, 3 * 24 * time.Hour, 5 * 24 * time.Hour, 7 * 24 * time.Hour,
+	9 * 24 * time.Hour, 11 * 24 * time.Hour, 14 * 24 * time.Hour,
+}
+
+// RunRetries plays Options.RetrySchedule on the subscription's open latest
+// invoice, which has failed at least once (RetryNext, in turn): the retries
+// fail until the payment succeeds on retry number succeedOn (1 is the first
+// retry; 0 never), or the last retry fails and the subscription ends as
+// Options.RetriesExhausted says. It returns the retries made.
+func (s *Server) RunRetries(subID string, succeedOn int) (int, error) {
+	for retries := 1; ; retries++ {
+		more, err := s.RetryNext(subID, retries == succeedOn)
+		if err != nil || !more {
+			return retries, err
+		}
+	}
+}
+
+// RetryNext makes the next scheduled retry (Options.RetrySchedule) of the
+// subscription's open latest invoice: the clock moves to its
+// next_payment_attempt and the payment succeeds if succeed, else fails. The
+// failure of the last retry ends the subscription as
+// Options.RetriesExhausted says. It reports whether a retry is still to
+// come.
+func (s *Server) RetryNext(subID string, succeed bool) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.opts.RetrySchedule) == 0 {
+		return false, fmt.Errorf("stripefake: retries need Options.RetrySchedule")
+	}
+	sub := s.subs[subID]
+	if sub == nil || sub.LatestInvoice == nil {
+		return false, fmt.Errorf("stripefake: no subscription %q with an invoice", subID)
+	}
+	inv, err := s.openInvoice(sub.LatestInvoice.ID)
+	if err != nil {
+		return false, err
+	}
+	if inv.AttemptCount == 0 || inv.NextPaymentAttempt == 0 {
+		return false, fmt.Errorf("stripefake: invoice %s has no retry scheduled", inv.ID)
+	}
+	if at := time.Unix(inv.NextPaymentAttempt, 0).UTC(); s.now.Before(at) {
+		s.now = at
+	}
+	if succeed {
+		s.pay(inv)
+		return false, nil
+	}
+	s.fail(inv, true)
+	if inv.NextPaymentAttempt == 0 {
+		s.exhaust(sub)
+		return false, nil
+	}
+	return true, nil
 }
 
 // ExpireIncomplete moves an incomplete subscription to incomplete_expired and

@@ -191,10 +191,9 @@ func (s *Server) pay(inv *stripe.Invoice) {
 func (s *Server) fail(inv *stripe.Invoice, retry bool) {
 	inv.AttemptCount++
 	inv.Attempted = true
+	inv.NextPaymentAttempt = 0
 	if retry {
-		inv.NextPaymentAttempt = s.now.Add(s.opts.RetryInterval).Unix()
-	} else {
-		inv.NextPaymentAttempt = 0
+		inv.NextPaymentAttempt = s.nextAttempt(inv)
 	}
 	s.emit("invoice.payment_failed", "invoice", inv, nil)
 	sub := s.subs[invoiceSub(inv)]
@@ -210,6 +209,24 @@ func (s *Server) fail(inv *stripe.Invoice, retry bool) {
 		sub.Status = stripe.SubscriptionStatusPastDue
 		s.emitUpdated(sub, prev)
 	}
+}
+
+// nextAttempt is when inv, which has just failed its AttemptCount-th
+// attempt, is tried again: RetryInterval from now, or, with a
+// RetrySchedule, the schedule's next entry after its first failed attempt;
+// 0 when the schedule has no entry left.
+func (s *Server) nextAttempt(inv *stripe.Invoice) int64 {
+	if len(s.opts.RetrySchedule) == 0 {
+		return s.now.Add(s.opts.RetryInterval).Unix()
+	}
+	if inv.AttemptCount == 1 {
+		s.firstFailure[inv.ID] = s.now
+	}
+	i := int(inv.AttemptCount) - 1 // retries made so far
+	if i >= len(s.opts.RetrySchedule) {
+		return 0
+	}
+	return s.firstFailure[inv.ID].Add(s.opts.RetrySchedule[i]).Unix()
 }
 
 func (s *Server) emitUpdated(sub *stripe.Subscription, prev map[string]any) {

@@ -300,3 +300,4 @@ func TestListEventsFilters(t *testing.T) {
 		}
 	}
 }
+
