@@ -300,4 +300,3 @@ func TestListEventsFilters(t *testing.T) {
 		}
 	}
 }
-
