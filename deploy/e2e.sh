@@ -16,7 +16,12 @@ image=${IMAGE:-groundwork:$commit}
 tag=e2e-$$
 port=${GW_E2E_PORT:-18480}
 cleanup() {
-	$engine rm -f "$tag-a" "$tag-b" "$tag-serve" "$tag-worker" >/dev/null 2>&1 || true
+	# One name per call: given a name that does not exist, podman rm -f
+	# removes none of the others and still exits 0.
+	local c
+	for c in "$tag-a" "$tag-b" "$tag-serve" "$tag-worker"; do
+		$engine rm -f "$c" >/dev/null 2>&1 || true
+	done
 	$engine volume rm -f "$tag-data" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -180,6 +185,8 @@ roleargs=(--network host --env-file "$work/env" -e GROUNDWORK_ENV=development -v
 $engine run -d --name "$tag-serve" "${roleargs[@]}" -e PORT=$apiport "$v1" serve -workers=false >/dev/null
 $engine run -d --name "$tag-worker" "${roleargs[@]}" "$v1" worker >/dev/null
 last=$tag-serve; ready "http://127.0.0.1:$apiport" 120 || fail "serve -workers=false never became ready"
+# Another process on the port would answer /readyz too: the container must be the one running.
+[ "$($engine inspect -f '{{.State.Running}}' "$tag-serve")" = true ] || fail "serve -workers=false exited (is port $apiport taken?)"
 adminkey=$($engine exec "$tag-serve" groundwork apikey create -org "$orgid" -name e2e-export -role admin | tail -n1)
 api() { curl -fsS -m 10 -H "Authorization: Bearer $adminkey" -H 'Content-Type: application/json' "$@"; }
 export_id=$(api -X POST -d '{"format":"csv"}' "http://127.0.0.1:$apiport/api/v1/exports" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
