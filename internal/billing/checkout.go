@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stripe/stripe-go/v85"
 
-	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
@@ -48,16 +48,24 @@ var ErrTrialUsed = errors.New("billing: the organisation has had a subscription"
 var ErrLiveSubscription = errors.New("billing: the organisation already has a subscription")
 
 // StartCheckout creates a Stripe Checkout Session in subscription mode for
-// the plan and returns its URL. The organisation gets one Stripe customer,
-// created once (idempotency key and the stored ID) with its ID in the
-// metadata; the session carries the organisation as client_reference_id,
-// with automatic tax, tax ID collection and a required billing address.
+// the plan and returns its URL. The organisation gets one Stripe customer
+// (ensureCustomer) with its ID in the metadata; the session carries the
+// organisation as client_reference_id, with automatic tax, tax ID
+// collection and a required billing address.
 //
 // It refuses (ECONFLICT) while a subscription is live, checking Stripe and
 // not only the stored snapshot: the previous session is re-fetched, and if
 // it completed without a webhook yet, synced. A previous session still open
 // is expired, so two tabs cannot both pay. It also refuses while an invoice
 // is unpaid (pay it in the portal first).
+//
+// No transaction is open and no row is locked while Stripe answers (issue
+// 11, item 8): the account is read, Stripe is asked (the previous session,
+// the sync, the new session), and a short transaction then stores the new
+// session only if the stored one is still the one read at the start
+// (swapCheckoutSession). When another checkout of the organisation stored
+// its session first, ours is expired and the caller gets the other's URL
+// while it is open, else ECONFLICT: exactly one session stays payable.
 func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in CheckoutInput) (string, error) {
 	if err := authz.Require(scope, authz.BillingManage); err != nil {
 		return "", err
@@ -87,106 +95,153 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 		quantity = int64(in.Seats)
 	}
 	orgID := scope.OrgID
-	if err := s.ensureCustomer(ctx, orgID, in); err != nil {
+	customerID, err := s.ensureCustomer(ctx, orgID, in)
+	if err != nil {
 		return "", err
 	}
-	var url string
-	var hint syncHint
-	var refused error
-	err = s.inLockedAccount(ctx, orgID, func() syncHint { return hint }, func(tx pgx.Tx, a Account) (*audit.Event, error) {
-		if a.CustomerID == "" {
-			return nil, errors.New("billing: no customer after ensureCustomer")
-		}
-		hint.customerID = a.CustomerID
-		// The previous session: completed (maybe without a webhook yet) or open.
-		if a.CheckoutSessionID != "" {
-			cs, err := s.stripe.V1CheckoutSessions.Retrieve(ctx, a.CheckoutSessionID, nil)
-			if err != nil {
-				return nil, stripeError("fetch checkout session", err)
-			}
-			switch {
-			case cs.Status == stripe.CheckoutSessionStatusOpen:
-				if _, err := s.stripe.V1CheckoutSessions.Expire(ctx, cs.ID, nil); err != nil {
-					return nil, stripeError("expire checkout session", err)
-				}
-			case cs.Subscription != nil:
-				hint.subscriptionID = cs.Subscription.ID
-			}
-		}
-		cur, _, err := s.syncer.fetchOnly(ctx, tx, a, hint)
+	a, err := s.syncer.Account(ctx, orgID)
+	if err != nil {
+		return "", err
+	}
+	// The previous session: completed (maybe without a webhook yet) or open.
+	hint := syncHint{customerID: customerID}
+	if a.CheckoutSessionID != "" {
+		cs, err := s.closeCheckoutSession(ctx, a.CheckoutSessionID)
 		if err != nil {
-			return nil, stripeError("sync", err)
+			return "", stripeError("expire checkout session", err)
 		}
-		// A refusal still commits the sync: the page then shows what Stripe has.
-		if cur.SubscriptionID != "" && subLive(cur.Snapshot.Status) {
-			refused = fmt.Errorf("%w: %w", gw.Errorf(gw.ECONFLICT,
-				"This organisation already has a subscription. Change the plan on the billing page or in the billing portal."), ErrLiveSubscription)
-			return nil, nil
+		if cs.Subscription != nil {
+			hint.subscriptionID = cs.Subscription.ID
 		}
-		if in.TrialDays > 0 && (a.SubscribedBefore || cur.SubscriptionID != "") {
-			// A trial is for an organisation's first subscription only.
-			refused = fmt.Errorf("%w: %w", gw.Errorf(gw.ECONFLICT,
-				"Trials are for a first subscription; this organisation has had one. Choose a plan without a trial."), ErrTrialUsed)
-			return nil, nil
-		}
-		if cur.Snapshot.LatestInvoiceStatus == stripe.InvoiceStatusOpen {
-			refused = gw.Errorf(gw.ECONFLICT, "An invoice is unpaid. Pay it in the billing portal before subscribing again.")
-			return nil, nil
-		}
-		page := s.cfg.BaseURL + BillingPage(orgID)
-		p := &stripe.CheckoutSessionCreateParams{
-			Mode:                     stripe.String(string(stripe.CheckoutSessionModeSubscription)),
-			Customer:                 stripe.String(a.CustomerID),
-			ClientReferenceID:        stripe.String(orgID),
-			LineItems:                []*stripe.CheckoutSessionCreateLineItemParams{{Price: stripe.String(price), Quantity: stripe.Int64(quantity)}},
-			AutomaticTax:             &stripe.CheckoutSessionCreateAutomaticTaxParams{Enabled: stripe.Bool(true)},
-			TaxIDCollection:          &stripe.CheckoutSessionCreateTaxIDCollectionParams{Enabled: stripe.Bool(true)},
-			BillingAddressCollection: stripe.String(string(stripe.CheckoutSessionBillingAddressCollectionRequired)),
-			// Checkout saves the address and name it collects on the
-			// customer, as automatic tax and tax ID collection require.
-			CustomerUpdate: &stripe.CheckoutSessionCreateCustomerUpdateParams{
-				Address: stripe.String("auto"), Name: stripe.String("auto")},
-			SubscriptionData: &stripe.CheckoutSessionCreateSubscriptionDataParams{
-				Metadata: map[string]string{CustomerOrgMetadata: orgID}},
-			SuccessURL: stripe.String(page + "/success?session_id={CHECKOUT_SESSION_ID}"),
-			CancelURL:  stripe.String(page),
-		}
-		if !s.cfg.NoPromotionCodes {
-			// Checkout shows a field for the promotion codes created in
-			// Stripe (https://docs.stripe.com/payments/checkout/discounts#promotion-codes).
-			p.AllowPromotionCodes = stripe.Bool(true)
-		}
-		if in.TrialDays > 0 {
-			p.SubscriptionData.TrialPeriodDays = stripe.Int64(in.TrialDays)
-			p.SubscriptionData.TrialSettings = &stripe.CheckoutSessionCreateSubscriptionDataTrialSettingsParams{
-				EndBehavior: &stripe.CheckoutSessionCreateSubscriptionDataTrialSettingsEndBehaviorParams{
-					MissingPaymentMethod: stripe.String("cancel")}}
-			p.PaymentMethodCollection = stripe.String("if_required")
-		}
-		cs, err := s.stripe.V1CheckoutSessions.Create(ctx, p)
-		if err != nil {
-			return nil, stripeError("create checkout session", err)
-		}
-		if err := setCheckoutSession(ctx, tx, orgID, cs.ID); err != nil {
-			return nil, err
-		}
-		url = cs.URL
-		return nil, nil
+	}
+	// The sync of every other path (lock-free); a refusal keeps what it
+	// stored: the page then shows what Stripe has.
+	if _, err := s.syncer.sync(ctx, orgID, hint); err != nil {
+		return "", stripeError("sync", err)
+	}
+	cur, err := s.syncer.Account(ctx, orgID)
+	if err != nil {
+		return "", err
+	}
+	if err := checkoutRefusal(cur, in); err != nil {
+		return "", err
+	}
+	page := s.cfg.BaseURL + BillingPage(orgID)
+	p := &stripe.CheckoutSessionCreateParams{
+		Mode:                     stripe.String(string(stripe.CheckoutSessionModeSubscription)),
+		Customer:                 stripe.String(customerID),
+		ClientReferenceID:        stripe.String(orgID),
+		LineItems:                []*stripe.CheckoutSessionCreateLineItemParams{{Price: stripe.String(price), Quantity: stripe.Int64(quantity)}},
+		AutomaticTax:             &stripe.CheckoutSessionCreateAutomaticTaxParams{Enabled: stripe.Bool(true)},
+		TaxIDCollection:          &stripe.CheckoutSessionCreateTaxIDCollectionParams{Enabled: stripe.Bool(true)},
+		BillingAddressCollection: stripe.String(string(stripe.CheckoutSessionBillingAddressCollectionRequired)),
+		// Checkout saves the address and name it collects on the
+		// customer, as automatic tax and tax ID collection require.
+		CustomerUpdate: &stripe.CheckoutSessionCreateCustomerUpdateParams{
+			Address: stripe.String("auto"), Name: stripe.String("auto")},
+		SubscriptionData: &stripe.CheckoutSessionCreateSubscriptionDataParams{
+			Metadata: map[string]string{CustomerOrgMetadata: orgID}},
+		SuccessURL: stripe.String(page + "/success?session_id={CHECKOUT_SESSION_ID}"),
+		CancelURL:  stripe.String(page),
+	}
+	if !s.cfg.NoPromotionCodes {
+		// Checkout shows a field for the promotion codes created in
+		// Stripe (https://docs.stripe.com/payments/checkout/discounts#promotion-codes).
+		p.AllowPromotionCodes = stripe.Bool(true)
+	}
+	if in.TrialDays > 0 {
+		p.SubscriptionData.TrialPeriodDays = stripe.Int64(in.TrialDays)
+		p.SubscriptionData.TrialSettings = &stripe.CheckoutSessionCreateSubscriptionDataTrialSettingsParams{
+			EndBehavior: &stripe.CheckoutSessionCreateSubscriptionDataTrialSettingsEndBehaviorParams{
+				MissingPaymentMethod: stripe.String("cancel")}}
+		p.PaymentMethodCollection = stripe.String("if_required")
+	}
+	cs, err := s.stripe.V1CheckoutSessions.Create(ctx, p)
+	if err != nil {
+		return "", stripeError("create checkout session", err)
+	}
+	var winner string
+	var stored bool
+	err = postgres.InOrgTx(ctx, s.syncer.cfg.Pool, orgID, func(tx pgx.Tx) error {
+		winner, stored, err = swapCheckoutSession(ctx, tx, orgID, a.CheckoutSessionID, cs.ID)
+		return err
 	})
 	if err != nil {
 		return "", err
 	}
-	if refused != nil {
-		return "", refused
+	if stored {
+		return cs.URL, nil
 	}
-	return url, nil
+	// Another checkout of the organisation stored its session since a was
+	// read: ours must not stay payable next to it.
+	if _, err := s.closeCheckoutSession(ctx, cs.ID); err != nil {
+		return "", stripeError("expire checkout session", err)
+	}
+	if winner != "" {
+		w, err := s.stripe.V1CheckoutSessions.Retrieve(ctx, winner, nil)
+		if err != nil {
+			return "", stripeError("fetch checkout session", err)
+		}
+		if w.Status == stripe.CheckoutSessionStatusOpen {
+			return w.URL, nil
+		}
+	}
+	return "", gw.Errorf(gw.ECONFLICT, "Another checkout for this organisation was started at the same time. Please try again.")
 }
 
-// ensureCustomer creates the organisation's Stripe customer unless it has
-// one that Stripe has not deleted, and commits its ID at once: whatever
-// happens next, the organisation keeps this customer. A customer deleted in
-// Stripe (in the Dashboard, say) is forgotten first, with everything of it,
-// as when its customer.deleted event is processed.
+// checkoutRefusal is why the organisation, whose account a sync has just
+// brought to Stripe's truth, may not check out with in; nil if it may.
+func checkoutRefusal(a Account, in CheckoutInput) error {
+	if a.SubscriptionID != "" && subLive(a.Snapshot.Status) {
+		return fmt.Errorf("%w: %w", gw.Errorf(gw.ECONFLICT,
+			"This organisation already has a subscription. Change the plan on the billing page or in the billing portal."), ErrLiveSubscription)
+	}
+	if in.TrialDays > 0 && (a.SubscribedBefore || a.SubscriptionID != "") {
+		// A trial is for an organisation's first subscription only.
+		return fmt.Errorf("%w: %w", gw.Errorf(gw.ECONFLICT,
+			"Trials are for a first subscription; this organisation has had one. Choose a plan without a trial."), ErrTrialUsed)
+	}
+	if a.Snapshot.LatestInvoiceStatus == stripe.InvoiceStatusOpen {
+		return gw.Errorf(gw.ECONFLICT, "An invoice is unpaid. Pay it in the billing portal before subscribing again.")
+	}
+	return nil
+}
+
+// closeCheckoutSession makes sure Checkout Session id can no longer be
+// paid: an open one is expired. It returns the session as Stripe last
+// showed it (a completed one names its subscription). Stripe expires only
+// open sessions and answers any other status with a 400
+// (https://docs.stripe.com/api/checkout/sessions/expire), as the fake does:
+// a session that expired (another checkout, its 24 hours) or completed
+// since it was read is re-read, and only one still open is an error.
+func (s *Service) closeCheckoutSession(ctx context.Context, id string) (*stripe.CheckoutSession, error) {
+	cs, err := s.stripe.V1CheckoutSessions.Retrieve(ctx, id, nil)
+	if err != nil || cs.Status != stripe.CheckoutSessionStatusOpen {
+		return cs, err
+	}
+	expired, err := s.stripe.V1CheckoutSessions.Expire(ctx, id, nil)
+	var se *stripe.Error
+	if err == nil || !errors.As(err, &se) || se.HTTPStatusCode != http.StatusBadRequest {
+		return expired, err
+	}
+	again, rerr := s.stripe.V1CheckoutSessions.Retrieve(ctx, id, nil)
+	if rerr != nil || again.Status == stripe.CheckoutSessionStatusOpen {
+		return nil, err
+	}
+	return again, nil
+}
+
+// ensureCustomer returns the organisation's Stripe customer, creating one
+// unless it has one that Stripe has not deleted, and commits its ID at
+// once: whatever happens next, the organisation keeps this customer. A
+// customer deleted in Stripe (in the Dashboard, say) is forgotten, with
+// everything of it, as when its customer.deleted event is processed.
+//
+// Stripe is asked with no transaction open; a short transaction then
+// stores the new customer only if the account still has none or still the
+// deleted one. When a concurrent checkout stored its customer first, that
+// one is returned and ours stays unused, which costs nothing (a customer
+// without subscriptions is never billed).
 //
 // The idempotency key is this attempt's own (attemptKey): stripe-go resends
 // it on its network retries, so a lost response still gives one customer.
@@ -194,48 +249,64 @@ func (s *Service) StartCheckout(ctx context.Context, scope gw.Scope, in Checkout
 // customer even after Stripe deleted it, and refused (idempotency_error) to
 // another owner whose email or organisation name differs. Should the
 // commit fail after Stripe created the customer, the next attempt creates
-// another: the first stays unused, which costs nothing.
-func (s *Service) ensureCustomer(ctx context.Context, orgID string, in CheckoutInput) error {
-	return postgres.InOrgTx(ctx, s.syncer.cfg.Pool, orgID, func(tx pgx.Tx) error {
+// another: the first stays unused.
+func (s *Service) ensureCustomer(ctx context.Context, orgID string, in CheckoutInput) (string, error) {
+	a, err := s.syncer.Account(ctx, orgID)
+	if err != nil {
+		return "", err
+	}
+	if a.CustomerID != "" {
+		c, err := s.stripe.V1Customers.Retrieve(ctx, a.CustomerID, nil)
+		if err != nil {
+			return "", stripeError("fetch customer", err)
+		}
+		if !c.Deleted {
+			return a.CustomerID, nil
+		}
+	}
+	dead := a.CustomerID
+	p := &stripe.CustomerCreateParams{Metadata: map[string]string{CustomerOrgMetadata: orgID}}
+	if in.Email != "" {
+		p.Email = stripe.String(in.Email)
+	}
+	if in.OrgName != "" {
+		p.Name = stripe.String(in.OrgName)
+	}
+	p.SetIdempotencyKey(attemptKey("customer", orgID))
+	c, err := s.stripe.V1Customers.Create(ctx, p)
+	if err != nil {
+		return "", stripeError("create customer", err)
+	}
+	customerID := c.ID
+	err = postgres.InOrgTx(ctx, s.syncer.cfg.Pool, orgID, func(tx pgx.Tx) error {
 		if err := insertAccount(ctx, tx, orgID); err != nil {
 			return err
 		}
-		a, err := loadAccount(ctx, tx, orgID, true)
+		locked, err := loadAccount(ctx, tx, orgID, true)
 		if err != nil {
 			return err
 		}
-		if a.CustomerID != "" {
-			c, err := s.stripe.V1Customers.Retrieve(ctx, a.CustomerID, nil)
-			if err != nil {
-				return stripeError("fetch customer", err)
-			}
-			if !c.Deleted {
-				return nil
-			}
-			if err := storeAccount(ctx, tx, withoutCustomer(a)); err != nil {
+		if locked.CustomerID != "" && locked.CustomerID != dead {
+			customerID = locked.CustomerID // a concurrent checkout's
+			return nil
+		}
+		if locked.CustomerID != "" {
+			if err := storeAccount(ctx, tx, withoutCustomer(locked)); err != nil {
 				return err
 			}
-			if err := markCustomerDeleted(ctx, tx, a.CustomerID, orgID); err != nil {
+			if err := markCustomerDeleted(ctx, tx, dead, orgID); err != nil {
 				return err
 			}
-		}
-		p := &stripe.CustomerCreateParams{Metadata: map[string]string{CustomerOrgMetadata: orgID}}
-		if in.Email != "" {
-			p.Email = stripe.String(in.Email)
-		}
-		if in.OrgName != "" {
-			p.Name = stripe.String(in.OrgName)
-		}
-		p.SetIdempotencyKey(attemptKey("customer", orgID))
-		c, err := s.stripe.V1Customers.Create(ctx, p)
-		if err != nil {
-			return stripeError("create customer", err)
 		}
 		if err := setCustomer(ctx, tx, orgID, c.ID); err != nil {
 			return err
 		}
 		return mapCustomer(ctx, tx, c.ID, orgID)
 	})
+	if err != nil {
+		return "", err
+	}
+	return customerID, nil
 }
 
 // FinishCheckout is the checkout success redirect: it runs the same

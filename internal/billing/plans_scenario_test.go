@@ -50,8 +50,9 @@ func newCatalogScenario(t *testing.T) *scenario {
 // older integration would, and delivers the events.
 func (s *scenario) subscribeWith(prices ...string) {
 	s.t.Helper()
-	require.NoError(s.t, s.svc.ensureCustomer(s.ctx, s.org, CheckoutInput{}))
-	s.cus = s.account().CustomerID
+	cus, err := s.svc.ensureCustomer(s.ctx, s.org, CheckoutInput{})
+	require.NoError(s.t, err)
+	s.cus = cus
 	var lines []*stripe.CheckoutSessionCreateLineItemParams
 	for _, p := range prices {
 		lines = append(lines, &stripe.CheckoutSessionCreateLineItemParams{Price: stripe.String(p), Quantity: stripe.Int64(1)})

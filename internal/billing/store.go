@@ -155,12 +155,22 @@ func setCustomer(ctx context.Context, tx pgx.Tx, orgID, customerID string) error
 	return nil
 }
 
-// setCheckoutSession stores orgID's latest Checkout Session.
-func setCheckoutSession(ctx context.Context, tx pgx.Tx, orgID, sessionID string) error {
-	if _, err := tx.Exec(ctx, `UPDATE billing_accounts SET checkout_session_id = $2 WHERE org_id = $1`, orgID, sessionID); err != nil {
-		return fmt.Errorf("billing: store checkout session of %s: %w", orgID, err)
+// swapCheckoutSession stores next as orgID's latest Checkout Session if the
+// stored one is still prev (compare and set); otherwise it stores nothing
+// and returns the stored one, another checkout's.
+func swapCheckoutSession(ctx context.Context, tx pgx.Tx, orgID, prev, next string) (current string, swapped bool, err error) {
+	tag, err := tx.Exec(ctx, `UPDATE billing_accounts SET checkout_session_id = $3
+		WHERE org_id = $1 AND checkout_session_id = $2`, orgID, prev, next)
+	if err != nil {
+		return "", false, fmt.Errorf("billing: store checkout session of %s: %w", orgID, err)
 	}
-	return nil
+	if tag.RowsAffected() == 1 {
+		return next, true, nil
+	}
+	if err := tx.QueryRow(ctx, `SELECT checkout_session_id FROM billing_accounts WHERE org_id = $1`, orgID).Scan(&current); err != nil {
+		return "", false, fmt.Errorf("billing: read checkout session of %s: %w", orgID, err)
+	}
+	return current, false, nil
 }
 
 // orgReconcileState is what the reconciler needs of an organisation: its

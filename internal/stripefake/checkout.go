@@ -1,8 +1,10 @@
 package stripefake
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/stripe/stripe-go/v85"
@@ -124,6 +126,23 @@ func (s *Server) CheckoutSession(id string) *stripe.CheckoutSession {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return clone(s.sessions[id])
+}
+
+// CheckoutSessions returns copies of the checkout sessions created with
+// client_reference_id ref, oldest first.
+func (s *Server) CheckoutSessions(ref string) []*stripe.CheckoutSession {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*stripe.CheckoutSession
+	for _, cs := range s.sessions {
+		if cs.ClientReferenceID == ref {
+			out = append(out, clone(cs))
+		}
+	}
+	slices.SortFunc(out, func(a, b *stripe.CheckoutSession) int {
+		return cmp.Or(cmp.Compare(a.Created, b.Created), cmp.Compare(a.ID, b.ID))
+	})
+	return out
 }
 
 // CheckoutSessionParams is what a checkout session was created with that the
