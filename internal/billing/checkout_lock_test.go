@@ -2,6 +2,7 @@ package billing
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -57,6 +58,37 @@ func (s *scenario) openSessions() []*stripe.CheckoutSession {
 	return open
 }
 
+// requireNoLockWhileStripeAnswers makes every request through g check that
+// another transaction can lock the organisation's billing row at once
+// (NOWAIT) and that the database has no transaction left open while Stripe
+// answers. It returns the requests checked so far (as route names them).
+func (s *scenario) requireNoLockWhileStripeAnswers(g *gatedStripe) func() map[string]bool {
+	t := s.t
+	var mu sync.Mutex
+	checked := map[string]bool{}
+	g.set(func(w http.ResponseWriter, r *http.Request) bool {
+		err := postgres.InOrgTx(s.ctx, s.db.Runtime, s.org, func(tx pgx.Tx) error {
+			var org string
+			return tx.QueryRow(s.ctx, `SELECT org_id::text FROM billing_accounts WHERE org_id = $1 FOR UPDATE NOWAIT`, s.org).Scan(&org)
+		})
+		// assert, not require: this runs on the server's goroutine.
+		assert.NoError(t, err, "the billing row is free while Stripe answers %s %s", r.Method, r.URL.Path)
+		var open int
+		assert.NoError(t, s.db.Owner.QueryRow(s.ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND state LIKE 'idle in transaction%'`).Scan(&open))
+		assert.Zero(t, open, "no transaction open while Stripe answers %s %s", r.Method, r.URL.Path)
+		mu.Lock()
+		checked[route(r)] = true
+		mu.Unlock()
+		return false
+	})
+	return func() map[string]bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(checked)
+	}
+}
+
 // route is a request's method and path with object IDs as {id}.
 func route(r *http.Request) string {
 	parts := strings.Split(r.URL.Path, "/")
@@ -80,26 +112,7 @@ func TestCheckoutHoldsNoLockWhileStripeAnswers(t *testing.T) {
 	s := newScenario(t, stripefake.Options{})
 	s.checkout(PlanPro, CheckoutInput{}) // a customer and an open session
 	g, _, svc := s.gated()
-	var mu sync.Mutex
-	checked := map[string]bool{}
-	g.set(func(w http.ResponseWriter, r *http.Request) bool {
-		// Another transaction locks the row at once (NOWAIT), and the
-		// database has no transaction left open by the checkout.
-		err := postgres.InOrgTx(s.ctx, s.db.Runtime, s.org, func(tx pgx.Tx) error {
-			var org string
-			return tx.QueryRow(s.ctx, `SELECT org_id::text FROM billing_accounts WHERE org_id = $1 FOR UPDATE NOWAIT`, s.org).Scan(&org)
-		})
-		// assert, not require: this runs on the server's goroutine.
-		assert.NoError(t, err, "the billing row is free while Stripe answers %s %s", r.Method, r.URL.Path)
-		var open int
-		assert.NoError(t, s.db.Owner.QueryRow(s.ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND state LIKE 'idle in transaction%'`).Scan(&open))
-		assert.Zero(t, open, "no transaction open while Stripe answers %s %s", r.Method, r.URL.Path)
-		mu.Lock()
-		checked[route(r)] = true
-		mu.Unlock()
-		return false
-	})
+	checked := s.requireNoLockWhileStripeAnswers(g)
 	_, err := svc.StartCheckout(s.ctx, s.scope, CheckoutInput{Plan: PlanPro})
 	require.NoError(t, err)
 	// A customer deleted in Stripe: the next checkout creates another.
@@ -111,7 +124,7 @@ func TestCheckoutHoldsNoLockWhileStripeAnswers(t *testing.T) {
 	g.set(nil)
 	for _, call := range []string{"GET /v1/customers/{id}", "POST /v1/customers", "GET /v1/checkout/sessions/{id}",
 		"POST /v1/checkout/sessions/{id}/expire", "POST /v1/checkout/sessions"} {
-		require.True(t, checked[call], "%s checked (checked: %v)", call, checked)
+		require.True(t, checked()[call], "%s checked (checked: %v)", call, checked())
 	}
 	require.Len(t, s.openSessions(), 1)
 	require.Equal(t, sessionOf(u), s.account().CheckoutSessionID)

@@ -2,6 +2,7 @@ package billing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -56,23 +57,22 @@ func (p *Enforcer) SeatsChangedTx(ctx context.Context, tx pgx.Tx, orgID string) 
 // members (at least 1), with Stripe's default proration (the difference is
 // added to the next invoice:
 // https://docs.stripe.com/billing/subscriptions/quantities), and syncs the
-// result. It is idempotent: a quantity already right changes nothing, and
-// an organisation without a live per-seat subscription is left alone.
+// result through act (no transaction is open while Stripe answers). It is
+// idempotent: a quantity already right changes nothing, and an
+// organisation without a live per-seat subscription is left alone.
 func (s *Service) SyncSeats(ctx context.Context, orgID string, members int) error {
 	n := int64(max(members, 1))
-	var subID string
-	return s.inLockedAccount(ctx, orgID, func() syncHint { return syncHint{subscriptionID: subID} }, func(tx pgx.Tx, a Account) (*audit.Event, error) {
+	err := s.act(ctx, orgID, func(a Account) (*audit.Event, string, error) {
 		plan, ok := s.Catalog().snapshotPlan(a.Snapshot.Plan, a.Snapshot.PriceID)
 		if !ok || !plan.PerSeat || a.SubscriptionID == "" || !subLive(a.Snapshot.Status) {
-			return nil, nil
+			return nil, "", errSeatsRight
 		}
 		sub, err := s.stripe.V1Subscriptions.Retrieve(ctx, a.SubscriptionID, nil)
 		if err != nil {
-			return nil, stripeError("fetch subscription", err)
+			return nil, "", stripeError("fetch subscription", err)
 		}
-		subID = sub.ID
 		if !subLive(sub.Status) || sub.Items == nil {
-			return nil, nil
+			return nil, "", errSeatsRight
 		}
 		prices := make([]*stripe.Price, len(sub.Items.Data))
 		for i, it := range sub.Items.Data {
@@ -80,7 +80,7 @@ func (s *Service) SyncSeats(ctx context.Context, orgID string, members int) erro
 		}
 		i, _, _, ok := s.Catalog().planPrice(prices)
 		if !ok || sub.Items.Data[i].Quantity == n {
-			return nil, nil
+			return nil, "", errSeatsRight
 		}
 		item := sub.Items.Data[i]
 		p := &stripe.SubscriptionUpdateParams{
@@ -88,14 +88,22 @@ func (s *Service) SyncSeats(ctx context.Context, orgID string, members int) erro
 		p.SetIdempotencyKey(attemptKey("seats", sub.ID))
 		updated, err := s.stripe.V1Subscriptions.Update(ctx, sub.ID, p)
 		if err != nil {
-			return nil, stripeError("update subscription quantity", err)
+			return nil, "", stripeError("update subscription quantity", err)
 		}
 		if it := subItem(updated, item.ID); it == nil || it.Quantity != n {
-			return nil, fmt.Errorf("billing: set quantity %d on %s: Stripe answered otherwise", n, item.ID)
+			return nil, "", fmt.Errorf("billing: set quantity %d on %s: Stripe answered otherwise", n, item.ID)
 		}
-		return nil, nil
+		return nil, sub.ID, nil
 	})
+	if errors.Is(err, errSeatsRight) {
+		return nil
+	}
+	return err
 }
+
+// errSeatsRight tells act that SyncSeats changed nothing in Stripe: there
+// is nothing to record or sync.
+var errSeatsRight = errors.New("billing: the seats are right")
 
 // SyncSeatsWorker is the River worker of SyncSeatsArgs.
 type SyncSeatsWorker struct {

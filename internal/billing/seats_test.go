@@ -85,3 +85,25 @@ func TestPerSeatCheckoutBuysEveryMember(t *testing.T) {
 	cs = s.checkout(PlanBusiness, CheckoutInput{Seats: 4})
 	require.Equal(t, int64(1), s.fake.CheckoutSessionParams(cs).Quantity)
 }
+
+// TestSyncSeatsHoldsNoLockWhileStripeAnswers: the seat sync fetches and
+// updates the subscription with no transaction open and the billing row
+// free (issue 11, item 8), then syncs as every action does.
+func TestSyncSeatsHoldsNoLockWhileStripeAnswers(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, stripefake.Options{Prices: catalogPrices})
+	cat, err := LoadCatalog([]byte(strings.Replace(catalogJSON, `"products": ["prod_pro"]`, `"products": ["prod_pro"], "per_seat": true`, 1)), PriceIDs{})
+	require.NoError(t, err)
+	s.syncer, err = NewSyncer(SyncerConfig{Pool: s.db.Runtime, Stripe: s.fake.Client(), Catalog: cat, Clock: s.fake, Jobs: s.syncer.cfg.Jobs})
+	require.NoError(t, err)
+	s.svc, err = NewService(ServiceConfig{Syncer: s.syncer, BaseURL: "https://app.test"})
+	require.NoError(t, err)
+	s.subscribeWith("price_storage_monthly", "price_pro_monthly")
+	g, _, svc := s.gated()
+	checked := s.requireNoLockWhileStripeAnswers(g)
+	require.NoError(t, svc.SyncSeats(s.ctx, s.org, 5))
+	g.set(nil)
+	require.True(t, checked()["POST /v1/subscriptions/{id}"], "the update was checked (checked: %v)", checked())
+	require.Equal(t, int64(5), s.fake.Subscription(s.sub).Items.Data[1].Quantity)
+	s.entitled(PlanPro, AccessFull)
+}

@@ -306,37 +306,6 @@ func (s *Service) act(ctx context.Context, orgID string, fn func(a Account) (*au
 	return nil
 }
 
-// inLockedAccount runs fn with the organisation's billing row locked (and
-// created if missing), then syncs the result from Stripe in the same
-// transaction, so a change and the snapshot it produces commit together.
-// The audit event fn returns, if any, is recorded last.
-func (s *Service) inLockedAccount(ctx context.Context, orgID string, hint func() syncHint, fn func(tx pgx.Tx, a Account) (*audit.Event, error)) error {
-	return postgres.InOrgTx(ctx, s.syncer.cfg.Pool, orgID, func(tx pgx.Tx) error {
-		if err := insertAccount(ctx, tx, orgID); err != nil {
-			return err
-		}
-		a, err := loadAccount(ctx, tx, orgID, true)
-		if err != nil {
-			return err
-		}
-		ev, err := fn(tx, a)
-		if err != nil {
-			return err
-		}
-		var h syncHint
-		if hint != nil {
-			h = hint()
-		}
-		if _, err := s.syncer.syncTx(ctx, tx, orgID, h); err != nil {
-			return err
-		}
-		if ev != nil {
-			return audit.Record(ctx, tx, *ev)
-		}
-		return nil
-	})
-}
-
 // PriceOf is the price of plan in interval iv as the plan cards show it,
 // e.g. "30.00 EUR / month" (per seat for a per-seat plan); "" when Stripe's
 // prices are not known.

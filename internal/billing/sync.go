@@ -55,9 +55,10 @@ type SyncerConfig struct {
 }
 
 // Syncer brings an organisation's billing snapshot to Stripe's truth: it
-// locks the organisation's billing_accounts row, re-fetches the subscription,
-// its latest invoice and the latest dispute from Stripe, stores them,
-// recomputes the entitlements and writes the side effects to the outbox.
+// re-fetches the subscription, its latest invoice and the disputes from
+// Stripe, then locks the organisation's billing_accounts row, stores them
+// (unless another write came in between: sync), recomputes the
+// entitlements and writes the side effects to the outbox.
 // Whatever the event order, duplicates or concurrency, the stored state is
 // what Stripe shows at the last sync.
 type Syncer struct {
@@ -368,37 +369,6 @@ func (s *Syncer) store(ctx context.Context, tx pgx.Tx, prev, cur Account, outbox
 	return storeDisputes(ctx, tx, cur)
 }
 
-// syncTx is a sync inside tx, a transaction scoped to orgID, with the
-// account row locked across the Stripe fetches: only for the checkout,
-// which must decide under the lock. Every other path uses sync, which
-// holds no lock while Stripe is asked.
-func (s *Syncer) syncTx(ctx context.Context, tx pgx.Tx, orgID string, h syncHint) (Entitlements, error) {
-	if err := s.recordHintCustomer(ctx, tx, orgID, h); err != nil {
-		return Entitlements{}, err
-	}
-	prev, err := loadAccount(ctx, tx, orgID, true)
-	if err != nil {
-		return Entitlements{}, err
-	}
-	h = withoutOtherCustomer(prev, h)
-	if !hasBilling(prev, h) {
-		return s.compute(prev), nil // no account: free plan
-	}
-	start, err := txTime(ctx, tx)
-	if err != nil {
-		return Entitlements{}, err
-	}
-	cur, outbox, err := s.fetchOnly(ctx, tx, prev, h)
-	if err != nil {
-		return Entitlements{}, err
-	}
-	cur.SyncedAt = start
-	if err := s.store(ctx, tx, prev, cur, outbox); err != nil {
-		return Entitlements{}, err
-	}
-	return s.compute(cur), nil
-}
-
 // recordCustomer records the account's customer after a sync from prev to
 // cur: which organisation it is, or, when the sync forgot it, that Stripe
 // deleted it.
@@ -429,23 +399,4 @@ func (s *Syncer) writeOutbox(ctx context.Context, tx pgx.Tx, orgID string, rows 
 		}
 	}
 	return nil
-}
-
-// fetchOnly re-fetches from Stripe everything the account and the hint
-// refer to and returns the new account state and the side effects it calls
-// for, storing nothing: the reads are fetch's, the decisions nextAccount's.
-// tx (scoped to the organisation) reads the stored disputes.
-func (s *Syncer) fetchOnly(ctx context.Context, tx pgx.Tx, prev Account, h syncHint) (Account, []outboxRow, error) {
-	disputes, err := loadDisputes(ctx, tx, prev.OrgID)
-	if err != nil {
-		return prev, nil, err
-	}
-	customerID := accountCustomer(prev, h)
-	f, err := s.fetch(ctx, prev, customerID, h, disputes)
-	if err != nil {
-		return prev, nil, err
-	}
-	cur, outbox := nextAccount(prev, customerID, h, f)
-	cur, outbox = withPlans(s.cfg.Catalog, prev, cur, f, outbox)
-	return cur, outbox, nil
 }

@@ -116,8 +116,8 @@ func BenchmarkRenewalStripeCalls(b *testing.B) {
 // plan changes), on a pool of 20 connections (GROUNDWORK_DB_MAX_CONNS'
 // default). "fetch-then-store" is the sync (no transaction open while
 // Stripe answers); "under-row-lock" is the previous design, a transaction
-// holding the row lock across the fetches, kept for the checkout
-// (Syncer.syncTx). Reads start every 20 ms for 8 s (open loop); it
+// holding the row lock across the fetches (syncUnderRowLock, kept here as
+// the baseline). Reads start every 20 ms for 8 s (open loop); it
 // reports their p50, p99 and max.
 func BenchmarkOtherOrgReadWhileStripeSlow(b *testing.B) {
 	const syncing, poolSize, delay, window = 24, 20, 5 * time.Second, 8 * time.Second
@@ -152,7 +152,7 @@ func BenchmarkOtherOrgReadWhileStripeSlow(b *testing.B) {
 						var err error
 						if mode == "under-row-lock" {
 							err = postgres.InOrgTx(ctx, pool, org, func(tx pgx.Tx) error {
-								_, err := syncer.syncTx(ctx, tx, org, syncHint{checkCustomer: true})
+								_, err := syncer.syncUnderRowLock(ctx, tx, org, syncHint{checkCustomer: true})
 								return err
 							})
 						} else {
@@ -197,4 +197,41 @@ func BenchmarkOtherOrgReadWhileStripeSlow(b *testing.B) {
 			b.ReportMetric(float64(len(lat))/float64(b.N), "reads")
 		})
 	}
+}
+
+// syncUnderRowLock is the sync as it was before issue 11 item 8, the
+// benchmark's baseline: inside tx (scoped to orgID), with the account row
+// locked across the Stripe fetches.
+func (s *Syncer) syncUnderRowLock(ctx context.Context, tx pgx.Tx, orgID string, h syncHint) (Entitlements, error) {
+	if err := s.recordHintCustomer(ctx, tx, orgID, h); err != nil {
+		return Entitlements{}, err
+	}
+	prev, err := loadAccount(ctx, tx, orgID, true)
+	if err != nil {
+		return Entitlements{}, err
+	}
+	h = withoutOtherCustomer(prev, h)
+	if !hasBilling(prev, h) {
+		return s.compute(prev), nil // no account: free plan
+	}
+	start, err := txTime(ctx, tx)
+	if err != nil {
+		return Entitlements{}, err
+	}
+	disputes, err := loadDisputes(ctx, tx, orgID)
+	if err != nil {
+		return Entitlements{}, err
+	}
+	customerID := accountCustomer(prev, h)
+	f, err := s.fetch(ctx, prev, customerID, h, disputes)
+	if err != nil {
+		return Entitlements{}, err
+	}
+	cur, outbox := nextAccount(prev, customerID, h, f)
+	cur, outbox = withPlans(s.cfg.Catalog, prev, cur, f, outbox)
+	cur.SyncedAt = start
+	if err := s.store(ctx, tx, prev, cur, outbox); err != nil {
+		return Entitlements{}, err
+	}
+	return s.compute(cur), nil
 }
