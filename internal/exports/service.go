@@ -42,6 +42,12 @@ type Config struct {
 	Outbox Outbox
 	// BaseURL is the app's external URL, for the link in that email.
 	BaseURL string
+	// OrphanAge is how old an orphaned file (SweepOrphans) must be before
+	// it is deleted. Default 24 hours.
+	OrphanAge time.Duration
+	// APIKeys lets a schedule set through the API (by an API key) run
+	// while its key is live and may export. Nil skips such schedules.
+	APIKeys APIKeySource
 }
 
 // Outbox queues emails inside a transaction (*mail.Outbox).
@@ -77,6 +83,9 @@ func NewService(pool, exportPool *pgxpool.Pool, bucket *blob.Bucket, keys *crypt
 	}
 	if cfg.Retention <= 0 {
 		cfg.Retention = 7 * 24 * time.Hour
+	}
+	if cfg.OrphanAge <= 0 {
+		cfg.OrphanAge = 24 * time.Hour
 	}
 	if cfg.LinkTTL <= 0 {
 		cfg.LinkTTL = time.Hour

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -212,6 +213,9 @@ func scanSchedule(row pgx.Row) (*Schedule, error) {
 	var weekday int
 	err := row.Scan(&sc.Frequency, &weekday, &sc.Hour, &sc.Timezone, &sc.Request.Format, &sc.Request.Packaging,
 		&sc.Request.Tables, &sc.CreatedBy, &sc.NextRunAt, &sc.LastExportID)
+	if key, ok := strings.CutPrefix(sc.CreatedBy, apiKeyCreator); ok {
+		sc.CreatedBy, sc.CreatedByAPIKey = "", key
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -222,8 +226,16 @@ func scanSchedule(row pgx.Row) (*Schedule, error) {
 	return &sc, nil
 }
 
+// apiKeyCreator prefixes the API key's id in export_schedules.created_by
+// when a key set the schedule (a member's is their user id as it is).
+const apiKeyCreator = "key:"
+
 // upsertSchedule sets orgID's schedule to sc.
 func upsertSchedule(ctx context.Context, tx pgx.Tx, orgID string, sc Schedule, now time.Time) error {
+	creator := sc.CreatedBy
+	if sc.CreatedByAPIKey != "" {
+		creator = apiKeyCreator + sc.CreatedByAPIKey
+	}
 	_, err := tx.Exec(ctx, `
 		INSERT INTO export_schedules (org_id, frequency, weekday, hour, timezone, format, packaging, tables,
 			created_by, next_run_at, created_at, updated_at)
@@ -231,7 +243,7 @@ func upsertSchedule(ctx context.Context, tx pgx.Tx, orgID string, sc Schedule, n
 		ON CONFLICT (org_id) DO UPDATE SET frequency = $2, weekday = $3, hour = $4, timezone = $5, format = $6,
 			packaging = $7, tables = $8, created_by = $9, next_run_at = $10, updated_at = $11`,
 		orgID, sc.Frequency, int(sc.Weekday), sc.Hour, sc.Timezone, sc.Request.Format, sc.Request.Packaging,
-		sc.Request.Tables, sc.CreatedBy, sc.NextRunAt, now)
+		sc.Request.Tables, creator, sc.NextRunAt, now)
 	if err != nil {
 		return fmt.Errorf("save export schedule: %w", err)
 	}
