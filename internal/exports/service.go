@@ -211,6 +211,11 @@ type Download struct {
 	ContentType string
 	// Size is its length in bytes.
 	Size int64
+	// RedirectURL, when not "", is where the file is to be fetched
+	// instead: a URL the blob store signed (an S3 presigned URL), valid
+	// until the app's link expires, that answers with the file as an
+	// attachment named Name. ReadCloser is then nil.
+	RedirectURL string
 }
 
 // Open checks the signed download token and opens the file it names, and
@@ -237,16 +242,24 @@ func (s *Service) Open(ctx context.Context, token string) (*Download, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open export: %w", err)
 	}
-	r, err := s.bucket.NewReader(ctx, objectKey(l.orgID, l.exportID, l.file), nil)
-	if err != nil {
-		return nil, fmt.Errorf("open export file: %w", err)
-	}
 	ctype := "application/gzip"
 	if e.Packaging == PackagingZip {
 		ctype = "application/zip"
 	}
-	return &Download{ReadCloser: r, Name: "export-" + e.CreatedAt.Format("2006-01-02") + "-" + l.file,
-		ContentType: ctype, Size: r.Size()}, nil
+	d := &Download{Name: "export-" + e.CreatedAt.Format("2006-01-02") + "-" + l.file, ContentType: ctype}
+	key := objectKey(l.orgID, l.exportID, l.file)
+	if d.RedirectURL, err = s.presign(ctx, key, d, l.expires); err != nil {
+		return nil, err
+	}
+	if d.RedirectURL != "" {
+		return d, nil
+	}
+	r, err := s.bucket.NewReader(ctx, key, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open export file: %w", err)
+	}
+	d.ReadCloser, d.Size = r, r.Size()
+	return d, nil
 }
 
 func hasFile(e Export, name string) bool {

@@ -311,15 +311,21 @@ func (s *server) postExportSchedule() http.Handler {
 	})
 }
 
-// getExportDownload serves the file a signed link names, as an attachment.
+// getExportDownload serves the file a signed link names, as an attachment,
+// or redirects to a URL the blob store signed for it (S3).
 func (s *server) getExportDownload() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		d, err := s.d.Exports.Open(r.Context(), r.PathValue("token"))
 		if err != nil {
 			return err
 		}
-		defer d.Close()
 		h := w.Header()
+		if d.RedirectURL != "" {
+			h.Set("Cache-Control", "private, no-store")
+			http.Redirect(w, r, d.RedirectURL, http.StatusFound)
+			return nil
+		}
+		defer d.Close()
 		h.Set("Content-Type", d.ContentType)
 		h.Set("Content-Length", strconv.FormatInt(d.Size, 10))
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": d.Name}))
