@@ -45,6 +45,9 @@ type Config struct {
 	// OrphanAge is how old an orphaned file (SweepOrphans) must be before
 	// it is deleted. Default 24 hours.
 	OrphanAge time.Duration
+	// Replica, when not nil, is a streaming read replica: exports read
+	// their data there while it lags by at most its MaxLag (readPool).
+	Replica *postgres.Replica
 	// APIKeys lets a schedule set through the API (by an API key) run
 	// while its key is live and may export. Nil skips such schedules.
 	APIKeys APIKeySource

@@ -18,7 +18,7 @@ import (
 // security already limits it to the organisation in app.org_id.
 
 const exportColumns = `id::text, org_id::text, requested_by, format, packaging, tables, status,
-	rows_written, rows_estimated, files, error, created_at, started_at, finished_at, expires_at`
+	rows_written, rows_estimated, files, error, created_at, started_at, finished_at, expires_at, read_from`
 
 func errNotFound() error { return gw.Errorf(gw.ENOTFOUND, "Export not found.") }
 
@@ -26,7 +26,7 @@ func scanExport(row pgx.Row) (Export, error) {
 	var e Export
 	var files []byte
 	err := row.Scan(&e.ID, &e.OrgID, &e.RequestedBy, &e.Format, &e.Packaging, &e.Tables, &e.Status,
-		&e.RowsWritten, &e.RowsEstimated, &files, &e.Error, &e.CreatedAt, &e.StartedAt, &e.FinishedAt, &e.ExpiresAt)
+		&e.RowsWritten, &e.RowsEstimated, &files, &e.Error, &e.CreatedAt, &e.StartedAt, &e.FinishedAt, &e.ExpiresAt, &e.ReadFrom)
 	if err != nil {
 		return Export{}, err
 	}
@@ -307,4 +307,12 @@ func isDue(ctx context.Context, q postgres.Queryer, orgID string, now time.Time)
 	defer rows.Close()
 	due := rows.Next()
 	return due, rows.Err()
+}
+
+// setReadFrom records where export id of orgID reads its data.
+func setReadFrom(ctx context.Context, tx pgx.Tx, orgID, id, from string) error {
+	if _, err := tx.Exec(ctx, `UPDATE exports SET read_from = $3 WHERE org_id = $1 AND id = $2`, orgID, id, from); err != nil {
+		return fmt.Errorf("record where the export reads: %w", err)
+	}
+	return nil
 }

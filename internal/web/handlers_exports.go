@@ -42,6 +42,7 @@ type exportJSON struct {
 	StartedAt     *time.Time       `json:"started_at"`
 	FinishedAt    *time.Time       `json:"finished_at"`
 	ExpiresAt     *time.Time       `json:"expires_at"`
+	ReadFrom      string           `json:"read_from"`
 }
 
 // exportBody is the body of POST /api/v1/exports.
@@ -79,7 +80,8 @@ func (s *server) toExportJSON(r *http.Request, e exports.Export) (exportJSON, er
 	}
 	return exportJSON{ID: e.ID, Status: e.Status, Format: e.Format, Packaging: e.Packaging, Tables: e.Tables,
 		RowsWritten: e.RowsWritten, RowsEstimated: e.RowsEstimated, Percent: e.Percent(), Files: files,
-		Error: e.Error, CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, FinishedAt: e.FinishedAt, ExpiresAt: e.ExpiresAt}, nil
+		Error: e.Error, CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, FinishedAt: e.FinishedAt, ExpiresAt: e.ExpiresAt,
+		ReadFrom: e.ReadFrom}, nil
 }
 
 // requestBase is the scheme and host the request came to, for absolute
