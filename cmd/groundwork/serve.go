@@ -80,7 +80,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer exportPool.Close()
-	mods, err := app.New(pool, cfg, logger, app.Options{Alert: reporter.CaptureError, ExportPool: exportPool})
+	replica, err := app.OpenReplica(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if replica != nil {
+		defer replica.Pool.Close()
+	}
+	mods, err := app.New(pool, cfg, logger, app.Options{Alert: reporter.CaptureError, ExportPool: exportPool,
+		Replica: replica})
 	if err != nil {
 		return err
 	}
@@ -94,6 +102,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	httpMetrics := observe.NewHTTPMetrics(registry)
 	registry.MustRegister(postgres.NewPoolCollector(pool), jobs.NewCountsCollector(pool),
 		backup.NewPitrArchiverCollector(pool), backup.NewCollector(backups, pool, logger))
+	if replica != nil {
+		registry.MustRegister(replica.Collector())
+	}
 	limiter, err := ratelimit.Open(cfg.RedisURL, cfg.RateLimits, ratelimit.NewMetrics(registry))
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)

@@ -33,7 +33,15 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer exportPool.Close()
-	mods, err := app.New(db.pool, cfg, logger, app.Options{Alert: reporter.CaptureError, ExportPool: exportPool})
+	replica, err := app.OpenReplica(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if replica != nil {
+		defer replica.Pool.Close()
+	}
+	mods, err := app.New(db.pool, cfg, logger, app.Options{Alert: reporter.CaptureError, ExportPool: exportPool,
+		Replica: replica})
 	if err != nil {
 		return err
 	}

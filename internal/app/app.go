@@ -59,6 +59,9 @@ type Options struct {
 	// that an export never takes the interactive pool's connections. Nil
 	// runs exports on the runtime pool (tests, admin commands).
 	ExportPool *pgxpool.Pool
+	// Replica, when not nil, is the read replica exports read from while
+	// it is fresh enough (OpenReplica; DATABASE_REPLICA_URL).
+	Replica *postgres.Replica
 	// ExportBucket is the blob store of exports. Default: the one at
 	// GROUNDWORK_EXPORT_URL, or an in-memory one when that is empty (tests).
 	ExportBucket *blob.Bucket
@@ -159,7 +162,8 @@ func New(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, opts Option
 	}
 	a.Exports = exports.NewService(pool, opts.ExportPool, bucket, a.Keys, a.Jobs, a.clock,
 		exports.Sources{Contacts: a.Contacts, Members: a.Orgs, Audit: a.Audit},
-		exports.Config{Retention: cfg.ExportRetention, Logger: logger, Outbox: a.Outbox, BaseURL: cfg.BaseURL})
+		exports.Config{Retention: cfg.ExportRetention, Logger: logger, Outbox: a.Outbox, BaseURL: cfg.BaseURL,
+			APIKeys: a.Orgs, Replica: opts.Replica})
 	a.Imports = imports.NewService(pool, opts.ExportPool, bucket, a.Contacts, a.Jobs, a.clock,
 		imports.Config{MaxBytes: cfg.ImportMaxBytes, Logger: logger})
 	if a.Billing != nil {
@@ -197,6 +201,26 @@ func newMailer(cfg config.Config, logger *slog.Logger) (mail.Sender, error) {
 		return nil, fmt.Errorf("SMTP_URL: %w", err)
 	}
 	return m, nil
+}
+
+// OpenReplica opens the exports' pool on the read replica of
+// cfg.DatabaseReplicaURL (the runtime role there, with the settings of
+// OpenExportPool), used while it lags by at most cfg.ReplicaMaxLag; nil
+// without a replica. The replica need not answer yet: its lag is checked
+// before each export, which falls back to the primary meanwhile.
+func OpenReplica(ctx context.Context, cfg config.Config) (*postgres.Replica, error) {
+	if cfg.DatabaseReplicaURL == "" {
+		return nil, nil
+	}
+	pool, err := postgres.OpenIsolated(ctx, cfg.DatabaseReplicaURL, cfg.ExportMaxConns, map[string]string{
+		"statement_timeout": fmt.Sprint(cfg.ExportStatementTimeout.Milliseconds()),
+		"work_mem":          cfg.ExportWorkMem,
+		"application_name":  "groundwork-exports-replica",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_REPLICA_URL: %w", err)
+	}
+	return postgres.NewReplica(pool, cfg.ReplicaMaxLag), nil
 }
 
 // OpenExportPool opens the exports' own connection pool on url (the

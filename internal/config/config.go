@@ -48,6 +48,15 @@ type Config struct {
 	// migrations (DATABASE_OWNER_URL). Default empty: no migrations against an
 	// external server.
 	DatabaseOwnerURL string
+	// DatabaseReplicaURL connects the runtime role to a streaming read
+	// replica of the database (DATABASE_REPLICA_URL): exports read from it
+	// while it lags by at most ReplicaMaxLag. Default empty: everything
+	// reads from DATABASE_URL (or the embedded cluster).
+	DatabaseReplicaURL string
+	// ReplicaMaxLag is how far behind the primary the replica may be for
+	// an export to read from it; past it, the export reads from the
+	// primary and says so (GROUNDWORK_REPLICA_MAX_LAG). Default 30s.
+	ReplicaMaxLag time.Duration
 	// DBMaxConns caps the runtime connection pool (GROUNDWORK_DB_MAX_CONNS). Default 20.
 	DBMaxConns int
 	// LogLevel is debug, info, warn or error (GROUNDWORK_LOG_LEVEL). Default info.
@@ -196,6 +205,8 @@ func Load(getenv func(string) string) (Config, error) {
 		DataDir:            p.dir("GROUNDWORK_DATA_DIR", "./var"),
 		DatabaseURL:        p.dbURL("DATABASE_URL"),
 		DatabaseOwnerURL:   p.dbURL("DATABASE_OWNER_URL"),
+		DatabaseReplicaURL: p.dbURL("DATABASE_REPLICA_URL"),
+		ReplicaMaxLag:      p.duration("GROUNDWORK_REPLICA_MAX_LAG", 30*time.Second),
 		DBMaxConns:         p.int("GROUNDWORK_DB_MAX_CONNS", 20, 1, 10000),
 		LogLevel:           p.oneOf("GROUNDWORK_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		ShutdownTimeout:    p.duration("GROUNDWORK_SHUTDOWN_TIMEOUT", 30*time.Second),
@@ -257,6 +268,8 @@ func (c Config) Print(w io.Writer) {
 		{"GROUNDWORK_DATA_DIR", c.DataDir},
 		{"DATABASE_URL", Redact(c.DatabaseURL)},
 		{"DATABASE_OWNER_URL", Redact(c.DatabaseOwnerURL)},
+		{"DATABASE_REPLICA_URL", Redact(c.DatabaseReplicaURL)},
+		{"GROUNDWORK_REPLICA_MAX_LAG", c.ReplicaMaxLag.String()},
 		{"GROUNDWORK_DB_MAX_CONNS", strconv.Itoa(c.DBMaxConns)},
 		{"GROUNDWORK_LOG_LEVEL", c.LogLevel},
 		{"GROUNDWORK_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()},

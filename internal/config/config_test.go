@@ -99,6 +99,27 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	require.Contains(t, out, "password=xxxxx")
 }
 
+// TestReplicaSettings: DATABASE_REPLICA_URL is optional, validated and
+// redacted like the other database URLs; the replica's lag allowance
+// defaults to 30 s.
+func TestReplicaSettings(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.Empty(t, c.DatabaseReplicaURL)
+	require.Equal(t, 30*time.Second, c.ReplicaMaxLag)
+	c, err = Load(env(map[string]string{"DATABASE_REPLICA_URL": "postgres://groundwork_app:r3plica@replica:5432/groundwork",
+		"GROUNDWORK_REPLICA_MAX_LAG": "2m"}))
+	require.NoError(t, err)
+	require.Equal(t, 2*time.Minute, c.ReplicaMaxLag)
+	var buf bytes.Buffer
+	c.Print(&buf)
+	require.NotContains(t, buf.String(), "r3plica")
+	require.Contains(t, buf.String(), "DATABASE_REPLICA_URL=postgres://groundwork_app:xxxxx@replica:5432/groundwork")
+	_, err = Load(env(map[string]string{"DATABASE_REPLICA_URL": "postgres://u:p@host:notaport/db"}))
+	require.ErrorContains(t, err, "DATABASE_REPLICA_URL: not a valid PostgreSQL connection string")
+}
+
 func TestPrintRedactsKeysets(t *testing.T) {
 	t.Parallel()
 	c, err := Load(env(map[string]string{

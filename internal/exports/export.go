@@ -65,6 +65,10 @@ type Export struct {
 	CreatedAt time.Time
 	// StartedAt, FinishedAt and ExpiresAt are nil until they happen.
 	StartedAt, FinishedAt, ExpiresAt *time.Time
+	// ReadFrom says where its data was read: "" before it ran, "primary"
+	// (no replica), "replica", or "primary: replica lagging 42s" (or
+	// "primary: replica unavailable") when the replica could not be used.
+	ReadFrom string
 }
 
 // File is one file of an export in the blob store.

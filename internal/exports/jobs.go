@@ -101,14 +101,16 @@ func (w *ScheduleWorker) Work(ctx context.Context, _ *river.Job[ScheduleArgs]) e
 // export scheduled at an hour is requested within this of it.
 const scheduleInterval = 5 * time.Minute
 
-// PeriodicJobs schedules the retention job hourly and the scheduled
-// exports' job every five minutes.
+// PeriodicJobs schedules the retention job and the orphaned files' sweep
+// hourly and the scheduled exports' job every five minutes.
 func PeriodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil }, nil),
 		river.NewPeriodicJob(river.PeriodicInterval(scheduleInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return ScheduleArgs{}, nil }, nil),
+		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return OrphanSweepArgs{}, nil }, nil),
 	}
 }
 

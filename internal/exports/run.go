@@ -77,7 +77,11 @@ func (s *Service) Run(ctx context.Context, orgID, id string, attempt, maxAttempt
 // the files. On error or cancellation, the blob writer is aborted: no
 // file of this attempt becomes visible.
 func (s *Service) write(ctx context.Context, e Export) (int64, []File, error) {
-	tx, err := beginSnapshot(ctx, s.exportPool, e.OrgID)
+	readPool, err := s.readPool(ctx, e) // the replica's, while it is fresh enough
+	if err != nil {
+		return 0, nil, err
+	}
+	tx, err := beginSnapshot(ctx, readPool, e.OrgID)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -40,8 +41,12 @@ type Schedule struct {
 	// Request says what each export holds.
 	Request Request
 	// CreatedBy is the user who set it: the exports are requested in their
-	// name, and the ready email goes to them.
+	// name, and the ready email goes to them. "" when an API key set it.
 	CreatedBy string
+	// CreatedByAPIKey is the API key that set it (through the API), ""
+	// when a member did: the exports are requested in the key's name while
+	// it is live and may export, and nobody is emailed (the client polls).
+	CreatedByAPIKey string
 	// NextRunAt is when it is next due.
 	NextRunAt time.Time
 	// LastExportID is the export it requested last; "" before the first.
@@ -114,15 +119,13 @@ func nextRun(t time.Time, frequency string, weekday time.Weekday, hour int, loc 
 
 // SetSchedule sets (or replaces) the scope's organisation's scheduled
 // export, in the caller's name, and returns it. Invalid input is EINVALID
-// with Fields; only a user (not an API key) may set one, since its exports
-// are requested, and its emails sent, in that user's name (else
-// EFORBIDDEN).
+// with Fields. Set by a member, its exports are requested in their name
+// and the ready email goes to them; set by an API key, in the key's name
+// (while it is live and may export), with no email, as for an export the
+// key requests.
 func (s *Service) SetSchedule(ctx context.Context, scope gw.Scope, in ScheduleInput) (Schedule, error) {
 	if err := authz.Require(scope, authz.ExportsManage); err != nil {
 		return Schedule{}, err
-	}
-	if scope.Actor.UserID == "" {
-		return Schedule{}, gw.Errorf(gw.EFORBIDDEN, "Only a member (not an API key) may schedule exports: they run in that member's name.")
 	}
 	in, loc, err := in.normalize()
 	if err != nil {
@@ -131,6 +134,9 @@ func (s *Service) SetSchedule(ctx context.Context, scope gw.Scope, in ScheduleIn
 	now := s.now()
 	sc := Schedule{Frequency: in.Frequency, Weekday: time.Weekday(in.Weekday), Hour: in.Hour, Timezone: in.Timezone,
 		Request: in.Request, CreatedBy: scope.Actor.UserID}
+	if scope.Actor.UserID == "" {
+		sc.CreatedByAPIKey = scope.Actor.APIKeyID
+	}
 	sc.NextRunAt = nextRun(now, sc.Frequency, sc.Weekday, sc.Hour, loc)
 	err = postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
 		if err := upsertSchedule(ctx, tx, scope.OrgID, sc, now); err != nil {
@@ -230,25 +236,22 @@ func (s *Service) runSchedule(ctx context.Context, orgID string) (bool, error) {
 			loc = time.UTC
 		}
 		next := nextRun(now, sc.Frequency, sc.Weekday, sc.Hour, loc)
-		members, err := s.sources.Members.ExportMembers(ctx, tx, orgID)
+		actor, ok, err := s.scheduleActor(ctx, tx, orgID, sc)
 		if err != nil {
 			return err
 		}
-		member := false
-		for _, m := range members {
-			member = member || (m.UserID == sc.CreatedBy && authz.Can(m.Role, authz.ExportsManage))
-		}
-		if !member {
-			s.logger.Warn("scheduled export skipped: its member left or may no longer export", "org_id", orgID)
+		if !ok {
+			s.logger.Warn("scheduled export skipped: its member left, its API key was revoked, or they may no longer export",
+				"org_id", orgID)
 			return moveSchedule(ctx, tx, orgID, next, "")
 		}
-		e := Export{ID: gw.NewID(), OrgID: orgID, RequestedBy: sc.CreatedBy, Format: sc.Request.Format,
+		e := Export{ID: gw.NewID(), OrgID: orgID, RequestedBy: actor.UserID + actor.APIKeyID, Format: sc.Request.Format,
 			Packaging: sc.Request.Packaging, Tables: sc.Request.Tables, Status: StatusQueued, CreatedAt: now}
-		ok, err := insertExport(ctx, tx, e)
+		ok, err = insertExport(ctx, tx, e)
 		if err != nil || !ok {
 			return err // an export is running: try again at the next run of the job
 		}
-		if err := audit.Record(ctx, tx, audit.Event{OrgID: orgID, Actor: gw.Actor{UserID: sc.CreatedBy},
+		if err := audit.Record(ctx, tx, audit.Event{OrgID: orgID, Actor: actor,
 			Action: audit.ActionExportRequested, TargetType: audit.TargetExport, TargetID: e.ID,
 			After: map[string]any{"format": e.Format, "packaging": e.Packaging, "tables": e.Tables, "scheduled": true}}); err != nil {
 			return err
@@ -263,4 +266,42 @@ func (s *Service) runSchedule(ctx context.Context, orgID string) (bool, error) {
 		return false, fmt.Errorf("run export schedule of %s: %w", orgID, err)
 	}
 	return requested, nil
+}
+
+// APIKeySource is what a schedule set through the API needs of the org
+// module (*org.Service): the organisation's API keys, to run it only while
+// its key is live and may export.
+type APIKeySource interface {
+	ExportAPIKeys(ctx context.Context, tx pgx.Tx, orgID string) ([]org.APIKey, error)
+}
+
+// scheduleActor is who sc's exports are requested by: its member, or its
+// API key; false when they may no longer export (the member left or lost
+// the permission; the key was revoked, or Config.APIKeys is nil).
+func (s *Service) scheduleActor(ctx context.Context, tx pgx.Tx, orgID string, sc *Schedule) (gw.Actor, bool, error) {
+	if sc.CreatedByAPIKey != "" {
+		if s.cfg.APIKeys == nil {
+			return gw.Actor{}, false, nil
+		}
+		keys, err := s.cfg.APIKeys.ExportAPIKeys(ctx, tx, orgID)
+		if err != nil {
+			return gw.Actor{}, false, err
+		}
+		for _, k := range keys {
+			if k.ID == sc.CreatedByAPIKey && k.RevokedAt == nil && authz.Can(k.Role, authz.ExportsManage) {
+				return gw.Actor{APIKeyID: k.ID}, true, nil
+			}
+		}
+		return gw.Actor{}, false, nil
+	}
+	members, err := s.sources.Members.ExportMembers(ctx, tx, orgID)
+	if err != nil {
+		return gw.Actor{}, false, err
+	}
+	for _, m := range members {
+		if m.UserID == sc.CreatedBy && authz.Can(m.Role, authz.ExportsManage) {
+			return gw.Actor{UserID: m.UserID}, true, nil
+		}
+	}
+	return gw.Actor{}, false, nil
 }

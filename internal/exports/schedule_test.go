@@ -46,7 +46,7 @@ func (f senderFunc) Send(ctx context.Context, m mail.Message) error { return f(c
 func (b *bundle) withOutbox() *exports.Service {
 	return exports.NewService(b.db.Runtime, nil, b.bucket, b.mods.Keys, b.mods.Jobs, b.clock,
 		exports.Sources{Contacts: b.mods.Contacts, Members: b.mods.Orgs, Audit: b.mods.Audit},
-		exports.Config{Outbox: b.mods.Outbox, BaseURL: "https://app.example/"})
+		exports.Config{Outbox: b.mods.Outbox, BaseURL: "https://app.example/", APIKeys: b.mods.Orgs})
 }
 
 func (b *bundle) ownerEmail(t *testing.T) string {
@@ -117,10 +117,6 @@ func TestScheduledExports(t *testing.T) {
 	viewer.Role = gw.RoleViewer
 	_, err = svc.SetSchedule(ctx, viewer, exports.ScheduleInput{Frequency: exports.FrequencyDaily})
 	require.Equal(t, gw.EFORBIDDEN, gw.ErrorCode(err))
-	key := b.owner
-	key.Actor = gw.Actor{APIKeyID: gw.NewID()}
-	_, err = svc.SetSchedule(ctx, key, exports.ScheduleInput{Frequency: exports.FrequencyDaily})
-	require.Equal(t, gw.EFORBIDDEN, gw.ErrorCode(err), "an API key has no mailbox")
 
 	// The clock says Saturday 2026-12-05 09:00 UTC: the Tuesday 07:00 Paris export is on the 8th at 06:00 UTC.
 	sc, err := svc.SetSchedule(ctx, b.owner, exports.ScheduleInput{Frequency: exports.FrequencyWeekly,
@@ -179,6 +175,50 @@ func TestScheduledExports(t *testing.T) {
 	n, err = svc.RunSchedules(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
+}
+
+// TestScheduleSetByAPIKey: a schedule set through the API runs in its
+// key's name (no email: the client polls) while the key is live; once it
+// is revoked (or too weak), the schedule is skipped and moved on.
+func TestScheduleSetByAPIKey(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	svc := b.withOutbox()
+	ctx := context.Background()
+	b.contact(t, "Ada", "ada@example.com", "")
+	k, _, err := b.mods.Orgs.CreateAPIKey(ctx, b.owner, "scheduler", gw.RoleAdmin)
+	require.NoError(t, err)
+	key := b.owner
+	key.Actor, key.Role = gw.Actor{APIKeyID: k.ID}, gw.RoleAdmin
+
+	sc, err := svc.SetSchedule(ctx, key, exports.ScheduleInput{Frequency: exports.FrequencyDaily, Hour: 10})
+	require.NoError(t, err)
+	require.Equal(t, k.ID, sc.CreatedByAPIKey)
+	require.Empty(t, sc.CreatedBy)
+	got, err := svc.GetSchedule(ctx, b.owner)
+	require.NoError(t, err)
+	require.Equal(t, k.ID, got.CreatedByAPIKey, "read back as the key's")
+	require.Empty(t, got.CreatedBy)
+
+	b.clock.Advance(time.Hour) // 10:00 UTC
+	n, err := svc.RunSchedules(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	list, err := svc.List(ctx, b.owner)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, k.ID, list[0].RequestedBy)
+	require.NoError(t, svc.Run(ctx, list[0].OrgID, list[0].ID, 1, 3))
+	require.Empty(t, b.mailed(t), "an API key has no mailbox")
+
+	require.NoError(t, b.mods.Orgs.RevokeAPIKey(ctx, b.owner, k.ID))
+	b.clock.Advance(24 * time.Hour)
+	n, err = svc.RunSchedules(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "a revoked key's schedule is skipped")
+	got, err = svc.GetSchedule(ctx, b.owner)
+	require.NoError(t, err)
+	require.True(t, got.NextRunAt.After(b.clock.Now()), "and moved on")
 }
 
 // TestKilledWorkerRetry: a worker killed mid-export runs no cleanup: the

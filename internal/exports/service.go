@@ -42,6 +42,15 @@ type Config struct {
 	Outbox Outbox
 	// BaseURL is the app's external URL, for the link in that email.
 	BaseURL string
+	// OrphanAge is how old an orphaned file (SweepOrphans) must be before
+	// it is deleted. Default 24 hours.
+	OrphanAge time.Duration
+	// Replica, when not nil, is a streaming read replica: exports read
+	// their data there while it lags by at most its MaxLag (readPool).
+	Replica *postgres.Replica
+	// APIKeys lets a schedule set through the API (by an API key) run
+	// while its key is live and may export. Nil skips such schedules.
+	APIKeys APIKeySource
 }
 
 // Outbox queues emails inside a transaction (*mail.Outbox).
@@ -77,6 +86,9 @@ func NewService(pool, exportPool *pgxpool.Pool, bucket *blob.Bucket, keys *crypt
 	}
 	if cfg.Retention <= 0 {
 		cfg.Retention = 7 * 24 * time.Hour
+	}
+	if cfg.OrphanAge <= 0 {
+		cfg.OrphanAge = 24 * time.Hour
 	}
 	if cfg.LinkTTL <= 0 {
 		cfg.LinkTTL = time.Hour
@@ -202,6 +214,11 @@ type Download struct {
 	ContentType string
 	// Size is its length in bytes.
 	Size int64
+	// RedirectURL, when not "", is where the file is to be fetched
+	// instead: a URL the blob store signed (an S3 presigned URL), valid
+	// until the app's link expires, that answers with the file as an
+	// attachment named Name. ReadCloser is then nil.
+	RedirectURL string
 }
 
 // Open checks the signed download token and opens the file it names, and
@@ -228,16 +245,24 @@ func (s *Service) Open(ctx context.Context, token string) (*Download, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open export: %w", err)
 	}
-	r, err := s.bucket.NewReader(ctx, objectKey(l.orgID, l.exportID, l.file), nil)
-	if err != nil {
-		return nil, fmt.Errorf("open export file: %w", err)
-	}
 	ctype := "application/gzip"
 	if e.Packaging == PackagingZip {
 		ctype = "application/zip"
 	}
-	return &Download{ReadCloser: r, Name: "export-" + e.CreatedAt.Format("2006-01-02") + "-" + l.file,
-		ContentType: ctype, Size: r.Size()}, nil
+	d := &Download{Name: "export-" + e.CreatedAt.Format("2006-01-02") + "-" + l.file, ContentType: ctype}
+	key := objectKey(l.orgID, l.exportID, l.file)
+	if d.RedirectURL, err = s.presign(ctx, key, d, l.expires); err != nil {
+		return nil, err
+	}
+	if d.RedirectURL != "" {
+		return d, nil
+	}
+	r, err := s.bucket.NewReader(ctx, key, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open export file: %w", err)
+	}
+	d.ReadCloser, d.Size = r, r.Size()
+	return d, nil
 }
 
 func hasFile(e Export, name string) bool {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,7 +18,7 @@ import (
 // security already limits it to the organisation in app.org_id.
 
 const exportColumns = `id::text, org_id::text, requested_by, format, packaging, tables, status,
-	rows_written, rows_estimated, files, error, created_at, started_at, finished_at, expires_at`
+	rows_written, rows_estimated, files, error, created_at, started_at, finished_at, expires_at, read_from`
 
 func errNotFound() error { return gw.Errorf(gw.ENOTFOUND, "Export not found.") }
 
@@ -25,7 +26,7 @@ func scanExport(row pgx.Row) (Export, error) {
 	var e Export
 	var files []byte
 	err := row.Scan(&e.ID, &e.OrgID, &e.RequestedBy, &e.Format, &e.Packaging, &e.Tables, &e.Status,
-		&e.RowsWritten, &e.RowsEstimated, &files, &e.Error, &e.CreatedAt, &e.StartedAt, &e.FinishedAt, &e.ExpiresAt)
+		&e.RowsWritten, &e.RowsEstimated, &files, &e.Error, &e.CreatedAt, &e.StartedAt, &e.FinishedAt, &e.ExpiresAt, &e.ReadFrom)
 	if err != nil {
 		return Export{}, err
 	}
@@ -212,6 +213,9 @@ func scanSchedule(row pgx.Row) (*Schedule, error) {
 	var weekday int
 	err := row.Scan(&sc.Frequency, &weekday, &sc.Hour, &sc.Timezone, &sc.Request.Format, &sc.Request.Packaging,
 		&sc.Request.Tables, &sc.CreatedBy, &sc.NextRunAt, &sc.LastExportID)
+	if key, ok := strings.CutPrefix(sc.CreatedBy, apiKeyCreator); ok {
+		sc.CreatedBy, sc.CreatedByAPIKey = "", key
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -222,8 +226,16 @@ func scanSchedule(row pgx.Row) (*Schedule, error) {
 	return &sc, nil
 }
 
+// apiKeyCreator prefixes the API key's id in export_schedules.created_by
+// when a key set the schedule (a member's is their user id as it is).
+const apiKeyCreator = "key:"
+
 // upsertSchedule sets orgID's schedule to sc.
 func upsertSchedule(ctx context.Context, tx pgx.Tx, orgID string, sc Schedule, now time.Time) error {
+	creator := sc.CreatedBy
+	if sc.CreatedByAPIKey != "" {
+		creator = apiKeyCreator + sc.CreatedByAPIKey
+	}
 	_, err := tx.Exec(ctx, `
 		INSERT INTO export_schedules (org_id, frequency, weekday, hour, timezone, format, packaging, tables,
 			created_by, next_run_at, created_at, updated_at)
@@ -231,7 +243,7 @@ func upsertSchedule(ctx context.Context, tx pgx.Tx, orgID string, sc Schedule, n
 		ON CONFLICT (org_id) DO UPDATE SET frequency = $2, weekday = $3, hour = $4, timezone = $5, format = $6,
 			packaging = $7, tables = $8, created_by = $9, next_run_at = $10, updated_at = $11`,
 		orgID, sc.Frequency, int(sc.Weekday), sc.Hour, sc.Timezone, sc.Request.Format, sc.Request.Packaging,
-		sc.Request.Tables, sc.CreatedBy, sc.NextRunAt, now)
+		sc.Request.Tables, creator, sc.NextRunAt, now)
 	if err != nil {
 		return fmt.Errorf("save export schedule: %w", err)
 	}
@@ -295,4 +307,12 @@ func isDue(ctx context.Context, q postgres.Queryer, orgID string, now time.Time)
 	defer rows.Close()
 	due := rows.Next()
 	return due, rows.Err()
+}
+
+// setReadFrom records where export id of orgID reads its data.
+func setReadFrom(ctx context.Context, tx pgx.Tx, orgID, id, from string) error {
+	if _, err := tx.Exec(ctx, `UPDATE exports SET read_from = $3 WHERE org_id = $1 AND id = $2`, orgID, id, from); err != nil {
+		return fmt.Errorf("record where the export reads: %w", err)
+	}
+	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"strings"
 	"time"
 
@@ -59,10 +60,18 @@ func CallerOf(scope gw.Scope) string {
 
 // RequestHash fingerprints a request: method, path and body.
 func RequestHash(method, path string, body []byte) string {
-	h := sha256.New()
-	h.Write([]byte(method + " " + path + "\x00"))
+	h := NewRequestHasher(method, path)
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// NewRequestHasher returns a hash that RequestHash would give once the
+// request's body is written to it: for bodies too large to hold (an
+// upload), hashed as they stream. Its Sum, hex-encoded, is the Key's Hash.
+func NewRequestHasher(method, path string) hash.Hash {
+	h := sha256.New()
+	h.Write([]byte(method + " " + path + "\x00"))
+	return h
 }
 
 // CheckValue refuses a key that is empty, longer than MaxKeyLen or not
@@ -82,13 +91,32 @@ func WithKey(ctx context.Context, k Key) context.Context {
 	return context.WithValue(ctx, keyCtx{}, k)
 }
 
+// streamedKey is a Key whose Hash is known only once its body was read.
+type streamedKey struct {
+	key  Key
+	hash func() string
+}
+
+// WithStreamedKey returns ctx carrying k for RecordTx, k's Hash being
+// hash() at the time RecordTx runs: for a create that streams its body
+// (an upload) and records the key once it has read it all.
+func WithStreamedKey(ctx context.Context, k Key, hash func() string) context.Context {
+	return context.WithValue(ctx, keyCtx{}, streamedKey{key: k, hash: hash})
+}
+
 // RecordTx records, in tx (a transaction of k's organisation), that the
 // request in ctx created resourceID, when ctx carries a Key; otherwise it
 // does nothing. It also forgets the organisation's keys older than TTL.
 // Errors: ECONFLICT when another request recorded the same key meanwhile.
 func RecordTx(ctx context.Context, tx pgx.Tx, resourceID string) error {
-	k, ok := ctx.Value(keyCtx{}).(Key)
-	if !ok {
+	var k Key
+	switch v := ctx.Value(keyCtx{}).(type) {
+	case Key:
+		k = v
+	case streamedKey:
+		k = v.key
+		k.Hash = v.hash()
+	default:
 		return nil
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys
@@ -115,21 +143,38 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 // or "" when the key is new (or older than TTL). Errors: EINVALID when the
 // key was used with another request (method, path or body).
 func (s *Store) Find(ctx context.Context, k Key) (string, error) {
-	var hash, resourceID string
-	err := postgres.InOrgTx(ctx, s.pool, k.OrgID, func(tx pgx.Tx) error {
+	hash, resourceID, err := s.Lookup(ctx, k)
+	if err != nil || resourceID == "" {
+		return "", err
+	}
+	if hash != k.Hash {
+		return "", ErrReused()
+	}
+	return resourceID, nil
+}
+
+// Lookup returns the request hash and the resource of an earlier request
+// with k's key (k.Hash is not looked at), or "", "" when the key is new (or
+// older than TTL): for a create that can hash its request only by reading
+// a body too large to hold, and does so only when the key was used.
+func (s *Store) Lookup(ctx context.Context, k Key) (hash, resourceID string, err error) {
+	err = postgres.InOrgTx(ctx, s.pool, k.OrgID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT request_hash, resource_id FROM idempotency_keys
 			WHERE org_id = $1 AND caller = $2 AND key = $3 AND created_at >= now() - make_interval(secs => $4)`,
 			k.OrgID, k.Caller, k.Value, TTL.Seconds()).Scan(&hash, &resourceID)
 	})
 	if errors.Is(err, pgx.ErrNoRows) || gw.ErrorCode(err) == gw.ENOTFOUND {
-		return "", nil
+		return "", "", nil
 	}
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	if hash != k.Hash {
-		return "", &gw.Error{Code: gw.EINVALID, Message: "This Idempotency-Key was already used with another request; use a new key for a new request.",
-			Fields: map[string]string{"Idempotency-Key": "Already used with another request."}}
-	}
-	return resourceID, nil
+	return hash, resourceID, nil
+}
+
+// ErrReused is the error of a key used with another request: EINVALID
+// naming the header.
+func ErrReused() error {
+	return &gw.Error{Code: gw.EINVALID, Message: "This Idempotency-Key was already used with another request; use a new key for a new request.",
+		Fields: map[string]string{"Idempotency-Key": "Already used with another request."}}
 }

@@ -39,6 +39,7 @@ type bundle struct {
 	bucket   *blob.Bucket
 	svc      *imports.Service
 	owner    gw.Scope
+	clock    *gwtest.Clock
 }
 
 type options struct {
@@ -72,7 +73,7 @@ func setup(t *testing.T, o options) *bundle {
 	client, err := jobs.NewClient(db.Runtime, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	svc := imports.NewService(db.Runtime, nil, bucket, w, client, clock, imports.Config{MaxBytes: o.maxBytes})
-	return &bundle{db: db, contacts: cs, bucket: bucket, svc: svc, owner: pgtest.MemberScope(t, db, gw.RoleOwner)}
+	return &bundle{db: db, contacts: cs, bucket: bucket, svc: svc, owner: pgtest.MemberScope(t, db, gw.RoleOwner), clock: clock}
 }
 
 // importFile uploads body in mode and runs its job once; it returns the import.

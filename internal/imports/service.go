@@ -21,6 +21,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/idempotency"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -42,6 +43,10 @@ type Config struct {
 	MaxBytes int64
 	// Logger receives the jobs' logs. Nil discards them.
 	Logger *slog.Logger
+	// OrphanAge is how old an orphaned upload (SweepOrphans) must be
+	// before it is deleted, and how long an import may stay queued or
+	// running before the sweep abandons it. Default 24 hours.
+	OrphanAge time.Duration
 }
 
 // Service uploads, runs and reports imports. Methods taking a scope check
@@ -68,6 +73,9 @@ func NewService(pool, workPool *pgxpool.Pool, bucket *blob.Bucket, contacts Cont
 	clock gw.Clock, cfg Config) *Service {
 	if workPool == nil {
 		workPool = pool
+	}
+	if cfg.OrphanAge <= 0 {
+		cfg.OrphanAge = 24 * time.Hour
 	}
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = 100 << 20
@@ -130,6 +138,10 @@ func (s *Service) Start(ctx context.Context, scope gw.Scope, u Upload) (Import, 
 		}
 		if !ok {
 			return errBusy()
+		}
+		// With an Idempotency-Key, the key commits with the import.
+		if err := idempotency.RecordTx(ctx, tx, i.ID); err != nil {
+			return err
 		}
 		if err := audit.Record(ctx, tx, audit.Event{OrgID: scope.OrgID, Action: audit.ActionImportRequested,
 			TargetType: audit.TargetImport, TargetID: i.ID,

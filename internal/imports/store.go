@@ -163,3 +163,14 @@ func finishImport(ctx context.Context, tx pgx.Tx, orgID, id, status, msg string,
 	}
 	return nil
 }
+
+// abandonImport marks import id of orgID failed with msg if it is still
+// queued or running (its job will then find nothing to do).
+func abandonImport(ctx context.Context, tx pgx.Tx, orgID, id, msg string, now time.Time) error {
+	_, err := tx.Exec(ctx, `UPDATE imports SET status = 'failed', error = $3, finished_at = $4
+		WHERE org_id = $1 AND id = $2 AND status IN ('queued', 'running')`, orgID, id, msg, now)
+	if err != nil {
+		return fmt.Errorf("abandon import: %w", err)
+	}
+	return nil
+}

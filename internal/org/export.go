@@ -19,3 +19,15 @@ func (s *Service) ExportMembers(ctx context.Context, tx pgx.Tx, orgID string) ([
 	}
 	return list, nil
 }
+
+// ExportAPIKeys lists orgID's API keys, live and revoked, in tx, which
+// must see orgID (app.org_id): an export schedule set through the API runs
+// in its key's name only while that key is live and strong enough
+// (internal/exports).
+func (s *Service) ExportAPIKeys(ctx context.Context, tx pgx.Tx, orgID string) ([]APIKey, error) {
+	list, err := listAPIKeys(ctx, tx, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("export API keys: %w", err)
+	}
+	return list, nil
+}

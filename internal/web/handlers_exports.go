@@ -42,6 +42,7 @@ type exportJSON struct {
 	StartedAt     *time.Time       `json:"started_at"`
 	FinishedAt    *time.Time       `json:"finished_at"`
 	ExpiresAt     *time.Time       `json:"expires_at"`
+	ReadFrom      string           `json:"read_from"`
 }
 
 // exportBody is the body of POST /api/v1/exports.
@@ -79,7 +80,8 @@ func (s *server) toExportJSON(r *http.Request, e exports.Export) (exportJSON, er
 	}
 	return exportJSON{ID: e.ID, Status: e.Status, Format: e.Format, Packaging: e.Packaging, Tables: e.Tables,
 		RowsWritten: e.RowsWritten, RowsEstimated: e.RowsEstimated, Percent: e.Percent(), Files: files,
-		Error: e.Error, CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, FinishedAt: e.FinishedAt, ExpiresAt: e.ExpiresAt}, nil
+		Error: e.Error, CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, FinishedAt: e.FinishedAt, ExpiresAt: e.ExpiresAt,
+		ReadFrom: e.ReadFrom}, nil
 }
 
 // requestBase is the scheme and host the request came to, for absolute
@@ -311,15 +313,21 @@ func (s *server) postExportSchedule() http.Handler {
 	})
 }
 
-// getExportDownload serves the file a signed link names, as an attachment.
+// getExportDownload serves the file a signed link names, as an attachment,
+// or redirects to a URL the blob store signed for it (S3).
 func (s *server) getExportDownload() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		d, err := s.d.Exports.Open(r.Context(), r.PathValue("token"))
 		if err != nil {
 			return err
 		}
-		defer d.Close()
 		h := w.Header()
+		if d.RedirectURL != "" {
+			h.Set("Cache-Control", "private, no-store")
+			http.Redirect(w, r, d.RedirectURL, http.StatusFound)
+			return nil
+		}
+		defer d.Close()
 		h.Set("Content-Type", d.ContentType)
 		h.Set("Content-Length", strconv.FormatInt(d.Size, 10))
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": d.Name}))

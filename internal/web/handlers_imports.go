@@ -79,10 +79,27 @@ func (s *server) apiCreateImport() http.Handler {
 		if err != nil {
 			return err
 		}
-		w.Header().Set("Location", "/api/v1/imports/"+i.ID)
-		writeJSON(w, http.StatusAccepted, toImportJSON(i))
+		writeImportAccepted(w, i)
 		return nil
 	})
+}
+
+// writeImportAccepted answers an upload with the import queued for it:
+// 202, its Location and its JSON.
+func writeImportAccepted(w http.ResponseWriter, i imports.Import) {
+	w.Header().Set("Location", "/api/v1/imports/"+i.ID)
+	writeJSON(w, http.StatusAccepted, toImportJSON(i))
+}
+
+// replayImportCreate answers an upload replayed with its Idempotency-Key
+// (idempotentUpload): the import it created, as it is now.
+func (s *server) replayImportCreate(w http.ResponseWriter, r *http.Request, id string) error {
+	i, err := s.d.Imports.Get(r.Context(), gw.ScopeFrom(r.Context()), id)
+	if err != nil {
+		return err
+	}
+	writeImportAccepted(w, i)
+	return nil
 }
 
 func (s *server) apiGetImport() http.Handler {

@@ -9,11 +9,13 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/idempotency"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
 // TestContactCreateIsIdempotent: POST /api/v1/contacts with an
@@ -163,4 +165,62 @@ func TestExportRequestIsIdempotent(t *testing.T) {
 	require.Equal(t, "true", replayed)
 	status, _, _ = post("weekly-2")
 	require.Equal(t, http.StatusConflict, status, "a new key is a new request: one export runs at a time")
+}
+
+// TestImportUploadIsIdempotent: POST /api/v1/imports with an
+// Idempotency-Key answers a retried upload (same query, same file) with
+// the import the first one created, and creates one import, one upload
+// and one job; the same key with another file, or another mode, is 422;
+// without the header the upload is refused while the import runs.
+func TestImportUploadIsIdempotent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	owner := e.user("owner@acme.example")
+	acme, _ := e.org(owner.ID, "Acme")
+	_, bearer := e.apiKey(acme.ID, "a", gw.RoleAdmin)
+	post := func(key, query, file string) (int, string, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/imports"+query, strings.NewReader(file))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		req.Header.Set("Content-Type", "text/csv")
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out struct {
+			ID string `json:"id"`
+		}
+		b, _ := io.ReadAll(resp.Body)
+		require.NoError(t, json.Unmarshal(b, &out), "%s", b)
+		return resp.StatusCode, out.ID, resp.Header.Get("Idempotent-Replayed")
+	}
+	count := func(sql string) int {
+		t.Helper()
+		var n int
+		require.NoError(t, postgres.InOrgTx(t.Context(), e.db.Owner, acme.ID, func(tx pgx.Tx) error {
+			return tx.QueryRow(t.Context(), sql, acme.ID).Scan(&n)
+		}))
+		return n
+	}
+	const file = "name,email\nAda,ada@example.com\n"
+	status, id, replayed := post("upload-1", "?mode=skip_invalid&file_name=a.csv", file)
+	require.Equal(t, http.StatusAccepted, status)
+	require.Empty(t, replayed)
+	status, again, replayed := post("upload-1", "?mode=skip_invalid&file_name=a.csv", file)
+	require.Equal(t, http.StatusAccepted, status, "not 409: the retry is the same request")
+	require.Equal(t, id, again)
+	require.Equal(t, "true", replayed)
+	require.Equal(t, 1, count(`SELECT count(*) FROM imports WHERE org_id = $1`), "one import")
+	require.Equal(t, 1, count(`SELECT count(*) FROM river_job WHERE kind = 'import' AND args->>'org_id' = $1::text`), "one job")
+
+	status, _, _ = post("upload-1", "?mode=skip_invalid&file_name=a.csv", file+"Grace,\n")
+	require.Equal(t, http.StatusUnprocessableEntity, status, "another file")
+	status, _, _ = post("upload-1", "?mode=all_or_nothing&file_name=a.csv", file)
+	require.Equal(t, http.StatusUnprocessableEntity, status, "another mode")
+	status, _, _ = post("", "?mode=skip_invalid&file_name=a.csv", file)
+	require.Equal(t, http.StatusConflict, status, "without a key, a new request: one import at a time")
+	require.Equal(t, 1, count(`SELECT count(*) FROM imports WHERE org_id = $1`))
 }

@@ -131,6 +131,9 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.api("POST /api/v1/exports", authz.ExportsManage, s.idempotentCreate(s.apiCreateExport(), s.replayExportCreate))
 	rt.api("GET /api/v1/exports/{id}", authz.ExportsManage, s.apiGetExport())
 	rt.api("POST /api/v1/exports/{id}/cancel", authz.ExportsManage, s.apiCancelExport())
+	rt.api("GET /api/v1/export-schedule", authz.ExportsManage, s.apiGetExportSchedule())
+	rt.api("PUT /api/v1/export-schedule", authz.ExportsManage, s.apiSetExportSchedule())
+	rt.api("DELETE /api/v1/export-schedule", authz.ExportsManage, s.apiDeleteExportSchedule())
 	rt.page("GET /downloads/{token}", s.getExportDownload())
 
 	// CSV imports of contacts, by owners and admins; the uploads stream
@@ -139,7 +142,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.org("POST /o/{org}/imports", authz.ContactsImport, s.postImport())
 	rt.org("GET /o/{org}/imports/{id}", authz.ContactsImport, s.pageImport())
 	rt.api("GET /api/v1/imports", authz.ContactsImport, s.apiListImports())
-	rt.api("POST /api/v1/imports", authz.ContactsImport, s.apiCreateImport())
+	rt.api("POST /api/v1/imports", authz.ContactsImport, s.idempotentUpload(s.apiCreateImport(), s.replayImportCreate))
 	rt.api("GET /api/v1/imports/{id}", authz.ContactsImport, s.apiGetImport())
 
 	return rt.routes

@@ -107,7 +107,7 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 		var body io.Reader
 		var ctype string
 		switch {
-		case strings.HasPrefix(pattern, method+" /api/") && (method == http.MethodPost || method == http.MethodPatch):
+		case strings.HasPrefix(pattern, method+" /api/") && (method == http.MethodPost || method == http.MethodPatch || method == http.MethodPut):
 			body, ctype = strings.NewReader(`{"name":"Intruder"}`), "application/json"
 		case method == http.MethodPost:
 			body, ctype = strings.NewReader("role=owner&name=Intruder&user="+owner.ID), "application/x-www-form-urlencoded"
