@@ -231,20 +231,27 @@ func records(t *testing.T, format string, body []byte) []map[string]string {
 
 func ptr[T any](v T) *T { return &v }
 
-// hookContacts wraps the contacts source: before each batch it calls hook
-// with the batch's number (from 1); an error from hook fails the batch.
+// hookContacts wraps the contacts source: it calls hook with the number
+// of the row about to be written (from 1); an error from hook fails the
+// export there.
 type hookContacts struct {
 	exports.ContactSource
-	batches int
-	hook    func(n int) error
+	hook func(n int) error
 }
 
-func (h *hookContacts) ExportBatch(ctx context.Context, tx pgx.Tx, orgID, after string, limit int) ([]contacts.Contact, error) {
-	h.batches++
-	if err := h.hook(h.batches); err != nil {
-		return nil, err
+func (h *hookContacts) ExportEach(ctx context.Context, tx pgx.Tx, orgID string, fn func(*contacts.ExportRow) error) error {
+	n := 0
+	if err := h.hook(1); err != nil { // an empty table fails too
+		return err
 	}
-	return h.ContactSource.ExportBatch(ctx, tx, orgID, after, limit)
+	return h.ContactSource.ExportEach(ctx, tx, orgID, func(r *contacts.ExportRow) error {
+		if n++; n > 1 {
+			if err := h.hook(n); err != nil {
+				return err
+			}
+		}
+		return fn(r)
+	})
 }
 
 // TestCancelLeavesNoFile: an export cancelled while queued, or while it

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"gocloud.dev/blob"
@@ -91,7 +92,12 @@ func (s *Service) write(ctx context.Context, e Export) (int64, []File, error) {
 		}
 		estimate += n
 	}
-	p := &progress{s: s, ctx: ctx, e: e, estimate: estimate}
+	stall, err := streamTimeout(ctx, tx)
+	if err != nil {
+		return 0, nil, err
+	}
+	p := &progress{s: s, ctx: ctx, e: e, estimate: estimate, stall: stall,
+		pace: newPacer(s.cfg.MaxRowsPerSec, s.clock.Now, sleepCtx)}
 	if err := p.record(); err != nil {
 		return 0, nil, err
 	}
@@ -181,47 +187,152 @@ func abortWriter(err error, cancel context.CancelFunc, w *blob.Writer) error {
 	return err
 }
 
-// writeTable encodes table t's rows in e's format to w, batch by batch.
+// How often an export, while it writes a table, records its progress and
+// paces itself.
+const (
+	// progressRows is how many rows an export writes between two records
+	// of its progress (which is also where it notices a cancellation).
+	progressRows = 10_000
+	// paceRows is how many rows it writes between two checks of its pace.
+	paceRows = 1_000
+)
+
+// errStalled ends an export whose read delivered no progressRows rows
+// within the statement timeout of the exports' pool.
+var errStalled = errors.New("the export's read stalled: no 10,000 rows within the statement timeout")
+
+// writeTable encodes table t's rows in e's format to w, as one statement
+// streams them: the read, the decryption, the encoding and w's
+// compression run row by row, in this goroutine. Every paceRows rows it
+// paces itself (Config.MaxRowsPerSec), every progressRows rows it records
+// its progress; a read that brings no progressRows rows within the
+// pool's statement timeout (p.stall) is cancelled.
 func (s *Service) writeTable(ctx context.Context, tx pgx.Tx, e Export, t string, w io.Writer, p *progress) error {
 	def := s.sources.tableOf(t)
 	enc := newEncoder(e.Format, w)
 	if err := enc.header(def.columns); err != nil {
 		return err
 	}
-	err := def.batches(ctx, tx, e.OrgID, func(rows [][]any) error {
-		for _, r := range rows {
-			if err := enc.row(r); err != nil {
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if p.stall > 0 {
+		watchdog := time.AfterFunc(p.stall, func() { cancel(errStalled) })
+		defer watchdog.Stop()
+		p.onRecord = func() { watchdog.Reset(p.stall) }
+	}
+	base, last := p.written, p.written
+	enc.every = paceRows
+	enc.onRows = func() error {
+		p.written = base + enc.rows
+		if p.written-last >= progressRows {
+			last = p.written
+			if err := p.record(); err != nil {
 				return err
 			}
 		}
-		if err := enc.flush(); err != nil {
-			return err
-		}
-		p.written += int64(len(rows))
-		return p.record()
-	})
+		return p.pace.wait(rctx, p.written)
+	}
+	err := def.rows(rctx, tx, e.OrgID, enc)
+	if err == nil {
+		err = enc.flush()
+	}
+	p.written = base + enc.rows
+	if cause := context.Cause(rctx); err != nil && errors.Is(cause, errStalled) {
+		err = errStalled
+	}
 	if err != nil {
 		return fmt.Errorf("export %s: %w", t, err)
 	}
-	return enc.flush()
+	return p.record()
 }
 
-// progress records an export's rows written after each batch, on the
-// exports' pool, and notices a cancellation there.
+// progress records an export's rows written on the exports' pool (a
+// connection besides the snapshot's), and notices a cancellation there.
 type progress struct {
 	s        *Service
 	ctx      context.Context
 	e        Export
 	written  int64
 	estimate int64
+	pace     *pacer
+	stall    time.Duration // the pool's statement timeout; 0: none
+	onRecord func()        // called after each record
 }
 
 func (p *progress) record() error {
-	return postgres.InOrgTx(p.ctx, p.s.exportPool, p.e.OrgID, func(tx pgx.Tx) error {
+	err := postgres.InOrgTx(p.ctx, p.s.exportPool, p.e.OrgID, func(tx pgx.Tx) error {
 		ok, err := setProgress(p.ctx, tx, p.e.OrgID, p.e.ID, p.written, max(p.estimate, p.written))
 		if err == nil && !ok {
 			return errCancelled
 		}
 		return err
 	})
+	if err == nil && p.onRecord != nil {
+		p.onRecord()
+	}
+	return err
+}
+
+// streamTimeout returns tx's statement_timeout (0: none) and lifts it for
+// the rest of tx: each table is read by one statement, which lasts as
+// long as the table takes to write. writeTable enforces the timeout per
+// progressRows rows instead.
+func streamTimeout(ctx context.Context, tx pgx.Tx) (time.Duration, error) {
+	var ms int64
+	if err := tx.QueryRow(ctx, `SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout'`).Scan(&ms); err != nil {
+		return 0, fmt.Errorf("read statement_timeout: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+		return 0, fmt.Errorf("lift statement_timeout: %w", err)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// pacer keeps an export under a rate of rows a second.
+type pacer struct {
+	rate  float64 // rows a second; 0: no pacing
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
+	// at is when the rows counted so far (rows) were due; an export that
+	// fell behind (a slow read) may catch up by at most paceBurst.
+	at   time.Time
+	rows int64
+}
+
+// paceBurst is how far behind its pace an export may fall and then catch
+// up at full speed.
+const paceBurst = 100 * time.Millisecond
+
+// newPacer returns a pacer of rate rows a second, starting now.
+func newPacer(rate int, now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
+	return &pacer{rate: float64(rate), now: now, sleep: sleep, at: now()}
+}
+
+// wait sleeps until rows rows (a total) are due.
+func (p *pacer) wait(ctx context.Context, rows int64) error {
+	if p.rate <= 0 {
+		return nil
+	}
+	p.at = p.at.Add(time.Duration(float64(rows-p.rows) / p.rate * float64(time.Second)))
+	p.rows = rows
+	now := p.now()
+	if d := p.at.Sub(now); d > 0 {
+		return p.sleep(ctx, d)
+	}
+	if floor := now.Add(-paceBurst); p.at.Before(floor) {
+		p.at = floor
+	}
+	return nil
+}
+
+// sleepCtx sleeps for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
