@@ -97,7 +97,7 @@ func (s *Service) write(ctx context.Context, e Export) (int64, []File, error) {
 		return 0, nil, err
 	}
 	p := &progress{s: s, ctx: ctx, e: e, estimate: estimate, stall: stall,
-		pace: newPacer(s.cfg.MaxRowsPerSec, s.clock.Now, sleepCtx)}
+		pace: newPacer(s.cfg.MaxRowsPerSec, s.interactiveBusy(), s.clock.Now, sleepCtx)}
 	if err := p.record(); err != nil {
 		return 0, nil, err
 	}
@@ -288,11 +288,15 @@ func streamTimeout(ctx context.Context, tx pgx.Tx) (time.Duration, error) {
 	return time.Duration(ms) * time.Millisecond, nil
 }
 
-// pacer keeps an export under a rate of rows a second.
+// pacer keeps an export under a rate of rows a second while the
+// interactive app is busy, and lets it run at full speed otherwise.
 type pacer struct {
 	rate  float64 // rows a second; 0: no pacing
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
+	// busy reports whether the app answered requests since it was last
+	// asked; nil: always busy.
+	busy func() bool
 	// at is when the rows counted so far (rows) were due; an export that
 	// fell behind (a slow read) may catch up by at most paceBurst.
 	at   time.Time
@@ -303,19 +307,24 @@ type pacer struct {
 // up at full speed.
 const paceBurst = 100 * time.Millisecond
 
-// newPacer returns a pacer of rate rows a second, starting now.
-func newPacer(rate int, now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
-	return &pacer{rate: float64(rate), now: now, sleep: sleep, at: now()}
+// newPacer returns a pacer of rate rows a second while busy says so,
+// starting now.
+func newPacer(rate int, busy func() bool, now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
+	return &pacer{rate: float64(rate), busy: busy, now: now, sleep: sleep, at: now()}
 }
 
-// wait sleeps until rows rows (a total) are due.
+// wait sleeps until rows rows (a total) are due, if the app is busy.
 func (p *pacer) wait(ctx context.Context, rows int64) error {
 	if p.rate <= 0 {
 		return nil
 	}
+	now := p.now()
+	if p.busy != nil && !p.busy() {
+		p.at, p.rows = now, rows // idle: no debt, no credit
+		return nil
+	}
 	p.at = p.at.Add(time.Duration(float64(rows-p.rows) / p.rate * float64(time.Second)))
 	p.rows = rows
-	now := p.now()
 	if d := p.at.Sub(now); d > 0 {
 		return p.sleep(ctx, d)
 	}
@@ -323,6 +332,32 @@ func (p *pacer) wait(ctx context.Context, rows int64) error {
 		p.at = floor
 	}
 	return nil
+}
+
+// An export is paced while the app is busy: while its interactive pool
+// hands out at least busyAcquiresPerSec connections a second, measured
+// over busyWindow. A page view now and then, the job queue's polling or
+// the export's own progress (when the pools are one) do not slow it.
+const (
+	busyAcquiresPerSec = 50
+	busyWindow         = 100 * time.Millisecond
+)
+
+// interactiveBusy reports whether the app is answering requests (or
+// running jobs) besides the export, whose reads and progress use the
+// exports' own pool: whether the interactive pool handed out
+// busyAcquiresPerSec connections a second over the last busyWindow.
+func (s *Service) interactiveBusy() func() bool {
+	last, at, busy := s.pool.Stat().AcquireCount(), s.clock.Now(), false
+	return func() bool {
+		now := s.clock.Now()
+		if d := now.Sub(at); d >= busyWindow {
+			n := s.pool.Stat().AcquireCount()
+			busy = float64(n-last) >= busyAcquiresPerSec*d.Seconds()
+			last, at = n, now
+		}
+		return busy
+	}
 }
 
 // sleepCtx sleeps for d or until ctx is done.

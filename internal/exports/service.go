@@ -42,10 +42,11 @@ type Config struct {
 	Outbox Outbox
 	// BaseURL is the app's external URL, for the link in that email.
 	BaseURL string
-	// MaxRowsPerSec paces an export's reading (all its tables together)
-	// to at most this many rows a second; 0 does not pace. On a server
-	// whose CPUs also answer requests, it trades the export's speed for
-	// the interactive latency (docs/exports.md, "Measured").
+	// MaxRowsPerSec paces an export (all its tables together) to at most
+	// this many rows a second while the app is busy (its interactive pool
+	// hands out 50 connections a second or more); 0 never paces. On a
+	// server whose CPUs also answer requests, it trades the export's
+	// speed for the interactive latency (docs/exports.md, "Measured").
 	MaxRowsPerSec int
 }
 
