@@ -217,8 +217,8 @@ func (s *Service) writeTable(ctx context.Context, tx pgx.Tx, e Export, t string,
 	defer cancel(nil)
 	if p.stall > 0 {
 		watchdog := time.AfterFunc(p.stall, func() { cancel(errStalled) })
-		defer watchdog.Stop()
 		p.onRecord = func() { watchdog.Reset(p.stall) }
+		defer func() { p.onRecord = nil; watchdog.Stop() }()
 	}
 	base, last := p.written, p.written
 	enc.every = paceRows
