@@ -31,7 +31,7 @@ const (
 // DefaultExportMaxRowsPerSec is the default pace of an export
 // (GROUNDWORK_EXPORT_MAX_ROWS_PER_SEC), chosen from BenchmarkExportContacts
 // (docs/exports.md, "Measured").
-const DefaultExportMaxRowsPerSec = 20_000
+const DefaultExportMaxRowsPerSec = 5_000
 
 // Config is the whole effective configuration of a groundwork process.
 type Config struct {
