@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/memblob"
@@ -461,4 +462,46 @@ func TestRetention(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, exports.StatusExpired, e.Status)
 	require.Empty(t, e.Files)
+}
+
+// stallContacts is a contacts source whose first row never gets written:
+// its callback waits until the export's read is cancelled.
+type stallContacts struct{ exports.ContactSource }
+
+func (s stallContacts) ExportEach(ctx context.Context, tx pgx.Tx, orgID string, fn func(*contacts.ExportRow) error) error {
+	return s.ContactSource.ExportEach(ctx, tx, orgID, func(*contacts.ExportRow) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Minute):
+			return errors.New("not cancelled")
+		}
+	})
+}
+
+// TestStalledReadFails: the exports' pool's statement_timeout, lifted for
+// the streaming read, still ends a read that brings no rows within it; the
+// attempt fails and leaves no file.
+func TestStalledReadFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	cfg, err := pgxpool.ParseConfig(b.db.RuntimeURL)
+	require.NoError(t, err)
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = "200"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	sources := exports.Sources{Contacts: stallContacts{b.mods.Contacts}, Members: b.mods.Orgs, Audit: b.mods.Audit}
+	svc := exports.NewService(b.db.Runtime, pool, b.bucket, nil, b.mods.Jobs, b.clock, sources, exports.Config{})
+	b.contact(t, "Ada", "ada@example.com", "")
+
+	e, err := svc.Request(ctx, b.owner, exports.Request{})
+	require.NoError(t, err)
+	err = svc.Run(ctx, e.OrgID, e.ID, 1, 1)
+	require.ErrorContains(t, err, "stalled")
+	e, err = svc.Get(ctx, b.owner, e.ID)
+	require.NoError(t, err)
+	require.Equal(t, exports.StatusFailed, e.Status)
+	require.Empty(t, b.objects(t))
 }

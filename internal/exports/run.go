@@ -197,16 +197,16 @@ const (
 	paceRows = 1_000
 )
 
-// errStalled ends an export whose read delivered no progressRows rows
-// within the statement timeout of the exports' pool.
-var errStalled = errors.New("the export's read stalled: no 10,000 rows within the statement timeout")
+// errStalled ends an export whose read delivered no paceRows rows within
+// the statement timeout of the exports' pool.
+var errStalled = errors.New("the export's read stalled: no 1,000 rows within the statement timeout")
 
 // writeTable encodes table t's rows in e's format to w, as one statement
 // streams them: the read, the decryption, the encoding and w's
 // compression run row by row, in this goroutine. Every paceRows rows it
 // paces itself (Config.MaxRowsPerSec), every progressRows rows it records
-// its progress; a read that brings no progressRows rows within the
-// pool's statement timeout (p.stall) is cancelled.
+// its progress; a read that brings no paceRows rows within the pool's
+// statement timeout (p.stall), its pacing not counted, is cancelled.
 func (s *Service) writeTable(ctx context.Context, tx pgx.Tx, e Export, t string, w io.Writer, p *progress) error {
 	def := s.sources.tableOf(t)
 	enc := newEncoder(e.Format, w)
@@ -215,10 +215,11 @@ func (s *Service) writeTable(ctx context.Context, tx pgx.Tx, e Export, t string,
 	}
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	alive := func() {}
 	if p.stall > 0 {
 		watchdog := time.AfterFunc(p.stall, func() { cancel(errStalled) })
-		p.onRecord = func() { watchdog.Reset(p.stall) }
-		defer func() { p.onRecord = nil; watchdog.Stop() }()
+		defer watchdog.Stop()
+		alive = func() { watchdog.Reset(p.stall) }
 	}
 	base, last := p.written, p.written
 	enc.every = paceRows
@@ -230,7 +231,11 @@ func (s *Service) writeTable(ctx context.Context, tx pgx.Tx, e Export, t string,
 				return err
 			}
 		}
-		return p.pace.wait(rctx, p.written)
+		if err := p.pace.wait(rctx, p.written); err != nil {
+			return err
+		}
+		alive()
+		return nil
 	}
 	err := def.rows(rctx, tx, e.OrgID, enc)
 	if err == nil {
@@ -256,27 +261,22 @@ type progress struct {
 	estimate int64
 	pace     *pacer
 	stall    time.Duration // the pool's statement timeout; 0: none
-	onRecord func()        // called after each record
 }
 
 func (p *progress) record() error {
-	err := postgres.InOrgTx(p.ctx, p.s.exportPool, p.e.OrgID, func(tx pgx.Tx) error {
+	return postgres.InOrgTx(p.ctx, p.s.exportPool, p.e.OrgID, func(tx pgx.Tx) error {
 		ok, err := setProgress(p.ctx, tx, p.e.OrgID, p.e.ID, p.written, max(p.estimate, p.written))
 		if err == nil && !ok {
 			return errCancelled
 		}
 		return err
 	})
-	if err == nil && p.onRecord != nil {
-		p.onRecord()
-	}
-	return err
 }
 
 // streamTimeout returns tx's statement_timeout (0: none) and lifts it for
 // the rest of tx: each table is read by one statement, which lasts as
 // long as the table takes to write. writeTable enforces the timeout per
-// progressRows rows instead.
+// paceRows rows instead.
 func streamTimeout(ctx context.Context, tx pgx.Tx) (time.Duration, error) {
 	var ms int64
 	if err := tx.QueryRow(ctx, `SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout'`).Scan(&ms); err != nil {
