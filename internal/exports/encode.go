@@ -18,9 +18,10 @@ const flushAt = 64 << 10
 
 // encoder writes the rows of one table in one format into a buffer it
 // reuses, and writes the buffer to w every flushAt bytes. A row is its
-// values, one call each in column order, then end. Nothing is allocated
-// per row and no reflection is used: a large export spends its time
-// reading, decrypting and compressing, not encoding.
+// values, one call each in column order, then end. The contacts' values
+// (bytes) are encoded without allocating and without reflection: a large
+// export spends its time reading, decrypting and compressing, not
+// encoding.
 //
 // CSV is RFC 4180 with a header row (as encoding/csv writes it: a field is
 // quoted when it holds a comma, a quote, a line break or begins with a
@@ -88,11 +89,12 @@ func (e *encoder) text(b []byte) {
 	}
 }
 
-// str writes a string value.
+// str writes a string value (for members and audit events, read as Go
+// strings; the conversion copies strings longer than 32 bytes).
 func (e *encoder) str(s string) {
 	e.next()
 	if e.jsonl {
-		e.buf = appendJSONString(e.buf, []byte(s)) // does not allocate: the slice does not escape
+		e.buf = appendJSONString(e.buf, []byte(s))
 	} else {
 		e.buf = appendCSVField(e.buf, []byte(s))
 	}
