@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/crypto"
 	"github.com/groundwork-dev/groundwork/internal/gw"
@@ -175,6 +176,13 @@ func BenchmarkExportContacts(b *testing.B) {
 	b.ReportMetric(quantileMS(busy, 0.95)/quantileMS(idle, 0.95), "p95-ratio")
 	b.ReportMetric(quantileMS(busy, 0.99)/quantileMS(idle, 0.99), "p99-ratio")
 	b.ReportMetric(loaded.took.Seconds(), "loaded-export-s")
+	// The pace the serve process ran the exports at: its default unless the
+	// environment (inherited by serveProcess) says otherwise.
+	pace := config.DefaultExportMaxRowsPerSec
+	if v, err := strconv.Atoi(os.Getenv("GROUNDWORK_EXPORT_MAX_ROWS_PER_SEC")); err == nil {
+		pace = v
+	}
+	b.ReportMetric(float64(pace), "pace-rows/s")
 }
 
 // seedContacts inserts rows contacts into orgID through InsertTx in batches

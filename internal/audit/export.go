@@ -7,16 +7,15 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ExportBatch returns up to limit of orgID's events with an id above after
-// (the zero UUID for the first batch), oldest first: one batch of an
-// export (internal/exports, which checked authz.ExportsManage when the
-// export was requested). tx must see orgID (app.org_id).
-func (s *Service) ExportBatch(ctx context.Context, tx pgx.Tx, orgID, after string, limit int) ([]Entry, error) {
-	list, err := exportEvents(ctx, tx, orgID, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("export audit events: %w", err)
+// ExportEach calls fn with each of orgID's events, oldest (by id) first,
+// read with one statement in tx (which must see orgID, app.org_id); an
+// error from fn stops it and is returned. It is for internal/exports,
+// which checked authz.ExportsManage when the export was requested.
+func (s *Service) ExportEach(ctx context.Context, tx pgx.Tx, orgID string, fn func(Entry) error) error {
+	if err := exportEvents(ctx, tx, orgID, fn); err != nil {
+		return fmt.Errorf("export audit events: %w", err)
 	}
-	return list, nil
+	return nil
 }
 
 // ExportCount counts orgID's events in tx (which must see orgID).

@@ -211,22 +211,28 @@ func SignedInBefore(ctx context.Context, tx pgx.Tx, userID, ip, userAgent string
 	return known, nil
 }
 
-// exportEvents returns up to limit events of orgID with an id above after,
-// oldest (by id) first: one keyset batch of an export.
-func exportEvents(ctx context.Context, tx pgx.Tx, orgID, after string, limit int) ([]Entry, error) {
+// exportEvents calls fn with each event of orgID, oldest (by id) first,
+// as one statement streams them.
+func exportEvents(ctx context.Context, tx pgx.Tx, orgID string, fn func(Entry) error) error {
 	rows, err := tx.Query(ctx, `SELECT org_id::text, `+rowColumns+` FROM audit_events
-		WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3`, orgID, after, limit)
+		WHERE org_id = $1 ORDER BY id`, orgID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return pgx.CollectRows(rows, func(cr pgx.CollectableRow) (Entry, error) {
-		var r row
-		var org string
-		if err := cr.Scan(append([]any{&org}, rowScanTargets(&r)...)...); err != nil {
-			return Entry{}, err
+	defer rows.Close()
+	var r row
+	var org string
+	targets := append([]any{&org}, rowScanTargets(&r)...)
+	for rows.Next() {
+		r = row{}
+		if err := rows.Scan(targets...); err != nil {
+			return err
 		}
-		return r.entry(org), nil
-	})
+		if err := fn(r.entry(org)); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // countEvents counts orgID's events.

@@ -28,6 +28,11 @@ const (
 	EnvProduction  = "production"
 )
 
+// DefaultExportMaxRowsPerSec is the default pace of an export
+// (GROUNDWORK_EXPORT_MAX_ROWS_PER_SEC), chosen from BenchmarkExportContacts
+// (docs/exports.md, "Measured").
+const DefaultExportMaxRowsPerSec = 5_000
+
 // Config is the whole effective configuration of a groundwork process.
 type Config struct {
 	// Port is the HTTP listen port (PORT). Default 8080; 0 picks a free port.
@@ -185,6 +190,12 @@ type Config struct {
 	// ExportWorkMem is the work_mem of the exports' pool
 	// (GROUNDWORK_EXPORT_WORK_MEM). Default 16MB.
 	ExportWorkMem string
+	// ExportMaxRowsPerSec paces each export to at most this many rows a
+	// second while the app answers requests
+	// (GROUNDWORK_EXPORT_MAX_ROWS_PER_SEC; 0: never paced), trading its
+	// speed for the interactive latency on servers whose CPUs also answer
+	// requests. Default DefaultExportMaxRowsPerSec.
+	ExportMaxRowsPerSec int
 	// Billing is the Stripe billing configuration (see Billing).
 	Billing Billing
 }
@@ -241,6 +252,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ExportRetention = p.duration("GROUNDWORK_EXPORT_RETENTION", 168*time.Hour)
 	c.ExportStatementTimeout = p.duration("GROUNDWORK_EXPORT_STATEMENT_TIMEOUT", time.Minute)
 	c.ExportWorkMem = p.str("GROUNDWORK_EXPORT_WORK_MEM", "16MB")
+	c.ExportMaxRowsPerSec = p.int("GROUNDWORK_EXPORT_MAX_ROWS_PER_SEC", DefaultExportMaxRowsPerSec, 0, 1<<30)
 	c.ImportMaxBytes = int64(p.int("GROUNDWORK_IMPORT_MAX_BYTES", 100<<20, 1, 1<<40))
 	c.BaseURL = p.baseURL("GROUNDWORK_BASE_URL", fmt.Sprintf("http://localhost:%d", c.Port))
 	c.RedisURL = p.redisURL("REDIS_URL")
@@ -305,6 +317,7 @@ func (c Config) Print(w io.Writer) {
 		{"GROUNDWORK_EXPORT_RETENTION", c.ExportRetention.String()},
 		{"GROUNDWORK_EXPORT_STATEMENT_TIMEOUT", c.ExportStatementTimeout.String()},
 		{"GROUNDWORK_EXPORT_WORK_MEM", c.ExportWorkMem},
+		{"GROUNDWORK_EXPORT_MAX_ROWS_PER_SEC", strconv.Itoa(c.ExportMaxRowsPerSec)},
 		{"GROUNDWORK_IMPORT_MAX_BYTES", strconv.FormatInt(c.ImportMaxBytes, 10)},
 	}
 	rows = append(rows, c.Billing.rows()...)

@@ -368,20 +368,3 @@ func countContacts(ctx context.Context, tx pgx.Tx, orgID string) (int, error) {
 	err := tx.QueryRow(ctx, `SELECT count(*) FROM contacts WHERE org_id = $1`, orgID).Scan(&n)
 	return n, err
 }
-
-// ---- exports (see internal/exports)
-
-// exportBatch returns up to limit contacts of orgID with an id above after,
-// in id order, decrypted: one keyset batch of an export.
-func exportBatch(ctx context.Context, tx pgx.Tx, keys *crypto.Keyring, orgID, after string, limit int) ([]Contact, error) {
-	rows, err := tx.Query(ctx, `SELECT `+columns+` FROM contacts WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
-		orgID, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("export contacts: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Contact, error) { return scanContact(row, keys, orgID) })
-	if err != nil {
-		return nil, fmt.Errorf("export contacts: %w", err)
-	}
-	return list, nil
-}

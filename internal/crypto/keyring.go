@@ -52,6 +52,17 @@ func NewAD(table, column string, ids ...string) AD {
 // String is the associated data as text; it holds no secret.
 func (ad AD) String() string { return ad.s }
 
+// AppendID appends to dst the associated data of ad with one more ID, id:
+// the bytes of NewAD(table, column, ids..., id) when ad is NewAD(table,
+// column, ids...). Loops that decrypt a value per row (an export) build
+// each row's associated data this way in a buffer they reuse, for
+// DecryptAppend.
+func (ad AD) AppendID(dst, id []byte) []byte {
+	dst = append(dst, ad.s...)
+	dst = append(dst, '|')
+	return append(dst, id...)
+}
+
 // Keyring encrypts, decrypts and indexes field values. It is safe for
 // concurrent use.
 type Keyring struct {
@@ -133,6 +144,21 @@ func (r *Keyring) Decrypt(ciphertext []byte, ad AD) (string, error) {
 		return "", &DecryptError{AD: ad.s, KeyID: id, HasPrefix: ok, KnownKey: ok && r.enc.Has(id), PrimaryID: r.enc.PrimaryID()}
 	}
 	return string(pt), nil
+}
+
+// DecryptAppend is Decrypt for loops: it appends the plaintext to dst,
+// and takes the associated data as bytes (an AD's, from AD.AppendID). nil
+// (or empty) decrypts to nothing. A failure is a *DecryptError.
+func (r *Keyring) DecryptAppend(dst, ciphertext, ad []byte) ([]byte, error) {
+	if len(ciphertext) == 0 {
+		return dst, nil
+	}
+	pt, err := r.aead.Decrypt(ciphertext, ad)
+	if err != nil {
+		id, ok := CiphertextKeyID(ciphertext)
+		return dst, &DecryptError{AD: string(ad), KeyID: id, HasPrefix: ok, KnownKey: ok && r.enc.Has(id), PrimaryID: r.enc.PrimaryID()}
+	}
+	return append(dst, pt...), nil
 }
 
 // DecryptError reports a ciphertext that would not decrypt. Its message

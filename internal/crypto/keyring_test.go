@@ -85,6 +85,32 @@ func TestAssociatedDataBindsTheRow(t *testing.T) {
 	require.ErrorContains(t, err, "not a Tink ciphertext")
 }
 
+// TestDecryptAppend: the loop form decrypts what Encrypt wrote, bound to
+// the same associated data built with AppendID, into the caller's buffer,
+// and refuses another row's.
+func TestDecryptAppend(t *testing.T) {
+	t.Parallel()
+	r := newKeyring(t)
+	ct, err := r.Encrypt("ada@example.com", NewAD("contacts", "email", "org-1", "row-1"))
+	require.NoError(t, err)
+	parent := NewAD("contacts", "email", "org-1")
+	ad := parent.AppendID(nil, []byte("row-1"))
+	require.Equal(t, "contacts|email|org-1|row-1", string(ad))
+
+	buf := []byte("x:")
+	buf, err = r.DecryptAppend(buf, ct, ad)
+	require.NoError(t, err)
+	require.Equal(t, "x:ada@example.com", string(buf))
+	empty, err := r.DecryptAppend(buf[:0], nil, ad)
+	require.NoError(t, err)
+	require.Empty(t, empty)
+
+	_, err = r.DecryptAppend(nil, ct, parent.AppendID(nil, []byte("row-2")))
+	var de *DecryptError
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, "contacts|email|org-1|row-2", de.AD)
+}
+
 func TestWrongKeyIsAClearError(t *testing.T) {
 	t.Parallel()
 	a, b := newKeyring(t), newKeyring(t)

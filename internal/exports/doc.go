@@ -5,11 +5,12 @@
 // A request (Service.Request) records the export and enqueues its job in
 // one transaction; the job (ExportWorker, on the jobs.QueueExports queue)
 // runs on a connection pool of its own with its own statement_timeout and
-// work_mem, reads a REPEATABLE READ snapshot in keyset batches through the
-// modules' ExportBatch methods, and streams the rows through the encoder
-// and gzip straight into the blob writer: memory stays flat whatever the
-// size. Progress is recorded after every batch, which is also where a
-// cancellation is noticed. Every attempt starts from scratch: it deletes
+// work_mem, reads a REPEATABLE READ snapshot with one streaming statement
+// per table through the modules' ExportEach methods, and passes each row
+// through the encoder and gzip straight into the blob writer: memory stays
+// flat whatever the size. Progress is recorded every 10,000 rows, which is
+// also where a cancellation is noticed; while the app is busy the export
+// is paced (Config.MaxRowsPerSec). Every attempt starts from scratch: it deletes
 // whatever an earlier attempt left, and a blob is only visible once its
 // writer closed, so a killed worker leaves nothing half-written.
 //

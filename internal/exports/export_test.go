@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/memblob"
@@ -231,20 +232,27 @@ func records(t *testing.T, format string, body []byte) []map[string]string {
 
 func ptr[T any](v T) *T { return &v }
 
-// hookContacts wraps the contacts source: before each batch it calls hook
-// with the batch's number (from 1); an error from hook fails the batch.
+// hookContacts wraps the contacts source: it calls hook with the number
+// of the row about to be written (from 1); an error from hook fails the
+// export there.
 type hookContacts struct {
 	exports.ContactSource
-	batches int
-	hook    func(n int) error
+	hook func(n int) error
 }
 
-func (h *hookContacts) ExportBatch(ctx context.Context, tx pgx.Tx, orgID, after string, limit int) ([]contacts.Contact, error) {
-	h.batches++
-	if err := h.hook(h.batches); err != nil {
-		return nil, err
+func (h *hookContacts) ExportEach(ctx context.Context, tx pgx.Tx, orgID string, fn func(*contacts.ExportRow) error) error {
+	n := 0
+	if err := h.hook(1); err != nil { // an empty table fails too
+		return err
 	}
-	return h.ContactSource.ExportBatch(ctx, tx, orgID, after, limit)
+	return h.ContactSource.ExportEach(ctx, tx, orgID, func(r *contacts.ExportRow) error {
+		if n++; n > 1 {
+			if err := h.hook(n); err != nil {
+				return err
+			}
+		}
+		return fn(r)
+	})
 }
 
 // TestCancelLeavesNoFile: an export cancelled while queued, or while it
@@ -454,4 +462,46 @@ func TestRetention(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, exports.StatusExpired, e.Status)
 	require.Empty(t, e.Files)
+}
+
+// stallContacts is a contacts source whose first row never gets written:
+// its callback waits until the export's read is cancelled.
+type stallContacts struct{ exports.ContactSource }
+
+func (s stallContacts) ExportEach(ctx context.Context, tx pgx.Tx, orgID string, fn func(*contacts.ExportRow) error) error {
+	return s.ContactSource.ExportEach(ctx, tx, orgID, func(*contacts.ExportRow) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Minute):
+			return errors.New("not cancelled")
+		}
+	})
+}
+
+// TestStalledReadFails: the exports' pool's statement_timeout, lifted for
+// the streaming read, still ends a read that brings no rows within it; the
+// attempt fails and leaves no file.
+func TestStalledReadFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	cfg, err := pgxpool.ParseConfig(b.db.RuntimeURL)
+	require.NoError(t, err)
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = "200"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	sources := exports.Sources{Contacts: stallContacts{b.mods.Contacts}, Members: b.mods.Orgs, Audit: b.mods.Audit}
+	svc := exports.NewService(b.db.Runtime, pool, b.bucket, nil, b.mods.Jobs, b.clock, sources, exports.Config{})
+	b.contact(t, "Ada", "ada@example.com", "")
+
+	e, err := svc.Request(ctx, b.owner, exports.Request{})
+	require.NoError(t, err)
+	err = svc.Run(ctx, e.OrgID, e.ID, 1, 1)
+	require.ErrorContains(t, err, "stalled")
+	e, err = svc.Get(ctx, b.owner, e.ID)
+	require.NoError(t, err)
+	require.Equal(t, exports.StatusFailed, e.Status)
+	require.Empty(t, b.objects(t))
 }

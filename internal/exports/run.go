@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"gocloud.dev/blob"
@@ -95,7 +96,12 @@ func (s *Service) write(ctx context.Context, e Export) (int64, []File, error) {
 		}
 		estimate += n
 	}
-	p := &progress{s: s, ctx: ctx, e: e, estimate: estimate}
+	stall, err := streamTimeout(ctx, tx)
+	if err != nil {
+		return 0, nil, err
+	}
+	p := &progress{s: s, ctx: ctx, e: e, estimate: estimate, stall: stall,
+		pace: newPacer(s.cfg.MaxRowsPerSec, s.interactiveBusy(), s.clock.Now, sleepCtx)}
 	if err := p.record(); err != nil {
 		return 0, nil, err
 	}
@@ -185,39 +191,80 @@ func abortWriter(err error, cancel context.CancelFunc, w *blob.Writer) error {
 	return err
 }
 
-// writeTable encodes table t's rows in e's format to w, batch by batch.
+// How often an export, while it writes a table, records its progress and
+// paces itself.
+const (
+	// progressRows is how many rows an export writes between two records
+	// of its progress (which is also where it notices a cancellation).
+	progressRows = 10_000
+	// paceRows is how many rows it writes between two checks of its pace.
+	paceRows = 1_000
+)
+
+// errStalled ends an export whose read delivered no paceRows rows within
+// the statement timeout of the exports' pool.
+var errStalled = errors.New("the export's read stalled: no 1,000 rows within the statement timeout")
+
+// writeTable encodes table t's rows in e's format to w, as one statement
+// streams them: the read, the decryption, the encoding and w's
+// compression run row by row, in this goroutine. Every paceRows rows it
+// paces itself (Config.MaxRowsPerSec), every progressRows rows it records
+// its progress; a read that brings no paceRows rows within the pool's
+// statement timeout (p.stall), its pacing not counted, is cancelled.
 func (s *Service) writeTable(ctx context.Context, tx pgx.Tx, e Export, t string, w io.Writer, p *progress) error {
 	def := s.sources.tableOf(t)
 	enc := newEncoder(e.Format, w)
 	if err := enc.header(def.columns); err != nil {
 		return err
 	}
-	err := def.batches(ctx, tx, e.OrgID, func(rows [][]any) error {
-		for _, r := range rows {
-			if err := enc.row(r); err != nil {
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	alive := func() {}
+	if p.stall > 0 {
+		watchdog := time.AfterFunc(p.stall, func() { cancel(errStalled) })
+		defer watchdog.Stop()
+		alive = func() { watchdog.Reset(p.stall) }
+	}
+	base, last := p.written, p.written
+	enc.every = paceRows
+	enc.onRows = func() error {
+		p.written = base + enc.rows
+		if p.written-last >= progressRows {
+			last = p.written
+			if err := p.record(); err != nil {
 				return err
 			}
 		}
-		if err := enc.flush(); err != nil {
+		if err := p.pace.wait(rctx, p.written); err != nil {
 			return err
 		}
-		p.written += int64(len(rows))
-		return p.record()
-	})
+		alive()
+		return nil
+	}
+	err := def.rows(rctx, tx, e.OrgID, enc)
+	if err == nil {
+		err = enc.flush()
+	}
+	p.written = base + enc.rows
+	if cause := context.Cause(rctx); err != nil && errors.Is(cause, errStalled) {
+		err = errStalled
+	}
 	if err != nil {
 		return fmt.Errorf("export %s: %w", t, err)
 	}
-	return enc.flush()
+	return p.record()
 }
 
-// progress records an export's rows written after each batch, on the
-// exports' pool, and notices a cancellation there.
+// progress records an export's rows written on the exports' pool (a
+// connection besides the snapshot's), and notices a cancellation there.
 type progress struct {
 	s        *Service
 	ctx      context.Context
 	e        Export
 	written  int64
 	estimate int64
+	pace     *pacer
+	stall    time.Duration // the pool's statement timeout; 0: none
 }
 
 func (p *progress) record() error {
@@ -228,4 +275,103 @@ func (p *progress) record() error {
 		}
 		return err
 	})
+}
+
+// streamTimeout returns tx's statement_timeout (0: none) and lifts it for
+// the rest of tx: each table is read by one statement, which lasts as
+// long as the table takes to write. writeTable enforces the timeout per
+// paceRows rows instead.
+func streamTimeout(ctx context.Context, tx pgx.Tx) (time.Duration, error) {
+	var ms int64
+	if err := tx.QueryRow(ctx, `SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout'`).Scan(&ms); err != nil {
+		return 0, fmt.Errorf("read statement_timeout: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+		return 0, fmt.Errorf("lift statement_timeout: %w", err)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// pacer keeps an export under a rate of rows a second while the
+// interactive app is busy, and lets it run at full speed otherwise.
+type pacer struct {
+	rate  float64 // rows a second; 0: no pacing
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
+	// busy reports whether the app answered requests since it was last
+	// asked; nil: always busy.
+	busy func() bool
+	// at is when the rows counted so far (rows) were due; an export that
+	// fell behind (a slow read) may catch up by at most paceBurst.
+	at   time.Time
+	rows int64
+}
+
+// paceBurst is how far behind its pace an export may fall and then catch
+// up at full speed.
+const paceBurst = 100 * time.Millisecond
+
+// newPacer returns a pacer of rate rows a second while busy says so,
+// starting now.
+func newPacer(rate int, busy func() bool, now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
+	return &pacer{rate: float64(rate), busy: busy, now: now, sleep: sleep, at: now()}
+}
+
+// wait sleeps until rows rows (a total) are due, if the app is busy.
+func (p *pacer) wait(ctx context.Context, rows int64) error {
+	if p.rate <= 0 {
+		return nil
+	}
+	now := p.now()
+	if p.busy != nil && !p.busy() {
+		p.at, p.rows = now, rows // idle: no debt, no credit
+		return nil
+	}
+	p.at = p.at.Add(time.Duration(float64(rows-p.rows) / p.rate * float64(time.Second)))
+	p.rows = rows
+	if d := p.at.Sub(now); d > 0 {
+		return p.sleep(ctx, d)
+	}
+	if floor := now.Add(-paceBurst); p.at.Before(floor) {
+		p.at = floor
+	}
+	return nil
+}
+
+// An export is paced while the app is busy: while its interactive pool
+// hands out at least busyAcquiresPerSec connections a second, measured
+// over busyWindow. A page view now and then, the job queue's polling or
+// the export's own progress (when the pools are one) do not slow it.
+const (
+	busyAcquiresPerSec = 50
+	busyWindow         = 100 * time.Millisecond
+)
+
+// interactiveBusy reports whether the app is answering requests (or
+// running jobs) besides the export, whose reads and progress use the
+// exports' own pool: whether the interactive pool handed out
+// busyAcquiresPerSec connections a second over the last busyWindow.
+func (s *Service) interactiveBusy() func() bool {
+	last, at, busy := s.pool.Stat().AcquireCount(), s.clock.Now(), false
+	return func() bool {
+		now := s.clock.Now()
+		if d := now.Sub(at); d >= busyWindow {
+			n := s.pool.Stat().AcquireCount()
+			busy = float64(n-last) >= busyAcquiresPerSec*d.Seconds()
+			last, at = n, now
+		}
+		return busy
+	}
+}
+
+// sleepCtx sleeps for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }

@@ -51,6 +51,12 @@ type Config struct {
 	// APIKeys lets a schedule set through the API (by an API key) run
 	// while its key is live and may export. Nil skips such schedules.
 	APIKeys APIKeySource
+	// MaxRowsPerSec paces an export (all its tables together) to at most
+	// this many rows a second while the app is busy (its interactive pool
+	// hands out 50 connections a second or more); 0 never paces. On a
+	// server whose CPUs also answer requests, it trades the export's
+	// speed for the interactive latency (docs/exports.md, "Measured").
+	MaxRowsPerSec int
 }
 
 // Outbox queues emails inside a transaction (*mail.Outbox).

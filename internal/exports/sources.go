@@ -10,15 +10,10 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/org"
 )
 
-// batchSize is how many rows an export reads per statement: small enough
-// for flat memory and short statements, large enough that round trips do
-// not dominate.
-const batchSize = 2000
-
 // ContactSource is what an export needs of the contacts module
 // (*contacts.Service).
 type ContactSource interface {
-	ExportBatch(ctx context.Context, tx pgx.Tx, orgID, after string, limit int) ([]contacts.Contact, error)
+	ExportEach(ctx context.Context, tx pgx.Tx, orgID string, fn func(*contacts.ExportRow) error) error
 	ExportCount(ctx context.Context, tx pgx.Tx, orgID string) (int64, error)
 }
 
@@ -29,7 +24,7 @@ type MemberSource interface {
 
 // AuditSource is what an export needs of the audit log (*audit.Service).
 type AuditSource interface {
-	ExportBatch(ctx context.Context, tx pgx.Tx, orgID, after string, limit int) ([]audit.Entry, error)
+	ExportEach(ctx context.Context, tx pgx.Tx, orgID string, fn func(audit.Entry) error) error
 	ExportCount(ctx context.Context, tx pgx.Tx, orgID string) (int64, error)
 }
 
@@ -40,13 +35,12 @@ type Sources struct {
 	Audit    AuditSource
 }
 
-// table is one exportable table: its columns, its row count, and its rows
-// in batches, each row's values in column order.
+// table is one exportable table: its columns, its row count, and its rows.
 type table struct {
 	columns []string
 	count   func(ctx context.Context, tx pgx.Tx, orgID string) (int64, error)
-	// batches calls emit with each batch of rows, in order.
-	batches func(ctx context.Context, tx pgx.Tx, orgID string, emit func([][]any) error) error
+	// rows writes every row in order with enc, each ended by enc.end.
+	rows func(ctx context.Context, tx pgx.Tx, orgID string, enc *encoder) error
 }
 
 // tableOf returns the definition of table name.
@@ -56,26 +50,21 @@ func (s Sources) tableOf(name string) table {
 		return table{
 			columns: []string{"id", "name", "email", "phone", "company", "tags", "custom", "created_at", "updated_at"},
 			count:   s.Contacts.ExportCount,
-			batches: func(ctx context.Context, tx pgx.Tx, orgID string, emit func([][]any) error) error {
-				after := contacts.MinID
-				rows := make([][]any, 0, batchSize)
-				for {
-					list, err := s.Contacts.ExportBatch(ctx, tx, orgID, after, batchSize)
-					if err != nil || len(list) == 0 {
+			rows: func(ctx context.Context, tx pgx.Tx, orgID string, enc *encoder) error {
+				return s.Contacts.ExportEach(ctx, tx, orgID, func(c *contacts.ExportRow) error {
+					enc.text(c.ID)
+					enc.text(c.Name)
+					enc.text(c.Email)
+					enc.text(c.Phone)
+					enc.text(c.Company)
+					enc.strList(c.Tags)
+					if err := enc.json(c.Custom); err != nil {
 						return err
 					}
-					rows = rows[:0]
-					for _, c := range list {
-						rows = append(rows, []any{c.ID, c.Name, c.Email, c.Phone, c.Company, c.Tags, c.Custom, c.CreatedAt, c.UpdatedAt})
-					}
-					if err := emit(rows); err != nil {
-						return err
-					}
-					if len(list) < batchSize {
-						return nil
-					}
-					after = list[len(list)-1].ID
-				}
+					enc.time(c.CreatedAt)
+					enc.time(c.UpdatedAt)
+					return enc.end()
+				})
 			},
 		}
 	case TableMembers:
@@ -85,16 +74,22 @@ func (s Sources) tableOf(name string) table {
 				list, err := s.Members.ExportMembers(ctx, tx, orgID)
 				return int64(len(list)), err
 			},
-			batches: func(ctx context.Context, tx pgx.Tx, orgID string, emit func([][]any) error) error {
+			rows: func(ctx context.Context, tx pgx.Tx, orgID string, enc *encoder) error {
 				list, err := s.Members.ExportMembers(ctx, tx, orgID)
-				if err != nil || len(list) == 0 {
+				if err != nil {
 					return err
 				}
-				rows := make([][]any, len(list))
-				for i, m := range list {
-					rows[i] = []any{m.UserID, m.Email, string(m.Role), m.TwoFactor, m.JoinedAt.UTC()}
+				for _, m := range list {
+					enc.str(m.UserID)
+					enc.str(m.Email)
+					enc.str(string(m.Role))
+					enc.bool(m.TwoFactor)
+					enc.time(m.JoinedAt)
+					if err := enc.end(); err != nil {
+						return err
+					}
 				}
-				return emit(rows)
+				return nil
 			},
 		}
 	default: // TableAuditEvents
@@ -102,28 +97,28 @@ func (s Sources) tableOf(name string) table {
 			columns: []string{"id", "seq", "occurred_at", "actor_user_id", "actor_api_key_id", "action",
 				"target_type", "target_id", "ip", "user_agent", "request_id", "before", "after", "hash"},
 			count: s.Audit.ExportCount,
-			batches: func(ctx context.Context, tx pgx.Tx, orgID string, emit func([][]any) error) error {
-				after := contacts.MinID
-				rows := make([][]any, 0, batchSize)
-				for {
-					list, err := s.Audit.ExportBatch(ctx, tx, orgID, after, batchSize)
-					if err != nil || len(list) == 0 {
+			rows: func(ctx context.Context, tx pgx.Tx, orgID string, enc *encoder) error {
+				return s.Audit.ExportEach(ctx, tx, orgID, func(e audit.Entry) error {
+					enc.str(e.ID)
+					enc.int(e.Seq)
+					enc.time(e.Time)
+					enc.str(e.Actor.UserID)
+					enc.str(e.Actor.APIKeyID)
+					enc.str(e.Action)
+					enc.str(e.TargetType)
+					enc.str(e.TargetID)
+					enc.str(e.IP)
+					enc.str(e.UserAgent)
+					enc.str(e.RequestID)
+					if err := enc.json(e.Before); err != nil {
 						return err
 					}
-					rows = rows[:0]
-					for _, e := range list {
-						rows = append(rows, []any{e.ID, e.Seq, e.Time, e.Actor.UserID, e.Actor.APIKeyID, e.Action,
-							e.TargetType, e.TargetID, e.IP, e.UserAgent, e.RequestID, rawJSON(e.Before), rawJSON(e.After),
-							hexString(e.Hash)})
-					}
-					if err := emit(rows); err != nil {
+					if err := enc.json(e.After); err != nil {
 						return err
 					}
-					if len(list) < batchSize {
-						return nil
-					}
-					after = list[len(list)-1].ID
-				}
+					enc.hex(e.Hash)
+					return enc.end()
+				})
 			},
 		}
 	}
