@@ -46,6 +46,11 @@ func commandTable() []command {
 			{name: "create", args: "-email E", summary: "create a verified user (password from stdin, or generated)", run: runUserCreate},
 			{name: "list", summary: "list the users: email, verified, two-factor, created", run: runUserList},
 		}},
+		{name: "operator", summary: "manage operators: platform staff who may open /ops (with two-factor)", actions: []command{
+			{name: "grant", args: "EMAIL [-by WHO]", summary: "make a user an operator, audited", run: runOperatorGrant},
+			{name: "revoke", args: "EMAIL [-by WHO]", summary: "take operator rights from a user, audited", run: runOperatorRevoke},
+			{name: "list", summary: "list the operators: email, two-factor, granted", run: runOperatorList},
+		}},
 		{name: "org", summary: "manage organisations", actions: []command{
 			{name: "create", args: "-name N -owner E", summary: "create an organisation owned by an existing user, print its ID", run: runOrgCreate},
 			{name: "list", summary: "list the organisations: slug, name, members, created", run: runOrgList},
