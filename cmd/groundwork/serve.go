@@ -9,14 +9,17 @@ import (
 	"net"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/groundwork-dev/groundwork/internal/app"
 	"github.com/groundwork-dev/groundwork/internal/backup"
 	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/config"
+	"github.com/groundwork-dev/groundwork/internal/doctor"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
 	"github.com/groundwork-dev/groundwork/internal/maintenance"
 	"github.com/groundwork-dev/groundwork/internal/observe"
+	"github.com/groundwork-dev/groundwork/internal/ops"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 	"github.com/groundwork-dev/groundwork/internal/ratelimit"
 	"github.com/groundwork-dev/groundwork/internal/web"
@@ -100,6 +103,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer limiter.Close()
 	drain := &web.Drain{}
+	jobsUI, err := newJobsUI(ctx, mods.Jobs, logger)
+	if err != nil {
+		return err
+	}
+	opsReader := ops.NewReader(pool, nil)
 	deps := web.Deps{
 		Logger:        logger,
 		Metrics:       httpMetrics,
@@ -121,6 +129,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Exports:      mods.Exports,
 		Imports:      mods.Imports,
 		Errors:       reporter,
+
+		// The operator console (/ops).
+		Operators:   mods.Operators,
+		Requests:    observe.NewRequests(nil),
+		OpsSnapshot: opsReader.Snapshot,
+		LastBackup: func(ctx context.Context) (*time.Time, error) {
+			m, err := backups.Latest(ctx)
+			if errors.Is(err, backup.ErrNotFound) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return &m.FinishedAt, nil
+		},
+		Readiness: func(ctx context.Context) doctor.Report {
+			return doctor.Run(gatherDoctorInputs(ctx, cfg, getenv, pool, backups, nil), doctor.Checks())
+		},
+		JobsUI: jobsUI,
 
 		// Client IP, security headers and rate limits.
 		TrustedProxies: cfg.TrustedProxies,

@@ -9,6 +9,7 @@ package doctor
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -49,6 +50,17 @@ func (c Cost) String() string {
 
 // MarshalText writes the cost's name in JSON.
 func (c Cost) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// UnmarshalText reads a name MarshalText wrote.
+func (c *Cost) UnmarshalText(b []byte) error {
+	for _, x := range []Cost{CostDataLoss, CostSecurity, CostPerformance, CostOther} {
+		if x.String() == string(b) {
+			*c = x
+			return nil
+		}
+	}
+	return fmt.Errorf("doctor: unknown cost %q", b)
+}
 
 // Result is one check's outcome.
 type Result struct {

@@ -153,7 +153,7 @@ func (s *server) postLogin() http.Handler {
 			return err
 		}
 		s.d.Sessions.Remove(r.Context(), sessionTwoFactorAt) // this sign-in proved no second factor
-		s.rememberDevice(w, r, u.Email) // exempts this browser from the account's log-in budget
+		s.rememberDevice(w, r, u.Email)                      // exempts this browser from the account's log-in budget
 		redirect(w, r, next)
 		return nil
 	})

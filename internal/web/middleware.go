@@ -41,7 +41,7 @@ func (s *server) wrap(h http.Handler, patterns []string) http.Handler {
 	h = s.limitBody(h)
 	h = securityHeaders(s.d.Production, s.d.FormActionOrigins)(h)
 	h = closeWhileDraining(s.d.Drain)(h)
-	h = accessLog(s.d.Logger, s.d.Metrics, routes)(h)
+	h = accessLog(s.d.Logger, s.d.Metrics, s.d.Requests, routes)(h)
 	h = withClient(s.d.TrustedProxies)(h) // above the access log: it copies r, which would hide r.Pattern
 	h = requestID(s.d.TrustedProxies)(h)
 	h = s.recoverPanics(h)
@@ -168,9 +168,9 @@ func validRequestID(id string) bool {
 
 // accessLog logs one INFO line "request" per request (method, route, status,
 // duration_ms, bytes; request_id comes from the context) and records the
-// request in metrics. route is the pattern the mux matched, read from
+// request in metrics and in requests (the operator console's windows). route is the pattern the mux matched, read from
 // r.Pattern after the mux ran, or "unmatched" if it is not one of routes.
-func accessLog(logger *slog.Logger, metrics *observe.HTTPMetrics, routes map[string]bool) func(http.Handler) http.Handler {
+func accessLog(logger *slog.Logger, metrics *observe.HTTPMetrics, requests *observe.Requests, routes map[string]bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -188,6 +188,7 @@ func accessLog(logger *slog.Logger, metrics *observe.HTTPMetrics, routes map[str
 					route = r.Pattern
 				}
 				metrics.RequestFinished(route, r.Method, status, elapsed)
+				requests.Record(r.Method, route, status, elapsed, gw.RequestID(r.Context()))
 				logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 					slog.String("method", r.Method),
 					slog.String("route", route),
