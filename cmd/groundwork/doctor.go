@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -75,15 +74,13 @@ func runDoctor(ctx context.Context, args []string, e cmdEnv) error {
 // printDoctor writes rep as text: one block per check, worst first.
 func printDoctor(w io.Writer, rep doctor.Report) {
 	fmt.Fprintf(w, "groundwork doctor: %d fail, %d warn, %d pass (%s)\n\n", rep.Fail, rep.Warn, rep.Pass, rep.Generated.UTC().Format(time.RFC3339))
-	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
 	for _, r := range rep.Results {
-		fmt.Fprintf(tw, "%s\t[%s]\t%s (%s)\n", strings.ToUpper(string(r.Status)), r.Cost, r.Title, r.ID)
-		fmt.Fprintf(tw, "\t\t  evidence: %s\n", r.Evidence)
+		fmt.Fprintf(w, "%-4s  %s — %s [%s]\n", strings.ToUpper(string(r.Status)), r.ID, r.Title, r.Cost)
+		fmt.Fprintf(w, "      evidence: %s\n", r.Evidence)
 		if r.Fix != "" {
-			fmt.Fprintf(tw, "\t\t  fix: %s\n", r.Fix)
+			fmt.Fprintf(w, "      fix: %s\n", r.Fix)
 		}
 	}
-	_ = tw.Flush()
 }
 
 // baseDoctorInputs are the inputs that need no database: configuration,

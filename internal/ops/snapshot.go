@@ -162,7 +162,8 @@ func (r *Reader) Snapshot(ctx context.Context) Snapshot {
 	return s
 }
 
-// slowSQL returns the n statements with the highest mean time.
+// slowSQL returns the n statements of the application's role (not the
+// migrations' or the admin's) with the highest mean time.
 func (r *Reader) slowSQL(ctx context.Context, n int) ([]Statement, error) {
 	var schema string
 	err := r.pool.QueryRow(ctx, `SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
@@ -175,7 +176,8 @@ func (r *Reader) slowSQL(ctx context.Context, n int) ([]Statement, error) {
 	}
 	rows, err := r.pool.Query(ctx, `SELECT left(query, 300), calls, mean_exec_time, total_exec_time, max_exec_time, rows
 		FROM `+pgx.Identifier{schema, "pg_stat_statements"}.Sanitize()+`
-		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND calls > 0
+		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		  AND userid = (SELECT oid FROM pg_roles WHERE rolname = current_user) AND calls > 0
 		  AND query NOT ILIKE '%pg_stat_statements%'
 		ORDER BY mean_exec_time DESC LIMIT $1`, n)
 	if err != nil {
