@@ -115,8 +115,8 @@ func TestOpsConsoleOnAFreshInstall(t *testing.T) {
 		b.expectText("Requests, last " + w)
 		b.screenshot("ops-console-" + w)
 	}
-	b.expectText("GET /ops")         // its own requests, per route
-	b.expectText("Slow SQL")         // the section, with pg_stat_statements or why not
+	b.expectText("GET /ops") // its own requests, per route
+	b.expectText("Slow SQL") // the section, with pg_stat_statements or why not
 	b.expectText("Deployments")
 	html := b.html()
 	require.Contains(t, html, "<svg")
