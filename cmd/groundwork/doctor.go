@@ -90,7 +90,7 @@ func baseDoctorInputs(cfg config.Config, getenv func(string) string) doctor.Inpu
 		Now: time.Now(), Production: cfg.Production(), Version: version, Commit: commit,
 		BackupKeysetFromEnv:   cfg.BackupKeyset != "",
 		SentryDSN:             cfg.SentryDSN != "",
-		AlertWebhook:          getenv("GROUNDWORK_ALERT_WEBHOOK_URL") != "",
+		AlertWebhook:          cfg.AlertWebhookURL != "",
 		PrometheusAlerts:      getenv("GROUNDWORK_PROMETHEUS_RULES") == "1",
 		EncryptionKeysFromEnv: cfg.EncryptionKeyset != "" && cfg.BlindIndexKeyset != "",
 		SMTP:                  cfg.SMTPURL != "",

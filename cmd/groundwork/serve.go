@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/alert"
 	"github.com/groundwork-dev/groundwork/internal/app"
 	"github.com/groundwork-dev/groundwork/internal/backup"
 	"github.com/groundwork-dev/groundwork/internal/billing"
@@ -83,7 +84,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer exportPool.Close()
-	mods, err := app.New(pool, cfg, logger, app.Options{Alert: reporter.CaptureError, ExportPool: exportPool})
+	alerts := alert.New(cfg.AlertWebhookURL, nil, 0, logger)
+	mods, err := app.New(pool, cfg, logger, app.Options{Alert: alertingBillingIncidents(reporter.CaptureError, alerts), ExportPool: exportPool})
 	if err != nil {
 		return err
 	}
@@ -108,6 +110,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	opsReader := ops.NewReader(pool, nil)
+	stopAlerts := watchAlerts(ctx, alerts, opsReader, backups, *work, logger)
+	defer stopAlerts()
 	deps := web.Deps{
 		Logger:        logger,
 		Metrics:       httpMetrics,
