@@ -105,6 +105,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer limiter.Close()
 	drain := &web.Drain{}
+	tracer, err := observe.StartTracing(ctx, getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "groundwork", version)
+	if err != nil {
+		return err
+	}
+	if tracer != nil {
+		defer func() { _ = tracer.Shutdown(context.WithoutCancel(ctx)) }() // flushes the last spans
+	}
 	jobsUI, err := newJobsUI(ctx, mods.Jobs, logger)
 	if err != nil {
 		return err
@@ -161,6 +168,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if metricsLn == nil {
 		deps.Gatherer = registry
+	}
+	if tracer != nil {
+		deps.TracerProvider = tracer
 	}
 	if mods.Billing != nil {
 		deps.Billing, deps.StripeWebhooks = mods.Billing.Service, mods.Billing.Ledger

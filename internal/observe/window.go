@@ -196,6 +196,8 @@ type RequestSample struct {
 	Method, Route string
 	Status        int
 	RequestID     string
+	// TraceID is the request's trace, when tracing is on ("" otherwise).
+	TraceID string
 	// Duration is how long it took.
 	Duration time.Duration
 }
@@ -232,8 +234,9 @@ func NewRequests(now func() time.Time) *Requests {
 		recent: make([]RequestSample, 0, recentSize), errs: make([]RequestSample, 0, errorSize)}
 }
 
-// Record records one finished request. A nil *Requests records nothing.
-func (r *Requests) Record(method, route string, status int, d time.Duration, requestID string) {
+// Record records one finished request, with its request and trace IDs
+// (traceID "" when tracing is off). A nil *Requests records nothing.
+func (r *Requests) Record(method, route string, status int, d time.Duration, requestID, traceID string) {
 	if r == nil {
 		return
 	}
@@ -260,7 +263,7 @@ func (r *Requests) Record(method, route string, status int, d time.Duration, req
 	}
 	s.record(unix, b, ms, status)
 
-	sample := RequestSample{Time: now, Method: method, Route: route, Status: status, RequestID: requestID, Duration: d}
+	sample := RequestSample{Time: now, Method: method, Route: route, Status: status, RequestID: requestID, TraceID: traceID, Duration: d}
 	r.recentMu.Lock()
 	if len(r.recent) < recentSize {
 		r.recent = append(r.recent, sample)

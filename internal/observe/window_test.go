@@ -16,20 +16,20 @@ func TestRequestsWindows(t *testing.T) {
 
 	// Two hours ago: only the 24 h window sees it.
 	now = now.Add(-2 * time.Hour)
-	r.Record("GET", "GET /old", 200, 10*time.Millisecond, "old")
+	r.Record("GET", "GET /old", 200, 10*time.Millisecond, "old", "")
 	now = now.Add(2 * time.Hour)
 
 	// Ten minutes ago: the 1 h and 24 h windows.
 	now = now.Add(-10 * time.Minute)
-	r.Record("GET", "GET /orgs", 500, 2*time.Second, "slow-error")
+	r.Record("GET", "GET /orgs", 500, 2*time.Second, "slow-error", "")
 	now = now.Add(10 * time.Minute)
 
 	// Now: 98 fast requests, one 429 and one slow one.
 	for range 98 {
-		r.Record("GET", "GET /orgs", 200, 4*time.Millisecond, "fast")
+		r.Record("GET", "GET /orgs", 200, 4*time.Millisecond, "fast", "")
 	}
-	r.Record("POST", "POST /login", 429, time.Millisecond, "limited")
-	r.Record("GET", "GET /o/{org}/contacts", 200, 400*time.Millisecond, "slowest-now")
+	r.Record("POST", "POST /login", 429, time.Millisecond, "limited", "")
+	r.Record("GET", "GET /o/{org}/contacts", 200, 400*time.Millisecond, "slowest-now", "")
 
 	five := r.Summary(Windows[0])
 	require.EqualValues(t, 100, five.Overall.Requests)
@@ -78,9 +78,9 @@ func requestIDs(s []RequestSample) []string {
 // BenchmarkRequestsRecord measures Record on a known route: no allocation.
 func BenchmarkRequestsRecord(b *testing.B) {
 	r := NewRequests(nil)
-	r.Record("GET", "GET /orgs", 200, time.Millisecond, "x")
+	r.Record("GET", "GET /orgs", 200, time.Millisecond, "x", "")
 	b.ReportAllocs()
 	for b.Loop() {
-		r.Record("GET", "GET /orgs", 200, time.Millisecond, "x")
+		r.Record("GET", "GET /orgs", 200, time.Millisecond, "x", "")
 	}
 }

@@ -8,6 +8,10 @@ import (
 	"runtime/debug"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/observe"
 )
@@ -45,6 +49,13 @@ func (s *server) wrap(h http.Handler, patterns []string) http.Handler {
 	h = withClient(s.d.TrustedProxies)(h) // above the access log: it copies r, which would hide r.Pattern
 	h = requestID(s.d.TrustedProxies)(h)
 	h = s.recoverPanics(h)
+	if s.d.TracerProvider != nil {
+		// Outermost, so that every log line of the request carries its
+		// trace and span IDs (observe.ContextHandler).
+		h = otelhttp.NewHandler(h, "http.server", otelhttp.WithTracerProvider(s.d.TracerProvider),
+			otelhttp.WithPropagators(propagation.TraceContext{}),
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+	}
 	return h
 }
 
@@ -188,7 +199,11 @@ func accessLog(logger *slog.Logger, metrics *observe.HTTPMetrics, requests *obse
 					route = r.Pattern
 				}
 				metrics.RequestFinished(route, r.Method, status, elapsed)
-				requests.Record(r.Method, route, status, elapsed, gw.RequestID(r.Context()))
+				traceID := ""
+				if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+					traceID = sc.TraceID().String()
+				}
+				requests.Record(r.Method, route, status, elapsed, gw.RequestID(r.Context()), traceID)
 				logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 					slog.String("method", r.Method),
 					slog.String("route", route),

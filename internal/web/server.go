@@ -17,6 +17,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/groundwork-dev/groundwork/internal/account"
 	"github.com/groundwork-dev/groundwork/internal/audit"
@@ -129,6 +130,11 @@ type Deps struct {
 	LastBackup func(ctx context.Context) (*time.Time, error)
 	// Readiness runs "groundwork doctor"'s checks for /ops/readiness.
 	Readiness func(ctx context.Context) doctor.Report
+	// TracerProvider, when set (observe.StartTracing), wraps the server in
+	// OpenTelemetry HTTP server spans (otelhttp), continuing a caller's W3C
+	// traceparent; their trace and span IDs appear in every log line of the
+	// request and beside the slowest requests at /ops. Nil: no tracing.
+	TracerProvider trace.TracerProvider
 	// JobsUI is the River UI, mounted at /ops/jobs/ behind operator
 	// access. Nil: /ops/jobs/ answers 404.
 	JobsUI http.Handler
