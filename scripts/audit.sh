@@ -12,4 +12,12 @@ if [ $rc -ne 0 ] && grep -qiE "fetching vulnerabilities|dial tcp|no such host|co
   exit 0
 fi
 echo "$out"
+# Keep the result for "groundwork doctor" (security.vulns): govulncheck's
+# JSON stream, whose file time is when it was checked.
+dir="${GROUNDWORK_DATA_DIR:-var}"
+if mkdir -p "$dir" && go tool -modfile=tools/go.mod govulncheck -json ./... > "$dir/govulncheck.json.tmp" 2>/dev/null; then
+  mv "$dir/govulncheck.json.tmp" "$dir/govulncheck.json"
+else
+  rm -f "$dir/govulncheck.json.tmp"
+fi
 exit $rc

@@ -46,6 +46,11 @@ func commandTable() []command {
 			{name: "create", args: "-email E", summary: "create a verified user (password from stdin, or generated)", run: runUserCreate},
 			{name: "list", summary: "list the users: email, verified, two-factor, created", run: runUserList},
 		}},
+		{name: "operator", summary: "manage operators: platform staff who may open /ops (with two-factor)", actions: []command{
+			{name: "grant", args: "EMAIL [-by WHO]", summary: "make a user an operator, audited", run: runOperatorGrant},
+			{name: "revoke", args: "EMAIL [-by WHO]", summary: "take operator rights from a user, audited", run: runOperatorRevoke},
+			{name: "list", summary: "list the operators: email, two-factor, granted", run: runOperatorList},
+		}},
 		{name: "org", summary: "manage organisations", actions: []command{
 			{name: "create", args: "-name N -owner E", summary: "create an organisation owned by an existing user, print its ID", run: runOrgCreate},
 			{name: "list", summary: "list the organisations: slug, name, members, created", run: runOrgList},
@@ -88,6 +93,7 @@ func commandTable() []command {
 		}},
 		{name: "restore", args: "--backup ID --into URL [--force] | --at TIME --into DIR",
 			summary: "restore a logical backup, or the embedded cluster to a point in time", run: runRestore},
+		{name: "doctor", args: "[-json]", summary: "score this deployment: pass/warn/fail checks with evidence and fixes, worst first", run: runDoctor},
 		{name: "config", summary: "print the effective configuration, secrets redacted", run: runConfig},
 		{name: "sentry-test", summary: "send a test event to SENTRY_DSN; succeeds only if Sentry accepted it", run: runSentryTest},
 		{name: "version", summary: "print the version, commit and build time", run: runVersion},

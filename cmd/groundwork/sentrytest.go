@@ -29,6 +29,9 @@ func runSentryTest(ctx context.Context, args []string, e cmdEnv) error {
 	if err := reporter.SendTest(ctx); err != nil {
 		return fmt.Errorf("sentry-test: %w", err)
 	}
+	if err := writeSentryTest(cfg.DataDir); err != nil { // for "groundwork doctor"
+		logger.Warn("sentry-test: could not record the delivery for groundwork doctor", "error", err)
+	}
 	fmt.Fprintf(e.stdout, "sentry-test: Sentry accepted the test event (environment %s, release %s)\n", cfg.Env, version)
 	return nil
 }

@@ -9,14 +9,18 @@ import (
 	"net"
 	"strconv"
 	"syscall"
+	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/alert"
 	"github.com/groundwork-dev/groundwork/internal/app"
 	"github.com/groundwork-dev/groundwork/internal/backup"
 	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/config"
+	"github.com/groundwork-dev/groundwork/internal/doctor"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
 	"github.com/groundwork-dev/groundwork/internal/maintenance"
 	"github.com/groundwork-dev/groundwork/internal/observe"
+	"github.com/groundwork-dev/groundwork/internal/ops"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 	"github.com/groundwork-dev/groundwork/internal/ratelimit"
 	"github.com/groundwork-dev/groundwork/internal/web"
@@ -87,8 +91,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if replica != nil {
 		defer replica.Pool.Close()
 	}
-	mods, err := app.New(pool, cfg, logger, app.Options{Alert: reporter.CaptureError, ExportPool: exportPool,
-		Replica: replica})
+	alerts := alert.New(cfg.AlertWebhookURL, nil, 0, logger)
+	mods, err := app.New(pool, cfg, logger, app.Options{Alert: alertingBillingIncidents(reporter.CaptureError, alerts),
+		ExportPool: exportPool, Replica: replica})
 	if err != nil {
 		return err
 	}
@@ -111,6 +116,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer limiter.Close()
 	drain := &web.Drain{}
+	tracer, err := observe.StartTracing(ctx, getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "groundwork", version)
+	if err != nil {
+		return err
+	}
+	if tracer != nil {
+		defer func() { _ = tracer.Shutdown(context.WithoutCancel(ctx)) }() // flushes the last spans
+	}
+	jobsUI, err := newJobsUI(ctx, mods.Jobs, logger)
+	if err != nil {
+		return err
+	}
+	opsReader := ops.NewReader(pool, nil)
+	stopAlerts := watchAlerts(ctx, alerts, opsReader, backups, *work, logger)
+	defer stopAlerts()
 	deps := web.Deps{
 		Logger:        logger,
 		Metrics:       httpMetrics,
@@ -133,6 +152,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Imports:      mods.Imports,
 		Errors:       reporter,
 
+		// The operator console (/ops).
+		Operators:   mods.Operators,
+		Requests:    observe.NewRequests(nil),
+		OpsSnapshot: opsReader.Snapshot,
+		LastBackup: func(ctx context.Context) (*time.Time, error) {
+			m, err := backups.Latest(ctx)
+			if errors.Is(err, backup.ErrNotFound) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return &m.FinishedAt, nil
+		},
+		Readiness: func(ctx context.Context) doctor.Report {
+			return doctor.Run(gatherDoctorInputs(ctx, cfg, getenv, pool, backups, nil), doctor.Checks())
+		},
+		JobsUI: jobsUI,
+
 		// Client IP, security headers and rate limits.
 		TrustedProxies: cfg.TrustedProxies,
 		Production:     cfg.Production(),
@@ -141,6 +179,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if metricsLn == nil {
 		deps.Gatherer = registry
+	}
+	if tracer != nil {
+		deps.TracerProvider = tracer
 	}
 	if mods.Billing != nil {
 		deps.Billing, deps.StripeWebhooks = mods.Billing.Service, mods.Billing.Ledger

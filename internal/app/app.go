@@ -33,6 +33,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/imports"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
 	"github.com/groundwork-dev/groundwork/internal/mail"
+	"github.com/groundwork-dev/groundwork/internal/operator"
 	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
@@ -80,6 +81,8 @@ type App struct {
 	// AuditSealer seals organisations' audit events into their chains
 	// after commit (the audit.seal job and "groundwork audit seal").
 	AuditSealer *audit.Sealer
+	// Operators are the platform's staff, who may open /ops.
+	Operators *operator.Service
 	// Idempotency remembers the Idempotency-Keys of the API's creates.
 	Idempotency *idempotency.Store
 	// Exports exports organisations' data.
@@ -150,6 +153,7 @@ func New(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, opts Option
 	a.Audit = audit.NewService(pool)
 	a.AuditSealer = audit.NewSealer(pool)
 	a.Idempotency = idempotency.NewStore(pool)
+	a.Operators = operator.NewService(pool, a.clock)
 	bucket := opts.ExportBucket
 	if bucket == nil {
 		url := cfg.ExportURL

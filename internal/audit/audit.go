@@ -69,6 +69,14 @@ const (
 	ActionTwoFactorDisabled = "user.two_factor_disabled"
 	ActionUserDisabled      = "user.disabled"
 	ActionUserDeleted       = "user.deleted"
+
+	// Operator (platform staff) actions, recorded in the operator's account
+	// chain: grants and revocations in the grantee's, console use in the
+	// operator's own (internal/operator).
+	ActionOperatorGranted = "operator.granted"
+	ActionOperatorRevoked = "operator.revoked"
+	ActionOperatorViewed  = "operator.viewed"
+	ActionOperatorActed   = "operator.acted"
 )
 
 // OrgActions lists the actions of organisation chains, for filters.
@@ -96,6 +104,8 @@ const (
 	TargetDispute      = "dispute"
 	TargetExport       = "export"
 	TargetImport       = "import"
+	TargetOperator     = "operator" // a user, as platform staff
+	TargetOpsPage      = "ops_page" // a page or action of the operator console; TargetID is its path
 )
 
 // Redacted replaces a sensitive value in Before and After.

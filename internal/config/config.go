@@ -128,6 +128,11 @@ type Config struct {
 	// https://PUBLIC_KEY@o0.ingest.sentry.io/PROJECT_ID. Default empty:
 	// error tracking is off. Events carry GROUNDWORK_ENV as their environment.
 	SentryDSN string
+	// AlertWebhookURL is a Slack-compatible incoming webhook that serve
+	// posts alerts to (GROUNDWORK_ALERT_WEBHOOK_URL; internal/alert): backup
+	// or rehearsal failure, WAL archiving failing, the webhook ledger stuck,
+	// a dispute opened. Default empty: no in-app alerts.
+	AlertWebhookURL string
 	// MailFrom is the sender address of emails (GROUNDWORK_MAIL_FROM).
 	// Default "Groundwork <no-reply@localhost>".
 	MailFrom string
@@ -227,6 +232,7 @@ func Load(getenv func(string) string) (Config, error) {
 		HeartbeatRetention: p.duration("GROUNDWORK_HEARTBEAT_RETENTION", 168*time.Hour),
 		SMTPURL:            p.smtpURL("SMTP_URL"),
 		SentryDSN:          p.sentryDSN("SENTRY_DSN"),
+		AlertWebhookURL:    p.str("GROUNDWORK_ALERT_WEBHOOK_URL", ""),
 		MailFrom:           p.str("GROUNDWORK_MAIL_FROM", "Groundwork <no-reply@localhost>"),
 		SessionIdleTimeout: p.duration("GROUNDWORK_SESSION_IDLE_TIMEOUT", 12*time.Hour),
 		SessionLifetime:    p.duration("GROUNDWORK_SESSION_LIFETIME", 168*time.Hour),
@@ -298,6 +304,7 @@ func (c Config) Print(w io.Writer) {
 		{"GROUNDWORK_BASE_URL", c.BaseURL},
 		{"SMTP_URL", Redact(c.SMTPURL)},
 		{"SENTRY_DSN", redactSentryDSN(c.SentryDSN)},
+		{"GROUNDWORK_ALERT_WEBHOOK_URL", redactSecret(c.AlertWebhookURL)}, // the URL's path is its secret
 		{"GROUNDWORK_MAIL_FROM", c.MailFrom},
 		{"GROUNDWORK_SESSION_IDLE_TIMEOUT", c.SessionIdleTimeout.String()},
 		{"GROUNDWORK_SESSION_LIFETIME", c.SessionLifetime.String()},

@@ -2,6 +2,7 @@ package observe
 
 import (
 	"context"
+	"go.opentelemetry.io/otel/trace"
 	"io"
 	"log/slog"
 	"strings"
@@ -11,6 +12,13 @@ import (
 
 // RequestIDKey is the log attribute key under which the request ID appears.
 const RequestIDKey = "request_id"
+
+// TraceIDKey and SpanIDKey are the log attributes of the request's trace
+// and span, when tracing is on (tracing.go).
+const (
+	TraceIDKey = "trace_id"
+	SpanIDKey  = "span_id"
+)
 
 // NewLogger returns a logger writing to w: JSON lines when production is true,
 // human-readable key=value text otherwise. level is debug, info, warn or error
@@ -67,19 +75,28 @@ func (h *ContextHandler) Enabled(ctx context.Context, level slog.Level) bool {
 	return h.next.Enabled(ctx, level)
 }
 
-// Handle adds the context's request ID, if any, and passes r on.
+// Handle adds the context's request ID and, when a span is recording
+// (tracing.go), its trace_id and span_id, and passes r on.
 func (h *ContextHandler) Handle(ctx context.Context, r slog.Record) error {
 	id := gw.RequestID(ctx)
-	if id == "" {
+	sc := trace.SpanContextFromContext(ctx)
+	if id == "" && !sc.IsValid() {
 		return h.next.Handle(ctx, r)
 	}
+	attrs := make([]slog.Attr, 0, 3)
+	if id != "" {
+		attrs = append(attrs, slog.String(RequestIDKey, id))
+	}
+	if sc.IsValid() {
+		attrs = append(attrs, slog.String(TraceIDKey, sc.TraceID().String()), slog.String(SpanIDKey, sc.SpanID().String()))
+	}
 	if h.derive == nil {
-		r.AddAttrs(slog.String(RequestIDKey, id))
+		r.AddAttrs(attrs...)
 		return h.next.Handle(ctx, r)
 	}
 	// A group is open: attributes added to r would land inside it. Rebuild
-	// the handler with the request ID attached before the first group.
-	next := h.root.WithAttrs([]slog.Attr{slog.String(RequestIDKey, id)})
+	// the handler with the IDs attached before the first group.
+	next := h.root.WithAttrs(attrs)
 	for _, f := range h.derive {
 		next = f(next)
 	}

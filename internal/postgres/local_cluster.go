@@ -124,9 +124,22 @@ func (l *Local) writeConfig(dir string, port int) error {
 		"password_encryption = 'scram-sha-256'\n" +
 		"fsync = on\n" +
 		"max_connections = 100\n" +
+		l.statStatementsConfig() +
 		"# Settings other Groundwork features manage (WriteExtraConfig).\n" +
 		"include_if_exists = " + quote(ExtraConfigFile) + "\n"
 	return l.writeFileAs(filepath.Join(dir, configFile), []byte(conf))
+}
+
+// statStatementsConfig preloads pg_stat_statements (the operator console's
+// slow SQL) when the binaries' library directory has it, and is empty
+// otherwise: preloading a library that is missing would stop the server
+// from starting.
+func (l *Local) statStatementsConfig() string {
+	if _, err := os.Stat(filepath.Join(filepath.Dir(l.bin), "lib", "pg_stat_statements.so")); err != nil {
+		return ""
+	}
+	return "shared_preload_libraries = 'pg_stat_statements'\n" +
+		"pg_stat_statements.track = top\n"
 }
 
 // ExtraConfigFile, inside PGDATA, holds settings a Groundwork feature manages

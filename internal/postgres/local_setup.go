@@ -44,6 +44,15 @@ var setupSteps = []setupStep{
 	{inDatabase: true, sql: "ALTER DEFAULT PRIVILEGES FOR ROLE " + OwnerRole + " IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO " + RuntimeRole},
 	{inDatabase: true, sql: "ALTER DEFAULT PRIVILEGES FOR ROLE " + OwnerRole + " IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO " + RuntimeRole},
 	{inDatabase: true, sql: "ALTER DEFAULT PRIVILEGES FOR ROLE " + OwnerRole + " IN SCHEMA public GRANT EXECUTE ON FUNCTIONS TO " + RuntimeRole},
+	// Slow SQL for the operator console (/ops), where the server has
+	// pg_stat_statements; the runtime role may read every role's statistics.
+	{
+		inDatabase: true,
+		unless: "SELECT NOT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_stat_statements')" +
+			" OR EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_stat_statements')",
+		sql: "CREATE EXTENSION pg_stat_statements",
+	},
+	{inDatabase: true, sql: "GRANT pg_read_all_stats TO " + RuntimeRole},
 }
 
 func roleExists(role string) string {

@@ -20,6 +20,10 @@ const (
 	sessionPending2FAt    = "pending_2fa_at"
 	sessionPending2FStamp = "pending_2fa_stamp"
 	sessionTouched        = "touched" // unix time the session index was last updated
+	// When this session last proved the second factor (unix seconds): at
+	// sign-in or when two-factor was turned on. The operator console
+	// requires it (requireOperator).
+	sessionTwoFactorAt = "two_factor_at"
 )
 
 // touchEvery is how often a session's last-seen time is written.

@@ -24,6 +24,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/imports"
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
+	"github.com/groundwork-dev/groundwork/internal/operator"
 	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/pgtest"
 	"github.com/groundwork-dev/groundwork/internal/stripefake"
@@ -38,17 +39,18 @@ const testPassword = "correct horse battery staple"
 // env is a whole server on a fresh database: real services, real SMTP
 // (mailtest), real sessions in PostgreSQL.
 type env struct {
-	t        *testing.T
-	db       *pgtest.DB
-	srv      *httptest.Server
-	mail     *mailtest.Server
-	accounts *account.Service
-	orgs     *org.Service
-	contacts *contacts.Service
-	exports  *exports.Service
-	imports  *imports.Service
-	deps     Deps       // what the server was built with
-	logs     *logBuffer // the server's log lines
+	t         *testing.T
+	db        *pgtest.DB
+	srv       *httptest.Server
+	mail      *mailtest.Server
+	accounts  *account.Service
+	orgs      *org.Service
+	contacts  *contacts.Service
+	exports   *exports.Service
+	imports   *imports.Service
+	operators *operator.Service
+	deps      Deps       // what the server was built with
+	logs      *logBuffer // the server's log lines
 
 	// Billing, set by newBillingEnv: a fake Stripe and the real services.
 	stripe        *stripefake.Server
@@ -124,7 +126,7 @@ func startEnv(t *testing.T, withBilling bool, opts ...func(*Deps)) *env {
 	mods.AddWorkers(workers)
 	mailtest.StartJobs(t, db.Runtime, workers)
 	e.accounts, e.orgs, e.contacts, e.exports = mods.Accounts, mods.Orgs, mods.Contacts, mods.Exports
-	e.imports = mods.Imports
+	e.imports, e.operators = mods.Imports, mods.Operators
 	sm := scs.New()
 	sm.Store = account.NewSessionStore(db.Runtime)
 	sm.Cookie.Name = "gw_session"
@@ -132,7 +134,7 @@ func startEnv(t *testing.T, withBilling bool, opts ...func(*Deps)) *env {
 	sm.Lifetime = 168 * time.Hour
 	e.deps = Deps{Logger: logger, MaxBodyBytes: 1 << 20, Sessions: sm,
 		Accounts: mods.Accounts, Orgs: mods.Orgs, Contacts: mods.Contacts, Audit: mods.Audit, Idempotency: mods.Idempotency,
-		Exports: mods.Exports, Imports: mods.Imports}
+		Exports: mods.Exports, Imports: mods.Imports, Operators: mods.Operators}
 	if mods.Billing != nil {
 		e.billing = mods.Billing.Service
 		e.deps.Billing, e.deps.StripeWebhooks = mods.Billing.Service, mods.Billing.Ledger

@@ -196,6 +196,7 @@ func (s *server) postEnableTwoFactor() http.Handler {
 		if err := s.signIn(r, u.ID); err != nil { // a privilege change: new session token
 			return err
 		}
+		s.d.Sessions.Put(ctx, sessionTwoFactorAt, s.d.Clock.Now().Unix()) // the code just given proves it
 		u.TwoFactor = true
 		s.render(w, r, http.StatusOK, "two-factor.html", page{Title: "Two-factor authentication", Form: newForm(),
 			Data: twoFactorPage{Enabled: true, RecoveryCodes: codes}})

@@ -152,7 +152,8 @@ func (s *server) postLogin() http.Handler {
 		if err := s.signIn(r, u.ID); err != nil {
 			return err
 		}
-		s.rememberDevice(w, r, u.Email) // exempts this browser from the account's log-in budget
+		s.d.Sessions.Remove(r.Context(), sessionTwoFactorAt) // this sign-in proved no second factor
+		s.rememberDevice(w, r, u.Email)                      // exempts this browser from the account's log-in budget
 		redirect(w, r, next)
 		return nil
 	})
@@ -186,6 +187,7 @@ func (s *server) postLoginTwoFactor() http.Handler {
 		if err := s.signIn(r, userID); err != nil {
 			return err
 		}
+		s.d.Sessions.Put(r.Context(), sessionTwoFactorAt, s.d.Clock.Now().Unix())
 		s.rememberDeviceOf(w, r, userID) // exempts this browser from the account's log-in budget
 		redirect(w, r, safeNext(f.Get("next"), "/orgs"))
 		return nil

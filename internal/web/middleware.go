@@ -8,6 +8,10 @@ import (
 	"runtime/debug"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/observe"
 )
@@ -41,10 +45,17 @@ func (s *server) wrap(h http.Handler, patterns []string) http.Handler {
 	h = s.limitBody(h)
 	h = securityHeaders(s.d.Production, s.d.FormActionOrigins)(h)
 	h = closeWhileDraining(s.d.Drain)(h)
-	h = accessLog(s.d.Logger, s.d.Metrics, routes)(h)
+	h = accessLog(s.d.Logger, s.d.Metrics, s.d.Requests, routes)(h)
 	h = withClient(s.d.TrustedProxies)(h) // above the access log: it copies r, which would hide r.Pattern
 	h = requestID(s.d.TrustedProxies)(h)
 	h = s.recoverPanics(h)
+	if s.d.TracerProvider != nil {
+		// Outermost, so that every log line of the request carries its
+		// trace and span IDs (observe.ContextHandler).
+		h = otelhttp.NewHandler(h, "http.server", otelhttp.WithTracerProvider(s.d.TracerProvider),
+			otelhttp.WithPropagators(propagation.TraceContext{}),
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+	}
 	return h
 }
 
@@ -168,9 +179,9 @@ func validRequestID(id string) bool {
 
 // accessLog logs one INFO line "request" per request (method, route, status,
 // duration_ms, bytes; request_id comes from the context) and records the
-// request in metrics. route is the pattern the mux matched, read from
+// request in metrics and in requests (the operator console's windows). route is the pattern the mux matched, read from
 // r.Pattern after the mux ran, or "unmatched" if it is not one of routes.
-func accessLog(logger *slog.Logger, metrics *observe.HTTPMetrics, routes map[string]bool) func(http.Handler) http.Handler {
+func accessLog(logger *slog.Logger, metrics *observe.HTTPMetrics, requests *observe.Requests, routes map[string]bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -188,6 +199,11 @@ func accessLog(logger *slog.Logger, metrics *observe.HTTPMetrics, routes map[str
 					route = r.Pattern
 				}
 				metrics.RequestFinished(route, r.Method, status, elapsed)
+				traceID := ""
+				if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+					traceID = sc.TraceID().String()
+				}
+				requests.Record(r.Method, route, status, elapsed, gw.RequestID(r.Context()), traceID)
 				logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 					slog.String("method", r.Method),
 					slog.String("route", route),

@@ -73,6 +73,14 @@ var templateFuncs = template.FuncMap{
 	"field": newField,
 	// amount formats an amount in a currency's minor unit: 1999 "eur" is "19.99 EUR".
 	"amount": billing.FormatAmount,
+	// Operator console helpers.
+	"ms":      func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) },
+	"pct":     func(f float64) string { return fmt.Sprintf("%.2f%%", f*100) },
+	"f1":      func(f float64) string { return fmt.Sprintf("%.1f", f) },
+	"f2":      func(f float64) string { return fmt.Sprintf("%.2f", f) },
+	"dur":     func(d time.Duration) string { return d.Round(time.Second).String() },
+	"ago":     func(t time.Time) string { return time.Since(t).Round(time.Second).String() + " ago" },
+	"stclass": doctorStatusClass,
 }
 
 // fieldView is what the "field" template renders: a labelled input with its

@@ -18,6 +18,9 @@ const (
 	AccessUser Access = "user" // a signed-in user
 	AccessOrg  Access = "org"  // a member of the organisation {org} in the path, with Perm
 	AccessAPI  Access = "api"  // an API key of an organisation, with Perm
+	// AccessOperator is platform staff: a signed-in operator with
+	// two-factor on and a session that proved it; audited.
+	AccessOperator Access = "operator"
 )
 
 // Route is one registered route.
@@ -145,6 +148,15 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.api("POST /api/v1/imports", authz.ContactsImport, s.idempotentUpload(s.apiCreateImport(), s.replayImportCreate))
 	rt.api("GET /api/v1/imports/{id}", authz.ContactsImport, s.apiGetImport())
 
+	// Operator console: platform staff only (operator grant), with
+	// two-factor; every page view and action audited.
+	rt.operator("GET /ops", s.pageOps())
+	rt.operator("GET /ops/readiness", s.pageReadiness())
+	rt.operator("GET /ops/jobs", http.RedirectHandler(jobsUIPrefix+"/", http.StatusSeeOther))
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		rt.operator(m+" "+jobsUIPrefix+"/", s.handleJobsUI())
+	}
+
 	return rt.routes
 }
 
@@ -187,6 +199,12 @@ func (rt *router) user(pattern string, h http.Handler) {
 func (rt *router) org(pattern string, perm authz.Permission, h http.Handler) {
 	h = notingRequest(h) // for error reports: the request with its scope
 	rt.add(Route{Pattern: pattern, Access: AccessOrg, Perm: perm}, rt.s.withSession(rt.s.inOrg(perm, h)))
+}
+
+// operator registers a page of the operator console (requireOperator).
+func (rt *router) operator(pattern string, h http.Handler) {
+	h = notingRequest(h) // for error reports: the request with its scope
+	rt.add(Route{Pattern: pattern, Access: AccessOperator}, rt.s.withSession(rt.s.requireOperator(h)))
 }
 
 // api registers a JSON API route for API keys with perm; every request

@@ -17,11 +17,13 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/groundwork-dev/groundwork/internal/account"
 	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
+	"github.com/groundwork-dev/groundwork/internal/doctor"
 	"github.com/groundwork-dev/groundwork/internal/errtrack"
 	"github.com/groundwork-dev/groundwork/internal/exports"
 	"github.com/groundwork-dev/groundwork/internal/gw"
@@ -29,6 +31,8 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/imports"
 	"github.com/groundwork-dev/groundwork/internal/maintenance"
 	"github.com/groundwork-dev/groundwork/internal/observe"
+	"github.com/groundwork-dev/groundwork/internal/operator"
+	"github.com/groundwork-dev/groundwork/internal/ops"
 	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/ratelimit"
 )
@@ -113,6 +117,27 @@ type Deps struct {
 	// tagged with the request ID, route, organisation and user. Nil reports
 	// nothing.
 	Errors *errtrack.Reporter
+
+	// Operators says who may open the operator console (/ops); nil: nobody.
+	Operators *operator.Service
+	// Requests is this instance's record of finished requests, shown at
+	// /ops; the access log records into it. Nil records nothing.
+	Requests *observe.Requests
+	// OpsSnapshot reads the console's database facts. Nil shows none.
+	OpsSnapshot func(ctx context.Context) ops.Snapshot
+	// LastBackup returns when the newest complete backup finished (nil:
+	// none). Nil shows nothing.
+	LastBackup func(ctx context.Context) (*time.Time, error)
+	// Readiness runs "groundwork doctor"'s checks for /ops/readiness.
+	Readiness func(ctx context.Context) doctor.Report
+	// TracerProvider, when set (observe.StartTracing), wraps the server in
+	// OpenTelemetry HTTP server spans (otelhttp), continuing a caller's W3C
+	// traceparent; their trace and span IDs appear in every log line of the
+	// request and beside the slowest requests at /ops. Nil: no tracing.
+	TracerProvider trace.TracerProvider
+	// JobsUI is the River UI, mounted at /ops/jobs/ behind operator
+	// access. Nil: /ops/jobs/ answers 404.
+	JobsUI http.Handler
 }
 
 // VersionInfo describes the running build.

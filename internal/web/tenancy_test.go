@@ -168,6 +168,18 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 				status, _ = call(weak, r.Pattern)
 				require.Equal(t, http.StatusForbidden, status, "%s as %s", r.Pattern, weak.name)
 			}
+		case AccessOperator:
+			// Nobody here is an operator: sent to log in, or told nothing.
+			status, body := call(anonymous, r.Pattern)
+			require.Equal(t, http.StatusSeeOther, status, "%s as anonymous", r.Pattern)
+			noSecrets(anonymous, r.Pattern, body)
+			for _, c := range []caller{stranger, weak} {
+				status, body = call(c, r.Pattern)
+				require.Equal(t, http.StatusNotFound, status, "%s as %s", r.Pattern, c.name)
+				noSecrets(c, r.Pattern, body)
+			}
+			ownerStatus, _ := call(caller{name: "organisation owner", client: ownerClient}, r.Pattern)
+			require.Equal(t, http.StatusNotFound, ownerStatus, "%s: an organisation's owner is not platform staff", r.Pattern)
 		case AccessAPI:
 			status, body := call(anonymous, r.Pattern)
 			require.Equal(t, http.StatusUnauthorized, status, "%s as anonymous", r.Pattern)
