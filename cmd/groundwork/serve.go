@@ -92,7 +92,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	registry := observe.NewRegistry()
 	httpMetrics := observe.NewHTTPMetrics(registry)
-	registry.MustRegister(postgres.NewPoolCollector(pool), jobs.NewCountsCollector(pool),
+	registry.MustRegister(postgres.NewPoolCollector(pool), postgres.NewActivityCollector(pool), jobs.NewCountsCollector(pool),
 		backup.NewPitrArchiverCollector(pool), backup.NewCollector(backups, pool, logger))
 	limiter, err := ratelimit.Open(cfg.RedisURL, cfg.RateLimits, ratelimit.NewMetrics(registry))
 	if err != nil {
@@ -106,7 +106,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Ready:         schema.Check,
 		Live:          live,
 		Drain:         drain,
-		Version:       web.VersionInfo{Version: version, Commit: commit, BuildTime: buildTime},
+		Version:       web.VersionInfo{Version: version, Commit: commit, BuildTime: buildTime, Environment: cfg.Env},
 		SchemaVersion: schema.Version,
 		Deployments: func(ctx context.Context) ([]maintenance.Deployment, error) {
 			return maintenance.NewStore(pool).Deployments(ctx, recentDeployments)
