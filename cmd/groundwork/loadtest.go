@@ -91,6 +91,10 @@ func runLoadtest(ctx context.Context, args []string, e cmdEnv) error {
 	if err := plan.Validate(); err != nil {
 		return fmt.Errorf("loadtest: %w", err)
 	}
+	// The URL first, before anything is sent to it; then what it says it is.
+	if err := loadtest.CheckTarget(f.baseURL, "", f.allowProduction); err != nil {
+		return fmt.Errorf("loadtest: %w", err)
+	}
 	client := &http.Client{Timeout: 30 * time.Second}
 	v, err := loadtest.FetchVersion(ctx, client, f.baseURL)
 	if err != nil {
