@@ -52,7 +52,7 @@ type Config struct {
 	// DATABASE_URL (DATABASE_POOLER): "none" (default) or "transaction", a
 	// transaction pooler such as PgBouncer in pool_mode=transaction (or
 	// the poolers of Neon, Supabase, RDS Proxy). With "transaction",
-	// DATABASE_URL gets default_query_exec_mode=exec (no named prepared
+	// DATABASE_URL gets default_query_exec_mode=cache_describe (no named prepared
 	// statements, which a server connection shared between clients would
 	// not keep), River polls instead of using LISTEN/NOTIFY, and
 	// DATABASE_DIRECT_URL is required (see DatabasePoolerProblem).

@@ -25,8 +25,10 @@ func (c Config) TransactionPooled() bool { return c.DatabasePooler == PoolerTran
 //   - the embedded cluster has no pooler: DATABASE_URL must be set;
 //   - named prepared statements (pgx's default, cache_statement) would be
 //     prepared on one server connection and used on another: the URL gets
-//     default_query_exec_mode=exec, and an explicit cache_statement is
-//     refused;
+//     default_query_exec_mode=cache_describe (the unnamed statement, with
+//     the parameter and result types pgx learnt once per connection, so
+//     still one round trip; exec cannot encode a JSON parameter without
+//     its type), and an explicit cache_statement is refused;
 //   - migrations take a session-level advisory lock: DATABASE_OWNER_URL
 //     must reach PostgreSQL directly, so it may not name the same host and
 //     port as DATABASE_URL;
@@ -46,12 +48,12 @@ func poolerURL(c Config) (string, error) {
 	q := u.Query()
 	switch mode := q.Get("default_query_exec_mode"); mode {
 	case "":
-		q.Set("default_query_exec_mode", "exec")
+		q.Set("default_query_exec_mode", "cache_describe")
 		u.RawQuery = q.Encode()
-	case "exec", "simple_protocol", "describe_exec":
+	case "cache_describe", "describe_exec", "exec", "simple_protocol":
 	default:
 		return "", errors.New("DATABASE_URL: default_query_exec_mode=" + mode + " cannot work behind a transaction pooler (DATABASE_POOLER=transaction): " +
-			"its prepared statements live on one server connection while the next transaction may run on another; use exec, or leave it out")
+			"its prepared statements live on one server connection while the next transaction may run on another; use cache_describe, or leave it out")
 	}
 	if c.DatabaseOwnerURL != "" && sameServer(c.DatabaseURL, c.DatabaseOwnerURL) {
 		return "", errors.New("DATABASE_OWNER_URL: with DATABASE_POOLER=transaction it must reach PostgreSQL directly, not through the pooler on DATABASE_URL's host and port: migrations hold a session-level lock")

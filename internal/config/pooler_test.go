@@ -17,7 +17,7 @@ func TestTransactionPooler(t *testing.T) {
 		"DATABASE_POOLER": "transaction", "DATABASE_DIRECT_URL": direct}))
 	require.NoError(t, err)
 	require.True(t, c.TransactionPooled())
-	require.Equal(t, pooled+"?default_query_exec_mode=exec", c.DatabaseURL, "no named prepared statements through the pooler")
+	require.Equal(t, pooled+"?default_query_exec_mode=cache_describe", c.DatabaseURL, "no named prepared statements through the pooler")
 	require.Equal(t, direct, c.DatabaseDirectURL)
 
 	c, err = Load(env(map[string]string{"DATABASE_URL": pooled + "?default_query_exec_mode=simple_protocol", "DATABASE_POOLER": "transaction", "DATABASE_DIRECT_URL": direct}))
