@@ -20,6 +20,11 @@ func TestLoadtestAgainstServe(t *testing.T) {
 	s := startServe(t, env)
 	waitReady(t, s.url)
 
+	// What the load test reads besides the pool: lock waits and active sessions.
+	_, metrics := get(t, s.url+"/metrics")
+	require.Contains(t, metrics, "\ngroundwork_db_lock_waiting 0\n")
+	require.Regexp(t, `\ngroundwork_db_active \d+\n`, metrics)
+
 	summaryPath := filepath.Join(dir, "elsewhere", "summary.json")
 	ltEnv := map[string]string{"GROUNDWORK_DATA_DIR": dir, "GROUNDWORK_LOADTEST_SUMMARY": summaryPath}
 	out, stderr, err := runCmd(t, ltEnv, "loadtest", "-base-url", s.url, "-start", "2", "-step", "2", "-max", "4",
