@@ -28,7 +28,9 @@ limits). Writes report.html and summary.json under -out (the summary to
 GROUNDWORK_LOADTEST_SUMMARY if set), then removes the test data.
 
 Run the target with the API rate limits off, or they are what you measure:
-GROUNDWORK_RATE_API_KEY=off GROUNDWORK_RATE_SEARCH=off GROUNDWORK_RATE_SEARCH_ORG=off.
+GROUNDWORK_RATE_API_KEY=off GROUNDWORK_RATE_SEARCH=off GROUNDWORK_RATE_SEARCH_ORG=off
+GROUNDWORK_RATE_API_AUTH_IP=off (this one caps the API requests in flight
+from one IP, e.g. behind a load balancer, at its burst).
 It refuses a target off this machine or in production unless -allow-production.
 `
 
