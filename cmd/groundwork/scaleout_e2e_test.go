@@ -80,12 +80,15 @@ pidfile = %s/pgbouncer.pid
 	require.NoError(t, os.WriteFile(filepath.Join(bdir, "pgbouncer.ini"), []byte(ini), 0o644))
 	args := []string{filepath.Join(bdir, "pgbouncer.ini")}
 	if os.Geteuid() == 0 { // PgBouncer refuses to run as root
-		u, err := user.Lookup("postgres")
+		u, err := user.Lookup("postgres") // the user the cluster runs as (postgres.clusterUser)
+		if err != nil {
+			u, err = user.Lookup("groundwork")
+		}
 		require.NoError(t, err, "PgBouncer needs an unprivileged user under root")
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		require.NoError(t, os.Chown(bdir, uid, gid))
-		args = append([]string{"-u", "postgres"}, args...)
+		args = append([]string{"-u", u.Username}, args...)
 	}
 	startProc(t, dir, "pgbouncer", pgbouncer, args, nil)
 	pooled := fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable", url.QueryEscape(rc.User), url.QueryEscape(rc.Password), bouncerPort, rc.Database)
