@@ -33,6 +33,13 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 # and its tests: Debian's package.
 command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
 
+# HAProxy and PgBouncer for the scale-out proof (deploy/scaleout.sh and the
+# e2e test TestE2EScaleOut): several serve instances behind a load balancer,
+# a transaction pooler in front of PostgreSQL. Debian's packages; only their
+# binaries are used (the tests start their own, on their own ports).
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+
 fi
 
 if ! command -v go >/dev/null 2>&1; then

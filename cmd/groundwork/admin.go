@@ -37,6 +37,11 @@ func withAdmin(ctx context.Context, fs *flag.FlagSet, args []string, e cmdEnv, f
 	if err != nil {
 		return err
 	}
+	return runAdmin(ctx, cfg, logger, e, fn)
+}
+
+// runAdmin is withAdmin once the flags and configuration are read.
+func runAdmin(ctx context.Context, cfg config.Config, logger *slog.Logger, e cmdEnv, fn func(a *admin) error) error {
 	db, err := openRuntime(ctx, cfg, logger)
 	if err != nil {
 		return err

@@ -94,6 +94,8 @@ func commandTable() []command {
 		{name: "restore", args: "--backup ID --into URL [--force] | --at TIME --into DIR",
 			summary: "restore a logical backup, or the embedded cluster to a point in time", run: runRestore},
 		{name: "doctor", args: "[-json]", summary: "score this deployment: pass/warn/fail checks with evidence and fixes, worst first", run: runDoctor},
+		{name: "loadtest", args: "[-base-url URL] [-start R -step R -max R -step-duration D] [-slo D] [-error-budget F]",
+			summary: "raise the load on a deployment step by step until it breaks; report where and why", run: runLoadtest},
 		{name: "config", summary: "print the effective configuration, secrets redacted", run: runConfig},
 		{name: "sentry-test", summary: "send a test event to SENTRY_DSN; succeeds only if Sentry accepted it", run: runSentryTest},
 		{name: "version", summary: "print the version, commit and build time", run: runVersion},

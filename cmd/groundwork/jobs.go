@@ -40,6 +40,7 @@ func newJobClient(mods *app.App, db *database, backups *backup.Service, cfg conf
 	}
 	return jobs.NewClient(db.pool, jobs.Config{
 		Work:               true,
+		PollOnly:           cfg.TransactionPooled(),
 		DefaultWorkers:     cfg.DefaultWorkers,
 		MaintenanceWorkers: cfg.MaintenanceWorkers,
 		BillingWorkers:     billingWorkers,

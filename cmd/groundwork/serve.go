@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,7 +80,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	exportPool, err := app.OpenExportPool(ctx, db.runtimeURL, cfg)
+	exportPool, err := app.OpenExportPool(ctx, cmp.Or(cfg.DatabaseDirectURL, db.runtimeURL), cfg)
 	if err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	registry := observe.NewRegistry()
 	httpMetrics := observe.NewHTTPMetrics(registry)
-	registry.MustRegister(postgres.NewPoolCollector(pool), jobs.NewCountsCollector(pool),
+	registry.MustRegister(postgres.NewPoolCollector(pool), postgres.NewActivityCollector(pool), jobs.NewCountsCollector(pool),
 		backup.NewPitrArchiverCollector(pool), backup.NewCollector(backups, pool, logger))
 	if replica != nil {
 		registry.MustRegister(replica.Collector())
@@ -136,7 +137,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Ready:         schema.Check,
 		Live:          live,
 		Drain:         drain,
-		Version:       web.VersionInfo{Version: version, Commit: commit, BuildTime: buildTime},
+		Version:       web.VersionInfo{Version: version, Commit: commit, BuildTime: buildTime, Environment: cfg.Env},
 		SchemaVersion: schema.Version,
 		Deployments: func(ctx context.Context) ([]maintenance.Deployment, error) {
 			return maintenance.NewStore(pool).Deployments(ctx, recentDeployments)

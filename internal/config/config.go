@@ -62,6 +62,21 @@ type Config struct {
 	// an export to read from it; past it, the export reads from the
 	// primary and says so (GROUNDWORK_REPLICA_MAX_LAG). Default 30s.
 	ReplicaMaxLag time.Duration
+	// DatabasePooler says what stands between the app and PostgreSQL on
+	// DATABASE_URL (DATABASE_POOLER): "none" (default) or "transaction", a
+	// transaction pooler such as PgBouncer in pool_mode=transaction (or
+	// the poolers of Neon, Supabase, RDS Proxy). With "transaction",
+	// DATABASE_URL gets default_query_exec_mode=cache_describe (no named prepared
+	// statements, which a server connection shared between clients would
+	// not keep), River polls instead of using LISTEN/NOTIFY, and
+	// DATABASE_DIRECT_URL is required (see DatabasePoolerProblem).
+	DatabasePooler string
+	// DatabaseDirectURL is the runtime role's connection string that
+	// bypasses the pooler (DATABASE_DIRECT_URL), for the work that needs a
+	// session of its own: exports, whose session settings
+	// (statement_timeout, work_mem) a transaction pooler refuses. Default
+	// empty: that work uses DATABASE_URL.
+	DatabaseDirectURL string
 	// DBMaxConns caps the runtime connection pool (GROUNDWORK_DB_MAX_CONNS). Default 20.
 	DBMaxConns int
 	// LogLevel is debug, info, warn or error (GROUNDWORK_LOG_LEVEL). Default info.
@@ -223,6 +238,8 @@ func Load(getenv func(string) string) (Config, error) {
 		DatabaseOwnerURL:   p.dbURL("DATABASE_OWNER_URL"),
 		DatabaseReplicaURL: p.dbURL("DATABASE_REPLICA_URL"),
 		ReplicaMaxLag:      p.duration("GROUNDWORK_REPLICA_MAX_LAG", 30*time.Second),
+		DatabasePooler:     p.oneOf("DATABASE_POOLER", PoolerNone, PoolerNone, PoolerTransaction),
+		DatabaseDirectURL:  p.dbURL("DATABASE_DIRECT_URL"),
 		DBMaxConns:         p.int("GROUNDWORK_DB_MAX_CONNS", 20, 1, 10000),
 		LogLevel:           p.oneOf("GROUNDWORK_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		ShutdownTimeout:    p.duration("GROUNDWORK_SHUTDOWN_TIMEOUT", 30*time.Second),
@@ -272,6 +289,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if p.err == nil && c.DatabaseOwnerURL != "" && c.DatabaseURL == "" {
 		p.err = errors.New("DATABASE_OWNER_URL: set without DATABASE_URL; set both, or neither to use the embedded cluster")
 	}
+	if p.err == nil {
+		c.DatabaseURL, p.err = poolerURL(c)
+	}
 	return c, p.err
 }
 
@@ -288,6 +308,8 @@ func (c Config) Print(w io.Writer) {
 		{"DATABASE_OWNER_URL", Redact(c.DatabaseOwnerURL)},
 		{"DATABASE_REPLICA_URL", Redact(c.DatabaseReplicaURL)},
 		{"GROUNDWORK_REPLICA_MAX_LAG", c.ReplicaMaxLag.String()},
+		{"DATABASE_POOLER", c.DatabasePooler},
+		{"DATABASE_DIRECT_URL", Redact(c.DatabaseDirectURL)},
 		{"GROUNDWORK_DB_MAX_CONNS", strconv.Itoa(c.DBMaxConns)},
 		{"GROUNDWORK_LOG_LEVEL", c.LogLevel},
 		{"GROUNDWORK_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()},

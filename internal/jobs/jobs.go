@@ -35,6 +35,11 @@ const DefaultMailWorkers = 5
 type Config struct {
 	// Work runs workers in this process; false makes an insert-only client.
 	Work bool
+	// PollOnly makes River poll for new jobs and leadership instead of
+	// LISTENing, as River documents for PgBouncer in transaction pooling
+	// mode, where a LISTEN registers on a server connection the client
+	// does not keep. Default false.
+	PollOnly bool
 	// DefaultWorkers is the concurrency of the default queue.
 	DefaultWorkers int
 	// MaintenanceWorkers is the concurrency of the maintenance queue.
@@ -72,6 +77,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 		// 100 events/s with 10 workers, 444 with 10 ms). Idle polling
 		// stays at FetchPollInterval.
 		FetchCooldown: 10 * time.Millisecond,
+		PollOnly:      cfg.PollOnly,
 	}
 	if cfg.Work {
 		rc.Workers = cfg.Workers

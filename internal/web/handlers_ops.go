@@ -111,11 +111,12 @@ func handleVersion(v VersionInfo, schemaVersion func(ctx context.Context) (int64
 		Version       string                   `json:"version"`
 		Commit        string                   `json:"commit"`
 		BuildTime     string                   `json:"build_time"`
+		Environment   string                   `json:"environment,omitempty"`
 		SchemaVersion *int64                   `json:"schema_version"`
 		Deployments   []maintenance.Deployment `json:"deployments,omitempty"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		resp := response{Version: v.Version, Commit: v.Commit, BuildTime: v.BuildTime}
+		resp := response{Version: v.Version, Commit: v.Commit, BuildTime: v.BuildTime, Environment: v.Environment}
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		if schemaVersion != nil {

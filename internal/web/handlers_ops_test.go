@@ -98,6 +98,7 @@ func TestVersion(t *testing.T) {
 	v := VersionInfo{Version: "v1.2.3", Commit: "abc123", BuildTime: "2025-01-02T03:04:05Z"}
 	for _, tt := range []struct {
 		name   string
+		env    string
 		schema func(context.Context) (int64, error)
 		want   string
 	}{
@@ -111,9 +112,17 @@ func TestVersion(t *testing.T) {
 			schema: func(context.Context) (int64, error) { return 0, errors.New("database unreachable") },
 			want:   `{"version":"v1.2.3","commit":"abc123","build_time":"2025-01-02T03:04:05Z","schema_version":null}`,
 		},
+		{
+			name:   "environment named",
+			env:    "production",
+			schema: func(context.Context) (int64, error) { return 42, nil },
+			want:   `{"version":"v1.2.3","commit":"abc123","build_time":"2025-01-02T03:04:05Z","environment":"production","schema_version":42}`,
+		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			v := v
+			v.Environment = tt.env
 			w := serve(NewServer(Deps{Version: v, SchemaVersion: tt.schema}), httptest.NewRequest(http.MethodGet, "/version", nil))
 			require.Equal(t, http.StatusOK, w.Code)
 			require.JSONEq(t, tt.want, w.Body.String())

@@ -148,6 +148,10 @@ type VersionInfo struct {
 	Commit string
 	// BuildTime is when the binary was built (RFC 3339).
 	BuildTime string
+	// Environment is GROUNDWORK_ENV ("development" or "production"), so
+	// that tools such as "groundwork loadtest" can refuse a production
+	// target. Empty omits it.
+	Environment string
 }
 
 // withDefaults fills in the optional dependencies so handlers never check for nil.
