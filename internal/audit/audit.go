@@ -69,6 +69,8 @@ const (
 	ActionTwoFactorDisabled = "user.two_factor_disabled"
 	ActionUserDisabled      = "user.disabled"
 	ActionUserDeleted       = "user.deleted"
+	ActionIdentityLinked    = "user.identity_linked"
+	ActionIdentityUnlinked  = "user.identity_unlinked"
 )
 
 // OrgActions lists the actions of organisation chains, for filters.

@@ -52,6 +52,10 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.page("GET /login", s.pageLogin())
 	rt.page("POST /login", s.limitFailures(s.postLogin(), perClientIP(ratelimit.LoginIP), s.perDevice(ratelimit.LoginDevice),
 		s.perUnknownDeviceAccountIP(ratelimit.LoginAccountIP), s.perUnknownDeviceAccount(ratelimit.LoginAccount)))
+	rt.page("POST /login/oidc/{provider}", s.limit(s.postSSOStart(), perClientIP(ratelimit.LoginIP)))
+	rt.page("GET /login/oidc/{provider}/callback", s.pageSSOCallback())
+	rt.page("GET /login/oidc/link", s.pageSSOLink())
+	rt.page("POST /login/oidc/link", s.limitFailures(s.postSSOLink(), perClientIP(ratelimit.LoginIP), s.perPendingLink(ratelimit.LoginAccount)))
 	rt.page("GET /login/two-factor", s.pageLoginTwoFactor())
 	rt.page("POST /login/two-factor", s.limitFailures(s.postLoginTwoFactor(), s.perPendingUser(ratelimit.TwoFactor)))
 	rt.page("POST /logout", s.postLogout())
@@ -66,6 +70,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.user("POST /account/sessions/{id}/revoke", s.postRevokeSession())
 	rt.user("POST /account/sessions/revoke-others", s.postRevokeOtherSessions())
 	rt.user("POST /account/delete", s.limitFailures(s.postDeleteAccount(), perUser(ratelimit.PasswordUser), perClientIP(ratelimit.PasswordIP)))
+	rt.user("POST /account/identities/{id}/unlink", s.postUnlinkIdentity())
 	rt.user("GET /account/two-factor", s.pageTwoFactor())
 	rt.user("POST /account/two-factor", s.postEnableTwoFactor())
 	rt.user("POST /account/two-factor/disable", s.limitFailures(s.postDisableTwoFactor(), perUser(ratelimit.PasswordUser), perClientIP(ratelimit.PasswordIP)))

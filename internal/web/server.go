@@ -31,6 +31,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/observe"
 	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/ratelimit"
+	"github.com/groundwork-dev/groundwork/internal/sso"
 )
 
 // Deps are what the HTTP server needs; cmd/groundwork wires them.
@@ -76,6 +77,9 @@ type Deps struct {
 	Orgs *org.Service
 	// Contacts is the example product module.
 	Contacts *contacts.Service
+	// SSO signs users in with OpenID Connect providers. Nil: no provider
+	// is configured, and the log-in page offers none.
+	SSO *sso.Client
 	// Audit reads the organisations' audit logs.
 	Audit *audit.Service
 	// Idempotency looks up the Idempotency-Keys of API creates; nil
