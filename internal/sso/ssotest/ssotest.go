@@ -6,6 +6,7 @@
 package ssotest
 
 import (
+	"context"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
+	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 )
 
@@ -27,21 +29,61 @@ const Password = "provider-password"
 type Provider struct {
 	srv   *httptest.Server
 	users *userStore
+
+	mu        sync.Mutex
+	redirects []string
 }
 
 // Start runs a provider with one web client, clientID and secret, allowed
 // to redirect to redirectURIs; it stops when t ends.
 func Start(t testing.TB, clientID, secret string, redirectURIs ...string) *Provider {
 	t.Helper()
-	p := &Provider{users: &userStore{users: map[string]*storage.User{}}}
+	p := &Provider{users: &userStore{users: map[string]*storage.User{}}, redirects: redirectURIs}
 	p.srv = httptest.NewUnstartedServer(nil)
 	issuer := "http://" + p.srv.Listener.Addr().String()
-	clients := map[string]*storage.Client{clientID: storage.WebClient(clientID, secret, redirectURIs...)}
-	st := storage.NewStorageWithClients(p.users, clients)
+	clients := map[string]*storage.Client{clientID: storage.WebClient(clientID, secret, "http://unused.invalid/")}
+	st := opStorage{Storage: storage.NewStorageWithClients(p.users, clients), p: p}
 	p.srv.Config.Handler = exampleop.SetupServer(issuer, st, nil, false)
 	p.srv.Start()
 	t.Cleanup(p.srv.Close)
 	return p
+}
+
+// AllowRedirect registers one more redirect URI of the client, for an app
+// whose address is known only once the provider runs.
+func (p *Provider) AllowRedirect(uri string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.redirects = append(p.redirects, uri)
+}
+
+// opStorage is the example storage, its client's redirect URIs those of
+// the Provider.
+type opStorage struct {
+	*storage.Storage
+	p *Provider
+}
+
+// GetClientByClientID implements op.Storage.
+func (s opStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+	c, err := s.Storage.GetClientByClientID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return redirectClient{Client: c, p: s.p}, nil
+}
+
+// redirectClient is a client whose redirect URIs the Provider holds.
+type redirectClient struct {
+	op.Client
+	p *Provider
+}
+
+// RedirectURIs implements op.Client.
+func (c redirectClient) RedirectURIs() []string {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	return append([]string(nil), c.p.redirects...)
 }
 
 // Issuer is the provider's issuer URL.
