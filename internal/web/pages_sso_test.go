@@ -219,3 +219,31 @@ func TestSSOSignIn(t *testing.T) {
 		require.Equal(t, http.StatusSeeOther, status, "not signed in before the second factor")
 	})
 }
+
+// ssoScenarios are the identity-provider pages on a server with no
+// provider configured (TestSSOSignIn runs them with one).
+func ssoScenarios() []scenario {
+	return []scenario{
+		{name: "log-in page offers no provider when none is configured", path: "/login", wantStatus: http.StatusOK,
+			notText: []string{"/login/oidc/"}},
+		{name: "start with an unconfigured provider", method: http.MethodPost, path: "/login/oidc/idp",
+			form: url.Values{}, wantStatus: http.StatusNotFound},
+		{name: "callback of an unconfigured provider", path: "/login/oidc/idp/callback?state=x&code=y",
+			wantStatus: http.StatusNotFound},
+		{name: "link page without a pending link goes to log in", path: "/login/oidc/link",
+			wantStatus: http.StatusSeeOther, wantLocation: "/login"},
+		{name: "link confirmation without a pending link goes to log in", method: http.MethodPost, path: "/login/oidc/link",
+			form: url.Values{"password": {testPassword}}, wantStatus: http.StatusSeeOther, wantLocation: "/login"},
+		{name: "account page lists the password as a sign-in method", as: "member", path: "/account",
+			wantStatus: http.StatusOK, wantText: []string{"Sign-in methods", "Password"}},
+		{name: "unlink needs a signed-in user", method: http.MethodPost, path: "/account/identities/{missing}/unlink",
+			form: url.Values{}, wantStatus: http.StatusSeeOther, wantLocation: "/login*"},
+		{name: "unlink an identity that is not the user's", as: "member", method: http.MethodPost,
+			path: "/account/identities/{missing}/unlink", form: url.Values{}, wantStatus: http.StatusNotFound},
+	}
+}
+
+func TestSSOPages(t *testing.T) {
+	t.Parallel()
+	newPageFixture(t, newEnv(t)).run(t, ssoScenarios())
+}
