@@ -149,6 +149,28 @@ func (s *Service) LinkIdentity(ctx context.Context, userID, password string, id 
 	return row.User, nil
 }
 
+// LinkIdentitySignedIn links id to userID's account for a user who is
+// signed in and has just signed in to the provider too (a flow they
+// started from their account page): both sides are proven, so neither a
+// password nor a matching email address is asked. Errors: ENOTFOUND;
+// EFORBIDDEN for a disabled account; ECONFLICT when the identity is linked
+// to an account already.
+func (s *Service) LinkIdentitySignedIn(ctx context.Context, userID string, id ExternalIdentity) error {
+	if id.Provider == "" || id.Subject == "" {
+		return gw.Errorf(gw.EINVALID, "The identity provider sent no user ID.")
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		row, err := getUserByID(ctx, tx, userID, true)
+		if err != nil {
+			return err
+		}
+		if row.Disabled {
+			return gw.Errorf(gw.EFORBIDDEN, "This account is disabled.")
+		}
+		return s.linkIdentityTx(ctx, tx, userID, id, s.now())
+	})
+}
+
 // linkIdentityTx inserts the link of id to userID and records it in the
 // user's audit chain. ECONFLICT when id is linked already.
 func (s *Service) linkIdentityTx(ctx context.Context, tx pgx.Tx, userID string, id ExternalIdentity, now time.Time) error {

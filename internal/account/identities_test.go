@@ -143,3 +143,19 @@ func (b *bundle) linkDirect(t *testing.T, userID, provider, subject string) {
 		VALUES ($1, $2, $3, $4, now())`, gw.NewID(), userID, provider, subject)
 	require.NoError(t, err)
 }
+
+func TestLinkIdentitySignedIn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	v := b.verifiedUser(t, "victor@example.com")
+	w := b.verifiedUser(t, "wendy@example.com")
+	id := account.ExternalIdentity{Provider: "idp", Subject: "sub-x", Email: "other@example.org"} // unverified, another address
+	require.NoError(t, b.svc.LinkIdentitySignedIn(b.ctx, v.ID, id))
+	res, err := b.svc.SignInWithIdentity(b.ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, v.ID, res.User.ID)
+	require.Equal(t, gw.ECONFLICT, gw.ErrorCode(b.svc.LinkIdentitySignedIn(b.ctx, w.ID, id)))
+	require.Equal(t, gw.ENOTFOUND, gw.ErrorCode(b.svc.LinkIdentitySignedIn(b.ctx, gw.NewID(), account.ExternalIdentity{Provider: "idp", Subject: "s"})))
+	require.Equal(t, gw.EINVALID, gw.ErrorCode(b.svc.LinkIdentitySignedIn(b.ctx, v.ID, account.ExternalIdentity{Provider: "idp"})))
+	require.Equal(t, []string{audit.ActionIdentityLinked}, b.actions(t, v.ID))
+}

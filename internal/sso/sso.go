@@ -47,11 +47,14 @@ const FlowTTL = 10 * time.Minute
 // Flow is a started sign-in, kept server-side between Begin and Finish
 // and used once.
 type Flow struct {
-	Provider string    `json:"provider"`
-	State    string    `json:"state"`
-	Nonce    string    `json:"nonce"`
-	Verifier string    `json:"verifier"` // the PKCE code verifier
-	Next     string    `json:"next"`     // where to go once signed in
+	Provider string `json:"provider"`
+	State    string `json:"state"`
+	Nonce    string `json:"nonce"`
+	Verifier string `json:"verifier"` // the PKCE code verifier
+	Next     string `json:"next"`     // where to go once signed in
+	// LinkUser, when set, is the signed-in user who started the flow to
+	// link the identity to their account, rather than to sign in.
+	LinkUser string    `json:"link_user,omitempty"`
 	Started  time.Time `json:"started"`
 }
 

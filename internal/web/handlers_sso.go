@@ -85,6 +85,9 @@ func (s *server) pageSSOCallback() http.Handler {
 			return s.ssoRefused(w, r, err)
 		}
 		ext := account.ExternalIdentity{Provider: id.Provider, Subject: id.Subject, Email: id.Email, EmailVerified: id.EmailVerified}
+		if flow.LinkUser != "" {
+			return s.linkSignedIn(w, r, flow.LinkUser, ext)
+		}
 		res, err := s.d.Accounts.SignInWithIdentity(ctx, ext)
 		if err != nil {
 			return s.ssoRefused(w, r, err)
@@ -102,6 +105,46 @@ func (s *server) pageSSOCallback() http.Handler {
 			s.flash(r, "Welcome! Your account was created with your "+s.d.SSO.Label(id.Provider)+" sign-in.")
 		}
 		return s.completeSignIn(w, r, res.User, flow.Next)
+	})
+}
+
+// linkSignedIn ends a flow the signed-in user userID started from the
+// account page: the identity is linked to their account, provided the
+// same user is still signed in.
+func (s *server) linkSignedIn(w http.ResponseWriter, r *http.Request, userID string, ext account.ExternalIdentity) error {
+	if u := userFrom(r.Context()); u == nil || u.ID != userID {
+		return s.ssoRefused(w, r, gw.Errorf(gw.EUNAUTHORIZED, "You are no longer signed in as the user who started linking. Try again."))
+	}
+	if err := s.d.Accounts.LinkIdentitySignedIn(r.Context(), userID, ext); err != nil {
+		if gw.ErrorCode(err) == gw.ECONFLICT {
+			return s.accountPage(w, r, newForm(), err)
+		}
+		return err
+	}
+	s.flash(r, "Your "+s.d.SSO.Label(ext.Provider)+" sign-in is linked to your account.")
+	redirect(w, r, "/account")
+	return nil
+}
+
+// postLinkProvider starts a flow that links the provider in the path to
+// the signed-in user's account.
+func (s *server) postLinkProvider() http.Handler {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		if s.d.SSO == nil {
+			return gw.Errorf(gw.ENOTFOUND, "No identity provider is configured.")
+		}
+		flow, authURL, err := s.d.SSO.Begin(r.Context(), r.PathValue("provider"), "/account")
+		if err != nil {
+			return err
+		}
+		flow.LinkUser = userFrom(r.Context()).ID
+		b, err := json.Marshal(flow)
+		if err != nil {
+			return err
+		}
+		s.d.Sessions.Put(r.Context(), sessionSSOFlow, string(b))
+		http.Redirect(w, r, authURL, http.StatusSeeOther)
+		return nil
 	})
 }
 

@@ -198,6 +198,49 @@ func TestSSOSignIn(t *testing.T) {
 		require.Empty(t, ids)
 	})
 
+	t.Run("link from the account page", func(t *testing.T) {
+		erin := s.user("erin@example.com")
+		s.op.AddUser("erin", "sub-erin", "erin.private@example.org", false) // another address, even unverified
+		c := s.client()
+		status, _, _ := s.do(t, c, http.MethodPost, "/login", url.Values{"email": {erin.Email}, "password": {testPassword}})
+		require.Equal(t, http.StatusSeeOther, status)
+		status, _, body := s.do(t, c, http.MethodGet, "/account", nil)
+		require.Equal(t, http.StatusOK, status)
+		require.Contains(t, body, `action="/account/providers/idp/link"`)
+
+		status, loc, _ := s.do(t, c, http.MethodPost, "/account/providers/idp/link", url.Values{})
+		require.Equal(t, http.StatusSeeOther, status)
+		cb := s.op.LogIn(t, loc, "erin").String()
+		status, loc, _ = s.do(t, c, http.MethodGet, cb, nil)
+		require.Equal(t, http.StatusSeeOther, status)
+		require.Equal(t, "/account", loc)
+		ids, err := s.accounts.Identities(ctx, erin.ID)
+		require.NoError(t, err)
+		require.Len(t, ids, 1)
+
+		// The provider now signs erin in.
+		c2 := s.client()
+		status, _, _ = s.do(t, c2, http.MethodGet, s.callback(t, c2, "erin"), nil)
+		require.Equal(t, http.StatusSeeOther, status)
+		status, _, body = s.do(t, c2, http.MethodGet, "/account", nil)
+		require.Equal(t, http.StatusOK, status)
+		require.Contains(t, body, "erin@example.com")
+
+		// Another account cannot take the same identity.
+		fred := s.user("fred@example.com")
+		c3 := s.client()
+		status, _, _ = s.do(t, c3, http.MethodPost, "/login", url.Values{"email": {fred.Email}, "password": {testPassword}})
+		require.Equal(t, http.StatusSeeOther, status)
+		status, loc, _ = s.do(t, c3, http.MethodPost, "/account/providers/idp/link", url.Values{})
+		require.Equal(t, http.StatusSeeOther, status)
+		status, _, body = s.do(t, c3, http.MethodGet, s.op.LogIn(t, loc, "erin").String(), nil)
+		require.Equal(t, http.StatusConflict, status)
+		require.Contains(t, body, "linked to another account already")
+		ids, err = s.accounts.Identities(ctx, fred.ID)
+		require.NoError(t, err)
+		require.Empty(t, ids)
+	})
+
 	t.Run("two-factor is still asked", func(t *testing.T) {
 		carol := s.user("carol@example.com")
 		secret, _, err := s.accounts.BeginTwoFactor(ctx, carol.ID)
@@ -238,6 +281,10 @@ func ssoScenarios() []scenario {
 			wantStatus: http.StatusOK, wantText: []string{"Sign-in methods", "Password"}},
 		{name: "unlink needs a signed-in user", method: http.MethodPost, path: "/account/identities/{missing}/unlink",
 			form: url.Values{}, wantStatus: http.StatusSeeOther, wantLocation: "/login*"},
+		{name: "link with an unconfigured provider", as: "member", method: http.MethodPost,
+			path: "/account/providers/idp/link", form: url.Values{}, wantStatus: http.StatusNotFound},
+		{name: "link needs a signed-in user", method: http.MethodPost,
+			path: "/account/providers/idp/link", form: url.Values{}, wantStatus: http.StatusSeeOther, wantLocation: "/login*"},
 		{name: "unlink an identity that is not the user's", as: "member", method: http.MethodPost,
 			path: "/account/identities/{missing}/unlink", form: url.Values{}, wantStatus: http.StatusNotFound},
 	}

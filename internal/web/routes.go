@@ -71,6 +71,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.user("POST /account/sessions/revoke-others", s.postRevokeOtherSessions())
 	rt.user("POST /account/delete", s.limitFailures(s.postDeleteAccount(), perUser(ratelimit.PasswordUser), perClientIP(ratelimit.PasswordIP)))
 	rt.user("POST /account/identities/{id}/unlink", s.postUnlinkIdentity())
+	rt.user("POST /account/providers/{provider}/link", s.postLinkProvider())
 	rt.user("GET /account/two-factor", s.pageTwoFactor())
 	rt.user("POST /account/two-factor", s.postEnableTwoFactor())
 	rt.user("POST /account/two-factor/disable", s.limitFailures(s.postDisableTwoFactor(), perUser(ratelimit.PasswordUser), perClientIP(ratelimit.PasswordIP)))
