@@ -151,6 +151,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Idempotency:  mods.Idempotency,
 		Exports:      mods.Exports,
 		Imports:      mods.Imports,
+		SSO:          mods.SSO,
 		Errors:       reporter,
 
 		// The operator console (/ops).

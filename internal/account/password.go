@@ -52,6 +52,12 @@ func (s *Service) hashPassword(ctx context.Context, password string) (string, er
 // runs in one of the Service's hashing slots (see hasher): EUNAVAILABLE
 // when none comes free in time.
 func (s *Service) checkPassword(ctx context.Context, password, hash string) (match, stale bool, err error) {
+	if hash == noPassword {
+		// An account made through an identity provider: no password
+		// matches, after the same work as a wrong one.
+		_, _, err := s.checkPassword(ctx, password, s.dummyHash())
+		return false, false, err
+	}
 	var params *argon2id.Params
 	err = s.hashes.do(ctx, func() (err error) {
 		match, params, err = argon2id.CheckHash(password, hash)

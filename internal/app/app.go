@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -36,6 +37,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/operator"
 	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
+	"github.com/groundwork-dev/groundwork/internal/sso"
 )
 
 // Options are the parts of the outside world New would otherwise build from
@@ -66,6 +68,9 @@ type Options struct {
 	// ExportBucket is the blob store of exports. Default: the one at
 	// GROUNDWORK_EXPORT_URL, or an in-memory one when that is empty (tests).
 	ExportBucket *blob.Bucket
+	// HTTPClient reaches the OpenID Connect providers. Default
+	// http.DefaultClient.
+	HTTPClient *http.Client
 }
 
 // App is every module, wired to each other and to the database.
@@ -91,6 +96,9 @@ type App struct {
 	Imports *imports.Service
 	// Billing is nil when Stripe is not configured.
 	Billing *Billing
+	// SSO signs users in with the configured OpenID Connect providers; nil
+	// when none is configured (GROUNDWORK_OIDC_PROVIDERS).
+	SSO *sso.Client
 	// Keys encrypt sensitive fields.
 	Keys *crypto.Keyring
 	// Mailer sends the modules' emails, from the mail job's worker
@@ -150,6 +158,9 @@ func New(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, opts Option
 	a.Accounts = account.NewService(pool, a.Keys, a.Outbox, a.clock,
 		account.Config{BaseURL: cfg.BaseURL, OwnedOrgs: a.Orgs, MaxConcurrentHashes: cfg.PasswordHashConcurrency}, logger)
 	a.Contacts = contacts.NewService(pool, a.Keys, a.clock, contactLimits)
+	if len(cfg.OIDC) > 0 {
+		a.SSO = sso.New(ssoProviders(cfg.OIDC), cfg.BaseURL, opts.HTTPClient, a.clock)
+	}
 	a.Audit = audit.NewService(pool)
 	a.AuditSealer = audit.NewSealer(pool)
 	a.Idempotency = idempotency.NewStore(pool)
@@ -176,6 +187,16 @@ func New(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, opts Option
 		a.Billing.members = memberCounter(pool, a.Orgs)
 	}
 	return a, nil
+}
+
+// ssoProviders converts the configured OIDC providers for sso.New.
+func ssoProviders(ps []config.OIDCProvider) []sso.Provider {
+	out := make([]sso.Provider, len(ps))
+	for i, p := range ps {
+		out[i] = sso.Provider{Name: p.Name, Label: p.Label, Issuer: p.Issuer,
+			ClientID: p.ClientID, ClientSecret: p.ClientSecret, Scopes: p.Scopes}
+	}
+	return out
 }
 
 // EncryptedTables are the modules that store encrypted fields, for key

@@ -73,10 +73,12 @@ const (
 	// Operator (platform staff) actions, recorded in the operator's account
 	// chain: grants and revocations in the grantee's, console use in the
 	// operator's own (internal/operator).
-	ActionOperatorGranted = "operator.granted"
-	ActionOperatorRevoked = "operator.revoked"
-	ActionOperatorViewed  = "operator.viewed"
-	ActionOperatorActed   = "operator.acted"
+	ActionOperatorGranted  = "operator.granted"
+	ActionOperatorRevoked  = "operator.revoked"
+	ActionOperatorViewed   = "operator.viewed"
+	ActionOperatorActed    = "operator.acted"
+	ActionIdentityLinked   = "user.identity_linked"
+	ActionIdentityUnlinked = "user.identity_unlinked"
 )
 
 // OrgActions lists the actions of organisation chains, for filters.

@@ -218,6 +218,9 @@ type Config struct {
 	ExportMaxRowsPerSec int
 	// Billing is the Stripe billing configuration (see Billing).
 	Billing Billing
+	// OIDC lists the platform-wide OpenID Connect providers users may sign
+	// in with (see OIDCProvider). Default none.
+	OIDC []OIDCProvider
 }
 
 // Production reports whether the process runs with GROUNDWORK_ENV=production.
@@ -283,6 +286,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.RateLimits = p.rateLimits()
 	c.PasswordHashConcurrency = p.int("GROUNDWORK_PASSWORD_HASH_CONCURRENCY", 2*runtime.GOMAXPROCS(0), 1, 10000)
 	c.Billing = p.billing()
+	c.OIDC = p.oidcProviders()
 	if p.err == nil && c.Production() && c.SMTPURL == "" {
 		p.err = errors.New("SMTP_URL: required in production (without it, emails are only logged)")
 	}
@@ -350,6 +354,7 @@ func (c Config) Print(w io.Writer) {
 		{"GROUNDWORK_IMPORT_MAX_BYTES", strconv.FormatInt(c.ImportMaxBytes, 10)},
 	}
 	rows = append(rows, c.Billing.rows()...)
+	rows = append(rows, oidcRows(c.OIDC)...)
 	for _, pol := range ratelimit.AllPolicies {
 		rows = append(rows, [2]string{pol.EnvVar(), c.RateLimits[pol].String()})
 	}

@@ -11,6 +11,10 @@ import (
 // accountPage is the data of account.html.
 type accountPage struct {
 	Sessions []account.Session
+	// Identities are the identity providers' sign-ins linked to the
+	// account; HasPassword says whether it has a password too.
+	Identities  []account.Identity
+	HasPassword bool
 }
 
 // accountPage renders account.html with form f, showing err (a refused
@@ -22,7 +26,14 @@ func (s *server) accountPage(w http.ResponseWriter, r *http.Request, f *form, er
 		return serr
 	}
 	account.MarkCurrent(sessions, s.d.Sessions.Token(r.Context()))
-	p := page{Title: "Your account", Form: f, Data: accountPage{Sessions: sessions}}
+	data := accountPage{Sessions: sessions}
+	if data.Identities, serr = s.d.Accounts.Identities(r.Context(), u.ID); serr != nil {
+		return serr
+	}
+	if data.HasPassword, serr = s.d.Accounts.HasPassword(r.Context(), u.ID); serr != nil {
+		return serr
+	}
+	p := page{Title: "Your account", Form: f, Data: data}
 	if err != nil {
 		return s.renderForm(w, r, "account.html", p, err)
 	}

@@ -134,18 +134,9 @@ func (s *server) postLogin() http.Handler {
 		}
 		next := safeNext(f.Get("next"), "/orgs")
 		if u.TwoFactor {
-			// The password step passed; the session is not signed in until
-			// the second factor is given.
-			if err := s.d.Sessions.RenewToken(r.Context()); err != nil {
+			if err := s.startSecondFactor(r, u.ID); err != nil {
 				return err
 			}
-			stamp, err := s.d.Accounts.PasswordStamp(r.Context(), u.ID)
-			if err != nil {
-				return err
-			}
-			s.d.Sessions.Put(r.Context(), sessionPending2F, u.ID)
-			s.d.Sessions.Put(r.Context(), sessionPending2FAt, s.d.Clock.Now().Unix())
-			s.d.Sessions.Put(r.Context(), sessionPending2FStamp, stamp)
 			redirect(w, r, "/login/two-factor?next="+url.QueryEscape(next))
 			return nil
 		}
@@ -157,6 +148,24 @@ func (s *server) postLogin() http.Handler {
 		redirect(w, r, next)
 		return nil
 	})
+}
+
+// startSecondFactor records in r's session that userID passed the first
+// step of a sign-in (a password, or an identity provider); the session is
+// not signed in until the second factor is given (postLoginTwoFactor).
+func (s *server) startSecondFactor(r *http.Request, userID string) error {
+	ctx := r.Context()
+	if err := s.d.Sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	stamp, err := s.d.Accounts.PasswordStamp(ctx, userID)
+	if err != nil {
+		return err
+	}
+	s.d.Sessions.Put(ctx, sessionPending2F, userID)
+	s.d.Sessions.Put(ctx, sessionPending2FAt, s.d.Clock.Now().Unix())
+	s.d.Sessions.Put(ctx, sessionPending2FStamp, stamp)
+	return nil
 }
 
 func (s *server) pageLoginTwoFactor() http.Handler {

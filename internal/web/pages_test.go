@@ -274,6 +274,7 @@ func pageScenarioTables() map[string][]scenario {
 	return map[string][]scenario{
 		"auth":            authScenarios(),
 		"account":         accountScenarios(),
+		"sso":             ssoScenarios(),
 		"orgs":            orgScenarios(),
 		"members":         memberScenarios(),
 		"api keys":        apiKeyScenarios(),

@@ -13,6 +13,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/sso"
 )
 
 //go:embed templates/*.html
@@ -34,6 +35,8 @@ type page struct {
 	// BillingOn says billing is configured (Deps.Billing), for the
 	// organisation's Billing link.
 	BillingOn bool
+	// Providers are the identity providers the log-in page offers.
+	Providers []sso.Provider
 	// Banner is the organisation's billing notice; render loads it on
 	// /o/{org}/ pages when billing is configured and the handler left it nil.
 	Banner *billingBanner
@@ -167,6 +170,7 @@ func (s *server) execute(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	p.RequestID = gw.RequestID(r.Context())
 	p.BillingOn = s.d.Billing != nil
+	p.Providers = s.d.SSO.Providers()
 	var buf bytes.Buffer
 	if err := tmpl.ExecuteTemplate(&buf, "layout.html", p); err != nil {
 		panic(fmt.Errorf("render %s: %w", name, err))

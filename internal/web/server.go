@@ -35,6 +35,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/ops"
 	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/ratelimit"
+	"github.com/groundwork-dev/groundwork/internal/sso"
 )
 
 // Deps are what the HTTP server needs; cmd/groundwork wires them.
@@ -80,6 +81,9 @@ type Deps struct {
 	Orgs *org.Service
 	// Contacts is the example product module.
 	Contacts *contacts.Service
+	// SSO signs users in with OpenID Connect providers. Nil: no provider
+	// is configured, and the log-in page offers none.
+	SSO *sso.Client
 	// Audit reads the organisations' audit logs.
 	Audit *audit.Service
 	// Idempotency looks up the Idempotency-Keys of API creates; nil

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/groundwork-dev/groundwork/internal/account"
 	"github.com/groundwork-dev/groundwork/internal/authz"
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/exports"
@@ -56,6 +57,11 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 	hiddenKey, _ := e.apiKey(acme.ID, "hidden-key", gw.RoleAdmin)
 	_, viewerKey := e.apiKey(acme.ID, "viewer-key", gw.RoleViewer)
 	_, outsiderKey := e.apiKey(other.ID, "outsider-key", gw.RoleAdmin)
+	_, err = e.accounts.LinkIdentity(ctx, owner.ID, testPassword,
+		account.ExternalIdentity{Provider: "idp", Subject: "owner-sub", Email: owner.Email, EmailVerified: true})
+	require.NoError(t, err)
+	ownerIdentities, err := e.accounts.Identities(ctx, owner.ID)
+	require.NoError(t, err)
 	ownerClient := e.login(owner.Email)
 	ownerSessions, err := e.accounts.Sessions(ctx, owner.ID)
 	require.NoError(t, err)
@@ -79,6 +85,8 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 			return hiddenImport.ID
 		case strings.Contains(pattern, "/sessions/"):
 			return ownerSessions[0].ID
+		case strings.Contains(pattern, "/identities/"):
+			return ownerIdentities[0].ID
 		}
 		t.Fatalf("route %s: the test does not know what its {id} is; teach idFor", pattern)
 		return ""
@@ -95,6 +103,8 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 				return owner.ID
 			case "{token}":
 				return "not-a-real-token"
+			case "{provider}":
+				return "idp"
 			case "{$}":
 				return ""
 			}
@@ -213,6 +223,9 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 		require.Nil(t, k.RevokedAt, "key %s", k.Name)
 	}
 	require.Equal(t, gw.RoleOwner, e.scope(owner.ID, acme.ID).Role)
+	stillLinked, err := e.accounts.Identities(ctx, owner.ID)
+	require.NoError(t, err)
+	require.Len(t, stillLinked, 1, "no outsider unlinked the owner's sign-in")
 	stillQueued, err := e.exports.Get(ctx, ownerScope, hiddenExport.ID)
 	require.NoError(t, err)
 	require.Equal(t, exports.StatusQueued, stillQueued.Status, "no outsider cancelled acme's export")
