@@ -20,6 +20,12 @@ const (
 	sessionPending2FAt    = "pending_2fa_at"
 	sessionPending2FStamp = "pending_2fa_stamp"
 	sessionTouched        = "touched" // unix time the session index was last updated
+	// Where to go after signing up, verifying and logging in (a local
+	// path, such as an invitation's), kept from the sign-up form so that
+	// the invitation is not lost on the way.
+	sessionSignupNext = "signup_next"
+	// An API key just created, shown once by the next API keys page.
+	sessionNewAPIKey = "new_api_key"
 )
 
 // touchEvery is how often a session's last-seen time is written.

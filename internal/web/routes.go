@@ -87,7 +87,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.org("POST /o/{org}/api-keys/{id}/revoke", authz.APIKeysManage, s.postRevokeAPIKey())
 	rt.org("GET /o/{org}/settings", authz.OrgManage, s.pageOrgSettings())
 	rt.org("POST /o/{org}/settings", authz.OrgManage, s.postOrgSettings())
-	rt.org("POST /o/{org}/delete", authz.OrgDelete, s.postDeleteOrg())
+	rt.org("POST /o/{org}/delete", authz.OrgDelete, s.limitFailures(s.postDeleteOrg(), perUser(ratelimit.PasswordUser), perClientIP(ratelimit.PasswordIP)))
 
 	// Billing (Stripe).
 	rt.org("GET /o/{org}/billing", authz.BillingManage, s.pageBilling())
