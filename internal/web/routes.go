@@ -68,6 +68,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.user("POST /account/delete", s.limitFailures(s.postDeleteAccount(), perUser(ratelimit.PasswordUser), perClientIP(ratelimit.PasswordIP)))
 	rt.user("GET /account/two-factor", s.pageTwoFactor())
 	rt.user("POST /account/two-factor", s.postEnableTwoFactor())
+	rt.user("GET /account/two-factor/recovery-codes.txt", s.getRecoveryCodesFile())
 	rt.user("POST /account/two-factor/disable", s.limitFailures(s.postDisableTwoFactor(), perUser(ratelimit.PasswordUser), perClientIP(ratelimit.PasswordIP)))
 
 	// Organisations.
