@@ -71,6 +71,8 @@ var templateFuncs = template.FuncMap{
 	"query": url.QueryEscape,
 	"can":   func(role gw.Role, perm string) bool { return canDo(role, perm) },
 	"field": newField,
+	// device describes a User-Agent header in a few words (shortDevice).
+	"device": shortDevice,
 	// amount formats an amount in a currency's minor unit: 1999 "eur" is "19.99 EUR".
 	"amount": billing.FormatAmount,
 }
