@@ -254,6 +254,7 @@ func (s *server) pageAudit() http.Handler {
 		// Name the actors and member targets that still exist; the others
 		// keep their IDs.
 		names := map[string]string{}
+		targets := map[string]string{} // target names where they differ from actor names
 		data := auditPage{Actions: audit.OrgActions}
 		members, err := s.d.Orgs.Members(ctx, scope)
 		if err != nil {
@@ -266,6 +267,7 @@ func (s *server) pageAudit() http.Handler {
 		if keys, err := s.d.Orgs.APIKeys(ctx, scope); err == nil {
 			for _, k := range keys {
 				names[k.ID] = "API key " + k.Name
+				targets[k.ID] = k.Name
 				data.Actors = append(data.Actors, auditActor{ID: k.ID, Name: "API key " + k.Name})
 			}
 		} else if gw.ErrorCode(err) != gw.EFORBIDDEN {
@@ -288,6 +290,9 @@ func (s *server) pageAudit() http.Handler {
 			}
 			row.TargetName = auditTargetName(e)
 			if n, ok := names[e.TargetID]; ok {
+				row.TargetName = n
+			}
+			if n, ok := targets[e.TargetID]; ok {
 				row.TargetName = n
 			}
 			data.Entries = append(data.Entries, row)
