@@ -294,6 +294,23 @@ func (s *server) memberConfirm(r *http.Request, scope gw.Scope, kind, userID str
 func (s *server) postLeave() http.Handler {
 	return s.confirmedMemberAction("You left the organisation.", "/orgs",
 		func(r *http.Request, scope gw.Scope) (*revocationConfirm, error) {
+			if scope.Role == gw.RoleOwner {
+				// The only owner is refused at once, on the members page,
+				// rather than asked first about what leaving would revoke.
+				members, err := s.d.Orgs.Members(r.Context(), scope)
+				if err != nil {
+					return nil, err
+				}
+				owners := 0
+				for _, m := range members {
+					if m.Role == gw.RoleOwner {
+						owners++
+					}
+				}
+				if owners == 1 {
+					return nil, nil
+				}
+			}
 			return s.askRevocation(r, scope, "leave", scope.UserID, "")
 		},
 		func(r *http.Request, scope gw.Scope) error {

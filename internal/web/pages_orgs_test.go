@@ -75,6 +75,16 @@ func orgScenarios() []scenario {
 			form: url.Values{"name": {"  "}}, wantStatus: http.StatusUnprocessableEntity,
 			wantText: []string{`id="name-error">Name is required.`, "Acme"}},
 
+		// The organisation's home.
+		{name: "dashboard", as: "owner", path: "/o/{org}/", wantStatus: http.StatusOK,
+			wantText: []string{"<h1>Acme</h1>", `<span class="num">4</span> members`, "Recent activity",
+				"<code>invitation.accepted</code>", "Next steps", `href="/o/{org}/contacts/new">Add your first contact</a>`}},
+		{name: "dashboard for a viewer", as: "viewer", path: "/o/{org}/", wantStatus: http.StatusOK,
+			wantText: []string{"<h1>Acme</h1>", `<span class="num">4</span> members`},
+			notText:  []string{"Recent activity", "Add your first contact"}},
+		{name: "dashboard of another organisation is not found", as: "outsider", path: "/o/{org}/",
+			wantStatus: http.StatusNotFound, notText: []string{"Acme"}},
+
 		// Settings.
 		{name: "settings page", as: "admin", path: "/o/{org}/settings", wantStatus: http.StatusOK,
 			wantText: []string{"Settings of Acme", `name="name" type="text" value="Acme"`},

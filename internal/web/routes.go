@@ -76,6 +76,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.user("POST /orgs", s.postOrg())
 	rt.page("GET /invitations/{token}", s.pageInvitation())
 	rt.user("POST /invitations/{token}", s.postAcceptInvitation())
+	rt.org("GET /o/{org}/{$}", authz.OrgRead, s.pageDashboard())
 	rt.org("GET /o/{org}/members", authz.OrgRead, s.pageMembers())
 	rt.org("POST /o/{org}/invitations", authz.MembersManage, s.postInvite())
 	rt.org("POST /o/{org}/invitations/{id}/revoke", authz.MembersManage, s.postRevokeInvitation())
