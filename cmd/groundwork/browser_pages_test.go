@@ -100,7 +100,7 @@ func TestBrowserEveryPage(t *testing.T) {
 	a.checkPage("api-key-created", "", axe)
 
 	for _, p := range []struct{ name, path string }{
-		{"orgs", "/orgs"}, {"account", "/account"}, {"two-factor-setup", "/account/two-factor"},
+		{"dashboard", "/o/" + slug + "/"}, {"orgs", "/orgs"}, {"account", "/account"}, {"two-factor-setup", "/account/two-factor"},
 		{"contacts", "/o/" + slug + "/contacts"}, {"contact-new", "/o/" + slug + "/contacts/new"},
 		{"contact", strings.TrimPrefix(contact, base)}, {"members", "/o/" + slug + "/members"},
 		{"api-keys", "/o/" + slug + "/api-keys"}, {"settings", "/o/" + slug + "/settings"},
@@ -131,7 +131,8 @@ func TestBrowserEveryPage(t *testing.T) {
 
 	// Deleting the organisation wants its name typed.
 	a.open(org + "/settings")
-	a.submit(`form[action="/o/`+slug+`/delete"]`, map[string]string{"confirm_name": "Acme", "password_delete": password})
+	a.fill(`form[action="/o/`+slug+`/delete"]`, map[string]string{"confirm_name": "Acme", "password_delete": password})
+	require.Equal(t, 422, a.clickStatus(`form[action="/o/`+slug+`/delete"] button[type=submit]`))
 	a.expectText("Type the organisation's name")
 	a.checkPage("settings-delete-refused", "", axe)
 }
@@ -183,4 +184,20 @@ func (b *tab) checkPage(name, url, axe string) {
 			b.fatalf("%s at %s: accessibility violations:\n%s", name, vp.name, strings.Join(found, "\n"))
 		}
 	}
+}
+
+// clickStatus clicks the element sel, which loads a page, and returns the
+// page's HTTP status, for a form that is meant to be refused.
+func (b *tab) clickStatus(sel string) int {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel)))
+	if err == nil && resp == nil {
+		err = errors.New("no response")
+	}
+	if err != nil {
+		b.fatalf("click %s: %v", sel, err)
+	}
+	return int(resp.Status)
 }

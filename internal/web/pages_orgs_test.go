@@ -348,7 +348,7 @@ func auditScenarios() []scenario {
 			wantStatus: http.StatusOK,
 			wantText: []string{"Audit log", "<code>" + audit.ActionOrgCreated + "</code>", "<code>" + audit.ActionContactCreated + "</code>",
 				"<code>" + audit.ActionInvitationAccepted + "</code>", "owner@acme.example",
-				`<span class="muted">contact</span> <strong>Zoe Audit</strong>`, "<dt>name</dt><dd>Zoe Audit</dd>", "<dt>email</dt><dd>[redacted]</dd>"},
+				`<span class="muted">contact</span> <strong>Zoe Audit</strong>`, `<li><span class="muted">name:</span> Zoe Audit</li>`, `<li><span class="muted">email:</span> [redacted]</li>`},
 			notText: []string{"zoe@acme.example", `{&#34;`, "Mozilla/5.0 (scenario test)"}},
 		{name: "audit log filtered by action", as: "owner", path: "/o/{org}/audit?action=contact.created&since=2000-01-01T00:00",
 			wantStatus: http.StatusOK, wantText: []string{"<code>" + audit.ActionContactCreated + "</code>"},
