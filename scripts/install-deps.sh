@@ -47,8 +47,9 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 
-# Node.js and npm for squawk, the migration linter (scripts/lint-migrations.sh):
-# Debian's packages; squawk itself is pinned in package.json / package-lock.json.
+# Node.js and npm for squawk, the migration linter (scripts/lint-migrations.sh),
+# and axe-core, the accessibility engine of the browser test: Debian's
+# packages; squawk and axe-core are pinned in package.json / package-lock.json.
 if [ "$purpose" = test ]; then
   command -v node >/dev/null 2>&1 || missing+=(nodejs)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
@@ -58,8 +59,8 @@ install_squawk() {
   [ "$purpose" = test ] || return 0
   cd "$(dirname "$0")/.."
   prebuild_stripe_mock
-  [ -x node_modules/.bin/squawk ] && return 0
-  echo "install-deps: installing squawk (npm ci)" >&2
+  [ -x node_modules/.bin/squawk ] && [ -f node_modules/axe-core/axe.min.js ] && return 0
+  echo "install-deps: installing squawk and axe-core (npm ci)" >&2
   npm ci --no-audit --no-fund --loglevel=error
 }
 

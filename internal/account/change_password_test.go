@@ -77,7 +77,7 @@ func TestChangePasswordSignsOutEverywhere(t *testing.T) {
 	require.Equal(t, map[string]string{"current_password": "Your current password is not correct."}, e.Fields)
 	err = b.svc.ChangePassword(b.ctx, u.ID, goodPassword, "emmy-rocks-2024") // gitleaks:allow (test fixture)
 	e = gwtest.RequireCode(t, gw.EINVALID, err)
-	require.Equal(t, map[string]string{"new_password": "Don't use your email address in your password."}, e.Fields)
+	require.Equal(t, map[string]string{"new_password": `Your password must not contain "emmy", the part of your email address before the @.`}, e.Fields)
 	gwtest.RequireCode(t, gw.ENOTFOUND, b.svc.ChangePassword(b.ctx, gw.NewID(), goodPassword, "a brand new passphrase"))
 	require.Equal(t, 2, b.storedSessions(t, "here", "elsewhere"), "failed attempts sign nobody out")
 

@@ -7,6 +7,11 @@ import (
 )
 
 // errBadCredentials is the one answer to a wrong address or password.
+// ErrUnverified is what Authenticate answers, once the password matched,
+// for an account whose email address is not verified yet (EFORBIDDEN): the
+// log-in page then offers to send a new verification link.
+var ErrUnverified = gw.Errorf(gw.EFORBIDDEN, "Verify your email address first; we sent you a link.")
+
 func errBadCredentials() error {
 	return gw.Errorf(gw.EUNAUTHORIZED, "Invalid email or password.")
 }
@@ -42,7 +47,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Use
 		return User{}, gw.Errorf(gw.EFORBIDDEN, "This account is disabled.")
 	}
 	if !row.EmailVerified {
-		return User{}, gw.Errorf(gw.EFORBIDDEN, "Verify your email address first; we sent you a link.")
+		return User{}, ErrUnverified
 	}
 	if stale {
 		s.rehash(ctx, row, password)

@@ -117,8 +117,11 @@ func passwordProblem(password, email string) string {
 		return "This password is too common. Choose one that is harder to guess."
 	}
 	local, _, _ := strings.Cut(email, "@")
-	if email != "" && (strings.Contains(lower, email) || (utf8.RuneCountInString(local) >= 3 && strings.Contains(lower, local))) {
-		return "Don't use your email address in your password."
+	if email != "" && strings.Contains(lower, email) {
+		return "Your password must not contain your email address."
+	}
+	if email != "" && utf8.RuneCountInString(local) >= 3 && strings.Contains(lower, local) {
+		return fmt.Sprintf("Your password must not contain %q, the part of your email address before the @.", local)
 	}
 	return ""
 }

@@ -91,7 +91,9 @@ func TestSignUpRejectsBadInput(t *testing.T) {
 		{"long password", "ada@example.com", strings.Repeat("x", 257), map[string]string{"password": "Use at most 256 characters."}},
 		{"common password", "ada@example.com", "sunshine", map[string]string{"password": "This password is too common. Choose one that is harder to guess."}},
 		{"common password in capitals", "ada@example.com", "TrustNo1", map[string]string{"password": "This password is too common. Choose one that is harder to guess."}},
-		{"contains the email's local part", "margaret@example.com", "Margaret-in-2024", map[string]string{"password": "Don't use your email address in your password."}},
+		{"contains the email's local part", "margaret@example.com", "Margaret-in-2024", map[string]string{"password": `Your password must not contain "margaret", the part of your email address before the @.`}},
+		{"says which part of the email it contains", "bob@example.com", "Bobs very own pass 7", map[string]string{"password": `Your password must not contain "bob", the part of your email address before the @.`}},
+		{"contains the whole email", "zed@example.com", "my zed@example.com pw", map[string]string{"password": "Your password must not contain your email address."}},
 		{"both wrong", "nope", "short", map[string]string{"email": "Enter a valid email address, like name@example.com.", "password": "Use at least 8 characters."}},
 	}
 	for _, tt := range tests {

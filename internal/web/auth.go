@@ -24,6 +24,12 @@ const (
 	// sign-in or when two-factor was turned on. The operator console
 	// requires it (requireOperator).
 	sessionTwoFactorAt = "two_factor_at"
+	// Where to go after signing up, verifying and logging in (a local
+	// path, such as an invitation's), kept from the sign-up form so that
+	// the invitation is not lost on the way.
+	sessionSignupNext = "signup_next"
+	// An API key just created, shown once by the next API keys page.
+	sessionNewAPIKey = "new_api_key"
 )
 
 // touchEvery is how often a session's last-seen time is written.

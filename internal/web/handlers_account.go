@@ -2,10 +2,12 @@ package web
 
 import (
 	"html/template"
+	"io"
 	"net/http"
 	"strings"
 
 	"github.com/groundwork-dev/groundwork/internal/account"
+	"github.com/groundwork-dev/groundwork/internal/gw"
 )
 
 // accountPage is the data of account.html.
@@ -149,8 +151,24 @@ type twoFactorPage struct {
 	// render "#ZgotmplZ"), so it is marked safe here: the URI is made by
 	// pquerna/otp from our own issuer, the user's address and the secret,
 	// and otpauthURL checks its scheme.
-	URL           template.URL
+	URL template.URL
+	// QR is URL as a QR code image (a PNG data: URL), for the app to scan.
+	QR            template.URL
 	RecoveryCodes []string
+}
+
+// setupData returns the data of two-factor.html while secret, with its
+// key URI otpURL, is being set up: the key, the link and the QR code.
+func setupData(secret, otpURL string) (twoFactorPage, error) {
+	d := twoFactorPage{Secret: secret, URL: otpauthURL(otpURL)}
+	if d.URL != "" {
+		qr, err := qrDataURL(otpURL)
+		if err != nil {
+			return d, err
+		}
+		d.QR = qr
+	}
+	return d, nil
 }
 
 // otpauthURL returns u, a key URI from account.BeginTwoFactor, as a URL the
@@ -162,13 +180,20 @@ func otpauthURL(u string) template.URL {
 	return template.URL(u)
 }
 
-// sessionTOTPSetup holds the secret being set up until the first code confirms it.
-const sessionTOTPSetup = "totp_setup"
+// Session keys of two-factor setup: the secret being set up and its key
+// URI, until the first code confirms it; then the recovery codes, until
+// they are downloaded (recoveryCodesFile) or the setup page is seen again.
+const (
+	sessionTOTPSetup    = "totp_setup"
+	sessionTOTPSetupURL = "totp_setup_url"
+	sessionRecovery     = "recovery_codes"
+)
 
 func (s *server) pageTwoFactor() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
 		u := userFrom(ctx)
+		s.d.Sessions.Remove(ctx, sessionRecovery)
 		if u.TwoFactor {
 			s.render(w, r, http.StatusOK, "two-factor.html", page{Title: "Two-factor authentication", Form: newForm(),
 				Data: twoFactorPage{Enabled: true}})
@@ -179,8 +204,12 @@ func (s *server) pageTwoFactor() http.Handler {
 			return err
 		}
 		s.d.Sessions.Put(ctx, sessionTOTPSetup, secret)
-		s.render(w, r, http.StatusOK, "two-factor.html", page{Title: "Two-factor authentication", Form: newForm(),
-			Data: twoFactorPage{Secret: secret, URL: otpauthURL(otpURL)}})
+		s.d.Sessions.Put(ctx, sessionTOTPSetupURL, otpURL)
+		d, err := setupData(secret, otpURL)
+		if err != nil {
+			return err
+		}
+		s.render(w, r, http.StatusOK, "two-factor.html", page{Title: "Two-factor authentication", Form: newForm(), Data: d})
 		return nil
 	})
 }
@@ -200,15 +229,20 @@ func (s *server) postEnableTwoFactor() http.Handler {
 		}
 		codes, err := s.d.Accounts.EnableTwoFactor(ctx, u.ID, secret, f.Get("code"))
 		if err != nil {
-			return s.renderForm(w, r, "two-factor.html", page{Title: "Two-factor authentication", Form: f,
-				Data: twoFactorPage{Secret: secret}}, err)
+			d, derr := setupData(secret, s.d.Sessions.GetString(ctx, sessionTOTPSetupURL))
+			if derr != nil {
+				return derr
+			}
+			return s.renderForm(w, r, "two-factor.html", page{Title: "Two-factor authentication", Form: f, Data: d}, err)
 		}
 		s.d.Sessions.Remove(ctx, sessionTOTPSetup)
+		s.d.Sessions.Remove(ctx, sessionTOTPSetupURL)
 		if err := s.signIn(r, u.ID); err != nil { // a privilege change: new session token
 			return err
 		}
 		s.d.Sessions.Put(ctx, sessionTwoFactorAt, s.d.Clock.Now().Unix()) // the code just given proves it
 		u.TwoFactor = true
+		s.d.Sessions.Put(ctx, sessionRecovery, strings.Join(codes, "\n"))
 		s.render(w, r, http.StatusOK, "two-factor.html", page{Title: "Two-factor authentication", Form: newForm(),
 			Data: twoFactorPage{Enabled: true, RecoveryCodes: codes}})
 		return nil
@@ -229,6 +263,25 @@ func (s *server) postDisableTwoFactor() http.Handler {
 		}
 		s.flash(r, "Two-factor authentication is off.")
 		redirect(w, r, "/account")
+		return nil
+	})
+}
+
+// getRecoveryCodesFile downloads the recovery codes just made, as a text
+// file, once: they are kept in the session only from turning two-factor
+// on until this download (or the next visit of the setup page).
+func (s *server) getRecoveryCodesFile() http.Handler {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		codes := s.d.Sessions.PopString(r.Context(), sessionRecovery)
+		if codes == "" {
+			return gw.Errorf(gw.ENOTFOUND, "The recovery codes are shown only once, right after two-factor authentication is turned on.")
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Content-Disposition", `attachment; filename="groundwork-recovery-codes.txt"`)
+		h.Set("Cache-Control", "no-store")
+		_, _ = io.WriteString(w, "Groundwork recovery codes for "+userFrom(r.Context()).Email+
+			"\nEach code works once, in place of a code of your authenticator app.\n\n"+codes+"\n")
 		return nil
 	})
 }

@@ -4,8 +4,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -156,7 +158,82 @@ type auditPage struct {
 type auditRow struct {
 	audit.Entry
 	ActorName, TargetName string
-	Before, After         string
+	// Changes are the fields of Before and After, one a row, in name
+	// order; Before and After themselves only when they are not JSON
+	// objects.
+	Changes       []fieldChange
+	Before, After string
+	// Device is the user agent in a few words (shortDevice).
+	Device string
+}
+
+// fieldChange is one field of an audit event's before and after states.
+type fieldChange struct {
+	Field, Before, After string
+	Added, Removed       bool // the field is only in the after, or only in the before, state
+}
+
+// auditChanges compares the before and after states of an audit event,
+// field by field when both are JSON objects (or absent): the fields whose
+// values differ, or that are in one state only, in name order; fields that
+// did not change are left out when there is a before state. ok is false
+// when a state is not an object, for the page to show it as it is.
+func auditChanges(before, after json.RawMessage) (changes []fieldChange, ok bool) {
+	var b, a map[string]json.RawMessage
+	if len(before) > 0 && string(before) != "null" && json.Unmarshal(before, &b) != nil {
+		return nil, false
+	}
+	if len(after) > 0 && string(after) != "null" && json.Unmarshal(after, &a) != nil {
+		return nil, false
+	}
+	names := map[string]bool{}
+	for k := range b {
+		names[k] = true
+	}
+	for k := range a {
+		names[k] = true
+	}
+	for _, k := range slices.Sorted(maps.Keys(names)) {
+		bv, inB := b[k]
+		av, inA := a[k]
+		if inB && inA && string(bv) == string(av) {
+			continue
+		}
+		changes = append(changes, fieldChange{Field: k, Before: auditValue(bv), After: auditValue(av),
+			Added: !inB && b != nil, Removed: !inA && a != nil})
+	}
+	return changes, true
+}
+
+// auditValue shows one JSON value of an audit state: a string without its
+// quotes, anything else as JSON.
+func auditValue(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	return string(v)
+}
+
+// auditTargetName names an event's target from its states when the page
+// knows no better name: their "name" or "email" field, else the start of
+// the ID.
+func auditTargetName(e audit.Entry) string {
+	for _, state := range []json.RawMessage{e.After, e.Before} {
+		var m map[string]any
+		if json.Unmarshal(state, &m) != nil {
+			continue
+		}
+		for _, k := range []string{"name", "email"} {
+			if v, ok := m[k].(string); ok && v != "" && !strings.HasPrefix(v, "[") { // not "[redacted]"
+				return v
+			}
+		}
+	}
+	if len(e.TargetID) > 8 {
+		return e.TargetID[:8] + "…"
+	}
+	return e.TargetID
 }
 
 // auditActor is a choice of the actor filter.
@@ -177,6 +254,7 @@ func (s *server) pageAudit() http.Handler {
 		// Name the actors and member targets that still exist; the others
 		// keep their IDs.
 		names := map[string]string{}
+		targets := map[string]string{} // target names where they differ from actor names
 		data := auditPage{Actions: audit.OrgActions}
 		members, err := s.d.Orgs.Members(ctx, scope)
 		if err != nil {
@@ -189,13 +267,19 @@ func (s *server) pageAudit() http.Handler {
 		if keys, err := s.d.Orgs.APIKeys(ctx, scope); err == nil {
 			for _, k := range keys {
 				names[k.ID] = "API key " + k.Name
+				targets[k.ID] = k.Name
 				data.Actors = append(data.Actors, auditActor{ID: k.ID, Name: "API key " + k.Name})
 			}
 		} else if gw.ErrorCode(err) != gw.EFORBIDDEN {
 			return err
 		}
 		for _, e := range list.Entries {
-			row := auditRow{Entry: e, Before: string(e.Before), After: string(e.After)}
+			row := auditRow{Entry: e, Device: shortDevice(e.UserAgent)}
+			if changes, ok := auditChanges(e.Before, e.After); ok {
+				row.Changes = changes
+			} else {
+				row.Before, row.After = string(e.Before), string(e.After)
+			}
 			kind, id := actorOf(e.Actor)
 			row.ActorName = kind
 			if id != nil {
@@ -204,8 +288,11 @@ func (s *server) pageAudit() http.Handler {
 					row.ActorName = n
 				}
 			}
-			row.TargetName = e.TargetID
+			row.TargetName = auditTargetName(e)
 			if n, ok := names[e.TargetID]; ok {
+				row.TargetName = n
+			}
+			if n, ok := targets[e.TargetID]; ok {
 				row.TargetName = n
 			}
 			data.Entries = append(data.Entries, row)

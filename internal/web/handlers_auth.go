@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -79,19 +80,50 @@ func (s *server) postSignup() http.Handler {
 		if _, err := s.d.Accounts.SignUp(r.Context(), f.Get("email"), f.Get("password")); err != nil {
 			return s.renderForm(w, r, "signup.html", page{Title: "Sign up", Form: f}, err)
 		}
+		s.keepSignupNext(r, f.Get("next"))
 		s.render(w, r, http.StatusOK, "check-email.html", page{Title: "Check your email", Data: f.Get("email")})
 		return nil
 	})
 }
 
+// keepSignupNext remembers next, when it is a local path, in the session
+// of the browser that signs up, so that verifying the address and logging
+// in lead there (an invitation, say) instead of to an empty /orgs.
+func (s *server) keepSignupNext(r *http.Request, next string) {
+	if next = safeNext(next, ""); next != "" && s.d.Sessions != nil {
+		s.d.Sessions.Put(r.Context(), sessionSignupNext, next)
+	}
+}
+
+// signupNext is where log-in leads when its form names nowhere: the path
+// kept at sign-up (keepSignupNext), which it forgets, or fallback.
+func (s *server) signupNext(r *http.Request, fallback string) string {
+	if s.d.Sessions == nil {
+		return fallback
+	}
+	return safeNext(s.d.Sessions.PopString(r.Context(), sessionSignupNext), fallback)
+}
+
 func (s *server) pageVerifyEmail() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if _, err := s.d.Accounts.VerifyEmail(r.Context(), r.URL.Query().Get("token")); err != nil {
+		q := r.URL.Query()
+		if !q.Has("token") {
+			// Asking for a new link (from the log-in page): no error yet.
+			f := newForm()
+			f.Values["email"] = q.Get("email")
+			s.render(w, r, http.StatusOK, "resend.html", page{Title: "Verify your email", Form: f})
+			return nil
+		}
+		if _, err := s.d.Accounts.VerifyEmail(r.Context(), q.Get("token")); err != nil {
 			return s.renderForm(w, r, "resend.html", page{Title: "Verify your email"}, err)
 		}
 		s.flash(r, "Your email address is verified. Welcome!")
 		if userFrom(r.Context()) != nil {
-			redirect(w, r, "/orgs")
+			redirect(w, r, s.signupNext(r, "/orgs"))
+			return nil
+		}
+		if next := s.d.Sessions.GetString(r.Context(), sessionSignupNext); next != "" {
+			redirect(w, r, "/login?next="+url.QueryEscape(next))
 			return nil
 		}
 		redirect(w, r, "/login")
@@ -113,11 +145,18 @@ func (s *server) postResendVerification() http.Handler {
 	})
 }
 
+// loginPage is the data of login.html.
+type loginPage struct {
+	// Unverified says the log-in was refused for an address not verified
+	// yet: the page offers to send a new verification link.
+	Unverified bool
+}
+
 func (s *server) pageLogin() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f := newForm()
 		f.Values["next"] = r.URL.Query().Get("next")
-		s.render(w, r, http.StatusOK, "login.html", page{Title: "Log in", Form: f})
+		s.render(w, r, http.StatusOK, "login.html", page{Title: "Log in", Form: f, Data: loginPage{}})
 		return nil
 	})
 }
@@ -130,9 +169,14 @@ func (s *server) postLogin() http.Handler {
 		}
 		u, err := s.d.Accounts.Authenticate(r.Context(), f.Get("email"), f.Get("password"))
 		if err != nil {
-			return s.renderForm(w, r, "login.html", page{Title: "Log in", Form: f}, err)
+			// An unverified address gets a button that sends a new link.
+			return s.renderForm(w, r, "login.html", page{Title: "Log in", Form: f,
+				Data: loginPage{Unverified: errors.Is(err, account.ErrUnverified)}}, err)
 		}
-		next := safeNext(f.Get("next"), "/orgs")
+		next := safeNext(f.Get("next"), "")
+		if next == "" {
+			next = s.signupNext(r, "/orgs")
+		}
 		if u.TwoFactor {
 			if err := s.startSecondFactor(r, u.ID); err != nil {
 				return err

@@ -338,12 +338,28 @@ func (s *server) postContactUpdate() http.Handler {
 	})
 }
 
+// postContactDelete asks first (confirm.html), then deletes the contact.
 func (s *server) postContactDelete() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.d.Contacts.Delete(r.Context(), gw.ScopeFrom(r.Context()), r.PathValue("id")); err != nil {
+		if err := r.ParseForm(); err != nil {
 			return err
 		}
-		s.flash(r, "Contact deleted.")
+		ctx, id := r.Context(), r.PathValue("id")
+		c, err := s.d.Contacts.Get(ctx, gw.ScopeFrom(ctx), id)
+		if err != nil {
+			return err
+		}
+		if !s.confirmed(w, r, "Delete "+c.Name+"?", confirmPage{
+			Question: "Delete the contact " + c.Name + "? This cannot be undone.",
+			Button:   "Delete " + c.Name,
+			Cancel:   "/o/" + orgFrom(ctx).Slug + "/contacts/" + c.ID,
+		}) {
+			return nil
+		}
+		if err := s.d.Contacts.Delete(ctx, gw.ScopeFrom(ctx), id); err != nil {
+			return err
+		}
+		s.flash(r, "Contact "+c.Name+" deleted.")
 		redirect(w, r, "/o/"+orgFrom(r.Context()).Slug+"/contacts")
 		return nil
 	})

@@ -79,9 +79,18 @@ type revocationConfirm struct {
 	Revokes org.Delegations
 }
 
-// Consequence says what else the action revokes, e.g. "This will also
-// revoke 2 API keys and 1 invitation created by bob@example.com."
+// Consequence says what the action does and what else it revokes, e.g.
+// "This will also revoke 2 API keys and 1 invitation created by
+// bob@example.com."
 func (c *revocationConfirm) Consequence() string {
+	if c.Revokes.None() {
+		switch c.Kind {
+		case "remove":
+			return "Remove " + c.Email + " from the organisation? They lose access at once."
+		case "transfer":
+			return "Make " + c.Email + " the owner? You become an admin, and only they can give ownership back."
+		}
+	}
 	var what []string
 	if n := c.Revokes.APIKeys; n > 0 {
 		what = append(what, strconv.Itoa(n)+map[bool]string{true: " API key", false: " API keys"}[n == 1])
@@ -244,7 +253,12 @@ func (s *server) postChangeRole() http.Handler {
 func (s *server) postRemoveMember() http.Handler {
 	return s.confirmedMemberAction("Member removed.", "/members",
 		func(r *http.Request, scope gw.Scope) (*revocationConfirm, error) {
-			return s.askRevocation(r, scope, "remove", r.PathValue("user"), "")
+			c, err := s.askRevocation(r, scope, "remove", r.PathValue("user"), "")
+			if err == nil && c == nil {
+				// Removing someone is always asked about, revoking or not.
+				c, err = s.memberConfirm(r, scope, "remove", r.PathValue("user"))
+			}
+			return c, err
 		},
 		func(r *http.Request, scope gw.Scope) error {
 			return s.d.Orgs.RemoveMember(r.Context(), scope, r.PathValue("user"))
@@ -252,14 +266,51 @@ func (s *server) postRemoveMember() http.Handler {
 }
 
 func (s *server) postTransferOwnership() http.Handler {
-	return s.orgAction("Ownership transferred.", "/members", "/members", func(r *http.Request, scope gw.Scope) error {
-		return s.d.Orgs.TransferOwnership(r.Context(), scope, r.PostForm.Get("user"))
-	})
+	return s.confirmedMemberAction("Ownership transferred.", "/members",
+		func(r *http.Request, scope gw.Scope) (*revocationConfirm, error) {
+			return s.memberConfirm(r, scope, "transfer", r.PostForm.Get("user"))
+		},
+		func(r *http.Request, scope gw.Scope) error {
+			return s.d.Orgs.TransferOwnership(r.Context(), scope, r.PostForm.Get("user"))
+		})
+}
+
+// memberConfirm returns the plain confirmation of kind ("remove" or
+// "transfer") for member userID, who must be a member (ENOTFOUND
+// otherwise).
+func (s *server) memberConfirm(r *http.Request, scope gw.Scope, kind, userID string) (*revocationConfirm, error) {
+	members, err := s.d.Orgs.Members(r.Context(), scope)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		if m.UserID == userID {
+			return &revocationConfirm{Kind: kind, UserID: userID, Email: m.Email}, nil
+		}
+	}
+	return nil, gw.Errorf(gw.ENOTFOUND, "No such member.")
 }
 
 func (s *server) postLeave() http.Handler {
 	return s.confirmedMemberAction("You left the organisation.", "/orgs",
 		func(r *http.Request, scope gw.Scope) (*revocationConfirm, error) {
+			if scope.Role == gw.RoleOwner {
+				// The only owner is refused at once, on the members page,
+				// rather than asked first about what leaving would revoke.
+				members, err := s.d.Orgs.Members(r.Context(), scope)
+				if err != nil {
+					return nil, err
+				}
+				owners := 0
+				for _, m := range members {
+					if m.Role == gw.RoleOwner {
+						owners++
+					}
+				}
+				if owners == 1 {
+					return nil, nil
+				}
+			}
 			return s.askRevocation(r, scope, "leave", scope.UserID, "")
 		},
 		func(r *http.Request, scope gw.Scope) error {
@@ -294,7 +345,7 @@ func (s *server) pageAPIKeys() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f := newForm()
 		f.Values["role"] = string(gw.RoleMember)
-		return s.apiKeysPage(w, r, f, "", nil)
+		return s.apiKeysPage(w, r, f, s.d.Sessions.PopString(r.Context(), sessionNewAPIKey), nil)
 	})
 }
 
@@ -308,9 +359,12 @@ func (s *server) postAPIKey() http.Handler {
 		if err != nil {
 			return s.apiKeysPage(w, r, f, "", err)
 		}
-		fresh := newForm()
-		fresh.Values["role"] = string(gw.RoleMember)
-		return s.apiKeysPage(w, r, fresh, key, nil)
+		// Post/redirect/get: the key waits in the session for the next
+		// page of the keys, which shows it once and forgets it, so that a
+		// reload neither creates another key nor shows this one again.
+		s.d.Sessions.Put(r.Context(), sessionNewAPIKey, key)
+		redirect(w, r, orgPath(r, "/api-keys"))
+		return nil
 	})
 }
 
@@ -358,9 +412,47 @@ func (s *server) postOrgSettings() http.Handler {
 	})
 }
 
+// postDeleteOrg deletes the organisation once the owner typed its name
+// (confirm_name) and their password again (password_delete): a mistyped
+// name or a wrong password is shown next to its field on the settings page,
+// where the form is, and a refusal of the Service (say, a subscription
+// still running) on top of it.
 func (s *server) postDeleteOrg() http.Handler {
-	return s.orgAction("Organisation deleted.", "/orgs", "/settings", func(r *http.Request, scope gw.Scope) error {
-		return s.d.Orgs.Delete(r.Context(), scope)
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		f, err := parseForm(r, "confirm_name", "password_delete")
+		if err != nil {
+			return err
+		}
+		ctx := r.Context()
+		o := orgFrom(ctx)
+		back := func(err error) error {
+			_, cur, lerr := s.d.Orgs.MemberScope(ctx, userFrom(ctx).ID, o.ID)
+			if lerr != nil {
+				return lerr
+			}
+			f.Values["name"] = cur.Name
+			if cur.Require2FA {
+				f.Values["require_2fa"] = "on"
+			}
+			return s.renderForm(w, r, "org-settings.html", page{Title: "Settings", Form: f}, err)
+		}
+		if f.Get("confirm_name") != o.Name {
+			return back(&gw.Error{Code: gw.EINVALID, Message: "Check the highlighted fields.",
+				Fields: map[string]string{"confirm_name": "Type the organisation's name, " + o.Name + ", exactly."}})
+		}
+		if err := s.d.Accounts.ConfirmPassword(ctx, userFrom(ctx).ID, f.Get("password_delete")); err != nil {
+			countWrongPassword(r, err, "password")
+			return back(remapFields(err, map[string]string{"password": "password_delete"}))
+		}
+		if err := s.d.Orgs.Delete(ctx, gw.ScopeFrom(ctx)); err != nil {
+			if code := gw.ErrorCode(err); code == gw.ENOTFOUND || httpStatus(code) >= 500 {
+				return err
+			}
+			return back(err)
+		}
+		s.flash(r, "Organisation "+o.Name+" deleted.")
+		redirect(w, r, "/orgs")
+		return nil
 	})
 }
 

@@ -1,7 +1,10 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -278,10 +281,14 @@ func accountScenarios() []scenario {
 				m := totpSecretRE.FindStringSubmatch(r.body)
 				require.NotNil(t, m, "the page shows the secret")
 				fx.vars["totp_secret"] = m[1]
+				requireTOTPSetup(t, r.body, m[1], "cautious@acme.example")
 			}},
 		{name: "turn on two-factor with a wrong code", as: "cautious", method: http.MethodPost, path: "/account/two-factor",
 			form: url.Values{"code": {"12"}}, wantStatus: http.StatusUnprocessableEntity,
-			wantText: []string{`id="code-error">Enter the 6-digit code from your authenticator app.`, "{totp_secret}"}},
+			wantText: []string{`id="code-error">Enter the 6-digit code from your authenticator app.`, "{totp_secret}"},
+			check: func(t *testing.T, fx *pageFixture, r pageResponse) {
+				requireTOTPSetup(t, r.body, fx.vars["totp_secret"], "cautious@acme.example")
+			}},
 		{name: "turn on two-factor", as: "cautious", method: http.MethodPost, path: "/account/two-factor",
 			form: url.Values{"code": {"{totp_code}"}},
 			setup: func(t *testing.T, fx *pageFixture) {
@@ -290,7 +297,21 @@ func accountScenarios() []scenario {
 				fx.vars["totp_code"] = code
 			},
 			wantStatus: http.StatusOK,
-			wantText:   []string{"Two-factor authentication is on.", "Store these recovery codes somewhere safe."}},
+			wantText: []string{"Two-factor authentication is on.", "Store these recovery codes somewhere safe.",
+				`<ol class="codes" id="recovery-codes"><li><code>`, `data-copy="recovery-codes"`, `href="/account/two-factor/recovery-codes.txt"`},
+			check: func(t *testing.T, fx *pageFixture, r pageResponse) {
+				codes := regexp.MustCompile(`<li><code>([^<]+)</code></li>`).FindAllStringSubmatch(r.body, -1)
+				require.Len(t, codes, 10)
+				fx.vars["recovery_code"] = codes[0][1]
+			}},
+		{name: "download the recovery codes", as: "cautious", path: "/account/two-factor/recovery-codes.txt",
+			wantStatus: http.StatusOK, wantText: []string{"{recovery_code}", "cautious@acme.example"},
+			check: func(t *testing.T, fx *pageFixture, r pageResponse) {
+				require.Equal(t, `attachment; filename="groundwork-recovery-codes.txt"`, r.header.Get("Content-Disposition"))
+				require.Equal(t, "text/plain; charset=utf-8", r.header.Get("Content-Type"))
+			}},
+		{name: "the recovery codes download once", as: "cautious", path: "/account/two-factor/recovery-codes.txt",
+			wantStatus: http.StatusNotFound, notText: []string{"{recovery_code}"}},
 		{name: "two-factor page when on", as: "cautious", path: "/account/two-factor", wantStatus: http.StatusOK,
 			wantText: []string{`action="/account/two-factor/disable"`}, notText: []string{`id="totp-secret"`}},
 		{name: "turn off two-factor with a wrong password", as: "cautious", method: http.MethodPost, path: "/account/two-factor/disable",
@@ -337,4 +358,28 @@ func enableTwoFactor(t *testing.T, fx *pageFixture, userID string) []string {
 	codes, err := fx.e.accounts.EnableTwoFactor(ctx, userID, secret, code)
 	require.NoError(t, err)
 	return codes
+}
+
+// otpauthHrefRE finds the otpauth:// link of the two-factor set-up page.
+var otpauthHrefRE = regexp.MustCompile(`href="(otpauth://[^"]+)"`)
+
+// requireTOTPSetup checks the set-up page body: a QR code image (a PNG
+// data: URL) and an otpauth:// link whose key URI names the issuer, the
+// account email and secret, as authenticator apps read it.
+func requireTOTPSetup(t *testing.T, body, secret, email string) {
+	t.Helper()
+	require.Contains(t, body, `<img class="qr" id="totp-qr" src="data:image/png;base64,`)
+	m := otpauthHrefRE.FindStringSubmatch(body)
+	require.NotNil(t, m, "the page links the key URI")
+	u, err := url.Parse(html.UnescapeString(m[1]))
+	require.NoError(t, err)
+	require.Equal(t, "otpauth", u.Scheme)
+	require.Equal(t, "totp", u.Host)
+	require.Equal(t, "/Groundwork:"+email, u.Path)
+	q := u.Query()
+	require.Equal(t, secret, q.Get("secret"))
+	require.Equal(t, "Groundwork", q.Get("issuer"))
+	png, err := base64.StdEncoding.DecodeString(html.UnescapeString(regexp.MustCompile(`src="data:image/png;base64,([^"]+)"`).FindStringSubmatch(body)[1]))
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(png, []byte("\x89PNG")), "a PNG image")
 }

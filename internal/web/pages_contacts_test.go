@@ -118,12 +118,18 @@ func contactScenarios() []scenario {
 		// Deleting.
 		{name: "delete is forbidden to viewers", as: "viewer", method: http.MethodPost, path: "/o/{org}/contacts/{grace}/delete",
 			wantStatus: http.StatusForbidden, wantText: forbidden("viewer")},
+		{name: "delete a contact asks first", as: "member", method: http.MethodPost, path: "/o/{org}/contacts/{grace}/delete",
+			wantStatus: http.StatusOK, wantText: []string{"<h1>Delete Grace Hopper?</h1>", `name="confirm" value="yes"`,
+				`action="/o/{org}/contacts/{grace}/delete"`, `<a href="/o/{org}/contacts/{grace}">Cancel</a>`},
+			check: func(t *testing.T, fx *pageFixture, _ pageResponse) {
+				require.Contains(t, fx.follow(t, "member", "/o/{org}/contacts"), "Grace Hopper", "nothing was deleted")
+			}},
 		{name: "delete a contact", as: "member", method: http.MethodPost, path: "/o/{org}/contacts/{grace}/delete",
-			wantStatus: http.StatusSeeOther, wantLocation: "/o/{org}/contacts",
+			form: url.Values{"confirm": {"yes"}}, wantStatus: http.StatusSeeOther, wantLocation: "/o/{org}/contacts",
 			check: func(t *testing.T, fx *pageFixture, _ pageResponse) {
 				body := fx.follow(t, "member", "/o/{org}/contacts")
-				require.Contains(t, body, "Contact deleted.")
-				require.NotContains(t, body, "Grace Hopper")
+				require.Contains(t, body, "Contact Grace Hopper deleted.")
+				require.NotContains(t, body, ">Grace Hopper</a>")
 			}},
 		{name: "delete a contact twice", as: "member", method: http.MethodPost, path: "/o/{org}/contacts/{grace}/delete",
 			wantStatus: http.StatusNotFound, wantText: []string{notFoundHint}},

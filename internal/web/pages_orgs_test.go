@@ -75,6 +75,16 @@ func orgScenarios() []scenario {
 			form: url.Values{"name": {"  "}}, wantStatus: http.StatusUnprocessableEntity,
 			wantText: []string{`id="name-error">Name is required.`, "Acme"}},
 
+		// The organisation's home.
+		{name: "dashboard", as: "owner", path: "/o/{org}/", wantStatus: http.StatusOK,
+			wantText: []string{"<h1>Acme</h1>", `<span class="num">4</span> members`, "Recent activity",
+				"<code>invitation.accepted</code>", "Next steps", `href="/o/{org}/contacts/new">Add your first contact</a>`}},
+		{name: "dashboard for a viewer", as: "viewer", path: "/o/{org}/", wantStatus: http.StatusOK,
+			wantText: []string{"<h1>Acme</h1>", `<span class="num">4</span> members`},
+			notText:  []string{"Recent activity", "Add your first contact"}},
+		{name: "dashboard of another organisation is not found", as: "outsider", path: "/o/{org}/",
+			wantStatus: http.StatusNotFound, notText: []string{"Acme"}},
+
 		// Settings.
 		{name: "settings page", as: "admin", path: "/o/{org}/settings", wantStatus: http.StatusOK,
 			wantText: []string{"Settings of Acme", `name="name" type="text" value="Acme"`},
@@ -102,16 +112,25 @@ func orgScenarios() []scenario {
 			form: url.Values{"name": {"Hijacked"}}, wantStatus: http.StatusForbidden, wantText: forbidden("viewer")},
 
 		// Deleting.
-		{name: "delete an organisation", as: "owner", method: http.MethodPost, path: "/o/{doomed}/delete",
+		{name: "delete an organisation without typing its name", as: "owner", method: http.MethodPost, path: "/o/{doomed}/delete",
 			setup: func(t *testing.T, fx *pageFixture) {
 				o, _ := fx.e.org(fx.users["owner"].ID, "Doomed Corp")
 				fx.vars["doomed"] = o.Slug
 			},
+			form:       url.Values{"confirm_name": {"Doomed"}, "password_delete": {testPassword}},
+			wantStatus: http.StatusUnprocessableEntity,
+			wantText:   []string{`id="confirm_name-error">Type the organisation&#39;s name, Doomed Corp, exactly.`, "<h1>Settings of Doomed Corp</h1>"}},
+		{name: "delete an organisation with a wrong password", as: "owner", method: http.MethodPost, path: "/o/{doomed}/delete",
+			form:       url.Values{"confirm_name": {"Doomed Corp"}, "password_delete": {"not my password"}},
+			wantStatus: http.StatusUnprocessableEntity,
+			wantText:   []string{`id="password_delete-error">The password is not correct.`}, notText: []string{"not my password"}},
+		{name: "delete an organisation", as: "owner", method: http.MethodPost, path: "/o/{doomed}/delete",
+			form:       url.Values{"confirm_name": {"Doomed Corp"}, "password_delete": {testPassword}},
 			wantStatus: http.StatusSeeOther, wantLocation: "/orgs",
 			check: func(t *testing.T, fx *pageFixture, _ pageResponse) {
 				body := fx.follow(t, "owner", "/orgs")
-				require.Contains(t, body, "Organisation deleted.")
-				require.NotContains(t, body, "Doomed Corp")
+				require.Contains(t, body, "Organisation Doomed Corp deleted.")
+				require.NotContains(t, body, ">Doomed Corp</a>")
 			}},
 		{name: "delete is forbidden to admins", as: "admin", method: http.MethodPost, path: "/o/{org}/delete",
 			wantStatus: http.StatusForbidden, wantText: forbidden("admin")},
@@ -207,9 +226,13 @@ func memberScenarios() []scenario {
 		{name: "change a role is forbidden to members", as: "member", method: http.MethodPost,
 			path: "/o/{org}/members/{viewer_id}/role", form: url.Values{"role": {"owner"}},
 			wantStatus: http.StatusForbidden, wantText: forbidden("member")},
-		{name: "remove a member", as: "admin", method: http.MethodPost, path: "/o/{org}/members/{removed_id}/remove",
+		{name: "remove a member asks first", as: "admin", method: http.MethodPost, path: "/o/{org}/members/{removed_id}/remove",
 			setup:      func(t *testing.T, fx *pageFixture) { joinAs(t, fx, "removed", gw.RoleMember) },
-			wantStatus: http.StatusSeeOther, wantLocation: "/o/{org}/members",
+			wantStatus: http.StatusOK,
+			wantText: []string{"Remove removed@acme.example from the organisation?", `name="confirm" value="yes"`,
+				`action="/o/{org}/members/{removed_id}/remove"`}},
+		{name: "remove a member", as: "admin", method: http.MethodPost, path: "/o/{org}/members/{removed_id}/remove",
+			form: url.Values{"confirm": {"yes"}}, wantStatus: http.StatusSeeOther, wantLocation: "/o/{org}/members",
 			check: func(t *testing.T, fx *pageFixture, _ pageResponse) {
 				body := fx.follow(t, "admin", "/o/{org}/members")
 				require.Contains(t, body, "Member removed.")
@@ -228,12 +251,18 @@ func memberScenarios() []scenario {
 				fx.e.join(scope, fx.addUser(t, "heir", "heir@acme.example"), gw.RoleAdmin)
 				fx.vars["handover_id"] = o.ID
 			},
-			form:       url.Values{"user": {"{heir_id}"}},
+			form:       url.Values{"user": {"{heir_id}"}, "confirm": {"yes"}},
 			wantStatus: http.StatusSeeOther, wantLocation: "/o/{handover}/members",
 			check: func(t *testing.T, fx *pageFixture, _ pageResponse) {
 				require.Contains(t, fx.follow(t, "owner", "/o/{handover}/members"), "Ownership transferred.")
 				require.Equal(t, gw.RoleOwner, fx.e.scope(fx.users["heir"].ID, fx.vars["handover_id"]).Role)
 				require.Equal(t, gw.RoleAdmin, fx.e.scope(fx.users["owner"].ID, fx.vars["handover_id"]).Role)
+			}},
+		{name: "transfer ownership asks first", as: "owner", method: http.MethodPost, path: "/o/{org}/transfer",
+			form: url.Values{"user": {"{admin_id}"}}, wantStatus: http.StatusOK,
+			wantText: []string{"Make admin@acme.example the owner?", `name="user" value="{admin_id}"`, `name="confirm" value="yes"`},
+			check: func(t *testing.T, fx *pageFixture, _ pageResponse) {
+				require.Equal(t, gw.RoleOwner, fx.e.scope(fx.users["owner"].ID, fx.acme.ID).Role, "nothing changed yet")
 			}},
 		{name: "transfer is forbidden to admins", as: "admin", method: http.MethodPost, path: "/o/{org}/transfer",
 			form: url.Values{"user": {"{admin_id}"}}, wantStatus: http.StatusForbidden, wantText: forbidden("admin")},
@@ -268,9 +297,13 @@ func apiKeyScenarios() []scenario {
 			wantStatus: http.StatusForbidden, wantText: forbidden("member"), notText: []string{"nightly-export"}},
 		{name: "create an API key", as: "admin", method: http.MethodPost, path: "/o/{org}/api-keys",
 			form:       url.Values{"name": {"deploy"}, "role": {"member"}},
-			wantStatus: http.StatusOK, wantText: []string{"Your new API key.", "deploy", "<td>member</td>"},
-			check: func(t *testing.T, fx *pageFixture, r pageResponse) {
-				m := newKeyRE.FindStringSubmatch(r.body)
+			wantStatus: http.StatusSeeOther, wantLocation: "/o/{org}/api-keys",
+			check: func(t *testing.T, fx *pageFixture, _ pageResponse) {
+				body := fx.follow(t, "admin", "/o/{org}/api-keys")
+				for _, want := range []string{"Your new API key.", "deploy", "<td>member</td>", `data-copy="new-api-key"`} {
+					require.Contains(t, body, want)
+				}
+				m := newKeyRE.FindStringSubmatch(body)
 				require.NotNil(t, m, "the key is shown")
 				req, err := http.NewRequest(http.MethodGet, fx.e.srv.URL+"/api/v1/contacts", nil)
 				require.NoError(t, err)
@@ -280,6 +313,7 @@ func apiKeyScenarios() []scenario {
 				resp.Body.Close()
 				require.Equal(t, http.StatusOK, resp.StatusCode, "the new key works")
 				require.NotContains(t, fx.follow(t, "admin", "/o/{org}/api-keys"), m[1], "and is shown only once")
+				require.NotContains(t, fx.follow(t, "admin", "/o/{org}/api-keys"), "Your new API key.", "a reload shows it no more")
 			}},
 		{name: "create an API key without a name", as: "admin", method: http.MethodPost, path: "/o/{org}/api-keys",
 			form: url.Values{"name": {""}, "role": {"member"}}, wantStatus: http.StatusUnprocessableEntity,
@@ -313,8 +347,9 @@ func auditScenarios() []scenario {
 			},
 			wantStatus: http.StatusOK,
 			wantText: []string{"Audit log", "<code>" + audit.ActionOrgCreated + "</code>", "<code>" + audit.ActionContactCreated + "</code>",
-				"<code>" + audit.ActionInvitationAccepted + "</code>", "owner@acme.example"},
-			notText: []string{"zoe@acme.example"}},
+				"<code>" + audit.ActionInvitationAccepted + "</code>", "owner@acme.example",
+				`<span class="muted">contact</span> <strong>Zoe Audit</strong>`, `<li><span class="muted">name:</span> Zoe Audit</li>`, `<li><span class="muted">email:</span> [redacted]</li>`},
+			notText: []string{"zoe@acme.example", `{&#34;`, "Mozilla/5.0 (scenario test)"}},
 		{name: "audit log filtered by action", as: "owner", path: "/o/{org}/audit?action=contact.created&since=2000-01-01T00:00",
 			wantStatus: http.StatusOK, wantText: []string{"<code>" + audit.ActionContactCreated + "</code>"},
 			notText: []string{"<code>" + audit.ActionOrgCreated + "</code>"}},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/billing"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/sso"
 )
 
@@ -40,6 +41,9 @@ type page struct {
 	// Banner is the organisation's billing notice; render loads it on
 	// /o/{org}/ pages when billing is configured and the handler left it nil.
 	Banner *billingBanner
+	// Switch lists the signed-in user's organisations for the header's
+	// organisation switcher; render loads it.
+	Switch []org.Membership
 }
 
 // sessionUser is the signed-in user as pages show it.
@@ -74,6 +78,8 @@ var templateFuncs = template.FuncMap{
 	"query": url.QueryEscape,
 	"can":   func(role gw.Role, perm string) bool { return canDo(role, perm) },
 	"field": newField,
+	// device describes a User-Agent header in a few words (shortDevice).
+	"device": shortDevice,
 	// amount formats an amount in a currency's minor unit: 1999 "eur" is "19.99 EUR".
 	"amount": billing.FormatAmount,
 	// Operator console helpers.
@@ -144,6 +150,12 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	if p.Banner == nil && p.Org != nil && s.d.Billing != nil {
 		p.Banner = s.loadBanner(r)
+	}
+	if p.User != nil && p.Switch == nil && s.d.Orgs != nil {
+		// The header's switcher; a failure only leaves it out.
+		if ms, err := s.d.Orgs.ForUser(r.Context(), p.User.ID); err == nil {
+			p.Switch = ms
+		}
 	}
 	if s.d.Sessions != nil && p.Flash == "" {
 		p.Flash = s.d.Sessions.PopString(r.Context(), "flash")

@@ -77,6 +77,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.user("POST /account/providers/{provider}/link", s.postLinkProvider())
 	rt.user("GET /account/two-factor", s.pageTwoFactor())
 	rt.user("POST /account/two-factor", s.postEnableTwoFactor())
+	rt.user("GET /account/two-factor/recovery-codes.txt", s.getRecoveryCodesFile())
 	rt.user("POST /account/two-factor/disable", s.limitFailures(s.postDisableTwoFactor(), perUser(ratelimit.PasswordUser), perClientIP(ratelimit.PasswordIP)))
 
 	// Organisations.
@@ -84,6 +85,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.user("POST /orgs", s.postOrg())
 	rt.page("GET /invitations/{token}", s.pageInvitation())
 	rt.user("POST /invitations/{token}", s.postAcceptInvitation())
+	rt.org("GET /o/{org}/{$}", authz.OrgRead, s.pageDashboard())
 	rt.org("GET /o/{org}/members", authz.OrgRead, s.pageMembers())
 	rt.org("POST /o/{org}/invitations", authz.MembersManage, s.postInvite())
 	rt.org("POST /o/{org}/invitations/{id}/revoke", authz.MembersManage, s.postRevokeInvitation())
@@ -96,7 +98,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.org("POST /o/{org}/api-keys/{id}/revoke", authz.APIKeysManage, s.postRevokeAPIKey())
 	rt.org("GET /o/{org}/settings", authz.OrgManage, s.pageOrgSettings())
 	rt.org("POST /o/{org}/settings", authz.OrgManage, s.postOrgSettings())
-	rt.org("POST /o/{org}/delete", authz.OrgDelete, s.postDeleteOrg())
+	rt.org("POST /o/{org}/delete", authz.OrgDelete, s.limitFailures(s.postDeleteOrg(), perUser(ratelimit.PasswordUser), perClientIP(ratelimit.PasswordIP)))
 
 	// Billing (Stripe).
 	rt.org("GET /o/{org}/billing", authz.BillingManage, s.pageBilling())
