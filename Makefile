@@ -30,12 +30,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzFormDecoding$$' -fuzztime $${FUZZTIME:-20s} ./internal/web/
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONDecoding$$' -fuzztime $${FUZZTIME:-20s} ./internal/web/
 
-## lint: check formatting, vet, lint the GitHub workflows (actionlint, pinned in tools/go.mod), scan the tree for committed secrets (gitleaks, pinned in tools/go.mod), and lint migrations for locking hazards (squawk, pinned in package.json)
+## lint: check formatting, vet, lint the GitHub workflows (actionlint, pinned in tools/go.mod), scan the tree for committed secrets (gitleaks, pinned in tools/go.mod), lint migrations for locking hazards (squawk, pinned in package.json), and lint the API description (Redocly CLI, pinned in tools/npm)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool -modfile=tools/go.mod gitleaks dir . --no-banner --redact --exit-code 1
 	scripts/lint-migrations.sh
+	scripts/lint-openapi.sh
 	$(GO) tool -modfile=tools/go.mod actionlint
 
 ## audit: known vulnerabilities in dependencies (govulncheck); says so when its database is unreachable
