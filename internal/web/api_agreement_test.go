@@ -200,8 +200,8 @@ func TestOpenAPIAndServerAgreeOnLimits(t *testing.T) {
 	s := newServer(e.deps)
 	ctx := gw.WithScope(context.Background(), e.scope(owner.ID, acme.ID))
 	handlers := map[string]http.Handler{
-		"/api/v1/contacts":     s.apiCreateContact(),
-		"/api/v1/audit-events": s.apiListAuditEvents(),
+		"/api/v1/contacts":      s.apiCreateContact(),
+		"/api/v1/audit-events":  s.apiListAuditEvents(),
 		"list /api/v1/contacts": s.apiListContacts(),
 	}
 
