@@ -254,4 +254,3 @@ func TestAPIGeneratedRequests(t *testing.T) {
 		_ = os.WriteFile(filepath.Join(dir, "api-generated-requests.txt"), []byte(b.String()), 0o644)
 	}
 }
-
