@@ -52,6 +52,13 @@ func (s *server) withSpecCheck(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mt := mediaTypeOf(r)
 		hasBody := r.Body != nil && r.Body != http.NoBody && (r.Method == http.MethodPost || r.Method == http.MethodPatch)
+		// Nothing to check without a body or a query string (the path's id
+		// is the handler's: a malformed one is a 404), and the check costs
+		// about 0.1-0.2 ms: the hot reads (GET by id) skip it.
+		if !hasBody && r.URL.RawQuery == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if hasBody && mt != "" && mt != mediaJSON && mt != mediaMergePatch {
 			next.ServeHTTP(w, r)
 			return
