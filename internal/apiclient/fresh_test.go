@@ -39,3 +39,32 @@ func TestClientIsFresh(t *testing.T) {
 		t.Fatal("client.gen.go is stale: run go generate ./internal/apiclient/")
 	}
 }
+
+// TestTypeScriptTypesAreFresh regenerates api.d.ts with openapi-typescript
+// and fails while the committed one differs. Without the tool (npm ci in
+// tools/npm, which scripts/install-deps.sh runs) it skips, except under
+// CI=true, where it fails.
+func TestTypeScriptTypesAreFresh(t *testing.T) {
+	bin := "../../tools/npm/node_modules/.bin/openapi-typescript"
+	if _, err := os.Stat(bin); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("openapi-typescript is not installed (%v); run scripts/install-deps.sh", err)
+		}
+		t.Skipf("openapi-typescript is not installed: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "api.d.ts")
+	if b, err := exec.Command(bin, "../web/openapi.json", "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("openapi-typescript: %v\n%s", err, b)
+	}
+	want, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("api.d.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("api.d.ts is stale: run go generate ./internal/apiclient/")
+	}
+}

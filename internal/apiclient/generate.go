@@ -5,3 +5,7 @@
 package apiclient
 
 //go:generate go tool -modfile=../../tools/go.mod oapi-codegen -config oapi-codegen.yaml ../web/openapi.json
+
+// The TypeScript types of the same document, for front-ends, from
+// openapi-typescript (pinned in tools/npm/package.json).
+//go:generate ../../tools/npm/node_modules/.bin/openapi-typescript ../web/openapi.json -o api.d.ts
