@@ -27,3 +27,4 @@ fi
 cd "$root"
 REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
   "$redocly" lint --config redocly.yaml internal/web/openapi.json 2>&1 | grep -v '[║╔╚]' | sed '/^$/N;/^\n$/D'
+"$root/scripts/api-breaking.sh"
