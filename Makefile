@@ -25,17 +25,19 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-## fuzz: a bounded fuzzing run of the request decoders (their seeds also run in `make test`): 0 panics, 0 5xx
+## fuzz: a bounded fuzzing run of the request decoders (their seeds also run in `make test`), then the spec-driven API test with 400 rounds (10,000 requests; 20 rounds in `make test`) and a new seed: 0 panics, 0 5xx
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzFormDecoding$$' -fuzztime $${FUZZTIME:-20s} ./internal/web/
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONDecoding$$' -fuzztime $${FUZZTIME:-20s} ./internal/web/
+	GROUNDWORK_API_GEN_ROUNDS=$${API_GEN_ROUNDS:-400} GROUNDWORK_API_GEN_SEED=$$(date +%s) $(GO) test -run '^TestAPIGeneratedRequests$$' -count=1 -v ./internal/web/ | grep -v '^ *{'
 
-## lint: check formatting, vet, lint the GitHub workflows (actionlint, pinned in tools/go.mod), scan the tree for committed secrets (gitleaks, pinned in tools/go.mod), and lint migrations for locking hazards (squawk, pinned in package.json)
+## lint: check formatting, vet, lint the GitHub workflows (actionlint, pinned in tools/go.mod), scan the tree for committed secrets (gitleaks, pinned in tools/go.mod), lint migrations for locking hazards (squawk, pinned in package.json), and lint the API description (Redocly CLI, pinned in tools/npm)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool -modfile=tools/go.mod gitleaks dir . --no-banner --redact --exit-code 1
 	scripts/lint-migrations.sh
+	scripts/lint-openapi.sh
 	$(GO) tool -modfile=tools/go.mod actionlint
 
 ## audit: known vulnerabilities in dependencies (govulncheck); says so when its database is unreachable

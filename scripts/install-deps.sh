@@ -59,6 +59,12 @@ install_squawk() {
   [ "$purpose" = test ] || return 0
   cd "$(dirname "$0")/.."
   prebuild_stripe_mock
+  if [ ! -x tools/npm/node_modules/.bin/redocly ]; then
+    # The API tools (tools/npm): Redocly CLI for make lint, openapi-typescript
+    # for go generate.
+    echo "install-deps: installing the API tools (npm ci in tools/npm)" >&2
+    (cd tools/npm && npm ci --no-audit --no-fund --loglevel=error)
+  fi
   [ -x node_modules/.bin/squawk ] && [ -f node_modules/axe-core/axe.min.js ] && return 0
   echo "install-deps: installing squawk and axe-core (npm ci)" >&2
   npm ci --no-audit --no-fund --loglevel=error

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -169,7 +170,10 @@ func (p ListParams) filter() (listFilter, error) {
 		f.actor = &s
 	}
 	action := strings.TrimSpace(p.Action)
-	if utf8.RuneCountInString(action) > maxActionLen || strings.ContainsFunc(action, func(r rune) bool { return r < ' ' }) {
+	if strings.ContainsFunc(action, unicode.IsControl) {
+		return listFilter{}, invalid("action", "Give an action as plain text on one line, without control characters.")
+	}
+	if utf8.RuneCountInString(action) > maxActionLen {
 		return listFilter{}, invalid("action", fmt.Sprintf("Give an action of at most %d characters.", maxActionLen))
 	}
 	if prefix, ok := strings.CutSuffix(action, "*"); ok {

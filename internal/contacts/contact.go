@@ -136,7 +136,7 @@ func (in Input) normalize(create bool) (Input, error) {
 	}
 
 	if len(fields) > 0 {
-		return Input{}, &gw.Error{Code: gw.EINVALID, Message: "Check the highlighted fields.", Fields: fields}
+		return Input{}, &gw.Error{Code: gw.EINVALID, Message: "Some fields are invalid; see fields.", Fields: fields}
 	}
 	return out, nil
 }
@@ -206,10 +206,49 @@ func validateCustom(custom map[string]any) string {
 }
 
 // isEmail reports whether s is a bare address such as ada@example.com: no
-// display name, no angle brackets.
+// display name, no angle brackets. It is the API's rule (the email of
+// ContactCreate in internal/web/openapi.json): JSON Schema's "email" format
+// as its validator reads it — a dot-atom local part of at most 64
+// characters, an ASCII host name — without the quoted local parts and IP
+// literals the format also allows, and that net/mail reads as a bare
+// address too.
 func isEmail(s string) bool {
+	local, domain, ok := strings.Cut(s, "@")
+	if !ok || local == "" || len(local) > 64 || strings.Contains(domain, "@") ||
+		strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, "..") {
+		return false
+	}
+	for _, r := range local {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".!#$%&'*+-/=?^_`{|}~", r)) {
+			return false
+		}
+	}
+	if !isHostname(domain) {
+		return false
+	}
 	addr, err := mail.ParseAddress(s)
 	return err == nil && addr.Name == "" && addr.Address == s
+}
+
+// isHostname reports whether s is an ASCII host name: labels of 1 to 63
+// letters, digits and hyphens, not starting or ending with a hyphen, at
+// most 253 characters in all (a trailing dot aside).
+func isHostname(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if len(label) < 1 || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // isPhone reports whether s holds at least one digit and otherwise only
@@ -303,7 +342,7 @@ func (p ListParams) normalize() (listQuery, error) {
 	if q.limit <= 0 {
 		q.limit = defaultLimit
 	}
-	if utf8.RuneCountInString(q.query) > maxQueryLen || !isText(q.query) {
+	if utf8.RuneCountInString(q.query) > maxQueryLen || !isLine(q.query) {
 		return listQuery{}, &gw.Error{Code: gw.EINVALID, Message: "The search is not valid.",
 			Fields: map[string]string{"q": fmt.Sprintf("Search for at most %d characters of plain text.", maxQueryLen)}}
 	}

@@ -38,7 +38,8 @@ func TestOpenAPIDocument(t *testing.T) {
 	model, err := doc.BuildV3Model()
 	require.NoError(t, err)
 	api := model.Model
-	require.Empty(t, api.Servers, "paths carry the full /api/v1 prefix")
+	require.Len(t, api.Servers, 1)
+	require.Equal(t, "/", api.Servers[0].URL, "paths carry the full /api/v1 prefix")
 
 	scheme := api.Components.SecuritySchemes.GetOrZero("apiKey")
 	require.NotNil(t, scheme)
@@ -50,18 +51,18 @@ func TestOpenAPIDocument(t *testing.T) {
 	want := map[string][]string{
 		"get /api/v1/contacts":             {"200", "401", "403", "422", "429", "500"},
 		"post /api/v1/contacts":            {"201", "400", "401", "403", "409", "413", "415", "422", "429", "500"},
-		"get /api/v1/exports":              {"200", "401", "403", "429", "500"},
+		"get /api/v1/exports":              {"200", "401", "403", "422", "429", "500"},
 		"post /api/v1/exports":             {"202", "400", "401", "403", "409", "413", "415", "422", "429", "500"},
-		"get /api/v1/exports/{id}":         {"200", "401", "403", "404", "429", "500"},
-		"post /api/v1/exports/{id}/cancel": {"200", "401", "403", "404", "409", "429", "500"},
-		"get /api/v1/contacts/{id}":        {"200", "401", "403", "404", "429", "500"},
+		"get /api/v1/exports/{id}":         {"200", "401", "403", "404", "422", "429", "500"},
+		"post /api/v1/exports/{id}/cancel": {"200", "401", "403", "404", "409", "422", "429", "500"},
+		"get /api/v1/contacts/{id}":        {"200", "401", "403", "404", "422", "429", "500"},
 		"patch /api/v1/contacts/{id}":      {"200", "400", "401", "403", "404", "413", "415", "422", "429", "500"},
-		"delete /api/v1/contacts/{id}":     {"204", "401", "403", "404", "429", "500"},
+		"delete /api/v1/contacts/{id}":     {"204", "401", "403", "404", "422", "429", "500"},
 		"get /api/v1/openapi.json":         {"200", "429", "500"},
 		"get /api/v1/audit-events":         {"200", "401", "403", "422", "429", "500"},
-		"get /api/v1/imports":              {"200", "401", "403", "429", "500"},
+		"get /api/v1/imports":              {"200", "401", "403", "422", "429", "500"},
 		"post /api/v1/imports":             {"202", "400", "401", "403", "409", "413", "415", "422", "429", "500"},
-		"get /api/v1/imports/{id}":         {"200", "401", "403", "404", "429", "500"},
+		"get /api/v1/imports/{id}":         {"200", "401", "403", "404", "422", "429", "500"},
 	}
 	got := map[string][]string{}
 	for path, item := range api.Paths.PathItems.FromOldest() {
@@ -125,7 +126,7 @@ func TestOpenAPIValidatesResponses(t *testing.T) {
 		{"last page", http.MethodGet, "/api/v1/contacts", 200, `{"data":[` + contact + `],"next_cursor":null}`, true},
 		{"page", http.MethodGet, "/api/v1/contacts?limit=1", 200, `{"data":[` + contact + `],"next_cursor":"AZcOPG8aey6cTV5veoucDQ"}`, true},
 		{"validation error", http.MethodPost, "/api/v1/contacts", 422,
-			`{"error":{"code":"invalid","message":"Check the highlighted fields.","fields":{"email":"Enter a valid email address."},"request_id":"r1"}}`, true},
+			`{"error":{"code":"invalid","message":"Some fields are invalid; see fields.","fields":{"email":"Enter a valid email address."},"request_id":"r1"}}`, true},
 		{"error with an unknown property", http.MethodDelete, "/api/v1/contacts/01970e3c-6f1a-7b2e-9c4d-5e6f7a8b9c0d", 404,
 			`{"error":{"code":"not_found","message":"Contact not found.","detail":"x"}}`, false},
 	}

@@ -138,14 +138,13 @@ func (s *server) inOrg(perm authz.Permission, next http.Handler) http.Handler {
 // key's role is too weak.
 func (s *server) withAPIKey(perm authz.Permission, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		key, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok || key == "" {
+		key, ok := bearerToken(r)
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
 			s.serveError(w, r, gw.Errorf(gw.EUNAUTHORIZED, "Send an API key: Authorization: Bearer <key>."))
 			return
 		}
-		scope, err := s.d.Orgs.AuthenticateAPIKey(r.Context(), strings.TrimSpace(key))
+		scope, err := s.d.Orgs.AuthenticateAPIKey(r.Context(), key)
 		if err != nil {
 			if gw.ErrorCode(err) == gw.EUNAUTHORIZED {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
@@ -159,6 +158,19 @@ func (s *server) withAPIKey(perm authz.Permission, next http.Handler) http.Handl
 		}
 		next.ServeHTTP(w, r.WithContext(gw.WithScope(r.Context(), scope)))
 	})
+}
+
+// bearerToken returns the token of r's "Authorization: Bearer <token>"
+// header. The scheme is case-insensitive (RFC 9110, section 11.1: "bearer"
+// and "BEARER" are "Bearer"); one or more spaces may separate it from the
+// token. ok is false without such a header or with an empty token.
+func bearerToken(r *http.Request) (token string, ok bool) {
+	scheme, rest, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(rest)
+	return token, token != ""
 }
 
 // canDo reports whether role has the permission named perm (for templates).

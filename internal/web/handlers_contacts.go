@@ -39,19 +39,63 @@ func toContactJSON(c contacts.Contact) contactJSON {
 	return j
 }
 
-// contactBody is the body of POST and PATCH /api/v1/contacts: absent fields
-// stay unchanged on PATCH.
+// contactBody is the body of POST and PATCH /api/v1/contacts.
+//
+// PATCH is a JSON Merge Patch (RFC 7396), sent as application/json or
+// application/merge-patch+json: an absent member leaves its field
+// unchanged, null clears an optional field (email, phone and company become
+// "", tags [], custom {}), and a value replaces the field. POST reads null
+// for an optional field as "none", the same as leaving it out. null for the
+// required name is refused on both (422 naming "name"). See docs/api.md.
 type contactBody struct {
-	Name    *string         `json:"name"`
-	Email   *string         `json:"email"`
-	Phone   *string         `json:"phone"`
-	Company *string         `json:"company"`
-	Tags    *[]string       `json:"tags"`
-	Custom  *map[string]any `json:"custom"`
+	Name    optional[string]         `json:"name"`
+	Email   optional[string]         `json:"email"`
+	Phone   optional[string]         `json:"phone"`
+	Company optional[string]         `json:"company"`
+	Tags    optional[[]string]       `json:"tags"`
+	Custom  optional[map[string]any] `json:"custom"`
 }
 
-func (b contactBody) input() contacts.Input {
-	return contacts.Input{Name: b.Name, Email: b.Email, Phone: b.Phone, Company: b.Company, Tags: b.Tags, Custom: b.Custom}
+// input turns the body into the contacts module's Input: a cleared
+// (null) optional field points at its zero value.
+func (b contactBody) input() (contacts.Input, error) {
+	if b.Name.Null {
+		return contacts.Input{}, &gw.Error{Code: gw.EINVALID, Message: invalidFieldsMessage,
+			Fields: map[string]string{"name": "Must not be null: a contact always has a name."}}
+	}
+	in := contacts.Input{Name: b.Name.ptr(), Email: b.Email.ptr(), Phone: b.Phone.ptr(),
+		Company: b.Company.ptr(), Tags: b.Tags.ptr(), Custom: b.Custom.ptr()}
+	for _, f := range []struct {
+		o *optional[string]
+		p **string
+	}{{&b.Email, &in.Email}, {&b.Phone, &in.Phone}, {&b.Company, &in.Company}} {
+		if f.o.Null {
+			*f.p = new(string)
+		}
+	}
+	if b.Tags.Null {
+		in.Tags = &[]string{}
+	}
+	if b.Custom.Null {
+		in.Custom = &map[string]any{}
+	}
+	return in, nil
+}
+
+// mergeCustom applies a merge patch's custom object to the stored custom
+// fields (RFC 7396): a null member removes that field, any other value sets
+// it, and fields the patch does not name are kept.
+func mergeCustom(stored, patch map[string]any) map[string]any {
+	out := make(map[string]any, len(stored)+len(patch))
+	maps.Copy(out, stored)
+	for k, v := range patch {
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // contactList is the body of GET /api/v1/contacts.
@@ -111,7 +155,11 @@ func (s *server) apiCreateContact() http.Handler {
 		if err := decodeJSON(r, &body); err != nil {
 			return err
 		}
-		c, err := s.d.Contacts.Create(r.Context(), gw.ScopeFrom(r.Context()), body.input())
+		in, err := body.input()
+		if err != nil {
+			return err
+		}
+		c, err := s.d.Contacts.Create(r.Context(), gw.ScopeFrom(r.Context()), in)
 		if err != nil {
 			return err
 		}
@@ -147,10 +195,27 @@ func (s *server) apiGetContact() http.Handler {
 func (s *server) apiUpdateContact() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		var body contactBody
-		if err := decodeJSON(r, &body); err != nil {
+		if err := decodeJSON(r, &body, mediaJSON, mediaMergePatch); err != nil {
 			return err
 		}
-		c, err := s.d.Contacts.Update(r.Context(), gw.ScopeFrom(r.Context()), r.PathValue("id"), body.input())
+		in, err := body.input()
+		if err != nil {
+			return err
+		}
+		ctx, scope, id := r.Context(), gw.ScopeFrom(r.Context()), r.PathValue("id")
+		// As a merge patch, custom is merged into the stored fields (null
+		// removes one); as application/json it replaces them whole, as it
+		// always has. (The read and the write are two transactions: two
+		// merge patches of custom at once may lose one's change.)
+		if mediaTypeOf(r) == mediaMergePatch && in.Custom != nil && !body.Custom.Null {
+			stored, err := s.d.Contacts.Get(ctx, scope, id)
+			if err != nil {
+				return err
+			}
+			merged := mergeCustom(stored.Custom, *in.Custom)
+			in.Custom = &merged
+		}
+		c, err := s.d.Contacts.Update(ctx, scope, id, in)
 		if err != nil {
 			return err
 		}

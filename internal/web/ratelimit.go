@@ -120,8 +120,8 @@ func (s *server) perPendingUser(p ratelimit.Policy) limitRule {
 // authentication, so that guessing is limited as well).
 func perAPIKey(p ratelimit.Policy) limitRule {
 	return limitRule{p, func(r *http.Request) (string, error) {
-		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if key = strings.TrimSpace(key); !ok || key == "" {
+		key, ok := bearerToken(r)
+		if !ok {
 			return "", nil
 		}
 		sum := sha256.Sum256([]byte(key))

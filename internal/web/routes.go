@@ -230,7 +230,9 @@ func (rt *router) operator(pattern string, h http.Handler) {
 // generous enough (60/min by default) that a client that merely retries a
 // revoked key does not lock out its neighbours for long.
 func (rt *router) api(pattern string, perm authz.Permission, h http.Handler) {
-	h = notingRequest(h) // for error reports: the request with its scope
+	h = rt.s.withSpecCheck(h)           // parameters and body against openapi.json
+	h = rt.s.withQueryCheck(pattern, h) // after the key: a caller without one learns nothing
+	h = notingRequest(h)                // for error reports: the request with its scope
 	h = rt.s.limit(rt.s.withAPIKey(perm, h), perAPIKey(ratelimit.APIKey))
 	rt.add(Route{Pattern: pattern, Access: AccessAPI, Perm: perm}, rt.s.limitFailures(h, perClientIP(ratelimit.APIAuthIP)))
 }

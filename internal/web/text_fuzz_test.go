@@ -34,7 +34,7 @@ func fuzzServer() http.Handler {
 		if err := decodeJSON(r, &body); err != nil {
 			return err
 		}
-		if body.Name != nil && !utf8.ValidString(*body.Name) {
+		if body.Name.Set && !utf8.ValidString(body.Name.V) {
 			w.Header().Set("X-Unstorable", "name")
 		}
 		w.WriteHeader(http.StatusNoContent)
