@@ -163,6 +163,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/export-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the scheduled export
+         * @description The organisation's scheduled export (at most one); 404 when it has none. Needs an owner's or admin's key (exports.manage).
+         */
+        get: operations["getExportSchedule"];
+        /**
+         * Set the scheduled export
+         * @description Sets, or replaces, the organisation's scheduled export: every day, or every week on a weekday, at an hour of an IANA time zone. The periodic job requests each export (within 5 minutes of its hour) exactly as POST /api/v1/exports would, in this API key's name while the key is live and may export; poll GET /api/v1/exports for its files. A schedule set by a member on the exports page runs in their name and emails them. Needs an owner's or admin's key.
+         */
+        put: operations["setExportSchedule"];
+        post?: never;
+        /**
+         * Stop the scheduled export
+         * @description Deletes the organisation's scheduled export; exports it already requested are kept. 404 when it has none.
+         */
+        delete: operations["deleteExportSchedule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/imports": {
         parameters: {
             query?: never;
@@ -178,7 +206,7 @@ export interface paths {
         put?: never;
         /**
          * Import contacts from a CSV file
-         * @description The body is the CSV file itself (`Content-Type: text/csv`, UTF-8), streamed to storage, up to GROUNDWORK_IMPORT_MAX_BYTES (100 MiB by default; 413 beyond). Its first row names its columns, in any order: `name` (required), `email`, `phone`, `company`, `tags` (a comma-separated list or a JSON array), `custom` (a JSON object); an export's `id`, `created_at` and `updated_at` columns are ignored. Every row is checked with the rules of POST /api/v1/contacts, in the background: poll GET /api/v1/imports/{id} for its progress and its report of rejected rows (line numbers and messages). With mode=all_or_nothing (the default) one invalid row, or more contacts than the plan allows, and nothing is imported; with mode=skip_invalid the valid rows are imported up to the plan's limit and the others reported. At most one import per organisation is queued or running (409). Needs an owner's or admin's key (contacts.import).
+         * @description The body is the CSV file itself (`Content-Type: text/csv`, UTF-8), streamed to storage, up to GROUNDWORK_IMPORT_MAX_BYTES (100 MiB by default; 413 beyond). Its first row names its columns, in any order: `name` (required), `email`, `phone`, `company`, `tags` (a comma-separated list or a JSON array), `custom` (a JSON object); an export's `id`, `created_at` and `updated_at` columns are ignored. Every row is checked with the rules of POST /api/v1/contacts, in the background: poll GET /api/v1/imports/{id} for its progress and its report of rejected rows (line numbers and messages). With mode=all_or_nothing (the default) one invalid row, or more contacts than the plan allows, and nothing is imported; with mode=skip_invalid the valid rows are imported up to the plan's limit and the others reported. At most one import per organisation is queued or running (409). Needs an owner's or admin's key (contacts.import). With an Idempotency-Key, a retry of the same upload (same query and file) within 24 hours is answered with the import the first one created, and creates none; the same key with another file is 422.
          */
         post: operations["createImport"];
         delete?: never;
@@ -459,6 +487,8 @@ export interface components {
             finished_at: string | null;
             /** Format: date-time */
             expires_at: string | null;
+            /** @description Where the export read its data: empty before it ran, `primary`, `replica` (DATABASE_REPLICA_URL), or `primary: replica lagging 42s` / `primary: replica unavailable` when the replica could not be used. */
+            read_from: string;
         };
         ExportList: {
             data: components["schemas"]["Export"][];
@@ -498,6 +528,58 @@ export interface components {
         };
         ImportList: {
             data: components["schemas"]["Import"][];
+        };
+        ExportScheduleSet: {
+            /** @enum {string} */
+            frequency: "daily" | "weekly";
+            /**
+             * @description The day of a weekly export, 0 (Sunday) to 6 (Saturday); ignored when daily.
+             * @default 0
+             */
+            weekday: number;
+            /** @description The hour of timezone at which each export is requested. */
+            hour: number;
+            /**
+             * @description An IANA time zone name, such as Europe/Paris.
+             * @default UTC
+             */
+            timezone: string;
+            /** @description The tables to export; absent or empty for all. */
+            tables?: ("contacts" | "members" | "audit_events")[];
+            /**
+             * @default csv
+             * @enum {string}
+             */
+            format: "csv" | "jsonl";
+            /**
+             * @default gzip
+             * @enum {string}
+             */
+            packaging: "gzip" | "zip";
+        };
+        ExportSchedule: {
+            /** @enum {string} */
+            frequency: "daily" | "weekly";
+            weekday: number;
+            hour: number;
+            timezone: string;
+            tables: ("contacts" | "members" | "audit_events")[];
+            /** @enum {string} */
+            format: "csv" | "jsonl";
+            /** @enum {string} */
+            packaging: "gzip" | "zip";
+            /**
+             * Format: date-time
+             * @description When the next export is requested (UTC).
+             */
+            next_run_at: string;
+            /** @description The export it requested last; null before the first. */
+            last_export_id: string | null;
+            /**
+             * @description Whether a member (on the exports page) or an API key set it: its exports are requested in that one's name.
+             * @enum {string}
+             */
+            set_by: "member" | "api_key";
         };
         /** @description The organisation's own fields: up to 50 names of 1–64 characters, each with a string (up to 1000 characters), number, boolean or null; at most 16 KiB as JSON. null for none. (The 16 KiB total is checked by the server: a schema cannot express it.) */
         CustomInput: {
@@ -975,6 +1057,86 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
+    getExportSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schedule. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportSchedule"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    setExportSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportScheduleSet"];
+            };
+        };
+        responses: {
+            /** @description The schedule, with its next run. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportSchedule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    deleteExportSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schedule was deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
     listImports: {
         parameters: {
             query?: never;
@@ -1008,7 +1170,10 @@ export interface operations {
                 /** @description The file's name, shown on the imports page. */
                 file_name?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the create safe to retry, with Stripe's semantics: the same key with the same body within 24 hours answers with the resource the first request created (its first status, `Idempotent-Replayed: true`) and writes nothing; the same key with another body is refused (422); a key still being processed by another request answers 409. Keys are per API key, 1–255 printable ASCII characters; use a UUID. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1023,6 +1188,8 @@ export interface operations {
                 headers: {
                     /** @description The import's URL, /api/v1/imports/{id}. */
                     Location?: string;
+                    /** @description `true` when the answer replays an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {

@@ -20,19 +20,19 @@ import (
 
 // Defines values for AuditEventActorType.
 const (
-	ApiKey AuditEventActorType = "api_key"
-	System AuditEventActorType = "system"
-	User   AuditEventActorType = "user"
+	AuditEventActorTypeApiKey AuditEventActorType = "api_key"
+	AuditEventActorTypeSystem AuditEventActorType = "system"
+	AuditEventActorTypeUser   AuditEventActorType = "user"
 )
 
 // Valid indicates whether the value is a known member of the AuditEventActorType enum.
 func (e AuditEventActorType) Valid() bool {
 	switch e {
-	case ApiKey:
+	case AuditEventActorTypeApiKey:
 		return true
-	case System:
+	case AuditEventActorTypeSystem:
 		return true
-	case User:
+	case AuditEventActorTypeUser:
 		return true
 	default:
 		return false
@@ -177,6 +177,174 @@ func (e ExportCreateTables) Valid() bool {
 	case ExportCreateTablesContacts:
 		return true
 	case ExportCreateTablesMembers:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportScheduleFormat.
+const (
+	ExportScheduleFormatCsv   ExportScheduleFormat = "csv"
+	ExportScheduleFormatJsonl ExportScheduleFormat = "jsonl"
+)
+
+// Valid indicates whether the value is a known member of the ExportScheduleFormat enum.
+func (e ExportScheduleFormat) Valid() bool {
+	switch e {
+	case ExportScheduleFormatCsv:
+		return true
+	case ExportScheduleFormatJsonl:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportScheduleFrequency.
+const (
+	ExportScheduleFrequencyDaily  ExportScheduleFrequency = "daily"
+	ExportScheduleFrequencyWeekly ExportScheduleFrequency = "weekly"
+)
+
+// Valid indicates whether the value is a known member of the ExportScheduleFrequency enum.
+func (e ExportScheduleFrequency) Valid() bool {
+	switch e {
+	case ExportScheduleFrequencyDaily:
+		return true
+	case ExportScheduleFrequencyWeekly:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportSchedulePackaging.
+const (
+	ExportSchedulePackagingGzip ExportSchedulePackaging = "gzip"
+	ExportSchedulePackagingZip  ExportSchedulePackaging = "zip"
+)
+
+// Valid indicates whether the value is a known member of the ExportSchedulePackaging enum.
+func (e ExportSchedulePackaging) Valid() bool {
+	switch e {
+	case ExportSchedulePackagingGzip:
+		return true
+	case ExportSchedulePackagingZip:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportScheduleSetBy.
+const (
+	ExportScheduleSetByApiKey ExportScheduleSetBy = "api_key"
+	ExportScheduleSetByMember ExportScheduleSetBy = "member"
+)
+
+// Valid indicates whether the value is a known member of the ExportScheduleSetBy enum.
+func (e ExportScheduleSetBy) Valid() bool {
+	switch e {
+	case ExportScheduleSetByApiKey:
+		return true
+	case ExportScheduleSetByMember:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportScheduleTables.
+const (
+	ExportScheduleTablesAuditEvents ExportScheduleTables = "audit_events"
+	ExportScheduleTablesContacts    ExportScheduleTables = "contacts"
+	ExportScheduleTablesMembers     ExportScheduleTables = "members"
+)
+
+// Valid indicates whether the value is a known member of the ExportScheduleTables enum.
+func (e ExportScheduleTables) Valid() bool {
+	switch e {
+	case ExportScheduleTablesAuditEvents:
+		return true
+	case ExportScheduleTablesContacts:
+		return true
+	case ExportScheduleTablesMembers:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportScheduleSetFormat.
+const (
+	ExportScheduleSetFormatCsv   ExportScheduleSetFormat = "csv"
+	ExportScheduleSetFormatJsonl ExportScheduleSetFormat = "jsonl"
+)
+
+// Valid indicates whether the value is a known member of the ExportScheduleSetFormat enum.
+func (e ExportScheduleSetFormat) Valid() bool {
+	switch e {
+	case ExportScheduleSetFormatCsv:
+		return true
+	case ExportScheduleSetFormatJsonl:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportScheduleSetFrequency.
+const (
+	ExportScheduleSetFrequencyDaily  ExportScheduleSetFrequency = "daily"
+	ExportScheduleSetFrequencyWeekly ExportScheduleSetFrequency = "weekly"
+)
+
+// Valid indicates whether the value is a known member of the ExportScheduleSetFrequency enum.
+func (e ExportScheduleSetFrequency) Valid() bool {
+	switch e {
+	case ExportScheduleSetFrequencyDaily:
+		return true
+	case ExportScheduleSetFrequencyWeekly:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportScheduleSetPackaging.
+const (
+	ExportScheduleSetPackagingGzip ExportScheduleSetPackaging = "gzip"
+	ExportScheduleSetPackagingZip  ExportScheduleSetPackaging = "zip"
+)
+
+// Valid indicates whether the value is a known member of the ExportScheduleSetPackaging enum.
+func (e ExportScheduleSetPackaging) Valid() bool {
+	switch e {
+	case ExportScheduleSetPackagingGzip:
+		return true
+	case ExportScheduleSetPackagingZip:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportScheduleSetTables.
+const (
+	ExportScheduleSetTablesAuditEvents ExportScheduleSetTables = "audit_events"
+	ExportScheduleSetTablesContacts    ExportScheduleSetTables = "contacts"
+	ExportScheduleSetTablesMembers     ExportScheduleSetTables = "members"
+)
+
+// Valid indicates whether the value is a known member of the ExportScheduleSetTables enum.
+func (e ExportScheduleSetTables) Valid() bool {
+	switch e {
+	case ExportScheduleSetTablesAuditEvents:
+		return true
+	case ExportScheduleSetTablesContacts:
+		return true
+	case ExportScheduleSetTablesMembers:
 		return true
 	default:
 		return false
@@ -417,6 +585,9 @@ type Export struct {
 	Packaging  ExportPackaging `json:"packaging"`
 	Percent    int             `json:"percent"`
 
+	// ReadFrom Where the export read its data: empty before it ran, `primary`, `replica` (DATABASE_REPLICA_URL), or `primary: replica lagging 42s` / `primary: replica unavailable` when the replica could not be used.
+	ReadFrom string `json:"read_from"`
+
 	// RowsEstimated The tables' row counts when the export started.
 	RowsEstimated int            `json:"rows_estimated"`
 	RowsWritten   int            `json:"rows_written"`
@@ -471,6 +642,72 @@ type ExportFile struct {
 type ExportList struct {
 	Data []Export `json:"data"`
 }
+
+// ExportSchedule defines model for ExportSchedule.
+type ExportSchedule struct {
+	Format    ExportScheduleFormat    `json:"format"`
+	Frequency ExportScheduleFrequency `json:"frequency"`
+	Hour      int                     `json:"hour"`
+
+	// LastExportId The export it requested last; null before the first.
+	LastExportId *string `json:"last_export_id"`
+
+	// NextRunAt When the next export is requested (UTC).
+	NextRunAt time.Time               `json:"next_run_at"`
+	Packaging ExportSchedulePackaging `json:"packaging"`
+
+	// SetBy Whether a member (on the exports page) or an API key set it: its exports are requested in that one's name.
+	SetBy    ExportScheduleSetBy    `json:"set_by"`
+	Tables   []ExportScheduleTables `json:"tables"`
+	Timezone string                 `json:"timezone"`
+	Weekday  int                    `json:"weekday"`
+}
+
+// ExportScheduleFormat defines model for ExportSchedule.Format.
+type ExportScheduleFormat string
+
+// ExportScheduleFrequency defines model for ExportSchedule.Frequency.
+type ExportScheduleFrequency string
+
+// ExportSchedulePackaging defines model for ExportSchedule.Packaging.
+type ExportSchedulePackaging string
+
+// ExportScheduleSetBy Whether a member (on the exports page) or an API key set it: its exports are requested in that one's name.
+type ExportScheduleSetBy string
+
+// ExportScheduleTables defines model for ExportSchedule.Tables.
+type ExportScheduleTables string
+
+// ExportScheduleSet defines model for ExportScheduleSet.
+type ExportScheduleSet struct {
+	Format    *ExportScheduleSetFormat   `json:"format,omitempty"`
+	Frequency ExportScheduleSetFrequency `json:"frequency"`
+
+	// Hour The hour of timezone at which each export is requested.
+	Hour      int                         `json:"hour"`
+	Packaging *ExportScheduleSetPackaging `json:"packaging,omitempty"`
+
+	// Tables The tables to export; absent or empty for all.
+	Tables *[]ExportScheduleSetTables `json:"tables,omitempty"`
+
+	// Timezone An IANA time zone name, such as Europe/Paris.
+	Timezone *string `json:"timezone,omitempty"`
+
+	// Weekday The day of a weekly export, 0 (Sunday) to 6 (Saturday); ignored when daily.
+	Weekday *int `json:"weekday,omitempty"`
+}
+
+// ExportScheduleSetFormat defines model for ExportScheduleSet.Format.
+type ExportScheduleSetFormat string
+
+// ExportScheduleSetFrequency defines model for ExportScheduleSet.Frequency.
+type ExportScheduleSetFrequency string
+
+// ExportScheduleSetPackaging defines model for ExportScheduleSet.Packaging.
+type ExportScheduleSetPackaging string
+
+// ExportScheduleSetTables defines model for ExportScheduleSet.Tables.
+type ExportScheduleSetTables string
 
 // Import defines model for Import.
 type Import struct {
@@ -632,6 +869,9 @@ type CreateImportParams struct {
 
 	// FileName The file's name, shown on the imports page.
 	FileName *string `form:"file_name,omitempty" json:"file_name,omitempty"`
+
+	// IdempotencyKey Makes the create safe to retry, with Stripe's semantics: the same key with the same body within 24 hours answers with the resource the first request created (its first status, `Idempotent-Replayed: true`) and writes nothing; the same key with another body is refused (422); a key still being processed by another request answers 409. Keys are per API key, 1–255 printable ASCII characters; use a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // CreateImportParamsMode defines parameters for CreateImport.
@@ -645,6 +885,9 @@ type UpdateContactJSONRequestBody = ContactPatch
 
 // UpdateContactApplicationMergePatchPlusJSONRequestBody defines body for UpdateContact for application/merge-patch+json ContentType.
 type UpdateContactApplicationMergePatchPlusJSONRequestBody = ContactPatch
+
+// SetExportScheduleJSONRequestBody defines body for SetExportSchedule for application/json ContentType.
+type SetExportScheduleJSONRequestBody = ExportScheduleSet
 
 // CreateExportJSONRequestBody defines body for CreateExport for application/json ContentType.
 type CreateExportJSONRequestBody = ExportCreate
@@ -794,6 +1037,38 @@ type ClientInterface interface {
 	// Corresponds with PATCH /api/v1/contacts/{id} (the `UpdateContact` operationId).
 	UpdateContactWithApplicationMergePatchPlusJSONBody(ctx context.Context, id ContactID, body UpdateContactApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// DeleteExportSchedule Stop the scheduled export
+	//
+	// Deletes the organisation's scheduled export; exports it already requested are kept. 404 when it has none.
+	//
+	// Corresponds with DELETE /api/v1/export-schedule (the `DeleteExportSchedule` operationId).
+	DeleteExportSchedule(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetExportSchedule Get the scheduled export
+	//
+	// The organisation's scheduled export (at most one); 404 when it has none. Needs an owner's or admin's key (exports.manage).
+	//
+	// Corresponds with GET /api/v1/export-schedule (the `GetExportSchedule` operationId).
+	GetExportSchedule(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetExportScheduleWithBody Set the scheduled export
+	//
+	// Sets, or replaces, the organisation's scheduled export: every day, or every week on a weekday, at an hour of an IANA time zone. The periodic job requests each export (within 5 minutes of its hour) exactly as POST /api/v1/exports would, in this API key's name while the key is live and may export; poll GET /api/v1/exports for its files. A schedule set by a member on the exports page runs in their name and emails them. Needs an owner's or admin's key.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v1/export-schedule (the `SetExportSchedule` operationId).
+	SetExportScheduleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetExportSchedule Set the scheduled export
+	//
+	// Sets, or replaces, the organisation's scheduled export: every day, or every week on a weekday, at an hour of an IANA time zone. The periodic job requests each export (within 5 minutes of its hour) exactly as POST /api/v1/exports would, in this API key's name while the key is live and may export; poll GET /api/v1/exports for its files. A schedule set by a member on the exports page runs in their name and emails them. Needs an owner's or admin's key.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/v1/export-schedule (the `SetExportSchedule` operationId).
+	SetExportSchedule(ctx context.Context, body SetExportScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListExports List exports
 	//
 	// The organisation's 50 newest exports, newest first. Needs an owner's or admin's key (exports.manage).
@@ -842,7 +1117,7 @@ type ClientInterface interface {
 
 	// CreateImportWithBody Import contacts from a CSV file
 	//
-	// The body is the CSV file itself (`Content-Type: text/csv`, UTF-8), streamed to storage, up to GROUNDWORK_IMPORT_MAX_BYTES (100 MiB by default; 413 beyond). Its first row names its columns, in any order: `name` (required), `email`, `phone`, `company`, `tags` (a comma-separated list or a JSON array), `custom` (a JSON object); an export's `id`, `created_at` and `updated_at` columns are ignored. Every row is checked with the rules of POST /api/v1/contacts, in the background: poll GET /api/v1/imports/{id} for its progress and its report of rejected rows (line numbers and messages). With mode=all_or_nothing (the default) one invalid row, or more contacts than the plan allows, and nothing is imported; with mode=skip_invalid the valid rows are imported up to the plan's limit and the others reported. At most one import per organisation is queued or running (409). Needs an owner's or admin's key (contacts.import).
+	// The body is the CSV file itself (`Content-Type: text/csv`, UTF-8), streamed to storage, up to GROUNDWORK_IMPORT_MAX_BYTES (100 MiB by default; 413 beyond). Its first row names its columns, in any order: `name` (required), `email`, `phone`, `company`, `tags` (a comma-separated list or a JSON array), `custom` (a JSON object); an export's `id`, `created_at` and `updated_at` columns are ignored. Every row is checked with the rules of POST /api/v1/contacts, in the background: poll GET /api/v1/imports/{id} for its progress and its report of rejected rows (line numbers and messages). With mode=all_or_nothing (the default) one invalid row, or more contacts than the plan allows, and nothing is imported; with mode=skip_invalid the valid rows are imported up to the plan's limit and the others reported. At most one import per organisation is queued or running (409). Needs an owner's or admin's key (contacts.import). With an Idempotency-Key, a retry of the same upload (same query and file) within 24 hours is answered with the import the first one created, and creates none; the same key with another file is 422.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1023,6 +1298,78 @@ func (c *Client) UpdateContactWithApplicationMergePatchPlusJSONBody(ctx context.
 	return c.Client.Do(req)
 }
 
+// DeleteExportSchedule Stop the scheduled export
+//
+// Deletes the organisation's scheduled export; exports it already requested are kept. 404 when it has none.
+//
+// Corresponds with DELETE /api/v1/export-schedule (the `DeleteExportSchedule` operationId).
+func (c *Client) DeleteExportSchedule(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteExportScheduleRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetExportSchedule Get the scheduled export
+//
+// The organisation's scheduled export (at most one); 404 when it has none. Needs an owner's or admin's key (exports.manage).
+//
+// Corresponds with GET /api/v1/export-schedule (the `GetExportSchedule` operationId).
+func (c *Client) GetExportSchedule(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetExportScheduleRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetExportScheduleWithBody Set the scheduled export
+//
+// Sets, or replaces, the organisation's scheduled export: every day, or every week on a weekday, at an hour of an IANA time zone. The periodic job requests each export (within 5 minutes of its hour) exactly as POST /api/v1/exports would, in this API key's name while the key is live and may export; poll GET /api/v1/exports for its files. A schedule set by a member on the exports page runs in their name and emails them. Needs an owner's or admin's key.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v1/export-schedule (the `SetExportSchedule` operationId).
+func (c *Client) SetExportScheduleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetExportScheduleRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetExportSchedule Set the scheduled export
+//
+// Sets, or replaces, the organisation's scheduled export: every day, or every week on a weekday, at an hour of an IANA time zone. The periodic job requests each export (within 5 minutes of its hour) exactly as POST /api/v1/exports would, in this API key's name while the key is live and may export; poll GET /api/v1/exports for its files. A schedule set by a member on the exports page runs in their name and emails them. Needs an owner's or admin's key.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/v1/export-schedule (the `SetExportSchedule` operationId).
+func (c *Client) SetExportSchedule(ctx context.Context, body SetExportScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetExportScheduleRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListExports List exports
 //
 // The organisation's 50 newest exports, newest first. Needs an owner's or admin's key (exports.manage).
@@ -1131,7 +1478,7 @@ func (c *Client) ListImports(ctx context.Context, reqEditors ...RequestEditorFn)
 
 // CreateImportWithBody Import contacts from a CSV file
 //
-// The body is the CSV file itself (`Content-Type: text/csv`, UTF-8), streamed to storage, up to GROUNDWORK_IMPORT_MAX_BYTES (100 MiB by default; 413 beyond). Its first row names its columns, in any order: `name` (required), `email`, `phone`, `company`, `tags` (a comma-separated list or a JSON array), `custom` (a JSON object); an export's `id`, `created_at` and `updated_at` columns are ignored. Every row is checked with the rules of POST /api/v1/contacts, in the background: poll GET /api/v1/imports/{id} for its progress and its report of rejected rows (line numbers and messages). With mode=all_or_nothing (the default) one invalid row, or more contacts than the plan allows, and nothing is imported; with mode=skip_invalid the valid rows are imported up to the plan's limit and the others reported. At most one import per organisation is queued or running (409). Needs an owner's or admin's key (contacts.import).
+// The body is the CSV file itself (`Content-Type: text/csv`, UTF-8), streamed to storage, up to GROUNDWORK_IMPORT_MAX_BYTES (100 MiB by default; 413 beyond). Its first row names its columns, in any order: `name` (required), `email`, `phone`, `company`, `tags` (a comma-separated list or a JSON array), `custom` (a JSON object); an export's `id`, `created_at` and `updated_at` columns are ignored. Every row is checked with the rules of POST /api/v1/contacts, in the background: poll GET /api/v1/imports/{id} for its progress and its report of rejected rows (line numbers and messages). With mode=all_or_nothing (the default) one invalid row, or more contacts than the plan allows, and nothing is imported; with mode=skip_invalid the valid rows are imported up to the plan's limit and the others reported. At most one import per organisation is queued or running (409). Needs an owner's or admin's key (contacts.import). With an Idempotency-Key, a retry of the same upload (same query and file) within 24 hours is answered with the import the first one created, and creates none; the same key with another file is 422.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1553,6 +1900,100 @@ func NewUpdateContactRequestWithBody(server string, id ContactID, contentType st
 	return req, nil
 }
 
+// NewDeleteExportScheduleRequest constructs an http.Request for the DeleteExportSchedule method
+func NewDeleteExportScheduleRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/export-schedule")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetExportScheduleRequest constructs an http.Request for the GetExportSchedule method
+func NewGetExportScheduleRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/export-schedule")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetExportScheduleRequest calls the generic SetExportSchedule builder with application/json body
+func NewSetExportScheduleRequest(server string, body SetExportScheduleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetExportScheduleRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSetExportScheduleRequestWithBody constructs an http.Request for the SetExportSchedule method, with any body, and a specified content type
+func NewSetExportScheduleRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/export-schedule")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListExportsRequest constructs an http.Request for the ListExports method
 func NewListExportsRequest(server string) (*http.Request, error) {
 	var err error
@@ -1795,6 +2236,21 @@ func NewCreateImportRequestWithBody(server string, params *CreateImportParams, c
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
@@ -1982,6 +2438,42 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /api/v1/contacts/{id} (the `UpdateContact` operationId).
 	UpdateContactWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id ContactID, body UpdateContactApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateContactResponse, error)
 
+	// DeleteExportScheduleWithResponse Stop the scheduled export
+	//
+	// Deletes the organisation's scheduled export; exports it already requested are kept. 404 when it has none.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/export-schedule (the `DeleteExportSchedule` operationId).
+	DeleteExportScheduleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DeleteExportScheduleResponse, error)
+
+	// GetExportScheduleWithResponse Get the scheduled export
+	//
+	// The organisation's scheduled export (at most one); 404 when it has none. Needs an owner's or admin's key (exports.manage).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/export-schedule (the `GetExportSchedule` operationId).
+	GetExportScheduleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetExportScheduleResponse, error)
+
+	// SetExportScheduleWithBodyWithResponse Set the scheduled export
+	//
+	// Sets, or replaces, the organisation's scheduled export: every day, or every week on a weekday, at an hour of an IANA time zone. The periodic job requests each export (within 5 minutes of its hour) exactly as POST /api/v1/exports would, in this API key's name while the key is live and may export; poll GET /api/v1/exports for its files. A schedule set by a member on the exports page runs in their name and emails them. Needs an owner's or admin's key.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/export-schedule (the `SetExportSchedule` operationId).
+	SetExportScheduleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetExportScheduleResponse, error)
+
+	// SetExportScheduleWithResponse Set the scheduled export
+	//
+	// Sets, or replaces, the organisation's scheduled export: every day, or every week on a weekday, at an hour of an IANA time zone. The periodic job requests each export (within 5 minutes of its hour) exactly as POST /api/v1/exports would, in this API key's name while the key is live and may export; poll GET /api/v1/exports for its files. A schedule set by a member on the exports page runs in their name and emails them. Needs an owner's or admin's key.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/export-schedule (the `SetExportSchedule` operationId).
+	SetExportScheduleWithResponse(ctx context.Context, body SetExportScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*SetExportScheduleResponse, error)
+
 	// ListExportsWithResponse List exports
 	//
 	// The organisation's 50 newest exports, newest first. Needs an owner's or admin's key (exports.manage).
@@ -2038,7 +2530,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateImportWithBodyWithResponse Import contacts from a CSV file
 	//
-	// The body is the CSV file itself (`Content-Type: text/csv`, UTF-8), streamed to storage, up to GROUNDWORK_IMPORT_MAX_BYTES (100 MiB by default; 413 beyond). Its first row names its columns, in any order: `name` (required), `email`, `phone`, `company`, `tags` (a comma-separated list or a JSON array), `custom` (a JSON object); an export's `id`, `created_at` and `updated_at` columns are ignored. Every row is checked with the rules of POST /api/v1/contacts, in the background: poll GET /api/v1/imports/{id} for its progress and its report of rejected rows (line numbers and messages). With mode=all_or_nothing (the default) one invalid row, or more contacts than the plan allows, and nothing is imported; with mode=skip_invalid the valid rows are imported up to the plan's limit and the others reported. At most one import per organisation is queued or running (409). Needs an owner's or admin's key (contacts.import).
+	// The body is the CSV file itself (`Content-Type: text/csv`, UTF-8), streamed to storage, up to GROUNDWORK_IMPORT_MAX_BYTES (100 MiB by default; 413 beyond). Its first row names its columns, in any order: `name` (required), `email`, `phone`, `company`, `tags` (a comma-separated list or a JSON array), `custom` (a JSON object); an export's `id`, `created_at` and `updated_at` columns are ignored. Every row is checked with the rules of POST /api/v1/contacts, in the background: poll GET /api/v1/imports/{id} for its progress and its report of rejected rows (line numbers and messages). With mode=all_or_nothing (the default) one invalid row, or more contacts than the plan allows, and nothing is imported; with mode=skip_invalid the valid rows are imported up to the plan's limit and the others reported. At most one import per organisation is queued or running (409). Needs an owner's or admin's key (contacts.import). With an Idempotency-Key, a retry of the same upload (same query and file) within 24 hours is answered with the import the first one created, and creates none; the same key with another file is 422.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2673,6 +3165,290 @@ func (r UpdateContactResponse) ContentType() string {
 	return ""
 }
 
+// DeleteExportScheduleResponse401Headers the declared response headers of an HTTP 401 response for DeleteExportSchedule
+type DeleteExportScheduleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DeleteExportScheduleResponse429Headers the declared response headers of an HTTP 429 response for DeleteExportSchedule
+type DeleteExportScheduleResponse429Headers struct {
+	RetryAfter *int
+}
+
+type DeleteExportScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteExportScheduleResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteExportScheduleResponse429Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteExportScheduleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteExportScheduleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteExportScheduleResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteExportScheduleResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteExportScheduleResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteExportScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteExportScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteExportScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteExportScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetExportScheduleResponse401Headers the declared response headers of an HTTP 401 response for GetExportSchedule
+type GetExportScheduleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetExportScheduleResponse429Headers the declared response headers of an HTTP 429 response for GetExportSchedule
+type GetExportScheduleResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetExportScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ExportSchedule
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetExportScheduleResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetExportScheduleResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetExportScheduleResponse) GetJSON200() *ExportSchedule {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetExportScheduleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetExportScheduleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetExportScheduleResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetExportScheduleResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetExportScheduleResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetExportScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetExportScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetExportScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetExportScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SetExportScheduleResponse401Headers the declared response headers of an HTTP 401 response for SetExportSchedule
+type SetExportScheduleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// SetExportScheduleResponse429Headers the declared response headers of an HTTP 429 response for SetExportSchedule
+type SetExportScheduleResponse429Headers struct {
+	RetryAfter *int
+}
+
+type SetExportScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ExportSchedule
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableEntity
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SetExportScheduleResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SetExportScheduleResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetExportScheduleResponse) GetJSON200() *ExportSchedule {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SetExportScheduleResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SetExportScheduleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SetExportScheduleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SetExportScheduleResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SetExportScheduleResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SetExportScheduleResponse) GetJSON422() *UnprocessableEntity {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SetExportScheduleResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SetExportScheduleResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r SetExportScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetExportScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetExportScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetExportScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListExportsResponse401Headers the declared response headers of an HTTP 401 response for ListExports
 type ListExportsResponse401Headers struct {
 	WWWAuthenticate *string
@@ -3182,7 +3958,8 @@ func (r ListImportsResponse) ContentType() string {
 
 // CreateImportResponse202Headers the declared response headers of an HTTP 202 response for CreateImport
 type CreateImportResponse202Headers struct {
-	Location *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 // CreateImportResponse401Headers the declared response headers of an HTTP 401 response for CreateImport
@@ -3597,6 +4374,66 @@ func (c *ClientWithResponses) UpdateContactWithApplicationMergePatchPlusJSONBody
 	return ParseUpdateContactResponse(rsp)
 }
 
+// DeleteExportScheduleWithResponse Stop the scheduled export
+//
+// Deletes the organisation's scheduled export; exports it already requested are kept. 404 when it has none.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/export-schedule (the `DeleteExportSchedule` operationId).
+func (c *ClientWithResponses) DeleteExportScheduleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DeleteExportScheduleResponse, error) {
+	rsp, err := c.DeleteExportSchedule(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteExportScheduleResponse(rsp)
+}
+
+// GetExportScheduleWithResponse Get the scheduled export
+//
+// The organisation's scheduled export (at most one); 404 when it has none. Needs an owner's or admin's key (exports.manage).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/export-schedule (the `GetExportSchedule` operationId).
+func (c *ClientWithResponses) GetExportScheduleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetExportScheduleResponse, error) {
+	rsp, err := c.GetExportSchedule(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetExportScheduleResponse(rsp)
+}
+
+// SetExportScheduleWithBodyWithResponse Set the scheduled export
+//
+// Sets, or replaces, the organisation's scheduled export: every day, or every week on a weekday, at an hour of an IANA time zone. The periodic job requests each export (within 5 minutes of its hour) exactly as POST /api/v1/exports would, in this API key's name while the key is live and may export; poll GET /api/v1/exports for its files. A schedule set by a member on the exports page runs in their name and emails them. Needs an owner's or admin's key.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/export-schedule (the `SetExportSchedule` operationId).
+func (c *ClientWithResponses) SetExportScheduleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetExportScheduleResponse, error) {
+	rsp, err := c.SetExportScheduleWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetExportScheduleResponse(rsp)
+}
+
+// SetExportScheduleWithResponse Set the scheduled export
+//
+// Sets, or replaces, the organisation's scheduled export: every day, or every week on a weekday, at an hour of an IANA time zone. The periodic job requests each export (within 5 minutes of its hour) exactly as POST /api/v1/exports would, in this API key's name while the key is live and may export; poll GET /api/v1/exports for its files. A schedule set by a member on the exports page runs in their name and emails them. Needs an owner's or admin's key.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/export-schedule (the `SetExportSchedule` operationId).
+func (c *ClientWithResponses) SetExportScheduleWithResponse(ctx context.Context, body SetExportScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*SetExportScheduleResponse, error) {
+	rsp, err := c.SetExportSchedule(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetExportScheduleResponse(rsp)
+}
+
 // ListExportsWithResponse List exports
 //
 // The organisation's 50 newest exports, newest first. Needs an owner's or admin's key (exports.manage).
@@ -3689,7 +4526,7 @@ func (c *ClientWithResponses) ListImportsWithResponse(ctx context.Context, reqEd
 
 // CreateImportWithBodyWithResponse Import contacts from a CSV file
 //
-// The body is the CSV file itself (`Content-Type: text/csv`, UTF-8), streamed to storage, up to GROUNDWORK_IMPORT_MAX_BYTES (100 MiB by default; 413 beyond). Its first row names its columns, in any order: `name` (required), `email`, `phone`, `company`, `tags` (a comma-separated list or a JSON array), `custom` (a JSON object); an export's `id`, `created_at` and `updated_at` columns are ignored. Every row is checked with the rules of POST /api/v1/contacts, in the background: poll GET /api/v1/imports/{id} for its progress and its report of rejected rows (line numbers and messages). With mode=all_or_nothing (the default) one invalid row, or more contacts than the plan allows, and nothing is imported; with mode=skip_invalid the valid rows are imported up to the plan's limit and the others reported. At most one import per organisation is queued or running (409). Needs an owner's or admin's key (contacts.import).
+// The body is the CSV file itself (`Content-Type: text/csv`, UTF-8), streamed to storage, up to GROUNDWORK_IMPORT_MAX_BYTES (100 MiB by default; 413 beyond). Its first row names its columns, in any order: `name` (required), `email`, `phone`, `company`, `tags` (a comma-separated list or a JSON array), `custom` (a JSON object); an export's `id`, `created_at` and `updated_at` columns are ignored. Every row is checked with the rules of POST /api/v1/contacts, in the background: poll GET /api/v1/imports/{id} for its progress and its report of rejected rows (line numbers and messages). With mode=all_or_nothing (the default) one invalid row, or more contacts than the plan allows, and nothing is imported; with mode=skip_invalid the valid rows are imported up to the plan's limit and the others reported. At most one import per organisation is queued or running (409). Needs an owner's or admin's key (contacts.import). With an Idempotency-Key, a retry of the same upload (same query and file) within 24 hours is answered with the import the first one created, and creates none; the same key with another file is 422.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4317,6 +5154,275 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 	return response, nil
 }
 
+// ParseDeleteExportScheduleResponse parses an HTTP response from a DeleteExportScheduleWithResponse call
+func ParseDeleteExportScheduleResponse(rsp *http.Response) (*DeleteExportScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteExportScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteExportScheduleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteExportScheduleResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetExportScheduleResponse parses an HTTP response from a GetExportScheduleWithResponse call
+func ParseGetExportScheduleResponse(rsp *http.Response) (*GetExportScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetExportScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ExportSchedule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetExportScheduleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetExportScheduleResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSetExportScheduleResponse parses an HTTP response from a SetExportScheduleWithResponse call
+func ParseSetExportScheduleResponse(rsp *http.Response) (*SetExportScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetExportScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ExportSchedule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers SetExportScheduleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers SetExportScheduleResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListExportsResponse parses an HTTP response from a ListExportsWithResponse call
 func ParseListExportsResponse(rsp *http.Response) (*ListExportsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -4892,6 +5998,13 @@ func ParseCreateImportResponse(rsp *http.Response) (*CreateImportResponse, error
 	switch {
 	case rsp.StatusCode == 202:
 		var headers CreateImportResponse202Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
