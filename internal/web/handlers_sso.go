@@ -151,7 +151,7 @@ func (s *server) postLinkProvider() http.Handler {
 // ssoRefused answers a refused sign-in on the log-in page, with err's
 // status and message.
 func (s *server) ssoRefused(w http.ResponseWriter, r *http.Request, err error) error {
-	return s.renderForm(w, r, "login.html", page{Title: "Log in", Form: newForm()}, err)
+	return s.renderForm(w, r, "login.html", page{Title: "Log in", Form: newForm(), Data: loginPage{}}, err)
 }
 
 // pendingSSOLink returns the identity waiting for its link in r's session,
