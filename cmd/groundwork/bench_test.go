@@ -327,14 +327,14 @@ func BenchmarkContactsAPI(b *testing.B) {
 			"org="+orgID, "id="+id)
 	})
 	b.Run("api-get-one", func(b *testing.B) {
-		measureServe(b, metricsURL, pkFloor, httpGet(client, base+"/"+id, header))
+		measureServe(b, cmd.Process.Pid, metricsURL, pkFloor, httpGet(client, base+"/"+id, header))
 	})
 	b.Run("pgbench-list-50", func(b *testing.B) {
 		listFloor = runPgbench(b, superuser, `SELECT `+contactColumns+` FROM contacts WHERE org_id = :org AND id < 'ffffffff-ffff-ffff-ffff-ffffffffffff' ORDER BY id DESC LIMIT 51;`,
 			"org="+orgID)
 	})
 	b.Run("api-list-50", func(b *testing.B) {
-		measureServe(b, metricsURL, listFloor, httpGet(client, base+"?limit=50", header))
+		measureServe(b, cmd.Process.Pid, metricsURL, listFloor, httpGet(client, base+"?limit=50", header))
 	})
 
 	// Creates with 32 clients in one organisation against 32 clients spread
