@@ -42,6 +42,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	tuneGC(getenv, logger)
 	reporter, err := newReporter(cfg, logger)
 	if err != nil {
 		return err

@@ -214,11 +214,27 @@ func listContacts(ctx context.Context, q postgres.Queryer, keys *crypto.Keyring,
 	if err != nil {
 		return nil, fmt.Errorf("list contacts: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Contact, error) { return scanContact(row, keys, orgID) })
+	list, err := collectContacts(rows, keys, orgID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list contacts: %w", err)
 	}
 	return list, nil
+}
+
+// collectContacts reads rows (of columns) of orgID into a slice sized for
+// limit of them at once (pgx.CollectRows would grow it row by row), and
+// closes rows.
+func collectContacts(rows pgx.Rows, keys *crypto.Keyring, orgID string, limit int) ([]Contact, error) {
+	defer rows.Close()
+	list := make([]Contact, 0, max(0, min(limit, 1000)))
+	for rows.Next() {
+		c, err := scanContact(rows, keys, orgID)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, c)
+	}
+	return list, rows.Err()
 }
 
 // scanContact reads the columns of one row of orgID into a Contact,
@@ -226,10 +242,13 @@ func listContacts(ctx context.Context, q postgres.Queryer, keys *crypto.Keyring,
 // *crypto.DecryptError naming the key (an internal error).
 func scanContact(row pgx.Row, keys *crypto.Keyring, orgID string) (Contact, error) {
 	var c Contact
-	var email, phone []byte
-	err := row.Scan(&c.ID, &c.Name, &email, &phone, &c.Company, &c.Tags, &c.Custom, &c.CreatedAt, &c.UpdatedAt)
+	var email, phone, custom []byte
+	err := row.Scan(&c.ID, &c.Name, &email, &phone, &c.Company, &c.Tags, &custom, &c.CreatedAt, &c.UpdatedAt)
 	if err != nil {
 		return Contact{}, err
+	}
+	if c.Custom, err = decodeCustom(custom); err != nil {
+		return Contact{}, fmt.Errorf("decode custom fields: %w", err)
 	}
 	if c.Email, err = keys.Decrypt(email, fieldAD("email", orgID, c.ID)); err != nil {
 		return Contact{}, err

@@ -224,13 +224,25 @@ func wantsHTML(r *http.Request) bool {
 
 // writeJSON writes v as a JSON response with the given status. v must be
 // encodable: failing to encode it is a bug, and panics (the recover
-// middleware turns that into a logged 500).
+// middleware turns that into a logged 500). A v that appends its own JSON
+// (jsonAppender, contact_json.go) is written from a pooled buffer.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	if a, ok := v.(jsonAppender); ok {
+		if b, release, ok := appendJSONBody(a); ok {
+			defer release()
+			writeJSONBytes(w, status, b)
+			return
+		}
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(fmt.Errorf("encode json response: %w", err))
 	}
-	b = append(b, '\n')
+	writeJSONBytes(w, status, append(b, '\n'))
+}
+
+// writeJSONBytes writes b, a JSON body, with the given status.
+func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Del("Content-Length")
