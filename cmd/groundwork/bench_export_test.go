@@ -187,7 +187,7 @@ func BenchmarkExportContacts(b *testing.B) {
 
 // seedContacts inserts rows contacts into orgID through InsertTx in batches
 // of 5,000, two at a time, and returns how long it took.
-func seedContacts(b *testing.B, pool *pgxpool.Pool, keys *crypto.Keyring, orgID string, rows int) time.Duration {
+func seedContacts(b testing.TB, pool *pgxpool.Pool, keys *crypto.Keyring, orgID string, rows int) time.Duration {
 	b.Helper()
 	const batch = 5000
 	svc := contacts.NewService(pool, keys, gw.SystemClock{}, nil)
@@ -305,7 +305,7 @@ func runExport(b *testing.B, client *http.Client, base string, header http.Heade
 }
 
 // procMemMB reads pid's VmRSS and VmHWM from /proc in MB.
-func procMemMB(b *testing.B, pid int) (rss, hwm float64) {
+func procMemMB(b testing.TB, pid int) (rss, hwm float64) {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Error(err)
