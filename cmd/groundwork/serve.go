@@ -26,6 +26,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/ratelimit"
 	"github.com/groundwork-dev/groundwork/internal/web"
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/trace"
 )
 
 const serveSummary = `Serve HTTP on $PORT and, unless -workers=false, work background jobs.
@@ -56,9 +57,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if tracer != nil {
 		defer func() { _ = tracer.Shutdown(context.WithoutCancel(ctx)) }() // flushes the last spans, after the pool closed
 	}
-	var queryTracer []pgx.QueryTracer // spans of the runtime pool's queries, when tracing
+	var queryTracer []pgx.QueryTracer  // spans of the runtime pool's queries, when tracing
+	var jobTracer trace.TracerProvider // spans of the jobs, when tracing
 	if tracer != nil {
 		queryTracer = append(queryTracer, postgres.NewQueryTracer(tracer))
+		jobTracer = tracer
 	}
 
 	if cfg.Embedded() {
@@ -199,7 +202,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	handler := web.NewServer(deps)
 
 	if *work {
-		jobClient, err := newJobClient(mods, db, backups, cfg, logger, reporter)
+		jobClient, err := newJobClient(mods, db, backups, cfg, logger, reporter, jobTracer)
 		if err != nil {
 			return err
 		}

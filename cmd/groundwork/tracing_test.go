@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,19 +45,19 @@ func (o *otlpSpans) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(resp)
 }
 
-// queryUnderRequest reports whether a "postgres …" span is the child of a
-// request span named route.
-func (o *otlpSpans) queryUnderRequest(route string) bool {
+// queryUnder reports whether a "postgres …" span is the child of a span
+// whose name starts with parent.
+func (o *otlpSpans) queryUnder(parent string) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	requests := map[string]bool{}
 	for _, s := range o.spans {
-		if s.name == route {
+		if strings.HasPrefix(s.name, parent) {
 			requests[s.trace+s.id] = true
 		}
 	}
 	for _, s := range o.spans {
-		if len(s.name) > 9 && s.name[:9] == "postgres " && requests[s.trace+s.parent] {
+		if strings.HasPrefix(s.name, "postgres ") && requests[s.trace+s.parent] {
 			return true
 		}
 	}
@@ -65,7 +66,8 @@ func (o *otlpSpans) queryUnderRequest(route string) bool {
 
 // TestServeTracesQueriesUnderRequests runs serve with
 // OTEL_EXPORTER_OTLP_ENDPOINT pointing at a receiver in the test: the
-// database queries a request runs arrive as spans under its server span.
+// database queries a request runs arrive as spans under its server span,
+// and those of a job (the heartbeat, run at start) under the job's span.
 func TestServeTracesQueriesUnderRequests(t *testing.T) {
 	t.Parallel()
 	rcv := &otlpSpans{}
@@ -77,6 +79,8 @@ func TestServeTracesQueriesUnderRequests(t *testing.T) {
 	waitReady(t, s.url)
 	require.Eventually(t, func() bool {
 		get(t, s.url+"/readyz")
-		return rcv.queryUnderRequest("GET /readyz")
+		return rcv.queryUnder("GET /readyz")
 	}, 30*time.Second, 200*time.Millisecond, "no query span under a GET /readyz span")
+	require.Eventually(t, func() bool { return rcv.queryUnder("river.work/") },
+		30*time.Second, 200*time.Millisecond, "no query span under a river.work span")
 }

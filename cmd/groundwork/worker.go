@@ -51,7 +51,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer closeBackups()
-	jobClient, err := newJobClient(mods, db, backups, cfg, logger, reporter)
+	jobClient, err := newJobClient(mods, db, backups, cfg, logger, reporter, nil)
 	if err != nil {
 		return err
 	}
