@@ -40,6 +40,15 @@ command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 
+# Prometheus, Alertmanager and blackbox-exporter for the observability tests
+# (cmd/groundwork/observability_test.go): promtool runs the alert rules' unit
+# tests, a real Prometheus scrapes a test serve to check every dashboard
+# query, amtool checks the Alertmanager example, blackbox-exporter probes the
+# test serve. Debian's packages; only their binaries are used.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+command -v prometheus-blackbox-exporter >/dev/null 2>&1 || missing+=(prometheus-blackbox-exporter)
+
 fi
 
 if ! command -v go >/dev/null 2>&1; then

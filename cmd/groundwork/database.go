@@ -9,6 +9,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -35,8 +36,9 @@ func openDatabase(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 }
 
 // openRuntime opens the database, makes sure its schema is current
-// (prepareSchema), and opens the runtime connection pool.
-func openRuntime(ctx context.Context, cfg config.Config, logger *slog.Logger) (*database, error) {
+// (prepareSchema), and opens the runtime connection pool, its queries
+// traced by tracer when given.
+func openRuntime(ctx context.Context, cfg config.Config, logger *slog.Logger, tracer ...pgx.QueryTracer) (*database, error) {
 	db, err := openDatabase(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
@@ -45,7 +47,7 @@ func openRuntime(ctx context.Context, cfg config.Config, logger *slog.Logger) (*
 		db.close(ctx, logger)
 		return nil, err
 	}
-	if db.pool, err = postgres.Open(ctx, db.runtimeURL, cfg.DBMaxConns); err != nil {
+	if db.pool, err = postgres.Open(ctx, db.runtimeURL, cfg.DBMaxConns, tracer...); err != nil {
 		db.close(ctx, logger)
 		return nil, err
 	}

@@ -13,13 +13,15 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/config"
 	"github.com/groundwork-dev/groundwork/internal/errtrack"
 	"github.com/groundwork-dev/groundwork/internal/jobs"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // newJobClient builds the River client that works the jobs of serve and
 // worker: every module's workers and periodic jobs (app.AddWorkers), and
 // the backup, restore-rehearsal and (embedded cluster) point-in-time
-// recovery jobs on backups. Job failures are reported to reporter.
-func newJobClient(mods *app.App, db *database, backups *backup.Service, cfg config.Config, logger *slog.Logger, reporter *errtrack.Reporter) (*river.Client[pgx.Tx], error) {
+// recovery jobs on backups. Job failures are reported to reporter; a
+// non-nil tp traces every job.
+func newJobClient(mods *app.App, db *database, backups *backup.Service, cfg config.Config, logger *slog.Logger, reporter *errtrack.Reporter, tp trace.TracerProvider) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
 	periodic := mods.AddWorkers(workers)
 
@@ -49,6 +51,7 @@ func newJobClient(mods *app.App, db *database, backups *backup.Service, cfg conf
 		Periodic:           periodic,
 		Logger:             logger,
 		Errors:             reporter,
+		TracerProvider:     tp,
 	})
 }
 

@@ -25,6 +25,8 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 	"github.com/groundwork-dev/groundwork/internal/ratelimit"
 	"github.com/groundwork-dev/groundwork/internal/web"
+	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/trace"
 )
 
 const serveSummary = `Serve HTTP on $PORT and, unless -workers=false, work background jobs.
@@ -48,6 +50,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer reporter.Flush(reportFlushTimeout) // last, after requests and jobs have stopped
+	tracer, err := observe.StartTracing(ctx, getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "groundwork", version)
+	if err != nil {
+		return err
+	}
+	if tracer != nil {
+		defer func() { _ = tracer.Shutdown(context.WithoutCancel(ctx)) }() // flushes the last spans, after the pool closed
+	}
+	var queryTracer []pgx.QueryTracer  // spans of the runtime pool's queries, when tracing
+	var jobTracer trace.TracerProvider // spans of the jobs, when tracing
+	if tracer != nil {
+		queryTracer = append(queryTracer, postgres.NewQueryTracer(tracer))
+		jobTracer = tracer
+	}
 
 	if cfg.Embedded() {
 		unlock, err := postgres.LockServe(cfg.DataDir)
@@ -69,7 +84,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer metricsLn.Close()
 	}
 
-	db, err := openRuntime(ctx, cfg, logger)
+	db, err := openRuntime(ctx, cfg, logger, queryTracer...)
 	if err != nil {
 		return err
 	}
@@ -118,13 +133,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer limiter.Close()
 	drain := &web.Drain{}
-	tracer, err := observe.StartTracing(ctx, getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "groundwork", version)
-	if err != nil {
-		return err
-	}
-	if tracer != nil {
-		defer func() { _ = tracer.Shutdown(context.WithoutCancel(ctx)) }() // flushes the last spans
-	}
 	jobsUI, err := newJobsUI(ctx, mods.Jobs, logger)
 	if err != nil {
 		return err
@@ -194,7 +202,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	handler := web.NewServer(deps)
 
 	if *work {
-		jobClient, err := newJobClient(mods, db, backups, cfg, logger, reporter)
+		jobClient, err := newJobClient(mods, db, backups, cfg, logger, reporter, jobTracer)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,10 @@ import (
 	"io"
 
 	"github.com/groundwork-dev/groundwork/internal/app"
+	"github.com/groundwork-dev/groundwork/internal/observe"
+	"github.com/groundwork-dev/groundwork/internal/postgres"
+	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/trace"
 )
 
 const workerSummary = `Work background jobs without serving HTTP, to split heavy queues off the
@@ -24,7 +28,18 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer reporter.Flush(reportFlushTimeout) // last, after jobs have stopped
-	db, err := openRuntime(ctx, cfg, logger)
+	tracer, err := observe.StartTracing(ctx, getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "groundwork", version)
+	if err != nil {
+		return err
+	}
+	var queryTracer []pgx.QueryTracer // spans of the jobs and their queries, when tracing
+	var jobTracer trace.TracerProvider
+	if tracer != nil {
+		defer func() { _ = tracer.Shutdown(context.WithoutCancel(ctx)) }() // flushes the last spans
+		queryTracer = append(queryTracer, postgres.NewQueryTracer(tracer))
+		jobTracer = tracer
+	}
+	db, err := openRuntime(ctx, cfg, logger, queryTracer...)
 	if err != nil {
 		return err
 	}
@@ -51,7 +66,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer closeBackups()
-	jobClient, err := newJobClient(mods, db, backups, cfg, logger, reporter)
+	jobClient, err := newJobClient(mods, db, backups, cfg, logger, reporter, jobTracer)
 	if err != nil {
 		return err
 	}

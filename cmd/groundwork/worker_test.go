@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -35,11 +36,19 @@ func TestWorkerWorksJobsForServeWithoutWorkers(t *testing.T) {
 	}
 	require.Zero(t, heartbeats(), "serve -workers=false works no jobs")
 
+	// The worker traces its jobs to an OTLP receiver (serve does not).
+	rcv := &otlpSpans{}
+	collector := httptest.NewServer(rcv)
+	defer collector.Close()
+	workerEnv := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+	for k, v := range env {
+		workerEnv[k] = v
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	logs := &syncBuffer{}
 	go func() {
-		done <- run(ctx, []string{"groundwork", "worker"}, envFunc(env), strings.NewReader(""), io.Discard, logs)
+		done <- run(ctx, []string{"groundwork", "worker"}, envFunc(workerEnv), strings.NewReader(""), io.Discard, logs)
 	}()
 	require.Eventually(t, func() bool { return heartbeats() > 0 }, 30*time.Second, 50*time.Millisecond, "logs:\n%s", logs)
 
@@ -51,6 +60,7 @@ func TestWorkerWorksJobsForServeWithoutWorkers(t *testing.T) {
 		t.Fatal("worker did not stop")
 	}
 	require.Contains(t, logs.String(), "working jobs")
+	require.True(t, rcv.queryUnder("river.work/"), "the worker's job spans, with their queries, are flushed by the time it stops")
 	out, _, err := runCmd(t, env, "releases")
 	require.NoError(t, err)
 	require.Regexp(t, `\sworker\s+dev\s`, out, "the worker's start is recorded")

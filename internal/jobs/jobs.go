@@ -13,6 +13,9 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
+	"github.com/riverqueue/rivercontrib/otelriver"
+	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/groundwork-dev/groundwork/internal/errtrack"
 )
@@ -61,6 +64,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Errors reports job failures to error tracking. Nil reports nothing.
 	Errors *errtrack.Reporter
+	// TracerProvider, when set, makes an OpenTelemetry span of every job
+	// inserted and worked (River's otelriver middleware); the queries a job
+	// runs become its children. Nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // NewClient builds a River client on pool. With cfg.Work it works the
@@ -93,6 +100,12 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 		if cfg.BillingWorkers > 0 {
 			rc.Queues[QueueBilling] = river.QueueConfig{MaxWorkers: cfg.BillingWorkers}
 		}
+	}
+	if cfg.TracerProvider != nil {
+		rc.Middleware = []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{
+			TracerProvider: cfg.TracerProvider, MeterProvider: noop.NewMeterProvider(),
+			// "river.work/<kind>", linked to the span that inserted the job.
+			EnableWorkSpanJobKindSuffix: true, EnableTracePropagation: true})}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), rc)
 	if err != nil {

@@ -100,4 +100,23 @@ groundwork_jobs{queue="default",state="available"} 1
 groundwork_jobs{queue="maintenance",state="available"} 2
 `
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(expected), "groundwork_jobs"))
+
+	// The oldest waiting job's age: one series per queue with work waiting,
+	// never negative, and growing once a job is overdue.
+	_, err = db.Runtime.Exec(ctx, `UPDATE river_job SET scheduled_at = now() - interval '1 hour' WHERE queue = $1`, QueueMaintenance)
+	require.NoError(t, err)
+	require.Equal(t, 2, testutil.CollectAndCount(NewCountsCollector(db.Runtime), "groundwork_jobs_oldest_available_age_seconds"))
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	ages := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() == "groundwork_jobs_oldest_available_age_seconds" {
+			for _, m := range mf.GetMetric() {
+				ages[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	require.GreaterOrEqual(t, ages["maintenance"], 3600.0)
+	require.GreaterOrEqual(t, ages["default"], 0.0)
+	require.Less(t, ages["default"], 3600.0)
 }

@@ -6,18 +6,25 @@ import (
 	"time"
 
 	"github.com/IBM/pgxpoolprometheus"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Open connects a pool to url with at most maxConns connections and checks
-// that the server answers.
-func Open(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+// that the server answers. A non-nil tracer traces every query (see
+// QueryTracer).
+func Open(ctx context.Context, url string, maxConns int, tracer ...pgx.QueryTracer) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database URL: %w", err)
 	}
 	cfg.MaxConns = int32(maxConns)
+	for _, t := range tracer {
+		if t != nil {
+			cfg.ConnConfig.Tracer = t
+		}
+	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
