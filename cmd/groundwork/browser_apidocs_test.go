@@ -102,6 +102,23 @@ func TestBrowserAPIDocs(t *testing.T) {
 	png := step(b, "screenshot", chromedp.CaptureScreenshot())
 	require.NoError(t, os.WriteFile(filepath.Join(b.shots, "api-docs.png"), png, 0o644))
 
+	// The search runs in Redoc's worker (a blob: URL the page's CSP allows):
+	// a query finds the operation.
+	step(b, "search", chromedp.SendKeys(chromedp.CSS(`input[aria-label="Search"]`), "List contacts"))
+	search, cancelSearch := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancelSearch()
+	_, err = chromedp.Run(search, chromedp.Poll[bool](`(document.querySelector('[data-role="search:results"]') || {textContent: ""}).textContent.includes("List contacts")`,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(0)))
+	if err != nil {
+		b.fatalf("the search found no \"List contacts\": %v", err)
+	}
+	step(b, "scroll to the operation", chromedp.Evaluate[bool](`(() => {
+		[...document.querySelectorAll("h2")].find(h => h.textContent.trim() === "List contacts").scrollIntoView();
+		return true;
+	})()`))
+	png = step(b, "screenshot", chromedp.CaptureScreenshot())
+	require.NoError(t, os.WriteFile(filepath.Join(b.shots, "api-docs-operation.png"), png, 0o644))
+
 	violations := step(b, "read CSP violations", chromedp.Evaluate[[]string](`window.__cspViolations`))
 	require.Empty(t, violations, "the page's CSP refused something Redoc needs")
 	mu.Lock()

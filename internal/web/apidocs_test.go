@@ -26,6 +26,7 @@ func TestAPIDocsPage(t *testing.T) {
 	body := w.Body.String()
 	require.Contains(t, body, `<script src="/static/`+redocBundle+`"></script>`)
 	require.Contains(t, body, `<script src="/static/api-docs.js"></script>`)
+	require.Contains(t, body, `<link rel="stylesheet" href="/static/api-docs.css">`)
 	require.Contains(t, body, `data-spec="/api/v1/openapi.json"`)
 	require.Regexp(t, `(?s)<noscript>.*href="/api/v1/openapi.json".*</noscript>`, body)
 	// No inline script: every script element loads a file; no handler attributes.
