@@ -68,9 +68,9 @@ install_squawk() {
   [ "$purpose" = test ] || return 0
   cd "$(dirname "$0")/.."
   prebuild_stripe_mock
-  if [ ! -x tools/npm/node_modules/.bin/redocly ]; then
+  if [ ! -x tools/npm/node_modules/.bin/redocly ] || [ ! -f tools/npm/node_modules/redoc/package.json ]; then
     # The API tools (tools/npm): Redocly CLI for make lint, openapi-typescript
-    # for go generate.
+    # for go generate, redoc (the vendored copy is compared with it).
     echo "install-deps: installing the API tools (npm ci in tools/npm)" >&2
     (cd tools/npm && npm ci --no-audit --no-fund --loglevel=error)
   fi

@@ -177,7 +177,7 @@ func TestRoutes(t *testing.T) {
 			ops = append(ops, r.Pattern)
 		}
 	}
-	require.Equal(t, []string{"GET /healthz", "GET /readyz", "GET /version", "GET /metrics", "GET /static/", "POST /webhooks/stripe", "GET /api/v1/openapi.json"}, ops)
+	require.Equal(t, []string{"GET /healthz", "GET /readyz", "GET /version", "GET /metrics", "GET /static/", "POST /webhooks/stripe", "GET /api/v1/openapi.json", "GET /api/docs"}, ops)
 
 	// Every operational route is served by NewServer: none falls through to
 	// 404/405. (The other routes are exercised by the tenancy tests.)

@@ -291,7 +291,7 @@ func apiKeyScenarios() []scenario {
 	return []scenario{
 		{name: "API keys page", as: "admin", path: "/o/{org}/api-keys",
 			setup:      func(t *testing.T, fx *pageFixture) { fx.e.apiKey(fx.acme.ID, "nightly-export", gw.RoleViewer) },
-			wantStatus: http.StatusOK, wantText: []string{"nightly-export", "<td>viewer</td>", "Create an API key"},
+			wantStatus: http.StatusOK, wantText: []string{"nightly-export", "<td>viewer</td>", "Create an API key", `<a href="/api/docs">`},
 			notText: []string{`id="new-api-key"`}},
 		{name: "API keys page is forbidden to members", as: "member", path: "/o/{org}/api-keys",
 			wantStatus: http.StatusForbidden, wantText: forbidden("member"), notText: []string{"nightly-export"}},

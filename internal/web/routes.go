@@ -122,6 +122,7 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 
 	// JSON API, authenticated by API key.
 	rt.ops("GET /api/v1/openapi.json", handleOpenAPI())
+	rt.ops("GET /api/docs", s.handleAPIDocs()) // the reference page: Redoc renders openapi.json
 	rt.api("GET /api/v1/contacts", authz.ContactsRead, s.limit(s.apiListContacts(), perCallerSearch(ratelimit.Search), perOrgSearch(ratelimit.SearchOrg)))
 	rt.api("POST /api/v1/contacts", authz.ContactsWrite, s.idempotentCreate(s.apiCreateContact(), s.replayContactCreate))
 	rt.api("GET /api/v1/contacts/{id}", authz.ContactsRead, s.apiGetContact())
