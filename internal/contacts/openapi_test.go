@@ -63,6 +63,9 @@ func TestOpenAPIDocument(t *testing.T) {
 		"get /api/v1/imports":              {"200", "401", "403", "422", "429", "500"},
 		"post /api/v1/imports":             {"202", "400", "401", "403", "409", "413", "415", "422", "429", "500"},
 		"get /api/v1/imports/{id}":         {"200", "401", "403", "404", "422", "429", "500"},
+		"get /api/v1/export-schedule":      {"200", "401", "403", "404", "422", "429", "500"},
+		"put /api/v1/export-schedule":      {"200", "400", "401", "403", "413", "415", "422", "429", "500"},
+		"delete /api/v1/export-schedule":   {"204", "401", "403", "404", "422", "429", "500"},
 	}
 	got := map[string][]string{}
 	for path, item := range api.Paths.PathItems.FromOldest() {
