@@ -101,8 +101,8 @@ func TestBrowserEveryPage(t *testing.T) {
 
 	for _, p := range []struct{ name, path string }{
 		{"dashboard", "/o/" + slug + "/"}, {"orgs", "/orgs"}, {"account", "/account"}, {"two-factor-setup", "/account/two-factor"},
-		{"contacts", "/o/" + slug + "/contacts"}, {"contact-new", "/o/" + slug + "/contacts/new"},
-		{"contact", strings.TrimPrefix(contact, base)}, {"members", "/o/" + slug + "/members"},
+		{"contacts", "/o/" + slug + "/contacts"}, {"contacts-sorted", "/o/" + slug + "/contacts?sort=-name"}, {"contact-new", "/o/" + slug + "/contacts/new"},
+		{"contact", strings.TrimPrefix(contact, base)}, {"contact-edit", strings.TrimPrefix(contact, base) + "/edit"}, {"members", "/o/" + slug + "/members"},
 		{"api-keys", "/o/" + slug + "/api-keys"}, {"settings", "/o/" + slug + "/settings"},
 		{"audit", "/o/" + slug + "/audit"}, {"exports", "/o/" + slug + "/exports"},
 		{"imports", "/o/" + slug + "/imports"}, {"billing", "/o/" + slug + "/billing"},

@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * List contacts
-         * @description Returns a page of contacts, newest first. Contacts added while paging do not shift later pages. Needs a key with read access (any role).
+         * @description Returns a page of contacts, newest first unless `sort` says otherwise. Contacts added while paging do not shift later pages. Needs a key with read access (any role).
          */
         get: operations["listContacts"];
         put?: never;
@@ -689,6 +689,8 @@ export interface components {
         Query: string;
         /** @description The `next_cursor` of the previous page. A malformed cursor is 422 with `fields.cursor`. */
         Cursor: string;
+        /** @description The order: by name, company (both ignoring case) or creation; a leading `-` sorts descending. Email cannot be sorted (it is stored encrypted). A cursor belongs to the sort it came from; with another sort it is 422 with `fields.cursor`. */
+        ContactSort: "name" | "-name" | "company" | "-company" | "created" | "-created";
         /** @description The page size. */
         Limit: number;
         /** @description Keeps the events done by this user or API key. A malformed ID is 422 with `fields.actor`. */
@@ -717,6 +719,8 @@ export interface operations {
                 cursor?: components["parameters"]["Cursor"];
                 /** @description The page size. */
                 limit?: components["parameters"]["Limit"];
+                /** @description The order: by name, company (both ignoring case) or creation; a leading `-` sorts descending. Email cannot be sorted (it is stored encrypted). A cursor belongs to the sort it came from; with another sort it is 422 with `fields.cursor`. */
+                sort?: components["parameters"]["ContactSort"];
             };
             header?: never;
             path?: never;

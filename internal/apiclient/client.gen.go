@@ -393,6 +393,66 @@ func (e ImportStatus) Valid() bool {
 	}
 }
 
+// Defines values for ContactSort.
+const (
+	ContactSortCompany      ContactSort = "company"
+	ContactSortCreated      ContactSort = "created"
+	ContactSortMinusCompany ContactSort = "-company"
+	ContactSortMinusCreated ContactSort = "-created"
+	ContactSortMinusName    ContactSort = "-name"
+	ContactSortName         ContactSort = "name"
+)
+
+// Valid indicates whether the value is a known member of the ContactSort enum.
+func (e ContactSort) Valid() bool {
+	switch e {
+	case ContactSortCompany:
+		return true
+	case ContactSortCreated:
+		return true
+	case ContactSortMinusCompany:
+		return true
+	case ContactSortMinusCreated:
+		return true
+	case ContactSortMinusName:
+		return true
+	case ContactSortName:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListContactsParamsSort.
+const (
+	ListContactsParamsSortCompany      ListContactsParamsSort = "company"
+	ListContactsParamsSortCreated      ListContactsParamsSort = "created"
+	ListContactsParamsSortMinusCompany ListContactsParamsSort = "-company"
+	ListContactsParamsSortMinusCreated ListContactsParamsSort = "-created"
+	ListContactsParamsSortMinusName    ListContactsParamsSort = "-name"
+	ListContactsParamsSortName         ListContactsParamsSort = "name"
+)
+
+// Valid indicates whether the value is a known member of the ListContactsParamsSort enum.
+func (e ListContactsParamsSort) Valid() bool {
+	switch e {
+	case ListContactsParamsSortCompany:
+		return true
+	case ListContactsParamsSortCreated:
+		return true
+	case ListContactsParamsSortMinusCompany:
+		return true
+	case ListContactsParamsSortMinusCreated:
+		return true
+	case ListContactsParamsSortMinusName:
+		return true
+	case ListContactsParamsSortName:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateImportParamsMode.
 const (
 	CreateImportParamsModeAllOrNothing CreateImportParamsMode = "all_or_nothing"
@@ -769,6 +829,9 @@ type AuditActor = openapi_types.UUID
 // ContactID defines model for ContactID.
 type ContactID = openapi_types.UUID
 
+// ContactSort defines model for ContactSort.
+type ContactSort string
+
 // Cursor defines model for Cursor.
 type Cursor = string
 
@@ -848,7 +911,13 @@ type ListContactsParams struct {
 
 	// Limit The page size.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Sort The order: by name, company (both ignoring case) or creation; a leading `-` sorts descending. Email cannot be sorted (it is stored encrypted). A cursor belongs to the sort it came from; with another sort it is 422 with `fields.cursor`.
+	Sort *ListContactsParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
 }
+
+// ListContactsParamsSort defines parameters for ListContacts.
+type ListContactsParamsSort string
 
 // CreateContactParams defines parameters for CreateContact.
 type CreateContactParams struct {
@@ -975,7 +1044,7 @@ type ClientInterface interface {
 
 	// ListContacts List contacts
 	//
-	// Returns a page of contacts, newest first. Contacts added while paging do not shift later pages. Needs a key with read access (any role).
+	// Returns a page of contacts, newest first unless `sort` says otherwise. Contacts added while paging do not shift later pages. Needs a key with read access (any role).
 	//
 	// Corresponds with GET /api/v1/contacts (the `ListContacts` operationId).
 	ListContacts(ctx context.Context, params *ListContactsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1156,7 +1225,7 @@ func (c *Client) ListAuditEvents(ctx context.Context, params *ListAuditEventsPar
 
 // ListContacts List contacts
 //
-// Returns a page of contacts, newest first. Contacts added while paging do not shift later pages. Needs a key with read access (any role).
+// Returns a page of contacts, newest first unless `sort` says otherwise. Contacts added while paging do not shift later pages. Needs a key with read access (any role).
 //
 // Corresponds with GET /api/v1/contacts (the `ListContacts` operationId).
 func (c *Client) ListContacts(ctx context.Context, params *ListContactsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1696,6 +1765,18 @@ func NewListContactsRequest(server string, params *ListContactsParams) (*http.Re
 		if params.Limit != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -2370,7 +2451,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListContactsWithResponse List contacts
 	//
-	// Returns a page of contacts, newest first. Contacts added while paging do not shift later pages. Needs a key with read access (any role).
+	// Returns a page of contacts, newest first unless `sort` says otherwise. Contacts added while paging do not shift later pages. Needs a key with read access (any role).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4272,7 +4353,7 @@ func (c *ClientWithResponses) ListAuditEventsWithResponse(ctx context.Context, p
 
 // ListContactsWithResponse List contacts
 //
-// Returns a page of contacts, newest first. Contacts added while paging do not shift later pages. Needs a key with read access (any role).
+// Returns a page of contacts, newest first unless `sort` says otherwise. Contacts added while paging do not shift later pages. Needs a key with read access (any role).
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -1,10 +1,13 @@
 package contacts
 
 import (
+	"cmp"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -45,6 +48,9 @@ type Contact struct {
 	// number, bool or nil) by name; never nil. Numbers read back from the
 	// database are float64.
 	Custom map[string]any
+	// CustomKeys are the names of Custom in the order they were entered
+	// (see orderCustomKeys); never nil.
+	CustomKeys []string
 	// CreatedAt and UpdatedAt are in UTC, with microsecond precision.
 	CreatedAt, UpdatedAt time.Time
 }
@@ -57,6 +63,10 @@ type Input struct {
 	Name, Email, Phone, Company *string
 	Tags                        *[]string
 	Custom                      *map[string]any
+	// CustomKeys is the order of Custom's names as entered (a form's
+	// lines, the API object's members as received); names it leaves out
+	// follow, sorted. Read only when Custom is set.
+	CustomKeys []string
 }
 
 // empty reports whether in changes nothing.
@@ -133,6 +143,7 @@ func (in Input) normalize(create bool) (Input, error) {
 			fields["custom"] = msg
 		}
 		out.Custom = &custom
+		out.CustomKeys = orderCustomKeys(custom, in.CustomKeys)
 	}
 
 	if len(fields) > 0 {
@@ -313,6 +324,26 @@ type ListParams struct {
 	Cursor string
 	// Limit is the page size: 50 when zero or less, at most 200.
 	Limit int
+	// Sort is the order: one of Sorts, "" for "-created" (newest first).
+	// A cursor belongs to its sort; with another it is EINVALID.
+	Sort string
+}
+
+// Sorts are the orders List knows: by name, company (both ignoring case)
+// or creation, ascending, or descending with a leading "-". Email cannot
+// be sorted: it is stored encrypted, and its blind index has no order.
+var Sorts = []string{"name", "-name", "company", "-company", "created", "-created"}
+
+// listOrders are the SQL of each sort: the key compared (with id after
+// it), and the direction. A sort key is compared with lower(), so that
+// case does not split the list.
+var listOrders = map[string]struct {
+	key  string // "" for id alone
+	desc bool
+}{
+	"name": {"lower(name)", false}, "-name": {"lower(name)", true},
+	"company": {"lower(company)", false}, "-company": {"lower(company)", true},
+	"created": {"", false}, "-created": {"", true},
 }
 
 // Page is one page of contacts, newest first.
@@ -325,7 +356,10 @@ type Page struct {
 
 // listQuery is a ListParams checked and turned into query arguments.
 type listQuery struct {
-	before  string // list ids below this one
+	sort    string // a key of listOrders
+	after   bool   // a cursor was given: start after (before, key)
+	key     string // the cursor's sort key (the name or company as stored)
+	before  string // list ids below this one (above, ascending)
 	query   string // trimmed ListParams.Query
 	pattern string // ILIKE pattern matching names containing query
 	limit   int
@@ -338,22 +372,85 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // normalize checks p and returns its query arguments, or a gw.EINVALID error
 // naming the field ("q" for the query, "cursor").
 func (p ListParams) normalize() (listQuery, error) {
-	q := listQuery{before: maxID, query: strings.TrimSpace(p.Query), limit: min(p.Limit, maxLimit)}
+	q := listQuery{before: maxID, query: strings.TrimSpace(p.Query), limit: min(p.Limit, maxLimit), sort: cmp.Or(p.Sort, "-created")}
 	if q.limit <= 0 {
 		q.limit = defaultLimit
+	}
+	if _, ok := listOrders[q.sort]; !ok {
+		return listQuery{}, &gw.Error{Code: gw.EINVALID, Message: "The sort is not valid.",
+			Fields: map[string]string{"sort": "Sort by one of " + strings.Join(Sorts, ", ") + "."}}
 	}
 	if utf8.RuneCountInString(q.query) > maxQueryLen || !isLine(q.query) {
 		return listQuery{}, &gw.Error{Code: gw.EINVALID, Message: "The search is not valid.",
 			Fields: map[string]string{"q": fmt.Sprintf("Search for at most %d characters of plain text.", maxQueryLen)}}
 	}
 	q.pattern = "%" + likeEscaper.Replace(q.query) + "%"
-	if p.Cursor != "" {
+	// Newest first, the first page too lists ids below maxID: every page
+	// shares one query plan, a backward scan of the primary key.
+	q.after = q.sort == "-created"
+	if p.Cursor != "" && q.sort != "-created" {
+		var ok bool
+		if q.before, q.key, ok = parseSortCursor(q.sort, p.Cursor); !ok {
+			return listQuery{}, &gw.Error{Code: gw.EINVALID, Message: "The cursor is not valid.",
+				Fields: map[string]string{"cursor": "This cursor is not valid for this sort; start again from the first page."}}
+		}
+		q.after = true
+	} else if p.Cursor != "" {
 		id, ok := gw.ParseCursor(p.Cursor)
 		if !ok {
 			return listQuery{}, &gw.Error{Code: gw.EINVALID, Message: "The cursor is not valid.",
 				Fields: map[string]string{"cursor": "This cursor is not valid; start again from the first page."}}
 		}
 		q.before = id
+		q.after = true
 	}
 	return q, nil
+}
+
+// sortCursor is the cursor after c in a list sorted by sort (not
+// "-created", whose cursors are gw.Cursor's): the sort, the id and the
+// sort key, in URL-safe base64.
+func sortCursor(sort string, c Contact) string {
+	key := ""
+	switch strings.TrimPrefix(sort, "-") {
+	case "name":
+		key = c.Name
+	case "company":
+		key = c.Company
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(sort + "\x00" + c.ID + "\x00" + key))
+}
+
+// parseSortCursor reads a sortCursor made for sort.
+func parseSortCursor(sort, cursor string) (id, key string, ok bool) {
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return "", "", false
+	}
+	parts := strings.SplitN(string(b), "\x00", 3)
+	if len(parts) != 3 || parts[0] != sort || !gw.ValidID(parts[1]) || !utf8.ValidString(parts[2]) {
+		return "", "", false
+	}
+	return parts[1], parts[2], true
+}
+
+// orderCustomKeys returns the names of custom in the order of order (each
+// once, those custom has), followed by the names order leaves out, sorted.
+func orderCustomKeys(custom map[string]any, order []string) []string {
+	keys := make([]string, 0, len(custom))
+	seen := make(map[string]bool, len(custom))
+	for _, k := range order {
+		if _, ok := custom[k]; ok && !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	rest := make([]string, 0, len(custom)-len(keys))
+	for k := range custom {
+		if !seen[k] {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	return append(keys, rest...)
 }

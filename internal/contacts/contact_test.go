@@ -99,7 +99,7 @@ func TestInputNormalizeTrimsAndFills(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, Input{
 		Name: ptr("Ada"), Email: ptr("ada@example.com"), Phone: ptr(""), Company: ptr(""),
-		Tags: &[]string{"vip", "b"}, Custom: &map[string]any{},
+		Tags: &[]string{"vip", "b"}, Custom: &map[string]any{}, CustomKeys: []string{},
 	}, in)
 
 	// An update leaves what it does not set as nil (unchanged).
@@ -114,7 +114,7 @@ func TestListParamsNormalize(t *testing.T) {
 	t.Parallel()
 	q, err := ListParams{Query: ` 50%_off\ `}.normalize()
 	require.NoError(t, err)
-	require.Equal(t, listQuery{before: maxID, query: `50%_off\`, pattern: `%50\%\_off\\%`, limit: 50}, q)
+	require.Equal(t, listQuery{sort: "-created", after: true, before: maxID, query: `50%_off\`, pattern: `%50\%\_off\\%`, limit: 50}, q)
 
 	q, err = ListParams{Limit: 500}.normalize()
 	require.NoError(t, err)
@@ -123,4 +123,20 @@ func TestListParamsNormalize(t *testing.T) {
 	_, err = ListParams{Query: strings.Repeat("q", 201)}.normalize()
 	require.Equal(t, gw.EINVALID, gw.ErrorCode(err))
 	require.Contains(t, err.(*gw.Error).Fields, "q")
+
+	_, err = ListParams{Sort: "email"}.normalize()
+	require.Equal(t, gw.EINVALID, gw.ErrorCode(err))
+	require.Contains(t, err.(*gw.Error).Fields, "sort")
+
+	// A cursor belongs to its sort.
+	id := gw.NewID()
+	cur := sortCursor("name", Contact{ID: id, Name: "Ada"})
+	q, err = ListParams{Sort: "name", Cursor: cur}.normalize()
+	require.NoError(t, err)
+	require.Equal(t, []any{true, id, "Ada"}, []any{q.after, q.before, q.key})
+	for _, p := range []ListParams{{Sort: "-name", Cursor: cur}, {Cursor: cur}, {Sort: "name", Cursor: gw.Cursor(id)}} {
+		_, err = p.normalize()
+		require.Equal(t, gw.EINVALID, gw.ErrorCode(err), "%+v", p)
+		require.Contains(t, err.(*gw.Error).Fields, "cursor")
+	}
 }

@@ -52,7 +52,12 @@ func (s *Service) ExportCount(ctx context.Context, tx pgx.Tx, orgID string) (int
 	return int64(n), err
 }
 
-// exportFormats asks for every column of columns in PostgreSQL's binary
+// exportColumns are the columns exportEach reads, in order. (The custom
+// fields go out as PostgreSQL prints jsonb, in its key order, not
+// custom_keys'.)
+const exportColumns = `id, name, email_enc, phone_enc, company, tags, custom, created_at, updated_at`
+
+// exportFormats asks for every column of exportColumns in PostgreSQL's binary
 // format, which exportEach decodes itself: a uuid is 16 bytes, text and
 // bytea are their bytes, text[] is an array header then length-prefixed
 // elements, jsonb is a version byte then its text, timestamptz is
@@ -66,7 +71,7 @@ var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // each, decrypted. Nothing is allocated per row but the decryption's
 // plaintexts (inside Tink).
 func exportEach(ctx context.Context, tx pgx.Tx, keys *crypto.Keyring, orgID string, fn func(*ExportRow) error) error {
-	rows, err := tx.Query(ctx, `SELECT `+columns+` FROM contacts WHERE org_id = $1 ORDER BY id`, exportFormats, orgID)
+	rows, err := tx.Query(ctx, `SELECT `+exportColumns+` FROM contacts WHERE org_id = $1 ORDER BY id`, exportFormats, orgID)
 	if err != nil {
 		return err
 	}

@@ -55,15 +55,16 @@ func (s *Service) Create(ctx context.Context, scope gw.Scope, in Input) (Contact
 	}
 	now := s.now()
 	c := Contact{
-		ID:        gw.NewID(),
-		Name:      *in.Name,
-		Email:     *in.Email,
-		Phone:     *in.Phone,
-		Company:   *in.Company,
-		Tags:      *in.Tags,
-		Custom:    *in.Custom,
-		CreatedAt: now,
-		UpdatedAt: now,
+		ID:         gw.NewID(),
+		Name:       *in.Name,
+		Email:      *in.Email,
+		Phone:      *in.Phone,
+		Company:    *in.Company,
+		Tags:       *in.Tags,
+		Custom:     *in.Custom,
+		CustomKeys: in.CustomKeys,
+		CreatedAt:  now,
+		UpdatedAt:  now,
 	}
 	err = postgres.InOrgTx(ctx, s.pool, scope.OrgID, func(tx pgx.Tx) error {
 		if err := s.checkAdd(ctx, tx, scope.OrgID, 1); err != nil {
@@ -192,14 +193,18 @@ func (s *Service) List(ctx context.Context, scope gw.Scope, p ListParams) (Page,
 	// One row more than the page tells whether a next page exists, without
 	// counting; one round trip carries the tenant setting and the query.
 	list, err := listContacts(ctx, postgres.Reader(s.pool, postgres.TxOptions{OrgID: scope.OrgID}), s.keys,
-		scope.OrgID, q.before, q.query, q.pattern, q.limit+1)
+		scope.OrgID, q, q.limit+1)
 	if err != nil {
 		return Page{}, fmt.Errorf("list contacts: %w", postgres.Translate(err))
 	}
 	page := Page{Contacts: list}
 	if len(list) > q.limit {
 		page.Contacts = list[:q.limit]
-		page.NextCursor = gw.Cursor(page.Contacts[q.limit-1].ID)
+		if last := page.Contacts[q.limit-1]; q.sort == "-created" {
+			page.NextCursor = gw.Cursor(last.ID)
+		} else {
+			page.NextCursor = sortCursor(q.sort, last)
+		}
 	}
 	if page.Contacts == nil {
 		page.Contacts = []Contact{}

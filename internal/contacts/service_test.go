@@ -66,8 +66,9 @@ func TestCreateGetUpdateDelete(t *testing.T) {
 	want := Contact{
 		ID: c.ID, Name: "Ada Lovelace", Email: "ada@example.com", Phone: "+44 20 7946 0958",
 		Company: "Analytical Engines", Tags: []string{"vip", "math"},
-		Custom:    map[string]any{"born": float64(1815), "title": "Countess", "active": false, "notes": nil},
-		CreatedAt: created, UpdatedAt: created,
+		Custom:     map[string]any{"born": float64(1815), "title": "Countess", "active": false, "notes": nil},
+		CustomKeys: []string{"active", "born", "notes", "title"}, // no order given: sorted
+		CreatedAt:  created, UpdatedAt: created,
 	}
 	require.Equal(t, want, c)
 
@@ -85,7 +86,19 @@ func TestCreateGetUpdateDelete(t *testing.T) {
 	// Custom fields are replaced whole.
 	got, err = b.svc.Update(ctx, b.member, c.ID, Input{Custom: &map[string]any{"title": "Lady"}})
 	require.NoError(t, err)
-	want.Custom = map[string]any{"title": "Lady"}
+	want.Custom, want.CustomKeys = map[string]any{"title": "Lady"}, []string{"title"}
+	require.Equal(t, want, got)
+
+	// Custom fields keep the order given; names it leaves out follow, sorted.
+	got, err = b.svc.Update(ctx, b.member, c.ID, Input{Custom: &map[string]any{"z": 1, "a": 2, "m": 3, "b": 4},
+		CustomKeys: []string{"z", "a", "gone", "m", "z"}})
+	require.NoError(t, err)
+	require.Equal(t, []string{"z", "a", "m", "b"}, got.CustomKeys)
+	got, err = b.svc.Get(ctx, b.member, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{"z", "a", "m", "b"}, got.CustomKeys)
+	got, err = b.svc.Update(ctx, b.member, c.ID, Input{Custom: &map[string]any{"title": "Lady"}})
+	require.NoError(t, err)
 	require.Equal(t, want, got)
 
 	// An update that sets nothing changes nothing, not even UpdatedAt.
@@ -406,4 +419,46 @@ func ids(cs []Contact) []string {
 		out = append(out, c.ID)
 	}
 	return out
+}
+
+// TestListSorted pages through every sort two contacts at a time: each
+// sort lists every contact once, in its order, ties (the same name in
+// another case, the same company) broken by id, and search still applies.
+func TestListSorted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	// Created in this order (ids ascend).
+	for _, nc := range [][2]string{{"bob", "Zeta"}, {"Alice", "acme"}, {"Bob", "Zeta"}, {"carol", ""}, {"alice", "Beta"}} {
+		b.create(t, b.member, nc[0], func(in *Input) { in.Company = ptr(nc[1]) })
+	}
+	all := func(p ListParams) []string {
+		t.Helper()
+		var names []string
+		for range 10 {
+			page, err := b.svc.List(ctx, b.member, p)
+			require.NoError(t, err)
+			for _, c := range page.Contacts {
+				names = append(names, c.Name+"/"+c.Company)
+			}
+			if page.NextCursor == "" {
+				return names
+			}
+			p.Cursor = page.NextCursor
+		}
+		t.Fatal("too many pages")
+		return nil
+	}
+	for sort, want := range map[string][]string{
+		"":         {"alice/Beta", "carol/", "Bob/Zeta", "Alice/acme", "bob/Zeta"},
+		"-created": {"alice/Beta", "carol/", "Bob/Zeta", "Alice/acme", "bob/Zeta"},
+		"created":  {"bob/Zeta", "Alice/acme", "Bob/Zeta", "carol/", "alice/Beta"},
+		"name":     {"Alice/acme", "alice/Beta", "bob/Zeta", "Bob/Zeta", "carol/"},
+		"-name":    {"carol/", "Bob/Zeta", "bob/Zeta", "alice/Beta", "Alice/acme"},
+		"company":  {"carol/", "Alice/acme", "alice/Beta", "bob/Zeta", "Bob/Zeta"},
+		"-company": {"Bob/Zeta", "bob/Zeta", "alice/Beta", "Alice/acme", "carol/"},
+	} {
+		require.Equal(t, want, all(ListParams{Sort: sort, Limit: 2}), "sort %q", sort)
+	}
+	require.Equal(t, []string{"Alice/acme", "alice/Beta"}, all(ListParams{Sort: "name", Query: "ALICE", Limit: 1}))
 }

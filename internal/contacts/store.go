@@ -28,7 +28,7 @@ import (
 // (HMAC-SHA256) of the lower-cased address, scoped to the organisation.
 
 // columns are the columns scanContact reads, in order.
-const columns = `id, name, email_enc, phone_enc, company, tags, custom, created_at, updated_at`
+const columns = `id, name, email_enc, phone_enc, company, tags, custom, custom_keys, created_at, updated_at`
 
 // maxID is the largest UUID (RFC 9562's Max UUID). Listing from the top
 // compares id < maxID, so the first page and the next ones share one query
@@ -121,10 +121,10 @@ func insertContact(ctx context.Context, tx pgx.Tx, keys *crypto.Keyring, orgID s
 		return Contact{}, fmt.Errorf("insert contact: %w", err)
 	}
 	row := tx.QueryRow(ctx, `
-		INSERT INTO contacts (org_id, id, name, email_enc, phone_enc, email_bidx, company, tags, custom, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+		INSERT INTO contacts (org_id, id, name, email_enc, phone_enc, email_bidx, company, tags, custom, custom_keys, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $10, $10)
 		RETURNING `+columns,
-		orgID, c.ID, c.Name, s.email, s.phone, s.emailIndex, c.Company, c.Tags, c.Custom, c.CreatedAt)
+		orgID, c.ID, c.Name, s.email, s.phone, s.emailIndex, c.Company, c.Tags, c.Custom, c.CreatedAt, c.CustomKeys)
 	c, err = scanContact(row, keys, orgID)
 	if err != nil {
 		return Contact{}, fmt.Errorf("insert contact: %w", err)
@@ -166,11 +166,12 @@ func updateContact(ctx context.Context, tx pgx.Tx, keys *crypto.Keyring, orgID, 
 			company = COALESCE($9, company),
 			tags = COALESCE($10, tags),
 			custom = COALESCE($11, custom),
+			custom_keys = CASE WHEN $13 THEN $14 ELSE custom_keys END,
 			updated_at = $12
 		WHERE org_id = $1 AND id = $2
 		RETURNING `+columns,
 		orgID, id, in.Name, in.Email != nil, s.email, s.emailIndex, in.Phone != nil, s.phone,
-		in.Company, in.Tags, in.Custom, now)
+		in.Company, in.Tags, in.Custom, now, in.Custom != nil, in.CustomKeys)
 	c, err := scanContact(row, keys, orgID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Contact{}, errNotFound()
@@ -193,24 +194,38 @@ func deleteContact(ctx context.Context, tx pgx.Tx, orgID, id string) error {
 	return nil
 }
 
-// listContacts returns up to limit contacts of orgID with an id below
-// before (maxID for the first page), newest first. A non-empty query keeps
-// the contacts whose name or company contains pattern (an ILIKE pattern,
-// its wildcards already escaped), whose tags include query, or whose email
-// is query, ignoring case (by its blind index, under any key of a rotation
-// in progress).
-func listContacts(ctx context.Context, q postgres.Queryer, keys *crypto.Keyring, orgID, before, query, pattern string, limit int) ([]Contact, error) {
-	indexes, err := keys.BlindIndexes(normalizeEmail(query), emailIndexAD(orgID))
+// listContacts returns up to limit contacts of orgID in q's sort, after
+// q's cursor (q.after). A non-empty q.query keeps the contacts whose name
+// or company contains q.pattern (an ILIKE pattern, its wildcards already
+// escaped), whose tags include the query, or whose email is the query,
+// ignoring case (by its blind index, under any key of a rotation in
+// progress). Pages are keyset-paginated on (sort key, id): the id breaks
+// ties, so no contact is skipped or repeated between pages.
+func listContacts(ctx context.Context, q postgres.Queryer, keys *crypto.Keyring, orgID string, lq listQuery, limit int) ([]Contact, error) {
+	indexes, err := keys.BlindIndexes(normalizeEmail(lq.query), emailIndexAD(orgID))
 	if err != nil {
 		return nil, fmt.Errorf("list contacts: %w", err)
 	}
+	order := listOrders[lq.sort]
+	cmpOp, dir := ">", "ASC"
+	if order.desc {
+		cmpOp, dir = "<", "DESC"
+	}
+	// The SQL is put together from listOrders' constants only; the
+	// values go as parameters.
+	after, orderBy := "id "+cmpOp+" $2", "id "+dir
+	args := []any{orgID, lq.before, lq.query, lq.pattern, indexes, limit, lq.after}
+	if order.key != "" {
+		after = "(" + order.key + ", id) " + cmpOp + " (lower($8), $2)"
+		orderBy = order.key + " " + dir + ", id " + dir
+		args = append(args, lq.key)
+	}
 	rows, err := q.Query(ctx, `
 		SELECT `+columns+` FROM contacts
-		WHERE org_id = $1 AND id < $2
+		WHERE org_id = $1 AND (NOT $7::boolean OR `+after+`)
 		  AND ($3 = '' OR name ILIKE $4 OR company ILIKE $4 OR tags @> ARRAY[$3] OR email_bidx = ANY($5))
-		ORDER BY id DESC
-		LIMIT $6`,
-		orgID, before, query, pattern, indexes, limit)
+		ORDER BY `+orderBy+`
+		LIMIT $6`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list contacts: %w", err)
 	}
@@ -243,7 +258,8 @@ func collectContacts(rows pgx.Rows, keys *crypto.Keyring, orgID string, limit in
 func scanContact(row pgx.Row, keys *crypto.Keyring, orgID string) (Contact, error) {
 	var c Contact
 	var email, phone, custom []byte
-	err := row.Scan(&c.ID, &c.Name, &email, &phone, &c.Company, &c.Tags, &custom, &c.CreatedAt, &c.UpdatedAt)
+	var customKeys []string
+	err := row.Scan(&c.ID, &c.Name, &email, &phone, &c.Company, &c.Tags, &custom, &customKeys, &c.CreatedAt, &c.UpdatedAt)
 	if err != nil {
 		return Contact{}, err
 	}
@@ -262,6 +278,7 @@ func scanContact(row pgx.Row, keys *crypto.Keyring, orgID string) (Contact, erro
 	if c.Custom == nil {
 		c.Custom = map[string]any{}
 	}
+	c.CustomKeys = orderCustomKeys(c.Custom, customKeys)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, nil
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -16,20 +17,22 @@ import (
 
 // contactJSON is a contact in the JSON API (see openapi.json).
 type contactJSON struct {
-	ID        string         `json:"id"`
-	Name      string         `json:"name"`
-	Email     string         `json:"email"`
-	Phone     string         `json:"phone"`
-	Company   string         `json:"company"`
-	Tags      []string       `json:"tags"`
-	Custom    map[string]any `json:"custom"`
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	ID      string         `json:"id"`
+	Name    string         `json:"name"`
+	Email   string         `json:"email"`
+	Phone   string         `json:"phone"`
+	Company string         `json:"company"`
+	Tags    []string       `json:"tags"`
+	Custom  map[string]any `json:"custom"`
+	// CustomKeys is the order Custom is written in (appendJSON).
+	CustomKeys []string  `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 func toContactJSON(c contacts.Contact) contactJSON {
 	j := contactJSON{ID: c.ID, Name: c.Name, Email: c.Email, Phone: c.Phone, Company: c.Company,
-		Tags: c.Tags, Custom: c.Custom, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		Tags: c.Tags, Custom: c.Custom, CustomKeys: c.CustomKeys, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if j.Tags == nil {
 		j.Tags = []string{}
 	}
@@ -48,12 +51,44 @@ func toContactJSON(c contacts.Contact) contactJSON {
 // for an optional field as "none", the same as leaving it out. null for the
 // required name is refused on both (422 naming "name"). See docs/api.md.
 type contactBody struct {
-	Name    optional[string]         `json:"name"`
-	Email   optional[string]         `json:"email"`
-	Phone   optional[string]         `json:"phone"`
-	Company optional[string]         `json:"company"`
-	Tags    optional[[]string]       `json:"tags"`
-	Custom  optional[map[string]any] `json:"custom"`
+	Name    optional[string]       `json:"name"`
+	Email   optional[string]       `json:"email"`
+	Phone   optional[string]       `json:"phone"`
+	Company optional[string]       `json:"company"`
+	Tags    optional[[]string]     `json:"tags"`
+	Custom  optional[customObject] `json:"custom"`
+}
+
+// customObject is the custom member of a contact body: its fields, and
+// their names in the order the body sent them.
+type customObject struct {
+	Fields map[string]any
+	Keys   []string
+}
+
+// UnmarshalJSON reads an object into Fields, and its member names, in
+// order, into Keys.
+func (c *customObject) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &c.Fields); err != nil {
+		return err
+	}
+	c.Keys = c.Keys[:0]
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if _, err := dec.Token(); err != nil { // {
+		return err
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+		c.Keys = append(c.Keys, k.(string))
+	}
+	return nil
 }
 
 // input turns the body into the contacts module's Input: a cleared
@@ -64,7 +99,10 @@ func (b contactBody) input() (contacts.Input, error) {
 			Fields: map[string]string{"name": "Must not be null: a contact always has a name."}}
 	}
 	in := contacts.Input{Name: b.Name.ptr(), Email: b.Email.ptr(), Phone: b.Phone.ptr(),
-		Company: b.Company.ptr(), Tags: b.Tags.ptr(), Custom: b.Custom.ptr()}
+		Company: b.Company.ptr(), Tags: b.Tags.ptr()}
+	if c := b.Custom.ptr(); c != nil {
+		in.Custom, in.CustomKeys = &c.Fields, c.Keys
+	}
 	for _, f := range []struct {
 		o *optional[string]
 		p **string
@@ -80,6 +118,13 @@ func (b contactBody) input() (contacts.Input, error) {
 		in.Custom = &map[string]any{}
 	}
 	return in, nil
+}
+
+// mergeCustomKeys is the order of merged custom fields: the stored
+// fields' order, then the fields the patch adds, in its order.
+// (contacts drops the names a null removed.)
+func mergeCustomKeys(stored, patch []string) []string {
+	return append(slices.Clone(stored), patch...)
 }
 
 // mergeCustom applies a merge patch's custom object to the stored custom
@@ -104,10 +149,10 @@ type contactList struct {
 	NextCursor *string       `json:"next_cursor"`
 }
 
-// listParams reads q, cursor and limit from the query string.
+// listParams reads q, cursor, limit and sort from the query string.
 func listParams(r *http.Request) (contacts.ListParams, error) {
 	q := r.URL.Query()
-	p := contacts.ListParams{Query: q.Get("q"), Cursor: q.Get("cursor")}
+	p := contacts.ListParams{Query: q.Get("q"), Cursor: q.Get("cursor"), Sort: q.Get("sort")}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 200 {
@@ -213,7 +258,7 @@ func (s *server) apiUpdateContact() http.Handler {
 				return err
 			}
 			merged := mergeCustom(stored.Custom, *in.Custom)
-			in.Custom = &merged
+			in.Custom, in.CustomKeys = &merged, mergeCustomKeys(stored.CustomKeys, in.CustomKeys)
 		}
 		c, err := s.d.Contacts.Update(ctx, scope, id, in)
 		if err != nil {
@@ -239,8 +284,47 @@ func (s *server) apiDeleteContact() http.Handler {
 // contactsPage is the data of contacts.html.
 type contactsPage struct {
 	Query    string
+	Sort     string // the list's sort, "" for the default (newest first)
 	Contacts []contacts.Contact
 	Next     string
+	// Columns are the sortable column headers.
+	Columns []sortColumn
+}
+
+// sortColumn is a sortable column header of the contacts list: a link
+// that sorts by it, ascending, or descending when it is already sorted
+// ascending.
+type sortColumn struct {
+	Label string
+	Sort  string // what the link asks for
+	// Aria is the column's aria-sort: "ascending", "descending" or "none".
+	Aria string
+}
+
+// sortHeader is what the contacts list's sort-th template renders.
+type sortHeader struct {
+	Slug, Query string
+	Col         sortColumn
+}
+
+// sortColumns are the contacts list's sortable headers for the sort in
+// force (cur).
+func sortColumns(cur string) []sortColumn {
+	if cur == "" {
+		cur = "-created"
+	}
+	cols := []sortColumn{{Label: "Name", Sort: "name"}, {Label: "Company", Sort: "company"}, {Label: "Added", Sort: "created"}}
+	for i, c := range cols {
+		switch cur {
+		case c.Sort:
+			cols[i].Aria, cols[i].Sort = "ascending", "-"+c.Sort
+		case "-" + c.Sort:
+			cols[i].Aria = "descending"
+		default:
+			cols[i].Aria = "none"
+		}
+	}
+	return cols
 }
 
 func (s *server) pageContacts() http.Handler {
@@ -250,7 +334,7 @@ func (s *server) pageContacts() http.Handler {
 			return err
 		}
 		s.render(w, r, http.StatusOK, "contacts.html", page{Title: "Contacts",
-			Data: contactsPage{Query: p.Query, Contacts: list.Contacts, Next: list.NextCursor}})
+			Data: contactsPage{Query: p.Query, Sort: p.Sort, Contacts: list.Contacts, Next: list.NextCursor, Columns: sortColumns(p.Sort)}})
 		return nil
 	})
 }
@@ -274,6 +358,7 @@ func contactInput(f *form, stored map[string]any) (contacts.Input, error) {
 		}
 	}
 	custom := map[string]any{}
+	var keys []string
 	for n, line := range slices.Collect(strings.Lines(f.Get("custom"))) {
 		line = strings.TrimSpace(line)
 		if line == "" {
@@ -286,13 +371,14 @@ func contactInput(f *form, stored map[string]any) (contacts.Input, error) {
 			return contacts.Input{}, e
 		}
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		keys = append(keys, k)
 		if old, ok := stored[k]; ok && strings.TrimSpace(customText(old)) == v {
 			custom[k] = old
 			continue
 		}
 		custom[k] = v
 	}
-	return contacts.Input{Name: &name, Email: &email, Phone: &phone, Company: &company, Tags: &tags, Custom: &custom}, nil
+	return contacts.Input{Name: &name, Email: &email, Phone: &phone, Company: &company, Tags: &tags, Custom: &custom, CustomKeys: keys}, nil
 }
 
 // customText is how the contact form shows a custom field's value: a
@@ -318,7 +404,7 @@ func contactForm(c contacts.Contact) *form {
 	f.Values["name"], f.Values["email"], f.Values["phone"], f.Values["company"] = c.Name, c.Email, c.Phone, c.Company
 	f.Values["tags"] = strings.Join(c.Tags, ", ")
 	var b strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(c.Custom)) {
+	for _, k := range c.CustomKeys {
 		fmt.Fprintf(&b, "%s = %s\n", k, customText(c.Custom[k]))
 	}
 	f.Values["custom"] = b.String()
@@ -361,13 +447,46 @@ func (s *server) postContact() http.Handler {
 	})
 }
 
-func (s *server) pageContact() http.Handler {
+// contactViewPage is the data of contact-view.html, a contact's read view.
+type contactViewPage struct {
+	Contact contacts.Contact
+	// Custom are the custom fields in the order they were entered.
+	Custom []customField
+}
+
+// customField is a custom field as the read view shows it.
+type customField struct{ Name, Value string }
+
+// newContactViewPage returns the read view's data of c.
+func newContactViewPage(c contacts.Contact) contactViewPage {
+	p := contactViewPage{Contact: c, Custom: make([]customField, len(c.CustomKeys))}
+	for i, k := range c.CustomKeys {
+		p.Custom[i] = customField{Name: k, Value: customText(c.Custom[k])}
+	}
+	return p
+}
+
+// pageContactView shows a contact, with Edit and Delete for those who may
+// write contacts.
+func (s *server) pageContactView() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		c, err := s.d.Contacts.Get(r.Context(), gw.ScopeFrom(r.Context()), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		s.render(w, r, http.StatusOK, "contact.html", page{Title: c.Name, Form: contactForm(c), Data: contactPage{ID: c.ID}})
+		s.render(w, r, http.StatusOK, "contact-view.html", page{Title: c.Name, Data: newContactViewPage(c)})
+		return nil
+	})
+}
+
+// pageContactEdit is the edit form of a contact.
+func (s *server) pageContactEdit() http.Handler {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		c, err := s.d.Contacts.Get(r.Context(), gw.ScopeFrom(r.Context()), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		s.render(w, r, http.StatusOK, "contact.html", page{Title: "Edit contact", Form: contactForm(c), Data: contactPage{ID: c.ID}})
 		return nil
 	})
 }

@@ -57,6 +57,23 @@ func contactScenarios() []scenario {
 			wantText: []string{"Ada Lovelace"}, notText: []string{"Grace Hopper"}},
 		{name: "search by exact email", as: "viewer", path: "/o/{org}/contacts?q=ADA@engines.example", wantStatus: http.StatusOK,
 			wantText: []string{"Ada Lovelace"}, notText: []string{"Grace Hopper"}},
+		{name: "contacts sorted by name", as: "viewer", path: "/o/{org}/contacts?sort=name", wantStatus: http.StatusOK,
+			wantText: []string{`<th scope="col" aria-sort="ascending"><a href="/o/{org}/contacts?q=&amp;sort=-name">Name <span aria-hidden="true">▲</span></a></th>`,
+				`<th scope="col" aria-sort="none"><a href="/o/{org}/contacts?q=&amp;sort=company">Company</a></th>`,
+				`<input type="hidden" name="sort" value="name">`},
+			check: func(t *testing.T, _ *pageFixture, r pageResponse) {
+				require.Less(t, strings.Index(r.body, "Ada Lovelace"), strings.Index(r.body, "Grace Hopper"))
+			}},
+		{name: "contacts sorted by name descending, searched", as: "viewer", path: "/o/{org}/contacts?sort=-name&q=a", wantStatus: http.StatusOK,
+			wantText: []string{`<th scope="col" aria-sort="descending"><a href="/o/{org}/contacts?q=a&amp;sort=name">Name <span aria-hidden="true">▼</span></a></th>`},
+			check: func(t *testing.T, _ *pageFixture, r pageResponse) {
+				require.Greater(t, strings.Index(r.body, "Ada Lovelace"), strings.Index(r.body, "Grace Hopper"))
+			}},
+		{name: "contacts by default newest first", as: "viewer", path: "/o/{org}/contacts", wantStatus: http.StatusOK,
+			wantText: []string{`<th scope="col" aria-sort="descending"><a href="/o/{org}/contacts?q=&amp;sort=created">Added <span aria-hidden="true">▼</span></a></th>`},
+			notText:  []string{`name="sort"`}},
+		{name: "contacts with an unknown sort", as: "viewer", path: "/o/{org}/contacts?sort=email",
+			wantStatus: http.StatusUnprocessableEntity},
 		{name: "search with no match", as: "viewer", path: "/o/{org}/contacts?q=babbage", wantStatus: http.StatusOK,
 			wantText: []string{"No contact matches “babbage”."}},
 		{name: "search too long", as: "viewer", path: "/o/{org}/contacts?q=" + strings.Repeat("x", 201),
@@ -74,8 +91,12 @@ func contactScenarios() []scenario {
 			check: func(t *testing.T, fx *pageFixture, r pageResponse) {
 				body := fx.follow(t, "member", r.location)
 				require.Contains(t, body, "Contact Katherine Johnson added.")
-				require.Contains(t, body, `value="orbits, math"`, "tags are deduplicated")
-				require.Contains(t, body, "first orbit = 1962\nteam = Flight Research")
+				require.Contains(t, body, "<h1>Katherine Johnson</h1>", "a save lands on the read view")
+				require.Contains(t, body, `<span class="tag">orbits</span> <span class="tag">math</span> </dd>`, "tags are deduplicated")
+				require.Contains(t, body, "<dt>first orbit</dt><dd>1962</dd>\n    <dt>team</dt><dd>Flight Research</dd>")
+				edit := fx.follow(t, "member", r.location+"/edit")
+				require.Contains(t, edit, `value="orbits, math"`)
+				require.Contains(t, edit, "first orbit = 1962\nteam = Flight Research")
 			}},
 		{name: "create a contact without a name", as: "member", method: http.MethodPost, path: "/o/{org}/contacts",
 			form: url.Values{"name": {""}, "email": {"nameless@example.com"}}, wantStatus: http.StatusUnprocessableEntity,
@@ -91,9 +112,20 @@ func contactScenarios() []scenario {
 
 		// Viewing and editing.
 		{name: "contact page", as: "member", path: "/o/{org}/contacts/{ada}", wantStatus: http.StatusOK,
-			wantText: []string{`value="Ada Lovelace"`, `value="ada@engines.example"`, "Save", "Delete contact"}},
+			wantText: []string{"<h1>Ada Lovelace</h1>", `<a href="mailto:ada@engines.example">ada@engines.example</a>`,
+				"<dt>Company</dt><dd>Analytical Engines</dd>", "<dt>Added</dt>", "<dt>Updated</dt>",
+				`<a class="button" href="/o/{org}/contacts/{ada}/edit">Edit</a>`, `action="/o/{org}/contacts/{ada}/delete"`, "Delete contact"},
+			notText: []string{"<input", "<textarea"}},
 		{name: "contact page is read-only for viewers", as: "viewer", path: "/o/{org}/contacts/{ada}", wantStatus: http.StatusOK,
-			wantText: []string{`value="Ada Lovelace"`, `<fieldset class="bare" disabled>`}, notText: []string{"Delete contact", "Save"}},
+			wantText: []string{"<h1>Ada Lovelace</h1>", "<dt>Company</dt><dd>Analytical Engines</dd>"},
+			notText:  []string{"Delete contact", "/edit", "<input"}},
+		{name: "contact edit page", as: "member", path: "/o/{org}/contacts/{ada}/edit", wantStatus: http.StatusOK,
+			wantText: []string{"<h1>Edit contact</h1>", `value="Ada Lovelace"`, `value="ada@engines.example"`, "Save",
+				`action="/o/{org}/contacts/{ada}"`, `<a href="/o/{org}/contacts/{ada}">Cancel</a>`}},
+		{name: "contact edit page is forbidden to viewers", as: "viewer", path: "/o/{org}/contacts/{ada}/edit",
+			wantStatus: http.StatusForbidden, wantText: forbidden("viewer")},
+		{name: "contact edit page of a contact that does not exist", as: "member", path: "/o/{org}/contacts/{missing}/edit",
+			wantStatus: http.StatusNotFound, wantText: []string{"Contact not found."}},
 		{name: "contact that does not exist", as: "member", path: "/o/{org}/contacts/{missing}",
 			wantStatus: http.StatusNotFound, wantText: []string{"Contact not found.", notFoundHint}},
 		{name: "contact of Acme through another organisation", as: "outsider", path: "/o/{other}/contacts/{ada}",
@@ -105,7 +137,8 @@ func contactScenarios() []scenario {
 			check: func(t *testing.T, fx *pageFixture, _ pageResponse) {
 				body := fx.follow(t, "member", "/o/{org}/contacts/{ada}")
 				require.Contains(t, body, "Contact Ada King saved.")
-				require.Contains(t, body, `value="math, poetry"`)
+				require.Contains(t, body, `<span class="tag">math</span> <span class="tag">poetry</span>`)
+				require.Contains(t, fx.follow(t, "member", "/o/{org}/contacts/{ada}/edit"), `value="math, poetry"`)
 			}},
 		{name: "edit a contact to no name", as: "member", method: http.MethodPost, path: "/o/{org}/contacts/{ada}",
 			form: url.Values{"name": {""}}, wantStatus: http.StatusUnprocessableEntity,
@@ -137,12 +170,19 @@ func contactScenarios() []scenario {
 		// Custom fields from the API survive a save from the edit page
 		// (TestContactEditFormKeepsCustomFieldTypes goes through it step
 		// by step).
-		{name: "edit page shows API custom fields as the API does", as: "member", path: "/o/{org}/contacts/{typed}",
+		{name: "edit page shows API custom fields as the API does", as: "member", path: "/o/{org}/contacts/{typed}/edit",
 			setup: func(t *testing.T, fx *pageFixture) {
 				fx.vars["typed"] = apiCreateContact(t, fx, `{"name":"Typed","custom":{"born":1815,"active":false,"notes":null,"motto":"poetical science"}}`)
 			},
 			wantStatus: http.StatusOK,
-			wantText:   []string{"active = false\nborn = 1815\nmotto = poetical science\nnotes = \n"},
+			wantText:   []string{"born = 1815\nactive = false\nnotes = \nmotto = poetical science\n"},
+			notText:    []string{"&lt;nil&gt;"}},
+		{name: "read view shows API custom fields in the order sent", as: "member", path: "/o/{org}/contacts/{typed2}",
+			setup: func(t *testing.T, fx *pageFixture) {
+				fx.vars["typed2"] = apiCreateContact(t, fx, `{"name":"Typed","custom":{"born":1815,"active":false,"notes":null,"motto":"poetical science"}}`)
+			},
+			wantStatus: http.StatusOK,
+			wantText:   []string{"<dt>born</dt><dd>1815</dd>\n    <dt>active</dt><dd>false</dd>\n    <dt>notes</dt><dd></dd>\n    <dt>motto</dt><dd>poetical science</dd>"},
 			notText:    []string{"&lt;nil&gt;"}},
 	}
 }
@@ -161,13 +201,19 @@ func apiCreateContact(t *testing.T, fx *pageFixture, body string) string {
 // apiCall calls the JSON API with an admin key of Acme (made on first use).
 func apiCall(t *testing.T, fx *pageFixture, method, path, body string) (int, []byte) {
 	t.Helper()
+	return apiCallType(t, fx, method, path, body, "application/json")
+}
+
+// apiCallType is apiCall with the body's Content-Type.
+func apiCallType(t *testing.T, fx *pageFixture, method, path, body, contentType string) (int, []byte) {
+	t.Helper()
 	if fx.vars["api_key"] == "" {
 		_, fx.vars["api_key"] = fx.e.apiKey(fx.acme.ID, "scenarios", gw.RoleAdmin)
 	}
 	req, err := http.NewRequest(method, fx.e.srv.URL+path, strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+fx.vars["api_key"])
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -227,6 +273,7 @@ func TestContactEditFormKeepsCustomFieldTypes(t *testing.T) {
 	fx := newPageFixture(t, newEnv(t))
 	id := apiCreateContact(t, fx, `{"name":"Ada","custom":{"born":1815,"ratio":0.5,"active":false,"notes":null,"year":"1843"}}`)
 	page := "/o/" + fx.acme.Slug + "/contacts/" + id
+	edit := page + "/edit"
 	member := fx.client(t, "member")
 
 	apiCustom := func() map[string]any {
@@ -241,17 +288,17 @@ func TestContactEditFormKeepsCustomFieldTypes(t *testing.T) {
 	require.Equal(t, want, apiCustom())
 
 	// Open the edit page and save it unchanged.
-	r := fx.request(t, member, http.MethodGet, page, nil, nil)
+	r := fx.request(t, member, http.MethodGet, edit, nil, nil)
 	require.Equal(t, http.StatusOK, r.status, r.body)
 	form := browserForm(t, r.body, page)
 	require.Equal(t, "Ada", form.Get("name"))
-	require.Equal(t, "active = false\r\nborn = 1815\r\nnotes = \r\nratio = 0.5\r\nyear = 1843\r\n", form.Get("custom"))
+	require.Equal(t, "born = 1815\r\nratio = 0.5\r\nactive = false\r\nnotes = \r\nyear = 1843\r\n", form.Get("custom"))
 	r = fx.request(t, member, http.MethodPost, page, form, nil)
 	require.Equal(t, http.StatusSeeOther, r.status, r.body)
 	require.Equal(t, want, apiCustom(), "an unchanged form keeps every JSON type")
 
 	// Edit one value and add a field: those are text; the rest keep their types.
-	r = fx.request(t, member, http.MethodGet, page, nil, nil)
+	r = fx.request(t, member, http.MethodGet, edit, nil, nil)
 	form = browserForm(t, r.body, page)
 	form.Set("custom", strings.Replace(form.Get("custom"), "born = 1815", "born = 1816", 1)+"shelf = 12\r\n")
 	r = fx.request(t, member, http.MethodPost, page, form, nil)
@@ -260,10 +307,89 @@ func TestContactEditFormKeepsCustomFieldTypes(t *testing.T) {
 		apiCustom())
 
 	// Removing a line removes the field.
-	r = fx.request(t, member, http.MethodGet, page, nil, nil)
+	r = fx.request(t, member, http.MethodGet, edit, nil, nil)
 	form = browserForm(t, r.body, page)
 	form.Set("custom", strings.Replace(form.Get("custom"), "notes = \r\n", "", 1))
 	r = fx.request(t, member, http.MethodPost, page, form, nil)
 	require.Equal(t, http.StatusSeeOther, r.status, r.body)
 	require.NotContains(t, apiCustom(), "notes")
+}
+
+// TestCustomFieldsKeepEnteredOrder: custom fields entered z, a, m (on the
+// page or in the API) are shown z, a, m by the read view, the edit form and
+// the API, although jsonb stores them sorted; a merge patch keeps the
+// stored order and appends what it adds.
+func TestCustomFieldsKeepEnteredOrder(t *testing.T) {
+	t.Parallel()
+	fx := newPageFixture(t, newEnv(t))
+	member := fx.client(t, "member")
+	apiCustomText := func(id string) string {
+		t.Helper()
+		status, b := apiCall(t, fx, http.MethodGet, "/api/v1/contacts/"+id, "")
+		require.Equal(t, http.StatusOK, status, string(b))
+		_, after, _ := strings.Cut(string(b), `"custom":`)
+		custom, _, _ := strings.Cut(after, `,"created_at"`)
+		return custom
+	}
+
+	// From the page.
+	r := fx.request(t, member, http.MethodPost, "/o/"+fx.acme.Slug+"/contacts",
+		url.Values{"name": {"Ordered"}, "custom": {"z = 1\r\na = 2\r\nm = 3\r\n"}}, nil)
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	page := r.location
+	id := page[strings.LastIndex(page, "/")+1:]
+	view := fx.request(t, member, http.MethodGet, page, nil, nil).body
+	require.Contains(t, view, "<dt>z</dt><dd>1</dd>\n    <dt>a</dt><dd>2</dd>\n    <dt>m</dt><dd>3</dd>")
+	edit := fx.request(t, member, http.MethodGet, page+"/edit", nil, nil).body
+	require.Contains(t, edit, "z = 1\na = 2\nm = 3\n")
+	require.Equal(t, `{"z":"1","a":"2","m":"3"}`, apiCustomText(id))
+
+	// Reordered on the page: the new order is kept.
+	r = fx.request(t, member, http.MethodPost, page, url.Values{"name": {"Ordered"}, "custom": {"m = 3\r\nz = 1\r\na = 2"}}, nil)
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	require.Equal(t, `{"m":"3","z":"1","a":"2"}`, apiCustomText(id))
+
+	// From the API, and a merge patch that removes one and adds one.
+	id = apiCreateContact(t, fx, `{"name":"API","custom":{"z":1,"a":true,"m":"x"}}`)
+	require.Equal(t, `{"z":1,"a":true,"m":"x"}`, apiCustomText(id))
+	status, b := apiCallType(t, fx, http.MethodPatch, "/api/v1/contacts/"+id, `{"custom":{"b":2,"a":null}}`, "application/merge-patch+json")
+	require.Equal(t, http.StatusOK, status, string(b))
+	require.Contains(t, string(b), `"custom":{"z":1,"m":"x","b":2}`)
+	require.Equal(t, `{"z":1,"m":"x","b":2}`, apiCustomText(id))
+
+	// The list answers in the same order.
+	status, b = apiCall(t, fx, http.MethodGet, "/api/v1/contacts?q=API", "")
+	require.Equal(t, http.StatusOK, status, string(b))
+	require.Contains(t, string(b), `"custom":{"z":1,"m":"x","b":2}`)
+}
+
+// TestAPIListSorted: GET /api/v1/contacts takes the optional sort of the
+// spec, pages within it, and refuses an unknown one.
+func TestAPIListSorted(t *testing.T) {
+	t.Parallel()
+	fx := newPageFixture(t, newEnv(t))
+	for _, name := range []string{"bravo", "Alpha", "charlie"} {
+		apiCreateContact(t, fx, `{"name":"`+name+`"}`)
+	}
+	var names []string
+	path := "/api/v1/contacts?sort=name&limit=2"
+	for path != "" {
+		status, b := apiCall(t, fx, http.MethodGet, path, "")
+		require.Equal(t, http.StatusOK, status, string(b))
+		var page struct {
+			Data       []struct{ Name string }
+			NextCursor *string `json:"next_cursor"`
+		}
+		require.NoError(t, json.Unmarshal(b, &page))
+		for _, c := range page.Data {
+			names = append(names, c.Name)
+		}
+		path = ""
+		if page.NextCursor != nil {
+			path = "/api/v1/contacts?sort=name&limit=2&cursor=" + url.QueryEscape(*page.NextCursor)
+		}
+	}
+	require.Equal(t, []string{"Alpha", "bravo", "charlie"}, names)
+	status, b := apiCall(t, fx, http.MethodGet, "/api/v1/contacts?sort=email", "")
+	require.Equal(t, http.StatusUnprocessableEntity, status, string(b))
 }

@@ -74,6 +74,12 @@ var templateFuncs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
+	// date is a time's day, for tables.
+	"date": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	// sortth is a sortable column header of the contacts list (sort-th).
+	"sortth": func(slug, query string, col sortColumn) sortHeader {
+		return sortHeader{Slug: slug, Query: query, Col: col}
+	},
 	"join":  strings.Join,
 	"query": url.QueryEscape,
 	"can":   func(role gw.Role, perm string) bool { return canDo(role, perm) },

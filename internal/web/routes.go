@@ -116,7 +116,8 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.org("GET /o/{org}/contacts", authz.ContactsRead, s.limit(s.pageContacts(), perCallerSearch(ratelimit.Search), perOrgSearch(ratelimit.SearchOrg)))
 	rt.org("GET /o/{org}/contacts/new", authz.ContactsWrite, s.pageNewContact())
 	rt.org("POST /o/{org}/contacts", authz.ContactsWrite, s.postContact())
-	rt.org("GET /o/{org}/contacts/{id}", authz.ContactsRead, s.pageContact())
+	rt.org("GET /o/{org}/contacts/{id}", authz.ContactsRead, s.pageContactView())
+	rt.org("GET /o/{org}/contacts/{id}/edit", authz.ContactsWrite, s.pageContactEdit())
 	rt.org("POST /o/{org}/contacts/{id}", authz.ContactsWrite, s.postContactUpdate())
 	rt.org("POST /o/{org}/contacts/{id}/delete", authz.ContactsWrite, s.postContactDelete())
 
