@@ -129,7 +129,9 @@ func TestOpsConsoleOnAFreshInstall(t *testing.T) {
 	b.screenshot("ops-readiness")
 
 	require.Equal(t, 200, b.open(base+"/ops/jobs/"))
-	step(b, "wait for the River UI", chromedp.WaitVisible(chromedp.CSS(`#root *`)))
+	// Its first child under #root may be a hidden element: wait for what a
+	// person sees, the job-state list.
+	step(b, "wait for the River UI", chromedp.Poll[bool](`(document.querySelector("#root")?.innerText || "").includes("Job State")`))
 	time.Sleep(time.Second) // let its first API calls render; only for the picture
 	b.screenshot("ops-jobs")
 	title := step(b, "read the title", chromedp.Title())
