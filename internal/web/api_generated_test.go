@@ -184,7 +184,7 @@ func (g *gen) mutate() genReq {
 		r.ctype = []string{"text/plain", "application/xml", "multipart/form-data; boundary=x"}[g.r.IntN(3)]
 		return r
 	case 9:
-		return genReq{"unknown query parameter", "GET", "/api/v1/contacts?limit=1&" + g.text(1, 5) + "x=1", "", "", false}
+		return genReq{"unknown query parameter", "GET", "/api/v1/contacts?limit=1&" + url.QueryEscape(g.text(1, 5)+"x") + "=1", "", "", false}
 	case 10:
 		p := []string{"limit", "q", "cursor"}[g.r.IntN(3)]
 		return genReq{"empty query value", "GET", "/api/v1/contacts?" + p + "=", "", "", false}
