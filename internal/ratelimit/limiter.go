@@ -45,7 +45,8 @@ type Backend interface {
 	// Take counts n events against key's budget under l if all n are allowed
 	// now, and reports the budget's state in the Allowed, Remaining,
 	// RetryAfter and ResetAfter fields of a Decision. A negative n gives
-	// events back, never beyond the full budget. key is unique within
+	// events back, never beyond the full budget. An n of 0 counts nothing
+	// and reports whether one more event would be allowed (a peek). key is unique within
 	// policy; a key's limit must not change while its state is kept.
 	Take(ctx context.Context, policy Policy, key string, l Limit, n int) (Decision, error)
 	// Close releases the backend's resources.
@@ -98,11 +99,16 @@ func (l *Limiter) Limit(policy Policy) Limit {
 // reports the error; the failure is counted in groundwork_ratelimit_errors_total.
 // A rejection is counted in groundwork_ratelimit_rejected_total.
 func (l *Limiter) Allow(ctx context.Context, policy Policy, key string) (Decision, error) {
+	return l.take(ctx, policy, key, 1)
+}
+
+// take is Allow for n events (1) or Peek (0).
+func (l *Limiter) take(ctx context.Context, policy Policy, key string, n int) (Decision, error) {
 	lim := l.Limit(policy)
 	if lim.Unlimited() {
 		return Decision{Policy: policy, Allowed: true}, nil
 	}
-	d, err := l.backend.Take(ctx, policy, hashKey(key), lim, 1)
+	d, err := l.backend.Take(ctx, policy, hashKey(key), lim, n)
 	d.Policy, d.Limit = policy, lim
 	if err != nil {
 		l.metrics.errored(policy)
@@ -112,6 +118,29 @@ func (l *Limiter) Allow(ctx context.Context, policy Policy, key string) (Decisio
 		l.metrics.rejected(policy)
 	}
 	return d, nil
+}
+
+// Peek reports, like Allow, whether one more event of policy and key is
+// allowed now, without counting it. It suits attempts whose failures are
+// counted only once they are known (Count), where many may be in flight at
+// once: a peek lets all of them through while the budget lasts. Backend
+// failures and rejections are counted like Allow's.
+func (l *Limiter) Peek(ctx context.Context, policy Policy, key string) (Decision, error) {
+	return l.take(ctx, policy, key, 0)
+}
+
+// Count counts one event of policy and key that has already happened (a
+// failure found after a Peek); a spent budget stays spent.
+func (l *Limiter) Count(ctx context.Context, policy Policy, key string) error {
+	lim := l.Limit(policy)
+	if lim.Unlimited() {
+		return nil
+	}
+	if _, err := l.backend.Take(ctx, policy, hashKey(key), lim, 1); err != nil {
+		l.metrics.errored(policy)
+		return fmt.Errorf("rate limit %s: %w", policy, err)
+	}
+	return nil
 }
 
 // Refund gives back one event that Allow counted for policy and key, for an

@@ -277,3 +277,43 @@ func TestOpenRejectsBadURL(t *testing.T) {
 	_, err := Open("http://localhost:6379", DefaultPolicies(), nil)
 	require.Error(t, err)
 }
+
+func TestLimiterPeekAndCount(t *testing.T) {
+	t.Parallel()
+	for name, kind := range backends() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			start := time.Now()
+			l := New(kind.new(t), Policies{APIAuthIP: {Count: 2, Period: 2 * time.Hour}}, nil)
+			// Peeks count nothing, however many.
+			for range 5 {
+				d, err := l.Peek(ctx, APIAuthIP, "192.0.2.1")
+				require.NoError(t, err)
+				require.True(t, d.Allowed)
+				require.Equal(t, 2, d.Remaining)
+			}
+			// Counted events spend the budget; a peek then says no, with
+			// the wait for the next event.
+			require.NoError(t, l.Count(ctx, APIAuthIP, "192.0.2.1"))
+			d, err := l.Peek(ctx, APIAuthIP, "192.0.2.1")
+			require.NoError(t, err)
+			require.True(t, d.Allowed)
+			require.Equal(t, 1, d.Remaining)
+			require.NoError(t, l.Count(ctx, APIAuthIP, "192.0.2.1"))
+			d, err = l.Peek(ctx, APIAuthIP, "192.0.2.1")
+			require.NoError(t, err)
+			require.False(t, d.Allowed)
+			requireWait(t, kind.frozen, time.Hour, d.RetryAfter, start, "retry after")
+			// Counting on a spent budget is no error; it stays spent.
+			require.NoError(t, l.Count(ctx, APIAuthIP, "192.0.2.1"))
+			d, err = l.Allow(ctx, APIAuthIP, "192.0.2.1")
+			require.NoError(t, err)
+			require.False(t, d.Allowed)
+			// Another key is untouched.
+			d, err = l.Peek(ctx, APIAuthIP, "192.0.2.2")
+			require.NoError(t, err)
+			require.True(t, d.Allowed)
+		})
+	}
+}

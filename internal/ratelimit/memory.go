@@ -49,6 +49,9 @@ func (m *Memory) Take(_ context.Context, policy Policy, key string, l Limit, n i
 	b := m.bucket(policy, key, l)
 	allowed := b.AllowN(now, n) // n < 0 gives tokens back; the bucket caps them at its burst
 	tokens := b.TokensAt(now)
+	if n == 0 { // a peek: is one whole token there?
+		allowed, n = tokens >= 1, 1
+	}
 	d := Decision{Allowed: allowed, ResetAfter: tokenTime(l, float64(l.Count)-tokens)}
 	if allowed {
 		d.Remaining = max(0, int(tokens))

@@ -72,7 +72,16 @@ func (r *Redis) Take(ctx context.Context, policy Policy, key string, l Limit, n 
 	}
 	// A negative n always succeeds (it moves the arrival time back) and the
 	// script reports the negative cost as the number allowed: judge by n too.
-	d := Decision{Allowed: n <= 0 || res.Allowed > 0, ResetAfter: max(0, res.ResetAfter)}
+	d := Decision{Allowed: n < 0 || res.Allowed > 0, ResetAfter: max(0, res.ResetAfter)}
+	if n == 0 {
+		// A peek: a cost of 0 stores nothing and reports the whole events
+		// left; the next one comes once the budget is back but Count-1.
+		d.Allowed = res.Remaining >= 1
+		if !d.Allowed {
+			d.RetryAfter = max(0, res.ResetAfter-time.Duration(l.Count-1)*l.emission())
+			return d, nil
+		}
+	}
 	if d.Allowed {
 		d.Remaining = max(0, res.Remaining)
 	} else {

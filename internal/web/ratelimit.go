@@ -175,6 +175,66 @@ func (s *server) limitFailures(next http.Handler, rules ...limitRule) http.Handl
 	return s.limited(next, true, rules)
 }
 
+// limitFailuresAfter is limitFailures for requests that arrive many at a time
+// from one client, such as API calls from behind one NAT or load balancer:
+// next runs while each rule's budget has an event left (a peek that counts
+// nothing), and a failure (401, or countFailure) is counted once next has
+// answered. Requests in flight therefore never spend the budget; in exchange
+// a burst of concurrent failures may overrun it by the burst's size, which is
+// harmless where a failure cannot guess anything (API keys are random 256-bit
+// secrets: the limit only bounds the work bogus keys cause).
+func (s *server) limitFailuresAfter(next http.Handler, rules ...limitRule) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.d.RateLimiter == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx := r.Context()
+		var peeked []counted
+		for _, rule := range rules {
+			key, err := rule.key(r)
+			if err != nil {
+				s.serveError(w, r, err)
+				return
+			}
+			if key == "" {
+				continue
+			}
+			d, err := s.d.RateLimiter.Peek(ctx, rule.policy, key)
+			if err != nil {
+				s.rateLimitFailed(ctx, err) // fail open
+				continue
+			}
+			if d.Limit.Unlimited() {
+				continue
+			}
+			if !d.Allowed {
+				addRateLimitHeaders(w.Header(), d)
+				s.reject(w, r, d)
+				return
+			}
+			peeked = append(peeked, counted{rule.policy, key})
+		}
+		if len(peeked) == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		mark := &failureMark{}
+		r = r.WithContext(context.WithValue(ctx, failureMarkKey{}, mark))
+		rec := recorderFor(w)
+		next.ServeHTTP(rec, r)
+		if rec.statusOr(http.StatusOK) != http.StatusUnauthorized && !mark.failed {
+			return
+		}
+		ctx = context.WithoutCancel(ctx)
+		for _, c := range peeked {
+			if err := s.d.RateLimiter.Count(ctx, c.policy, c.key); err != nil {
+				s.rateLimitFailed(ctx, err)
+			}
+		}
+	})
+}
+
 // failureMark records that a request limitFailures counts has failed.
 type failureMark struct{ failed bool }
 

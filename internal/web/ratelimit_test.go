@@ -446,3 +446,57 @@ func TestRedisDownFailsOpen(t *testing.T) {
 	require.Equal(t, 2.0, counter(t, reg, "groundwork_ratelimit_errors_total", ratelimit.LoginIP))
 	require.Len(t, e.logs.withMsg(t, "rate limit unavailable, request let through"), 2)
 }
+
+// TestAPIAuthBudgetIgnoresRequestsInFlight: failed API-key authentications
+// are counted once they have failed, so a client IP with more requests in
+// flight than its budget (a NAT, a load balancer, a busy integration) is not
+// refused for requests that succeed; failures still spend it.
+func TestAPIAuthBudgetIgnoresRequestsInFlight(t *testing.T) {
+	t.Parallel()
+	opt, _ := limits(ratelimit.Policies{ratelimit.APIAuthIP: {Count: 2, Period: time.Hour}})
+	d := Deps{}
+	opt(&d)
+	s := newServer(d)
+	release, entered := make(chan struct{}), make(chan struct{}, 8)
+	h := s.limitFailuresAfter(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		entered <- struct{}{}
+		<-release
+		w.WriteHeader(http.StatusOK)
+	}), perClientIP(ratelimit.APIAuthIP))
+	serve := func(auth string) int {
+		r := httptest.NewRequest(http.MethodGet, "/api/v1/contacts", nil)
+		r = r.WithContext(gw.WithClient(r.Context(), gw.Client{IP: "192.0.2.7"}))
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+
+	// Five good requests in flight at once, more than the budget of 2.
+	codes := make(chan int, 5)
+	for range 5 {
+		go func() { codes <- serve("Bearer good") }()
+	}
+	for range 5 { // every one reaches the handler while the others are in flight
+		select {
+		case <-entered:
+		case code := <-codes:
+			t.Fatalf("a request in flight was answered %d before any was released", code)
+		}
+	}
+	close(release)
+	for range 5 {
+		require.Equal(t, http.StatusOK, <-codes)
+	}
+	// Failures spend the budget: two 401s, then 429.
+	require.Equal(t, http.StatusUnauthorized, serve(""))
+	require.Equal(t, http.StatusUnauthorized, serve(""))
+	require.Equal(t, http.StatusTooManyRequests, serve(""))
+	require.Equal(t, http.StatusTooManyRequests, serve("Bearer good"), "a spent budget refuses every request of the IP until it refills")
+}

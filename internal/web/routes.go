@@ -236,5 +236,5 @@ func (rt *router) api(pattern string, perm authz.Permission, h http.Handler) {
 	h = rt.s.withQueryCheck(pattern, h) // after the key: a caller without one learns nothing
 	h = notingRequest(h)                // for error reports: the request with its scope
 	h = rt.s.limit(rt.s.withAPIKey(perm, h), perAPIKey(ratelimit.APIKey))
-	rt.add(Route{Pattern: pattern, Access: AccessAPI, Perm: perm}, rt.s.limitFailures(h, perClientIP(ratelimit.APIAuthIP)))
+	rt.add(Route{Pattern: pattern, Access: AccessAPI, Perm: perm}, rt.s.limitFailuresAfter(h, perClientIP(ratelimit.APIAuthIP)))
 }
