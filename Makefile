@@ -9,7 +9,7 @@ BUILT    := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 IMAGE    ?= groundwork:$(COMMIT)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildTime=$(BUILT)
 
-.PHONY: run build test fuzz lint audit bench deps clean image e2e
+.PHONY: run build test fuzz lint audit bench deps clean image e2e race
 
 ## run: install missing system packages, build, and serve on :8080 with the embedded database
 run: build
@@ -20,10 +20,14 @@ run: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/groundwork
 
-## test: vet and run every test with the race detector (what CI runs)
+## test: vet and run every test (the newcomer's tier; CI runs it, and `make e2e` runs it again under the race detector)
 test: deps
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+## race: every test under the race detector (about twice as slow: part of the heavy tier)
+race: deps
+	$(GO) test -race -count=1 -timeout 40m ./...
 
 ## fuzz: a bounded fuzzing run of the request decoders (their seeds also run in `make test`), then the spec-driven API test with 400 rounds (10,000 requests; 20 rounds in `make test`) and a new seed: 0 panics, 0 5xx
 fuzz:
@@ -64,8 +68,8 @@ image:
 	  nf=$$([ "$$engine" = podman ] && echo "--network host --format docker") && \
 	  $$engine build $$nf --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg BUILD_TIME=$(BUILT) -t $(IMAGE) .
 
-## e2e: heavy proofs: the e2e-tagged Go tests (named TestE2E...), then the container proofs with real containers (podman or docker)
-e2e: deps
+## e2e: heavy proofs: every test under the race detector, the e2e-tagged Go tests (named TestE2E...), then the container proofs with real containers (podman or docker)
+e2e: deps race
 	$(GO) test -tags e2e -run 'E2E' -count=1 -timeout 60m ./...
 	GROUNDWORK_PODMAN_SANDBOX=1 deploy/e2e.sh
 
