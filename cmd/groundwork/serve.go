@@ -57,7 +57,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if tracer != nil {
 		defer func() { _ = tracer.Shutdown(context.WithoutCancel(ctx)) }() // flushes the last spans, after the pool closed
 	}
-	var queryTracer []pgx.QueryTracer  // spans of the runtime pool's queries, when tracing
+	var queryTracer []pgx.QueryTracer  // spans of every pool's queries (runtime and River, exports, replica), when tracing
 	var jobTracer trace.TracerProvider // spans of the jobs, when tracing
 	if tracer != nil {
 		queryTracer = append(queryTracer, postgres.NewQueryTracer(tracer))
@@ -96,12 +96,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	exportPool, err := app.OpenExportPool(ctx, cmp.Or(cfg.DatabaseDirectURL, db.runtimeURL), cfg)
+	exportPool, err := app.OpenExportPool(ctx, cmp.Or(cfg.DatabaseDirectURL, db.runtimeURL), cfg, queryTracer...)
 	if err != nil {
 		return err
 	}
 	defer exportPool.Close()
-	replica, err := app.OpenReplica(ctx, cfg)
+	replica, err := app.OpenReplica(ctx, cfg, queryTracer...)
 	if err != nil {
 		return err
 	}

@@ -44,12 +44,12 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer db.close(ctx, logger)
-	exportPool, err := app.OpenExportPool(ctx, cmp.Or(cfg.DatabaseDirectURL, db.runtimeURL), cfg)
+	exportPool, err := app.OpenExportPool(ctx, cmp.Or(cfg.DatabaseDirectURL, db.runtimeURL), cfg, queryTracer...)
 	if err != nil {
 		return err
 	}
 	defer exportPool.Close()
-	replica, err := app.OpenReplica(ctx, cfg)
+	replica, err := app.OpenReplica(ctx, cfg, queryTracer...)
 	if err != nil {
 		return err
 	}
