@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"syscall"
 	"time"
@@ -109,7 +110,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer replica.Pool.Close()
 	}
 	alerts := alert.New(cfg.AlertWebhookURL, nil, 0, logger)
-	mods, err := app.New(pool, cfg, logger, app.Options{Alert: alertingBillingIncidents(reporter.CaptureError, alerts),
+	mods, err := app.New(pool, cfg, logger, app.Options{Alert: alert.Incidents(reporter.CaptureError, alerts),
 		ExportPool: exportPool, Replica: replica})
 	if err != nil {
 		return err
@@ -138,7 +139,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	opsReader := ops.NewReader(pool, nil)
-	stopAlerts := watchAlerts(ctx, alerts, opsReader, backups, *work, logger)
+	requests := observe.NewRequests(nil)
+	host, _ := os.Hostname()
+	deployWatch := alert.NewDeployWatch(maintenance.NewStore(pool), version, requests.Totals, nil, alerts, host)
+	stopAlerts := watchAlerts(ctx, alerts, deployWatch, opsReader, backups, *work, logger)
 	defer stopAlerts()
 	deps := web.Deps{
 		Logger:        logger,
@@ -165,7 +169,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 		// The operator console (/ops).
 		Operators:   mods.Operators,
-		Requests:    observe.NewRequests(nil),
+		Requests:    requests,
 		OpsSnapshot: opsReader.Snapshot,
 		LastBackup: func(ctx context.Context) (*time.Time, error) {
 			m, err := backups.Latest(ctx)
