@@ -15,16 +15,15 @@ import (
 // alertEvery is how often serve looks for alert conditions.
 const alertEvery = time.Minute
 
-// watchAlerts checks the alert conditions (alert.Conditions) every
-// alertEvery until the returned stop is called, posting each to n, which
-// deduplicates them. backupsExpected says this process schedules backups
-// (it works jobs), so that "no backup at all" alerts. A nil n watches
-// nothing.
-func watchAlerts(ctx context.Context, n *alert.Notifier, reader *ops.Reader, backups *backup.Service,
+// watchAlerts, every alertEvery until the returned stop is called, stores
+// this instance's request counts under its version (deploy.Flush), checks
+// for an error rise after a deploy (deploy.Check) and checks the alert
+// conditions (alert.Conditions), posting each to n, which deduplicates
+// them. backupsExpected says this process schedules backups (it works
+// jobs), so that "no backup at all" alerts. A nil n alerts nothing; the
+// counts are stored all the same, for the next version to compare with.
+func watchAlerts(ctx context.Context, n *alert.Notifier, deploy *alert.DeployWatch, reader *ops.Reader, backups *backup.Service,
 	backupsExpected bool, logger *slog.Logger) (stop func()) {
-	if n == nil {
-		return func() {}
-	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	host, _ := os.Hostname()
@@ -35,8 +34,17 @@ func watchAlerts(ctx context.Context, n *alert.Notifier, reader *ops.Reader, bac
 		for {
 			select {
 			case <-ctx.Done():
+				_ = deploy.Flush(context.WithoutCancel(ctx)) // the last minute's counts
 				return
 			case <-t.C:
+			}
+			if err := deploy.Flush(ctx); err != nil {
+				logger.WarnContext(ctx, "alerts: store the version's request counts", "error", err)
+			} else if _, err := deploy.Check(ctx); err != nil {
+				logger.WarnContext(ctx, "alerts: check the error rate after the deploy", "error", err)
+			}
+			if n == nil {
+				continue
 			}
 			snap := reader.Snapshot(ctx)
 			var last *time.Time
@@ -52,17 +60,4 @@ func watchAlerts(ctx context.Context, n *alert.Notifier, reader *ops.Reader, bac
 		}
 	}()
 	return func() { cancel(); <-done }
-}
-
-// alertingBillingIncidents returns the billing incident hook (app.Options.Alert:
-// a dispute opened) that reports to error tracking, as before, and posts
-// to the alert webhook.
-func alertingBillingIncidents(report func(context.Context, error), n *alert.Notifier) func(context.Context, error) {
-	if n == nil {
-		return report
-	}
-	return func(ctx context.Context, err error) {
-		report(ctx, err)
-		_, _ = n.Notify(ctx, alert.Alert{Key: "billing:" + err.Error(), Text: "*Groundwork*: billing incident: " + err.Error()})
-	}
 }

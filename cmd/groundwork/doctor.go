@@ -209,7 +209,10 @@ func readSentryTest(dataDir string) *time.Time {
 // writeSentryTest records that a test event was accepted now.
 func writeSentryTest(dataDir string) error {
 	b, _ := json.Marshal(map[string]time.Time{"delivered_at": time.Now().UTC()})
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+	// Searchable, as the embedded cluster's launcher makes it: run first
+	// on a fresh install, a 0700 data dir would keep the PostgreSQL user
+	// out of it (the cluster and pgBackRest's files live there).
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dataDir, sentryTestFile), b, 0o600)

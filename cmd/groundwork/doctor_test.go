@@ -47,6 +47,11 @@ func TestDoctorReadsItsFiles(t *testing.T) {
 	require.Nil(t, readSentryTest(dir))
 	require.NoError(t, writeSentryTest(dir))
 	require.NotNil(t, readSentryTest(dir))
+	fresh := filepath.Join(dir, "fresh", "var")
+	require.NoError(t, writeSentryTest(fresh))
+	st, err := os.Stat(fresh)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o755), st.Mode().Perm(), "a data dir it makes stays reachable by the cluster's user")
 
 	pending, unsafe := pendingMigrations(29)
 	require.Contains(t, pending, "00030_operators.sql")

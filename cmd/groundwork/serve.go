@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"syscall"
 	"time"
@@ -57,7 +58,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if tracer != nil {
 		defer func() { _ = tracer.Shutdown(context.WithoutCancel(ctx)) }() // flushes the last spans, after the pool closed
 	}
-	var queryTracer []pgx.QueryTracer  // spans of the runtime pool's queries, when tracing
+	var queryTracer []pgx.QueryTracer  // spans of every pool's queries (runtime and River, exports, replica), when tracing
 	var jobTracer trace.TracerProvider // spans of the jobs, when tracing
 	if tracer != nil {
 		queryTracer = append(queryTracer, postgres.NewQueryTracer(tracer))
@@ -96,12 +97,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	exportPool, err := app.OpenExportPool(ctx, cmp.Or(cfg.DatabaseDirectURL, db.runtimeURL), cfg)
+	exportPool, err := app.OpenExportPool(ctx, cmp.Or(cfg.DatabaseDirectURL, db.runtimeURL), cfg, queryTracer...)
 	if err != nil {
 		return err
 	}
 	defer exportPool.Close()
-	replica, err := app.OpenReplica(ctx, cfg)
+	replica, err := app.OpenReplica(ctx, cfg, queryTracer...)
 	if err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer replica.Pool.Close()
 	}
 	alerts := alert.New(cfg.AlertWebhookURL, nil, 0, logger)
-	mods, err := app.New(pool, cfg, logger, app.Options{Alert: alertingBillingIncidents(reporter.CaptureError, alerts),
+	mods, err := app.New(pool, cfg, logger, app.Options{Alert: alert.Incidents(reporter.CaptureError, alerts),
 		ExportPool: exportPool, Replica: replica})
 	if err != nil {
 		return err
@@ -138,7 +139,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	opsReader := ops.NewReader(pool, nil)
-	stopAlerts := watchAlerts(ctx, alerts, opsReader, backups, *work, logger)
+	requests := observe.NewRequests(nil)
+	host, _ := os.Hostname()
+	deployWatch := alert.NewDeployWatch(maintenance.NewStore(pool), version, requests.Totals, nil, alerts, host)
+	stopAlerts := watchAlerts(ctx, alerts, deployWatch, opsReader, backups, *work, logger)
 	defer stopAlerts()
 	deps := web.Deps{
 		Logger:        logger,
@@ -165,7 +169,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 		// The operator console (/ops).
 		Operators:   mods.Operators,
-		Requests:    observe.NewRequests(nil),
+		Requests:    requests,
 		OpsSnapshot: opsReader.Snapshot,
 		LastBackup: func(ctx context.Context) (*time.Time, error) {
 			m, err := backups.Latest(ctx)

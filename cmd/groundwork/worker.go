@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/groundwork-dev/groundwork/internal/alert"
 	"github.com/groundwork-dev/groundwork/internal/app"
 	"github.com/groundwork-dev/groundwork/internal/observe"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
@@ -44,19 +45,19 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer db.close(ctx, logger)
-	exportPool, err := app.OpenExportPool(ctx, cmp.Or(cfg.DatabaseDirectURL, db.runtimeURL), cfg)
+	exportPool, err := app.OpenExportPool(ctx, cmp.Or(cfg.DatabaseDirectURL, db.runtimeURL), cfg, queryTracer...)
 	if err != nil {
 		return err
 	}
 	defer exportPool.Close()
-	replica, err := app.OpenReplica(ctx, cfg)
+	replica, err := app.OpenReplica(ctx, cfg, queryTracer...)
 	if err != nil {
 		return err
 	}
 	if replica != nil {
 		defer replica.Pool.Close()
 	}
-	mods, err := app.New(db.pool, cfg, logger, app.Options{Alert: reporter.CaptureError, ExportPool: exportPool,
+	mods, err := app.New(db.pool, cfg, logger, app.Options{Alert: alert.Incidents(reporter.CaptureError, alert.New(cfg.AlertWebhookURL, nil, 0, logger)), ExportPool: exportPool,
 		Replica: replica})
 	if err != nil {
 		return err

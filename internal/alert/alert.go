@@ -1,7 +1,9 @@
 // Package alert sends alerts from inside the app to a Slack-compatible
 // incoming webhook (GROUNDWORK_ALERT_WEBHOOK_URL), for deployments where no
 // Prometheus and Alertmanager run: backup or restore-rehearsal failure,
-// WAL archiving failing, the Stripe webhook ledger stuck, a dispute opened.
+// WAL archiving failing, the Stripe webhook ledger stuck, a dispute opened
+// (Incidents), and an error-rate rise in the ten minutes after a new
+// version started over the previous version's rate (DeployWatch).
 // Alerts are deduplicated by key: the same condition alerts once per
 // Window, however often it is seen.
 package alert

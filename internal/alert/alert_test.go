@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -123,4 +124,34 @@ func TestConditions(t *testing.T) {
 	stuck := healthy
 	stuck.Ledger.OldestUnprocessed = 2 * time.Hour
 	require.Equal(t, []string{"ledger.stuck"}, keys(stuck, &recent, true))
+}
+
+// TestIncidentsPostDisputes: a billing incident (a dispute opened, as
+// billing.Notifier reports it) reaches error tracking and, once, the local
+// receiver; another dispute alerts too; without a webhook only error
+// tracking hears of it.
+func TestIncidentsPostDisputes(t *testing.T) {
+	t.Parallel()
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	t.Cleanup(srv.Close)
+	clock := gwtest.NewClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	var reported []string
+	report := func(_ context.Context, err error) { reported = append(reported, err.Error()) }
+	hook := Incidents(report, New(srv.URL, clock, time.Hour, nil))
+	ctx := context.Background()
+	dispute := errors.New("billing: organisation o1: a payment dispute with funds withdrawn was opened (dispute dp_1, 12.00 EUR)")
+	hook(ctx, dispute)
+	hook(ctx, dispute) // the outbox row delivered twice
+	hook(ctx, errors.New("billing: organisation o2: a payment dispute with funds withdrawn was opened (dispute dp_2, 5.00 EUR)"))
+	require.Len(t, reported, 3)
+	got := rcv.got()
+	require.Len(t, got, 2)
+	require.Contains(t, got[0], "dispute dp_1")
+	require.Contains(t, got[1], "dispute dp_2")
+
+	reported = nil
+	Incidents(report, nil)(ctx, dispute)
+	require.Len(t, reported, 1)
+	require.Len(t, rcv.got(), 2)
 }

@@ -232,8 +232,9 @@ func newMailer(cfg config.Config, logger *slog.Logger) (mail.Sender, error) {
 // cfg.DatabaseReplicaURL (the runtime role there, with the settings of
 // OpenExportPool), used while it lags by at most cfg.ReplicaMaxLag; nil
 // without a replica. The replica need not answer yet: its lag is checked
-// before each export, which falls back to the primary meanwhile.
-func OpenReplica(ctx context.Context, cfg config.Config) (*postgres.Replica, error) {
+// before each export, which falls back to the primary meanwhile. A
+// non-nil tracer traces its queries, as on the runtime pool.
+func OpenReplica(ctx context.Context, cfg config.Config, tracer ...pgx.QueryTracer) (*postgres.Replica, error) {
 	if cfg.DatabaseReplicaURL == "" {
 		return nil, nil
 	}
@@ -241,7 +242,7 @@ func OpenReplica(ctx context.Context, cfg config.Config) (*postgres.Replica, err
 		"statement_timeout": fmt.Sprint(cfg.ExportStatementTimeout.Milliseconds()),
 		"work_mem":          cfg.ExportWorkMem,
 		"application_name":  "groundwork-exports-replica",
-	})
+	}, tracer...)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_REPLICA_URL: %w", err)
 	}
@@ -250,13 +251,15 @@ func OpenReplica(ctx context.Context, cfg config.Config) (*postgres.Replica, err
 
 // OpenExportPool opens the exports' own connection pool on url (the
 // runtime role): at most cfg.ExportMaxConns connections, whose sessions
-// run with cfg's export statement_timeout and work_mem.
-func OpenExportPool(ctx context.Context, url string, cfg config.Config) (*pgxpool.Pool, error) {
+// run with cfg's export statement_timeout and work_mem. url is
+// DATABASE_DIRECT_URL behind a transaction pooler. A non-nil tracer traces
+// its queries, as on the runtime pool.
+func OpenExportPool(ctx context.Context, url string, cfg config.Config, tracer ...pgx.QueryTracer) (*pgxpool.Pool, error) {
 	pool, err := postgres.OpenIsolated(ctx, url, cfg.ExportMaxConns, map[string]string{
 		"statement_timeout": fmt.Sprint(cfg.ExportStatementTimeout.Milliseconds()),
 		"work_mem":          cfg.ExportWorkMem,
 		"application_name":  "groundwork-exports",
-	})
+	}, tracer...)
 	if err != nil {
 		return nil, fmt.Errorf("exports pool: %w", err)
 	}

@@ -144,9 +144,11 @@ type Config struct {
 	// error tracking is off. Events carry GROUNDWORK_ENV as their environment.
 	SentryDSN string
 	// AlertWebhookURL is a Slack-compatible incoming webhook that serve
-	// posts alerts to (GROUNDWORK_ALERT_WEBHOOK_URL; internal/alert): backup
-	// or rehearsal failure, WAL archiving failing, the webhook ledger stuck,
-	// a dispute opened. Default empty: no in-app alerts.
+	// (and worker, for billing incidents) posts alerts to
+	// (GROUNDWORK_ALERT_WEBHOOK_URL; internal/alert): backup or rehearsal
+	// failure, WAL archiving failing, the webhook ledger stuck, a dispute
+	// opened, an error-rate rise after a new version started. Default
+	// empty: no in-app alerts.
 	AlertWebhookURL string
 	// MailFrom is the sender address of emails (GROUNDWORK_MAIL_FROM).
 	// Default "Groundwork <no-reply@localhost>".

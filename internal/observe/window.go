@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -217,6 +218,8 @@ type Requests struct {
 	next     int
 	errs     []RequestSample // ring of the last 5xx responses
 	nextErr  int
+
+	total, failed atomic.Int64 // every request and 5xx answer recorded (Totals)
 }
 
 // recentSize and errorSize bound the samples kept.
@@ -241,6 +244,10 @@ func (r *Requests) Record(method, route string, status int, d time.Duration, req
 		return
 	}
 	now := r.now()
+	r.total.Add(1)
+	if status >= 500 {
+		r.failed.Add(1)
+	}
 	ms := float64(d.Microseconds()) / 1000
 	b := sort.SearchFloat64s(LatencyBounds[:], ms)
 	unix := now.Unix()
@@ -280,6 +287,16 @@ func (r *Requests) Record(method, route string, status int, d time.Duration, req
 		r.nextErr = (r.nextErr + 1) % errorSize
 	}
 	r.recentMu.Unlock()
+}
+
+// Totals returns how many requests were recorded since the start and how
+// many of them were answered with a 5xx status: the counts the deploy
+// watch (internal/alert) stores per version. A nil *Requests has none.
+func (r *Requests) Totals() (requests, errors int64) {
+	if r == nil {
+		return 0, 0
+	}
+	return r.total.Load(), r.failed.Load()
 }
 
 // RouteStats are one route's stats in a window.

@@ -84,3 +84,22 @@ func BenchmarkRequestsRecord(b *testing.B) {
 		r.Record("GET", "GET /orgs", 200, time.Millisecond, "x", "")
 	}
 }
+
+// TestRequestsTotals counts every request and the 5xx answers among them;
+// 4xx answers are not server errors.
+func TestRequestsTotals(t *testing.T) {
+	t.Parallel()
+	r := NewRequests(nil)
+	n, errs := r.Totals()
+	require.Zero(t, n)
+	require.Zero(t, errs)
+	for _, status := range []int{200, 404, 500, 503, 302} {
+		r.Record("GET", "GET /x", status, time.Millisecond, "req", "")
+	}
+	n, errs = r.Totals()
+	require.EqualValues(t, 5, n)
+	require.EqualValues(t, 2, errs)
+	var none *Requests
+	n, errs = none.Totals()
+	require.Zero(t, n+errs)
+}

@@ -49,7 +49,8 @@ func NewPoolCollector(pool *pgxpool.Pool) prometheus.Collector {
 // with at most maxConns connections whose sessions run with params (say,
 // statement_timeout and work_mem): that work then never takes the
 // interactive pool's connections, and its settings never leak into them.
-func OpenIsolated(ctx context.Context, url string, maxConns int, params map[string]string) (*pgxpool.Pool, error) {
+// A non-nil tracer traces every query, as on the runtime pool (Open).
+func OpenIsolated(ctx context.Context, url string, maxConns int, params map[string]string, tracer ...pgx.QueryTracer) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database URL: %w", err)
@@ -58,6 +59,11 @@ func OpenIsolated(ctx context.Context, url string, maxConns int, params map[stri
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	for k, v := range params {
 		cfg.ConnConfig.RuntimeParams[k] = v
+	}
+	for _, t := range tracer {
+		if t != nil {
+			cfg.ConnConfig.Tracer = t
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
