@@ -218,37 +218,59 @@ const maxSocketPath = 107
 
 // chooseLayout puts the cluster in dataDir/postgres, unless it runs as u and u
 // cannot traverse a parent of dataDir: then it goes to a place under
-// fallbackBase derived from dataDir, the same one every time.
+// fallbackBase derived from dataDir, the same one every time. A cluster
+// already in that fallback place stays there once the data dir becomes
+// reachable, rather than a new, empty one being made in the data dir.
 func chooseLayout(dataDir string, u *osUser, logger *slog.Logger) (clusterLayout, error) {
 	l := clusterLayout{
 		pgdata:  filepath.Join(dataDir, "postgres"),
 		logPath: filepath.Join(dataDir, "postgres.log"),
 	}
-	if u != nil {
-		if blocked := unreachableDir(dataDir, u); blocked != "" {
-			sum := sha256.Sum256([]byte(l.pgdata))
-			name := filepath.Base(dataDir)
-			if len(name) > 32 {
-				name = name[:32]
-			}
-			if name == "/" || name == "." {
-				name = "data"
-			}
-			dir := filepath.Join(fallbackBase, name+"-"+hex.EncodeToString(sum[:])[:12])
-			logger.Warn("PostgreSQL user cannot reach the data dir; the cluster lives in a fallback place",
-				"data_dir", dataDir, "pgdata", filepath.Join(dir, "postgres"), "user", u.name,
-				"reason", fmt.Sprintf("%s is not searchable by user %s", blocked, u.name))
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return l, fmt.Errorf("create fallback cluster dir %s: %w", dir, pathErr(err))
-			}
-			if also := unreachableDir(dir, u); also != "" {
-				return l, fmt.Errorf("data dir %s: user %s cannot reach it (%s is not searchable), nor the fallback %s (%s is not searchable)",
-					dataDir, u.name, blocked, dir, also)
-			}
-			l = clusterLayout{pgdata: filepath.Join(dir, "postgres"), logPath: filepath.Join(dir, "postgres.log"), fallback: true}
-		}
+	if u == nil {
+		return l, checkSocketPath(dataDir, l.pgdata)
 	}
-	return l, checkSocketPath(dataDir, l.pgdata)
+	dir := fallbackDir(dataDir, l.pgdata)
+	fallback := clusterLayout{pgdata: filepath.Join(dir, "postgres"), logPath: filepath.Join(dir, "postgres.log"), fallback: true}
+	blocked := unreachableDir(dataDir, u)
+	if blocked == "" {
+		if !fileExists(filepath.Join(l.pgdata, "PG_VERSION")) && fileExists(filepath.Join(fallback.pgdata, "PG_VERSION")) {
+			logger.Warn("the data dir is reachable now, but the cluster was made in a fallback place: it stays there",
+				"data_dir", dataDir, "pgdata", fallback.pgdata)
+			return fallback, checkSocketPath(dataDir, fallback.pgdata)
+		}
+		return l, checkSocketPath(dataDir, l.pgdata)
+	}
+	logger.Warn("PostgreSQL user cannot reach the data dir; the cluster lives in a fallback place",
+		"data_dir", dataDir, "pgdata", fallback.pgdata, "user", u.name,
+		"reason", fmt.Sprintf("%s is not searchable by user %s", blocked, u.name))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return l, fmt.Errorf("create fallback cluster dir %s: %w", dir, pathErr(err))
+	}
+	if also := unreachableDir(dir, u); also != "" {
+		return l, fmt.Errorf("data dir %s: user %s cannot reach it (%s is not searchable), nor the fallback %s (%s is not searchable)",
+			dataDir, u.name, blocked, dir, also)
+	}
+	return fallback, checkSocketPath(dataDir, fallback.pgdata)
+}
+
+// fallbackDir is the place under fallbackBase for the cluster of dataDir,
+// whose usual data directory is pgdata.
+func fallbackDir(dataDir, pgdata string) string {
+	sum := sha256.Sum256([]byte(pgdata))
+	name := filepath.Base(dataDir)
+	if len(name) > 32 {
+		name = name[:32]
+	}
+	if name == "/" || name == "." {
+		name = "data"
+	}
+	return filepath.Join(fallbackBase, name+"-"+hex.EncodeToString(sum[:])[:12])
+}
+
+// fileExists reports whether path names an existing file.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // checkSocketPath makes sure the unix socket in pgdata fits in sun_path.

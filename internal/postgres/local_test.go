@@ -307,6 +307,15 @@ func TestLocalFallback(t *testing.T) {
 	l = startLocal(t, dataDir)
 	require.Equal(t, pgdata, l.layout.pgdata)
 	connect(t, l.OwnerURL())
+	require.NoError(t, l.Close(context.Background()))
+
+	// Once the data dir is reachable (some command made a parent 0755),
+	// the cluster with the data stays where it is: no new, empty one.
+	require.NoError(t, os.Chmod(private, 0o755))
+	l = startLocal(t, dataDir)
+	require.Equal(t, pgdata, l.layout.pgdata)
+	require.NoDirExists(t, filepath.Join(dataDir, "postgres"))
+	connect(t, l.OwnerURL())
 }
 
 func TestFindBinaries(t *testing.T) {
