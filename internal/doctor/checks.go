@@ -282,8 +282,12 @@ func checkLoadTest(in Inputs) (Status, string, string) {
 		}
 		return Warn, ev, fix
 	}
-	ev := fmt.Sprintf("load test %s ago against %s: breaks at %.0f req/s, headroom %.1fx (p95 SLO %.0f ms)",
-		age(in.Now, lt.FinishedAt), lt.BaseURL, lt.BreakPointRPS, lt.HeadroomX, lt.P95SLOMs)
+	breaks := fmt.Sprintf("breaks above %.0f req/s", lt.BreakPointRPS)
+	if !lt.BreakPointReached {
+		breaks = fmt.Sprintf("held up to %.0f req/s, the highest rate tried", lt.BreakPointRPS)
+	}
+	ev := fmt.Sprintf("load test %s ago against %s: %s, headroom %.1fx (p95 SLO %.0f ms)",
+		age(in.Now, lt.FinishedAt), lt.BaseURL, breaks, lt.HeadroomX, lt.P95SLOMs)
 	if lt.HeadroomX < MinHeadroom {
 		return Warn, ev, fmt.Sprintf("Less than %.0fx headroom: find the bottleneck (docs/operations.md) before traffic grows.", MinHeadroom)
 	}

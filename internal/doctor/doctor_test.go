@@ -32,7 +32,7 @@ func healthy() Inputs {
 		SentryDSN: true, SentryTestAt: ago(24 * time.Hour), AlertWebhook: true,
 		EncryptionKeysFromEnv: true, SMTP: true, BaseURL: "https://app.example.com", HSTS: true,
 		TrustedProxies: []string{"10.0.0.0/8"}, Billing: true, StripeAPIVersion: "2026-01-28.clover",
-		LoadTest: &LoadTest{FinishedAt: now.Add(-72 * time.Hour), BaseURL: "https://staging.example.com", BreakPointRPS: 900, HeadroomX: 4.5, P95SLOMs: 300},
+		LoadTest: &LoadTest{FinishedAt: now.Add(-72 * time.Hour), BaseURL: "https://staging.example.com", BreakPointRPS: 900, BreakPointReached: true, HeadroomX: 4.5, P95SLOMs: 300},
 		Vulns:    &Vulns{CheckedAt: now.Add(-24 * time.Hour)},
 	}
 }
@@ -89,17 +89,25 @@ func TestEveryCheckBothWays(t *testing.T) {
 // TestMoreWaysToFail covers the other branches that matter most.
 func TestMoreWaysToFail(t *testing.T) {
 	t.Parallel()
-	status := func(id string, mutate func(in *Inputs)) Status {
+	run := func(id string, mutate func(in *Inputs)) (Status, string) {
 		in := healthy()
 		mutate(&in)
 		for _, c := range Checks() {
 			if c.ID == id {
-				st, _, _ := c.Run(in)
-				return st
+				st, ev, _ := c.Run(in)
+				return st, ev
 			}
 		}
 		t.Fatalf("no check %s", id)
-		return ""
+		return "", ""
+	}
+	evidence := func(id string, mutate func(in *Inputs)) string {
+		_, ev := run(id, mutate)
+		return ev
+	}
+	status := func(id string, mutate func(in *Inputs)) Status {
+		st, _ := run(id, mutate)
+		return st
 	}
 	require.Equal(t, Fail, status("backups.recent", func(in *Inputs) { in.LastBackup = nil }))
 	require.Equal(t, Warn, status("backups.recent", func(in *Inputs) { in.DB.Rehearsal = nil }), "a backup never restored is not verified")
@@ -114,6 +122,9 @@ func TestMoreWaysToFail(t *testing.T) {
 	require.Equal(t, Warn, status("errors.tracking", func(in *Inputs) { in.SentryTestAt = nil }))
 	require.Equal(t, Warn, status("perf.loadtest", func(in *Inputs) { in.LoadTest = nil }))
 	require.Equal(t, Warn, status("perf.loadtest", func(in *Inputs) { in.LoadTest.HeadroomX = 1.2 }))
+	require.Contains(t, evidence("perf.loadtest", func(in *Inputs) {}), "breaks above 900 req/s")
+	require.Contains(t, evidence("perf.loadtest", func(in *Inputs) { in.LoadTest.BreakPointReached = false }),
+		"held up to 900 req/s, the highest rate tried")
 	require.Equal(t, Warn, status("security.vulns", func(in *Inputs) { in.Vulns = nil }))
 	require.Equal(t, Pass, status("perf.redis", func(in *Inputs) {
 		in.Redis = true

@@ -79,9 +79,12 @@ type LoadTest struct {
 	FinishedAt    time.Time `json:"finished_at"`
 	BaseURL       string    `json:"base_url"`
 	BreakPointRPS float64   `json:"break_point_rps"`
-	HeadroomX     float64   `json:"headroom_x"`
-	P95SLOMs      float64   `json:"p95_slo_ms"`
-	ErrorBudget   float64   `json:"error_budget"`
+	// BreakPointReached is false when no step broke: BreakPointRPS is then
+	// the highest rate tried, a lower bound.
+	BreakPointReached bool    `json:"break_point_reached"`
+	HeadroomX         float64 `json:"headroom_x"`
+	P95SLOMs          float64 `json:"p95_slo_ms"`
+	ErrorBudget       float64 `json:"error_budget"`
 }
 
 // Vulns is what govulncheck last reported (var/govulncheck.json, written by
