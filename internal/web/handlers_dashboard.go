@@ -25,6 +25,8 @@ type dashboardPage struct {
 	Steps []nextStep
 }
 
+func (dashboardPage) template() string { return "dashboard.html" }
+
 // nextStep is one thing left to do, with the page where it is done.
 type nextStep struct{ Text, Href string }
 
@@ -87,7 +89,7 @@ func (s *server) pageDashboard() http.Handler {
 		if u := userFrom(ctx); u != nil && !u.TwoFactor {
 			d.Steps = append(d.Steps, nextStep{"Turn on two-factor authentication", "/account/two-factor"})
 		}
-		s.render(w, r, http.StatusOK, "dashboard.html", page{Title: orgFrom(ctx).Name, Data: d})
+		s.render(w, r, http.StatusOK, page{Title: orgFrom(ctx).Name, Data: d})
 		return nil
 	})
 }
