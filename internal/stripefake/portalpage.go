@@ -24,20 +24,21 @@ import (
 const portalPrefix = "/portal/"
 
 var portalPage = template.Must(template.New("portal").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Customer portal (stripefake)</title></head>
-<body>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Customer portal (stripefake)</title>` + hostedStyle + `</head>
+<body><main>
 <h1>Customer portal</h1>
-<p>The built-in fake Stripe's portal: no real payment method or invoice lives here.</p>
+<p class="note">The built-in fake Stripe's portal: no real payment method or invoice lives here.</p>
 {{range .Subs}}
 <form method="post">
 <p>{{.Price}}: {{.Status}}{{if .CancelAtPeriodEnd}}, cancels at the end of the period{{end}}</p>
 <input type="hidden" name="subscription" value="{{.ID}}">
 {{if .CancelAtPeriodEnd}}<button type="submit" name="action" value="renew" id="renew-{{.ID}}">Don't cancel</button>
-{{else}}<button type="submit" name="action" value="cancel" id="cancel-{{.ID}}">Cancel at the end of the period</button>{{end}}
+{{else}}<button type="submit" name="action" value="cancel" id="cancel-{{.ID}}" class="secondary">Cancel at the end of the period</button>{{end}}
 </form>
 {{else}}<p>No subscription.</p>{{end}}
 <p><a id="return" href="{{.Return}}">Return to the app</a></p>
-</body></html>
+</main></body></html>
 `))
 
 // portalSub is one subscription as the portal page lists it.
