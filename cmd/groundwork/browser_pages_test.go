@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
+	"image/png"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/gwtest"
@@ -114,6 +120,15 @@ func TestBrowserEveryPage(t *testing.T) {
 	// Two-factor setup shows the key as a QR code.
 	a.open(base + "/account/two-factor")
 	require.Equal(t, "256", step(a, "QR width", chromedp.Evaluate[string](`String(document.querySelector("#totp-qr").naturalWidth)`)))
+	// Decoded as a phone's camera would, the QR code holds the secret the
+	// page shows, for the issuer and the account.
+	src := step(a, "QR source", chromedp.Evaluate[string](`document.querySelector("#totp-qr").src`))
+	secret := step(a, "secret", chromedp.Evaluate[string](`document.querySelector("#totp-secret").textContent.trim()`))
+	key := decodeQRDataURL(t, src)
+	require.Equal(t, "otpauth", key.Scheme)
+	require.Equal(t, "/Groundwork:ada@example.com", key.Path)
+	require.Equal(t, strings.ReplaceAll(secret, " ", ""), key.Query().Get("secret"), "the QR code holds the secret shown")
+	require.Equal(t, "Groundwork", key.Query().Get("issuer"))
 
 	// The last owner cannot leave: told so on the members page.
 	a.open(org + "/members")
@@ -200,4 +215,23 @@ func (b *tab) clickStatus(sel string) int {
 		b.fatalf("click %s: %v", sel, err)
 	}
 	return int(resp.Status)
+}
+
+// decodeQRDataURL decodes a data:image/png;base64 URL's QR code (with
+// gozxing, as a camera app would) and parses the URI it holds.
+func decodeQRDataURL(t *testing.T, src string) *url.URL {
+	t.Helper()
+	b64, ok := strings.CutPrefix(src, "data:image/png;base64,")
+	require.True(t, ok, "a PNG data: URL: %.40s", src)
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	require.NoError(t, err)
+	img, err := png.Decode(bytes.NewReader(raw))
+	require.NoError(t, err)
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	require.NoError(t, err)
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	require.NoError(t, err, "the QR code decodes")
+	u, err := url.Parse(res.GetText())
+	require.NoError(t, err)
+	return u
 }

@@ -77,6 +77,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen on %s port %d (HOST, PORT): %w", cfg.Host, cfg.Port, err)
 	}
 	defer ln.Close()
+	if cfg.Billing.Fake {
+		// The built-in fake Stripe (development only): before app.New, which
+		// reads its address from cfg.
+		webhook := localURL(cfg.Host, ln.Addr().(*net.TCPAddr).Port) + "/webhooks/stripe"
+		defer startFakeStripe(ctx, &cfg, webhook, logger)()
+	}
 	var metricsLn net.Listener // nil: /metrics is on the main listener (development)
 	if cfg.MetricsAddr != "" {
 		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {

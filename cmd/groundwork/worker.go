@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -23,6 +24,11 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	cfg, logger, err := loadCommand(fs, args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.Billing.Fake {
+		// The fake's state lives in one serve process; another process
+		// cannot reach it.
+		return errors.New("GROUNDWORK_STRIPE: the fake Stripe runs inside \"groundwork serve\" (with its workers); a separate worker cannot reach it")
 	}
 	reporter, err := newReporter(cfg, logger)
 	if err != nil {

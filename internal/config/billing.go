@@ -56,12 +56,27 @@ type Billing struct {
 	// Workers is the concurrency of the billing job queue
 	// (GROUNDWORK_QUEUE_BILLING_WORKERS, default 10).
 	Workers int
+	// Fake runs the built-in fake Stripe (internal/stripefake) inside
+	// "groundwork serve" (GROUNDWORK_STRIPE=fake; default empty: the
+	// Stripe API of STRIPE_SECRET_KEY, if any). Development only: with it
+	// billing can be clicked through with no Stripe account, the fake's
+	// events are delivered to the app's own webhook endpoint signed with
+	// FakeWebhookSecret, and serve sets APIBase to the fake's address.
+	Fake bool
 }
+
+// FakeSecretKey and FakeWebhookSecret are the API key and webhook signing
+// secret of GROUNDWORK_STRIPE=fake: the fake accepts any key, and signs the
+// events it delivers with this secret, which the app verifies as Stripe's.
+const (
+	FakeSecretKey     = "sk_test_groundwork_fake"
+	FakeWebhookSecret = "whsec_groundwork_fake"
+)
 
 // Enabled reports whether Stripe billing is configured.
 func (b Billing) Enabled() bool { return b.SecretKey != "" }
 
-func (p *parser) billing() Billing {
+func (p *parser) billing(production bool) Billing {
 	b := Billing{
 		SecretKey:            strings.TrimSpace(p.getenv("STRIPE_SECRET_KEY")),
 		APIBase:              p.str("STRIPE_API_BASE", "https://api.stripe.com"),
@@ -83,6 +98,20 @@ func (p *parser) billing() Billing {
 		if s = strings.TrimSpace(s); s != "" {
 			b.WebhookSecrets = append(b.WebhookSecrets, s)
 		}
+	}
+	switch mode := p.str("GROUNDWORK_STRIPE", ""); mode {
+	case "":
+	case "fake":
+		switch {
+		case production:
+			p.fail("GROUNDWORK_STRIPE", "fake runs a fake Stripe for development; it is refused with GROUNDWORK_ENV=production (unset it and set STRIPE_SECRET_KEY)")
+		case b.SecretKey != "":
+			p.fail("GROUNDWORK_STRIPE", "fake and STRIPE_SECRET_KEY are both set; unset one (the fake needs no key)")
+		default:
+			b.Fake, b.SecretKey, b.WebhookSecrets = true, FakeSecretKey, []string{FakeWebhookSecret}
+		}
+	default:
+		p.fail("GROUNDWORK_STRIPE", "%q is not a mode; the only one is fake (the built-in fake Stripe, development only)", mode)
 	}
 	if u, err := url.Parse(b.APIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		p.fail("STRIPE_API_BASE", "%q is not an http(s) URL", b.APIBase)
@@ -114,6 +143,7 @@ func (b Billing) rows() [][2]string {
 		secrets[i] = "xxxxx"
 	}
 	return [][2]string{
+		{"GROUNDWORK_STRIPE", map[bool]string{true: "fake"}[b.Fake]},
 		{"STRIPE_SECRET_KEY", redactSecret(b.SecretKey)},
 		{"STRIPE_WEBHOOK_SECRET", strings.Join(secrets, ",")},
 		{"STRIPE_API_BASE", b.APIBase},

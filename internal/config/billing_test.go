@@ -98,3 +98,37 @@ func TestBillingPromotionCodes(t *testing.T) {
 	_, err = Load(env(stripeEnv(map[string]string{"GROUNDWORK_BILLING_PROMOTION_CODES": "sometimes"})))
 	require.ErrorContains(t, err, "GROUNDWORK_BILLING_PROMOTION_CODES")
 }
+
+// TestBillingFakeStripe: GROUNDWORK_STRIPE=fake turns billing on against
+// the built-in fake, with its key and webhook secret, in development only;
+// production refuses it, naming the variable.
+func TestBillingFakeStripe(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"GROUNDWORK_STRIPE": "fake"}))
+	require.NoError(t, err)
+	require.True(t, c.Billing.Fake)
+	require.True(t, c.Billing.Enabled())
+	require.Equal(t, FakeSecretKey, c.Billing.SecretKey)
+	require.Equal(t, []string{FakeWebhookSecret}, c.Billing.WebhookSecrets)
+
+	c, err = Load(env(nil))
+	require.NoError(t, err)
+	require.False(t, c.Billing.Fake, "off by default")
+	require.False(t, c.Billing.Enabled())
+
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"production", map[string]string{"GROUNDWORK_STRIPE": "fake", "GROUNDWORK_ENV": "production", "SMTP_URL": "smtp://mail.example:25"},
+			"GROUNDWORK_STRIPE: fake runs a fake Stripe for development; it is refused with GROUNDWORK_ENV=production"},
+		{"with a real key", stripeEnv(map[string]string{"GROUNDWORK_STRIPE": "fake"}), "GROUNDWORK_STRIPE: fake and STRIPE_SECRET_KEY are both set"},
+		{"unknown mode", map[string]string{"GROUNDWORK_STRIPE": "mock"}, `GROUNDWORK_STRIPE: "mock" is not a mode`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(env(tc.env))
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}

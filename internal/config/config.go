@@ -287,7 +287,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.TrustedProxies = p.prefixes("GROUNDWORK_TRUSTED_PROXIES")
 	c.RateLimits = p.rateLimits()
 	c.PasswordHashConcurrency = p.int("GROUNDWORK_PASSWORD_HASH_CONCURRENCY", 2*runtime.GOMAXPROCS(0), 1, 10000)
-	c.Billing = p.billing()
+	c.Billing = p.billing(c.Production())
 	c.OIDC = p.oidcProviders()
 	if p.err == nil && c.Production() && c.SMTPURL == "" {
 		p.err = errors.New("SMTP_URL: required in production (without it, emails are only logged)")

@@ -321,6 +321,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveHosted(w, r)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, portalPrefix) {
+		s.servePortal(w, r)
+		return
+	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	var form url.Values
 	var err error

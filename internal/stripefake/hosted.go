@@ -1,6 +1,8 @@
 package stripefake
 
 import (
+	"cmp"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
@@ -18,14 +20,27 @@ import (
 const hostedPrefix = "/c/pay/"
 
 var hostedPage = template.Must(template.New("checkout").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Checkout (stripefake)</title></head>
-<body>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Checkout (stripefake)</title>` + hostedStyle + `</head>
+<body><main>
 <h1>Checkout</h1>
-<p id="price">{{.Price}} × {{.Quantity}}</p>
+<p class="note">The built-in fake Stripe: no card is asked for and no money moves.</p>
+<p id="price"><strong>{{.Amount}}</strong> / {{.Interval}}{{if gt .Quantity 1}} × {{.Quantity}}{{end}} <span class="muted">({{.Price}})</span></p>
 <form method="post"><button type="submit" name="outcome" value="pay" id="pay">Pay</button>
-<button type="submit" name="outcome" value="cancel" id="cancel">Cancel</button></form>
-</body></html>
+<button type="submit" name="outcome" value="cancel" id="cancel" class="secondary">Cancel</button></form>
+</main></body></html>
 `))
+
+// hostedStyle is the small stylesheet of the fake's hosted pages, readable
+// on a phone.
+const hostedStyle = `<style>
+body { font: 16px/1.5 system-ui, sans-serif; margin: 0; background: #f5f6f8; color: #1b1f2a; }
+main { max-width: 28rem; margin: 2rem auto; padding: 1.5rem; background: #fff; border: 1px solid #d9dde5; border-radius: 8px; }
+.note, .muted { color: #555d6e; }
+button { font: inherit; padding: .55rem 1.1rem; border: 0; border-radius: 6px; background: #2456d6; color: #fff; cursor: pointer; }
+button.secondary { background: #e9edf5; color: #1b1f2a; }
+@media (max-width: 30rem) { main { margin: 0; border-radius: 0; border-width: 0 0 1px; } }
+</style>`
 
 // serveHosted answers the hosted Checkout page of a session.
 func (s *Server) serveHosted(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +55,11 @@ func (s *Server) serveHosted(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = hostedPage.Execute(w, map[string]any{"Price": st.price, "Quantity": st.quantity})
+		s.mu.Lock()
+		pr := s.prices[st.price]
+		s.mu.Unlock()
+		_ = hostedPage.Execute(w, map[string]any{"Price": st.price, "Quantity": st.quantity,
+			"Amount": formatMinor(pr.UnitAmount, pr.Currency), "Interval": cmp.Or(pr.Interval, "month")})
 	case http.MethodPost:
 		if r.FormValue("outcome") == "cancel" {
 			http.Redirect(w, r, cs.CancelURL, http.StatusSeeOther)
@@ -63,4 +82,11 @@ func (s *Server) hostedBase() string {
 		return "https://checkout.stripe.test"
 	}
 	return s.ts.URL
+}
+
+// formatMinor formats an amount in a currency's minor unit for the hosted
+// pages: 2900 "eur" is "29.00 EUR" (two decimals, as every price the fake
+// sells).
+func formatMinor(amount int64, currency string) string {
+	return fmt.Sprintf("%d.%02d %s", amount/100, amount%100, strings.ToUpper(cmp.Or(currency, "eur")))
 }

@@ -12,6 +12,8 @@ type confirmPage struct {
 	Cancel   string // where Cancel leads: the page the action was taken on
 }
 
+func (confirmPage) template() string { return "confirm.html" }
+
 // confirmed reports whether r, a parsed form post, confirms its action
 // (confirm=yes); when not, it renders the question c and the caller stops.
 func (s *server) confirmed(w http.ResponseWriter, r *http.Request, title string, c confirmPage) bool {
@@ -19,6 +21,6 @@ func (s *server) confirmed(w http.ResponseWriter, r *http.Request, title string,
 		return true
 	}
 	c.Action = r.URL.Path
-	s.render(w, r, http.StatusOK, "confirm.html", page{Title: title, Data: c})
+	s.render(w, r, http.StatusOK, page{Title: title, Data: c})
 	return false
 }

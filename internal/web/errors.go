@@ -91,6 +91,8 @@ type errorPage struct {
 	Hint    string // a second line, such as notFoundHint
 }
 
+func (errorPage) template() string { return "error.html" }
+
 // errPanicked is the error a recovered panic is answered with.
 // recoverPanics has logged and reported the panic, with its stack, so
 // serveError does neither again.

@@ -19,6 +19,8 @@ type accountPage struct {
 	HasPassword bool
 }
 
+func (accountPage) template() string { return "account.html" }
+
 // accountPage renders account.html with form f, showing err (a refused
 // form) on it when not nil.
 func (s *server) accountPage(w http.ResponseWriter, r *http.Request, f *form, err error) error {
@@ -37,9 +39,9 @@ func (s *server) accountPage(w http.ResponseWriter, r *http.Request, f *form, er
 	}
 	p := page{Title: "Your account", Form: f, Data: data}
 	if err != nil {
-		return s.renderForm(w, r, "account.html", p, err)
+		return s.renderForm(w, r, p, err)
 	}
-	s.render(w, r, http.StatusOK, "account.html", p)
+	s.render(w, r, http.StatusOK, p)
 	return nil
 }
 
@@ -91,7 +93,7 @@ func (s *server) postChangeEmail() http.Handler {
 func (s *server) pageConfirmEmail() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if _, err := s.d.Accounts.ConfirmEmailChange(r.Context(), r.URL.Query().Get("token")); err != nil {
-			return s.renderForm(w, r, "resend.html", page{Title: "Confirm your new email"}, err)
+			return s.renderForm(w, r, page{Title: "Confirm your new email", Data: resendPage{}}, err)
 		}
 		s.flash(r, "Your email address was changed.")
 		redirect(w, r, "/account")
@@ -157,6 +159,8 @@ type twoFactorPage struct {
 	RecoveryCodes []string
 }
 
+func (twoFactorPage) template() string { return "two-factor.html" }
+
 // setupData returns the data of two-factor.html while secret, with its
 // key URI otpURL, is being set up: the key, the link and the QR code.
 func setupData(secret, otpURL string) (twoFactorPage, error) {
@@ -195,7 +199,7 @@ func (s *server) pageTwoFactor() http.Handler {
 		u := userFrom(ctx)
 		s.d.Sessions.Remove(ctx, sessionRecovery)
 		if u.TwoFactor {
-			s.render(w, r, http.StatusOK, "two-factor.html", page{Title: "Two-factor authentication", Form: newForm(),
+			s.render(w, r, http.StatusOK, page{Title: "Two-factor authentication", Form: newForm(),
 				Data: twoFactorPage{Enabled: true}})
 			return nil
 		}
@@ -209,7 +213,7 @@ func (s *server) pageTwoFactor() http.Handler {
 		if err != nil {
 			return err
 		}
-		s.render(w, r, http.StatusOK, "two-factor.html", page{Title: "Two-factor authentication", Form: newForm(), Data: d})
+		s.render(w, r, http.StatusOK, page{Title: "Two-factor authentication", Form: newForm(), Data: d})
 		return nil
 	})
 }
@@ -233,7 +237,7 @@ func (s *server) postEnableTwoFactor() http.Handler {
 			if derr != nil {
 				return derr
 			}
-			return s.renderForm(w, r, "two-factor.html", page{Title: "Two-factor authentication", Form: f, Data: d}, err)
+			return s.renderForm(w, r, page{Title: "Two-factor authentication", Form: f, Data: d}, err)
 		}
 		s.d.Sessions.Remove(ctx, sessionTOTPSetup)
 		s.d.Sessions.Remove(ctx, sessionTOTPSetupURL)
@@ -243,7 +247,7 @@ func (s *server) postEnableTwoFactor() http.Handler {
 		s.d.Sessions.Put(ctx, sessionTwoFactorAt, s.d.Clock.Now().Unix()) // the code just given proves it
 		u.TwoFactor = true
 		s.d.Sessions.Put(ctx, sessionRecovery, strings.Join(codes, "\n"))
-		s.render(w, r, http.StatusOK, "two-factor.html", page{Title: "Two-factor authentication", Form: newForm(),
+		s.render(w, r, http.StatusOK, page{Title: "Two-factor authentication", Form: newForm(),
 			Data: twoFactorPage{Enabled: true, RecoveryCodes: codes}})
 		return nil
 	})
@@ -258,7 +262,7 @@ func (s *server) postDisableTwoFactor() http.Handler {
 		u := userFrom(r.Context())
 		if err := s.d.Accounts.DisableTwoFactor(r.Context(), u.ID, f.Get("password")); err != nil {
 			countWrongPassword(r, err, "password")
-			return s.renderForm(w, r, "two-factor.html", page{Title: "Two-factor authentication", Form: f,
+			return s.renderForm(w, r, page{Title: "Two-factor authentication", Form: f,
 				Data: twoFactorPage{Enabled: true}}, err)
 		}
 		s.flash(r, "Two-factor authentication is off.")

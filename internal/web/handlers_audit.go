@@ -154,6 +154,8 @@ type auditPage struct {
 	Next template.URL
 }
 
+func (auditPage) template() string { return "audit.html" }
+
 // auditRow is one event as the page shows it.
 type auditRow struct {
 	audit.Entry
@@ -311,7 +313,7 @@ func (s *server) pageAudit() http.Handler {
 			data.Next = template.URL(orgPath(r, "/audit?") + next.Encode()) // url.Values encodes the query
 
 		}
-		s.render(w, r, http.StatusOK, "audit.html", page{Title: "Audit log", Data: data})
+		s.render(w, r, http.StatusOK, page{Title: "Audit log", Data: data})
 		return nil
 	})
 }

@@ -40,14 +40,14 @@ func safeNext(next, fallback string) string {
 // renderForm re-renders a form page after err, with err's status: client
 // errors go next to their fields (or on top of the form); an internal error
 // is returned, for errorHandler to answer.
-func (s *server) renderForm(w http.ResponseWriter, r *http.Request, name string, p page, err error) error {
+func (s *server) renderForm(w http.ResponseWriter, r *http.Request, p page, err error) error {
 	if p.Form == nil {
 		p.Form = newForm()
 	}
 	if !p.Form.setError(err) {
 		return err
 	}
-	s.render(w, r, statusFor(err), name, p)
+	s.render(w, r, statusFor(err), p)
 	return nil
 }
 
@@ -57,7 +57,7 @@ func (s *server) pageHome() http.Handler {
 			redirect(w, r, "/orgs")
 			return nil
 		}
-		s.render(w, r, http.StatusOK, "home.html", page{Title: "Welcome"})
+		s.render(w, r, http.StatusOK, page{Title: "Welcome", Data: homePage{}})
 		return nil
 	})
 }
@@ -66,7 +66,7 @@ func (s *server) pageSignup() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f := newForm()
 		f.Values["next"] = r.URL.Query().Get("next")
-		s.render(w, r, http.StatusOK, "signup.html", page{Title: "Sign up", Form: f})
+		s.render(w, r, http.StatusOK, page{Title: "Sign up", Form: f, Data: signupPage{}})
 		return nil
 	})
 }
@@ -78,10 +78,10 @@ func (s *server) postSignup() http.Handler {
 			return err
 		}
 		if _, err := s.d.Accounts.SignUp(r.Context(), f.Get("email"), f.Get("password")); err != nil {
-			return s.renderForm(w, r, "signup.html", page{Title: "Sign up", Form: f}, err)
+			return s.renderForm(w, r, page{Title: "Sign up", Form: f, Data: signupPage{}}, err)
 		}
 		s.keepSignupNext(r, f.Get("next"))
-		s.render(w, r, http.StatusOK, "check-email.html", page{Title: "Check your email", Data: f.Get("email")})
+		s.render(w, r, http.StatusOK, page{Title: "Check your email", Data: checkEmailPage{Email: f.Get("email")}})
 		return nil
 	})
 }
@@ -111,11 +111,11 @@ func (s *server) pageVerifyEmail() http.Handler {
 			// Asking for a new link (from the log-in page): no error yet.
 			f := newForm()
 			f.Values["email"] = q.Get("email")
-			s.render(w, r, http.StatusOK, "resend.html", page{Title: "Verify your email", Form: f})
+			s.render(w, r, http.StatusOK, page{Title: "Verify your email", Form: f, Data: resendPage{}})
 			return nil
 		}
 		if _, err := s.d.Accounts.VerifyEmail(r.Context(), q.Get("token")); err != nil {
-			return s.renderForm(w, r, "resend.html", page{Title: "Verify your email"}, err)
+			return s.renderForm(w, r, page{Title: "Verify your email", Data: resendPage{}}, err)
 		}
 		s.flash(r, "Your email address is verified. Welcome!")
 		if userFrom(r.Context()) != nil {
@@ -138,9 +138,9 @@ func (s *server) postResendVerification() http.Handler {
 			return err
 		}
 		if err := s.d.Accounts.ResendVerification(r.Context(), f.Get("email")); err != nil {
-			return s.renderForm(w, r, "resend.html", page{Title: "Verify your email", Form: f}, err)
+			return s.renderForm(w, r, page{Title: "Verify your email", Form: f, Data: resendPage{}}, err)
 		}
-		s.render(w, r, http.StatusOK, "check-email.html", page{Title: "Check your email", Data: f.Get("email")})
+		s.render(w, r, http.StatusOK, page{Title: "Check your email", Data: checkEmailPage{Email: f.Get("email")}})
 		return nil
 	})
 }
@@ -152,11 +152,13 @@ type loginPage struct {
 	Unverified bool
 }
 
+func (loginPage) template() string { return "login.html" }
+
 func (s *server) pageLogin() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f := newForm()
 		f.Values["next"] = r.URL.Query().Get("next")
-		s.render(w, r, http.StatusOK, "login.html", page{Title: "Log in", Form: f, Data: loginPage{}})
+		s.render(w, r, http.StatusOK, page{Title: "Log in", Form: f, Data: loginPage{}})
 		return nil
 	})
 }
@@ -170,7 +172,7 @@ func (s *server) postLogin() http.Handler {
 		u, err := s.d.Accounts.Authenticate(r.Context(), f.Get("email"), f.Get("password"))
 		if err != nil {
 			// An unverified address gets a button that sends a new link.
-			return s.renderForm(w, r, "login.html", page{Title: "Log in", Form: f,
+			return s.renderForm(w, r, page{Title: "Log in", Form: f,
 				Data: loginPage{Unverified: errors.Is(err, account.ErrUnverified)}}, err)
 		}
 		next := safeNext(f.Get("next"), "")
@@ -219,7 +221,7 @@ func (s *server) pageLoginTwoFactor() http.Handler {
 		}
 		f := newForm()
 		f.Values["next"] = r.URL.Query().Get("next")
-		s.render(w, r, http.StatusOK, "login-2fa.html", page{Title: "Two-factor authentication", Form: f})
+		s.render(w, r, http.StatusOK, page{Title: "Two-factor authentication", Form: f, Data: loginTwoFactorPage{}})
 		return nil
 	})
 }
@@ -235,7 +237,7 @@ func (s *server) postLoginTwoFactor() http.Handler {
 			return err
 		}
 		if err := s.d.Accounts.VerifySecondFactor(r.Context(), userID, f.Get("code")); err != nil {
-			return s.renderForm(w, r, "login-2fa.html", page{Title: "Two-factor authentication", Form: f}, err)
+			return s.renderForm(w, r, page{Title: "Two-factor authentication", Form: f, Data: loginTwoFactorPage{}}, err)
 		}
 		if err := s.signIn(r, userID); err != nil {
 			return err
@@ -293,7 +295,7 @@ func (s *server) postLogout() http.Handler {
 
 func (s *server) pageForgotPassword() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		s.render(w, r, http.StatusOK, "forgot.html", page{Title: "Reset your password", Form: newForm()})
+		s.render(w, r, http.StatusOK, page{Title: "Reset your password", Form: newForm(), Data: forgotPage{}})
 		return nil
 	})
 }
@@ -305,9 +307,9 @@ func (s *server) postForgotPassword() http.Handler {
 			return err
 		}
 		if err := s.d.Accounts.RequestPasswordReset(r.Context(), f.Get("email")); err != nil {
-			return s.renderForm(w, r, "forgot.html", page{Title: "Reset your password", Form: f}, err)
+			return s.renderForm(w, r, page{Title: "Reset your password", Form: f, Data: forgotPage{}}, err)
 		}
-		s.render(w, r, http.StatusOK, "check-email.html", page{Title: "Check your email", Data: f.Get("email")})
+		s.render(w, r, http.StatusOK, page{Title: "Check your email", Data: checkEmailPage{Email: f.Get("email")}})
 		return nil
 	})
 }
@@ -316,7 +318,7 @@ func (s *server) pageResetPassword() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f := newForm()
 		f.Values["token"] = r.URL.Query().Get("token")
-		s.render(w, r, http.StatusOK, "reset.html", page{Title: "Choose a new password", Form: f})
+		s.render(w, r, http.StatusOK, page{Title: "Choose a new password", Form: f, Data: resetPage{}})
 		return nil
 	})
 }
@@ -328,10 +330,53 @@ func (s *server) postResetPassword() http.Handler {
 			return err
 		}
 		if _, err := s.d.Accounts.ResetPassword(r.Context(), f.Get("token"), f.Get("password")); err != nil {
-			return s.renderForm(w, r, "reset.html", page{Title: "Choose a new password", Form: f}, err)
+			return s.renderForm(w, r, page{Title: "Choose a new password", Form: f, Data: resetPage{}}, err)
 		}
 		s.flash(r, "Your password was changed and your other sessions were signed out. Log in with the new password.")
 		redirect(w, r, "/login")
 		return nil
 	})
 }
+
+// homePage is the data of home.html: the anonymous home page, which has no data of its own.
+type homePage struct {
+}
+
+func (homePage) template() string { return "home.html" }
+
+// signupPage is the data of signup.html: the sign-up form, whose values are all in page.Form.
+type signupPage struct {
+}
+
+func (signupPage) template() string { return "signup.html" }
+
+// checkEmailPage is the data of check-email.html: the page saying a link was mailed.
+type checkEmailPage struct {
+	Email string // the address the link went to, as typed
+}
+
+func (checkEmailPage) template() string { return "check-email.html" }
+
+// resendPage is the data of resend.html: the form asking for a new verification link (and the page of a verification or email-change link that failed).
+type resendPage struct {
+}
+
+func (resendPage) template() string { return "resend.html" }
+
+// loginTwoFactorPage is the data of login-2fa.html: the log-in's second step, asking for a code.
+type loginTwoFactorPage struct {
+}
+
+func (loginTwoFactorPage) template() string { return "login-2fa.html" }
+
+// forgotPage is the data of forgot.html: the form asking for a password-reset link.
+type forgotPage struct {
+}
+
+func (forgotPage) template() string { return "forgot.html" }
+
+// resetPage is the data of reset.html: the form choosing a new password from a reset link.
+type resetPage struct {
+}
+
+func (resetPage) template() string { return "reset.html" }

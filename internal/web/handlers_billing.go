@@ -85,6 +85,8 @@ type billingPageData struct {
 	SwitchInterval billing.Interval
 }
 
+func (billingPageData) template() string { return "billing.html" }
+
 // checkoutOption is one paid plan and billing interval.
 type checkoutOption struct {
 	Plan     billing.Plan
@@ -133,7 +135,7 @@ func (s *server) billingPage(w http.ResponseWriter, r *http.Request, b *billing.
 	if err != nil {
 		return err
 	}
-	s.render(w, r, status, "billing.html", page{Title: "Billing", Banner: bannerOf(ov.Entitlements),
+	s.render(w, r, status, page{Title: "Billing", Banner: bannerOf(ov.Entitlements),
 		Data: newBillingPageData(ov, problem)})
 	return nil
 }
@@ -229,7 +231,7 @@ func (s *server) pageBillingChange() http.Handler {
 		if err != nil {
 			return s.billingRefused(w, r, b, err)
 		}
-		s.render(w, r, http.StatusOK, "billing-change.html", page{Title: "Change plan", Data: p})
+		s.render(w, r, http.StatusOK, page{Title: "Change plan", Data: billingChangePage{p}})
 		return nil
 	})
 }
@@ -316,3 +318,10 @@ func (s *server) postBillingResume() http.Handler {
 	return s.billingAction("The subscription is resumed: a new billing period starts now.",
 		func(b *billing.Service, r *http.Request, scope gw.Scope) error { return b.Resume(r.Context(), scope) })
 }
+
+// billingChangePage is the data of billing-change.html: the preview of a plan change, asking to confirm it.
+type billingChangePage struct {
+	billing.ChangePreview
+}
+
+func (billingChangePage) template() string { return "billing-change.html" }

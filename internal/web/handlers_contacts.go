@@ -291,6 +291,8 @@ type contactsPage struct {
 	Columns []sortColumn
 }
 
+func (contactsPage) template() string { return "contacts.html" }
+
 // sortColumn is a sortable column header of the contacts list: a link
 // that sorts by it, ascending, or descending when it is already sorted
 // ascending.
@@ -333,7 +335,7 @@ func (s *server) pageContacts() http.Handler {
 		if err != nil {
 			return err
 		}
-		s.render(w, r, http.StatusOK, "contacts.html", page{Title: "Contacts",
+		s.render(w, r, http.StatusOK, page{Title: "Contacts",
 			Data: contactsPage{Query: p.Query, Sort: p.Sort, Contacts: list.Contacts, Next: list.NextCursor, Columns: sortColumns(p.Sort)}})
 		return nil
 	})
@@ -416,9 +418,11 @@ type contactPage struct {
 	ID string // "" for a new contact
 }
 
+func (contactPage) template() string { return "contact.html" }
+
 func (s *server) pageNewContact() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		s.render(w, r, http.StatusOK, "contact.html", page{Title: "New contact", Form: newForm(), Data: contactPage{}})
+		s.render(w, r, http.StatusOK, page{Title: "New contact", Form: newForm(), Data: contactPage{}})
 		return nil
 	})
 }
@@ -442,7 +446,7 @@ func (s *server) postContact() http.Handler {
 		if !f.setError(err) {
 			return err
 		}
-		s.render(w, r, statusFor(err), "contact.html", page{Title: "New contact", Form: f, Data: contactPage{}})
+		s.render(w, r, statusFor(err), page{Title: "New contact", Form: f, Data: contactPage{}})
 		return nil
 	})
 }
@@ -453,6 +457,8 @@ type contactViewPage struct {
 	// Custom are the custom fields in the order they were entered.
 	Custom []customField
 }
+
+func (contactViewPage) template() string { return "contact-view.html" }
 
 // customField is a custom field as the read view shows it.
 type customField struct{ Name, Value string }
@@ -474,7 +480,7 @@ func (s *server) pageContactView() http.Handler {
 		if err != nil {
 			return err
 		}
-		s.render(w, r, http.StatusOK, "contact-view.html", page{Title: c.Name, Data: newContactViewPage(c)})
+		s.render(w, r, http.StatusOK, page{Title: c.Name, Data: newContactViewPage(c)})
 		return nil
 	})
 }
@@ -486,7 +492,7 @@ func (s *server) pageContactEdit() http.Handler {
 		if err != nil {
 			return err
 		}
-		s.render(w, r, http.StatusOK, "contact.html", page{Title: "Edit contact", Form: contactForm(c), Data: contactPage{ID: c.ID}})
+		s.render(w, r, http.StatusOK, page{Title: "Edit contact", Form: contactForm(c), Data: contactPage{ID: c.ID}})
 		return nil
 	})
 }
@@ -517,7 +523,7 @@ func (s *server) postContactUpdate() http.Handler {
 		if gw.ErrorCode(err) == gw.ENOTFOUND || !f.setError(err) {
 			return err
 		}
-		s.render(w, r, statusFor(err), "contact.html", page{Title: "Edit contact", Form: f, Data: contactPage{ID: id}})
+		s.render(w, r, statusFor(err), page{Title: "Edit contact", Form: f, Data: contactPage{ID: id}})
 		return nil
 	})
 }

@@ -15,8 +15,8 @@ type dashboardPage struct {
 	// HasContacts says the organisation holds a contact; counting them
 	// all is not worth a page view.
 	HasContacts bool
-	// Plan and its limits, when billing is configured and the caller may
-	// see it.
+	// Plan is the plan's name ("Pro"), with its limits, when billing is
+	// configured and the caller may see it.
 	Plan                    string
 	SeatLimit, ContactLimit int
 	// Recent are the newest audit entries, for those who may read them.
@@ -24,6 +24,8 @@ type dashboardPage struct {
 	// Steps are what a new organisation still has to do.
 	Steps []nextStep
 }
+
+func (dashboardPage) template() string { return "dashboard.html" }
 
 // nextStep is one thing left to do, with the page where it is done.
 type nextStep struct{ Text, Href string }
@@ -56,6 +58,9 @@ func (s *server) pageDashboard() http.Handler {
 		if s.d.Billing != nil && authz.Can(scope.Role, authz.BillingManage) {
 			if e, err := s.d.Billing.Entitlements(ctx, scope); err == nil {
 				d.Plan, d.SeatLimit, d.ContactLimit = string(e.Plan), e.Limits.Seats, e.Limits.Contacts
+				if p, ok := s.d.Billing.Catalog().Plan(e.Plan); ok {
+					d.Plan = p.Name // "Pro", as the billing page names it
+				}
 			}
 		}
 		if authz.Can(scope.Role, authz.AuditRead) {
@@ -87,7 +92,7 @@ func (s *server) pageDashboard() http.Handler {
 		if u := userFrom(ctx); u != nil && !u.TwoFactor {
 			d.Steps = append(d.Steps, nextStep{"Turn on two-factor authentication", "/account/two-factor"})
 		}
-		s.render(w, r, http.StatusOK, "dashboard.html", page{Title: orgFrom(ctx).Name, Data: d})
+		s.render(w, r, http.StatusOK, page{Title: orgFrom(ctx).Name, Data: d})
 		return nil
 	})
 }

@@ -196,6 +196,8 @@ type exportsPage struct {
 	Active bool
 }
 
+func (exportsPage) template() string { return "exports.html" }
+
 // exportRow is one export as the page shows it.
 type exportRow struct {
 	exports.Export
@@ -231,7 +233,7 @@ func (s *server) pageExports() http.Handler {
 		}
 		f := newForm()
 		f.Values["format"], f.Values["packaging"] = exports.FormatCSV, exports.PackagingGzip
-		s.render(w, r, http.StatusOK, "exports.html", page{Title: "Exports", Form: f, Data: data})
+		s.render(w, r, http.StatusOK, page{Title: "Exports", Form: f, Data: data})
 		return nil
 	})
 }
@@ -250,7 +252,7 @@ func (s *server) postExport() http.Handler {
 			}
 			f := newForm()
 			f.Values["format"], f.Values["packaging"] = req.Format, req.Packaging
-			return s.renderForm(w, r, "exports.html", page{Title: "Exports", Form: f, Data: data}, err)
+			return s.renderForm(w, r, page{Title: "Exports", Form: f, Data: data}, err)
 		}
 		s.flash(r, "Export requested. It runs in the background: this page shows its progress, and its download links when it is ready.")
 		redirect(w, r, orgPath(r, "/exports"))
@@ -305,7 +307,7 @@ func (s *server) postExportSchedule() http.Handler {
 			}
 			f := newForm()
 			f.Values["format"], f.Values["packaging"] = exports.FormatCSV, exports.PackagingGzip
-			return s.renderForm(w, r, "exports.html", page{Title: "Exports", Form: f, Data: data}, err)
+			return s.renderForm(w, r, page{Title: "Exports", Form: f, Data: data}, err)
 		}
 		s.flash(r, "Scheduled: the next export is requested at "+sc.NextRunAt.Format("2006-01-02 15:04")+" UTC, and you are emailed when it is ready.")
 		redirect(w, r, orgPath(r, "/exports"))

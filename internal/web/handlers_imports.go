@@ -138,6 +138,8 @@ type importsPage struct {
 	MaxMiB int64
 }
 
+func (importsPage) template() string { return "imports.html" }
+
 func (s *server) importsData(r *http.Request) (importsPage, error) {
 	list, err := s.d.Imports.List(r.Context(), gw.ScopeFrom(r.Context()))
 	if err != nil {
@@ -158,7 +160,7 @@ func (s *server) pageImports() http.Handler {
 		}
 		f := newForm()
 		f.Values["mode"] = imports.ModeAllOrNothing
-		s.render(w, r, http.StatusOK, "imports.html", page{Title: "Import contacts", Form: f, Data: data})
+		s.render(w, r, http.StatusOK, page{Title: "Import contacts", Form: f, Data: data})
 		return nil
 	})
 }
@@ -216,7 +218,7 @@ func (s *server) postImport() http.Handler {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				err = gw.Errorf(gw.ETOOLARGE, "The file is larger than %d MiB: split it into smaller files.", data.MaxMiB)
 			}
-			return s.renderForm(w, r, "imports.html", page{Title: "Import contacts", Form: f, Data: data}, err)
+			return s.renderForm(w, r, page{Title: "Import contacts", Form: f, Data: data}, err)
 		}
 		s.flash(r, "File uploaded. It is imported in the background: this page shows its progress, and its report when it is done.")
 		redirect(w, r, orgPath(r, "/imports/"+i.ID))
@@ -230,7 +232,14 @@ func (s *server) pageImport() http.Handler {
 		if err != nil {
 			return err
 		}
-		s.render(w, r, http.StatusOK, "import.html", page{Title: "Import " + i.FileName, Data: i})
+		s.render(w, r, http.StatusOK, page{Title: "Import " + i.FileName, Data: importPage{i}})
 		return nil
 	})
 }
+
+// importPage is the data of import.html: one import's progress and outcome.
+type importPage struct {
+	imports.Import
+}
+
+func (importPage) template() string { return "import.html" }

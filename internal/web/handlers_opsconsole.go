@@ -83,6 +83,8 @@ type opsPage struct {
 	JobsUI     bool
 }
 
+func (opsPage) template() string { return "ops.html" }
+
 func (s *server) pageOps() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		win := observe.Windows[0]
@@ -119,7 +121,7 @@ func (s *server) pageOps() http.Handler {
 				p.BackupErr = err.Error()
 			}
 		}
-		s.render(w, r, http.StatusOK, "ops.html", page{Title: "Operations", Data: p})
+		s.render(w, r, http.StatusOK, page{Title: "Operations", Data: p})
 		return nil
 	})
 }
@@ -139,7 +141,7 @@ func (s *server) pageReadiness() http.Handler {
 			writeJSON(w, http.StatusOK, rep)
 			return nil
 		}
-		s.render(w, r, http.StatusOK, "readiness.html", page{Title: "Readiness", Data: rep})
+		s.render(w, r, http.StatusOK, page{Title: "Readiness", Data: readinessPage{rep}})
 		return nil
 	})
 }
@@ -162,3 +164,10 @@ func (s *server) handleJobsUI() http.Handler {
 
 // doctorStatusClass is the CSS class of a check's status (templates).
 func doctorStatusClass(st doctor.Status) string { return "st-" + string(st) }
+
+// readinessPage is the data of readiness.html: "groundwork doctor"'s report.
+type readinessPage struct {
+	doctor.Report
+}
+
+func (readinessPage) template() string { return "readiness.html" }

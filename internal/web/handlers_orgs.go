@@ -20,6 +20,8 @@ type orgsPage struct {
 	Memberships []org.Membership
 }
 
+func (orgsPage) template() string { return "orgs.html" }
+
 // orgsPage renders orgs.html with form f, showing err (a refused form) on
 // it when not nil.
 func (s *server) orgsPage(w http.ResponseWriter, r *http.Request, f *form, err error) error {
@@ -29,9 +31,9 @@ func (s *server) orgsPage(w http.ResponseWriter, r *http.Request, f *form, err e
 	}
 	p := page{Title: "Your organisations", Form: f, Data: orgsPage{Memberships: ms}}
 	if err != nil {
-		return s.renderForm(w, r, "orgs.html", p, err)
+		return s.renderForm(w, r, p, err)
 	}
-	s.render(w, r, http.StatusOK, "orgs.html", p)
+	s.render(w, r, http.StatusOK, p)
 	return nil
 }
 
@@ -66,6 +68,8 @@ type membersPage struct {
 	// or invitations.
 	Confirm *revocationConfirm
 }
+
+func (membersPage) template() string { return "members.html" }
 
 // revocationConfirm asks, on the members page, before changing a member's
 // role, removing them or leaving, when that also revokes API keys or
@@ -130,9 +134,9 @@ func (s *server) membersPage(w http.ResponseWriter, r *http.Request, f *form, er
 	p := page{Title: "Members", Form: f, Data: membersPage{Members: members, Invitations: invites,
 		Roles: []gw.Role{gw.RoleOwner, gw.RoleAdmin, gw.RoleMember, gw.RoleViewer}, Confirm: confirm}}
 	if err != nil {
-		return s.renderForm(w, r, "members.html", p, err)
+		return s.renderForm(w, r, p, err)
 	}
-	s.render(w, r, http.StatusOK, "members.html", p)
+	s.render(w, r, http.StatusOK, p)
 	return nil
 }
 
@@ -325,6 +329,8 @@ type apiKeysPage struct {
 	Roles  []gw.Role
 }
 
+func (apiKeysPage) template() string { return "api-keys.html" }
+
 // apiKeysPage renders api-keys.html with form f and newKey, the key just
 // created, showing err (a refused form) on it when not nil.
 func (s *server) apiKeysPage(w http.ResponseWriter, r *http.Request, f *form, newKey string, err error) error {
@@ -335,9 +341,9 @@ func (s *server) apiKeysPage(w http.ResponseWriter, r *http.Request, f *form, ne
 	p := page{Title: "API keys", Form: f, Data: apiKeysPage{Keys: keys, NewKey: newKey,
 		Roles: []gw.Role{gw.RoleAdmin, gw.RoleMember, gw.RoleViewer}}}
 	if err != nil {
-		return s.renderForm(w, r, "api-keys.html", p, err)
+		return s.renderForm(w, r, p, err)
 	}
-	s.render(w, r, http.StatusOK, "api-keys.html", p)
+	s.render(w, r, http.StatusOK, p)
 	return nil
 }
 
@@ -386,7 +392,7 @@ func (s *server) pageOrgSettings() http.Handler {
 		if o.Require2FA {
 			f.Values["require_2fa"] = "on"
 		}
-		s.render(w, r, http.StatusOK, "org-settings.html", page{Title: "Settings", Form: f})
+		s.render(w, r, http.StatusOK, page{Title: "Settings", Form: f, Data: orgSettingsPage{}})
 		return nil
 	})
 }
@@ -404,7 +410,7 @@ func (s *server) postOrgSettings() http.Handler {
 			err = s.d.Orgs.SetRequire2FA(ctx, scope, f.Get("require_2fa") == "on")
 		}
 		if err != nil {
-			return s.renderForm(w, r, "org-settings.html", page{Title: "Settings", Form: f}, err)
+			return s.renderForm(w, r, page{Title: "Settings", Form: f, Data: orgSettingsPage{}}, err)
 		}
 		s.flash(r, "Settings saved.")
 		redirect(w, r, orgPath(r, "/settings"))
@@ -434,7 +440,7 @@ func (s *server) postDeleteOrg() http.Handler {
 			if cur.Require2FA {
 				f.Values["require_2fa"] = "on"
 			}
-			return s.renderForm(w, r, "org-settings.html", page{Title: "Settings", Form: f}, err)
+			return s.renderForm(w, r, page{Title: "Settings", Form: f, Data: orgSettingsPage{}}, err)
 		}
 		if f.Get("confirm_name") != o.Name {
 			return back(&gw.Error{Code: gw.EINVALID, Message: "Check the highlighted fields.",
@@ -462,14 +468,16 @@ type invitationPage struct {
 	Token      string
 }
 
+func (invitationPage) template() string { return "invitation.html" }
+
 func (s *server) pageInvitation() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		token := r.PathValue("token")
 		inv, err := s.d.Orgs.InvitationByToken(r.Context(), token)
 		if err != nil {
-			return s.renderForm(w, r, "invitation.html", page{Title: "Invitation"}, err)
+			return s.renderForm(w, r, page{Title: "Invitation", Data: invitationPage{}}, err)
 		}
-		s.render(w, r, http.StatusOK, "invitation.html", page{Title: "Join " + inv.OrgName,
+		s.render(w, r, http.StatusOK, page{Title: "Join " + inv.OrgName,
 			Data: invitationPage{Invitation: inv, Token: token}})
 		return nil
 	})
@@ -480,10 +488,16 @@ func (s *server) postAcceptInvitation() http.Handler {
 		u := userFrom(r.Context())
 		o, err := s.d.Orgs.AcceptInvitation(r.Context(), u.ID, u.Email, r.PathValue("token"))
 		if err != nil {
-			return s.renderForm(w, r, "invitation.html", page{Title: "Invitation"}, err)
+			return s.renderForm(w, r, page{Title: "Invitation", Data: invitationPage{}}, err)
 		}
 		s.flash(r, "Welcome to "+o.Name+".")
 		redirect(w, r, "/o/"+o.Slug+"/contacts")
 		return nil
 	})
 }
+
+// orgSettingsPage is the data of org-settings.html: the organisation's settings, whose values are in page.Form.
+type orgSettingsPage struct {
+}
+
+func (orgSettingsPage) template() string { return "org-settings.html" }

@@ -36,6 +36,8 @@ type ssoLinkPage struct {
 	Provider, Email string
 }
 
+func (ssoLinkPage) template() string { return "login-link.html" }
+
 // postSSOStart starts a sign-in with the provider in the path and sends
 // the browser there. A POST, so that another site cannot start one.
 func (s *server) postSSOStart() http.Handler {
@@ -151,7 +153,7 @@ func (s *server) postLinkProvider() http.Handler {
 // ssoRefused answers a refused sign-in on the log-in page, with err's
 // status and message.
 func (s *server) ssoRefused(w http.ResponseWriter, r *http.Request, err error) error {
-	return s.renderForm(w, r, "login.html", page{Title: "Log in", Form: newForm(), Data: loginPage{}}, err)
+	return s.renderForm(w, r, page{Title: "Log in", Form: newForm(), Data: loginPage{}}, err)
 }
 
 // pendingSSOLink returns the identity waiting for its link in r's session,
@@ -179,7 +181,7 @@ func (s *server) pageSSOLink() http.Handler {
 		if !ok {
 			return err
 		}
-		s.render(w, r, http.StatusOK, "login-link.html", page{Title: "Link your sign-in", Form: newForm(),
+		s.render(w, r, http.StatusOK, page{Title: "Link your sign-in", Form: newForm(),
 			Data: ssoLinkPage{Provider: s.d.SSO.Label(l.Identity.Provider), Email: l.Identity.Email}})
 		return nil
 	})
@@ -200,7 +202,7 @@ func (s *server) postSSOLink() http.Handler {
 		u, err := s.d.Accounts.LinkIdentity(r.Context(), l.UserID, f.Get("password"), l.Identity)
 		if err != nil {
 			countWrongPassword(r, err, "password")
-			return s.renderForm(w, r, "login-link.html", page{Title: "Link your sign-in", Form: f,
+			return s.renderForm(w, r, page{Title: "Link your sign-in", Form: f,
 				Data: ssoLinkPage{Provider: s.d.SSO.Label(l.Identity.Provider), Email: l.Identity.Email}}, err)
 		}
 		s.d.Sessions.Remove(r.Context(), sessionSSOLink)

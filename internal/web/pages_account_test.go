@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"html"
+	"image"
+	_ "image/png" // the two-factor QR code is a PNG
 	"net/http"
 	"net/url"
 	"regexp"
@@ -12,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/require"
 
@@ -382,4 +386,18 @@ func requireTOTPSetup(t *testing.T, body, secret, email string) {
 	png, err := base64.StdEncoding.DecodeString(html.UnescapeString(regexp.MustCompile(`src="data:image/png;base64,([^"]+)"`).FindStringSubmatch(body)[1]))
 	require.NoError(t, err)
 	require.True(t, bytes.HasPrefix(png, []byte("\x89PNG")), "a PNG image")
+	// The image itself holds the same key URI: decode it as a camera would.
+	img, _, err := image.Decode(bytes.NewReader(png))
+	require.NoError(t, err)
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	require.NoError(t, err)
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	require.NoError(t, err, "the QR code decodes")
+	qu, err := url.Parse(res.GetText())
+	require.NoError(t, err)
+	require.Equal(t, "otpauth", qu.Scheme)
+	require.Equal(t, "/Groundwork:"+email, qu.Path)
+	require.Equal(t, secret, qu.Query().Get("secret"), "the QR code holds the secret")
+	require.Equal(t, "Groundwork", qu.Query().Get("issuer"), "the QR code names the issuer")
+	require.Equal(t, u.String(), qu.String(), "the QR code and the link hold the same key URI")
 }

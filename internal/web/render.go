@@ -23,6 +23,17 @@ var templateFiles embed.FS
 //go:embed static
 var staticFiles embed.FS
 
+// view is a page's own data: one named struct per page template, declared
+// beside the handler that fills it. Its template method names the template
+// that renders it, so render picks the template from the data's type and a
+// template cannot receive another page's data, a bare string or an untyped
+// map. TestTemplatesExecuteWithTheirData executes every template with its
+// view type, empty and full.
+type view interface {
+	// template is the page template's file name under templates/.
+	template() string
+}
+
 // page is what every page template receives. Handlers fill Title, Form and
 // Data; the rest is filled from the request by render.
 type page struct {
@@ -31,7 +42,7 @@ type page struct {
 	Org       *orgInfo     // the organisation of /o/{org}/ pages
 	Flash     string       // a one-time message from the previous request
 	Form      *form        // submitted values and per-field errors
-	Data      any          // the page's own data
+	Data      view         // the page's own data, which names its template
 	RequestID string
 	// BillingOn says billing is configured (Deps.Billing), for the
 	// organisation's Billing link.
@@ -144,10 +155,10 @@ func parseTemplates() (templates, error) {
 	return t, nil
 }
 
-// render writes the page template name with status, filling the page's
-// request-derived fields: the user, the organisation, its billing banner
-// and the flash message, which it pops from the session.
-func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+// render writes the page template of p.Data's type with status, filling the
+// page's request-derived fields: the user, the organisation, its billing
+// banner and the flash message, which it pops from the session.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, p page) {
 	if p.User == nil {
 		p.User = userFrom(r.Context())
 	}
@@ -166,7 +177,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if s.d.Sessions != nil && p.Flash == "" {
 		p.Flash = s.d.Sessions.PopString(r.Context(), "flash")
 	}
-	s.execute(w, r, status, name, p)
+	s.execute(w, r, status, p)
 }
 
 // renderError writes error.html with status, for serveError. It reads the
@@ -174,14 +185,18 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 // nothing else: it may run before the session is loaded (an unknown URL, a
 // refused cross-origin form), and a flash message is kept for the next page.
 func (s *server) renderError(w http.ResponseWriter, r *http.Request, status int, e errorPage) {
-	s.execute(w, r, status, "error.html", page{Title: http.StatusText(status), User: userFrom(r.Context()),
+	s.execute(w, r, status, page{Title: http.StatusText(status), User: userFrom(r.Context()),
 		Org: orgFrom(r.Context()), Banner: &billingBanner{}, Data: e})
 }
 
-// execute writes the page template name with status. Rendering into a
-// buffer first means a template error becomes a clean 500 instead of half a
-// page.
-func (s *server) execute(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+// execute writes the page template of p.Data's type with status. Rendering
+// into a buffer first means a template error becomes a clean 500 instead of
+// half a page.
+func (s *server) execute(w http.ResponseWriter, r *http.Request, status int, p page) {
+	if p.Data == nil {
+		panic("render: a page without view data")
+	}
+	name := p.Data.template()
 	tmpl, ok := s.templates[name]
 	if !ok {
 		panic(fmt.Sprintf("render: no template %q", name))
