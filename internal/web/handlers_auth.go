@@ -214,12 +214,21 @@ func (s *server) startSecondFactor(r *http.Request, userID string) error {
 
 func (s *server) pageLoginTwoFactor() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if userID, err := s.pendingSecondFactor(w, r); err != nil || userID == "" {
+		userID, err := s.pendingSecondFactor(w, r)
+		if err != nil || userID == "" {
 			return err
 		}
 		f := newForm()
 		f.Values["next"] = r.URL.Query().Get("next")
-		s.render(w, r, http.StatusOK, "login-2fa.html", page{Title: "Two-factor authentication", Form: f})
+		var data loginTwoFactorPage
+		if s.d.Passkeys != nil {
+			pks, err := s.d.Passkeys.List(r.Context(), userID)
+			if err != nil {
+				return err
+			}
+			data.Passkey = len(pks) > 0
+		}
+		s.render(w, r, http.StatusOK, "login-2fa.html", page{Title: "Two-factor authentication", Form: f, Data: data})
 		return nil
 	})
 }
