@@ -220,13 +220,9 @@ func (s *server) pageLoginTwoFactor() http.Handler {
 		}
 		f := newForm()
 		f.Values["next"] = r.URL.Query().Get("next")
-		var data loginTwoFactorPage
-		if s.d.Passkeys != nil {
-			pks, err := s.d.Passkeys.List(r.Context(), userID)
-			if err != nil {
-				return err
-			}
-			data.Passkey = len(pks) > 0
+		data, err := s.loginTwoFactorData(r, userID)
+		if err != nil {
+			return err
 		}
 		s.render(w, r, http.StatusOK, "login-2fa.html", page{Title: "Two-factor authentication", Form: f, Data: data})
 		return nil
@@ -244,7 +240,11 @@ func (s *server) postLoginTwoFactor() http.Handler {
 			return err
 		}
 		if err := s.d.Accounts.VerifySecondFactor(r.Context(), userID, f.Get("code")); err != nil {
-			return s.renderForm(w, r, "login-2fa.html", page{Title: "Two-factor authentication", Form: f}, err)
+			data, derr := s.loginTwoFactorData(r, userID)
+			if derr != nil {
+				return derr
+			}
+			return s.renderForm(w, r, "login-2fa.html", page{Title: "Two-factor authentication", Form: f, Data: data}, err)
 		}
 		if err := s.signIn(r, userID); err != nil {
 			return err

@@ -237,6 +237,16 @@ func (s *server) postPasskeySecondFactor() http.Handler {
 	})
 }
 
+// loginTwoFactorData is the data of login-2fa.html for userID's pending
+// sign-in: whether a passkey can give the second factor.
+func (s *server) loginTwoFactorData(r *http.Request, userID string) (loginTwoFactorPage, error) {
+	if s.d.Passkeys == nil {
+		return loginTwoFactorPage{}, nil
+	}
+	pks, err := s.d.Passkeys.List(r.Context(), userID)
+	return loginTwoFactorPage{Passkey: len(pks) > 0}, err
+}
+
 // loginTwoFactorPage is the data of login-2fa.html.
 type loginTwoFactorPage struct {
 	// Passkey says the user has a passkey, which the page offers in place

@@ -331,10 +331,14 @@ func TestPasskeyAssertions(t *testing.T) {
 		page, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		require.Contains(t, string(page), `action="/login/two-factor/passkey"`)
+		// A wrong code keeps the passkey on offer.
+		status, _, body := e.post(t, r, "/login/two-factor", url.Values{"code": {"12345"}}, false)
+		require.Equal(t, http.StatusUnauthorized, status)
+		require.Contains(t, body, `action="/login/two-factor/passkey"`)
 		o := e.options(t, r, "/login/two-factor/passkey/options")
 		require.Len(t, o.PublicKey.AllowCredentials, 1, "quinn's passkey only")
 		require.Equal(t, b64.EncodeToString(a.credID), o.PublicKey.AllowCredentials[0].ID)
-		status, _, _ := e.post(t, r, "/login/two-factor/passkey", url.Values{"credential": {other.get(o.PublicKey.Challenge)}}, false)
+		status, _, _ = e.post(t, r, "/login/two-factor/passkey", url.Values{"credential": {other.get(o.PublicKey.Challenge)}}, false)
 		require.Equal(t, http.StatusUnauthorized, status)
 		require.False(t, signedIn(r))
 

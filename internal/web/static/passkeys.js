@@ -77,6 +77,10 @@
       fetch(form.dataset.passkeyOptions, {
         method: "POST", credentials: "same-origin", headers: { Accept: "application/json" }
       }).then(function (res) {
+        if (res.redirected) { // the sign-in this belonged to expired: the page it was sent to says so
+          window.location.href = res.url;
+          return new Promise(function () {});
+        }
         return res.json().then(function (body) {
           if (!res.ok) { throw new Error((body.error && body.error.message) || "The server refused to start."); }
           return body;
