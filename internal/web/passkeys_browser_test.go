@@ -28,9 +28,9 @@ type passkeyEnv struct {
 	passkeys *account.Passkeys
 }
 
-func newPasskeyEnv(t *testing.T) *passkeyEnv {
+func newPasskeyEnv(t *testing.T, opts ...func(*Deps)) *passkeyEnv {
 	t.Helper()
-	e := newEnv(t)
+	e := newEnv(t, opts...)
 	// A second server on the same modules and sessions, at a localhost
 	// address the relying party is configured for.
 	srv := httptest.NewUnstartedServer(nil)

@@ -17,6 +17,8 @@ import (
 
 	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/groundwork-dev/groundwork/internal/ratelimit"
 )
 
 // softAuthenticator is a passkey authenticator in software, for the
@@ -369,4 +371,26 @@ func TestPasskeyAssertions(t *testing.T) {
 		require.Contains(t, actions, "user.passkey_registered")
 		require.Contains(t, actions, "user.passkey_removed")
 	})
+}
+
+// TestPasskeySignInLimitedPerIP: the passwordless sign-in spends the
+// log-in budget of the client's IP address, as log-in does: each
+// ceremony begun, and each failed answer.
+func TestPasskeySignInLimitedPerIP(t *testing.T) {
+	t.Parallel()
+	opt, _ := limits(ratelimit.Policies{ratelimit.LoginIP: {Count: 4, Period: time.Hour}})
+	e := newPasskeyEnv(t, opt)
+	u := e.user("rae@example.com")
+	stranger := newSoftAuthenticator(t, "localhost", e.url)
+	stranger.userHandle = []byte(u.ID)
+	c := e.client()
+	for i := range 2 {
+		o := e.options(t, c, "/login/passkey/options")
+		status, _, _ := e.post(t, c, "/login/passkey", url.Values{"credential": {stranger.get(o.PublicKey.Challenge)}}, false)
+		require.Equal(t, http.StatusUnauthorized, status, "attempt %d", i+1)
+	}
+	status, _, body := e.post(t, c, "/login/passkey/options", nil, true)
+	require.Equal(t, http.StatusTooManyRequests, status, body)
+	status, _, _ = e.post(t, c, "/login/passkey", url.Values{"credential": {"{}"}}, false)
+	require.Equal(t, http.StatusTooManyRequests, status)
 }
