@@ -171,6 +171,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Exports:      mods.Exports,
 		Imports:      mods.Imports,
 		SSO:          mods.SSO,
+		Passkeys:     mods.Passkeys,
 		Errors:       reporter,
 
 		// The operator console (/ops).

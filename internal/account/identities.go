@@ -212,7 +212,8 @@ func (s *Service) HasPassword(ctx context.Context, userID string) (bool, error) 
 }
 
 // UnlinkIdentity removes the identity identityID from userID's account,
-// while another way to sign in remains: a password or another identity.
+// while another way to sign in remains: a password, another identity or a
+// passkey.
 // Errors: ENOTFOUND (also for another user's identity); ECONFLICT when it
 // is the last way to sign in.
 func (s *Service) UnlinkIdentity(ctx context.Context, userID, identityID string) error {
@@ -227,13 +228,14 @@ func (s *Service) UnlinkIdentity(ctx context.Context, userID, identityID string)
 		var provider, subject string
 		var others int
 		err = tx.QueryRow(ctx, `SELECT provider, subject,
-			(SELECT count(*) FROM user_identities o WHERE o.user_id = i.user_id AND o.id <> i.id)
+			(SELECT count(*) FROM user_identities o WHERE o.user_id = i.user_id AND o.id <> i.id) +
+			(SELECT count(*) FROM webauthn_credentials c WHERE c.user_id = i.user_id)
 			FROM user_identities i WHERE id = $1 AND user_id = $2`, identityID, userID).Scan(&provider, &subject, &others)
 		if err != nil {
 			return notFoundAs(postgres.Translate(err), "Linked sign-in not found.")
 		}
 		if row.PasswordHash == noPassword && others == 0 {
-			return gw.Errorf(gw.ECONFLICT, "This is your only way to sign in. Set a password (through \"Forgot your password?\") or link another sign-in first.")
+			return gw.Errorf(gw.ECONFLICT, "This is your only way to sign in. Set a password (through \"Forgot your password?\"), link another sign-in or add a passkey first.")
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM user_identities WHERE id = $1`, identityID); err != nil {
 			return postgres.Translate(err)

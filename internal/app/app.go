@@ -77,6 +77,10 @@ type Options struct {
 type App struct {
 	// Accounts signs users up and in and manages their accounts.
 	Accounts *account.Service
+	// Passkeys registers passkeys and signs users in with them; nil when
+	// the base URL's host cannot be a WebAuthn relying party ID (an IP
+	// address): passkeys are then off.
+	Passkeys *account.Passkeys
 	// Orgs manages organisations, members, invitations and API keys.
 	Orgs *org.Service
 	// Contacts is the example product module.
@@ -157,6 +161,11 @@ func New(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, opts Option
 	a.Orgs = org.NewService(pool, a.Outbox, a.clock, orgCfg, logger)
 	a.Accounts = account.NewService(pool, a.Keys, a.Outbox, a.clock,
 		account.Config{BaseURL: cfg.BaseURL, OwnedOrgs: a.Orgs, MaxConcurrentHashes: cfg.PasswordHashConcurrency}, logger)
+	if pk, err := account.NewPasskeys(a.Accounts, cfg.BaseURL, "Groundwork"); err != nil {
+		logger.Info("passkeys are off: the base URL cannot be a WebAuthn relying party", "base_url", cfg.BaseURL, "error", err)
+	} else {
+		a.Passkeys = pk
+	}
 	a.Contacts = contacts.NewService(pool, a.Keys, a.clock, contactLimits)
 	if len(cfg.OIDC) > 0 {
 		a.SSO = sso.New(ssoProviders(cfg.OIDC), cfg.BaseURL, opts.HTTPClient, a.clock)

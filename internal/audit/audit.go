@@ -79,6 +79,8 @@ const (
 	ActionOperatorActed    = "operator.acted"
 	ActionIdentityLinked   = "user.identity_linked"
 	ActionIdentityUnlinked = "user.identity_unlinked"
+	ActionPasskeyAdded     = "user.passkey_registered"
+	ActionPasskeyRemoved   = "user.passkey_removed"
 )
 
 // OrgActions lists the actions of organisation chains, for filters.

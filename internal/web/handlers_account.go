@@ -17,6 +17,8 @@ type accountPage struct {
 	// account; HasPassword says whether it has a password too.
 	Identities  []account.Identity
 	HasPassword bool
+	// Passkeys are the account's passkeys (when Deps.Passkeys is set).
+	Passkeys []account.Passkey
 }
 
 func (accountPage) template() string { return "account.html" }
@@ -36,6 +38,11 @@ func (s *server) accountPage(w http.ResponseWriter, r *http.Request, f *form, er
 	}
 	if data.HasPassword, serr = s.d.Accounts.HasPassword(r.Context(), u.ID); serr != nil {
 		return serr
+	}
+	if s.d.Passkeys != nil {
+		if data.Passkeys, serr = s.d.Passkeys.List(r.Context(), u.ID); serr != nil {
+			return serr
+		}
 	}
 	p := page{Title: "Your account", Form: f, Data: data}
 	if err != nil {

@@ -216,12 +216,17 @@ func (s *server) startSecondFactor(r *http.Request, userID string) error {
 
 func (s *server) pageLoginTwoFactor() http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if userID, err := s.pendingSecondFactor(w, r); err != nil || userID == "" {
+		userID, err := s.pendingSecondFactor(w, r)
+		if err != nil || userID == "" {
 			return err
 		}
 		f := newForm()
 		f.Values["next"] = r.URL.Query().Get("next")
-		s.render(w, r, http.StatusOK, page{Title: "Two-factor authentication", Form: f, Data: loginTwoFactorPage{}})
+		data, err := s.loginTwoFactorData(r, userID)
+		if err != nil {
+			return err
+		}
+		s.render(w, r, http.StatusOK, page{Title: "Two-factor authentication", Form: f, Data: data})
 		return nil
 	})
 }
@@ -237,7 +242,11 @@ func (s *server) postLoginTwoFactor() http.Handler {
 			return err
 		}
 		if err := s.d.Accounts.VerifySecondFactor(r.Context(), userID, f.Get("code")); err != nil {
-			return s.renderForm(w, r, page{Title: "Two-factor authentication", Form: f, Data: loginTwoFactorPage{}}, err)
+			data, derr := s.loginTwoFactorData(r, userID)
+			if derr != nil {
+				return derr
+			}
+			return s.renderForm(w, r, page{Title: "Two-factor authentication", Form: f, Data: data}, err)
 		}
 		if err := s.signIn(r, userID); err != nil {
 			return err
@@ -362,12 +371,6 @@ type resendPage struct {
 }
 
 func (resendPage) template() string { return "resend.html" }
-
-// loginTwoFactorPage is the data of login-2fa.html: the log-in's second step, asking for a code.
-type loginTwoFactorPage struct {
-}
-
-func (loginTwoFactorPage) template() string { return "login-2fa.html" }
 
 // forgotPage is the data of forgot.html: the form asking for a password-reset link.
 type forgotPage struct {

@@ -275,6 +275,8 @@ func pageScenarioTables() map[string][]scenario {
 		"auth":            authScenarios(),
 		"account":         accountScenarios(),
 		"sso":             ssoScenarios(),
+		"passkeys":        passkeyScenarios(),
+		"passkeys off":    passkeysOffScenarios(),
 		"orgs":            orgScenarios(),
 		"members":         memberScenarios(),
 		"api keys":        apiKeyScenarios(),

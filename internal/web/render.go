@@ -49,6 +49,9 @@ type page struct {
 	BillingOn bool
 	// Providers are the identity providers the log-in page offers.
 	Providers []sso.Provider
+	// Passkeys says passkeys are on (Deps.Passkeys): the pages offer them
+	// and load their script.
+	Passkeys bool
 	// Banner is the organisation's billing notice; render loads it on
 	// /o/{org}/ pages when billing is configured and the handler left it nil.
 	Banner *billingBanner
@@ -204,6 +207,7 @@ func (s *server) execute(w http.ResponseWriter, r *http.Request, status int, p p
 	p.RequestID = gw.RequestID(r.Context())
 	p.BillingOn = s.d.Billing != nil
 	p.Providers = s.d.SSO.Providers()
+	p.Passkeys = s.d.Passkeys != nil
 	var buf bytes.Buffer
 	if err := tmpl.ExecuteTemplate(&buf, "layout.html", p); err != nil {
 		panic(fmt.Errorf("render %s: %w", name, err))

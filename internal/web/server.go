@@ -84,6 +84,10 @@ type Deps struct {
 	// SSO signs users in with OpenID Connect providers. Nil: no provider
 	// is configured, and the log-in page offers none.
 	SSO *sso.Client
+	// Passkeys registers passkeys and signs users in with them. Nil: the
+	// base URL's host cannot be a WebAuthn relying party ID (an IP
+	// address), the pages offer no passkeys and their routes answer 404.
+	Passkeys *account.Passkeys
 	// Audit reads the organisations' audit logs.
 	Audit *audit.Service
 	// Idempotency looks up the Idempotency-Keys of API creates; nil

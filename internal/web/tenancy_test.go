@@ -37,7 +37,7 @@ var pathParam = regexp.MustCompile(`\{([a-z$]+)\}`)
 // test; a route whose Access it cannot judge fails it.
 func TestEveryRouteRefusesOutsiders(t *testing.T) {
 	t.Parallel()
-	e := newBillingEnv(t) // billing configured, so its handlers are the real ones
+	e := newBillingEnv(t, withPasskeys("http://localhost")) // billing and passkeys on, so their handlers are the real ones
 	ctx := context.Background()
 
 	owner := e.user("owner@acme.example")
@@ -62,13 +62,18 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 	require.NoError(t, err)
 	ownerIdentities, err := e.accounts.Identities(ctx, owner.ID)
 	require.NoError(t, err)
+	ownerPasskey := gw.NewID()
+	_, err = e.db.Owner.Exec(ctx, `INSERT INTO webauthn_credentials (id, user_id, credential_id, public_key, name, created_at)
+		VALUES ($1, $2, $3, $4, 'Owner hidden passkey', now())`, ownerPasskey, owner.ID, []byte("hidden-credential"), []byte{0xa0})
+	require.NoError(t, err)
 	ownerClient := e.login(owner.Email)
 	ownerSessions, err := e.accounts.Sessions(ctx, owner.ID)
 	require.NoError(t, err)
 	require.NotEmpty(t, ownerSessions)
 
 	secrets := []string{"Zebulon Secret", "zebulon@secret.example", "Acme Hidden Org", "invitee@hidden.example",
-		"hidden-key", contact.ID, inv.ID, hiddenKey.ID, hiddenExport.ID, hiddenImport.ID, "hidden.csv"}
+		"hidden-key", contact.ID, inv.ID, hiddenKey.ID, hiddenExport.ID, hiddenImport.ID, "hidden.csv",
+		ownerPasskey, "Owner hidden passkey"}
 
 	// idFor names the object of acme a route's {id} refers to.
 	idFor := func(pattern string) string {
@@ -87,6 +92,8 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 			return ownerSessions[0].ID
 		case strings.Contains(pattern, "/identities/"):
 			return ownerIdentities[0].ID
+		case strings.Contains(pattern, "/passkeys/"):
+			return ownerPasskey
 		}
 		t.Fatalf("route %s: the test does not know what its {id} is; teach idFor", pattern)
 		return ""
@@ -226,6 +233,10 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 	stillLinked, err := e.accounts.Identities(ctx, owner.ID)
 	require.NoError(t, err)
 	require.Len(t, stillLinked, 1, "no outsider unlinked the owner's sign-in")
+	stillPasskeys, err := e.deps.Passkeys.List(ctx, owner.ID)
+	require.NoError(t, err)
+	require.Len(t, stillPasskeys, 1, "no outsider removed the owner's passkey")
+	require.Equal(t, "Owner hidden passkey", stillPasskeys[0].Name, "no outsider renamed the owner's passkey")
 	stillQueued, err := e.exports.Get(ctx, ownerScope, hiddenExport.ID)
 	require.NoError(t, err)
 	require.Equal(t, exports.StatusQueued, stillQueued.Status, "no outsider cancelled acme's export")
