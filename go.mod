@@ -41,6 +41,8 @@ require (
 	riverqueue.com/riverui v0.22.0
 )
 
+require github.com/miekg/dns v1.1.73 // indirect
+
 require (
 	github.com/apapsch/go-jsonmerge/v2 v2.0.0 // indirect
 	github.com/aws/aws-sdk-go-v2 v1.46.0
