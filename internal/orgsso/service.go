@@ -130,7 +130,9 @@ func (d Domain) Record() string { return TXTPrefix + d.Token }
 func (d Domain) RecordNames() []string { return []string{"_groundwork." + d.Domain, d.Domain} }
 
 // secretAD is the associated data of an organisation's client secret.
-func secretAD(orgID string) crypto.AD { return crypto.NewAD("org_sso_connections", "client_secret", orgID) }
+func secretAD(orgID string) crypto.AD {
+	return crypto.NewAD("org_sso_connections", "client_secret", orgID)
+}
 
 // emailDomain is the lower-case domain of an email address, "" when it
 // has none.

@@ -238,8 +238,8 @@ func TestSignIn(t *testing.T) {
 	acmeOP := ssotest.Start(t, "acme-client", "acme-secret", b.svc.RedirectURI())
 	evilOP := ssotest.Start(t, "evil-client", "evil-secret", b.svc.RedirectURI())
 	for _, o := range []struct {
-		scope                    gw.Scope
-		op                       *ssotest.Provider
+		scope                  gw.Scope
+		op                     *ssotest.Provider
 		client, secret, domain string
 	}{{acme, acmeOP, "acme-client", "acme-secret", "acme.example"}, {evil, evilOP, "evil-client", "evil-secret", "evil.example"}} {
 		_, err := b.svc.SaveConnection(ctx, o.scope, orgsso.ConnectionInput{Issuer: o.op.Issuer(), ClientID: o.client,
