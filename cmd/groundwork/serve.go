@@ -161,6 +161,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Exports:      mods.Exports,
 		Imports:      mods.Imports,
 		SSO:          mods.SSO,
+		OrgSSO:       mods.OrgSSO,
 		Errors:       reporter,
 
 		// The operator console (/ops).

@@ -34,6 +34,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/operator"
 	"github.com/groundwork-dev/groundwork/internal/ops"
 	"github.com/groundwork-dev/groundwork/internal/org"
+	"github.com/groundwork-dev/groundwork/internal/orgsso"
 	"github.com/groundwork-dev/groundwork/internal/ratelimit"
 	"github.com/groundwork-dev/groundwork/internal/sso"
 )
@@ -84,6 +85,9 @@ type Deps struct {
 	// SSO signs users in with OpenID Connect providers. Nil: no provider
 	// is configured, and the log-in page offers none.
 	SSO *sso.Client
+	// OrgSSO is single sign-on per organisation: connections, verified
+	// domains, "Continue with SSO" and its enforcement. Nil: none of it.
+	OrgSSO *orgsso.Service
 	// Audit reads the organisations' audit logs.
 	Audit *audit.Service
 	// Idempotency looks up the Idempotency-Keys of API creates; nil

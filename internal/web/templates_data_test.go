@@ -8,6 +8,8 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/org"
+	"github.com/groundwork-dev/groundwork/internal/orgsso"
 	"github.com/stretchr/testify/require"
 )
 
@@ -29,6 +31,13 @@ func templateData() map[string][]any {
 		},
 		"contact.html":      {contactPage{}, contactPage{ID: full.ID}},
 		"contact-view.html": {newContactViewPage(contacts.Contact{ID: gw.NewID(), Name: "Bo"}), newContactViewPage(full)},
+		"org-sso.html": {orgSSOPage{}, orgSSOPage{Configured: true, RedirectURI: "https://app.example/login/sso/callback",
+			Connection: orgsso.Connection{Issuer: "https://idp.example", ClientID: "c", HasSecret: true, RequireSSO: true,
+				JIT: true, DefaultRole: gw.RoleMember, BreakGlassUserID: "u1"},
+			Domains: []orgsso.Domain{{ID: gw.NewID(), Domain: "a.example", Token: "T"}, {ID: gw.NewID(), Domain: "b.example", Token: "U", VerifiedAt: &at}},
+			Owners:  []org.Member{{UserID: "u1", Email: "o@a.example", Role: gw.RoleOwner}},
+			Roles:   []string{"admin", "member", "viewer"}}},
+		"login-sso.html": {loginSSOPage{}},
 	}
 }
 
