@@ -210,7 +210,7 @@ func ssoProviders(ps []config.OIDCProvider) []sso.Provider {
 // EncryptedTables are the modules that store encrypted fields, for key
 // rotation (crypto.ReencryptWorker, "groundwork keys status").
 func (a *App) EncryptedTables() []crypto.Table {
-	return []crypto.Table{a.Contacts, a.Accounts}
+	return []crypto.Table{a.Contacts, a.Accounts, a.OrgSSO}
 }
 
 // KeySource is where cfg's encryption and blind-index keysets come from.

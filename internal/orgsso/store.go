@@ -135,3 +135,6 @@ func queryOne(ctx context.Context, q postgres.Queryer, sql string, args []any, d
 	}
 	return postgres.Translate(rows.Scan(dest...))
 }
+
+// isNotFound reports whether err is ENOTFOUND.
+func isNotFound(err error) bool { return gw.ErrorCode(err) == gw.ENOTFOUND }
