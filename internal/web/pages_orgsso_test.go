@@ -15,6 +15,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/orgsso"
 	"github.com/groundwork-dev/groundwork/internal/orgsso/dnstest"
+	"github.com/groundwork-dev/groundwork/internal/sso"
 	"github.com/groundwork-dev/groundwork/internal/sso/ssotest"
 )
 
@@ -38,12 +39,15 @@ func newOrgSSOEnv(t *testing.T) *orgSSOEnv {
 	svc := orgsso.NewService(e.db.Runtime, keys, gw.SystemClock{},
 		orgsso.Config{BaseURL: base, Resolver: dns.Resolver(), Members: e.orgs})
 	op := ssotest.Start(t, "acme-client", "acme-secret", svc.RedirectURI())
+	platform := ssotest.Start(t, "gw-web", "gw-secret", sso.CallbackURL(base, "idp"))
 	deps := e.deps
 	deps.OrgSSO = svc
+	deps.SSO = sso.New([]sso.Provider{{Name: "idp", Label: "Platform IdP", Issuer: platform.Issuer(), ClientID: "gw-web", ClientSecret: "gw-secret"}},
+		base, nil, gw.SystemClock{})
 	srv.Config.Handler = NewServer(deps)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &orgSSOEnv{ssoEnv: &ssoEnv{env: e, url: base}, dns: dns, svc: svc, orgOP: op}
+	return &orgSSOEnv{ssoEnv: &ssoEnv{env: e, op: platform, url: base}, dns: dns, svc: svc, orgOP: op}
 }
 
 // loginAt signs email in with its password at the env's server.
@@ -162,6 +166,20 @@ func TestOrgSSOFlow(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, "the break-glass owner")
 	status, _, _ = s.do(t, s.loginAt(t, admin.Email), http.MethodGet, "/o/"+acme.Slug+"/", nil)
 	require.Equal(t, http.StatusForbidden, status, "an admin of the domain is no exception")
+
+	// A platform provider's sign-in does not open Acme either.
+	s.op.AddUser("dan", "sub-dan", "dan@acme.example", true)
+	dc := s.client()
+	status, loc, _ = s.do(t, dc, http.MethodGet, s.callback(t, dc, "dan"), nil)
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, "/account", loc, "a new account through the platform provider")
+	dan, err := s.accounts.UserByEmail(ctx, "dan@acme.example")
+	require.NoError(t, err)
+	_, err = s.orgs.JoinBySSO(ctx, acme.ID, dan.ID, gw.RoleMember) // a member, however he joined
+	require.NoError(t, err)
+	status, _, body = s.do(t, dc, http.MethodGet, "/o/"+acme.Slug+"/", nil)
+	require.Equal(t, http.StatusForbidden, status)
+	require.Contains(t, html.UnescapeString(body), "Acme requires single sign-on")
 
 	// Bob through the provider: his existing account is linked, his role kept.
 	s.orgOP.AddUser("bob", "sub-bob", "bob@acme.example", true)
