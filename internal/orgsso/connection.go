@@ -2,6 +2,7 @@ package orgsso
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -80,8 +81,11 @@ func (s *Service) SaveConnection(ctx context.Context, scope gw.Scope, in Connect
 		return Connection{}, &gw.Error{Code: gw.EINVALID, Message: "Check the highlighted fields.", Fields: fields}
 	}
 	if err := sso.Discover(ctx, s.cfg.HTTPClient, in.Issuer); err != nil {
-		return Connection{}, &gw.Error{Code: gw.EINVALID, Message: err.(*gw.Error).Message,
-			Fields: map[string]string{"issuer": err.(*gw.Error).Message}}
+		msg := "The issuer could not be checked."
+		if e, ok := errors.AsType[*gw.Error](err); ok {
+			msg = e.Message
+		}
+		return Connection{}, &gw.Error{Code: gw.EINVALID, Message: msg, Fields: map[string]string{"issuer": msg}}
 	}
 	now := s.now()
 	var out Connection

@@ -311,4 +311,16 @@ func TestSignIn(t *testing.T) {
 	on, err = b.svc.Enforced(ctx, evil.OrgID, ann, "ann@acme.example")
 	require.NoError(t, err)
 	require.False(t, on, "another organisation's domain")
+
+	// A break-glass user who is no longer an owner is bound like the others.
+	tx, err := b.db.Owner.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `SELECT set_config('app.org_id', $1, true)`, acme.OrgID)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `UPDATE memberships SET role = 'admin' WHERE org_id = $1 AND user_id = $2`, acme.OrgID, acme.Actor.UserID)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	on, err = b.svc.Enforced(ctx, acme.OrgID, acme.Actor.UserID, "boss@acme.example")
+	require.NoError(t, err)
+	require.True(t, on, "a demoted break-glass user")
 }

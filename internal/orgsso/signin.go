@@ -101,6 +101,9 @@ func (s *Service) Finish(ctx context.Context, flow sso.Flow, state, code, provid
 	if err != nil {
 		return SignIn{}, err
 	}
+	if id.Email == "" {
+		return SignIn{}, gw.Errorf(gw.EFORBIDDEN, "The identity provider sent no email address.")
+	}
 	owner, err := s.OrgForEmail(ctx, id.Email)
 	if err != nil && gw.ErrorCode(err) != gw.ENOTFOUND {
 		return SignIn{}, err

@@ -103,11 +103,13 @@ func verifiedDomainOrg(ctx context.Context, pool *pgxpool.Pool, domain string) (
 }
 
 // enforcement returns, in one round trip, whether orgID requires single
-// sign-on for addresses of domain (required), and its break-glass user.
+// sign-on for addresses of domain (required), and its break-glass user
+// while that user is still an owner.
 func enforcement(ctx context.Context, pool *pgxpool.Pool, orgID, domain string) (required bool, breakGlass string, err error) {
 	err = queryOne(ctx, postgres.Reader(pool, postgres.TxOptions{OrgID: orgID}),
-		`SELECT coalesce(c.break_glass_user_id::text, '') FROM org_sso_connections c
+		`SELECT coalesce(m.user_id::text, '') FROM org_sso_connections c
 		JOIN org_sso_domains d ON d.org_id = c.org_id
+		LEFT JOIN memberships m ON m.org_id = c.org_id AND m.user_id = c.break_glass_user_id AND m.role = 'owner'
 		WHERE c.org_id = $1 AND c.require_sso AND d.domain_hash = $2 AND d.verified_at IS NOT NULL`,
 		[]any{orgID, domainHash(domain)}, &breakGlass)
 	switch gw.ErrorCode(postgres.Translate(err)) {
