@@ -172,6 +172,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Imports:      mods.Imports,
 		SSO:          mods.SSO,
 		Passkeys:     mods.Passkeys,
+		OrgSSO:       mods.OrgSSO,
 		Errors:       reporter,
 
 		// The operator console (/ops).

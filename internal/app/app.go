@@ -36,6 +36,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/mail"
 	"github.com/groundwork-dev/groundwork/internal/operator"
 	"github.com/groundwork-dev/groundwork/internal/org"
+	"github.com/groundwork-dev/groundwork/internal/orgsso"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 	"github.com/groundwork-dev/groundwork/internal/sso"
 )
@@ -71,6 +72,9 @@ type Options struct {
 	// HTTPClient reaches the OpenID Connect providers. Default
 	// http.DefaultClient.
 	HTTPClient *http.Client
+	// Resolver looks up the TXT records that verify organisations' email
+	// domains. Default net.DefaultResolver.
+	Resolver orgsso.Resolver
 }
 
 // App is every module, wired to each other and to the database.
@@ -103,6 +107,8 @@ type App struct {
 	// SSO signs users in with the configured OpenID Connect providers; nil
 	// when none is configured (GROUNDWORK_OIDC_PROVIDERS).
 	SSO *sso.Client
+	// OrgSSO is single sign-on per organisation.
+	OrgSSO *orgsso.Service
 	// Keys encrypt sensitive fields.
 	Keys *crypto.Keyring
 	// Mailer sends the modules' emails, from the mail job's worker
@@ -170,6 +176,8 @@ func New(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, opts Option
 	if len(cfg.OIDC) > 0 {
 		a.SSO = sso.New(ssoProviders(cfg.OIDC), cfg.BaseURL, opts.HTTPClient, a.clock)
 	}
+	a.OrgSSO = orgsso.NewService(pool, a.Keys, a.clock, orgsso.Config{BaseURL: cfg.BaseURL,
+		HTTPClient: opts.HTTPClient, Resolver: opts.Resolver, Members: a.Orgs})
 	a.Audit = audit.NewService(pool)
 	a.AuditSealer = audit.NewSealer(pool)
 	a.Idempotency = idempotency.NewStore(pool)
@@ -211,7 +219,7 @@ func ssoProviders(ps []config.OIDCProvider) []sso.Provider {
 // EncryptedTables are the modules that store encrypted fields, for key
 // rotation (crypto.ReencryptWorker, "groundwork keys status").
 func (a *App) EncryptedTables() []crypto.Table {
-	return []crypto.Table{a.Contacts, a.Accounts}
+	return []crypto.Table{a.Contacts, a.Accounts, a.OrgSSO}
 }
 
 // KeySource is where cfg's encryption and blind-index keysets come from.

@@ -60,6 +60,12 @@ const (
 	ActionExportUnscheduled    = "export.unscheduled"
 	ActionImportRequested      = "import.requested"
 	ActionContactsImported     = "contacts.imported"
+	ActionSSOConfigured        = "sso.configured"
+	ActionSSORemoved           = "sso.removed"
+	ActionSSODomainAdded       = "sso.domain_added"
+	ActionSSODomainVerified    = "sso.domain_verified"
+	ActionSSODomainRemoved     = "sso.domain_removed"
+	ActionMemberJoinedBySSO    = "member.joined_by_sso"
 
 	ActionSignInNewDevice   = "user.sign_in_new_device"
 	ActionPasswordChanged   = "user.password_changed"
@@ -94,6 +100,8 @@ var OrgActions = []string{
 	ActionBillingResumed,
 	ActionExportRequested, ActionExportDownloaded, ActionExportCancelled,
 	ActionExportScheduled, ActionExportUnscheduled, ActionImportRequested, ActionContactsImported,
+	ActionSSOConfigured, ActionSSORemoved, ActionSSODomainAdded, ActionSSODomainVerified, ActionSSODomainRemoved,
+	ActionMemberJoinedBySSO,
 }
 
 // Target types.
@@ -110,6 +118,12 @@ const (
 	TargetImport       = "import"
 	TargetOperator     = "operator" // a user, as platform staff
 	TargetOpsPage      = "ops_page" // a page or action of the operator console; TargetID is its path
+)
+
+// Target types of single sign-on per organisation (internal/orgsso).
+const (
+	TargetSSOConnection = "sso_connection" // an organisation's connection; TargetID is the organisation's ID
+	TargetSSODomain     = "sso_domain"     // an email domain of an organisation
 )
 
 // Redacted replaces a sensitive value in Before and After.

@@ -27,6 +27,9 @@ func TestRoleTable(t *testing.T) {
 		{gw.RoleAdmin, ContactsImport, true},
 		{gw.RoleMember, ContactsImport, false},
 		{gw.RoleViewer, ContactsImport, false},
+		{gw.RoleOwner, SSOManage, true},
+		{gw.RoleAdmin, SSOManage, false},
+		{gw.RoleMember, SSOManage, false},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, Can(tt.role, tt.perm), "%s %s", tt.role, tt.perm)

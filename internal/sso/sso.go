@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -98,6 +99,43 @@ func New(providers []Provider, baseURL string, httpClient *http.Client, clock gw
 	}
 	return &Client{providers: ps, httpClient: httpClient, clock: clock, discovered: map[string]*discovered{},
 		callbackURL: func(name string) string { return CallbackURL(baseURL, name) }}
+}
+
+// NewSingle returns a Client for the one provider p, whose redirect URI
+// is redirectURL: an organisation's own connection (internal/orgsso), whose
+// callback is not under /login/oidc/. A nil httpClient means
+// http.DefaultClient.
+func NewSingle(p Provider, redirectURL string, httpClient *http.Client, clock gw.Clock) *Client {
+	c := New([]Provider{p}, "", httpClient, clock)
+	c.callbackURL = func(string) string { return redirectURL }
+	return c
+}
+
+// Discover fetches issuer's discovery document and checks that it names
+// issuer, as a sign-in would. Errors: EINVALID, saying whether the issuer
+// cannot be reached or answers with something else.
+func Discover(ctx context.Context, httpClient *http.Client, issuer string) error {
+	if httpClient == nil {
+		httpClient = http.DefaultClient
+	}
+	if u, err := url.Parse(issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return gw.Errorf(gw.EINVALID, "The issuer must be an https URL, e.g. https://login.example.com.")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := oidc.NewProvider(oidc.ClientContext(ctx, httpClient), issuer)
+	var mismatch *oidc.IssuerMismatchError
+	var netErr *url.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &mismatch):
+		return gw.Errorf(gw.EINVALID, "The discovery document of %s names another issuer, %s: use exactly the issuer it shows.", issuer, mismatch.Discovered)
+	case errors.As(err, &netErr):
+		return gw.Errorf(gw.EINVALID, "The issuer %s cannot be reached.", issuer)
+	default:
+		return gw.Errorf(gw.EINVALID, "The issuer %s does not serve an OpenID Connect discovery document at /.well-known/openid-configuration.", issuer)
+	}
 }
 
 // CallbackURL is the redirect URI of provider name for an app at baseURL.

@@ -122,6 +122,10 @@ func (s *server) inOrg(perm authz.Permission, next http.Handler) http.Handler {
 			s.serveError(w, r, err)
 			return
 		}
+		if err := s.requireOrgSSO(r, u, o.ID, o.Name); err != nil {
+			s.serveError(w, r, err)
+			return
+		}
 		if o.Require2FA && !u.TwoFactor {
 			s.flash(r, o.Name+" requires two-factor authentication: set it up to continue.")
 			redirect(w, r, "/account/two-factor")

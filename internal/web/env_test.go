@@ -134,7 +134,7 @@ func startEnv(t *testing.T, withBilling bool, opts ...func(*Deps)) *env {
 	sm.Lifetime = 168 * time.Hour
 	e.deps = Deps{Logger: logger, MaxBodyBytes: 1 << 20, Sessions: sm,
 		Accounts: mods.Accounts, Orgs: mods.Orgs, Contacts: mods.Contacts, Audit: mods.Audit, Idempotency: mods.Idempotency,
-		Exports: mods.Exports, Imports: mods.Imports, Operators: mods.Operators}
+		Exports: mods.Exports, Imports: mods.Imports, Operators: mods.Operators, OrgSSO: mods.OrgSSO}
 	if mods.Billing != nil {
 		e.billing = mods.Billing.Service
 		e.deps.Billing, e.deps.StripeWebhooks = mods.Billing.Service, mods.Billing.Ledger

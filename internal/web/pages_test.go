@@ -277,6 +277,7 @@ func pageScenarioTables() map[string][]scenario {
 		"sso":             ssoScenarios(),
 		"passkeys":        passkeyScenarios(),
 		"passkeys off":    passkeysOffScenarios(),
+		"org sso":         orgSSOScenarios(),
 		"orgs":            orgScenarios(),
 		"members":         memberScenarios(),
 		"api keys":        apiKeyScenarios(),

@@ -59,6 +59,9 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.page("GET /login/oidc/{provider}/callback", s.pageSSOCallback())
 	rt.page("GET /login/oidc/link", s.pageSSOLink())
 	rt.page("POST /login/oidc/link", s.limitFailures(s.postSSOLink(), perClientIP(ratelimit.LoginIP), s.perPendingLink(ratelimit.LoginAccount)))
+	rt.page("GET /login/sso", s.pageLoginSSO())
+	rt.page("POST /login/sso", s.limit(s.postLoginSSO(), perClientIP(ratelimit.LoginIP)))
+	rt.page("GET /login/sso/callback", s.pageOrgSSOCallback())
 	rt.page("GET /login/two-factor", s.pageLoginTwoFactor())
 	rt.page("POST /login/two-factor", s.limitFailures(s.postLoginTwoFactor(), s.perPendingUser(ratelimit.TwoFactor)))
 	rt.page("POST /login/passkey/options", s.limit(s.postPasskeySignInOptions(), perClientIP(ratelimit.LoginIP)))
@@ -106,6 +109,12 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.org("POST /o/{org}/api-keys/{id}/revoke", authz.APIKeysManage, s.postRevokeAPIKey())
 	rt.org("GET /o/{org}/settings", authz.OrgManage, s.pageOrgSettings())
 	rt.org("POST /o/{org}/settings", authz.OrgManage, s.postOrgSettings())
+	rt.org("GET /o/{org}/sso", authz.SSOManage, s.pageOrgSSO())
+	rt.org("POST /o/{org}/sso", authz.SSOManage, s.postOrgSSO())
+	rt.org("POST /o/{org}/sso/remove", authz.SSOManage, s.postRemoveOrgSSO())
+	rt.org("POST /o/{org}/sso/domains", authz.SSOManage, s.postAddSSODomain())
+	rt.org("POST /o/{org}/sso/domains/{id}/verify", authz.SSOManage, s.postVerifySSODomain())
+	rt.org("POST /o/{org}/sso/domains/{id}/remove", authz.SSOManage, s.postRemoveSSODomain())
 	rt.org("POST /o/{org}/delete", authz.OrgDelete, s.limitFailures(s.postDeleteOrg(), perUser(ratelimit.PasswordUser), perClientIP(ratelimit.PasswordIP)))
 
 	// Billing (Stripe).

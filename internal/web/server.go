@@ -34,6 +34,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/operator"
 	"github.com/groundwork-dev/groundwork/internal/ops"
 	"github.com/groundwork-dev/groundwork/internal/org"
+	"github.com/groundwork-dev/groundwork/internal/orgsso"
 	"github.com/groundwork-dev/groundwork/internal/ratelimit"
 	"github.com/groundwork-dev/groundwork/internal/sso"
 )
@@ -88,6 +89,9 @@ type Deps struct {
 	// base URL's host cannot be a WebAuthn relying party ID (an IP
 	// address), the pages offer no passkeys and their routes answer 404.
 	Passkeys *account.Passkeys
+	// OrgSSO is single sign-on per organisation: connections, verified
+	// domains, "Continue with SSO" and its enforcement. Nil: none of it.
+	OrgSSO *orgsso.Service
 	// Audit reads the organisations' audit logs.
 	Audit *audit.Service
 	// Idempotency looks up the Idempotency-Keys of API creates; nil

@@ -15,6 +15,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/imports"
 	"github.com/groundwork-dev/groundwork/internal/org"
+	"github.com/groundwork-dev/groundwork/internal/orgsso"
 	"github.com/stretchr/testify/require"
 )
 
@@ -90,6 +91,13 @@ func templateData(t *testing.T) []view {
 		readinessPage{}, readinessPage{doctor.Report{Generated: at, Pass: 1, Fail: 1, Results: []doctor.Result{
 			{ID: "backups.recent", Title: "Backups", Status: doctor.Pass, Evidence: "ok"},
 			{ID: "billing.ledger", Title: "Ledger", Status: "fail", Evidence: "no table", Fix: "migrate"}}}},
+		orgSSOPage{}, orgSSOPage{Configured: true, RedirectURI: "https://app.example/login/sso/callback",
+			Connection: orgsso.Connection{Issuer: "https://idp.example", ClientID: "c", HasSecret: true, RequireSSO: true,
+				JIT: true, DefaultRole: gw.RoleMember, BreakGlassUserID: "u1"},
+			Domains: []orgsso.Domain{{ID: gw.NewID(), Domain: "a.example", Token: "T"}, {ID: gw.NewID(), Domain: "b.example", Token: "U", VerifiedAt: &at}},
+			Owners:  []org.Member{{UserID: "u1", Email: "o@a.example", Role: gw.RoleOwner}},
+			Roles:   []string{"admin", "member", "viewer"}},
+		loginSSOPage{},
 	}
 }
 

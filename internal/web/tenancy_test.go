@@ -66,13 +66,15 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 	_, err = e.db.Owner.Exec(ctx, `INSERT INTO webauthn_credentials (id, user_id, credential_id, public_key, name, created_at)
 		VALUES ($1, $2, $3, $4, 'Owner hidden passkey', now())`, ownerPasskey, owner.ID, []byte("hidden-credential"), []byte{0xa0})
 	require.NoError(t, err)
+	hiddenDomain, err := e.deps.OrgSSO.AddDomain(ctx, ownerScope, "hidden-domain.example")
+	require.NoError(t, err)
 	ownerClient := e.login(owner.Email)
 	ownerSessions, err := e.accounts.Sessions(ctx, owner.ID)
 	require.NoError(t, err)
 	require.NotEmpty(t, ownerSessions)
 
 	secrets := []string{"Zebulon Secret", "zebulon@secret.example", "Acme Hidden Org", "invitee@hidden.example",
-		"hidden-key", contact.ID, inv.ID, hiddenKey.ID, hiddenExport.ID, hiddenImport.ID, "hidden.csv",
+		"hidden-key", "hidden-domain.example", hiddenDomain.Token, hiddenDomain.ID, contact.ID, inv.ID, hiddenKey.ID, hiddenExport.ID, hiddenImport.ID, "hidden.csv",
 		ownerPasskey, "Owner hidden passkey"}
 
 	// idFor names the object of acme a route's {id} refers to.
@@ -94,6 +96,8 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 			return ownerIdentities[0].ID
 		case strings.Contains(pattern, "/passkeys/"):
 			return ownerPasskey
+		case strings.Contains(pattern, "/sso/domains/"):
+			return hiddenDomain.ID
 		}
 		t.Fatalf("route %s: the test does not know what its {id} is; teach idFor", pattern)
 		return ""
@@ -230,6 +234,9 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 		require.Nil(t, k.RevokedAt, "key %s", k.Name)
 	}
 	require.Equal(t, gw.RoleOwner, e.scope(owner.ID, acme.ID).Role)
+	_, _, domains, err := e.deps.OrgSSO.Settings(ctx, ownerScope)
+	require.NoError(t, err)
+	require.Len(t, domains, 1, "no outsider removed or added a single sign-on domain")
 	stillLinked, err := e.accounts.Identities(ctx, owner.ID)
 	require.NoError(t, err)
 	require.Len(t, stillLinked, 1, "no outsider unlinked the owner's sign-in")
@@ -275,6 +282,13 @@ func TestRowLevelSecurityCoversEveryTenantTable(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.exports.SetSchedule(ctx, ownerScope, exports.ScheduleInput{Frequency: exports.FrequencyDaily}) // export_schedules
 	require.NoError(t, err)
+	_, err = e.deps.OrgSSO.AddDomain(ctx, ownerScope, "acme.example") // org_sso_domains (internal/orgsso)
+	require.NoError(t, err)
+	require.NoError(t, postgres.InOrgTx(ctx, e.db.Runtime, acme.ID, func(tx pgx.Tx) error { // org_sso_connections, without the discovery check
+		_, err := tx.Exec(ctx, `INSERT INTO org_sso_connections (org_id, issuer, client_id, created_at, updated_at)
+			VALUES ($1, 'https://idp.example', 'c', now(), now())`, acme.ID)
+		return err
+	}))
 	require.NoError(t, postgres.InOrgTx(ctx, e.db.Runtime, acme.ID, func(tx pgx.Tx) error { // billing (internal/billing)
 		if _, err := tx.Exec(ctx, `INSERT INTO billing_accounts (org_id) VALUES ($1)`, acme.ID); err != nil {
 			return err
