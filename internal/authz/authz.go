@@ -22,12 +22,14 @@ const (
 	BillingManage  Permission = "billing.manage"  // see and change the plan and payment details
 	ExportsManage  Permission = "exports.manage"  // request, follow, cancel and download data exports
 	ContactsImport Permission = "contacts.import" // import contacts from CSV files and read their reports
+	SCIMManage     Permission = "scim.manage"     // create, list and revoke SCIM provisioning tokens
 )
 
 // roleTable is the one table of what each role may do.
 var roleTable = map[gw.Role][]Permission{
 	gw.RoleOwner: {OrgRead, OrgManage, OrgDelete, MembersManage, OwnershipGrant,
-		APIKeysManage, ContactsRead, ContactsWrite, AuditRead, BillingManage, ExportsManage, ContactsImport},
+		APIKeysManage, ContactsRead, ContactsWrite, AuditRead, BillingManage, ExportsManage, ContactsImport,
+		SCIMManage},
 	gw.RoleAdmin: {OrgRead, OrgManage, MembersManage, APIKeysManage,
 		ContactsRead, ContactsWrite, AuditRead, ExportsManage, ContactsImport},
 	gw.RoleMember: {OrgRead, ContactsRead, ContactsWrite},
