@@ -27,6 +27,10 @@ func TestRoleTable(t *testing.T) {
 		{gw.RoleAdmin, ContactsImport, true},
 		{gw.RoleMember, ContactsImport, false},
 		{gw.RoleViewer, ContactsImport, false},
+		{gw.RoleOwner, SCIMManage, true},
+		{gw.RoleAdmin, SCIMManage, false},
+		{gw.RoleMember, SCIMManage, false},
+		{gw.RoleViewer, SCIMManage, false},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, Can(tt.role, tt.perm), "%s %s", tt.role, tt.perm)
