@@ -381,3 +381,34 @@ func TestSCIMTokenPage(t *testing.T) {
 
 	require.Equal(t, http.StatusForbidden, getStatus(t, e.login(admin.Email), e.srv.URL+"/o/"+acme.Slug+"/scim"), "owners only")
 }
+
+// TestSCIMDeprovisioningLeavesOtherOrganisations deactivates a user who
+// also belongs to another organisation: its membership there and its
+// sessions stay, and this organisation is closed to it at once.
+func TestSCIMDeprovisioningLeavesOtherOrganisations(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	owner := e.user("owner@acme.example")
+	acme, ownerScope := e.org(owner.ID, "Acme")
+	token := e.scimToken(ownerScope, "okta")
+	carol := e.user("carol@acme.example")
+	otherOwner := e.user("owner@other.example")
+	other, otherScope := e.org(otherOwner.ID, "Other")
+	e.join(otherScope, carol, gw.RoleAdmin)
+	carolClient := e.login(carol.Email)
+
+	status, _ := e.scimCall(token, "POST", "/Users", `{`+userSchema+`,"userName":"carol@acme.example","active":true}`)
+	require.Equal(t, http.StatusCreated, status)
+	require.Equal(t, http.StatusOK, getStatus(t, carolClient, e.srv.URL+"/o/"+acme.Slug+"/"))
+
+	status, _ = e.scimCall(token, "PUT", "/Users/"+carol.ID, `{`+userSchema+`,"userName":"carol@acme.example","active":false}`)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, gw.Role(""), e.memberRole(carol.ID, acme.ID))
+	require.Equal(t, gw.RoleAdmin, e.memberRole(carol.ID, other.ID), "the other organisation's membership is untouched")
+	require.Equal(t, http.StatusNotFound, getStatus(t, carolClient, e.srv.URL+"/o/"+acme.Slug+"/"), "closed at once")
+	require.Equal(t, http.StatusOK, getStatus(t, carolClient, e.srv.URL+"/o/"+other.Slug+"/"), "her session goes on elsewhere")
+	sessions, err := e.accounts.Sessions(ctx, carol.ID)
+	require.NoError(t, err)
+	require.Len(t, sessions, 1)
+}
