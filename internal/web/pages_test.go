@@ -278,6 +278,7 @@ func pageScenarioTables() map[string][]scenario {
 		"orgs":            orgScenarios(),
 		"members":         memberScenarios(),
 		"api keys":        apiKeyScenarios(),
+		"scim":            scimScenarios(),
 		"audit":           auditScenarios(),
 		"contacts":        contactScenarios(),
 		"exports":         exportScenarios(),
