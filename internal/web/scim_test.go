@@ -9,11 +9,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/ratelimit"
 )
 
 // scimCall sends a SCIM request with token ("" for none) and returns the
@@ -411,4 +413,28 @@ func TestSCIMDeprovisioningLeavesOtherOrganisations(t *testing.T) {
 	sessions, err := e.accounts.Sessions(ctx, carol.ID)
 	require.NoError(t, err)
 	require.Len(t, sessions, 1)
+}
+
+// TestSCIMRateLimited: SCIM requests count against their token's api-key
+// budget, and failed authentications against the client IP's api-auth-ip
+// budget, as API requests do.
+func TestSCIMRateLimited(t *testing.T) {
+	t.Parallel()
+	apiLimit, authLimit := ratelimit.Limit{Count: 2, Period: time.Hour}, ratelimit.Limit{Count: 2, Period: time.Hour}
+	opt, _ := limits(ratelimit.Policies{ratelimit.APIKey: apiLimit, ratelimit.APIAuthIP: authLimit})
+	e := newEnv(t, opt)
+	owner := e.user("owner@acme.example")
+	_, scope := e.org(owner.ID, "Acme")
+	token, token2 := e.scimToken(scope, "okta"), e.scimToken(scope, "entra")
+	bearer := func(k string) http.Header { return http.Header{"Authorization": {"Bearer " + k}} }
+
+	for range 2 {
+		require.Equal(t, http.StatusOK, do(t, nil, e.srv.URL, "/scim/v2/Users", nil, bearer(token)).status)
+	}
+	requireLimited(t, do(t, nil, e.srv.URL, "/scim/v2/Users", nil, bearer(token)), ratelimit.APIKey, apiLimit)
+	require.Equal(t, http.StatusOK, do(t, nil, e.srv.URL, "/scim/v2/Groups", nil, bearer(token2)).status, "another token has its own budget")
+
+	require.Equal(t, http.StatusUnauthorized, do(t, nil, e.srv.URL, "/scim/v2/Users", nil, bearer("gwscim_nope")).status)
+	require.Equal(t, http.StatusUnauthorized, do(t, nil, e.srv.URL, "/scim/v2/Users", nil, nil).status)
+	requireLimited(t, do(t, nil, e.srv.URL, "/scim/v2/Users", nil, bearer("gwscim_other")), ratelimit.APIAuthIP, authLimit)
 }
