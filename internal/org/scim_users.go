@@ -86,8 +86,8 @@ func (s *Service) SCIMUser(ctx context.Context, sc SCIMScope, id string) (SCIMUs
 // SCIMCreateUser provisions account userID (see account.ProvisionUser) in
 // the organisation with in, and makes it a member while in.Active, with the
 // role of its groups (member without any). It returns EINVALID (no
-// userName) and ECONFLICT (the user name or account is provisioned
-// already).
+// userName), ECONFLICT (the user name or account is provisioned already)
+// and EFORBIDDEN (no seat left on the plan).
 func (s *Service) SCIMCreateUser(ctx context.Context, sc SCIMScope, userID string, in SCIMUserInput) (SCIMUser, SCIMResult, error) {
 	if err := checkSCIMUser(&in); err != nil {
 		return SCIMUser{}, SCIMResult{}, err
@@ -191,7 +191,8 @@ func (s *Service) SCIMDeleteUser(ctx context.Context, sc SCIMScope, id string) (
 // syncSCIMMember brings userID's membership in line with its SCIM state:
 // a member with its groups' role while active, not a member otherwise.
 // Owners are left alone while active, and refused (ECONFLICT) to
-// deprovision. The caller holds the organisation's lock.
+// deprovision. A new member needs a seat of the plan (EFORBIDDEN when it is
+// full or read-only). The caller holds the organisation's lock.
 func (s *Service) syncSCIMMember(ctx context.Context, tx pgx.Tx, sc SCIMScope, userID string) (SCIMResult, error) {
 	var res SCIMResult
 	var active bool
@@ -215,6 +216,9 @@ func (s *Service) syncSCIMMember(ctx context.Context, tx pgx.Tx, sc SCIMScope, u
 	case current == gw.RoleOwner:
 		return res, nil
 	case active && current == "":
+		if err := s.checkSeat(ctx, tx, sc.OrgID, false, ""); err != nil {
+			return res, err
+		}
 		now := s.now()
 		if err := insertMembership(ctx, tx, sc.OrgID, userID, want, now); err != nil {
 			return res, err

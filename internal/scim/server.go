@@ -127,6 +127,8 @@ func (h handlers) scimError(r *http.Request, err error, id string) error {
 		e := scimerrors.ScimErrorUniqueness
 		e.Detail = gw.ErrorMessage(err)
 		return e
+	case gw.EFORBIDDEN: // the plan has no seat left, or is read-only
+		return scimerrors.ScimError{Status: http.StatusForbidden, Detail: gw.ErrorMessage(err)}
 	case gw.EINVALID:
 		e := scimerrors.ScimErrorInvalidValue
 		e.Detail = gw.ErrorMessage(err)
