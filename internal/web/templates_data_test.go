@@ -8,6 +8,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/contacts"
 	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/stretchr/testify/require"
 )
 
@@ -29,6 +30,13 @@ func templateData() map[string][]any {
 		},
 		"contact.html":      {contactPage{}, contactPage{ID: full.ID}},
 		"contact-view.html": {newContactViewPage(contacts.Contact{ID: gw.NewID(), Name: "Bo"}), newContactViewPage(full)},
+		"scim.html": {
+			scimPage{Endpoint: "/scim/v2"},
+			scimPage{Endpoint: "https://app.example.com/scim/v2", NewToken: "gwscim_abcdefgh_secret", Tokens: []org.SCIMToken{
+				{ID: gw.NewID(), Name: "okta", Prefix: "abcdefgh", CreatedAt: at, LastUsedAt: &at},
+				{ID: gw.NewID(), Name: "old", Prefix: "zyxwvuts", CreatedAt: at, RevokedAt: &at},
+			}},
+		},
 	}
 }
 
