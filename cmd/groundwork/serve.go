@@ -165,6 +165,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Sessions:     newSessions(pool, cfg),
 		Accounts:     mods.Accounts,
 		Orgs:         mods.Orgs,
+		BaseURL:      cfg.BaseURL,
 		Contacts:     mods.Contacts,
 		Audit:        mods.Audit,
 		Idempotency:  mods.Idempotency,

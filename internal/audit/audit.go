@@ -45,6 +45,10 @@ const (
 	ActionInvitationAccepted   = "invitation.accepted"
 	ActionAPIKeyCreated        = "api_key.created"
 	ActionAPIKeyRevoked        = "api_key.revoked"
+	ActionSCIMTokenCreated     = "scim_token.created"
+	ActionSCIMTokenRevoked     = "scim_token.revoked"
+	ActionMemberProvisioned    = "member.provisioned"   // added by the identity provider (SCIM)
+	ActionMemberDeprovisioned  = "member.deprovisioned" // removed by the identity provider (SCIM)
 	ActionContactCreated       = "contact.created"
 	ActionContactUpdated       = "contact.updated"
 	ActionContactDeleted       = "contact.deleted"
@@ -95,6 +99,7 @@ var OrgActions = []string{
 	ActionMemberRoleChanged, ActionMemberRemoved, ActionMemberLeft,
 	ActionInvitationCreated, ActionInvitationRevoked, ActionInvitationAccepted,
 	ActionAPIKeyCreated, ActionAPIKeyRevoked,
+	ActionSCIMTokenCreated, ActionSCIMTokenRevoked, ActionMemberProvisioned, ActionMemberDeprovisioned,
 	ActionContactCreated, ActionContactUpdated, ActionContactDeleted,
 	ActionBillingPlanChanged, ActionBillingCanceled, ActionBillingReactivated, ActionBillingDispute,
 	ActionBillingResumed,
@@ -110,6 +115,7 @@ const (
 	TargetMember       = "member" // a user, as a member of the organisation
 	TargetInvitation   = "invitation"
 	TargetAPIKey       = "api_key"
+	TargetSCIMToken    = "scim_token"
 	TargetContact      = "contact"
 	TargetUser         = "user"
 	TargetSubscription = "subscription"

@@ -23,12 +23,14 @@ const (
 	ExportsManage  Permission = "exports.manage"  // request, follow, cancel and download data exports
 	ContactsImport Permission = "contacts.import" // import contacts from CSV files and read their reports
 	SSOManage      Permission = "sso.manage"      // configure single sign-on: the connection, domains, enforcement
+	SCIMManage     Permission = "scim.manage"     // create, list and revoke SCIM provisioning tokens
 )
 
 // roleTable is the one table of what each role may do.
 var roleTable = map[gw.Role][]Permission{
 	gw.RoleOwner: {OrgRead, OrgManage, OrgDelete, MembersManage, OwnershipGrant,
-		APIKeysManage, ContactsRead, ContactsWrite, AuditRead, BillingManage, ExportsManage, ContactsImport, SSOManage},
+		APIKeysManage, ContactsRead, ContactsWrite, AuditRead, BillingManage, ExportsManage, ContactsImport, SSOManage,
+		SCIMManage},
 	gw.RoleAdmin: {OrgRead, OrgManage, MembersManage, APIKeysManage,
 		ContactsRead, ContactsWrite, AuditRead, ExportsManage, ContactsImport},
 	gw.RoleMember: {OrgRead, ContactsRead, ContactsWrite},

@@ -30,6 +30,10 @@ func TestRoleTable(t *testing.T) {
 		{gw.RoleOwner, SSOManage, true},
 		{gw.RoleAdmin, SSOManage, false},
 		{gw.RoleMember, SSOManage, false},
+		{gw.RoleOwner, SCIMManage, true},
+		{gw.RoleAdmin, SCIMManage, false},
+		{gw.RoleMember, SCIMManage, false},
+		{gw.RoleViewer, SCIMManage, false},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, Can(tt.role, tt.perm), "%s %s", tt.role, tt.perm)

@@ -177,17 +177,25 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (gw.Scope,
 }
 
 // newAPIKey returns a fresh API key, its prefix and its SHA-256.
-func newAPIKey() (key, prefix string, hash [32]byte) {
+func newAPIKey() (key, prefix string, hash [32]byte) { return newSecretKey(apiKeyTag) }
+
+// apiKeyHash returns the SHA-256 of key if it is well-formed.
+func apiKeyHash(key string) ([32]byte, bool) { return secretKeyHash(apiKeyTag, key) }
+
+// newSecretKey returns a fresh key shaped like an API key but starting with
+// tag, its prefix and its SHA-256 (API keys, SCIM tokens).
+func newSecretKey(tag string) (key, prefix string, hash [32]byte) {
 	prefix = strings.ToLower(rand.Text()[:apiKeyPrefixLen])
 	secret := make([]byte, apiKeySecretBytes)
 	_, _ = rand.Read(secret) // crypto/rand.Read never fails
-	key = apiKeyTag + prefix + "_" + base64.RawURLEncoding.EncodeToString(secret)
+	key = tag + prefix + "_" + base64.RawURLEncoding.EncodeToString(secret)
 	return key, prefix, sha256.Sum256([]byte(key))
 }
 
-// apiKeyHash returns the SHA-256 of key if it is well-formed.
-func apiKeyHash(key string) ([32]byte, bool) {
-	rest, ok := strings.CutPrefix(key, apiKeyTag)
+// secretKeyHash returns the SHA-256 of key if it is a well-formed key
+// starting with tag.
+func secretKeyHash(tag, key string) ([32]byte, bool) {
+	rest, ok := strings.CutPrefix(key, tag)
 	if !ok || len(rest) <= apiKeyPrefixLen || rest[apiKeyPrefixLen] != '_' {
 		return [32]byte{}, false
 	}

@@ -132,7 +132,7 @@ func startEnv(t *testing.T, withBilling bool, opts ...func(*Deps)) *env {
 	sm.Cookie.Name = "gw_session"
 	sm.IdleTimeout = 12 * time.Hour
 	sm.Lifetime = 168 * time.Hour
-	e.deps = Deps{Logger: logger, MaxBodyBytes: 1 << 20, Sessions: sm,
+	e.deps = Deps{Logger: logger, MaxBodyBytes: 1 << 20, Sessions: sm, BaseURL: cfg.BaseURL,
 		Accounts: mods.Accounts, Orgs: mods.Orgs, Contacts: mods.Contacts, Audit: mods.Audit, Idempotency: mods.Idempotency,
 		Exports: mods.Exports, Imports: mods.Imports, Operators: mods.Operators, OrgSSO: mods.OrgSSO}
 	if mods.Billing != nil {

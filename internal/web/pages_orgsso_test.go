@@ -21,7 +21,7 @@ func orgSSOScenarios() []scenario {
 			wantText: []string{`action="/o/{org}/sso"`, `action="/o/{org}/sso/domains"`, "/login/sso/callback"}},
 		{name: "an admin cannot see the settings", as: "admin", path: "/o/{org}/sso", wantStatus: http.StatusForbidden},
 		{name: "save with an unreachable issuer", as: "owner", method: http.MethodPost, path: "/o/{org}/sso",
-			form: url.Values{"issuer": {"https://127.0.0.1:1"}, "client_id": {"c"}, "client_secret": {"s"}, "default_role": {"member"}},
+			form:       url.Values{"issuer": {"https://127.0.0.1:1"}, "client_id": {"c"}, "client_secret": {"s"}, "default_role": {"member"}},
 			wantStatus: http.StatusUnprocessableEntity},
 		{name: "remove when nothing is configured", as: "owner", method: http.MethodPost, path: "/o/{org}/sso/remove",
 			wantStatus: http.StatusNotFound},

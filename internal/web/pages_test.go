@@ -281,6 +281,7 @@ func pageScenarioTables() map[string][]scenario {
 		"orgs":            orgScenarios(),
 		"members":         memberScenarios(),
 		"api keys":        apiKeyScenarios(),
+		"scim":            scimScenarios(),
 		"audit":           auditScenarios(),
 		"contacts":        contactScenarios(),
 		"exports":         exportScenarios(),

@@ -18,6 +18,9 @@ const (
 	AccessUser Access = "user" // a signed-in user
 	AccessOrg  Access = "org"  // a member of the organisation {org} in the path, with Perm
 	AccessAPI  Access = "api"  // an API key of an organisation, with Perm
+	// AccessSCIM is an organisation's identity provider, with one of the
+	// organisation's SCIM tokens; the organisation is the token's.
+	AccessSCIM Access = "scim"
 	// AccessOperator is platform staff: a signed-in operator with
 	// two-factor on and a session that proved it; audited.
 	AccessOperator Access = "operator"
@@ -175,6 +178,23 @@ func addRoutes(mux *http.ServeMux, s *server) []Route {
 	rt.api("POST /api/v1/imports", authz.ContactsImport, s.idempotentUpload(s.apiCreateImport(), s.replayImportCreate))
 	rt.api("GET /api/v1/imports/{id}", authz.ContactsImport, s.apiGetImport())
 
+	// SCIM 2.0 provisioning, by an organisation's identity provider with a
+	// SCIM token (github.com/elimity-com/scim serves the protocol).
+	scimHandler := s.handleSCIM()
+	for _, p := range []string{
+		"GET /scim/v2/ServiceProviderConfig", "GET /scim/v2/Schemas", "GET /scim/v2/Schemas/{id}",
+		"GET /scim/v2/ResourceTypes", "GET /scim/v2/ResourceTypes/{id}",
+		"GET /scim/v2/Users", "POST /scim/v2/Users", "GET /scim/v2/Users/{id}", "PUT /scim/v2/Users/{id}",
+		"PATCH /scim/v2/Users/{id}", "DELETE /scim/v2/Users/{id}",
+		"GET /scim/v2/Groups", "POST /scim/v2/Groups", "GET /scim/v2/Groups/{id}", "PUT /scim/v2/Groups/{id}",
+		"PATCH /scim/v2/Groups/{id}", "DELETE /scim/v2/Groups/{id}",
+	} {
+		rt.scim(p, scimHandler)
+	}
+	rt.org("GET /o/{org}/scim", authz.SCIMManage, s.pageSCIM())
+	rt.org("POST /o/{org}/scim/tokens", authz.SCIMManage, s.postSCIMToken())
+	rt.org("POST /o/{org}/scim/tokens/{id}/revoke", authz.SCIMManage, s.postRevokeSCIMToken())
+
 	// Operator console: platform staff only (operator grant), with
 	// two-factor; every page view and action audited.
 	rt.operator("GET /ops", s.pageOps())
@@ -232,6 +252,16 @@ func (rt *router) org(pattern string, perm authz.Permission, h http.Handler) {
 func (rt *router) operator(pattern string, h http.Handler) {
 	h = notingRequest(h) // for error reports: the request with its scope
 	rt.add(Route{Pattern: pattern, Access: AccessOperator}, rt.s.withSession(rt.s.requireOperator(h)))
+}
+
+// scim registers a SCIM route: a request with a live SCIM token runs for
+// its organisation; it counts against the token's budget like an API key
+// (api-key), and a failed authentication against its client IP's
+// api-auth-ip limit, as api does.
+func (rt *router) scim(pattern string, h http.Handler) {
+	h = notingRequest(h) // for error reports: the request with its scope
+	h = rt.s.limit(rt.s.withSCIMToken(h), perAPIKey(ratelimit.APIKey))
+	rt.add(Route{Pattern: pattern, Access: AccessSCIM}, rt.s.limitFailures(h, perClientIP(ratelimit.APIAuthIP)))
 }
 
 // api registers a JSON API route for API keys with perm; every request

@@ -80,6 +80,10 @@ type Deps struct {
 	Accounts *account.Service
 	// Orgs manages organisations, members, invitations and API keys.
 	Orgs *org.Service
+	// BaseURL is the application's public URL, e.g. "https://app.example.com";
+	// SCIM responses give absolute resource locations under it. "" gives
+	// relative ones.
+	BaseURL string
 	// Contacts is the example product module.
 	Contacts *contacts.Service
 	// SSO signs users in with OpenID Connect providers. Nil: no provider

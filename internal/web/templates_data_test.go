@@ -98,6 +98,11 @@ func templateData(t *testing.T) []view {
 			Owners:  []org.Member{{UserID: "u1", Email: "o@a.example", Role: gw.RoleOwner}},
 			Roles:   []string{"admin", "member", "viewer"}},
 		loginSSOPage{},
+		scimPage{Endpoint: "/scim/v2"},
+		scimPage{Endpoint: "https://app.example.com/scim/v2", NewToken: "gwscim_abcdefgh_secret", Tokens: []org.SCIMToken{
+			{ID: gw.NewID(), Name: "okta", Prefix: "abcdefgh", CreatedAt: at, LastUsedAt: &at},
+			{ID: gw.NewID(), Name: "old", Prefix: "zyxwvuts", CreatedAt: at, RevokedAt: &at},
+		}},
 	}
 }
 

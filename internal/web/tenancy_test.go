@@ -18,6 +18,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/gw"
 	"github.com/groundwork-dev/groundwork/internal/idempotency"
 	"github.com/groundwork-dev/groundwork/internal/imports"
+	"github.com/groundwork-dev/groundwork/internal/org"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -26,6 +27,7 @@ type caller struct {
 	name   string
 	client *http.Client
 	key    string // API key for /api/v1 routes ("" for none)
+	scim   string // SCIM token for /scim/v2 routes ("" sends the API key)
 }
 
 var pathParam = regexp.MustCompile(`\{([a-z$]+)\}`)
@@ -55,8 +57,18 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 	hiddenImport, err := e.imports.Start(ctx, ownerScope, imports.Upload{FileName: "hidden.csv", Body: strings.NewReader("name\nZebulon Secret\n")})
 	require.NoError(t, err)
 	hiddenKey, _ := e.apiKey(acme.ID, "hidden-key", gw.RoleAdmin)
+	hiddenSCIMToken, _, err := e.orgs.CreateSCIMToken(ctx, ownerScope, "hidden-scim-token")
+	require.NoError(t, err)
+	acmeSCIM, err := e.orgs.AuthenticateSCIMToken(ctx, e.scimToken(ownerScope, "idp"))
+	require.NoError(t, err)
+	scimUser := e.user("scim.secret@hidden.example")
+	_, _, err = e.orgs.SCIMCreateUser(ctx, acmeSCIM, scimUser.ID, org.SCIMUserInput{UserName: scimUser.Email, Active: true})
+	require.NoError(t, err)
+	scimGroup, _, err := e.orgs.SCIMCreateGroup(ctx, acmeSCIM, org.SCIMGroupInput{DisplayName: "Hidden Admins", Members: []string{scimUser.ID}})
+	require.NoError(t, err)
 	_, viewerKey := e.apiKey(acme.ID, "viewer-key", gw.RoleViewer)
 	_, outsiderKey := e.apiKey(other.ID, "outsider-key", gw.RoleAdmin)
+	outsiderSCIM := e.scimToken(e.scope(outsider.ID, other.ID), "outsider-scim")
 	_, err = e.accounts.LinkIdentity(ctx, owner.ID, testPassword,
 		account.ExternalIdentity{Provider: "idp", Subject: "owner-sub", Email: owner.Email, EmailVerified: true})
 	require.NoError(t, err)
@@ -75,11 +87,22 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 
 	secrets := []string{"Zebulon Secret", "zebulon@secret.example", "Acme Hidden Org", "invitee@hidden.example",
 		"hidden-key", "hidden-domain.example", hiddenDomain.Token, hiddenDomain.ID, contact.ID, inv.ID, hiddenKey.ID, hiddenExport.ID, hiddenImport.ID, "hidden.csv",
-		ownerPasskey, "Owner hidden passkey"}
+		ownerPasskey, "Owner hidden passkey",
+		"hidden-scim-token", hiddenSCIMToken.ID, "scim.secret@hidden.example", scimUser.ID, "Hidden Admins", scimGroup.ID}
 
 	// idFor names the object of acme a route's {id} refers to.
 	idFor := func(pattern string) string {
 		switch {
+		case strings.Contains(pattern, "/scim/tokens/"):
+			return hiddenSCIMToken.ID
+		case strings.Contains(pattern, "/scim/v2/Users/"):
+			return scimUser.ID
+		case strings.Contains(pattern, "/scim/v2/Groups/"):
+			return scimGroup.ID
+		case strings.Contains(pattern, "/scim/v2/Schemas/"):
+			return "urn:ietf:params:scim:schemas:core:2.0:User"
+		case strings.Contains(pattern, "/scim/v2/ResourceTypes/"):
+			return "User"
 		case strings.Contains(pattern, "/contacts/"):
 			return contact.ID
 		case strings.Contains(pattern, "/invitations/"):
@@ -130,6 +153,15 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 		switch {
 		case strings.HasPrefix(pattern, method+" /api/") && (method == http.MethodPost || method == http.MethodPatch || method == http.MethodPut):
 			body, ctype = strings.NewReader(`{"name":"Intruder"}`), "application/json"
+		case strings.HasPrefix(pattern, method+" /scim/") && (method == http.MethodPost || method == http.MethodPut):
+			body, ctype = strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:core:2.0:Group"],`+
+				`"userName":"intruder@other.example","displayName":"Intruders","active":false}`), "application/scim+json"
+		case strings.HasPrefix(pattern, method+" /scim/v2/Users/") && method == http.MethodPatch:
+			body, ctype = strings.NewReader(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],`+
+				`"Operations":[{"op":"replace","path":"active","value":false}]}`), "application/scim+json"
+		case strings.HasPrefix(pattern, method+" /scim/v2/Groups/") && method == http.MethodPatch:
+			body, ctype = strings.NewReader(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],`+
+				`"Operations":[{"op":"remove","path":"members"}]}`), "application/scim+json"
 		case method == http.MethodPost:
 			body, ctype = strings.NewReader("role=owner&name=Intruder&user="+owner.ID), "application/x-www-form-urlencoded"
 		}
@@ -141,6 +173,13 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 		}
 		if c.key != "" && strings.Contains(pattern, " /api/") {
 			req.Header.Set("Authorization", "Bearer "+c.key)
+		}
+		if strings.Contains(pattern, " /scim/") {
+			if c.scim != "" {
+				req.Header.Set("Authorization", "Bearer "+c.scim)
+			} else if c.key != "" {
+				req.Header.Set("Authorization", "Bearer "+c.key) // an API key is no SCIM token
+			}
 		}
 		resp, err := c.client.Do(req)
 		require.NoError(t, err)
@@ -160,7 +199,7 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 	}
 
 	anonymous := caller{name: "anonymous", client: e.client()}
-	stranger := caller{name: "member of another organisation", client: e.login(outsider.Email), key: outsiderKey}
+	stranger := caller{name: "member of another organisation", client: e.login(outsider.Email), key: outsiderKey, scim: outsiderSCIM}
 	weak := caller{name: "viewer", client: e.login(viewer.Email), key: viewerKey}
 
 	routes := Routes(Deps{})
@@ -214,6 +253,17 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 				status, _ = call(weak, r.Pattern)
 				require.Equal(t, http.StatusForbidden, status, "%s as %s", r.Pattern, weak.name)
 			}
+		case AccessSCIM:
+			for _, c := range []caller{anonymous, weak} { // weak sends an API key
+				status, body := call(c, r.Pattern)
+				require.Equal(t, http.StatusUnauthorized, status, "%s as %s", r.Pattern, c.name)
+				noSecrets(c, r.Pattern, body)
+			}
+			status, body := call(stranger, r.Pattern)
+			if strings.Contains(r.Pattern, "/Users/{id}") || strings.Contains(r.Pattern, "/Groups/{id}") {
+				require.Equal(t, http.StatusNotFound, status, "%s as %s: %s", r.Pattern, stranger.name, body)
+			}
+			noSecrets(stranger, r.Pattern, body)
 		default:
 			t.Fatalf("route %s has access %q, which this test cannot judge", r.Pattern, r.Access)
 		}
@@ -237,6 +287,12 @@ func TestEveryRouteRefusesOutsiders(t *testing.T) {
 	_, _, domains, err := e.deps.OrgSSO.Settings(ctx, ownerScope)
 	require.NoError(t, err)
 	require.Len(t, domains, 1, "no outsider removed or added a single sign-on domain")
+	require.Equal(t, gw.RoleAdmin, e.scope(scimUser.ID, acme.ID).Role, "no outsider deprovisioned acme's SCIM user")
+	scimTokens, err := e.orgs.SCIMTokens(ctx, ownerScope)
+	require.NoError(t, err)
+	for _, tok := range scimTokens {
+		require.Nil(t, tok.RevokedAt, "SCIM token %s", tok.Name)
+	}
 	stillLinked, err := e.accounts.Identities(ctx, owner.ID)
 	require.NoError(t, err)
 	require.Len(t, stillLinked, 1, "no outsider unlinked the owner's sign-in")
@@ -299,6 +355,12 @@ func TestRowLevelSecurityCoversEveryTenantTable(t *testing.T) {
 		_, err := tx.Exec(ctx, `INSERT INTO billing_disputes (org_id, dispute_id, created) VALUES ($1, 'du_seed', now())`, acme.ID)
 		return err
 	}))
+	sc, err := e.orgs.AuthenticateSCIMToken(ctx, e.scimToken(ownerScope, "idp")) // scim_tokens
+	require.NoError(t, err)
+	_, _, err = e.orgs.SCIMCreateUser(ctx, sc, member.ID, org.SCIMUserInput{UserName: member.Email, Active: true}) // scim_users
+	require.NoError(t, err)
+	_, _, err = e.orgs.SCIMCreateGroup(ctx, sc, org.SCIMGroupInput{DisplayName: "admins", Members: []string{member.ID}}) // scim_groups, scim_group_members
+	require.NoError(t, err)
 	outsider := e.user("outsider@other.example")
 	other, _ := e.org(outsider.ID, "Other")
 
