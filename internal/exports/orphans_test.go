@@ -46,7 +46,7 @@ func TestSweepOrphans(t *testing.T) {
 	prefix := func(id string) string { return "exports/" + b.owner.OrgID + "/" + id + "/" }
 	old, fresh := b.clock.Now().Add(-48*time.Hour), b.clock.Now().Add(-time.Hour)
 	files := map[string]time.Time{
-		prefix(done.ID) + "1/contacts.csv.gz":      old, // written by Run: kept
+		prefix(done.ID) + "1/contacts.csv.gz":    old, // written by Run: kept
 		prefix(cancelled.ID) + "contacts.csv.gz": old, // a crash between cancel and delete: swept
 		prefix(running.ID) + "contacts.csv.gz":   old, // its retry cleans it: kept
 		prefix(gw.NewID()) + "contacts.csv.gz":   old, // no such export: swept

@@ -200,4 +200,3 @@ func TestRecoveryInterval(t *testing.T) {
 		require.Equal(t, want, exports.RecoveryInterval(stale), stale)
 	}
 }
-
