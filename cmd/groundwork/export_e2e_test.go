@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -264,15 +263,31 @@ func TestE2EExportSurvivesAKilledWorker(t *testing.T) {
 		require.NoError(t, rows.Err())
 		return jobs
 	}
-	want := []string{"running cancel-requested", "completed"}
+	// River's view: the dead job asked to cancel (River's rescuer finalizes
+	// it later, never retrying it); every other export job finished, one
+	// of them completed (the one that wrote the export).
+	settled := func(jobs []string) bool {
+		completed := 0
+		for i, j := range jobs {
+			switch {
+			case j == "completed":
+				completed++
+			case i == 0 && j != "running cancel-requested":
+				return false
+			case !strings.HasSuffix(j, "cancel-requested"):
+				return false
+			}
+		}
+		return len(jobs) >= 2 && completed >= 1
+	}
 	var jobs []string
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		if jobs = exportJobs(); slices.Equal(jobs, want) || time.Now().After(deadline) {
+		if jobs = exportJobs(); settled(jobs) || time.Now().After(deadline) {
 			break
 		}
 	}
-	require.Equal(t, want, jobs,
-		"the dead job asked to cancel (River's rescuer finalizes it later), the new one completed")
+	t.Logf("River's export jobs: %q", jobs)
+	require.True(t, settled(jobs), "the dead job asked to cancel, the new one completed: %q", jobs)
 
 	e.checkFile(t, x.ID)
 	prefix := filepath.Join("exports", e.orgID, x.ID) + "/"
