@@ -195,7 +195,8 @@ func New(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger, opts Option
 	a.Exports = exports.NewService(pool, opts.ExportPool, bucket, a.Keys, a.Jobs, a.clock,
 		exports.Sources{Contacts: a.Contacts, Members: a.Orgs, Audit: a.Audit},
 		exports.Config{Retention: cfg.ExportRetention, Logger: logger, Outbox: a.Outbox, BaseURL: cfg.BaseURL,
-			APIKeys: a.Orgs, Replica: opts.Replica, MaxRowsPerSec: cfg.ExportMaxRowsPerSec})
+			APIKeys: a.Orgs, Replica: opts.Replica, MaxRowsPerSec: cfg.ExportMaxRowsPerSec,
+			StaleAfter: cfg.ExportStaleAfter})
 	a.Imports = imports.NewService(pool, opts.ExportPool, bucket, a.Contacts, a.Jobs, a.clock,
 		imports.Config{MaxBytes: cfg.ImportMaxBytes, Logger: logger})
 	if a.Billing != nil {

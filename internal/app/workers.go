@@ -39,10 +39,11 @@ func (a *App) AddWorkers(workers *river.Workers) []*river.PeriodicJob {
 	river.AddWorker(workers, &exports.RetentionWorker{Exports: a.Exports})
 	river.AddWorker(workers, &exports.ScheduleWorker{Exports: a.Exports})
 	river.AddWorker(workers, &exports.OrphanSweepWorker{Exports: a.Exports})
+	river.AddWorker(workers, &exports.RecoveryWorker{Exports: a.Exports})
 	river.AddWorker(workers, &imports.ImportWorker{Imports: a.Imports})
 	river.AddWorker(workers, &imports.OrphanSweepWorker{Imports: a.Imports})
 	river.AddWorker(workers, &audit.SealWorker{Sealer: a.AuditSealer})
-	periodic := slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs(), exports.PeriodicJobs(), imports.PeriodicJobs(), audit.PeriodicJobs())
+	periodic := slices.Concat(maintenance.PeriodicJobs(), account.PeriodicJobs(), exports.PeriodicJobs(a.cfg.ExportStaleAfter), imports.PeriodicJobs(), audit.PeriodicJobs())
 	if a.Billing != nil {
 		periodic = append(periodic, a.Billing.addWorkers(workers, a.cfg.Billing)...)
 	}

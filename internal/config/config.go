@@ -218,6 +218,10 @@ type Config struct {
 	// speed for the interactive latency on servers whose CPUs also answer
 	// requests. Default DefaultExportMaxRowsPerSec.
 	ExportMaxRowsPerSec int
+	// ExportStaleAfter is how long a running export's attempt may go
+	// without a heartbeat before it is taken for dead and the export given
+	// to a new job (GROUNDWORK_EXPORT_STALE_AFTER). Default 2m.
+	ExportStaleAfter time.Duration
 	// Billing is the Stripe billing configuration (see Billing).
 	Billing Billing
 	// OIDC lists the platform-wide OpenID Connect providers users may sign
@@ -281,6 +285,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ExportStatementTimeout = p.duration("GROUNDWORK_EXPORT_STATEMENT_TIMEOUT", time.Minute)
 	c.ExportWorkMem = p.str("GROUNDWORK_EXPORT_WORK_MEM", "16MB")
 	c.ExportMaxRowsPerSec = p.int("GROUNDWORK_EXPORT_MAX_ROWS_PER_SEC", DefaultExportMaxRowsPerSec, 0, 1<<30)
+	c.ExportStaleAfter = p.duration("GROUNDWORK_EXPORT_STALE_AFTER", 2*time.Minute)
 	c.ImportMaxBytes = int64(p.int("GROUNDWORK_IMPORT_MAX_BYTES", 100<<20, 1, 1<<40))
 	c.BaseURL = p.baseURL("GROUNDWORK_BASE_URL", fmt.Sprintf("http://localhost:%d", c.Port))
 	c.RedisURL = p.redisURL("REDIS_URL")
@@ -353,6 +358,7 @@ func (c Config) Print(w io.Writer) {
 		{"GROUNDWORK_EXPORT_STATEMENT_TIMEOUT", c.ExportStatementTimeout.String()},
 		{"GROUNDWORK_EXPORT_WORK_MEM", c.ExportWorkMem},
 		{"GROUNDWORK_EXPORT_MAX_ROWS_PER_SEC", strconv.Itoa(c.ExportMaxRowsPerSec)},
+		{"GROUNDWORK_EXPORT_STALE_AFTER", c.ExportStaleAfter.String()},
 		{"GROUNDWORK_IMPORT_MAX_BYTES", strconv.FormatInt(c.ImportMaxBytes, 10)},
 	}
 	rows = append(rows, c.Billing.rows()...)

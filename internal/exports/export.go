@@ -69,9 +69,16 @@ type Export struct {
 	// (no replica), "replica", or "primary: replica lagging 42s" (or
 	// "primary: replica unavailable") when the replica could not be used.
 	ReadFrom string
+
+	// attempt is how many attempts started it (the latest's fencing token).
+	attempt int
+	// filesAttempt is the attempt whose files it kept (0: files written
+	// before attempts had directories of their own).
+	filesAttempt int
 }
 
-// File is one file of an export in the blob store.
+// File is one file of an export in the blob store, under the directory of
+// the attempt that wrote it (objectKey).
 type File struct {
 	// Name is the file's name, e.g. "contacts.csv.gz".
 	Name string `json:"name"`

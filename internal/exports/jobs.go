@@ -102,9 +102,17 @@ func (w *ScheduleWorker) Work(ctx context.Context, _ *river.Job[ScheduleArgs]) e
 const scheduleInterval = 5 * time.Minute
 
 // PeriodicJobs schedules the retention job and the orphaned files' sweep
-// hourly and the scheduled exports' job every five minutes.
-func PeriodicJobs() []*river.PeriodicJob {
+// hourly, the scheduled exports' job every five minutes, and the recovery
+// of dead workers' exports every RecoveryInterval(staleAfter) (0:
+// DefaultStaleAfter), also as soon as a client becomes the leader.
+func PeriodicJobs(staleAfter time.Duration) []*river.PeriodicJob {
+	if staleAfter <= 0 {
+		staleAfter = DefaultStaleAfter
+	}
 	return []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(RecoveryInterval(staleAfter)),
+			func() (river.JobArgs, *river.InsertOpts) { return RecoveryArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil }, nil),
 		river.NewPeriodicJob(river.PeriodicInterval(scheduleInterval),

@@ -46,7 +46,7 @@ func TestSweepOrphans(t *testing.T) {
 	prefix := func(id string) string { return "exports/" + b.owner.OrgID + "/" + id + "/" }
 	old, fresh := b.clock.Now().Add(-48*time.Hour), b.clock.Now().Add(-time.Hour)
 	files := map[string]time.Time{
-		prefix(done.ID) + "contacts.csv.gz":      old, // written by Run: kept
+		prefix(done.ID) + "1/contacts.csv.gz":    old, // written by Run: kept
 		prefix(cancelled.ID) + "contacts.csv.gz": old, // a crash between cancel and delete: swept
 		prefix(running.ID) + "contacts.csv.gz":   old, // its retry cleans it: kept
 		prefix(gw.NewID()) + "contacts.csv.gz":   old, // no such export: swept
@@ -54,7 +54,7 @@ func TestSweepOrphans(t *testing.T) {
 		"exports/not-an-export":                  old, // names none: swept
 	}
 	for key, mtime := range files {
-		if key != prefix(done.ID)+"contacts.csv.gz" {
+		if key != prefix(done.ID)+"1/contacts.csv.gz" {
 			require.NoError(t, bucket.WriteAll(ctx, key, []byte("x"), nil))
 		}
 		require.NoError(t, os.Chtimes(filepath.Join(dir, filepath.FromSlash(key)), mtime, mtime))
@@ -67,7 +67,7 @@ func TestSweepOrphans(t *testing.T) {
 		ok, err := bucket.Exists(ctx, key)
 		require.NoError(t, err)
 		switch key {
-		case prefix(done.ID) + "contacts.csv.gz", prefix(running.ID) + "contacts.csv.gz":
+		case prefix(done.ID) + "1/contacts.csv.gz", prefix(running.ID) + "contacts.csv.gz":
 			require.True(t, ok, "%s kept", key)
 		default:
 			if files[key].Equal(fresh) {

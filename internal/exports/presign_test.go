@@ -68,7 +68,7 @@ func TestPresignedDownloadS3(t *testing.T) {
 
 	d, e := openLink(t, b, presignService(b, bucket))
 	require.Nil(t, d.ReadCloser)
-	require.True(t, strings.HasPrefix(d.RedirectURL, srv.URL+"/exports/exports/"+e.OrgID+"/"+e.ID+"/contacts.csv.gz?"), d.RedirectURL)
+	require.True(t, strings.HasPrefix(d.RedirectURL, srv.URL+"/exports/exports/"+e.OrgID+"/"+e.ID+"/1/contacts.csv.gz?"), d.RedirectURL)
 	u, err := url.Parse(d.RedirectURL)
 	require.NoError(t, err)
 	require.Equal(t, `attachment; filename=`+d.Name, u.Query().Get("response-content-disposition"))
@@ -107,7 +107,7 @@ func TestPresignedDownloadFileSigner(t *testing.T) {
 	require.Equal(t, "files.example", u.Host)
 	key, err := signer.KeyFromURL(ctx, u)
 	require.NoError(t, err)
-	require.Equal(t, "exports/"+e.OrgID+"/"+e.ID+"/contacts.csv.gz", key)
+	require.Equal(t, "exports/"+e.OrgID+"/"+e.ID+"/1/contacts.csv.gz", key)
 	exp, err := strconv.ParseInt(u.Query().Get("expiry"), 10, 64)
 	require.NoError(t, err)
 	require.WithinDuration(t, time.Now().Add(time.Hour), time.Unix(exp, 0), 5*time.Minute,

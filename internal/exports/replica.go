@@ -44,7 +44,7 @@ func (s *Service) readPool(ctx context.Context, e Export) (*pgxpool.Pool, error)
 		}
 	}
 	err := postgres.InOrgTx(ctx, s.exportPool, e.OrgID, func(tx pgx.Tx) error {
-		return setReadFrom(ctx, tx, e.OrgID, e.ID, from)
+		return setReadFrom(ctx, tx, e.OrgID, e.ID, e.attempt, from)
 	})
 	if err != nil {
 		return nil, err

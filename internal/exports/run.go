@@ -15,35 +15,50 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
-// errCancelled stops an export whose row says it was cancelled.
-var errCancelled = errors.New("export cancelled")
+// errStopped stops an attempt whose export is no longer its own to run:
+// cancelled, or given to another attempt (RecoverStalled) after this one
+// stopped beating for a while.
+var errStopped = errors.New("export cancelled or taken over by another attempt")
 
-// Run writes export id of orgID: attempt (from 1) of at most maxAttempts.
-// Every attempt starts from scratch, deleting what an earlier one left. A
-// cancelled export ends without files and without error; a failure is
-// returned for a retry, and on the last attempt also marks the export
-// failed, without files.
+// Run writes export id of orgID: attempt (from 1) of at most maxAttempts
+// of its job. Every attempt starts from scratch, deleting what an earlier
+// one left, and writes its files under a directory of its own; every
+// write it makes to the export's row names it (the row's attempts, its
+// fencing token), and a heartbeat says it is alive (RecoverStalled). A
+// cancelled export, or one taken over by another attempt, ends this one
+// without files and without error; a failure is returned for a retry, and
+// on the last attempt also marks the export failed, without files.
 func (s *Service) Run(ctx context.Context, orgID, id string, attempt, maxAttempts int) error {
 	var e Export
 	var ok bool
 	err := postgres.InOrgTx(ctx, s.exportPool, orgID, func(tx pgx.Tx) error {
 		var err error
-		e, ok, err = startExport(ctx, tx, orgID, id, attempt, s.now())
+		e, ok, err = startExport(ctx, tx, orgID, id, s.now())
 		return err
 	})
 	if err != nil || !ok {
 		return err
 	}
-	if err := s.deleteFiles(ctx, orgID, id); err != nil {
-		return err
+	hctx, stopBeating := s.heartbeat(ctx, e)
+	// An earlier attempt's files: a dead one never published any; one
+	// superseded while still alive may yet publish some, under its own
+	// directory (deleted when this one succeeds, or by the retention).
+	err = s.deleteFiles(hctx, orgID, id)
+	var written int64
+	var files []File
+	if err == nil {
+		written, files, err = s.write(hctx, e)
 	}
-	written, files, err := s.write(ctx, e)
+	if errors.Is(context.Cause(hctx), errStopped) {
+		err = errStopped
+	}
+	stopBeating()
 	if err == nil {
 		err = postgres.InOrgTx(ctx, s.exportPool, orgID, func(tx pgx.Tx) error {
 			now := s.now()
-			ok, err := finishExport(ctx, tx, orgID, id, written, files, now, now.Add(s.cfg.Retention))
+			ok, err := finishExport(ctx, tx, orgID, id, e.attempt, written, files, now, now.Add(s.cfg.Retention))
 			if err == nil && !ok {
-				err = errCancelled
+				err = errStopped
 			}
 			if err == nil {
 				err = s.tellReady(ctx, tx, e, written, files, now.Add(s.cfg.Retention))
@@ -51,22 +66,27 @@ func (s *Service) Run(ctx context.Context, orgID, id string, attempt, maxAttempt
 			return err
 		})
 	}
+	mine := attemptPrefix(orgID, id, e.attempt)
+	cleanup := context.WithoutCancel(ctx)
 	switch {
 	case err == nil:
-		s.logger.Info("export written", "org_id", orgID, "export_id", id, "rows", written, "files", len(files))
+		s.logger.Info("export written", "org_id", orgID, "export_id", id, "rows", written, "files", len(files),
+			"attempt", e.attempt)
+		if delErr := s.deleteUnder(cleanup, exportPrefix(orgID, id), mine); delErr != nil {
+			s.logger.Warn("delete an earlier attempt's export files", "org_id", orgID, "export_id", id, "error", delErr.Error())
+		}
 		return nil
-	case errors.Is(err, errCancelled):
-		s.logger.Info("export cancelled", "org_id", orgID, "export_id", id)
-		return s.deleteFiles(context.WithoutCancel(ctx), orgID, id)
+	case errors.Is(err, errStopped):
+		s.logger.Info("export attempt stopped: cancelled or taken over", "org_id", orgID, "export_id", id, "attempt", e.attempt)
+		return s.deleteUnder(cleanup, mine, "")
 	}
-	cleanup := context.WithoutCancel(ctx)
-	if delErr := s.deleteFiles(cleanup, orgID, id); delErr != nil {
+	if delErr := s.deleteUnder(cleanup, mine, ""); delErr != nil {
 		err = errors.Join(err, delErr)
 	}
 	if attempt >= maxAttempts {
 		msg := "The export failed; please try again. If it fails again, contact support."
 		if fErr := postgres.InOrgTx(cleanup, s.exportPool, orgID, func(tx pgx.Tx) error {
-			return failExport(cleanup, tx, orgID, id, msg, s.now())
+			return failExport(cleanup, tx, orgID, id, e.attempt, msg, s.now())
 		}); fErr != nil {
 			err = errors.Join(err, fErr)
 		}
@@ -130,7 +150,7 @@ func (s *Service) writeGzip(ctx context.Context, tx pgx.Tx, e Export, t string, 
 	name := fileName(t, e.Format, e.Packaging)
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := s.bucket.NewWriter(fctx, objectKey(e.OrgID, e.ID, name), &blob.WriterOptions{ContentType: "application/gzip"})
+	w, err := s.bucket.NewWriter(fctx, objectKey(e.OrgID, e.ID, e.attempt, name), &blob.WriterOptions{ContentType: "application/gzip"})
 	if err != nil {
 		return File{}, fmt.Errorf("write %s: %w", name, err)
 	}
@@ -155,7 +175,7 @@ func (s *Service) writeZip(ctx context.Context, tx pgx.Tx, e Export, p *progress
 	name := "export.zip"
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := s.bucket.NewWriter(fctx, objectKey(e.OrgID, e.ID, name), &blob.WriterOptions{ContentType: "application/zip"})
+	w, err := s.bucket.NewWriter(fctx, objectKey(e.OrgID, e.ID, e.attempt, name), &blob.WriterOptions{ContentType: "application/zip"})
 	if err != nil {
 		return File{}, fmt.Errorf("write %s: %w", name, err)
 	}
@@ -255,8 +275,9 @@ func (s *Service) writeTable(ctx context.Context, tx pgx.Tx, e Export, t string,
 	return p.record()
 }
 
-// progress records an export's rows written on the exports' pool (a
-// connection besides the snapshot's), and notices a cancellation there.
+// progress records an export's rows written (and a heartbeat) on the
+// exports' pool (a connection besides the snapshot's), and notices there
+// a cancellation or another attempt's taking over.
 type progress struct {
 	s        *Service
 	ctx      context.Context
@@ -269,9 +290,9 @@ type progress struct {
 
 func (p *progress) record() error {
 	return postgres.InOrgTx(p.ctx, p.s.exportPool, p.e.OrgID, func(tx pgx.Tx) error {
-		ok, err := setProgress(p.ctx, tx, p.e.OrgID, p.e.ID, p.written, max(p.estimate, p.written))
+		ok, err := setProgress(p.ctx, tx, p.e.OrgID, p.e.ID, p.e.attempt, p.written, max(p.estimate, p.written), p.s.now())
 		if err == nil && !ok {
-			return errCancelled
+			return errStopped
 		}
 		return err
 	})

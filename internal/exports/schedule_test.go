@@ -238,9 +238,8 @@ func TestKilledWorkerRetry(t *testing.T) {
 
 	// What the dead attempt 1 left: the row running half-way, a truncated
 	// file and a stray part under the export's prefix.
-	_, err = b.db.Owner.Exec(ctx, `UPDATE exports SET status = 'running', attempts = 1, rows_written = 2,
-		rows_estimated = 3 WHERE id = $1`, e.ID)
-	require.NoError(t, err)
+	require.EqualValues(t, 1, orgExec(t, b, e.OrgID, `UPDATE exports SET status = 'running', attempts = 1, rows_written = 2,
+		rows_estimated = 3 WHERE id = $1`, e.ID))
 	prefix := "exports/" + e.OrgID + "/" + e.ID + "/"
 	require.NoError(t, b.bucket.WriteAll(ctx, prefix+"contacts.csv.gz", []byte("\x1f\x8b truncated"), nil))
 	require.NoError(t, b.bucket.WriteAll(ctx, prefix+"contacts.csv.gz.part-0001", []byte("stray"), nil))
@@ -250,7 +249,7 @@ func TestKilledWorkerRetry(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, exports.StatusSucceeded, e.Status)
 	require.EqualValues(t, 3, e.RowsWritten)
-	require.Equal(t, []string{prefix + "contacts.csv.gz"}, b.objects(t), "the stray part is gone")
+	require.Equal(t, []string{prefix + "2/contacts.csv.gz"}, b.objects(t), "the stray part is gone; attempt 2's directory")
 	got := records(t, exports.FormatCSV, gunzip(t, b.download(t, e, "contacts.csv.gz")))
 	require.Len(t, got, 3, "every row once")
 }

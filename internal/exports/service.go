@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 
 	"github.com/groundwork-dev/groundwork/internal/audit"
 	"github.com/groundwork-dev/groundwork/internal/authz"
@@ -23,9 +26,13 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
-// Inserter enqueues jobs inside a transaction (a *river.Client[pgx.Tx]).
+// Inserter enqueues jobs inside a transaction, and lists and cancels them
+// (a *river.Client[pgx.Tx]): the recovery of a dead worker's export
+// (RecoverStalled) finds its running job, cancels it and enqueues another.
 type Inserter interface {
 	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+	JobCancelTx(ctx context.Context, tx pgx.Tx, jobID int64) (*rivertype.JobRow, error)
 }
 
 // Config tunes a Service.
@@ -57,6 +64,11 @@ type Config struct {
 	// server whose CPUs also answer requests, it trades the export's
 	// speed for the interactive latency (docs/exports.md, "Measured").
 	MaxRowsPerSec int
+	// StaleAfter is how long a running export's attempt may go without a
+	// heartbeat (it records one every StaleAfter/4) before RecoverStalled
+	// takes it for dead and gives the export to a new job. Default 2
+	// minutes.
+	StaleAfter time.Duration
 }
 
 // Outbox queues emails inside a transaction (*mail.Outbox).
@@ -98,6 +110,9 @@ func NewService(pool, exportPool *pgxpool.Pool, bucket *blob.Bucket, keys *crypt
 	}
 	if cfg.LinkTTL <= 0 {
 		cfg.LinkTTL = time.Hour
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = DefaultStaleAfter
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -256,7 +271,7 @@ func (s *Service) Open(ctx context.Context, token string) (*Download, error) {
 		ctype = "application/zip"
 	}
 	d := &Download{Name: "export-" + e.CreatedAt.Format("2006-01-02") + "-" + l.file, ContentType: ctype}
-	key := objectKey(l.orgID, l.exportID, l.file)
+	key := objectKey(l.orgID, l.exportID, e.filesAttempt, l.file)
 	if d.RedirectURL, err = s.presign(ctx, key, d, l.expires); err != nil {
 		return nil, err
 	}
@@ -280,14 +295,36 @@ func hasFile(e Export, name string) bool {
 	return false
 }
 
-// objectKey is the blob key of file of export id of orgID.
-func objectKey(orgID, id, file string) string {
-	return "exports/" + orgID + "/" + id + "/" + file
+// objectKey is the blob key of file of export id of orgID written by
+// attempt: each attempt writes under a directory of its own, so that an
+// attempt superseded while still alive (a zombie) can never replace the
+// files of the attempt that took over. Attempt 0 is the export's own
+// directory, where files were written before attempts had theirs.
+func objectKey(orgID, id string, attempt int, file string) string {
+	if attempt == 0 {
+		return exportPrefix(orgID, id) + file
+	}
+	return attemptPrefix(orgID, id, attempt) + file
+}
+
+// exportPrefix is the directory of every object of export id of orgID.
+func exportPrefix(orgID, id string) string { return "exports/" + orgID + "/" + id + "/" }
+
+// attemptPrefix is the directory of the objects attempt of export id of
+// orgID writes.
+func attemptPrefix(orgID, id string, attempt int) string {
+	return exportPrefix(orgID, id) + strconv.Itoa(attempt) + "/"
 }
 
 // deleteFiles deletes every object of export id of orgID.
 func (s *Service) deleteFiles(ctx context.Context, orgID, id string) error {
-	it := s.bucket.List(&blob.ListOptions{Prefix: "exports/" + orgID + "/" + id + "/"})
+	return s.deleteUnder(ctx, exportPrefix(orgID, id), "")
+}
+
+// deleteUnder deletes every object whose key starts with prefix, except
+// those under keep ("": none).
+func (s *Service) deleteUnder(ctx context.Context, prefix, keep string) error {
+	it := s.bucket.List(&blob.ListOptions{Prefix: prefix})
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -296,7 +333,10 @@ func (s *Service) deleteFiles(ctx context.Context, orgID, id string) error {
 		if err != nil {
 			return fmt.Errorf("list export files: %w", err)
 		}
-		if err := s.bucket.Delete(ctx, obj.Key); err != nil {
+		if keep != "" && strings.HasPrefix(obj.Key, keep) {
+			continue
+		}
+		if err := s.bucket.Delete(ctx, obj.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
 			return fmt.Errorf("delete export file: %w", err)
 		}
 	}

@@ -18,7 +18,8 @@ import (
 // security already limits it to the organisation in app.org_id.
 
 const exportColumns = `id::text, org_id::text, requested_by, format, packaging, tables, status,
-	rows_written, rows_estimated, files, error, created_at, started_at, finished_at, expires_at, read_from`
+	rows_written, rows_estimated, files, error, created_at, started_at, finished_at, expires_at, read_from,
+	attempts, files_attempt`
 
 func errNotFound() error { return gw.Errorf(gw.ENOTFOUND, "Export not found.") }
 
@@ -26,7 +27,8 @@ func scanExport(row pgx.Row) (Export, error) {
 	var e Export
 	var files []byte
 	err := row.Scan(&e.ID, &e.OrgID, &e.RequestedBy, &e.Format, &e.Packaging, &e.Tables, &e.Status,
-		&e.RowsWritten, &e.RowsEstimated, &files, &e.Error, &e.CreatedAt, &e.StartedAt, &e.FinishedAt, &e.ExpiresAt, &e.ReadFrom)
+		&e.RowsWritten, &e.RowsEstimated, &files, &e.Error, &e.CreatedAt, &e.StartedAt, &e.FinishedAt, &e.ExpiresAt, &e.ReadFrom,
+		&e.attempt, &e.filesAttempt)
 	if err != nil {
 		return Export{}, err
 	}
@@ -98,14 +100,15 @@ func cancelExport(ctx context.Context, tx pgx.Tx, orgID, id string, now time.Tim
 	return tag.RowsAffected() == 1, nil
 }
 
-// startExport marks export id running for attempt, clearing what an
-// earlier attempt recorded, and returns it; ok is false when it is no
-// longer active (cancelled meanwhile).
-func startExport(ctx context.Context, tx pgx.Tx, orgID, id string, attempt int, now time.Time) (e Export, ok bool, err error) {
-	row := tx.QueryRow(ctx, `UPDATE exports SET status = 'running', started_at = $3, attempts = $4,
-			rows_written = 0, rows_estimated = 0, files = '[]', error = ''
+// startExport marks export id running for a new attempt, clearing what
+// an earlier attempt recorded, and returns it; e.attempt is the new
+// attempt's number (the fencing token its writes name: attempts, plus
+// one). ok is false when it is no longer active (cancelled meanwhile).
+func startExport(ctx context.Context, tx pgx.Tx, orgID, id string, now time.Time) (e Export, ok bool, err error) {
+	row := tx.QueryRow(ctx, `UPDATE exports SET status = 'running', started_at = $3, attempts = attempts + 1,
+			rows_written = 0, rows_estimated = 0, files = '[]', error = '', heartbeat_at = $3
 		WHERE org_id = $1 AND id = $2 AND status IN ('queued', 'running')
-		RETURNING `+exportColumns, orgID, id, now, attempt)
+		RETURNING `+exportColumns, orgID, id, now)
 	e, err = scanExport(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Export{}, false, nil
@@ -116,37 +119,53 @@ func startExport(ctx context.Context, tx pgx.Tx, orgID, id string, attempt int, 
 	return e, true, nil
 }
 
-// setProgress records the rows written and estimated of a running export,
-// and reports whether it is still running (false: cancelled).
-func setProgress(ctx context.Context, tx pgx.Tx, orgID, id string, written, estimated int64) (bool, error) {
-	tag, err := tx.Exec(ctx, `UPDATE exports SET rows_written = $3, rows_estimated = $4
-		WHERE org_id = $1 AND id = $2 AND status = 'running'`, orgID, id, written, estimated)
+// setProgress records the rows written and estimated of a running export
+// by attempt, and its heartbeat, and reports whether that attempt still
+// runs it (false: cancelled, or superseded by another attempt).
+func setProgress(ctx context.Context, tx pgx.Tx, orgID, id string, attempt int, written, estimated int64, now time.Time) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE exports SET rows_written = $4, rows_estimated = $5, heartbeat_at = $6
+		WHERE org_id = $1 AND id = $2 AND status = 'running' AND attempts = $3`,
+		orgID, id, attempt, written, estimated, now)
 	if err != nil {
 		return false, fmt.Errorf("record export progress: %w", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
 
-// finishExport marks a running export succeeded with files, and reports
-// whether it was still running (false: cancelled meanwhile).
-func finishExport(ctx context.Context, tx pgx.Tx, orgID, id string, written int64, files []File, now, expires time.Time) (bool, error) {
+// beat records that attempt is alive at now, and reports whether it still
+// runs the export (false: cancelled, or superseded by another attempt).
+func beat(ctx context.Context, tx pgx.Tx, orgID, id string, attempt int, now time.Time) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE exports SET heartbeat_at = $4
+		WHERE org_id = $1 AND id = $2 AND status = 'running' AND attempts = $3`, orgID, id, attempt, now)
+	if err != nil {
+		return false, fmt.Errorf("record export heartbeat: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// finishExport marks export id, running by attempt, succeeded with files
+// (written by that attempt), and reports whether that attempt still ran it
+// (false: cancelled or superseded meanwhile).
+func finishExport(ctx context.Context, tx pgx.Tx, orgID, id string, attempt int, written int64, files []File, now, expires time.Time) (bool, error) {
 	b, err := json.Marshal(files)
 	if err != nil {
 		return false, err
 	}
-	tag, err := tx.Exec(ctx, `UPDATE exports SET status = 'succeeded', rows_written = $3, files = $4,
-			finished_at = $5, expires_at = $6
-		WHERE org_id = $1 AND id = $2 AND status = 'running'`, orgID, id, written, b, now, expires)
+	tag, err := tx.Exec(ctx, `UPDATE exports SET status = 'succeeded', rows_written = $4, files = $5,
+			finished_at = $6, expires_at = $7, files_attempt = $3
+		WHERE org_id = $1 AND id = $2 AND status = 'running' AND attempts = $3`, orgID, id, attempt, written, b, now, expires)
 	if err != nil {
 		return false, fmt.Errorf("finish export: %w", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
 
-// failExport marks a running export failed with msg.
-func failExport(ctx context.Context, tx pgx.Tx, orgID, id, msg string, now time.Time) error {
-	_, err := tx.Exec(ctx, `UPDATE exports SET status = 'failed', error = $3, files = '[]', finished_at = $4
-		WHERE org_id = $1 AND id = $2 AND status = 'running'`, orgID, id, msg, now)
+// failExport marks export id, running by attempt, failed with msg; an
+// export another attempt runs (or that is no longer running) is left as
+// it is.
+func failExport(ctx context.Context, tx pgx.Tx, orgID, id string, attempt int, msg string, now time.Time) error {
+	_, err := tx.Exec(ctx, `UPDATE exports SET status = 'failed', error = $4, files = '[]', finished_at = $5
+		WHERE org_id = $1 AND id = $2 AND status = 'running' AND attempts = $3`, orgID, id, attempt, msg, now)
 	if err != nil {
 		return fmt.Errorf("fail export: %w", err)
 	}
@@ -309,10 +328,44 @@ func isDue(ctx context.Context, q postgres.Queryer, orgID string, now time.Time)
 	return due, rows.Err()
 }
 
-// setReadFrom records where export id of orgID reads its data.
-func setReadFrom(ctx context.Context, tx pgx.Tx, orgID, id, from string) error {
-	if _, err := tx.Exec(ctx, `UPDATE exports SET read_from = $3 WHERE org_id = $1 AND id = $2`, orgID, id, from); err != nil {
+// setReadFrom records where export id of orgID reads its data, unless
+// another attempt than attempt runs it by now.
+func setReadFrom(ctx context.Context, tx pgx.Tx, orgID, id string, attempt int, from string) error {
+	if _, err := tx.Exec(ctx, `UPDATE exports SET read_from = $4 WHERE org_id = $1 AND id = $2 AND attempts = $3`,
+		orgID, id, attempt, from); err != nil {
 		return fmt.Errorf("record where the export reads: %w", err)
+	}
+	return nil
+}
+
+// staleExport is a running export whose attempt stopped beating, as the
+// recovery sees it (locked).
+type staleExport struct {
+	status    string
+	attempts  int
+	heartbeat *time.Time // nil: it never started
+}
+
+// lockExportState locks export id of orgID and returns its state, or
+// ok=false when it does not exist.
+func lockExportState(ctx context.Context, tx pgx.Tx, orgID, id string) (st staleExport, ok bool, err error) {
+	err = tx.QueryRow(ctx, `SELECT status, attempts, heartbeat_at FROM exports
+		WHERE org_id = $1 AND id = $2 FOR UPDATE`, orgID, id).Scan(&st.status, &st.attempts, &st.heartbeat)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return staleExport{}, false, nil
+	}
+	if err != nil {
+		return staleExport{}, false, fmt.Errorf("lock export: %w", err)
+	}
+	return st, true, nil
+}
+
+// requeueExport gives running export id of orgID back to the queue: its
+// attempt's writes are refused from now on (they name status running).
+func requeueExport(ctx context.Context, tx pgx.Tx, orgID, id string) error {
+	if _, err := tx.Exec(ctx, `UPDATE exports SET status = 'queued', heartbeat_at = NULL
+		WHERE org_id = $1 AND id = $2 AND status = 'running'`, orgID, id); err != nil {
+		return fmt.Errorf("requeue export: %w", err)
 	}
 	return nil
 }
