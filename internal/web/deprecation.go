@@ -32,7 +32,7 @@ const minSunset = 6 * 30 * 24 * time.Hour
 // (401, 429) included, so that any client of the operation learns of it.
 func withDeprecation(d deprecation, next http.Handler) http.Handler {
 	dep := "@" + strconv.FormatInt(d.Since.Unix(), 10) // an RFC 9651 date
-	sunset := d.Sunset.UTC().Format(http.TimeFormat)  // an HTTP-date
+	sunset := d.Sunset.UTC().Format(http.TimeFormat)   // an HTTP-date
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Deprecation", dep)
