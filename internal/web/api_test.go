@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -40,8 +41,15 @@ func newAPIClient(t *testing.T, e *env, key string) *apiClient {
 // response (and, when validRequest, the request) against openapi.json.
 func (c *apiClient) do(method, path, ctype, body string, validRequest bool) (int, []byte) {
 	c.t.Helper()
+	return c.doWith(method, path, ctype, body, nil, validRequest)
+}
+
+// doWith is do with more request headers.
+func (c *apiClient) doWith(method, path, ctype, body string, header http.Header, validRequest bool) (int, []byte) {
+	c.t.Helper()
 	req, err := http.NewRequest(method, c.e.srv.URL+path, strings.NewReader(body))
 	require.NoError(c.t, err)
+	maps.Copy(req.Header, header)
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
@@ -55,6 +63,7 @@ func (c *apiClient) do(method, path, ctype, body string, validRequest bool) (int
 	// Validate against the spec using the path the document knows.
 	vreq, err := http.NewRequest(method, "http://api.test"+path, strings.NewReader(body))
 	require.NoError(c.t, err)
+	maps.Copy(vreq.Header, header)
 	if ctype != "" {
 		vreq.Header.Set("Content-Type", ctype)
 	}
