@@ -73,11 +73,13 @@ func (in ScheduleInput) normalize() (ScheduleInput, *time.Location, error) {
 	if in.Frequency != FrequencyDaily && in.Frequency != FrequencyWeekly {
 		fields["frequency"] = "Choose daily or weekly."
 	}
-	if in.Frequency == FrequencyDaily {
-		in.Weekday = 0
-	}
+	// A weekday out of range is refused even when daily (it is ignored
+	// then), as the API's document refuses it.
 	if in.Weekday < 0 || in.Weekday > 6 {
 		fields["weekday"] = "Choose a day of the week, 0 (Sunday) to 6 (Saturday)."
+	}
+	if in.Frequency == FrequencyDaily {
+		in.Weekday = 0
 	}
 	if in.Hour < 0 || in.Hour > 23 {
 		fields["hour"] = "Choose an hour from 0 to 23."

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,6 +24,8 @@ type apiClient struct {
 	e   *env
 	key string
 	v   validator.Validator
+	// lastHeader is the header of the last response.
+	lastHeader http.Header
 }
 
 func newAPIClient(t *testing.T, e *env, key string) *apiClient {
@@ -40,15 +43,27 @@ func newAPIClient(t *testing.T, e *env, key string) *apiClient {
 // response (and, when validRequest, the request) against openapi.json.
 func (c *apiClient) do(method, path, ctype, body string, validRequest bool) (int, []byte) {
 	c.t.Helper()
+	return c.doWith(method, path, ctype, body, nil, validRequest)
+}
+
+// doWith is do with more request headers; an Authorization header
+// among them replaces the key ("" sends none).
+func (c *apiClient) doWith(method, path, ctype, body string, header http.Header, validRequest bool) (int, []byte) {
+	c.t.Helper()
 	req, err := http.NewRequest(method, c.e.srv.URL+path, strings.NewReader(body))
 	require.NoError(c.t, err)
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
+	maps.Copy(req.Header, header) // an Authorization of "" sends none
+	if req.Header.Get("Authorization") == "" {
+		req.Header.Del("Authorization")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(c.t, err)
 	defer resp.Body.Close()
+	c.lastHeader = resp.Header
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(c.t, err)
 
@@ -59,6 +74,7 @@ func (c *apiClient) do(method, path, ctype, body string, validRequest bool) (int
 		vreq.Header.Set("Content-Type", ctype)
 	}
 	vreq.Header.Set("Authorization", "Bearer "+c.key)
+	maps.Copy(vreq.Header, header)
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	if validRequest {
 		ok, verrs := c.v.ValidateHttpRequestResponse(vreq, resp)

@@ -39,7 +39,7 @@ type Route struct {
 // addRoutes registers every route of the application on mux and returns
 // them, in registration order. It is the one place that lists routes.
 func addRoutes(mux *http.ServeMux, s *server) []Route {
-	rt := &router{mux: mux, s: s}
+	rt := &router{mux: mux, s: s, deprecations: apiDeprecations}
 
 	// Operations.
 	rt.ops("GET /healthz", s.handleHealthz())
@@ -218,6 +218,8 @@ type router struct {
 	mux    *http.ServeMux
 	s      *server
 	routes []Route
+	// deprecations are the deprecated API operations (apiDeprecations).
+	deprecations map[string]deprecation
 }
 
 func (rt *router) add(r Route, h http.Handler) {
@@ -283,5 +285,9 @@ func (rt *router) api(pattern string, perm authz.Permission, h http.Handler) {
 	h = rt.s.withQueryCheck(pattern, h) // after the key: a caller without one learns nothing
 	h = notingRequest(h)                // for error reports: the request with its scope
 	h = rt.s.limit(rt.s.withAPIKey(perm, h), perAPIKey(ratelimit.APIKey))
-	rt.add(Route{Pattern: pattern, Access: AccessAPI, Perm: perm}, rt.s.limitFailuresAfter(h, perClientIP(ratelimit.APIAuthIP)))
+	h = rt.s.limitFailuresAfter(h, perClientIP(ratelimit.APIAuthIP))
+	if d, ok := rt.deprecations[pattern]; ok {
+		h = withDeprecation(d, h) // on every answer, a 401 or 429 too
+	}
+	rt.add(Route{Pattern: pattern, Access: AccessAPI, Perm: perm}, h)
 }
