@@ -263,7 +263,7 @@ func (rt *router) operator(pattern string, h http.Handler) {
 func (rt *router) scim(pattern string, h http.Handler) {
 	h = notingRequest(h) // for error reports: the request with its scope
 	h = rt.s.limit(rt.s.withSCIMToken(h), perAPIKey(ratelimit.APIKey))
-	rt.add(Route{Pattern: pattern, Access: AccessSCIM}, rt.s.limitFailures(h, perClientIP(ratelimit.APIAuthIP)))
+	rt.add(Route{Pattern: pattern, Access: AccessSCIM}, rt.s.limitFailuresAfter(h, perClientIP(ratelimit.APIAuthIP)))
 }
 
 // api registers a JSON API route for API keys with perm; every request
