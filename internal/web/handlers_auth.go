@@ -19,6 +19,10 @@ func (s *server) signIn(r *http.Request, userID string) error {
 		return err
 	}
 	s.d.Sessions.Remove(ctx, sessionPending2F)
+	// A new sign-in starts with no organisation's single sign-on noted:
+	// only completeSignInVia and signInWithSecondFactor note one.
+	s.d.Sessions.Remove(ctx, sessionOrgSSO)
+	s.d.Sessions.Remove(ctx, sessionOrgSSOPending)
 	s.d.Sessions.Put(ctx, sessionUserID, userID)
 	s.d.Sessions.Put(ctx, sessionTouched, time.Now().Unix())
 	c := gw.ClientFrom(ctx)
@@ -196,6 +200,21 @@ func (s *server) postLogin() http.Handler {
 	})
 }
 
+// signInWithSecondFactor is signIn for userID, whose sign-in waited for
+// its second factor: when its first step was an organisation's single
+// sign-on (completeSignInVia), the session notes it now.
+func (s *server) signInWithSecondFactor(r *http.Request, userID string) error {
+	ctx := r.Context()
+	orgs := s.d.Sessions.PopString(ctx, sessionOrgSSOPending)
+	if err := s.signIn(r, userID); err != nil {
+		return err
+	}
+	if f := strings.Fields(orgs); len(f) > 1 && f[0] == userID {
+		s.d.Sessions.Put(ctx, sessionOrgSSO, orgs)
+	}
+	return nil
+}
+
 // startSecondFactor records in r's session that userID passed the first
 // step of a sign-in (a password, or an identity provider); the session is
 // not signed in until the second factor is given (postLoginTwoFactor).
@@ -208,6 +227,7 @@ func (s *server) startSecondFactor(r *http.Request, userID string) error {
 	if err != nil {
 		return err
 	}
+	s.d.Sessions.Remove(ctx, sessionOrgSSOPending) // a first step of another sign-in forgets an earlier one's SSO
 	s.d.Sessions.Put(ctx, sessionPending2F, userID)
 	s.d.Sessions.Put(ctx, sessionPending2FAt, s.d.Clock.Now().Unix())
 	s.d.Sessions.Put(ctx, sessionPending2FStamp, stamp)
@@ -248,7 +268,7 @@ func (s *server) postLoginTwoFactor() http.Handler {
 			}
 			return s.renderForm(w, r, page{Title: "Two-factor authentication", Form: f, Data: data}, err)
 		}
-		if err := s.signIn(r, userID); err != nil {
+		if err := s.signInWithSecondFactor(r, userID); err != nil {
 			return err
 		}
 		s.d.Sessions.Put(r.Context(), sessionTwoFactorAt, s.d.Clock.Now().Unix())

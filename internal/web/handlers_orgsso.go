@@ -24,6 +24,10 @@ const (
 	// Where an organisation requires single sign-on, its pages open only
 	// for a session it lists (requireOrgSSO).
 	sessionOrgSSO = "org_sso"
+	// sessionOrgSSOPending is sessionOrgSSO for a sign-in waiting for its
+	// second factor; it becomes sessionOrgSSO with that sign-in only
+	// (signInWithSecondFactor), and any other sign-in drops it.
+	sessionOrgSSOPending = "org_sso_pending"
 )
 
 // orgSSOPage is what org-sso.html shows.
@@ -266,12 +270,11 @@ func (s *server) pageOrgSSOCallback() http.Handler {
 		if !slices.Contains(orgs[1:], in.OrgID) {
 			orgs = append(orgs, in.OrgID)
 		}
-		s.d.Sessions.Put(ctx, sessionOrgSSO, strings.Join(orgs, " "))
 		next := flow.Next
 		if next == "" || next == "/orgs" {
 			next = "/o/" + in.OrgID + "/"
 		}
-		return s.completeSignIn(w, r, res.User, next)
+		return s.completeSignInVia(w, r, res.User, next, strings.Join(orgs, " "))
 	})
 }
 

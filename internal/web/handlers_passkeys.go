@@ -227,7 +227,7 @@ func (s *server) postPasskeySecondFactor() http.Handler {
 			return s.renderForm(w, r, page{Title: "Two-factor authentication", Form: f,
 				Data: loginTwoFactorPage{Passkey: true}}, err)
 		}
-		if err := s.signIn(r, userID); err != nil {
+		if err := s.signInWithSecondFactor(r, userID); err != nil {
 			return err
 		}
 		s.d.Sessions.Put(ctx, sessionTwoFactorAt, s.d.Clock.Now().Unix())

@@ -215,16 +215,30 @@ func (s *server) postSSOLink() http.Handler {
 // two-factor authentication on, sends the browser to its second step, as
 // a password log-in does.
 func (s *server) completeSignIn(w http.ResponseWriter, r *http.Request, u account.User, next string) error {
+	return s.completeSignInVia(w, r, u, next, "")
+}
+
+// completeSignInVia is completeSignIn for a sign-in through organisations'
+// own identity providers, orgSSO ("<user ID> <org ID>...", sessionOrgSSO):
+// the session notes them once signed in, after the second factor if any.
+func (s *server) completeSignInVia(w http.ResponseWriter, r *http.Request, u account.User, next, orgSSO string) error {
 	next = safeNext(next, "/orgs")
+	ctx := r.Context()
 	if u.TwoFactor {
 		if err := s.startSecondFactor(r, u.ID); err != nil {
 			return err
+		}
+		if orgSSO != "" {
+			s.d.Sessions.Put(ctx, sessionOrgSSOPending, orgSSO)
 		}
 		redirect(w, r, "/login/two-factor?next="+url.QueryEscape(next))
 		return nil
 	}
 	if err := s.signIn(r, u.ID); err != nil {
 		return err
+	}
+	if orgSSO != "" {
+		s.d.Sessions.Put(ctx, sessionOrgSSO, orgSSO)
 	}
 	s.rememberDevice(w, r, u.Email) // exempts this browser from the account's log-in budget
 	redirect(w, r, next)
