@@ -29,12 +29,8 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, password, newE
 	if err := invalidFields("email", problem); err != nil {
 		return err
 	}
-	match, _, err := s.checkPassword(ctx, password, row.PasswordHash)
-	if err != nil {
+	if err := s.requirePassword(ctx, row, password); err != nil {
 		return err
-	}
-	if !match {
-		return invalidFields("password", "The password is not correct.")
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := getUserByEmail(ctx, tx, newEmail)

@@ -48,16 +48,9 @@ func (s *Service) DeleteAccount(ctx context.Context, userID, password string) er
 	if s.cfg.OwnedOrgs == nil {
 		return errors.New("delete account: account.Config.OwnedOrgs is not set")
 	}
-	row, err := getUserByID(ctx, s.pool, userID, false)
+	row, err := s.confirmedUser(ctx, userID, password)
 	if err != nil {
 		return err
-	}
-	match, _, err := s.checkPassword(ctx, password, row.PasswordHash)
-	if err != nil {
-		return err
-	}
-	if !match {
-		return invalidFields("password", "The password is not correct.")
 	}
 	var leftOrgs func()
 	err = s.inTx(ctx, func(tx pgx.Tx) error {

@@ -138,16 +138,9 @@ func (s *Service) EnableTwoFactor(ctx context.Context, userID, secret, code stri
 // Errors: ENOTFOUND for an unknown user; EINVALID with Fields "password"
 // for a wrong password.
 func (s *Service) DisableTwoFactor(ctx context.Context, userID, password string) error {
-	row, err := getUserByID(ctx, s.pool, userID, false)
+	row, err := s.confirmedUser(ctx, userID, password)
 	if err != nil {
 		return err
-	}
-	match, _, err := s.checkPassword(ctx, password, row.PasswordHash)
-	if err != nil {
-		return err
-	}
-	if !match {
-		return invalidFields("password", "The password is not correct.")
 	}
 	if !row.TwoFactor {
 		return nil
