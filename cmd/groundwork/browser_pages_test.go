@@ -19,8 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/gwtest"
-	"github.com/groundwork-dev/groundwork/internal/mailtest"
-	"github.com/groundwork-dev/groundwork/internal/stripefake"
 )
 
 // viewports are the widths every page is checked at: a laptop and a phone.
@@ -47,30 +45,8 @@ func TestBrowserEveryPage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 
-	port := freePort(t)
-	base := "http://localhost:" + port
-	mails := mailtest.Start(t)
-	fake := stripefake.New(stripefake.Options{Now: time.Now(), Prices: []stripefake.Price{
-		{ID: "price_pro_m", Product: "prod_pro", UnitAmount: 3000},
-		{ID: "price_pro_y", Product: "prod_pro", UnitAmount: 30000, Interval: "year"},
-		{ID: "price_biz_m", Product: "prod_biz", UnitAmount: 9000},
-		{ID: "price_biz_y", Product: "prod_biz", UnitAmount: 90000, Interval: "year"},
-	}}).Start(t)
-	s := startServe(t, map[string]string{
-		"GROUNDWORK_DATA_DIR": dataDir(t),
-		"PORT":                port,
-		"GROUNDWORK_BASE_URL": base,
-		"SMTP_URL":            mails.URL(),
-		"STRIPE_SECRET_KEY":   "sk_test_pages", "STRIPE_WEBHOOK_SECRET": "whsec_pages", "STRIPE_API_BASE": fake.URL(),
-		"STRIPE_PRICE_PRO_MONTHLY": "price_pro_m", "STRIPE_PRICE_PRO_YEARLY": "price_pro_y",
-		"STRIPE_PRICE_BUSINESS_MONTHLY": "price_biz_m", "STRIPE_PRICE_BUSINESS_YEARLY": "price_biz_y",
-	})
-	waitReady(t, s.url)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server logs:\n%s", s.logs)
-		}
-	})
+	s, mails := startBrowserServe(t)
+	base := s.url
 	browser := startChromium(t, ctx)
 	shots := filepath.Join(screenshotDir(t), "pages")
 	require.NoError(t, os.MkdirAll(shots, 0o755))

@@ -45,34 +45,8 @@ func TestBrowserSignupToTenantIsolation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 110*time.Second)
 	defer cancel()
 
-	// The base URL goes into emailed links, so it is fixed before start.
-	port := freePort(t)
-	base := "http://localhost:" + port
-	mails := mailtest.Start(t)
-	// Billing against the fake Stripe, whose hosted Checkout page the browser
-	// visits like Stripe's.
-	fake := stripefake.New(stripefake.Options{Now: time.Now(), Prices: []stripefake.Price{
-		{ID: "price_pro_m", Product: "prod_pro", UnitAmount: 3000},
-		{ID: "price_pro_y", Product: "prod_pro", UnitAmount: 30000, Interval: "year"},
-		{ID: "price_biz_m", Product: "prod_biz", UnitAmount: 9000},
-		{ID: "price_biz_y", Product: "prod_biz", UnitAmount: 90000, Interval: "year"},
-	}}).Start(t)
-	s := startServe(t, map[string]string{
-		"GROUNDWORK_DATA_DIR": dataDir(t),
-		"PORT":                port,
-		"GROUNDWORK_BASE_URL": base,
-		"SMTP_URL":            mails.URL(),
-		"STRIPE_SECRET_KEY":   "sk_test_browser", "STRIPE_WEBHOOK_SECRET": "whsec_browser", "STRIPE_API_BASE": fake.URL(),
-		"STRIPE_PRICE_PRO_MONTHLY": "price_pro_m", "STRIPE_PRICE_PRO_YEARLY": "price_pro_y",
-		"STRIPE_PRICE_BUSINESS_MONTHLY": "price_biz_m", "STRIPE_PRICE_BUSINESS_YEARLY": "price_biz_y",
-	})
-	require.Equal(t, base, s.url)
-	waitReady(t, s.url)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server logs:\n%s", s.logs)
-		}
-	})
+	s, mails := startBrowserServe(t)
+	base := s.url
 
 	browser := startChromium(t, ctx)
 	shots := screenshotDir(t)
@@ -445,6 +419,40 @@ func screenshotDir(t *testing.T) string {
 	shots := filepath.Join(dir, "artifacts", "screenshots")
 	require.NoError(t, os.MkdirAll(shots, 0o755))
 	return shots
+}
+
+// startBrowserServe starts serve for a browser test on a localhost base URL
+// fixed before start (it goes into emailed links), with a mail server and
+// billing against the fake Stripe, whose hosted pages the browser visits
+// like Stripe's. It logs the server's output when the test fails.
+func startBrowserServe(t *testing.T) (*server, *mailtest.Server) {
+	t.Helper()
+	port := freePort(t)
+	base := "http://localhost:" + port
+	mails := mailtest.Start(t)
+	fake := stripefake.New(stripefake.Options{Now: time.Now(), Prices: []stripefake.Price{
+		{ID: "price_pro_m", Product: "prod_pro", UnitAmount: 3000},
+		{ID: "price_pro_y", Product: "prod_pro", UnitAmount: 30000, Interval: "year"},
+		{ID: "price_biz_m", Product: "prod_biz", UnitAmount: 9000},
+		{ID: "price_biz_y", Product: "prod_biz", UnitAmount: 90000, Interval: "year"},
+	}}).Start(t)
+	s := startServe(t, map[string]string{
+		"GROUNDWORK_DATA_DIR": dataDir(t),
+		"PORT":                port,
+		"GROUNDWORK_BASE_URL": base,
+		"SMTP_URL":            mails.URL(),
+		"STRIPE_SECRET_KEY":   "sk_test_browser", "STRIPE_WEBHOOK_SECRET": "whsec_browser", "STRIPE_API_BASE": fake.URL(),
+		"STRIPE_PRICE_PRO_MONTHLY": "price_pro_m", "STRIPE_PRICE_PRO_YEARLY": "price_pro_y",
+		"STRIPE_PRICE_BUSINESS_MONTHLY": "price_biz_m", "STRIPE_PRICE_BUSINESS_YEARLY": "price_biz_y",
+	})
+	require.Equal(t, base, s.url)
+	waitReady(t, s.url)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server logs:\n%s", s.logs)
+		}
+	})
+	return s, mails
 }
 
 // freePort returns a TCP port that was free a moment ago.
