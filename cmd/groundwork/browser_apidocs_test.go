@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -28,12 +30,12 @@ document.addEventListener("securitypolicyviolation", function (e) {
   window.__cspViolations.push(e.violatedDirective + " blocked " + (e.blockedURI || "inline") + " at " + e.sourceFile + ":" + e.lineNumber);
 });`
 
-// TestBrowserAPIDocs opens the API reference at /api/docs in headless
+// TestE2EBrowserAPIDocs opens the API reference at /api/docs in headless
 // Chromium: the vendored Redoc, loaded from /static, renders the operations
 // of /api/v1/openapi.json under the page's CSP, with no CSP violation, no
 // console error and no uncaught exception. It saves a screenshot as
 // artifacts/screenshots/api-docs.png.
-func TestBrowserAPIDocs(t *testing.T) {
+func TestE2EBrowserAPIDocs(t *testing.T) {
 	t.Parallel()
 	gwtest.RequireTool(t, chromiumPath, "run scripts/install-deps.sh (apt-get install chromium) to run the browser tests")
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)

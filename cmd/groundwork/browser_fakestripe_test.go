@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -15,14 +17,14 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
 )
 
-// TestBrowserFakeStripe clicks billing through as a developer would on a
+// TestE2EBrowserFakeStripe clicks billing through as a developer would on a
 // laptop with no Stripe account: serve with GROUNDWORK_STRIPE=fake and no
 // STRIPE_* variable, the plan cards priced from the fake's prices, Checkout
 // on the fake's hosted page (Pay), back on the billing page with Pro active;
 // then the fake's portal cancels at the period end, and the billing page
 // learns it from the webhook the fake delivers to the app itself (signed
 // with the shared secret), as it would learn it from Stripe.
-func TestBrowserFakeStripe(t *testing.T) {
+func TestE2EBrowserFakeStripe(t *testing.T) {
 	t.Parallel()
 	gwtest.RequireTool(t, chromiumPath, "run scripts/install-deps.sh (apt-get install chromium) to run the browser tests")
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)

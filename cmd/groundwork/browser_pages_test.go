@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -31,7 +33,7 @@ var viewports = []struct {
 // scripts/install-deps.sh.
 const axeScript = "node_modules/axe-core/axe.min.js"
 
-// TestBrowserEveryPage visits every page a signed-in owner and an anonymous
+// TestE2EBrowserEveryPage visits every page a signed-in owner and an anonymous
 // visitor can open, at 1280 and 390 px wide, in headless Chromium: it saves
 // a screenshot of each under artifacts/screenshots/pages/, requires that
 // nothing scrolls sideways (document.documentElement.scrollWidth within the
@@ -39,7 +41,7 @@ const axeScript = "node_modules/axe-core/axe.min.js"
 // violation. It walks the flows of issue 17 on the way: the last owner
 // cannot leave and is told so on the members page, deleting a contact and
 // the organisation ask first, two-factor setup shows a QR code.
-func TestBrowserEveryPage(t *testing.T) {
+func TestE2EBrowserEveryPage(t *testing.T) {
 	t.Parallel()
 	gwtest.RequireTool(t, chromiumPath, "run scripts/install-deps.sh (apt-get install chromium) to run the browser tests")
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)

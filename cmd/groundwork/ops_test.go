@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -18,7 +20,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/mailtest"
 )
 
-// TestOpsConsoleOnAFreshInstall runs serve on a fresh development install
+// TestE2EOpsConsoleOnAFreshInstall runs serve on a fresh development install
 // and, from the command line, creates a user, grants it operator rights
 // and runs "groundwork doctor" (text and -json; it fails, as a fresh
 // install has no backup) — then, with a load-test summary written where
@@ -26,7 +28,7 @@ import (
 // operator is refused the console until two-factor is on, then walks /ops
 // (every window), /ops/readiness and the River UI at /ops/jobs/, saving a
 // screenshot of each under artifacts/screenshots/ops-*.png.
-func TestOpsConsoleOnAFreshInstall(t *testing.T) {
+func TestE2EOpsConsoleOnAFreshInstall(t *testing.T) {
 	t.Parallel()
 	gwtest.RequireTool(t, chromiumPath, "run scripts/install-deps.sh (apt-get install chromium) to run the browser tests")
 	ctx, cancel := context.WithTimeout(t.Context(), 170*time.Second)
