@@ -163,7 +163,7 @@ func perOrgSearch(p ratelimit.Policy) limitRule {
 // and counts it against each; otherwise it answers 429 (see reject). Its
 // RateLimit-Policy and RateLimit headers describe each rule's budget.
 func (s *server) limit(next http.Handler, rules ...limitRule) http.Handler {
-	return s.limited(next, false, rules)
+	return s.limited(next, countAll, rules)
 }
 
 // limitFailures is limit for attempts of which only failures count, such as
@@ -172,7 +172,7 @@ func (s *server) limit(next http.Handler, rules ...limitRule) http.Handler {
 // answered 401 Unauthorized, or called countFailure (a wrong password on a
 // form that answers 422). The headers are sent only with a 429.
 func (s *server) limitFailures(next http.Handler, rules ...limitRule) http.Handler {
-	return s.limited(next, true, rules)
+	return s.limited(next, countFailures, rules)
 }
 
 // limitFailuresAfter is limitFailures for requests that arrive many at a time
@@ -184,55 +184,7 @@ func (s *server) limitFailures(next http.Handler, rules ...limitRule) http.Handl
 // harmless where a failure cannot guess anything (API keys are random 256-bit
 // secrets: the limit only bounds the work bogus keys cause).
 func (s *server) limitFailuresAfter(next http.Handler, rules ...limitRule) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.d.RateLimiter == nil {
-			next.ServeHTTP(w, r)
-			return
-		}
-		ctx := r.Context()
-		var peeked []counted
-		for _, rule := range rules {
-			key, err := rule.key(r)
-			if err != nil {
-				s.serveError(w, r, err)
-				return
-			}
-			if key == "" {
-				continue
-			}
-			d, err := s.d.RateLimiter.Peek(ctx, rule.policy, key)
-			if err != nil {
-				s.rateLimitFailed(ctx, err) // fail open
-				continue
-			}
-			if d.Limit.Unlimited() {
-				continue
-			}
-			if !d.Allowed {
-				addRateLimitHeaders(w.Header(), d)
-				s.reject(w, r, d)
-				return
-			}
-			peeked = append(peeked, counted{rule.policy, key})
-		}
-		if len(peeked) == 0 {
-			next.ServeHTTP(w, r)
-			return
-		}
-		mark := &failureMark{}
-		r = r.WithContext(context.WithValue(ctx, failureMarkKey{}, mark))
-		rec := recorderFor(w)
-		next.ServeHTTP(rec, r)
-		if rec.statusOr(http.StatusOK) != http.StatusUnauthorized && !mark.failed {
-			return
-		}
-		ctx = context.WithoutCancel(ctx)
-		for _, c := range peeked {
-			if err := s.d.RateLimiter.Count(ctx, c.policy, c.key); err != nil {
-				s.rateLimitFailed(ctx, err)
-			}
-		}
-	})
+	return s.limited(next, countFailuresAfter, rules)
 }
 
 // failureMark records that a request limitFailures counts has failed.
@@ -265,7 +217,16 @@ type counted struct {
 	key    string
 }
 
-func (s *server) limited(next http.Handler, failuresOnly bool, rules []limitRule) http.Handler {
+// countMode says which requests limited counts, and when.
+type countMode int
+
+const (
+	countAll           countMode = iota // every request, before next (limit)
+	countFailures                       // failures: counted before next, given back unless it failed (limitFailures)
+	countFailuresAfter                  // failures: a peek before next, counted once it failed (limitFailuresAfter)
+)
+
+func (s *server) limited(next http.Handler, mode countMode, rules []limitRule) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.d.RateLimiter == nil {
 			next.ServeHTTP(w, r)
@@ -273,22 +234,31 @@ func (s *server) limited(next http.Handler, failuresOnly bool, rules []limitRule
 		}
 		ctx := r.Context()
 		var mark *failureMark
-		if failuresOnly {
+		if mode != countAll {
 			mark = &failureMark{}
 			r = r.WithContext(context.WithValue(ctx, failureMarkKey{}, mark))
 		}
-		var taken []counted
+		ask := s.d.RateLimiter.Allow
+		if mode == countFailuresAfter {
+			ask = s.d.RateLimiter.Peek
+		}
+		var taken []counted // counted, or only peeked at (countFailuresAfter)
+		giveBack := func() {
+			if mode != countFailuresAfter {
+				s.refund(ctx, taken)
+			}
+		}
 		for _, rule := range rules {
 			key, err := rule.key(r)
 			if err != nil {
-				s.refund(ctx, taken)
+				giveBack()
 				s.serveError(w, r, err)
 				return
 			}
 			if key == "" {
 				continue
 			}
-			d, err := s.d.RateLimiter.Allow(ctx, rule.policy, key)
+			d, err := ask(ctx, rule.policy, key)
 			if err != nil {
 				s.rateLimitFailed(ctx, err) // fail open
 				continue
@@ -297,24 +267,33 @@ func (s *server) limited(next http.Handler, failuresOnly bool, rules []limitRule
 				continue
 			}
 			if !d.Allowed {
-				s.refund(ctx, taken)
+				giveBack()
 				addRateLimitHeaders(w.Header(), d)
 				s.reject(w, r, d)
 				return
 			}
-			if !failuresOnly {
+			if mode == countAll {
 				addRateLimitHeaders(w.Header(), d)
 			}
 			taken = append(taken, counted{rule.policy, key})
 		}
-		if !failuresOnly || len(taken) == 0 {
+		if mode == countAll || len(taken) == 0 {
 			next.ServeHTTP(w, r)
 			return
 		}
 		rec := recorderFor(w)
 		next.ServeHTTP(rec, r)
-		if rec.statusOr(http.StatusOK) != http.StatusUnauthorized && !mark.failed {
+		failed := rec.statusOr(http.StatusOK) == http.StatusUnauthorized || mark.failed
+		switch {
+		case mode == countFailures && !failed:
 			s.refund(ctx, taken)
+		case mode == countFailuresAfter && failed:
+			ctx := context.WithoutCancel(ctx)
+			for _, c := range taken {
+				if err := s.d.RateLimiter.Count(ctx, c.policy, c.key); err != nil {
+					s.rateLimitFailed(ctx, err)
+				}
+			}
 		}
 	})
 }
