@@ -25,6 +25,17 @@ func errNoPasskeys() error {
 	return gw.Errorf(gw.ENOTFOUND, "Passkeys are not available on this server.")
 }
 
+// passkeyHandler is errorHandler for the passkey routes, which answer 404
+// (errNoPasskeys) when the server has no passkeys (Deps.Passkeys nil).
+func (s *server) passkeyHandler(fn func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		if s.d.Passkeys == nil {
+			return errNoPasskeys()
+		}
+		return fn(w, r)
+	})
+}
+
 // passkeyOptions answers options, the JSON of a begun ceremony, keeping
 // its state in the session.
 func (s *server) passkeyOptions(w http.ResponseWriter, r *http.Request, options []byte, state string) {
@@ -36,10 +47,7 @@ func (s *server) passkeyOptions(w http.ResponseWriter, r *http.Request, options 
 // postPasskeyRegisterOptions begins registering a passkey for the
 // signed-in user.
 func (s *server) postPasskeyRegisterOptions() http.Handler {
-	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if s.d.Passkeys == nil {
-			return errNoPasskeys()
-		}
+	return s.passkeyHandler(func(w http.ResponseWriter, r *http.Request) error {
 		options, state, err := s.d.Passkeys.BeginRegistration(r.Context(), userFrom(r.Context()).ID)
 		if err != nil {
 			return err
@@ -52,10 +60,7 @@ func (s *server) postPasskeyRegisterOptions() http.Handler {
 // postPasskeyRegister finishes registering a passkey: the form's name and
 // the browser's answer.
 func (s *server) postPasskeyRegister() http.Handler {
-	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if s.d.Passkeys == nil {
-			return errNoPasskeys()
-		}
+	return s.passkeyHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r, "passkey_name", "credential")
 		if err != nil {
 			return err
@@ -76,10 +81,7 @@ func (s *server) postPasskeyRegister() http.Handler {
 
 // postPasskeyRename renames one of the signed-in user's passkeys.
 func (s *server) postPasskeyRename() http.Handler {
-	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if s.d.Passkeys == nil {
-			return errNoPasskeys()
-		}
+	return s.passkeyHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r, "name")
 		if err != nil {
 			return err
@@ -100,10 +102,7 @@ func (s *server) postPasskeyRename() http.Handler {
 // postPasskeyRemove removes one of the signed-in user's passkeys, once
 // they confirmed with their password.
 func (s *server) postPasskeyRemove() http.Handler {
-	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if s.d.Passkeys == nil {
-			return errNoPasskeys()
-		}
+	return s.passkeyHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r, "password_passkey")
 		if err != nil {
 			return err
@@ -138,10 +137,7 @@ func onTop(err error) error {
 
 // postPasskeySignInOptions begins a passwordless sign-in.
 func (s *server) postPasskeySignInOptions() http.Handler {
-	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if s.d.Passkeys == nil {
-			return errNoPasskeys()
-		}
+	return s.passkeyHandler(func(w http.ResponseWriter, r *http.Request) error {
 		options, state, err := s.d.Passkeys.BeginSignIn(r.Context())
 		if err != nil {
 			return err
@@ -156,10 +152,7 @@ func (s *server) postPasskeySignInOptions() http.Handler {
 // is on), so it stands for both factors: no code is asked after it, and
 // the session counts as having proved a second factor.
 func (s *server) postPasskeySignIn() http.Handler {
-	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if s.d.Passkeys == nil {
-			return errNoPasskeys()
-		}
+	return s.passkeyHandler(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r, "credential", "next")
 		if err != nil {
 			return err
@@ -188,10 +181,7 @@ func (s *server) postPasskeySignIn() http.Handler {
 // postPasskeySecondFactorOptions begins the second step of a sign-in
 // waiting for it, with one of the user's passkeys.
 func (s *server) postPasskeySecondFactorOptions() http.Handler {
-	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if s.d.Passkeys == nil {
-			return errNoPasskeys()
-		}
+	return s.passkeyHandler(func(w http.ResponseWriter, r *http.Request) error {
 		userID, err := s.pendingSecondFactor(w, r)
 		if err != nil || userID == "" {
 			return err
@@ -208,10 +198,7 @@ func (s *server) postPasskeySecondFactorOptions() http.Handler {
 // postPasskeySecondFactor finishes the second step of a sign-in with a
 // passkey, in place of a code, and signs the user in.
 func (s *server) postPasskeySecondFactor() http.Handler {
-	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if s.d.Passkeys == nil {
-			return errNoPasskeys()
-		}
+	return s.passkeyHandler(func(w http.ResponseWriter, r *http.Request) error {
 		userID, err := s.pendingSecondFactor(w, r)
 		if err != nil || userID == "" {
 			return err
