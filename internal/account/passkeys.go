@@ -123,6 +123,8 @@ type passkeyUser struct {
 	creds []webauthn.Credential
 }
 
+// WebAuthnID, WebAuthnName, WebAuthnDisplayName and WebAuthnCredentials
+// implement webauthn.User.
 func (u *passkeyUser) WebAuthnID() []byte                         { return []byte(u.id) }
 func (u *passkeyUser) WebAuthnName() string                       { return u.email }
 func (u *passkeyUser) WebAuthnDisplayName() string                { return u.email }

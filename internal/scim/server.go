@@ -164,6 +164,7 @@ func (h handlers) endSessions(r *http.Request, res org.SCIMResult) error {
 // slogLogger adapts slog to the library's Logger.
 type slogLogger struct{ l *slog.Logger }
 
+// Error implements the library's Logger at slog's error level.
 func (s slogLogger) Error(args ...interface{}) {
 	if s.l != nil {
 		s.l.Error("scim library", "detail", fmt.Sprint(args...))
