@@ -27,7 +27,7 @@ import (
 // stays findable by exact match through email_bidx, a keyed blind index
 // (HMAC-SHA256) of the lower-cased address, scoped to the organisation.
 
-// columns are the columns scanContact reads, in order.
+// columns are the columns contactDecoder reads, in order.
 const columns = `id, name, email_enc, phone_enc, company, tags, custom, custom_keys, created_at, updated_at`
 
 // maxID is the largest UUID (RFC 9562's Max UUID). Listing from the top
@@ -120,12 +120,14 @@ func insertContact(ctx context.Context, tx pgx.Tx, keys *crypto.Keyring, orgID s
 	if err != nil {
 		return Contact{}, fmt.Errorf("insert contact: %w", err)
 	}
-	row := tx.QueryRow(ctx, `
+	rows, err := tx.Query(ctx, `
 		INSERT INTO contacts (org_id, id, name, email_enc, phone_enc, email_bidx, company, tags, custom, custom_keys, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $10, $10)
 		RETURNING `+columns,
 		orgID, c.ID, c.Name, s.email, s.phone, s.emailIndex, c.Company, c.Tags, c.Custom, c.CreatedAt, c.CustomKeys)
-	c, err = scanContact(row, keys, orgID)
+	if err == nil {
+		c, err = pgx.CollectExactlyOneRow(rows, newContactDecoder(keys, orgID).decode)
+	}
 	if err != nil {
 		return Contact{}, fmt.Errorf("insert contact: %w", err)
 	}
@@ -138,7 +140,7 @@ func getContact(ctx context.Context, q postgres.Queryer, keys *crypto.Keyring, o
 	if err != nil {
 		return Contact{}, fmt.Errorf("select contact: %w", err)
 	}
-	c, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (Contact, error) { return scanContact(row, keys, orgID) })
+	c, err := pgx.CollectExactlyOneRow(rows, newContactDecoder(keys, orgID).decode)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Contact{}, errNotFound()
 	}
@@ -157,7 +159,7 @@ func updateContact(ctx context.Context, tx pgx.Tx, keys *crypto.Keyring, orgID, 
 	if err != nil {
 		return Contact{}, fmt.Errorf("update contact: %w", err)
 	}
-	row := tx.QueryRow(ctx, `
+	rows, err := tx.Query(ctx, `
 		UPDATE contacts SET
 			name = COALESCE($3, name),
 			email_enc = CASE WHEN $4 THEN $5 ELSE email_enc END,
@@ -172,7 +174,10 @@ func updateContact(ctx context.Context, tx pgx.Tx, keys *crypto.Keyring, orgID, 
 		RETURNING `+columns,
 		orgID, id, in.Name, in.Email != nil, s.email, s.emailIndex, in.Phone != nil, s.phone,
 		in.Company, in.Tags, in.Custom, now, in.Custom != nil, in.CustomKeys)
-	c, err := scanContact(row, keys, orgID)
+	var c Contact
+	if err == nil {
+		c, err = pgx.CollectExactlyOneRow(rows, newContactDecoder(keys, orgID).decode)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Contact{}, errNotFound()
 	}
@@ -241,46 +246,16 @@ func listContacts(ctx context.Context, q postgres.Queryer, keys *crypto.Keyring,
 // closes rows.
 func collectContacts(rows pgx.Rows, keys *crypto.Keyring, orgID string, limit int) ([]Contact, error) {
 	defer rows.Close()
+	d := newContactDecoder(keys, orgID)
 	list := make([]Contact, 0, max(0, min(limit, 1000)))
 	for rows.Next() {
-		c, err := scanContact(rows, keys, orgID)
+		c, err := d.decode(rows)
 		if err != nil {
 			return nil, err
 		}
 		list = append(list, c)
 	}
 	return list, rows.Err()
-}
-
-// scanContact reads the columns of one row of orgID into a Contact,
-// decrypting its email and phone. A value that will not decrypt is a
-// *crypto.DecryptError naming the key (an internal error).
-func scanContact(row pgx.Row, keys *crypto.Keyring, orgID string) (Contact, error) {
-	var c Contact
-	var email, phone, custom []byte
-	var customKeys []string
-	err := row.Scan(&c.ID, &c.Name, &email, &phone, &c.Company, &c.Tags, &custom, &customKeys, &c.CreatedAt, &c.UpdatedAt)
-	if err != nil {
-		return Contact{}, err
-	}
-	if c.Custom, err = decodeCustom(custom); err != nil {
-		return Contact{}, fmt.Errorf("decode custom fields: %w", err)
-	}
-	if c.Email, err = keys.Decrypt(email, fieldAD("email", orgID, c.ID)); err != nil {
-		return Contact{}, err
-	}
-	if c.Phone, err = keys.Decrypt(phone, fieldAD("phone", orgID, c.ID)); err != nil {
-		return Contact{}, err
-	}
-	if c.Tags == nil {
-		c.Tags = []string{}
-	}
-	if c.Custom == nil {
-		c.Custom = map[string]any{}
-	}
-	c.CustomKeys = orderCustomKeys(c.Custom, customKeys)
-	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
-	return c, nil
 }
 
 // ---- key rotation (see crypto.ReencryptWorker)

@@ -30,8 +30,9 @@ type TxOptions struct {
 // InTx runs fn in a transaction on pool, committing when fn returns nil and
 // rolling back otherwise. Errors are translated with Translate.
 func InTx(ctx context.Context, pool *pgxpool.Pool, opts TxOptions, fn func(pgx.Tx) error) error {
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if opts.OrgID != "" || opts.UserID != "" || len(opts.SecretHash) > 0 {
+	begin, together := beginWithSettings(opts)
+	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{BeginQuery: begin}, func(tx pgx.Tx) error {
+		if !together && (opts.OrgID != "" || opts.UserID != "" || len(opts.SecretHash) > 0) {
 			if _, err := tx.Exec(ctx, settingsSQL, opts.OrgID, opts.UserID, hex.EncodeToString(opts.SecretHash)); err != nil {
 				return err
 			}
@@ -39,6 +40,26 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, opts TxOptions, fn func(pgx.T
 		return fn(tx)
 	})
 	return Translate(err)
+}
+
+// beginWithSettings returns the statements that begin a transaction and
+// make opts' settings for it, sent as one simple query: one round trip
+// where BEGIN and then settingsSQL would be two, on every write. The
+// settings go in as literals, so only values that can hold no quote are
+// put there: IDs in UUID form (gw.ValidID) and the hash in hex. For any
+// other ID it returns ("", false): a plain BEGIN, with settingsSQL and its
+// parameters after it.
+func beginWithSettings(opts TxOptions) (string, bool) {
+	if opts.OrgID == "" && opts.UserID == "" && len(opts.SecretHash) == 0 {
+		return "", false
+	}
+	for _, id := range []string{opts.OrgID, opts.UserID} {
+		if id != "" && !gw.ValidID(id) {
+			return "", false
+		}
+	}
+	return fmt.Sprintf(`BEGIN; SELECT set_config('app.org_id', '%s', true), set_config('app.user_id', '%s', true), `+
+		`set_config('app.secret_hash', '%s', true)`, opts.OrgID, opts.UserID, hex.EncodeToString(opts.SecretHash)), true
 }
 
 // InOrgTx runs fn in a transaction that sees only orgID's tenant rows.

@@ -243,11 +243,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeJSONBytes(w, status, append(b, '\n'))
 }
 
-// writeJSONBytes writes b, a JSON body, with the given status.
+// writeJSONBytes writes b, a JSON body, with the given status. Its length
+// goes in Content-Length, so that the body is sent as it is (a body over
+// 2 KiB without one is chunked, in more writes).
 func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Del("Content-Length")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
