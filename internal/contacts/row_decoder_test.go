@@ -57,7 +57,7 @@ func TestContactDecoder(t *testing.T) {
 	}
 	query := `SELECT ` + columns + ` FROM contacts WHERE org_id = $1 ORDER BY id`
 	for _, formats := range []pgx.QueryResultFormats{
-		nil, // pgx's defaults
+		nil,                            // pgx's defaults
 		{0, 1, 1, 1, 1, 1, 1, 1, 1, 1}, // uuid as text, jsonb (and text) binary
 	} {
 		got, err := decodeAll(formats, query)
