@@ -51,7 +51,7 @@ audit:
 ## bench: run the benchmarks and print their figures
 bench: deps
 	$(GO) test -run '^$$' -bench 'ColdStart' -benchtime 5x -count 1 ./cmd/groundwork/ | tee bench.txt
-	$(GO) test -run '^$$' -bench 'Readyz|ContactsAPI' -benchtime 20000x -count 1 ./cmd/groundwork/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'Readyz|ContactsAPI' -benchtime 1x -count 1 ./cmd/groundwork/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'WrongPasswordMemory' -benchtime 3x -count 1 ./cmd/groundwork/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./internal/account/ ./internal/contacts/ ./internal/org/ ./internal/ratelimit/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'WebhookAccept' -benchtime 20000x -count 1 ./internal/billing/ | tee -a bench.txt

@@ -49,6 +49,10 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 command -v prometheus-blackbox-exporter >/dev/null 2>&1 || missing+=(prometheus-blackbox-exporter)
 
+# wrk, the HTTP load generator of make bench (cmd/groundwork/bench_wrk_test.go)
+# and scripts/bench-pocketbase.sh: Debian's package.
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+
 fi
 
 if ! command -v go >/dev/null 2>&1; then

@@ -77,15 +77,15 @@ var pgbenchTPS = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connectio
 
 // runPgbench runs script (one SQL statement with :variables, bound as
 // parameters of a prepared statement) with pgbench on the database at url:
-// 32 clients, 2 threads, b.N transactions in all. It reports and returns
-// its transactions per second.
+// 32 clients, 2 threads, for loadDuration, like runWrk. It reports and
+// returns its transactions per second.
 func runPgbench(b *testing.B, url, script string, vars ...string) float64 {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "script.sql")
 	if err := os.WriteFile(path, []byte(script+"\n"), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	args := []string{"-n", "-M", "prepared", "-c", "32", "-j", "2", "-t", strconv.Itoa(max(1, b.N/32)), "-f", path}
+	args := []string{"-n", "-M", "prepared", "-c", "32", "-j", "2", "-T", strconv.Itoa(int(loadDuration(b).Seconds())), "-f", path}
 	for _, v := range vars {
 		args = append(args, "-D", v)
 	}
@@ -104,21 +104,22 @@ func runPgbench(b *testing.B, url, script string, vars ...string) float64 {
 	return tps
 }
 
-// measureServe is measure against the serve process pid whose /metrics is
-// at metricsURL. It also reports the requests per second as a percentage
-// of floor (measured in the same run; 0 reports nothing), the serve
-// process's CPU time per request (which, unlike the rates, hardly depends
-// on what else the machine runs), how many of the runtime pool's acquires
-// had to wait for a connection and for how long in all, and how many
-// garbage collections ran, with their total pause.
-func measureServe(b *testing.B, pid int, metricsURL string, floor float64, op func() error) {
+// measureServe runs load (a runWrk: requests per second and answered) against
+// the serve process pid whose /metrics is at metricsURL. It also reports
+// the requests per second as a percentage of floor (measured in the same
+// run; 0 reports nothing), the serve process's CPU time per request
+// (which, unlike the rates, hardly depends on what else the machine runs),
+// how many of the runtime pool's acquires had to wait for a connection and
+// for how long in all, and how many garbage collections ran, with their
+// total pause.
+func measureServe(b *testing.B, pid int, metricsURL string, floor float64, load func() (float64, int)) {
 	b.Helper()
 	before := scrapeMetrics(b, metricsURL)
 	cpuBefore := processCPU(b, pid)
-	rate := measure(b, op)
+	rate, requests := load()
 	cpu := processCPU(b, pid) - cpuBefore
 	after := scrapeMetrics(b, metricsURL)
-	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "serve-cpu-µs/req")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(requests), "serve-cpu-µs/req")
 	if floor > 0 {
 		b.ReportMetric(rate/floor*100, "%-of-pgbench")
 	}

@@ -141,33 +141,41 @@ func BenchmarkServeColdStart(b *testing.B) {
 	b.ReportMetric(rss, "MB-idle-rss")
 }
 
-// measure runs op from 32 concurrent clients (16 × GOMAXPROCS on this
-// 2-core machine) b.N times in all, and reports requests per second with
-// p50, p95 and p99 latency. It returns the requests per second (0 when
-// nothing was measured).
+// measure runs op in this process from 32 goroutines for loadDuration
+// (like runWrk's connections), and reports requests per second with p50,
+// p95 and p99 latency. It returns the requests per second (0 when nothing
+// was measured). It ignores b.N.
 func measure(b *testing.B, op func() error) float64 {
 	b.Helper()
 	var mu sync.Mutex
 	var lat []time.Duration
-	b.SetParallelism(16)
+	var failed atomic.Value
 	b.ResetTimer()
 	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		local := make([]time.Duration, 0, 1024)
-		for pb.Next() {
-			t0 := time.Now()
-			if err := op(); err != nil {
-				b.Error(err)
-				return
+	deadline := start.Add(loadDuration(b))
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			local := make([]time.Duration, 0, 1024)
+			for time.Now().Before(deadline) && failed.Load() == nil {
+				t0 := time.Now()
+				if err := op(); err != nil {
+					failed.Store(err)
+					return
+				}
+				local = append(local, time.Since(t0))
 			}
-			local = append(local, time.Since(t0))
-		}
-		mu.Lock()
-		lat = append(lat, local...)
-		mu.Unlock()
-	})
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
+	if err := failed.Load(); err != nil {
+		b.Fatal(err)
+	}
 	if len(lat) == 0 {
 		return 0
 	}
@@ -184,35 +192,6 @@ func measure(b *testing.B, op func() error) float64 {
 // milliseconds.
 func quantileMS(sorted []time.Duration, q float64) float64 {
 	return float64(sorted[min(len(sorted)-1, int(float64(len(sorted))*q))].Microseconds()) / 1000
-}
-
-// httpGet returns an op that GETs url with headers and expects 200.
-func httpGet(client *http.Client, url string, header http.Header) func() error {
-	return func() error {
-		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		req.Header = header
-		return send(client, req, http.StatusOK)
-	}
-}
-
-// httpCreate returns an op that POSTs a new contact to url (the contacts
-// collection) with the keys in turn and expects 201.
-func httpCreate(client *http.Client, url string, keys []string) func() error {
-	var n atomic.Uint64
-	return func() error {
-		i := n.Add(1)
-		body := fmt.Sprintf(`{"name":"Created %d","email":"created%d@example.com","company":"Bench","tags":["bench"],"custom":{"n":%d}}`, i, i, i)
-		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, strings.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+keys[i%uint64(len(keys))])
-		req.Header.Set("Content-Type", "application/json")
-		return send(client, req, http.StatusCreated)
-	}
 }
 
 // send sends req, reads the whole answer and expects status want.
@@ -233,15 +212,14 @@ func send(client *http.Client, req *http.Request, want int) error {
 }
 
 // BenchmarkReadyz measures /readyz (one database round trip) against a
-// serve process on the embedded cluster.
+// serve process on the embedded cluster, with wrk for loadDuration.
 func BenchmarkReadyz(b *testing.B) {
 	bin := buildBinary(b)
 	dir := benchDir(b)
 	port := benchPort(b)
 	cmd, _ := serveProcess(b, bin, dir, port)
 	defer stopProcess(b, cmd)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	measure(b, httpGet(client, fmt.Sprintf("http://127.0.0.1:%d/readyz", port), http.Header{}))
+	runWrk(b, fmt.Sprintf("http://127.0.0.1:%d/readyz", port), wrkGet)
 }
 
 func benchDir(b *testing.B) string {
@@ -276,16 +254,19 @@ func cli(b *testing.B, bin, dir, stdin string, args ...string) string {
 // in issue 14's measurements.
 const benchContacts = 10_000
 
-// BenchmarkContactsAPI measures authenticated API reads against a serve
-// process on the embedded cluster holding 10,000 contacts in one
-// organisation, each next to its floor measured in the same run on the same
-// cluster and data: pgbench (as the superuser: no HTTP, no API key, no
-// row-level security) with the same 32 clients running the same SELECT by
-// primary key, and the same list of 50 (with its extra row). The API figures
-// report themselves as a percentage of that floor (%-of-pgbench), and the
-// serve process's connection-pool waits and garbage collections during the
-// run (read from its /metrics), the usual suspects of a long tail. The raw
-// SELECT by primary key over pgx and behind a bare HTTP handler follow.
+// BenchmarkContactsAPI measures the contacts API against a serve process
+// on the embedded cluster holding 10,000 contacts in one organisation, with
+// wrk's 32 connections (runWrk), each read next to its floor measured in
+// the same run on the same cluster and data: pgbench (as the superuser: no
+// HTTP, no API key, no row-level security) with the same 32 clients running
+// the same SELECT by primary key, and the same list of 50 (with its extra
+// row). The API figures report themselves as a percentage of that floor
+// (%-of-pgbench), with the serve process's CPU per request, connection-pool
+// waits and garbage collections during the run (read from its /metrics),
+// the usual suspects of a long tail. Creates in one organisation then run
+// against creates spread over 32 (%-one-org-of-spread). The raw SELECT by
+// primary key over pgx and behind a bare HTTP handler follow. Every load
+// runs for loadDuration; run it with -benchtime 1x.
 func BenchmarkContactsAPI(b *testing.B) {
 	bin := buildBinary(b)
 	dir := benchDir(b)
@@ -297,7 +278,6 @@ func BenchmarkContactsAPI(b *testing.B) {
 	orgID := strings.TrimSpace(cli(b, bin, dir, "", "org", "create", "-name", "Bench", "-owner", "bench@example.com"))
 	out := strings.Split(strings.TrimSpace(cli(b, bin, dir, "", "apikey", "create", "-org", orgID, "-role", "member", "-name", "bench")), "\n")
 	key := out[len(out)-1]
-	header := http.Header{"Authorization": {"Bearer " + key}}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	base := fmt.Sprintf("http://127.0.0.1:%d/api/v1/contacts", port)
 	id := createContacts(b, client, base, key, benchContacts)
@@ -327,28 +307,34 @@ func BenchmarkContactsAPI(b *testing.B) {
 			"org="+orgID, "id="+id)
 	})
 	b.Run("api-get-one", func(b *testing.B) {
-		measureServe(b, cmd.Process.Pid, metricsURL, pkFloor, httpGet(client, base+"/"+id, header))
+		measureServe(b, cmd.Process.Pid, metricsURL, pkFloor, func() (float64, int) { return runWrk(b, base+"/"+id, wrkGet, "GW_KEY="+key) })
 	})
 	b.Run("pgbench-list-50", func(b *testing.B) {
 		listFloor = runPgbench(b, superuser, `SELECT `+contactColumns+` FROM contacts WHERE org_id = :org AND id < 'ffffffff-ffff-ffff-ffff-ffffffffffff' ORDER BY id DESC LIMIT 51;`,
 			"org="+orgID)
 	})
 	b.Run("api-list-50", func(b *testing.B) {
-		measureServe(b, cmd.Process.Pid, metricsURL, listFloor, httpGet(client, base+"?limit=50", header))
+		measureServe(b, cmd.Process.Pid, metricsURL, listFloor, func() (float64, int) { return runWrk(b, base+"?limit=50", wrkGet, "GW_KEY="+key) })
 	})
 
 	// Creates with 32 clients in one organisation against 32 clients spread
 	// over 32 organisations (round robin over their keys): the first
 	// reaches the second when writes of one organisation do not wait for
 	// each other (the audit chain is sealed after commit).
-	b.Run("api-create-one-org", func(b *testing.B) { measure(b, httpCreate(client, base, []string{key})) })
+	var oneOrg float64
+	b.Run("api-create-one-org", func(b *testing.B) { oneOrg, _ = runWrk(b, base, wrkCreate, "GW_KEYS="+key) })
 	keys := []string{key}
 	for i := range 31 {
 		org := strings.TrimSpace(cli(b, bin, dir, "", "org", "create", "-name", fmt.Sprintf("Bench %d", i), "-owner", "bench@example.com"))
 		out := strings.Split(strings.TrimSpace(cli(b, bin, dir, "", "apikey", "create", "-org", org, "-role", "member", "-name", "bench")), "\n")
 		keys = append(keys, out[len(out)-1])
 	}
-	b.Run("api-create-32-orgs", func(b *testing.B) { measure(b, httpCreate(client, base, keys)) })
+	b.Run("api-create-32-orgs", func(b *testing.B) {
+		spread, _ := runWrk(b, base, wrkCreate, "GW_KEYS="+strings.Join(keys, ","))
+		if oneOrg > 0 {
+			b.ReportMetric(oneOrg/spread*100, "%-one-org-of-spread")
+		}
+	})
 
 	b.Run("raw-select-by-pk", func(b *testing.B) {
 		measure(b, func() error {
@@ -379,7 +365,7 @@ func BenchmarkContactsAPI(b *testing.B) {
 			b.Fatal("raw select server did not start")
 		}
 	}
-	b.Run("raw-select-over-http", func(b *testing.B) { measure(b, httpGet(client, rawURL, nil)) })
+	b.Run("raw-select-over-http", func(b *testing.B) { runWrk(b, rawURL, wrkGet) })
 }
 
 // TestRawSelectServer is the bare HTTP server of BenchmarkContactsAPI's

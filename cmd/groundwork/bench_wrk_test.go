@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The HTTP loads of the benchmarks run on wrk (Debian's package, installed
+// by scripts/install-deps.sh): a C load generator, as cheap per request as
+// pgbench, so that on two cores the client does not take the CPU the server
+// is measured with. (Go's net/http client, the first generator here, spent
+// about as much CPU per request as the server's handler.) Each load runs
+// for loadDuration with 2 threads and 32 connections, and any answer other
+// than 2xx, or any socket error, fails the benchmark.
+
+// loadDuration is how long each load of the HTTP benchmarks (wrk) and
+// their pgbench floors runs: GW_BENCH_SECONDS, 10 by default. The loads
+// ignore b.N (run them with -benchtime 1x).
+func loadDuration(b *testing.B) time.Duration {
+	b.Helper()
+	s := os.Getenv("GW_BENCH_SECONDS")
+	if s == "" {
+		return 10 * time.Second
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("GW_BENCH_SECONDS=%q: want a whole number of seconds", s)
+	}
+	return time.Duration(n) * time.Second
+}
+
+// wrkGet is a wrk script that sends GET with the API key in $GW_KEY (none
+// when unset).
+const wrkGet = `
+local key = os.getenv("GW_KEY")
+if key and key ~= "" then wrk.headers["Authorization"] = "Bearer " .. key end
+`
+
+// wrkCreate is a wrk script that POSTs a new contact (the seeded shape,
+// with a name and address unique to the thread and request) with the API
+// keys in $GW_KEYS (comma-separated) in turn.
+const wrkCreate = `
+local keys = {}
+for k in string.gmatch(os.getenv("GW_KEYS"), "[^,]+") do keys[#keys + 1] = "Bearer " .. k end
+wrk.method = "POST"
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local n = 0
+function request()
+  n = n + 1
+  local body = string.format('{"name":"Created %d-%d","email":"created%d-%d@example.com","phone":"+44 20 7946 %04d",' ..
+    '"company":"Bench","tags":["bench","t%d"],"custom":{"n":%d,"tier":"gold","active":true}}',
+    tid, n, tid, n, n % 10000, n % 7, n)
+  return wrk.format(nil, nil, {["Authorization"] = keys[n % #keys + 1], ["Content-Type"] = "application/json"}, body)
+end
+`
+
+// wrkLatency matches a line of wrk's latency distribution.
+var wrkLatency = regexp.MustCompile(`(?m)^\s+(50|90|99)%\s+([0-9.]+)(us|ms|s)$`)
+
+// wrkRequests matches wrk's count of answered requests.
+var wrkRequests = regexp.MustCompile(`(?m)^\s+([0-9]+) requests in `)
+
+// runWrk runs wrk with script (Lua, see wrkGet) against url for
+// loadDuration, with env added to the environment. It reports requests
+// per second and the p50, p90 and p99 latency in milliseconds, and returns
+// the requests per second and how many requests were answered.
+func runWrk(b *testing.B, url, script string, env ...string) (rate float64, requests int) {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "load.lua")
+	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command("wrk", "-t", "2", "-c", "32", "-d", fmt.Sprintf("%ds", int(loadDuration(b).Seconds())),
+		"--latency", "-s", path, url)
+	cmd.Env = append(os.Environ(), env...)
+	b.ResetTimer()
+	out, err := cmd.CombinedOutput()
+	b.StopTimer()
+	if err != nil {
+		b.Fatalf("wrk: %v\n%s", err, out)
+	}
+	text := string(out)
+	if strings.Contains(text, "Non-2xx") || strings.Contains(text, "Socket errors") {
+		b.Fatalf("wrk saw failed requests:\n%s", text)
+	}
+	rate, ok := wrkField(text, "Requests/sec:")
+	if m := wrkRequests.FindStringSubmatch(text); ok && m != nil {
+		requests, _ = strconv.Atoi(m[1])
+	}
+	if requests == 0 {
+		b.Fatalf("wrk printed no rate or no count:\n%s", text)
+	}
+	b.ReportMetric(rate, "req/s")
+	for _, m := range wrkLatency.FindAllStringSubmatch(text, -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		switch m[3] {
+		case "us":
+			v /= 1000
+		case "s":
+			v *= 1000
+		}
+		b.ReportMetric(v, "p"+m[1]+"-ms")
+	}
+	return rate, requests
+}
+
+// wrkField returns the number after label in wrk's output.
+func wrkField(out, label string) (float64, bool) {
+	_, rest, ok := strings.Cut(out, label)
+	if !ok {
+		return 0, false
+	}
+	fields := strings.Fields(rest)
+	if len(fields) == 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(fields[0], 64)
+	return v, err == nil
+}
