@@ -5,7 +5,7 @@
 # (logging at WARN, the API-key rate limit off), each with 10,000 contacts of the same shape
 # (name, email, phone, company, tags, custom) readable only by an
 # authenticated caller (Groundwork: an API key; PocketBase: a user's auth
-# token), then 32 clients against each in turn, pair by pair: GET one
+# token), then 32 connections of wrk against each in turn, pair by pair: GET one
 # contact, a list of 50 (PocketBase: newest first by rowid, skipTotal=1, so
 # that neither side counts), and create. It prints every figure with its
 # ratio and the load average before the run.
@@ -33,7 +33,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_for() { for _ in $(seq 1 600); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.2; done; echo "no answer from $1" >&2; exit 1; }
 
-echo "== building PocketBase $PB_VERSION and the load generator in $work"
+echo "== building PocketBase $PB_VERSION and the seeder in $work"
 mkdir -p "$work/pb/load"
 cat > "$work/pb/go.mod" <<EOF
 module pbbench
@@ -135,9 +135,9 @@ func setup(app core.App) error {
 }
 EOF
 cat > "$work/pb/load/main.go" <<'EOF'
-// Command load runs the same workloads, 32 clients each, against Groundwork
-// and PocketBase in turn, pair by pair, and prints each figure with its
-// ratio: GET one, list 50, create.
+// Command load seeds Groundwork: it creates N contacts (-seed) through its
+// API from 32 clients and prints the ID of the last one. (The loads run on
+// wrk.)
 package main
 
 import (
@@ -146,111 +146,15 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
-type target struct {
-	name, get, list, create, auth string
-	body                          func(i int64) string
-}
-
 func main() {
-	clients := flag.Int("c", 32, "clients")
-	dur := flag.Duration("d", 10*time.Second, "duration of each run")
-	rounds := flag.Int("rounds", 2, "rounds")
-	seed := flag.Int("seed", 0, "only create this many Groundwork contacts (32 clients) and print the last one's ID")
+	seed := flag.Int("seed", 0, "how many Groundwork contacts to create")
 	flag.Parse()
-	if *seed > 0 {
-		seedGroundwork(*seed)
-		return
-	}
-	gw := target{name: "groundwork", get: os.Getenv("GW_BASE") + "/" + os.Getenv("GW_ID"), list: os.Getenv("GW_BASE") + "?limit=50",
-		create: os.Getenv("GW_BASE"), auth: "Bearer " + os.Getenv("GW_KEY"),
-		body: func(i int64) string {
-			return fmt.Sprintf(`{"name":"Created %d","email":"created%d@example.com","company":"Bench","tags":["bench"],"custom":{"n":%d}}`, i, i, i)
-		}}
-	pb := target{name: "pocketbase", get: os.Getenv("PB_BASE") + "/" + os.Getenv("PB_ID"), list: os.Getenv("PB_BASE") + "?perPage=50&sort=-@rowid&skipTotal=1",
-		create: os.Getenv("PB_BASE"), auth: os.Getenv("PB_TOKEN"),
-		body: func(i int64) string {
-			return fmt.Sprintf(`{"name":"Created %d","email":"created%d@example.com","company":"Bench","tags":["bench"],"custom":{"n":%d}}`, i, i, i)
-		}}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * *clients}}
-	for round := 1; round <= *rounds; round++ {
-		for _, w := range []string{"get-one", "list-50", "create"} {
-			var rates [2]float64
-			for i, t := range []target{gw, pb} {
-				rate, p50, p99, errs := run(client, t, w, *clients, *dur)
-				rates[i] = rate
-				fmt.Printf("round %d  %-8s %-10s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  errors %d\n", round, w, t.name, rate, p50, p99, errs)
-			}
-			fmt.Printf("round %d  %-8s groundwork / pocketbase = %.2fx\n", round, w, rates[0]/rates[1])
-		}
-	}
-}
-
-func run(client *http.Client, t target, workload string, clients int, dur time.Duration) (rate, p50, p99 float64, errs int64) {
-	var n atomic.Int64
-	var errCount atomic.Int64
-	var mu sync.Mutex
-	var lat []time.Duration
-	deadline := time.Now().Add(dur)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Go(func() {
-			local := make([]time.Duration, 0, 4096)
-			for time.Now().Before(deadline) {
-				var req *http.Request
-				want := http.StatusOK
-				switch workload {
-				case "get-one":
-					req, _ = http.NewRequest(http.MethodGet, t.get, nil)
-				case "list-50":
-					req, _ = http.NewRequest(http.MethodGet, t.list, nil)
-				default:
-					req, _ = http.NewRequest(http.MethodPost, t.create, strings.NewReader(t.body(n.Add(1))))
-					req.Header.Set("Content-Type", "application/json")
-					if t.name == "groundwork" {
-						want = http.StatusCreated
-					}
-				}
-				req.Header.Set("Authorization", t.auth)
-				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != want {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					if errCount.Add(1) == 1 {
-						fmt.Fprintln(os.Stderr, t.name, workload, err)
-					}
-					continue
-				}
-				local = append(local, time.Since(t0))
-			}
-			mu.Lock()
-			lat = append(lat, local...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if len(lat) == 0 {
-		return 0, 0, 0, errCount.Load()
-	}
-	slices.Sort(lat)
-	q := func(p float64) float64 {
-		return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Microseconds()) / 1000
-	}
-	return float64(len(lat)) / elapsed.Seconds(), q(0.5), q(0.99), errCount.Load()
+	seedGroundwork(*seed)
 }
 
 // seedGroundwork creates n contacts in Groundwork through its API, from 32
@@ -322,6 +226,56 @@ wait_for "http://127.0.0.1:$pb_port/api/health"
 export PB_BASE="http://127.0.0.1:$pb_port/api/collections/contacts/records"
 export PB_TOKEN=$(cat "$work/pb.token") PB_ID=$(cat "$work/pb.id")
 
+# The loads: wrk, 2 threads and 32 connections, the same scripts against
+# both. create.lua sends the same small contact to both, unique per thread
+# and request.
+cat > "$work/get.lua" <<'EOF'
+wrk.headers["Authorization"] = os.getenv("AUTH")
+EOF
+cat > "$work/create.lua" <<'EOF'
+wrk.method = "POST"
+wrk.headers["Authorization"] = os.getenv("AUTH")
+wrk.headers["Content-Type"] = "application/json"
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local n = 0
+function request()
+  n = n + 1
+  return wrk.format(nil, nil, nil, string.format(
+    '{"name":"Created %d-%d","email":"created%d-%d@example.com","company":"Bench","tags":["bench"],"custom":{"n":%d}}',
+    tid, n, tid, n, n))
+end
+EOF
+# load NAME URL SCRIPT AUTH: one run; sets RATE and P99 (as wrk prints
+# it), and stops the script on any failed request.
+load() {
+	local out
+	out=$(AUTH="$4" wrk -t 2 -c 32 -d "$DURATION" --latency -s "$work/$3" "$2") || { echo "wrk failed against $1" >&2; exit 1; }
+	if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
+		echo "$out" >&2
+		echo "failed requests against $1" >&2
+		exit 1
+	fi
+	RATE=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+	P99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+}
+
 echo "== load average before the run: $(cat /proc/loadavg)"
-"$work/load" -c 32 -d "$DURATION" -rounds "$ROUNDS"
+for round in $(seq 1 "$ROUNDS"); do
+	for w in get-one list-50 create; do
+		case $w in
+		get-one) gw_url="$GW_BASE/$GW_ID" pb_url="$PB_BASE/$PB_ID" script=get.lua ;;
+		list-50) gw_url="$GW_BASE?limit=50" pb_url="$PB_BASE?perPage=50&sort=-@rowid&skipTotal=1" script=get.lua ;;
+		create) gw_url="$GW_BASE" pb_url="$PB_BASE" script=create.lua ;;
+		esac
+		load groundwork "$gw_url" $script "Bearer $GW_KEY"
+		gw_rate=$RATE gw_p99=$P99
+		load pocketbase "$pb_url" $script "$PB_TOKEN"
+		printf 'round %d  %-8s groundwork %8.0f req/s p99 %-9s pocketbase %8.0f req/s p99 %-9s groundwork / pocketbase = %.2fx\n' \
+			"$round" "$w" "$gw_rate" "$gw_p99" "$RATE" "$P99" "$(awk -v a="$gw_rate" -v b="$RATE" 'BEGIN {print a / b}')"
+	done
+done
 echo "== load average after the run: $(cat /proc/loadavg)"
