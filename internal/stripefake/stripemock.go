@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,37 +61,51 @@ var stripeMockBinary = sync.OnceValues(func() (string, error) {
 	return strings.TrimSpace(string(out)), nil
 })
 
-// StartStripeMock builds (via `go tool -modfile=<repo>/tools/go.mod`) and
-// starts stripe-mock on a free loopback port, stopping it at cleanup. It
-// returns the base URL. When stripe-mock cannot start the test is skipped,
-// or fails under CI=true (gwtest.Unavailable).
+// StartStripeMock returns the base URL of the test binary's stripe-mock,
+// building (via `go tool -modfile=<repo>/tools/go.mod`) and starting it on a
+// free loopback port on first use. When stripe-mock cannot start the test
+// is skipped, or fails under CI=true (gwtest.Unavailable).
+//
+// The tests of one binary share one stripe-mock: it keeps no state between
+// requests (it checks each against Stripe's OpenAPI spec and answers a
+// fixture), and starting it parses that spec, over a second of CPU, which
+// one per test made most of the billing tests' time.
 func StartStripeMock(t testing.TB) string {
 	t.Helper()
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		gwtest.Unavailable(t, fmt.Sprintf("stripe-mock unavailable: "+format, args...),
+	base, err := sharedStripeMock()
+	if err != nil {
+		gwtest.Unavailable(t, "stripe-mock unavailable: "+err.Error(),
 			"run scripts/install-deps.sh, which builds stripe-mock "+StripeMockVersion+
 				" (go tool -n -modfile=tools/go.mod stripe-mock; needs Go and, the first time, the module proxy)")
 	}
+	return base
+}
+
+// sharedStripeMock starts stripe-mock once per test binary and returns its
+// base URL. It lives as long as the test binary: it is started from a
+// goroutine locked to an OS thread that never exits, with the kernel told
+// to kill it when that thread ends (Pdeathsig), which happens when the
+// binary exits, however it exits.
+var sharedStripeMock = sync.OnceValues(func() (string, error) {
 	bin, err := stripeMockBinary()
 	if err != nil {
-		unavailable("go tool -n stripe-mock: %v", err)
+		return "", fmt.Errorf("go tool -n stripe-mock: %w", err)
 	}
-	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:", "-https-addr", "127.0.0.1:")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		unavailable("%v", err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		unavailable("start %s: %v", bin, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	started := make(chan error, 1)
 	addr := make(chan string, 1)
 	go func() {
+		runtime.LockOSThread() // never unlocked: see above
+		cmd := exec.Command(bin, "-http-addr", "127.0.0.1:", "-https-addr", "127.0.0.1:")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		stdout, err := cmd.StdoutPipe()
+		if err == nil {
+			cmd.Stderr = cmd.Stdout
+			err = cmd.Start()
+		}
+		started <- err
+		if err != nil {
+			return
+		}
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if a, ok := strings.CutPrefix(sc.Text(), "Listening for HTTP at address: "); ok {
@@ -97,22 +113,26 @@ func StartStripeMock(t testing.TB) string {
 			}
 		}
 		_, _ = io.Copy(io.Discard, stdout)
+		_ = cmd.Wait()
+		select {} // keep the thread, so that nothing else is started from it
 	}()
+	if err := <-started; err != nil {
+		return "", fmt.Errorf("start %s: %w", bin, err)
+	}
 	select {
 	case a := <-addr:
 		base := "http://" + a
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 			if resp, err := http.Get(base + "/v1/customers"); err == nil {
 				_ = resp.Body.Close()
-				return base
+				return base, nil
 			}
 		}
-		unavailable("%s never answered", base)
+		return "", fmt.Errorf("%s never answered", base)
 	case <-time.After(30 * time.Second):
-		unavailable("no listening address printed within 30s")
+		return "", errors.New("no listening address printed within 30s")
 	}
-	return ""
-}
+})
 
 // CheckShapesAgainstStripeMock replays every recorded request against
 // stripe-mock (which validates parameters against Stripe's OpenAPI spec) and
