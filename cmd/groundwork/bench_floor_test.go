@@ -111,8 +111,8 @@ func runPgbench(b *testing.B, url, script string, vars ...string) float64 {
 // (which, unlike the rates, hardly depends on what else the machine runs),
 // how many of the runtime pool's acquires had to wait for a connection and
 // for how long in all, and how many garbage collections ran, with their
-// total pause.
-func measureServe(b *testing.B, pid int, metricsURL string, floor float64, load func() (float64, int)) {
+// total pause. It returns the requests per second.
+func measureServe(b *testing.B, pid int, metricsURL string, floor float64, load func() (float64, int)) float64 {
 	b.Helper()
 	before := scrapeMetrics(b, metricsURL)
 	cpuBefore := processCPU(b, pid)
@@ -128,6 +128,7 @@ func measureServe(b *testing.B, pid int, metricsURL string, floor float64, load 
 	b.ReportMetric(delta(`pgxpool_empty_acquire_wait_time_ns{pool="runtime"}`)/1e6, "pool-wait-ms")
 	b.ReportMetric(delta("go_gc_duration_seconds_count"), "GCs")
 	b.ReportMetric(delta("go_gc_duration_seconds_sum")*1000, "GC-pause-ms")
+	return rate
 }
 
 // scrapeMetrics reads the Prometheus text at url into a map from series

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,6 +35,33 @@ func loadDuration(b *testing.B) time.Duration {
 		b.Fatalf("GW_BENCH_SECONDS=%q: want a whole number of seconds", s)
 	}
 	return time.Duration(n) * time.Second
+}
+
+// benchRounds is how many rounds BenchmarkContactsAPI measures each read
+// and its floor in: GW_BENCH_ROUNDS, 3 by default.
+func benchRounds(b *testing.B) int {
+	b.Helper()
+	s := os.Getenv("GW_BENCH_ROUNDS")
+	if s == "" {
+		return 3
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("GW_BENCH_ROUNDS=%q: want a whole number from 1", s)
+	}
+	return n
+}
+
+// median returns the median of xs (0 for none).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // wrkGet is a wrk script that sends GET with the API key in $GW_KEY (none
