@@ -28,16 +28,7 @@ import (
 // exportBenchRows is the number of contacts BenchmarkExportContacts seeds:
 // GROUNDWORK_BENCH_EXPORT_ROWS, default 1,000,000.
 func exportBenchRows(b *testing.B) int {
-	b.Helper()
-	v := os.Getenv("GROUNDWORK_BENCH_EXPORT_ROWS")
-	if v == "" {
-		return 1_000_000
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		b.Fatalf("GROUNDWORK_BENCH_EXPORT_ROWS=%q: want a positive count", v)
-	}
-	return n
+	return benchSetting(b, "GROUNDWORK_BENCH_EXPORT_ROWS", 1_000_000)
 }
 
 // BenchmarkExportContacts measures, in one run on the same data, a CSV gzip

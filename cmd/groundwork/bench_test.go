@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -147,39 +146,16 @@ func BenchmarkServeColdStart(b *testing.B) {
 // was measured). It ignores b.N.
 func measure(b *testing.B, op func() error) float64 {
 	b.Helper()
-	var mu sync.Mutex
-	var lat []time.Duration
-	var failed atomic.Value
+	ctx, cancel := context.WithTimeout(context.Background(), loadDuration(b))
+	defer cancel()
 	b.ResetTimer()
 	start := time.Now()
-	deadline := start.Add(loadDuration(b))
-	var wg sync.WaitGroup
-	for range 32 {
-		wg.Go(func() {
-			local := make([]time.Duration, 0, 1024)
-			for time.Now().Before(deadline) && failed.Load() == nil {
-				t0 := time.Now()
-				if err := op(); err != nil {
-					failed.Store(err)
-					return
-				}
-				local = append(local, time.Since(t0))
-			}
-			mu.Lock()
-			lat = append(lat, local...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	lat := hammer(b, ctx, 32, op)
 	elapsed := time.Since(start)
 	b.StopTimer()
-	if err := failed.Load(); err != nil {
-		b.Fatal(err)
-	}
 	if len(lat) == 0 {
 		return 0
 	}
-	slices.Sort(lat)
 	rate := float64(len(lat)) / elapsed.Seconds()
 	b.ReportMetric(rate, "req/s")
 	b.ReportMetric(quantileMS(lat, 0.50), "p50-ms")

@@ -25,29 +25,24 @@ import (
 // their pgbench floors runs: GW_BENCH_SECONDS, 10 by default. The loads
 // ignore b.N (run them with -benchtime 1x).
 func loadDuration(b *testing.B) time.Duration {
-	b.Helper()
-	s := os.Getenv("GW_BENCH_SECONDS")
-	if s == "" {
-		return 10 * time.Second
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		b.Fatalf("GW_BENCH_SECONDS=%q: want a whole number of seconds", s)
-	}
-	return time.Duration(n) * time.Second
+	return time.Duration(benchSetting(b, "GW_BENCH_SECONDS", 10)) * time.Second
 }
 
 // benchRounds is how many rounds BenchmarkContactsAPI measures each read
 // and its floor in: GW_BENCH_ROUNDS, 3 by default.
-func benchRounds(b *testing.B) int {
+func benchRounds(b *testing.B) int { return benchSetting(b, "GW_BENCH_ROUNDS", 3) }
+
+// benchSetting returns the whole number from 1 up in the environment
+// variable name, or def when it is unset.
+func benchSetting(b *testing.B, name string, def int) int {
 	b.Helper()
-	s := os.Getenv("GW_BENCH_ROUNDS")
-	if s == "" {
-		return 3
+	v := os.Getenv(name)
+	if v == "" {
+		return def
 	}
-	n, err := strconv.Atoi(s)
+	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
-		b.Fatalf("GW_BENCH_ROUNDS=%q: want a whole number from 1", s)
+		b.Fatalf("%s=%q: want a whole number from 1", name, v)
 	}
 	return n
 }
