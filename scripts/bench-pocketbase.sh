@@ -226,34 +226,13 @@ wait_for "http://127.0.0.1:$pb_port/api/health"
 export PB_BASE="http://127.0.0.1:$pb_port/api/collections/contacts/records"
 export PB_TOKEN=$(cat "$work/pb.token") PB_ID=$(cat "$work/pb.id")
 
-# The loads: wrk, 2 threads and 32 connections, the same scripts against
-# both. create.lua sends the same small contact to both, unique per thread
-# and request.
-cat > "$work/get.lua" <<'EOF'
-wrk.headers["Authorization"] = os.getenv("AUTH")
-EOF
-cat > "$work/create.lua" <<'EOF'
-wrk.method = "POST"
-wrk.headers["Authorization"] = os.getenv("AUTH")
-wrk.headers["Content-Type"] = "application/json"
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-local n = 0
-function request()
-  n = n + 1
-  return wrk.format(nil, nil, nil, string.format(
-    '{"name":"Created %d-%d","email":"created%d-%d@example.com","company":"Bench","tags":["bench"],"custom":{"n":%d}}',
-    tid, n, tid, n, n))
-end
-EOF
+# The loads: wrk, 2 threads and 32 connections, with make bench's scripts
+# (scripts/wrk) against both.
 # load NAME URL SCRIPT AUTH: one run; sets RATE and P99 (as wrk prints
 # it), and stops the script on any failed request.
 load() {
 	local out
-	out=$(AUTH="$4" wrk -t 2 -c 32 -d "$DURATION" --latency -s "$work/$3" "$2") || { echo "wrk failed against $1" >&2; exit 1; }
+	out=$(AUTH="$4" wrk -t 2 -c 32 -d "$DURATION" --latency -s "scripts/wrk/$3" "$2") || { echo "wrk failed against $1" >&2; exit 1; }
 	if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
 		echo "$out" >&2
 		echo "failed requests against $1" >&2

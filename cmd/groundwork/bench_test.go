@@ -287,7 +287,7 @@ func BenchmarkContactsAPI(b *testing.B) {
 				"org="+orgID, "id="+id)
 		})
 		b.Run(fmt.Sprintf("round-%d/api-get-one", round), func(b *testing.B) {
-			rate := measureServe(b, cmd.Process.Pid, metricsURL, pkFloor, func() (float64, int) { return runWrk(b, base+"/"+id, wrkGet, "GW_KEY="+key) })
+			rate := measureServe(b, cmd.Process.Pid, metricsURL, pkFloor, func() (float64, int) { return runWrk(b, base+"/"+id, wrkGet, "AUTH=Bearer "+key) })
 			getRatios = append(getRatios, rate/pkFloor*100)
 		})
 		b.Run(fmt.Sprintf("round-%d/pgbench-list-50", round), func(b *testing.B) {
@@ -295,7 +295,7 @@ func BenchmarkContactsAPI(b *testing.B) {
 				"org="+orgID)
 		})
 		b.Run(fmt.Sprintf("round-%d/api-list-50", round), func(b *testing.B) {
-			rate := measureServe(b, cmd.Process.Pid, metricsURL, listFloor, func() (float64, int) { return runWrk(b, base+"?limit=50", wrkGet, "GW_KEY="+key) })
+			rate := measureServe(b, cmd.Process.Pid, metricsURL, listFloor, func() (float64, int) { return runWrk(b, base+"?limit=50", wrkGet, "AUTH=Bearer "+key) })
 			listRatios = append(listRatios, rate/listFloor*100)
 		})
 	}
@@ -309,7 +309,7 @@ func BenchmarkContactsAPI(b *testing.B) {
 	// reaches the second when writes of one organisation do not wait for
 	// each other (the audit chain is sealed after commit).
 	var oneOrg float64
-	b.Run("api-create-one-org", func(b *testing.B) { oneOrg, _ = runWrk(b, base, wrkCreate, "GW_KEYS="+key) })
+	b.Run("api-create-one-org", func(b *testing.B) { oneOrg, _ = runWrk(b, base, wrkCreate, "AUTH=Bearer "+key) })
 	keys := []string{key}
 	for i := range 31 {
 		org := strings.TrimSpace(cli(b, bin, dir, "", "org", "create", "-name", fmt.Sprintf("Bench %d", i), "-owner", "bench@example.com"))
@@ -317,7 +317,7 @@ func BenchmarkContactsAPI(b *testing.B) {
 		keys = append(keys, out[len(out)-1])
 	}
 	b.Run("api-create-32-orgs", func(b *testing.B) {
-		spread, _ := runWrk(b, base, wrkCreate, "GW_KEYS="+strings.Join(keys, ","))
+		spread, _ := runWrk(b, base, wrkCreate, "AUTH=Bearer "+strings.Join(keys, ",Bearer "))
 		if oneOrg > 0 {
 			b.ReportMetric(oneOrg/spread*100, "%-one-org-of-spread")
 		}

@@ -59,34 +59,13 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// wrkGet is a wrk script that sends GET with the API key in $GW_KEY (none
-// when unset).
-const wrkGet = `
-local key = os.getenv("GW_KEY")
-if key and key ~= "" then wrk.headers["Authorization"] = "Bearer " .. key end
-`
-
-// wrkCreate is a wrk script that POSTs a new contact (the seeded shape,
-// with a name and address unique to the thread and request) with the API
-// keys in $GW_KEYS (comma-separated) in turn.
-const wrkCreate = `
-local keys = {}
-for k in string.gmatch(os.getenv("GW_KEYS"), "[^,]+") do keys[#keys + 1] = "Bearer " .. k end
-wrk.method = "POST"
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-local n = 0
-function request()
-  n = n + 1
-  local body = string.format('{"name":"Created %d-%d","email":"created%d-%d@example.com","phone":"+44 20 7946 %04d",' ..
-    '"company":"Bench","tags":["bench","t%d"],"custom":{"n":%d,"tier":"gold","active":true}}',
-    tid, n, tid, n, n % 10000, n % 7, n)
-  return wrk.format(nil, nil, {["Authorization"] = keys[n % #keys + 1], ["Content-Type"] = "application/json"}, body)
-end
-`
+// The wrk scripts, shared with scripts/bench-pocketbase.sh: wrkGet sends
+// GET with the Authorization header in $AUTH, wrkCreate POSTs a new
+// contact with the headers in $AUTH (comma-separated) in turn.
+var (
+	wrkGet    = filepath.Join("..", "..", "scripts", "wrk", "get.lua")
+	wrkCreate = filepath.Join("..", "..", "scripts", "wrk", "create.lua")
+)
 
 // wrkLatency matches a line of wrk's latency distribution.
 var wrkLatency = regexp.MustCompile(`(?m)^\s+(50|90|99)%\s+([0-9.]+)(us|ms|s)$`)
@@ -94,18 +73,14 @@ var wrkLatency = regexp.MustCompile(`(?m)^\s+(50|90|99)%\s+([0-9.]+)(us|ms|s)$`)
 // wrkRequests matches wrk's count of answered requests.
 var wrkRequests = regexp.MustCompile(`(?m)^\s+([0-9]+) requests in `)
 
-// runWrk runs wrk with script (Lua, see wrkGet) against url for
+// runWrk runs wrk with script (a Lua file, see wrkGet) against url for
 // loadDuration, with env added to the environment. It reports requests
 // per second and the p50, p90 and p99 latency in milliseconds, and returns
 // the requests per second and how many requests were answered.
 func runWrk(b *testing.B, url, script string, env ...string) (rate float64, requests int) {
 	b.Helper()
-	path := filepath.Join(b.TempDir(), "load.lua")
-	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
-		b.Fatal(err)
-	}
 	cmd := exec.Command("wrk", "-t", "2", "-c", "32", "-d", fmt.Sprintf("%ds", int(loadDuration(b).Seconds())),
-		"--latency", "-s", path, url)
+		"--latency", "-s", script, url)
 	cmd.Env = append(os.Environ(), env...)
 	b.ResetTimer()
 	out, err := cmd.CombinedOutput()
