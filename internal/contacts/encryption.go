@@ -10,9 +10,6 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
-// orgPage is how many organisation IDs a rotation reads at a time.
-const orgPage = 1000
-
 // The Service is a crypto.Table: a key rotation counts and rewrites the
 // contacts' encrypted columns through it.
 var _ crypto.Table = (*Service)(nil)
@@ -23,7 +20,7 @@ var _ crypto.Table = (*Service)(nil)
 // Its cost grows with the number of organisations: one round trip each.
 func (s *Service) KeyUsage(ctx context.Context) ([]crypto.KeyUsage, error) {
 	sums := map[crypto.KeyUsage]int64{} // keyed with Rows zero
-	err := s.eachOrg(ctx, func(orgID string) error {
+	err := postgres.EachOrg(ctx, s.pool, func(orgID string) error {
 		usage, err := countKeyUsage(ctx, postgres.Reader(s.pool, postgres.TxOptions{OrgID: orgID}), orgID)
 		for _, u := range usage {
 			n := u.Rows
@@ -50,7 +47,7 @@ func (s *Service) KeyUsage(ctx context.Context) ([]crypto.KeyUsage, error) {
 // with a *crypto.DecryptError; what it rewrote until then stays rewritten.
 func (s *Service) Reencrypt(ctx context.Context, batch int) (int, error) {
 	total := 0
-	err := s.eachOrg(ctx, func(orgID string) error {
+	err := postgres.EachOrg(ctx, s.pool, func(orgID string) error {
 		for {
 			var n int
 			err := postgres.InOrgTx(ctx, s.pool, orgID, func(tx pgx.Tx) error {
@@ -68,24 +65,4 @@ func (s *Service) Reencrypt(ctx context.Context, batch int) (int, error) {
 		return total, fmt.Errorf("re-encrypt contacts: %w", err)
 	}
 	return total, nil
-}
-
-// eachOrg calls fn with the ID of every organisation, in order.
-func (s *Service) eachOrg(ctx context.Context, fn func(orgID string) error) error {
-	after := ""
-	for {
-		ids, err := listOrgIDs(ctx, s.pool, after, orgPage)
-		if err != nil {
-			return postgres.Translate(err)
-		}
-		for _, id := range ids {
-			if err := fn(id); err != nil {
-				return err
-			}
-		}
-		if len(ids) < orgPage {
-			return nil
-		}
-		after = ids[len(ids)-1]
-	}
 }

@@ -260,26 +260,6 @@ func collectContacts(rows pgx.Rows, keys *crypto.Keyring, orgID string, limit in
 
 // ---- key rotation (see crypto.ReencryptWorker)
 
-// listOrgIDs returns up to limit organisation IDs above after ("" for the
-// first), in order. It is the module's one read outside its own table: a
-// rotation must visit every organisation's contacts, which row-level
-// security shows one organisation at a time, and orgs (the tenant
-// registry, not tenant-owned) is where their IDs are.
-func listOrgIDs(ctx context.Context, q postgres.Queryer, after string, limit int) ([]string, error) {
-	if after == "" {
-		after = "00000000-0000-0000-0000-000000000000"
-	}
-	rows, err := q.Query(ctx, `SELECT id::text FROM orgs WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list organisations: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("list organisations: %w", err)
-	}
-	return ids, nil
-}
-
 // countKeyUsage counts orgID's encrypted values by column and key ID.
 func countKeyUsage(ctx context.Context, q postgres.Queryer, orgID string) ([]crypto.KeyUsage, error) {
 	rows, err := q.Query(ctx, `

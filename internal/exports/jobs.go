@@ -125,34 +125,29 @@ func PeriodicJobs(staleAfter time.Duration) []*river.PeriodicJob {
 // Expire deletes the files of every organisation's exports whose retention
 // ended and marks them expired; it returns how many it expired.
 func (s *Service) Expire(ctx context.Context) (int, error) {
-	n, after := 0, ""
-	for {
-		orgs, err := listOrgIDs(ctx, postgres.Reader(s.pool, postgres.TxOptions{}), after, 500)
-		if err != nil || len(orgs) == 0 {
-			return n, err
+	n := 0
+	err := postgres.EachOrg(ctx, postgres.Reader(s.pool, postgres.TxOptions{}), func(orgID string) error {
+		var ids []string
+		err := postgres.InOrgTx(ctx, s.pool, orgID, func(tx pgx.Tx) error {
+			var err error
+			ids, err = expiredExports(ctx, tx, orgID, s.now())
+			return err
+		})
+		if err != nil {
+			return err
 		}
-		for _, orgID := range orgs {
-			var ids []string
-			err := postgres.InOrgTx(ctx, s.pool, orgID, func(tx pgx.Tx) error {
-				var err error
-				ids, err = expiredExports(ctx, tx, orgID, s.now())
+		for _, id := range ids {
+			if err := s.deleteFiles(ctx, orgID, id); err != nil {
 				return err
-			})
-			if err != nil {
-				return n, err
 			}
-			for _, id := range ids {
-				if err := s.deleteFiles(ctx, orgID, id); err != nil {
-					return n, err
-				}
-				if err := postgres.InOrgTx(ctx, s.pool, orgID, func(tx pgx.Tx) error {
-					return expireExport(ctx, tx, orgID, id)
-				}); err != nil {
-					return n, fmt.Errorf("expire export: %w", err)
-				}
-				n++
+			if err := postgres.InOrgTx(ctx, s.pool, orgID, func(tx pgx.Tx) error {
+				return expireExport(ctx, tx, orgID, id)
+			}); err != nil {
+				return fmt.Errorf("expire export: %w", err)
 			}
+			n++
 		}
-		after = orgs[len(orgs)-1]
-	}
+		return nil
+	})
+	return n, err
 }

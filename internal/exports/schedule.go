@@ -198,23 +198,15 @@ func (s *Service) DeleteSchedule(ctx context.Context, scope gw.Scope) error {
 // have nobody to go to). Each organisation is one transaction: the export,
 // its job, its audit event and the schedule's next time commit together.
 func (s *Service) RunSchedules(ctx context.Context) (int, error) {
-	n, after := 0, ""
-	for {
-		orgs, err := listOrgIDs(ctx, postgres.Reader(s.exportPool, postgres.TxOptions{}), after, 500)
-		if err != nil || len(orgs) == 0 {
-			return n, err
+	n := 0
+	err := postgres.EachOrg(ctx, postgres.Reader(s.exportPool, postgres.TxOptions{}), func(orgID string) error {
+		ok, err := s.runSchedule(ctx, orgID)
+		if ok {
+			n++
 		}
-		for _, orgID := range orgs {
-			ok, err := s.runSchedule(ctx, orgID)
-			if err != nil {
-				return n, err
-			}
-			if ok {
-				n++
-			}
-		}
-		after = orgs[len(orgs)-1]
-	}
+		return err
+	})
+	return n, err
 }
 
 // runSchedule requests orgID's scheduled export if it is due. It runs on

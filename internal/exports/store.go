@@ -193,21 +193,6 @@ func expireExport(ctx context.Context, tx pgx.Tx, orgID, id string) error {
 	return nil
 }
 
-// listOrgIDs returns up to limit organisation IDs above after ("" for the
-// first), in order: the retention job visits every organisation's exports,
-// which row-level security shows one organisation at a time, and orgs (the
-// tenant registry, not tenant-owned) is where their IDs are.
-func listOrgIDs(ctx context.Context, q postgres.Queryer, after string, limit int) ([]string, error) {
-	if after == "" {
-		after = "00000000-0000-0000-0000-000000000000"
-	}
-	rows, err := q.Query(ctx, `SELECT id::text FROM orgs WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list organisations: %w", err)
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
 // beginSnapshot starts the read-only REPEATABLE READ transaction an export
 // reads in, seeing orgID: every batch reads the same moment.
 func beginSnapshot(ctx context.Context, pool interface {

@@ -15,15 +15,12 @@ import (
 // connections' encrypted client secrets through it.
 var _ crypto.Table = (*Service)(nil)
 
-// orgPage is how many organisation IDs a rotation reads at a time.
-const orgPage = 1000
-
 // KeyUsage counts the stored client secrets
 // (org_sso_connections.client_secret) by key, over every organisation: one
 // round trip each. For operators (groundwork keys status); no scope.
 func (s *Service) KeyUsage(ctx context.Context) ([]crypto.KeyUsage, error) {
 	sums := map[uint32]int64{}
-	err := s.eachOrg(ctx, func(orgID string) error {
+	err := postgres.EachOrg(ctx, s.pool, func(orgID string) error {
 		var prefix []byte
 		err := queryOne(ctx, postgres.Reader(s.pool, postgres.TxOptions{OrgID: orgID}),
 			`SELECT substr(client_secret, 2, 4) FROM org_sso_connections WHERE org_id = $1 AND client_secret IS NOT NULL`,
@@ -56,7 +53,7 @@ func (s *Service) KeyUsage(ctx context.Context) ([]crypto.KeyUsage, error) {
 func (s *Service) Reencrypt(ctx context.Context, _ int) (int, error) {
 	total := 0
 	primary := s.keys.PrimaryCiphertextPrefix()
-	err := s.eachOrg(ctx, func(orgID string) error {
+	err := postgres.EachOrg(ctx, s.pool, func(orgID string) error {
 		return postgres.InOrgTx(ctx, s.pool, orgID, func(tx pgx.Tx) error {
 			var secret []byte
 			err := tx.QueryRow(ctx, `SELECT client_secret FROM org_sso_connections WHERE org_id = $1 FOR UPDATE`, orgID).Scan(&secret)
@@ -87,28 +84,4 @@ func (s *Service) Reencrypt(ctx context.Context, _ int) (int, error) {
 		return total, fmt.Errorf("re-encrypt sso client secrets: %w", err)
 	}
 	return total, nil
-}
-
-// eachOrg calls fn with the ID of every organisation, in order.
-func (s *Service) eachOrg(ctx context.Context, fn func(orgID string) error) error {
-	after := "00000000-0000-0000-0000-000000000000"
-	for {
-		rows, err := s.pool.Query(ctx, `SELECT id::text FROM orgs WHERE id > $1 ORDER BY id LIMIT $2`, after, orgPage)
-		if err != nil {
-			return postgres.Translate(err)
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return postgres.Translate(err)
-		}
-		for _, id := range ids {
-			if err := fn(id); err != nil {
-				return err
-			}
-		}
-		if len(ids) < orgPage {
-			return nil
-		}
-		after = ids[len(ids)-1]
-	}
 }
