@@ -71,7 +71,7 @@ func (s *Service) SignInWithIdentity(ctx context.Context, id ExternalIdentity) (
 				return err
 			}
 			if row.Disabled {
-				return gw.Errorf(gw.EFORBIDDEN, "This account is disabled.")
+				return errDisabled()
 			}
 			out.User = row.User
 			return nil
@@ -135,7 +135,7 @@ func (s *Service) LinkIdentity(ctx context.Context, userID, password string, id 
 		return User{}, invalidFields("password", "Your password is not correct.")
 	}
 	if row.Disabled {
-		return User{}, gw.Errorf(gw.EFORBIDDEN, "This account is disabled.")
+		return User{}, errDisabled()
 	}
 	if !id.EmailVerified || normalizeEmail(id.Email) != row.Email || !row.EmailVerified {
 		return User{}, gw.Errorf(gw.EFORBIDDEN, "This identity's verified email address is not your account's.")
@@ -165,7 +165,7 @@ func (s *Service) LinkIdentitySignedIn(ctx context.Context, userID string, id Ex
 			return err
 		}
 		if row.Disabled {
-			return gw.Errorf(gw.EFORBIDDEN, "This account is disabled.")
+			return errDisabled()
 		}
 		return s.linkIdentityTx(ctx, tx, userID, id, s.now())
 	})

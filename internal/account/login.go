@@ -16,6 +16,9 @@ func errBadCredentials() error {
 	return gw.Errorf(gw.EUNAUTHORIZED, "Invalid email or password.")
 }
 
+// errDisabled refuses a disabled account, however it signs in.
+func errDisabled() error { return gw.Errorf(gw.EFORBIDDEN, "This account is disabled.") }
+
 // Authenticate checks an email address and password. An unknown address
 // and a wrong password get the same EUNAUTHORIZED "Invalid email or
 // password." after the same work (an unknown address is checked against a
@@ -44,7 +47,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Use
 		return User{}, errBadCredentials()
 	}
 	if row.Disabled {
-		return User{}, gw.Errorf(gw.EFORBIDDEN, "This account is disabled.")
+		return User{}, errDisabled()
 	}
 	if !row.EmailVerified {
 		return User{}, ErrUnverified

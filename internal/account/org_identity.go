@@ -61,7 +61,7 @@ func (s *Service) SignInWithOrgIdentity(ctx context.Context, id ExternalIdentity
 			return err
 		}
 		if row.Disabled {
-			return gw.Errorf(gw.EFORBIDDEN, "This account is disabled.")
+			return errDisabled()
 		}
 		out.User = row.User
 		return nil

@@ -309,7 +309,7 @@ func (p *Passkeys) FinishSignIn(ctx context.Context, state string, response []by
 		return User{}, err
 	}
 	if row.Disabled {
-		return User{}, gw.Errorf(gw.EFORBIDDEN, "This account is disabled.")
+		return User{}, errDisabled()
 	}
 	if !row.EmailVerified {
 		return User{}, ErrUnverified
@@ -362,7 +362,7 @@ func (p *Passkeys) VerifySecondFactor(ctx context.Context, userID, state string,
 		return err
 	}
 	if row.Disabled {
-		return gw.Errorf(gw.EFORBIDDEN, "This account is disabled.")
+		return errDisabled()
 	}
 	return nil
 }

@@ -173,7 +173,7 @@ func (s *Service) VerifySecondFactor(ctx context.Context, userID, code string) e
 		return err
 	}
 	if row.Disabled {
-		return gw.Errorf(gw.EFORBIDDEN, "This account is disabled.")
+		return errDisabled()
 	}
 	if !row.TwoFactor {
 		return wrong
