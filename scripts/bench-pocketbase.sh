@@ -55,6 +55,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
@@ -62,6 +63,14 @@ import (
 
 func main() {
 	app := pocketbase.New()
+	if sync := os.Getenv("PB_SYNC"); sync != "" {
+		// core.DefaultDBConnect's pragmas, with synchronous=PB_SYNC.
+		app = pocketbase.NewWithConfig(pocketbase.Config{DBConnect: func(path string) (*dbx.DB, error) {
+			return dbx.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"+
+				"&_pragma=journal_size_limit(200000000)&_pragma=synchronous("+sync+")&_pragma=foreign_keys(ON)"+
+				"&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32000)")
+		}})
+	}
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		if err := setup(se.App); err != nil {
 			return err
@@ -226,6 +235,15 @@ wait_for "http://127.0.0.1:$pb_port/api/health"
 export PB_BASE="http://127.0.0.1:$pb_port/api/collections/contacts/records"
 export PB_TOKEN=$(cat "$work/pb.token") PB_ID=$(cat "$work/pb.id")
 
+echo "== starting PocketBase with synchronous=FULL (creates only)"
+pbf_port=$(free_port)
+PB_SYNC=FULL PB_SEED=$CONTACTS TOKEN_FILE="$work/pbf.token" ID_FILE="$work/pbf.id" \
+	"$work/pbbench" serve --http "127.0.0.1:$pbf_port" --dir "$work/pbf_data" >"$work/pbf.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$pbf_port/api/health"
+export PBF_BASE="http://127.0.0.1:$pbf_port/api/collections/contacts/records"
+export PBF_TOKEN=$(cat "$work/pbf.token")
+
 # The loads: wrk, 2 threads and 32 connections, with make bench's scripts
 # (scripts/wrk) against both.
 # load NAME URL SCRIPT AUTH: one run; sets RATE and P99 (as wrk prints
@@ -255,6 +273,11 @@ for round in $(seq 1 "$ROUNDS"); do
 		load pocketbase "$pb_url" $script "$PB_TOKEN"
 		printf 'round %d  %-8s groundwork %8.0f req/s p99 %-9s pocketbase %8.0f req/s p99 %-9s groundwork / pocketbase = %.2fx\n' \
 			"$round" "$w" "$gw_rate" "$gw_p99" "$RATE" "$P99" "$(awk -v a="$gw_rate" -v b="$RATE" 'BEGIN {print a / b}')"
+		if [ "$w" = create ]; then
+			load pocketbase-full "$PBF_BASE" create.lua "$PBF_TOKEN"
+			printf 'round %d  %-8s groundwork %8.0f req/s p99 %-9s pocketbase, synchronous=FULL %8.0f req/s p99 %-9s groundwork / pocketbase = %.2fx\n' \
+				"$round" "$w" "$gw_rate" "$gw_p99" "$RATE" "$P99" "$(awk -v a="$gw_rate" -v b="$RATE" 'BEGIN {print a / b}')"
+		fi
 	done
 done
 echo "== load average after the run: $(cat /proc/loadavg)"

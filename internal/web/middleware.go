@@ -236,6 +236,10 @@ func (s *server) limitBody(next http.Handler) http.Handler {
 		uploads.Handle(p, http.NotFoundHandler())
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == http.NoBody { // net/http's body of a request without one
+			next.ServeHTTP(w, r)
+			return
+		}
 		maxBytes := maxBytes
 		if _, p := uploads.Handler(r); p != "" && s.d.Imports != nil {
 			maxBytes = max(maxBytes, s.d.Imports.MaxBytes()+maxBytes)

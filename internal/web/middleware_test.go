@@ -220,6 +220,13 @@ func TestBodyLimit(t *testing.T) {
 		require.Equal(t, http.StatusOK, w.Code)
 		require.JSONEq(t, `{"read":10}`, w.Body.String())
 	})
+	t.Run("no body", func(t *testing.T) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		require.Equal(t, http.NoBody, r.Body, "as net/http's server gives a request without a body")
+		w := serve(h, r)
+		require.Equal(t, http.StatusOK, w.Code)
+		require.JSONEq(t, `{"read":0}`, w.Body.String())
+	})
 	t.Run("streamed body over limit", func(t *testing.T) {
 		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("0123456789A"))
 		r.ContentLength = -1 // unknown length, as with chunked encoding
