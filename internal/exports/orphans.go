@@ -43,10 +43,12 @@ type OrphanSweepWorker struct {
 	Exports *Service
 }
 
-// Work implements river.Worker.
+// Work implements river.Worker: it also gives the exports whose River job
+// vanished to new jobs (Service.RecoverJobless).
 func (w *OrphanSweepWorker) Work(ctx context.Context, _ *river.Job[OrphanSweepArgs]) error {
 	_, err := w.Exports.SweepOrphans(ctx)
-	return err
+	_, jerr := w.Exports.RecoverJobless(ctx)
+	return errors.Join(err, jerr)
 }
 
 // SweepOrphans deletes the objects under exports/ older than

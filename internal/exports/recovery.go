@@ -152,18 +152,7 @@ func (s *Service) recoverJob(ctx context.Context, job *rivertype.JobRow, args Ex
 		if _, err := s.jobs.JobCancelTx(ctx, tx, job.ID); err != nil {
 			return fmt.Errorf("cancel a dead export job: %w", err)
 		}
-		if left := maxAttempts - st.attempts; left > 0 {
-			requeued = true
-			if err := requeueExport(ctx, tx, args.OrgID, args.ExportID); err != nil {
-				return err
-			}
-			_, err := s.jobs.InsertTx(ctx, tx, args, &river.InsertOpts{MaxAttempts: left})
-			return err
-		}
-		failed = true
-		_, err = tx.Exec(ctx, `UPDATE exports SET status = 'failed', error = $3, files = '[]', finished_at = $4
-			WHERE org_id = $1 AND id = $2 AND status IN ('queued', 'running')`, args.OrgID, args.ExportID,
-			"The export's worker stopped; please try again. If it fails again, contact support.", now)
+		requeued, failed, err = s.giveToNewJob(ctx, tx, args, st, now)
 		return err
 	})
 	if err != nil {
@@ -176,6 +165,106 @@ func (s *Service) recoverJob(ctx context.Context, job *rivertype.JobRow, args Ex
 	case failed:
 		s.logger.Warn("export's worker stopped beating on its last attempt: export failed", "org_id", args.OrgID,
 			"export_id", args.ExportID, "job_id", job.ID, "attempts", attempts)
+		if err := s.deleteFiles(ctx, args.OrgID, args.ExportID); err != nil {
+			return true, err
+		}
+	}
+	return requeued || failed, nil
+}
+
+// giveToNewJob, in tx with st's export row locked, gives the export to a
+// new River job with the attempts left (requeued), or marks it failed
+// without files when none is left (failed; its files are the caller's to
+// delete after commit).
+func (s *Service) giveToNewJob(ctx context.Context, tx pgx.Tx, args ExportArgs, st staleExport, now time.Time) (requeued, failed bool, err error) {
+	if left := maxAttempts - st.attempts; left > 0 {
+		if err := requeueExport(ctx, tx, args.OrgID, args.ExportID); err != nil {
+			return false, false, err
+		}
+		_, err := s.jobs.InsertTx(ctx, tx, args, &river.InsertOpts{MaxAttempts: left})
+		return err == nil, false, err
+	}
+	_, err = tx.Exec(ctx, `UPDATE exports SET status = 'failed', error = $3, files = '[]', finished_at = $4
+		WHERE org_id = $1 AND id = $2 AND status IN ('queued', 'running')`, args.OrgID, args.ExportID,
+		"The export's worker stopped; please try again. If it fails again, contact support.", now)
+	return false, err == nil, err
+}
+
+// An export whose job is gone. RecoverStalled starts from River's running
+// jobs, so an export whose River job vanished altogether (deleted by hand,
+// say) would stay queued or running for ever. RecoverJobless, run with the
+// hourly sweep of orphaned files, finds them from the other side.
+
+// liveJobStates are the states of a River job that may still work its
+// export.
+var liveJobStates = []string{string(rivertype.JobStateAvailable), string(rivertype.JobStatePending),
+	string(rivertype.JobStateRetryable), string(rivertype.JobStateRunning), string(rivertype.JobStateScheduled)}
+
+// RecoverJobless gives every export that is queued or running with no
+// River job left to work it to a new job with the attempts left, or marks
+// it failed when none is left, and returns how many. An export is looked
+// at once it has been quiet for Config.StaleAfter (no heartbeat since, or
+// none at all and created before); it is recovered only if, with its row
+// locked, River holds no job of it that may still run and was not asked
+// to cancel. Every recovery locks the row first, so two never both give
+// an export a new job.
+func (s *Service) RecoverJobless(ctx context.Context) (int, error) {
+	cutoff := s.now().Add(-s.cfg.StaleAfter)
+	n := 0
+	err := postgres.EachOrg(ctx, postgres.Reader(s.pool, postgres.TxOptions{}), func(orgID string) error {
+		rows, _ := postgres.Reader(s.pool, postgres.TxOptions{OrgID: orgID}).Query(ctx, `SELECT id::text FROM exports
+			WHERE org_id = $1 AND status IN ('queued', 'running') AND COALESCE(heartbeat_at, created_at) < $2`, orgID, cutoff)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("list quiet exports: %w", err)
+		}
+		for _, id := range ids {
+			ok, err := s.recoverJobless(ctx, ExportArgs{OrgID: orgID, ExportID: id})
+			if err != nil {
+				return err
+			}
+			if ok {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// recoverJobless recovers args' export if it is queued or running and
+// River holds no live job of it (RecoverJobless), and reports whether it
+// requeued or failed it.
+func (s *Service) recoverJobless(ctx context.Context, args ExportArgs) (bool, error) {
+	now := s.now()
+	var requeued, failed bool
+	var attempts int
+	err := postgres.InOrgTx(ctx, s.pool, args.OrgID, func(tx pgx.Tx) error {
+		st, ok, err := lockExportState(ctx, tx, args.OrgID, args.ExportID)
+		if err != nil || !ok || !(st.status == StatusQueued || st.status == StatusRunning) {
+			return err
+		}
+		attempts = st.attempts
+		var live bool
+		err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM river_job WHERE kind = $1 AND args @> $2
+			AND state::text = ANY($3) AND NOT metadata ? 'cancel_attempted_at')`,
+			args.Kind(), map[string]string{"export_id": args.ExportID}, liveJobStates).Scan(&live)
+		if err != nil || live {
+			return err
+		}
+		requeued, failed, err = s.giveToNewJob(ctx, tx, args, st, now)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("recover jobless export %s: %w", args.ExportID, err)
+	}
+	switch {
+	case requeued:
+		s.logger.Warn("export had no job left: export requeued", "org_id", args.OrgID, "export_id", args.ExportID,
+			"attempts", attempts)
+	case failed:
+		s.logger.Warn("export had no job left after its last attempt: export failed", "org_id", args.OrgID,
+			"export_id", args.ExportID, "attempts", attempts)
 		if err := s.deleteFiles(ctx, args.OrgID, args.ExportID); err != nil {
 			return true, err
 		}

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/exports"
+	"github.com/groundwork-dev/groundwork/internal/gw"
+	"github.com/groundwork-dev/groundwork/internal/pgtest"
 	"github.com/groundwork-dev/groundwork/internal/postgres"
 )
 
@@ -199,4 +201,83 @@ func TestRecoveryInterval(t *testing.T) {
 	} {
 		require.Equal(t, want, exports.RecoveryInterval(stale), stale)
 	}
+}
+
+// TestRecoverJoblessExport: an export whose River job was deleted outright
+// (by hand, while it was queued or running) is given a new job with the
+// attempts left once it has been quiet for StaleAfter, and not before; an
+// export whose job is still there is left to it, and one whose only job
+// was asked to cancel is not; one with no attempt left is marked failed
+// without files. (One organisation runs one export at a time: each case
+// has its own.)
+func TestRecoverJoblessExport(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	svc := recoveryService(b, &hookContacts{hook: func(int) error { return nil }})
+	request := func() (exports.Export, gw.Scope) {
+		t.Helper()
+		scope := pgtest.MemberScope(t, b.db, gw.RoleOwner)
+		e, err := svc.Request(ctx, scope, exports.Request{})
+		require.NoError(t, err)
+		return e, scope
+	}
+	deleteJobs := func(id string) {
+		t.Helper()
+		tag, err := b.db.Owner.Exec(ctx, `DELETE FROM river_job WHERE kind = 'export' AND args->>'export_id' = $1`, id)
+		require.NoError(t, err)
+		require.Positive(t, tag.RowsAffected())
+	}
+	status := func(e exports.Export, scope gw.Scope) exports.Export {
+		t.Helper()
+		got, err := svc.Get(ctx, scope, e.ID)
+		require.NoError(t, err)
+		return got
+	}
+
+	queued, queuedScope := request()
+	deleteJobs(queued.ID)
+	running, runningScope := request()
+	require.EqualValues(t, 1, orgExec(t, b, running.OrgID, `UPDATE exports SET status = 'running', attempts = 1, heartbeat_at = $2
+		WHERE id = $1`, running.ID, b.clock.Now()))
+	deleteJobs(running.ID)
+	last, lastScope := request()
+	require.EqualValues(t, 1, orgExec(t, b, last.OrgID, `UPDATE exports SET status = 'running', attempts = 3, heartbeat_at = $2
+		WHERE id = $1`, last.ID, b.clock.Now()))
+	require.NoError(t, b.bucket.WriteAll(ctx, "exports/"+last.OrgID+"/"+last.ID+"/3/contacts.csv.gz", []byte("partial"), nil))
+	deleteJobs(last.ID)
+	waiting, waitingScope := request() // its job waits in the queue
+	cancelled, cancelledScope := request()
+	fetchJob(t, b, cancelled.ID)
+	_, err := b.db.Owner.Exec(ctx, `UPDATE river_job SET metadata = metadata || jsonb_build_object('cancel_attempted_at', now())
+		WHERE kind = 'export' AND args->>'export_id' = $1`, cancelled.ID)
+	require.NoError(t, err)
+
+	b.clock.Advance(59 * time.Second)
+	n, err := svc.RecoverJobless(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "quiet for less than StaleAfter")
+	require.Empty(t, exportJobs(t, b, queued.ID))
+
+	b.clock.Advance(2 * time.Second)
+	n, err = svc.RecoverJobless(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 4, n, "queued, running, last attempt, and the one whose only job was asked to cancel")
+	require.Equal(t, exports.StatusQueued, status(queued, queuedScope).Status)
+	require.Equal(t, []string{"available max=3"}, exportJobs(t, b, queued.ID), "never started: every attempt left")
+	require.Equal(t, exports.StatusQueued, status(running, runningScope).Status)
+	require.Equal(t, []string{"available max=2"}, exportJobs(t, b, running.ID), "the attempts left")
+	require.Equal(t, exports.StatusQueued, status(cancelled, cancelledScope).Status)
+	require.Equal(t, []string{"running max=3 cancel-requested", "available max=3"}, exportJobs(t, b, cancelled.ID))
+	require.Equal(t, exports.StatusQueued, status(waiting, waitingScope).Status)
+	require.Equal(t, []string{"available max=3"}, exportJobs(t, b, waiting.ID), "its job is still there: untouched")
+	failed := status(last, lastScope)
+	require.Equal(t, exports.StatusFailed, failed.Status)
+	require.NotEmpty(t, failed.Error)
+	require.Empty(t, b.objects(t), "the failed export's files are deleted")
+	require.Empty(t, exportJobs(t, b, last.ID))
+
+	n, err = svc.RecoverJobless(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "each recovered once: they have jobs now")
 }
