@@ -211,8 +211,10 @@ var liveJobStates = []string{string(rivertype.JobStateAvailable), string(riverty
 func (s *Service) RecoverJobless(ctx context.Context) (int, error) {
 	cutoff := s.now().Add(-s.cfg.StaleAfter)
 	n := 0
-	err := postgres.EachOrg(ctx, postgres.Reader(s.pool, postgres.TxOptions{}), func(orgID string) error {
-		rows, _ := postgres.Reader(s.pool, postgres.TxOptions{OrgID: orgID}).Query(ctx, `SELECT id::text FROM exports
+	// The walk reads on the exports' pool, as RunSchedules does: visiting
+	// every organisation takes none of the interactive pool's connections.
+	err := postgres.EachOrg(ctx, postgres.Reader(s.exportPool, postgres.TxOptions{}), func(orgID string) error {
+		rows, _ := postgres.Reader(s.exportPool, postgres.TxOptions{OrgID: orgID}).Query(ctx, `SELECT id::text FROM exports
 			WHERE org_id = $1 AND status IN ('queued', 'running') AND COALESCE(heartbeat_at, created_at) < $2`, orgID, cutoff)
 		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
