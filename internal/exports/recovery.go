@@ -158,13 +158,20 @@ func (s *Service) recoverJob(ctx context.Context, job *rivertype.JobRow, args Ex
 	if err != nil {
 		return false, fmt.Errorf("recover export %s: %w", args.ExportID, err)
 	}
+	return s.reportRecovery(ctx, args, requeued, failed, "export's worker stopped beating",
+		"job_id", job.ID, "attempts", attempts, "stale_after", s.cfg.StaleAfter.String())
+}
+
+// reportRecovery logs what a recovery did to args' export, for cause
+// (with attrs), and deletes the files of one it marked failed; it
+// reports whether the export was requeued or failed.
+func (s *Service) reportRecovery(ctx context.Context, args ExportArgs, requeued, failed bool, cause string, attrs ...any) (bool, error) {
+	attrs = append([]any{"org_id", args.OrgID, "export_id", args.ExportID}, attrs...)
 	switch {
 	case requeued:
-		s.logger.Warn("export's worker stopped beating: export requeued", "org_id", args.OrgID, "export_id", args.ExportID,
-			"job_id", job.ID, "attempts", attempts, "stale_after", s.cfg.StaleAfter.String())
+		s.logger.Warn(cause+": export requeued", attrs...)
 	case failed:
-		s.logger.Warn("export's worker stopped beating on its last attempt: export failed", "org_id", args.OrgID,
-			"export_id", args.ExportID, "job_id", job.ID, "attempts", attempts)
+		s.logger.Warn(cause+" on its last attempt: export failed", attrs...)
 		if err := s.deleteFiles(ctx, args.OrgID, args.ExportID); err != nil {
 			return true, err
 		}
@@ -260,18 +267,7 @@ func (s *Service) recoverJobless(ctx context.Context, args ExportArgs) (bool, er
 	if err != nil {
 		return false, fmt.Errorf("recover jobless export %s: %w", args.ExportID, err)
 	}
-	switch {
-	case requeued:
-		s.logger.Warn("export had no job left: export requeued", "org_id", args.OrgID, "export_id", args.ExportID,
-			"attempts", attempts)
-	case failed:
-		s.logger.Warn("export had no job left after its last attempt: export failed", "org_id", args.OrgID,
-			"export_id", args.ExportID, "attempts", attempts)
-		if err := s.deleteFiles(ctx, args.OrgID, args.ExportID); err != nil {
-			return true, err
-		}
-	}
-	return requeued || failed, nil
+	return s.reportRecovery(ctx, args, requeued, failed, "export had no job left", "attempts", attempts)
 }
 
 // heartbeat records, every Config.StaleAfter/4 until stop is called, that
