@@ -13,9 +13,12 @@ import (
 func TestSentryTestAccepted(t *testing.T) {
 	t.Parallel()
 	in := errtracktest.New(t)
-	stdout, _, err := runCmd(t, map[string]string{"SENTRY_DSN": in.DSN(), "GROUNDWORK_ENV": "development"}, "sentry-test")
+	dir := t.TempDir() // where the success is recorded (not the package's var/)
+	stdout, _, err := runCmd(t, map[string]string{"SENTRY_DSN": in.DSN(), "GROUNDWORK_ENV": "development",
+		"GROUNDWORK_DATA_DIR": dir}, "sentry-test")
 	require.NoError(t, err)
 	require.Contains(t, stdout, "Sentry accepted the test event (environment development, release "+version+")")
+	require.NotNil(t, readSentryTest(dir), "the success is recorded for doctor")
 
 	evs := in.WaitEvents(t, 1)
 	require.Len(t, evs, 1, "exactly one test event")
