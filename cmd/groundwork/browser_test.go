@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -455,12 +456,23 @@ func startBrowserServe(t *testing.T) (*server, *mailtest.Server) {
 	return s, mails
 }
 
-// freePort returns a TCP port that was free a moment ago.
+// freePort returns a TCP port that was free a moment ago, for a server
+// started after it. It is drawn from 20000–32767, below Linux's default
+// ephemeral range (32768–60999): a port the kernel picks for ":0" is one
+// it also gives to outgoing connections, and with the tests' many database
+// and HTTP connections one of them took such a port before serve bound it
+// ("address already in use"). Ports found taken are skipped.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", ":0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	return strconv.Itoa(port)
+	for range 100 {
+		port := 20000 + rand.IntN(32768-20000)
+		ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+		if err != nil {
+			continue // taken
+		}
+		require.NoError(t, ln.Close())
+		return strconv.Itoa(port)
+	}
+	t.Fatal("no free TCP port in 20000–32767 after 100 tries")
+	return ""
 }
